@@ -1,0 +1,63 @@
+// Device secrets: one random secret per device and one for the controller, kept in the data
+// directory (mode 0600), never in the site file or the logs.
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { CONTROLLER_USERNAME } from './protocol.js';
+
+export const SECRETS_FILE = 'secrets.json';
+
+const secretsSchema = z.strictObject({
+  version: z.literal(1),
+  controller: z.strictObject({ username: z.string(), password: z.string().min(16) }),
+  devices: z.record(z.string(), z.string().min(16)),
+});
+export type Secrets = z.infer<typeof secretsSchema>;
+
+function newSecret(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+export function secretsPath(dataDir: string): string {
+  return join(dataDir, SECRETS_FILE);
+}
+
+export function loadSecrets(dataDir: string): Secrets {
+  const file = secretsPath(dataDir);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read device secrets ${file}: ${(err as Error).message}`);
+  }
+  const parsed = secretsSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`device secrets ${file} are malformed: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
+
+/**
+ * Loads the secrets file, creating it or adding secrets for new devices as needed.
+ * Secrets of devices no longer in the site are kept: removing a device from the site should not
+ * silently re-key it if it comes back. Returns the secrets and the ids that were added.
+ */
+export function ensureSecrets(dataDir: string, deviceIds: readonly string[]): { secrets: Secrets; added: string[] } {
+  const file = secretsPath(dataDir);
+  const secrets: Secrets = existsSync(file)
+    ? loadSecrets(dataDir)
+    : { version: 1, controller: { username: CONTROLLER_USERNAME, password: newSecret() }, devices: {} };
+  const added: string[] = [];
+  for (const id of deviceIds) {
+    if (!secrets.devices[id]) {
+      secrets.devices[id] = newSecret();
+      added.push(id);
+    }
+  }
+  if (added.length > 0 || !existsSync(file)) {
+    const tmp = `${file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+    renameSync(tmp, file);
+  }
+  chmodSync(file, 0o600);
+  return { secrets, added };
+}

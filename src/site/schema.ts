@@ -1,0 +1,136 @@
+// The site file: what is installed where. Validated with zod; cross-references are checked in load.ts.
+import { z } from 'zod';
+import { deviceIdSchema } from '../devices/protocol.js';
+
+const id = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "-" and "_", at most 64 characters');
+
+/** A label in English and Japanese; a plain string is used for both. */
+export const labelSchema = z.union([
+  z.string().min(1).max(200),
+  z.strictObject({ en: z.string().min(1).max(200), ja: z.string().min(1).max(200).optional() }),
+]);
+export type Label = z.infer<typeof labelSchema>;
+
+const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a time "HH:MM" (00:00 to 24:00)');
+const date = z.iso.date();
+export const weekdays = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+
+export const scheduleSchema = z.strictObject({
+  id,
+  name: labelSchema.optional(),
+  weekly: z
+    .array(z.strictObject({ days: z.array(z.enum(weekdays)).min(1), from: time, to: time }))
+    .min(1),
+  holidays: z.array(date).default([]),
+});
+
+export const areaSchema = z.strictObject({
+  id,
+  name: labelSchema,
+  /** The area this one sits inside: a vault inside a lab has its own doors and needs its own grant. */
+  parent: id.optional(),
+  schedule: id.optional(),
+});
+
+const gpioPinSchema = z.strictObject({
+  pin: z.number().int().min(0).max(1023),
+  activeLow: z.boolean().default(false),
+  debounceMs: z.number().int().min(0).max(1000).default(20),
+});
+
+export const deviceKinds = ['reader', 'keypad', 'lock', 'contact', 'rex', 'ir-sensor', 'beam', 'siren', 'camera', 'input'] as const;
+export type DeviceKind = (typeof deviceKinds)[number];
+/** Kinds a bare GPIO pin can be: one relay output or one contact input. */
+export const gpioKinds = ['lock', 'contact', 'rex', 'ir-sensor', 'beam', 'siren', 'input'] as const;
+
+export const deviceSchema = z
+  .strictObject({
+    id: deviceIdSchema,
+    kind: z.enum(deviceKinds),
+    name: labelSchema.optional(),
+    transport: z.enum(['mqtt', 'gpio']),
+    /** GPIO only: the pin wiring. */
+    gpio: gpioPinSchema.optional(),
+    /** For `input` devices: which protocol input the pin reports (emergency, tamper, key, ...). */
+    input: z.enum(['contact', 'rex', 'tamper', 'motion', 'beam', 'key', 'dial', 'emergency', 'checkpoint']).optional(),
+    /** A device silent for longer than this is reported offline (MQTT devices re-publish their status). */
+    heartbeatSeconds: z.number().int().min(5).max(3600).default(60),
+  })
+  .superRefine((device, ctx) => {
+    if (device.transport === 'gpio') {
+      if (!device.gpio) ctx.addIssue({ code: 'custom', path: ['gpio'], message: 'a GPIO device needs gpio: { pin }' });
+      if (!(gpioKinds as readonly string[]).includes(device.kind)) {
+        ctx.addIssue({ code: 'custom', path: ['kind'], message: `a ${device.kind} cannot be wired to GPIO (use mqtt)` });
+      }
+    } else if (device.gpio) {
+      ctx.addIssue({ code: 'custom', path: ['gpio'], message: 'gpio settings on an mqtt device' });
+    }
+  });
+
+export const doorSchema = z.strictObject({
+  id,
+  name: labelSchema,
+  area: id,
+  entryReader: deviceIdSchema.optional(),
+  keypad: deviceIdSchema.optional(),
+  exitReader: deviceIdSchema.optional(),
+  lock: deviceIdSchema,
+  contact: deviceIdSchema.optional(),
+  rex: deviceIdSchema.optional(),
+  unlockMs: z.number().int().min(500).max(60_000).default(5000),
+  heldOpenMs: z.number().int().min(1000).max(3_600_000).default(30_000),
+  /** fail-secure: stays locked without power (strikes); fail-safe: releases without power (maglocks on escape routes). */
+  failMode: z.enum(['secure', 'safe']).default('secure'),
+});
+
+export const siteFileSchema = z.strictObject({
+  site: z.strictObject({
+    name: labelSchema,
+    timezone: z.string().refine(isTimeZone, 'an IANA time zone such as "Asia/Tokyo"'),
+  }),
+  mqtt: z
+    .strictObject({
+      baseTopic: z.string().regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'topic levels without wildcards').default('tobira'),
+      url: z.url({ protocol: /^(mqtt|mqtts|tcp|tls)$/ }).optional(),
+      username: z.string().optional(),
+      /** Read from this environment variable, never from the file itself. */
+      passwordEnv: z.string().optional(),
+      ca: z.string().optional(),
+      cert: z.string().optional(),
+      key: z.string().optional(),
+      commandTimeoutMs: z.number().int().min(100).max(60_000).default(2000),
+    })
+    .prefault({}),
+  gpio: z
+    .strictObject({
+      /** sysfs GPIO number of pin 0: 0 on older kernels, 512 (or 571...) on recent Raspberry Pi kernels. */
+      chipBase: z.number().int().min(0).max(4096).default(0),
+      sysfsPath: z.string().default('/sys/class/gpio'),
+    })
+    .prefault({}),
+  schedules: z.array(scheduleSchema).default([]),
+  areas: z.array(areaSchema).min(1),
+  devices: z.array(deviceSchema).min(1),
+  doors: z.array(doorSchema).default([]),
+});
+
+export type SiteFile = z.infer<typeof siteFileSchema>;
+export type Schedule = z.infer<typeof scheduleSchema>;
+export type Area = z.infer<typeof areaSchema>;
+export type DeviceConfig = z.infer<typeof deviceSchema>;
+export type Door = z.infer<typeof doorSchema>;
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function labelText(label: Label | undefined, lang: 'en' | 'ja' = 'en'): string {
+  if (label === undefined) return '';
+  if (typeof label === 'string') return label;
+  return lang === 'ja' ? (label.ja ?? label.en) : label.en;
+}
