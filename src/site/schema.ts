@@ -105,7 +105,6 @@ export const siteFileSchema = z.strictObject({
     .strictObject({
       /** sysfs GPIO number of pin 0: 0 on older kernels, 512 (or 571...) on recent Raspberry Pi kernels. */
       chipBase: z.number().int().min(0).max(4096).default(0),
-      sysfsPath: z.string().default('/sys/class/gpio'),
     })
     .prefault({}),
   schedules: z.array(scheduleSchema).default([]),

@@ -1,0 +1,91 @@
+// The smaller subcommands: config check, devices, mqtt-acl, people add, log verify, sim.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Simulator, runRepl } from '../../firmware-sim/index.js';
+import { ensureSecrets, loadSecrets, secretsPath } from '../devices/secrets.js';
+import { deviceClientId, Topics } from '../devices/protocol.js';
+import { mosquittoAclFile, mosquittoConfSnippet, mosquittoPasswordFile } from '../devices/mosquitto.js';
+import { loadSiteFile } from '../site/load.js';
+import { labelText } from '../site/schema.js';
+import { openDatabase } from '../store/db.js';
+import { verifyEntryLog } from '../store/entry-log.js';
+import { PeopleStore } from '../store/people.js';
+import { brokerChoice, brokerUrl, dataDir, sitePath, UsageError, type CommonFlags } from './options.js';
+
+const out = (line = '') => process.stdout.write(line + '\n');
+
+export function configCheck(file: string): void {
+  const site = loadSiteFile(resolve(file));
+  out(`${file}: OK — ${site.areas.length} areas, ${site.doors.length} doors, ${site.devices.length} devices (${site.site.timezone})`);
+}
+
+export function devicesCommand(flags: CommonFlags & { secrets?: boolean }): void {
+  const site = loadSiteFile(sitePath(flags));
+  const secrets = flags.secrets ? ensureSecrets(dataDir(flags), site.devices.map((d) => d.id)).secrets : undefined;
+  const topics = new Topics(site.mqtt.baseTopic);
+  for (const d of site.devices) {
+    const where = d.transport === 'gpio' ? `gpio pin ${d.gpio?.pin} (sysfs ${site.gpio.chipBase + (d.gpio?.pin ?? 0)})` : topics.device(d.id, 'events');
+    out(`${d.id.padEnd(20)} ${d.kind.padEnd(10)} ${d.transport.padEnd(5)} ${labelText(d.name).padEnd(24)} ${where}`);
+    if (secrets && d.transport === 'mqtt') {
+      out(`${''.padEnd(20)} username=${d.id} password=${secrets.devices[d.id]} clientId=${deviceClientId(site.mqtt.baseTopic, d.id)}`);
+    }
+  }
+  if (secrets) out(`\nSecrets are kept in ${secretsPath(dataDir(flags))} (mode 0600). Treat this output as confidential.`);
+}
+
+export function mqttAcl(flags: CommonFlags & { out: string; port: string; host: string }): void {
+  const site = loadSiteFile(sitePath(flags));
+  const ids = site.devices.filter((d) => d.transport === 'mqtt').map((d) => d.id);
+  const { secrets } = ensureSecrets(dataDir(flags), site.devices.map((d) => d.id));
+  const dir = resolve(flags.out);
+  mkdirSync(dir, { recursive: true });
+  const passwordFile = join(dir, 'passwd');
+  const aclFile = join(dir, 'acl');
+  writeFileSync(passwordFile, mosquittoPasswordFile(secrets, ids), { mode: 0o600 });
+  writeFileSync(aclFile, mosquittoAclFile(site.mqtt.baseTopic, secrets.controller.username, ids));
+  writeFileSync(join(dir, 'mosquitto.conf'), mosquittoConfSnippet({ port: Number(flags.port), host: flags.host, passwordFile, aclFile }));
+  out(`wrote ${passwordFile}, ${aclFile} and ${join(dir, 'mosquitto.conf')} for ${ids.length} devices and the controller`);
+}
+
+export function peopleAdd(flags: CommonFlags & { name: string; affiliation: string; card?: string; grant?: string[]; purpose: string }): void {
+  const site = loadSiteFile(sitePath(flags));
+  const areas = new Set(site.areas.map((a) => a.id));
+  for (const area of flags.grant ?? []) if (!areas.has(area)) throw new UsageError(`unknown area "${area}" (the site has ${[...areas].join(', ')})`);
+  const db = openDatabase(dataDir(flags));
+  try {
+    const people = new PeopleStore(db);
+    db.transaction(() => {
+      const person = people.addPerson({ name: flags.name, affiliation: flags.affiliation });
+      if (flags.card) people.addCredential(person.id, 'card', flags.card);
+      for (const area of flags.grant ?? []) people.addGrant({ personId: person.id, areaId: area, purpose: flags.purpose, grantedBy: 'cli' });
+      out(`added ${person.name} (${person.id})${flags.card ? ` with card ${flags.card}` : ''}${flags.grant?.length ? `, granted ${flags.grant.join(', ')}` : ''}`);
+    })();
+  } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new UsageError(`card ${flags.card} is already enrolled`);
+    throw err;
+  } finally {
+    db.close();
+  }
+}
+
+export function logVerify(flags: CommonFlags): void {
+  const db = openDatabase(dataDir(flags), { readonly: true });
+  const result = verifyEntryLog(db);
+  db.close();
+  if (result.ok) {
+    out(`entry log OK: ${result.records} records, hash chain intact`);
+    return;
+  }
+  process.stderr.write(`entry log BROKEN at record ${result.breakAt!.seq}: ${result.breakAt!.problem} (${result.records} records verified before it)\n`);
+  process.exitCode = 1;
+}
+
+export async function simCommand(flags: CommonFlags & { only?: string }): Promise<void> {
+  const site = loadSiteFile(sitePath(flags));
+  const url = brokerUrl(brokerChoice(flags, site));
+  const secrets = loadSecrets(dataDir(flags));
+  const sim = await Simulator.start({ site, url, secrets, only: flags.only?.split(',').map((s) => s.trim()), log: (line) => out(line) });
+  out(`simulating ${site.devices.filter((d) => d.transport === 'mqtt').length} devices on ${url}; type "help" for commands`);
+  await runRepl(sim, site);
+  await sim.stop();
+}

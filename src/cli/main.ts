@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// The `tobira` command line.
+import { Command } from 'commander';
+import { SiteFileError } from '../site/load.js';
+import { UsageError } from './options.js';
+import { start } from './start.js';
+import { configCheck, devicesCommand, logVerify, mqttAcl, peopleAdd, simCommand } from './commands.js';
+
+const program = new Command('tobira')
+  .description('tobira: access control for restricted areas and safes')
+  .showHelpAfterError();
+
+const common = (cmd: Command) =>
+  cmd
+    .option('--site <file>', 'site file (env TOBIRA_SITE; default: the bundled example site)')
+    .option('--data <dir>', 'data directory (env TOBIRA_DATA; default: ./data)');
+const brokerFlags = (cmd: Command) =>
+  cmd
+    .option('--mqtt-url <url>', 'use an external broker, e.g. mqtt://127.0.0.1:1883 (env TOBIRA_MQTT_URL)')
+    .option('--mqtt-port <n>', 'port of the embedded broker (env TOBIRA_MQTT_PORT; default 1883)')
+    .option('--mqtt-username <name>', 'username at the external broker (env TOBIRA_MQTT_USERNAME; password in TOBIRA_MQTT_PASSWORD)')
+    .option('--mqtt-ca <file>', 'CA certificate for mqtts:// (env TOBIRA_MQTT_CA)')
+    .option('--mqtt-cert <file>', 'client certificate (env TOBIRA_MQTT_CERT)')
+    .option('--mqtt-key <file>', 'client key (env TOBIRA_MQTT_KEY)');
+
+brokerFlags(common(program.command('start').description('run the controller')))
+  .option('--api-port <n>', 'HTTP API port (env TOBIRA_API_PORT; default 8080)')
+  .option('--api-host <host>', 'HTTP API address (env TOBIRA_API_HOST; default 127.0.0.1)')
+  .action(start);
+
+brokerFlags(common(program.command('sim').description('simulate every MQTT device of a site, driven from a prompt')))
+  .option('--only <ids>', 'simulate only these devices (comma-separated)')
+  .action(simCommand);
+
+program
+  .command('config')
+  .description('site file tools')
+  .command('check <file>')
+  .description('validate a site file; lists every problem with its path and line')
+  .action(configCheck);
+
+common(program.command('devices').description('list the site\'s devices'))
+  .option('--secrets', 'print each device\'s MQTT login (for the installer)')
+  .action(devicesCommand);
+
+common(program.command('mqtt-acl').description('write Mosquitto password, ACL and listener files for the site\'s devices'))
+  .requiredOption('--out <dir>', 'directory to write passwd, acl and mosquitto.conf into')
+  .option('--port <n>', 'listener port in mosquitto.conf', '1883')
+  .option('--host <addr>', 'listener address in mosquitto.conf', '127.0.0.1')
+  .action(mqttAcl);
+
+common(program.command('people').description('access holders').command('add').description('enrol an access holder (demo and installer use; managers use the API)'))
+  .requiredOption('--name <name>', 'full name')
+  .option('--affiliation <text>', 'department or company', '')
+  .option('--card <number>', 'card number (hex)')
+  .option('--grant <area...>', 'grant access to these areas')
+  .option('--purpose <text>', 'purpose of the grant (need-to-know)', '')
+  .action(peopleAdd);
+
+common(program.command('log').description('the entry log').command('verify').description('check the entry log\'s hash chain; exits non-zero on any break'))
+  .action(logVerify);
+
+program.parseAsync().catch((err: unknown) => {
+  if (err instanceof SiteFileError || err instanceof UsageError) {
+    process.stderr.write(`tobira: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`tobira: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,60 @@
+// `tobira start`: the process wiring around the controller and the API.
+import { Controller, BrokerPortInUseError } from '../controller/daemon.js';
+import { buildServer } from '../api/server.js';
+import { loadSiteFile } from '../site/load.js';
+import { createLogger } from './logger.js';
+import { brokerChoice, dataDir, parsePort, sitePath, UsageError, type CommonFlags } from './options.js';
+
+export interface StartFlags extends CommonFlags {
+  apiPort?: string;
+  apiHost?: string;
+}
+
+export async function start(flags: StartFlags): Promise<void> {
+  const log = createLogger();
+  const file = sitePath(flags);
+  const site = loadSiteFile(file); // throws SiteFileError with every problem listed
+  const broker = brokerChoice(flags, site);
+  const apiPort = parsePort(flags.apiPort ?? process.env.TOBIRA_API_PORT ?? '8080', '--api-port');
+  const apiHost = flags.apiHost ?? process.env.TOBIRA_API_HOST ?? '127.0.0.1';
+  const data = dataDir(flags);
+  log.info({ site: file, data, broker: broker.mode === 'embedded' ? `embedded on ${broker.host}:${broker.port}` : broker.url }, 'starting tobira');
+
+  let controller: Controller;
+  try {
+    controller = await Controller.start({ site, dataDir: data, log, broker });
+  } catch (err) {
+    if (err instanceof BrokerPortInUseError) {
+      throw new UsageError(
+        `${err.message}.\n  Run the embedded broker on another port with --mqtt-port N (or TOBIRA_MQTT_PORT=N),\n` +
+          `  or use the broker already there with --mqtt-url mqtt://${err.host}:${err.port} (or TOBIRA_MQTT_URL).`,
+      );
+    }
+    throw err;
+  }
+
+  const api = await buildServer({ controller, log });
+  try {
+    await api.listen({ port: apiPort, host: apiHost });
+  } catch (err) {
+    await controller.stop();
+    throw new UsageError(`the API cannot listen on ${apiHost}:${apiPort}: ${(err as Error).message}. Use --api-port N (or TOBIRA_API_PORT).`);
+  }
+  if (apiHost !== '127.0.0.1' && apiHost !== '::1' && apiHost !== 'localhost') {
+    log.warn({ host: apiHost }, 'the API listens beyond this machine without TLS');
+  }
+  log.info({ api: `http://${apiHost}:${(api.server.address() as { port: number }).port}` }, 'ready');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await api.close().catch(() => undefined);
+    await controller.stop();
+    log.flush?.();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}

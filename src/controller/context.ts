@@ -1,0 +1,37 @@
+// The one context object every feature receives: no global settings, no singletons.
+import type { Logger } from 'pino';
+import type { SiteFile } from '../site/schema.js';
+import type { Store } from '../store/index.js';
+import type { Bus } from './bus.js';
+import type { DeviceHub } from './device-hub.js';
+import type { Alarms } from './alarms.js';
+import type { SiteIndex } from './site-index.js';
+
+export interface Counters {
+  granted: number;
+  denied: number;
+  /** Device input thrown away: malformed, unknown device, wrong topic. */
+  rejected: number;
+  /** Redelivered or replayed (boot, seq) dropped before any decision. */
+  duplicates: number;
+  storageFaults: number;
+}
+
+export interface Context {
+  site: SiteFile;
+  index: SiteIndex;
+  log: Logger;
+  store: Store;
+  bus: Bus;
+  devices: DeviceHub;
+  alarms: Alarms;
+  counters: Counters;
+  now(): Date;
+}
+
+/** A feature of the controller: started in order, stopped in reverse. */
+export interface Extension {
+  readonly name: string;
+  start(): Promise<void> | void;
+  stop(): Promise<void> | void;
+}

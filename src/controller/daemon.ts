@@ -1,0 +1,200 @@
+// The controller: owns the lifecycle. Opens the store, brings up the broker link and the drivers,
+// then starts its features (extensions) in order and stops them in reverse.
+import type { Logger } from 'pino';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../devices/broker.js';
+import { MqttDriver } from '../devices/mqtt-driver.js';
+import { GpioDriver, checkGpioAvailable, onoffPinLayer, type PinLayer } from '../devices/gpio.js';
+import { ensureSecrets } from '../devices/secrets.js';
+import type { DeviceDriver } from '../devices/driver.js';
+import type { SiteFile } from '../site/schema.js';
+import { openStore, type Store } from '../store/index.js';
+import { Alarms } from './alarms.js';
+import { Bus } from './bus.js';
+import type { Context, Counters, Extension } from './context.js';
+import { DeviceHub } from './device-hub.js';
+import { Doors } from './doors.js';
+import { Faults } from './faults.js';
+import { Publisher } from './publisher.js';
+import { SiteIndex } from './site-index.js';
+import { Supervision } from './supervision.js';
+
+export type BrokerChoice =
+  | { mode: 'embedded'; host: string; port: number }
+  | { mode: 'external'; url: string; username?: string; password?: string; ca?: string; cert?: string; key?: string };
+
+export interface ControllerOptions {
+  site: SiteFile;
+  dataDir: string;
+  log: Logger;
+  broker: BrokerChoice;
+  /** The GPIO pin layer; onoff's sysfs pins unless a test hands in a fake. */
+  gpioPins?: PinLayer;
+}
+
+export class BrokerPortInUseError extends Error {
+  constructor(readonly host: string, readonly port: number) {
+    super(`the embedded MQTT broker cannot listen on ${host}:${port}: the port is already in use (another MQTT broker?)`);
+  }
+}
+
+export interface Health {
+  ok: boolean;
+  database: { ok: boolean; entries: number; error?: string };
+  broker: { mode: 'embedded' | 'external'; url: string; connected: boolean };
+  devices: { total: number; online: number; offline: string[]; unknown: string[] };
+  counters: Counters;
+}
+
+export class Controller {
+  private readonly extensions: Extension[];
+  private brokerConnected = false;
+  private stopping?: Promise<void>;
+
+  private constructor(
+    readonly ctx: Context,
+    readonly doors: Doors,
+    readonly supervision: Supervision,
+    private readonly mqtt: MqttDriver,
+    private readonly broker: EmbeddedBroker | undefined,
+    readonly brokerUrl: string,
+    private readonly brokerMode: 'embedded' | 'external',
+    faults: Faults,
+  ) {
+    this.extensions = [new Publisher(ctx, mqtt), faults, supervision, doors];
+    ctx.bus.on('broker.link', ({ connected }) => (this.brokerConnected = connected));
+  }
+
+  static async start(opts: ControllerOptions): Promise<Controller> {
+    const { site, log } = opts;
+    const gpioDevices = site.devices.filter((d) => d.transport === 'gpio');
+    const mqttDevices = site.devices.filter((d) => d.transport === 'mqtt');
+    if (gpioDevices.length > 0 && !opts.gpioPins) {
+      const missing = checkGpioAvailable();
+      if (missing) throw new Error(`${missing}; the site wires ${gpioDevices.map((d) => d.id).join(', ')} to GPIO`);
+    }
+
+    const store: Store = openStore(opts.dataDir);
+    const bus = new Bus();
+    const now = () => new Date();
+    const counters: Counters = { granted: 0, denied: 0, rejected: 0, duplicates: 0, storageFaults: 0 };
+    const alarms = new Alarms(store.events, bus, log, now);
+    const index = new SiteIndex(site);
+    const { secrets, added } = ensureSecrets(opts.dataDir, site.devices.map((d) => d.id));
+    if (added.length) log.info({ devices: added }, 'created secrets for new devices (see `tobira devices --secrets`)');
+
+    // Broker refusals can arrive as soon as the broker listens; faults exists before it does.
+    let faults: Faults | undefined;
+    let broker: EmbeddedBroker | undefined;
+    let url: string;
+    let connection;
+    if (opts.broker.mode === 'embedded') {
+      const { host, port } = opts.broker;
+      try {
+        broker = await startEmbeddedBroker({ host, port, baseTopic: site.mqtt.baseTopic, secrets, onRefused: (r) => faults?.brokerRefused(r) });
+      } catch (err) {
+        store.close();
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new BrokerPortInUseError(host, port);
+        throw err;
+      }
+      url = `mqtt://${host}:${broker.port}`;
+      connection = { url, username: secrets.controller.username, password: secrets.controller.password };
+      log.info({ url }, 'embedded MQTT broker listening');
+    } else {
+      url = opts.broker.url;
+      connection = {
+        url, username: opts.broker.username ?? secrets.controller.username, password: opts.broker.password ?? secrets.controller.password,
+        ca: opts.broker.ca, cert: opts.broker.cert, key: opts.broker.key,
+      };
+    }
+
+    const mqtt = new MqttDriver({
+      connection, baseTopic: site.mqtt.baseTopic, deviceIds: mqttDevices.map((d) => d.id), commandTimeoutMs: site.mqtt.commandTimeoutMs,
+      onLink: (connected, error) => bus.emit('broker.link', { connected, error }),
+    });
+    const drivers: { driver: DeviceDriver; deviceIds: string[] }[] = [{ driver: mqtt, deviceIds: mqttDevices.map((d) => d.id) }];
+    if (gpioDevices.length > 0) {
+      const lockFailModes = new Map(site.doors.map((d) => [d.lock, d.failMode] as const));
+      const gpio = new GpioDriver({ devices: gpioDevices, chipBase: site.gpio.chipBase, lockFailModes, pins: opts.gpioPins ?? onoffPinLayer() });
+      drivers.push({ driver: gpio, deviceIds: gpioDevices.map((d) => d.id) });
+    }
+    const devices = new DeviceHub(drivers, bus, store.sequences, counters, (_deviceId, commandId, result) => mqtt.settle(commandId, result));
+    const ctx: Context = { site, index, log, store, bus, devices, alarms, counters, now };
+    faults = new Faults(ctx);
+    const controller = new Controller(ctx, new Doors(ctx), new Supervision(ctx), mqtt, broker, url, opts.broker.mode, faults);
+    await controller.run();
+    return controller;
+  }
+
+  private async run(): Promise<void> {
+    const { log, bus } = this.ctx;
+    let linkWasUp = false;
+    bus.on('broker.link', ({ connected, error }) => {
+      if (connected && !linkWasUp) {
+        log.info({ url: this.brokerUrl }, 'connected to MQTT broker');
+        this.ctx.alarms.raise({ category: 'system', type: 'broker-connected', severity: 'info', source: this.brokerUrl });
+      } else if (!connected && linkWasUp) {
+        this.ctx.alarms.raise({ category: 'system', type: 'broker-lost', severity: 'alarm', source: this.brokerUrl, detail: error ? { error } : null });
+      }
+      linkWasUp = connected;
+    });
+    // Features subscribe to the bus before any device message can arrive.
+    for (const ext of this.extensions) {
+      if (ext.name === 'doors') continue;
+      await ext.start();
+    }
+    await this.ctx.devices.start();
+    await this.mqtt.waitConnected(5000).catch((err: Error) => log.warn({ err: err.message, url: this.brokerUrl }, 'MQTT broker not reachable yet; deciding locally and retrying'));
+    await this.doors.start();
+    log.info({ doors: this.ctx.site.doors.length, devices: this.ctx.site.devices.length }, 'controller ready');
+  }
+
+  health(): Health {
+    let database: Health['database'];
+    try {
+      this.ctx.store.db.prepare('SELECT 1').get();
+      database = { ok: true, entries: this.ctx.store.entryLog.count };
+    } catch (err) {
+      database = { ok: false, entries: this.ctx.store.entryLog.count, error: (err as Error).message };
+    }
+    const offline: string[] = [];
+    const unknown: string[] = [];
+    let online = 0;
+    for (const [id, h] of this.supervision.devices()) {
+      if (h.online === true) online++;
+      else if (h.online === false) offline.push(id);
+      else unknown.push(id);
+    }
+    return {
+      ok: database.ok && this.brokerConnected,
+      database,
+      broker: { mode: this.brokerMode, url: this.brokerUrl, connected: this.brokerConnected },
+      devices: { total: this.supervision.devices().size, online, offline, unknown },
+      counters: { ...this.ctx.counters },
+    };
+  }
+
+  /** The embedded broker's accepted sockets (for diagnostics); empty with an external broker. */
+  brokerSockets() {
+    return this.broker?.sockets() ?? [];
+  }
+
+  /** Locks every lock, then closes the link, the broker and the database. Safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const { log } = this.ctx;
+      log.info('stopping: locking every door');
+      await this.doors.stop();
+      for (const ext of [...this.extensions].reverse()) if (ext.name !== 'doors') await ext.stop();
+      await withTimeout(this.ctx.devices.stop(), 3000);
+      await withTimeout(this.broker?.close() ?? Promise.resolve(), 3000);
+      this.ctx.store.sequences.persistAll();
+      this.ctx.store.close();
+      log.info('stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  return Promise.race([p, new Promise<void>((resolve) => setTimeout(resolve, ms).unref())]);
+}

@@ -1,0 +1,45 @@
+// Password and ACL files for an external Mosquitto that enforce what the embedded broker does:
+// each device publishes only its own events and status and reads only its own commands.
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
+import { Topics } from './protocol.js';
+import type { Secrets } from './secrets.js';
+
+/** Mosquitto 2's "$7$" format: PBKDF2-SHA512, 101 iterations, 12-byte salt (as mosquitto_passwd writes). */
+export function mosquittoPasswordHash(password: string): string {
+  const salt = randomBytes(12);
+  const hash = pbkdf2Sync(password, salt, 101, 64, 'sha512');
+  return `$7$101$${salt.toString('base64')}$${hash.toString('base64')}`;
+}
+
+export function mosquittoPasswordFile(secrets: Secrets, deviceIds: readonly string[]): string {
+  const lines = [`${secrets.controller.username}:${mosquittoPasswordHash(secrets.controller.password)}`];
+  for (const id of deviceIds) {
+    const secret = secrets.devices[id];
+    if (secret) lines.push(`${id}:${mosquittoPasswordHash(secret)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function mosquittoAclFile(baseTopic: string, controllerUsername: string, deviceIds: readonly string[]): string {
+  const t = new Topics(baseTopic);
+  const out = ['# Written by `tobira mqtt-acl`. Anything not listed is refused.', '', `user ${controllerUsername}`, `topic readwrite ${baseTopic}/#`, ''];
+  for (const id of deviceIds) {
+    out.push(`user ${id}`, `topic write ${t.device(id, 'events')}`, `topic write ${t.device(id, 'status')}`, `topic read ${t.device(id, 'commands')}`, '');
+  }
+  return out.join('\n');
+}
+
+/** A listener block to include in mosquitto.conf. */
+export function mosquittoConfSnippet(opts: { port: number; host: string; passwordFile: string; aclFile: string }): string {
+  return [
+    '# tobira: include from mosquitto.conf, or run `mosquitto -c` on this file',
+    'per_listener_settings false',
+    `listener ${opts.port} ${opts.host}`,
+    'allow_anonymous false',
+    `password_file ${opts.passwordFile}`,
+    `acl_file ${opts.aclFile}`,
+    '# Nagle holds back QoS 1 acknowledgements by 40-90 ms: turn it off.',
+    'set_tcp_nodelay true',
+    '',
+  ].join('\n');
+}

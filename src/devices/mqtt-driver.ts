@@ -1,0 +1,173 @@
+// The controller's side of device protocol v1 over MQTT.
+import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
+import { readFileSync } from 'node:fs';
+import type { CommandResult, DeviceDriver, DriverListener } from './driver.js';
+import {
+  Topics, controllerClientId, parseDeviceEvent, parseDeviceStatus, type CommandBody, type EventCategory,
+} from './protocol.js';
+
+export interface MqttConnection {
+  url: string;
+  username: string;
+  password: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+export interface MqttDriverOptions {
+  connection: MqttConnection;
+  baseTopic: string;
+  deviceIds: readonly string[];
+  commandTimeoutMs: number;
+  /** Called on every change of the link to the broker. */
+  onLink?(connected: boolean, error?: string): void;
+}
+
+/** Sets TCP no-delay on the client's socket; Nagle stalls QoS 1 round trips by 40–90 ms. */
+export function setClientNoDelay(client: MqttClient): boolean {
+  const stream = client.stream as unknown as { setNoDelay?: (on: boolean) => void } | undefined;
+  if (typeof stream?.setNoDelay !== 'function') return false;
+  stream.setNoDelay(true);
+  return true;
+}
+
+export class MqttDriver implements DeviceDriver {
+  readonly transport = 'mqtt' as const;
+  readonly topics: Topics;
+  private client?: MqttClient;
+  private readonly known: Set<string>;
+  private readonly pending = new Map<string, (r: CommandResult) => void>();
+  private nextId = 0;
+  private readonly idPrefix = Date.now().toString(36);
+
+  constructor(private readonly opts: MqttDriverOptions) {
+    this.topics = new Topics(opts.baseTopic);
+    this.known = new Set(opts.deviceIds);
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  async start(listener: DriverListener): Promise<void> {
+    const { connection } = this.opts;
+    const options: IClientOptions = {
+      protocolVersion: 4,
+      clientId: controllerClientId(this.opts.baseTopic),
+      username: connection.username,
+      password: connection.password,
+      // A persistent session: device events published while we reconnect are kept for us.
+      clean: false,
+      reconnectPeriod: 1000,
+      connectTimeout: 5000,
+      keepalive: 15,
+      will: { topic: this.topics.controllerStatus, payload: Buffer.from('{"online":false}'), qos: 1, retain: true },
+      ...(connection.ca ? { ca: readFileSync(connection.ca) } : {}),
+      ...(connection.cert ? { cert: readFileSync(connection.cert) } : {}),
+      ...(connection.key ? { key: readFileSync(connection.key) } : {}),
+    };
+    const client = mqtt.connect(connection.url, options);
+    this.client = client;
+    client.on('connect', () => {
+      setClientNoDelay(client);
+      client.subscribe([this.topics.allDeviceEvents, this.topics.allDeviceStatus], { qos: 1 });
+      client.publish(this.topics.controllerStatus, JSON.stringify({ online: true, protocol: 1 }), { qos: 1, retain: true });
+      this.opts.onLink?.(true);
+    });
+    client.on('close', () => this.opts.onLink?.(false));
+    client.on('error', (err) => this.opts.onLink?.(false, err.message));
+    client.on('message', (topic, payload) => this.onMessage(listener, topic, payload));
+    // Start does not wait for the broker: the controller decides locally whether or not it is up.
+  }
+
+  /** Resolves once connected, or rejects after the timeout with the last error. */
+  waitConnected(timeoutMs: number): Promise<void> {
+    const client = this.client;
+    if (!client) return Promise.reject(new Error('not started'));
+    if (client.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      let lastError = 'no answer';
+      const onError = (err: Error) => (lastError = err.message);
+      const timer = setTimeout(() => {
+        client.off('connect', onConnect);
+        client.off('error', onError);
+        reject(new Error(lastError));
+      }, timeoutMs);
+      const onConnect = () => {
+        clearTimeout(timer);
+        client.off('error', onError);
+        resolve();
+      };
+      client.once('connect', onConnect);
+      client.on('error', onError);
+    });
+  }
+
+  private onMessage(listener: DriverListener, topic: string, payload: Buffer): void {
+    const receivedAt = Date.now();
+    const parsed = this.topics.parseDeviceTopic(topic);
+    if (!parsed) return listener.rejected({ topic, reason: 'unexpected topic' });
+    const { deviceId, channel } = parsed;
+    if (!this.known.has(deviceId)) return listener.rejected({ deviceId, topic, reason: 'unknown device' });
+    if (channel === 'status') {
+      if (payload.length === 0) return; // a cleared retained status
+      const status = parseDeviceStatus(payload);
+      if (!status.ok) return listener.rejected({ deviceId, topic, reason: status.error });
+      return listener.status(deviceId, status.value);
+    }
+    if (channel !== 'events') return;
+    const event = parseDeviceEvent(payload);
+    if (!event.ok) return listener.rejected({ deviceId, topic, reason: event.error });
+    listener.event(deviceId, event.value, receivedAt);
+  }
+
+  /** The controller calls this when an ack event (after its replay check) arrives. */
+  settle(commandId: string, result: CommandResult): boolean {
+    const resolve = this.pending.get(commandId);
+    if (!resolve) return false;
+    this.pending.delete(commandId);
+    resolve(result);
+    return true;
+  }
+
+  send(deviceId: string, command: CommandBody): Promise<CommandResult> {
+    const client = this.client;
+    // Never queue a command while the broker is away: an unlock delivered minutes late is a breach.
+    if (!client?.connected) return Promise.resolve({ ok: false, error: 'broker not connected' });
+    const id = `${this.idPrefix}-${++this.nextId}`;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve({ ok: false, error: `no acknowledgement within ${this.opts.commandTimeoutMs} ms` });
+      }, this.opts.commandTimeoutMs);
+      this.pending.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      client.publish(this.topics.device(deviceId, 'commands'), JSON.stringify({ id, ...command }), { qos: 1 }, (err) => {
+        if (err) this.settle(id, { ok: false, error: err.message });
+      });
+    });
+  }
+
+  /** Controller → everyone. QoS 1 publishes made while disconnected are sent after reconnecting. */
+  publishEvent(category: EventCategory, event: object): void {
+    this.client?.publish(this.topics.events(category), JSON.stringify(event), { qos: 1 });
+  }
+
+  publishRetained(topic: string, payload: object): void {
+    this.client?.publish(topic, JSON.stringify(payload), { qos: 1, retain: true });
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    for (const id of [...this.pending.keys()]) this.settle(id, { ok: false, error: 'controller stopping' });
+    if (client.connected) {
+      // Say goodbye ourselves: a clean disconnect does not fire the last will.
+      await new Promise<void>((resolve) => client.publish(this.topics.controllerStatus, '{"online":false}', { qos: 1, retain: true }, () => resolve()));
+    }
+    await client.endAsync(false).catch(() => undefined);
+  }
+}

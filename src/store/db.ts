@@ -1,0 +1,32 @@
+// The SQLite database: one file in the data directory, WAL mode, durable commits.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { migrations } from './schema.js';
+
+export type Db = Database.Database;
+
+export const DATABASE_FILE = 'tobira.db';
+
+export function openDatabase(dataDir: string, opts: { readonly?: boolean } = {}): Db {
+  if (!opts.readonly) mkdirSync(dataDir, { recursive: true });
+  const db = new Database(join(dataDir, DATABASE_FILE), { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  db.pragma('busy_timeout = 5000');
+  if (opts.readonly) return db;
+  db.pragma('journal_mode = WAL');
+  // FULL: an entry-log record must survive power loss before the door it opens is unlocked.
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let v = current; v < migrations.length; v++) {
+    db.transaction(() => {
+      db.exec(migrations[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

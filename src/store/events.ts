@@ -1,0 +1,32 @@
+// Events the controller raised (alarms, faults, security), kept for guards and the API.
+import type { Db } from './db.js';
+
+export interface StoredEvent {
+  id: number;
+  at: string;
+  category: string;
+  type: string;
+  severity: 'info' | 'warning' | 'alarm';
+  source: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+export class EventStore {
+  private readonly insert;
+  constructor(private readonly db: Db) {
+    this.insert = db.prepare('INSERT INTO events (at, category, type, severity, source, detail) VALUES (?, ?, ?, ?, ?, ?)');
+  }
+
+  add(e: Omit<StoredEvent, 'id'>): StoredEvent {
+    const info = this.insert.run(e.at, e.category, e.type, e.severity, e.source, e.detail ? JSON.stringify(e.detail) : null);
+    return { ...e, id: Number(info.lastInsertRowid) };
+  }
+
+  /** Newest first. */
+  recent(limit = 100, type?: string): StoredEvent[] {
+    const rows = (type
+      ? this.db.prepare('SELECT * FROM events WHERE type = ? ORDER BY id DESC LIMIT ?').all(type, limit)
+      : this.db.prepare('SELECT * FROM events ORDER BY id DESC LIMIT ?').all(limit)) as (Omit<StoredEvent, 'detail'> & { detail: string | null })[];
+    return rows.map((r) => ({ ...r, detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null }));
+  }
+}

@@ -1,0 +1,34 @@
+// The store: everything the controller keeps in SQLite, opened together.
+import { openDatabase, type Db } from './db.js';
+import { EntryLog } from './entry-log.js';
+import { EventStore } from './events.js';
+import { PeopleStore } from './people.js';
+import { SequenceStore } from './sequence.js';
+
+export interface Store {
+  db: Db;
+  people: PeopleStore;
+  entryLog: EntryLog;
+  events: EventStore;
+  sequences: SequenceStore;
+  close(): void;
+}
+
+export function openStore(dataDir: string): Store {
+  const db = openDatabase(dataDir);
+  return {
+    db,
+    people: new PeopleStore(db),
+    entryLog: new EntryLog(db),
+    events: new EventStore(db),
+    sequences: new SequenceStore(db),
+    close() {
+      if (db.open) {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+        db.close();
+      }
+    },
+  };
+}
+
+export type { Db };
