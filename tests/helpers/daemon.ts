@@ -1,0 +1,146 @@
+// Runs the real daemon as a child process (the built CLI), with its own data directory and ports.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { parse, stringify } from 'yaml';
+import Database from 'better-sqlite3';
+import { loadSecrets, ensureSecrets, type Secrets } from '../../src/devices/secrets.js';
+import { parseSiteText } from '../../src/site/load.js';
+import type { SiteFile } from '../../src/site/schema.js';
+import type { Health } from '../../src/controller/daemon.js';
+import { freePort, waitFor } from './ports.js';
+import { openDatabase } from '../../src/store/db.js';
+import { PeopleStore } from '../../src/store/people.js';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const CLI = join(ROOT, 'dist/src/cli/main.js');
+export const FIXTURE_SITE = join(ROOT, 'examples/site.yaml');
+
+export type BrokerKind = { kind: 'embedded' } | { kind: 'external'; url: string };
+
+export interface DaemonOptions {
+  broker: BrokerKind;
+  /** Site file to start from (default: the example site); the base topic is made unique. */
+  siteFile?: string;
+  /** Reuse a data directory (restarts). */
+  dataDir?: string;
+  baseTopic?: string;
+}
+
+export interface Daemon {
+  proc: ChildProcess;
+  pid: number;
+  dataDir: string;
+  siteFile: string;
+  site: SiteFile;
+  secrets: Secrets;
+  mqttUrl: string;
+  mqttPort: number;
+  apiUrl: string;
+  baseTopic: string;
+  output: () => string;
+  health(): Promise<Health>;
+  /** SIGTERM (graceful) by default; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** A read-only view of the daemon's database. */
+  db(): Database.Database;
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'tobira-data-'));
+  const baseTopic = opts.baseTopic ?? `tobira-test-${randomBytes(4).toString('hex')}`;
+  const raw = parse(readFileSync(opts.siteFile ?? FIXTURE_SITE, 'utf8')) as { mqtt?: Record<string, unknown> };
+  raw.mqtt = { ...(raw.mqtt ?? {}), baseTopic };
+  const siteFile = join(dataDir, 'site.yaml');
+  writeFileSync(siteFile, stringify(raw));
+  const site = parseSiteText(readFileSync(siteFile, 'utf8'), siteFile);
+  // Secrets are created up front so a test can also write Mosquitto files before the daemon runs.
+  ensureSecrets(dataDir, site.devices.map((d) => d.id));
+
+  const apiPort = await freePort();
+  const mqttPort = opts.broker.kind === 'embedded' ? await freePort() : Number(new URL(opts.broker.url).port || 1883);
+  const args = [CLI, 'start', '--site', siteFile, '--data', dataDir, '--api-port', String(apiPort)];
+  if (opts.broker.kind === 'embedded') args.push('--mqtt-port', String(mqttPort));
+  else args.push('--mqtt-url', opts.broker.url);
+  const env: NodeJS.ProcessEnv = { ...process.env, TOBIRA_LOG_LEVEL: 'debug' };
+  delete env.TOBIRA_MQTT_URL;
+  delete env.TOBIRA_MQTT_PORT;
+  const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stdout!.on('data', (d) => (output += d));
+  proc.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+
+  await waitFor(
+    () => {
+      if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}:\n${output}`);
+      return /"msg":"ready"/.test(output);
+    },
+    15_000,
+    'the daemon to be ready',
+  );
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  return {
+    proc,
+    pid: proc.pid!,
+    dataDir,
+    siteFile,
+    site,
+    secrets: loadSecrets(dataDir),
+    mqttUrl: opts.broker.kind === 'embedded' ? `mqtt://127.0.0.1:${mqttPort}` : opts.broker.url,
+    mqttPort,
+    apiUrl,
+    baseTopic,
+    output: () => output,
+    health: async () => (await (await fetch(`${apiUrl}/healthz`)).json()) as Health,
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode === null) proc.kill(signal);
+      return exited;
+    },
+    db: () => new Database(join(dataDir, 'tobira.db'), { readonly: true }),
+  };
+}
+
+/** Rows of the entry log, oldest first. */
+export function entries(daemon: Daemon): Record<string, unknown>[] {
+  const db = daemon.db();
+  try {
+    return db.prepare('SELECT * FROM entry_log ORDER BY seq').all() as Record<string, unknown>[];
+  } finally {
+    db.close();
+  }
+}
+
+export function events(daemon: Daemon, type?: string): Record<string, unknown>[] {
+  const db = daemon.db();
+  try {
+    return (type ? db.prepare('SELECT * FROM events WHERE type = ? ORDER BY id').all(type) : db.prepare('SELECT * FROM events ORDER BY id').all()) as Record<string, unknown>[];
+  } finally {
+    db.close();
+  }
+}
+
+/** Enrols an access holder straight into the daemon's database, as `tobira people add` does. */
+export function enrol(daemon: Daemon, p: { name: string; affiliation?: string; card: string; areas: string[]; purpose?: string }): { personId: string; grantIds: number[]; credentialId: number } {
+  const db = openDatabase(daemon.dataDir);
+  try {
+    const people = new PeopleStore(db);
+    const person = people.addPerson({ name: p.name, affiliation: p.affiliation ?? 'R&D' });
+    const credential = people.addCredential(person.id, 'card', p.card);
+    const grantIds = p.areas.map((areaId) => people.addGrant({ personId: person.id, areaId, purpose: p.purpose ?? 'project work', grantedBy: 'test' }).id);
+    return { personId: person.id, grantIds, credentialId: credential.id };
+  } finally {
+    db.close();
+  }
+}
+
+export function revokeGrant(daemon: Daemon, grantId: number): void {
+  const db = openDatabase(daemon.dataDir);
+  try {
+    new PeopleStore(db).revokeGrant(grantId);
+  } finally {
+    db.close();
+  }
+}
