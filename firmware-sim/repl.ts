@@ -17,6 +17,8 @@ interface ReplCommand {
   help: string;
   args: number;
   run: Handler;
+  /** Publishes an event from its first argument's device: confirm with the seq. */
+  sends?: boolean;
 }
 
 const onOff = (word: string): boolean => {
@@ -26,9 +28,9 @@ const onOff = (word: string): boolean => {
 };
 
 const commands: Record<string, ReplCommand> = {
-  swipe: { usage: 'swipe DEVICE VALUE', help: 'present a card', args: 2, run: (s, [d, v]) => s.swipe(d!, v!) },
-  otp: { usage: 'otp DEVICE CODE', help: 'enter a one-time code', args: 2, run: (s, [d, v]) => s.present(d!, 'otp', v!) },
-  pin: { usage: 'pin DEVICE DIGITS', help: 'enter a PIN', args: 2, run: (s, [d, v]) => s.pin(d!, v!) },
+  swipe: { sends: true, usage: 'swipe DEVICE VALUE', help: 'present a card', args: 2, run: (s, [d, v]) => s.swipe(d!, v!) },
+  otp: { sends: true, usage: 'otp DEVICE CODE', help: 'enter a one-time code', args: 2, run: (s, [d, v]) => s.present(d!, 'otp', v!) },
+  pin: { sends: true, usage: 'pin DEVICE DIGITS', help: 'enter a PIN', args: 2, run: (s, [d, v]) => s.pin(d!, v!) },
   open: {
     usage: 'open DOOR',
     help: 'pull the door (only opens when unlocked)',
@@ -37,9 +39,9 @@ const commands: Record<string, ReplCommand> = {
   },
   force: { usage: 'force DOOR', help: 'force the door open', args: 1, run: (s, [d]) => s.door(d!).force() },
   close: { usage: 'close DOOR', help: 'close the door', args: 1, run: (s, [d]) => s.door(d!).close() },
-  rex: { usage: 'rex DEVICE', help: 'press a request-to-exit button', args: 1, run: (s, [d]) => s.pressRex(d!) },
-  trip: { usage: 'trip DEVICE', help: 'walk through a beam / past a motion sensor', args: 1, run: (s, [d]) => s.trip(d!) },
-  input: { usage: 'input DEVICE on|off', help: 'set an input', args: 2, run: (s, [d, v]) => s.input(d!, onOff(v!)) },
+  rex: { sends: true, usage: 'rex DEVICE', help: 'press a request-to-exit button', args: 1, run: (s, [d]) => s.pressRex(d!) },
+  trip: { sends: true, usage: 'trip DEVICE', help: 'walk through a beam / past a motion sensor', args: 1, run: (s, [d]) => s.trip(d!) },
+  input: { sends: true, usage: 'input DEVICE on|off', help: 'set an input', args: 2, run: (s, [d, v]) => s.input(d!, onOff(v!)) },
   status: { usage: 'status', help: 'show every device and door', args: 0, run: (s, _a, print) => status(s, print) },
   offline: { usage: 'offline DEVICE', help: 'drop the connection abruptly (last will)', args: 1, run: (s, [d]) => s.goOffline(d!) },
   online: { usage: 'online DEVICE', help: 'reconnect a device', args: 1, run: (s, [d]) => s.goOnline(d!) },
@@ -48,9 +50,12 @@ const commands: Record<string, ReplCommand> = {
     usage: 'garbage DEVICE',
     help: 'publish non-JSON on its events topic',
     args: 1,
-    run: (s, [d]) => s.sendRaw(d!, s.topics.device(d!, 'events'), 'this is {not json'),
+    run: async (s, [d], print) => {
+      await s.sendRaw(d!, s.topics.device(d!, 'events'), 'this is {not json');
+      print(`${d}: published garbage on its events topic`);
+    },
   },
-  replay: { usage: 'replay DEVICE', help: 're-publish its last event byte for byte', args: 1, run: (s, [d]) => s.replay(d!) },
+  replay: { sends: true, usage: 'replay DEVICE', help: 're-publish its last event byte for byte', args: 1, run: (s, [d]) => s.replay(d!) },
   spoof: {
     usage: 'spoof DEVICE OTHER',
     help: "publish a card event on OTHER's topic from DEVICE",
@@ -138,6 +143,7 @@ async function handle(sim: Simulator, line: string, print: (line: string) => voi
   if (args.length !== command.args) return print(`usage: ${command.usage}`);
   try {
     await command.run(sim, args, print);
+    if (command.sends) print(`${args[0]}: published (seq ${sim.info(args[0]!).seq})`);
   } catch (err) {
     print(`error: ${(err as Error).message}`);
   }

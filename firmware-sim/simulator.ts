@@ -36,6 +36,8 @@ export interface DeviceInfo {
   indication?: string;
   output?: boolean;
   inputs: Record<string, boolean>;
+  /** seq of the last event it published (0: none yet). */
+  seq: number;
 }
 
 type Sim = { device: SimDevice; link: DeviceLink };
@@ -153,6 +155,7 @@ export class Simulator {
       indication: device.indication,
       output: kind === 'siren' ? device.output : undefined,
       inputs: Object.fromEntries(device.inputs),
+      seq: device.seq,
     };
   }
 
@@ -168,7 +171,8 @@ export class Simulator {
     const from = since === undefined ? device.observed.length : device.observed.filter((o) => o.at < since).length;
     const startedAt = Date.now();
     let found: Command | undefined;
-    return this.waitUntil(
+    // Marked handled: a test that fails before awaiting its expectation should report that failure, not this one.
+    return quiet(this.waitUntil(
       () => (found = device.observed.slice(from).find((o) => match(o.command))?.command) !== undefined,
       timeoutMs,
       () => {
@@ -177,7 +181,7 @@ export class Simulator {
           (device.invalid.length ? `; ${device.invalid.length} invalid command(s), last: ${device.invalid.at(-1)!.error}` : '') +
           (this.get(id).link.online ? '' : ` (${id} is offline)`);
       },
-    ).then(() => found!);
+    ).then(() => found!));
   }
 
   /** Resolves once `condition` holds (checked on every simulator change and every 10 ms). */

@@ -48,7 +48,8 @@ export interface Daemon {
   db(): Database.Database;
 }
 
-export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+/** Writes the site file (with its own base topic) and the device secrets into a data directory. */
+export function prepareData(opts: { dataDir?: string; baseTopic?: string; siteFile?: string } = {}): { dataDir: string; baseTopic: string; siteFile: string; site: SiteFile } {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'tobira-data-'));
   const baseTopic = opts.baseTopic ?? `tobira-test-${randomBytes(4).toString('hex')}`;
   const raw = parse(readFileSync(opts.siteFile ?? FIXTURE_SITE, 'utf8')) as { mqtt?: Record<string, unknown> };
@@ -56,9 +57,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const siteFile = join(dataDir, 'site.yaml');
   writeFileSync(siteFile, stringify(raw));
   const site = parseSiteText(readFileSync(siteFile, 'utf8'), siteFile);
-  // Secrets are created up front so a test can also write Mosquitto files before the daemon runs.
   ensureSecrets(dataDir, site.devices.map((d) => d.id));
+  return { dataDir, baseTopic, siteFile, site };
+}
 
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const { dataDir, baseTopic, siteFile, site } = prepareData(opts);
   const apiPort = await freePort();
   const mqttPort = opts.broker.kind === 'embedded' ? await freePort() : Number(new URL(opts.broker.url).port || 1883);
   const args = [CLI, 'start', '--site', siteFile, '--data', dataDir, '--api-port', String(apiPort)];

@@ -1,10 +1,7 @@
 // Mosquitto for the hardware-in-the-loop tests: the machine's shared server at 127.0.0.1:1883, and
 // servers of a test's own (with tobira's password and ACL files) on free loopback ports.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort, portOpen, waitFor } from './ports.js';
+import { portOpen, waitFor } from './ports.js';
 
 export const SHARED_MOSQUITTO = { host: '127.0.0.1', port: 1883 };
 
@@ -32,26 +29,27 @@ export interface OwnMosquitto {
   port: number;
   url: string;
   proc: ChildProcess;
+  output(): string;
   stop(): Promise<void>;
 }
 
-/** Starts a Mosquitto of the test's own from a config body (listener line added here). */
-export async function startOwnMosquitto(configBody: (port: number) => string): Promise<OwnMosquitto> {
+/** Starts a Mosquitto of the test's own on `port` from a config file (e.g. written by `tobira mqtt-acl`). */
+export async function startOwnMosquitto(confFile: string, port: number): Promise<OwnMosquitto> {
   const bin = mosquittoBinary();
   if (!bin) throw new Error('mosquitto binary not found');
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'tobira-mosq-'));
-  const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, configBody(port));
-  const proc = spawn(bin, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(bin, ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout?.on('data', (d) => (output += d));
   proc.stderr?.on('data', (d) => (output += d));
-  await waitFor(() => portOpen(port), 5000, `mosquitto on port ${port} (${output})`);
+  await waitFor(() => {
+    if (proc.exitCode !== null) throw new Error(`mosquitto exited: ${output}`);
+    return portOpen(port);
+  }, 5000, `mosquitto on port ${port}`);
   return {
     port,
     url: `mqtt://127.0.0.1:${port}`,
     proc,
+    output: () => output,
     stop: () =>
       new Promise((resolve) => {
         if (proc.exitCode !== null) return resolve();

@@ -1,0 +1,131 @@
+// Broker-side security: every device logs in with its own secret and may publish only its own
+// events and status and read only its own commands. Proved on the embedded broker and on a
+// Mosquitto of the test's own running the files `tobira mqtt-acl` writes.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Simulator } from '../../firmware-sim/index.js';
+import { deviceClientId } from '../../src/devices/protocol.js';
+import { CLI, entries, enrol, events, prepareData, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { mosquittoBinary, startOwnMosquitto, type OwnMosquitto } from '../helpers/mosquitto.js';
+import { freePort } from '../helpers/ports.js';
+
+const hasMosquitto = mosquittoBinary() !== undefined;
+if (!hasMosquitto) {
+  if (process.env.CI === 'true') throw new Error('mosquitto is not installed: the ACL tests cannot run (CI=true: this is a failure)');
+  console.warn('\n!!! mosquitto is not installed: SKIPPING the Mosquitto ACL tests\n');
+}
+
+/** Connects a raw MQTT client; resolves with the client or the connection error. */
+function rawConnect(url: string, opts: mqtt.IClientOptions): Promise<{ client?: mqtt.MqttClient; error?: Error }> {
+  return new Promise((resolve) => {
+    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 3000, protocolVersion: 4, ...opts });
+    client.once('connect', () => resolve({ client }));
+    client.once('error', (error) => {
+      client.end(true);
+      resolve({ error });
+    });
+  });
+}
+
+/** The QoS the broker granted; 128 is a refusal (mqtt.js reports that as an error). */
+function subscribeQos(client: mqtt.MqttClient, topic: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    client.subscribe(topic, { qos: 1 }, (err, granted) => {
+      if (granted?.[0]) return resolve(granted[0].qos);
+      if (err && /subscribe error/i.test(err.message)) return resolve(128);
+      reject(err ?? new Error('no SUBACK'));
+    });
+  });
+}
+
+const setups = [
+  { name: 'embedded aedes', mosquitto: false, run: true },
+  { name: 'Mosquitto with `tobira mqtt-acl` files', mosquitto: true, run: hasMosquitto },
+];
+
+for (const setup of setups) {
+  describe.skipIf(!setup.run)(`spoofing refused by ${setup.name}`, () => {
+    let daemon: Daemon;
+    let sim: Simulator;
+    let broker: OwnMosquitto | undefined;
+
+    beforeAll(async () => {
+      const prepared = prepareData();
+      if (setup.mosquitto) {
+        const port = await freePort();
+        const out = mkdtempSync(join(tmpdir(), 'tobira-mosq-'));
+        execFileSync(process.execPath, [CLI, 'mqtt-acl', '--site', prepared.siteFile, '--data', prepared.dataDir, '--out', out, '--port', String(port)]);
+        // Started as root, Mosquitto drops to its own user, which must be able to read the files (as an installer would chown them).
+        if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'mosquitto', out]);
+        broker = await startOwnMosquitto(join(out, 'mosquitto.conf'), port);
+      }
+      daemon = await startDaemon({
+        broker: broker ? { kind: 'external', url: broker.url } : { kind: 'embedded' },
+        dataDir: prepared.dataDir, baseTopic: prepared.baseTopic,
+      });
+      enrol(daemon, { name: 'Suzuki Aiko', card: 'CAFE0001', areas: ['lab', 'vault'] });
+      // lab-siren is left out of the simulation: the raw clients below log in as it.
+      sim = await Simulator.start({
+        site: daemon.site, url: daemon.mqttUrl, secrets: daemon.secrets,
+        only: daemon.site.devices.filter((d) => d.transport === 'mqtt' && d.id !== 'lab-siren').map((d) => d.id),
+      });
+    });
+
+    afterAll(async () => {
+      await sim?.stop();
+      await daemon?.stop();
+      await broker?.stop();
+    });
+
+    it('refuses a client without credentials, with a wrong secret, or with an unknown device id', async () => {
+      const anonymous = await rawConnect(daemon.mqttUrl, { clientId: 'anon' });
+      expect(anonymous.error).toBeDefined();
+      const wrong = await rawConnect(daemon.mqttUrl, { username: 'lab-siren', password: 'not-the-secret-at-all', clientId: deviceClientId(daemon.baseTopic, 'lab-siren') });
+      expect(wrong.error?.message).toMatch(/not authori[sz]ed|bad user name or password/i);
+      const unknown = await rawConnect(daemon.mqttUrl, { username: 'ghost', password: 'x'.repeat(32), clientId: deviceClientId(daemon.baseTopic, 'ghost') });
+      expect(unknown.error).toBeDefined();
+      if (!setup.mosquitto) {
+        const refused = events(daemon, 'mqtt-login-refused');
+        expect(refused.length).toBeGreaterThan(0);
+      }
+    });
+
+    it('drops a credential published on another device\'s topic: no decision, no unlock', async () => {
+      const before = entries(daemon).length;
+      const vaultLockCommands = sim.observed('vault-lock').length;
+      // lab-beam's own connection publishes a card read as if it were the vault reader.
+      await sim.publishAs('lab-beam', 'vault-reader', { type: 'credential', credential: { kind: 'card', value: 'CAFE0001' } });
+      // A genuine read afterwards is the sync point: once it is decided, the spoof would have been too.
+      const answered = sim.expectCommand('lab-exit-reader', (c) => c.command === 'indicate', 3000, 'exit reader answered');
+      await sim.swipe('lab-exit-reader', 'CAFE0001');
+      expect(await answered).toMatchObject({ pattern: 'granted' });
+      const added = entries(daemon).slice(before);
+      expect(added.map((e) => e.device_id)).toEqual(['lab-exit-reader']);
+      expect(sim.observed('vault-lock').slice(vaultLockCommands).filter((o) => o.command.command === 'unlock')).toEqual([]);
+      if (!setup.mosquitto) expect(events(daemon, 'mqtt-publish-refused').map((e) => e.source)).toContain('lab-beam');
+    });
+
+    it('refuses a device subscribing to another device\'s commands, and leaks none to it', async () => {
+      const { client, error } = await rawConnect(daemon.mqttUrl, {
+        username: 'lab-siren', password: daemon.secrets.devices['lab-siren']!, clientId: deviceClientId(daemon.baseTopic, 'lab-siren'),
+      });
+      expect(error).toBeUndefined();
+      const leaked: string[] = [];
+      client!.on('message', (topic) => leaked.push(topic));
+      expect(await subscribeQos(client!, `${daemon.baseTopic}/devices/lab-lock/commands`)).toBe(128);
+      // Its own commands it may read.
+      expect(await subscribeQos(client!, `${daemon.baseTopic}/devices/lab-siren/commands`)).toBe(1);
+      const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'lab-lock unlock');
+      await sim.swipe('lab-reader', 'CAFE0001');
+      await unlocked;
+      await new Promise((r) => setTimeout(r, 200)); // give a leak the chance to show
+      expect(leaked).toEqual([]);
+      await client!.endAsync();
+      if (!setup.mosquitto) expect(events(daemon, 'mqtt-subscribe-refused').map((e) => e.source)).toContain('lab-siren');
+    });
+  });
+}
