@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { SiteFileError } from '../site/load.js';
 import { UsageError } from './options.js';
+import { StartupError } from '../controller/daemon.js';
 import { start } from './start.js';
 import { configCheck, devicesCommand, logVerify, mqttAcl, peopleAdd, simCommand } from './commands.js';
 
@@ -61,7 +62,7 @@ common(program.command('log').description('the entry log').command('verify').des
   .action(logVerify);
 
 program.parseAsync().catch((err: unknown) => {
-  if (err instanceof SiteFileError || err instanceof UsageError) {
+  if (err instanceof SiteFileError || err instanceof UsageError || err instanceof StartupError) {
     process.stderr.write(`tobira: ${err.message}\n`);
     process.exit(2);
   }

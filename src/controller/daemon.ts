@@ -31,7 +31,10 @@ export interface ControllerOptions {
   gpioPins?: PinLayer;
 }
 
-export class BrokerPortInUseError extends Error {
+/** The site cannot run here as configured (no GPIO, port taken...): a message for a person, no stack. */
+export class StartupError extends Error {}
+
+export class BrokerPortInUseError extends StartupError {
   constructor(readonly host: string, readonly port: number) {
     super(`the embedded MQTT broker cannot listen on ${host}:${port}: the port is already in use (another MQTT broker?)`);
   }
@@ -70,7 +73,7 @@ export class Controller {
     const mqttDevices = site.devices.filter((d) => d.transport === 'mqtt');
     if (gpioDevices.length > 0 && !opts.gpioPins) {
       const missing = checkGpioAvailable();
-      if (missing) throw new Error(`${missing}; the site wires ${gpioDevices.map((d) => d.id).join(', ')} to GPIO`);
+      if (missing) throw new StartupError(`this machine has no usable GPIO: ${missing}; the site wires ${gpioDevices.map((d) => d.id).join(', ')} to GPIO pins`);
     }
 
     const store: Store = openStore(opts.dataDir);

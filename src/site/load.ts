@@ -47,7 +47,7 @@ export function parseSiteText(text: string, file = 'site file'): SiteFile {
   if (doc.errors.length > 0) {
     throw new SiteFileError(
       file,
-      doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line, message: `YAML: ${e.message.split('\n')[0]}` })),
+      doc.errors.map((e) => ({ path: '', line: lineCounter.linePos(e.pos[0]).line, message: `YAML: ${e.message.split('\n')[0]}` })),
     );
   }
   const lineOf = (path: readonly PathPart[]): number | undefined => {

@@ -35,8 +35,9 @@ function rawConnect(url: string, opts: mqtt.IClientOptions): Promise<{ client?: 
 function subscribeQos(client: mqtt.MqttClient, topic: string): Promise<number> {
   return new Promise((resolve, reject) => {
     client.subscribe(topic, { qos: 1 }, (err, granted) => {
-      if (granted?.[0]) return resolve(granted[0].qos);
+      // mqtt.js reports a 0x80 SUBACK as an error, with the requested QoS still in `granted`.
       if (err && /subscribe error/i.test(err.message)) return resolve(128);
+      if (!err && granted?.[0]) return resolve(granted[0].qos);
       reject(err ?? new Error('no SUBACK'));
     });
   });
@@ -116,7 +117,10 @@ for (const setup of setups) {
       expect(error).toBeUndefined();
       const leaked: string[] = [];
       client!.on('message', (topic) => leaked.push(topic));
-      expect(await subscribeQos(client!, `${daemon.baseTopic}/devices/lab-lock/commands`)).toBe(128);
+      const qos = await subscribeQos(client!, `${daemon.baseTopic}/devices/lab-lock/commands`);
+      // aedes refuses in the SUBACK; Mosquitto 2.0 grants the subscription but its ACL filters every
+      // message out at delivery, so the leak check below is the proof that holds for both.
+      if (!setup.mosquitto) expect(qos).toBe(128);
       // Its own commands it may read.
       expect(await subscribeQos(client!, `${daemon.baseTopic}/devices/lab-siren/commands`)).toBe(1);
       const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'lab-lock unlock');
