@@ -84,7 +84,8 @@ export async function simCommand(flags: CommonFlags & { only?: string }): Promis
   const site = loadSiteFile(sitePath(flags));
   const url = brokerUrl(brokerChoice(flags, site));
   const secrets = loadSecrets(dataDir(flags));
-  const sim = await Simulator.start({ site, url, secrets, only: flags.only?.split(',').map((s) => s.trim()), log: (line) => out(line) });
+  // The prompt prints the simulator's log itself.
+  const sim = await Simulator.start({ site, url, secrets, only: flags.only?.split(',').map((s) => s.trim()) });
   out(`simulating ${site.devices.filter((d) => d.transport === 'mqtt').length} devices on ${url}; type "help" for commands`);
   await runRepl(sim, site);
   await sim.stop();

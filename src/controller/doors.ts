@@ -18,6 +18,8 @@ export interface DoorState {
 interface DoorRuntime {
   door: Door;
   state: DoorState;
+  /** Bumped by every lock or unlock command: an acknowledgement only counts if nothing was sent since. */
+  generation: number;
   relockTimer?: NodeJS.Timeout;
   heldTimer?: NodeJS.Timeout;
 }
@@ -32,6 +34,7 @@ export class Doors implements Extension {
       this.runtime.set(door.id, {
         door,
         state: { lock: 'unknown', open: null, unlockedBy: null, openedSinceUnlock: false, alarm: null },
+        generation: 0,
       });
     }
   }
@@ -73,7 +76,10 @@ export class Doors implements Extension {
   private async driveToRest(rt: DoorRuntime, why: string): Promise<void> {
     this.clearTimers(rt);
     rt.state.unlockedBy = null;
+    const generation = ++rt.generation;
     const result = await this.ctx.devices.send(rt.door.lock, { command: 'lock' });
+    // A grant may have unlocked the door while this lock command was in flight: the later command wins.
+    if (rt.generation !== generation) return;
     rt.state.lock = result.ok ? 'locked' : 'unknown';
     if (result.ok) this.ctx.log.info({ door: rt.door.id, lock: rt.door.lock, failMode: rt.door.failMode, why }, 'lock driven to resting state: locked');
     else if (why === 'start') {
@@ -143,6 +149,7 @@ export class Doors implements Extension {
     rt.state.lock = 'unlocked';
     rt.state.unlockedBy = by;
     rt.state.openedSinceUnlock = false;
+    rt.generation++;
     const durationMs = rt.door.unlockMs;
     void this.ctx.devices.send(rt.door.lock, { command: 'unlock', durationMs }).then((r) => {
       if (!r.ok) this.lockFault(rt, 'unlock', r.error);
@@ -159,7 +166,9 @@ export class Doors implements Extension {
   private async relock(rt: DoorRuntime): Promise<void> {
     this.clearTimers(rt, 'relock');
     rt.state.unlockedBy = null;
+    const generation = ++rt.generation;
     const r = await this.ctx.devices.send(rt.door.lock, { command: 'lock' });
+    if (rt.generation !== generation) return;
     rt.state.lock = r.ok ? 'locked' : 'unknown';
     if (!r.ok) this.lockFault(rt, 'lock', r.error);
   }
@@ -178,8 +187,8 @@ export class Doors implements Extension {
     if (open && wasOpen !== true) {
       if (rt.state.lock === 'unlocked' && rt.state.unlockedBy) {
         rt.state.openedSinceUnlock = true;
-      } else if (wasOpen === false) {
-        // Opened while locked, with no grant and no REX: forced. (null = first report after start.)
+      } else {
+        // Opened with no grant and no REX behind it: forced, whatever the lock last said.
         rt.state.alarm = 'forced';
         this.logDoorEvent(rt, 'door-forced', deviceId);
         this.ctx.alarms.raise({ category: 'alarm', type: 'door-forced', severity: 'alarm', source: rt.door.id, detail: { device: deviceId } });
