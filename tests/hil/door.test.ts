@@ -128,6 +128,15 @@ for (const { name, broker, run } of brokers) {
       expect((await daemon.health()).devices.offline).not.toContain('lab-beam');
     });
 
+    it('a door pushed open without a grant or REX is forced: alarm raised and logged', async () => {
+      await sim.door('vault-door').force();
+      const forced = await waitFor(() => events(daemon, 'door-forced').find((e) => e.source === 'vault-door'), 3000, 'door-forced');
+      expect(forced).toMatchObject({ category: 'alarm', severity: 'alarm' });
+      expect(entries(daemon).filter((e) => e.kind === 'door' && e.reason === 'door-forced').map((e) => e.door_id)).toEqual(['vault-door']);
+      await sim.door('vault-door').close();
+      await waitFor(() => events(daemon, 'door-forced-cleared').find((e) => e.source === 'vault-door'), 3000, 'door-forced cleared');
+    });
+
     it('a graceful shutdown leaves every lock locked', async () => {
       const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 2000, 'unlock before shutdown');
       await sim.swipe('lab-reader', '04A1B2C3');
