@@ -27,6 +27,8 @@ export interface DaemonOptions {
   /** Reuse a data directory (restarts). */
   dataDir?: string;
   baseTopic?: string;
+  /** Changes to the parsed site file before it is written. */
+  edit?: (raw: any) => void;
 }
 
 export interface Daemon {
@@ -49,11 +51,12 @@ export interface Daemon {
 }
 
 /** Writes the site file (with its own base topic) and the device secrets into a data directory. */
-export function prepareData(opts: { dataDir?: string; baseTopic?: string; siteFile?: string } = {}): { dataDir: string; baseTopic: string; siteFile: string; site: SiteFile } {
+export function prepareData(opts: { dataDir?: string; baseTopic?: string; siteFile?: string; edit?: (raw: any) => void } = {}): { dataDir: string; baseTopic: string; siteFile: string; site: SiteFile } {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'tobira-data-'));
   const baseTopic = opts.baseTopic ?? `tobira-test-${randomBytes(4).toString('hex')}`;
   const raw = parse(readFileSync(opts.siteFile ?? FIXTURE_SITE, 'utf8')) as { mqtt?: Record<string, unknown> };
   raw.mqtt = { ...(raw.mqtt ?? {}), baseTopic };
+  opts.edit?.(raw);
   const siteFile = join(dataDir, 'site.yaml');
   writeFileSync(siteFile, stringify(raw));
   const site = parseSiteText(readFileSync(siteFile, 'utf8'), siteFile);

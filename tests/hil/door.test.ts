@@ -19,7 +19,11 @@ for (const { name, broker, run } of brokers) {
     let holder: ReturnType<typeof enrol>;
 
     beforeAll(async () => {
-      daemon = await startDaemon({ broker });
+      // lab-siren gets the shortest heartbeat the site file allows, to test silence within seconds.
+      daemon = await startDaemon({
+        broker,
+        edit: (raw) => (raw.devices.find((d: { id: string }) => d.id === 'lab-siren').heartbeatSeconds = 5),
+      });
       holder = enrol(daemon, { name: '佐藤 花子', affiliation: '研究開発部', card: '04A1B2C3', areas: ['lab'], purpose: 'battery project' });
       sim = await Simulator.start({ site: daemon.site, url: daemon.mqttUrl, secrets: daemon.secrets, heartbeatMs: 2000 });
       // Every lock is driven to rest when it comes online; wait for that before testing.
@@ -126,6 +130,14 @@ for (const { name, broker, run } of brokers) {
       await sim.goOnline('lab-beam');
       await waitFor(() => events(daemon, 'device-online').find((e) => e.source === 'lab-beam'), 5000, 'device-online for lab-beam');
       expect((await daemon.health()).devices.offline).not.toContain('lab-beam');
+    });
+
+    it('a device silent past its heartbeat interval is reported offline, and back when it speaks', async () => {
+      sim.silence('lab-siren', true);
+      const offline = await waitFor(() => events(daemon, 'device-offline').find((e) => e.source === 'lab-siren'), 9000, 'lab-siren silent');
+      expect(JSON.parse(offline.detail as string).why).toMatch(/silent for more than 5 s/);
+      sim.silence('lab-siren', false);
+      await waitFor(() => events(daemon, 'device-online').find((e) => e.source === 'lab-siren'), 5000, 'lab-siren back');
     });
 
     it('a door pushed open without a grant or REX is forced: alarm raised and logged', async () => {
