@@ -19,6 +19,7 @@ const brokerFlags = (cmd: Command) =>
   cmd
     .option('--mqtt-url <url>', 'use an external broker, e.g. mqtt://127.0.0.1:1883 (env TOBIRA_MQTT_URL)')
     .option('--mqtt-port <n>', 'port of the embedded broker (env TOBIRA_MQTT_PORT; default 1883)')
+    .option('--mqtt-host <addr>', 'address the embedded broker listens on (env TOBIRA_MQTT_HOST; default 127.0.0.1)')
     .option('--mqtt-username <name>', 'username at the external broker (env TOBIRA_MQTT_USERNAME; password in TOBIRA_MQTT_PASSWORD)')
     .option('--mqtt-ca <file>', 'CA certificate for mqtts:// (env TOBIRA_MQTT_CA)')
     .option('--mqtt-cert <file>', 'client certificate (env TOBIRA_MQTT_CERT)')

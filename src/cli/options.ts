@@ -10,6 +10,7 @@ export interface CommonFlags {
   data?: string;
   mqttUrl?: string;
   mqttPort?: string;
+  mqttHost?: string;
   mqttUsername?: string;
   mqttCa?: string;
   mqttCert?: string;
@@ -49,7 +50,7 @@ export function brokerChoice(flags: CommonFlags, site: SiteFile, env = process.e
       key: flags.mqttKey ?? env.TOBIRA_MQTT_KEY ?? site.mqtt.key,
     };
   }
-  return { mode: 'embedded', host: env.TOBIRA_MQTT_HOST ?? '127.0.0.1', port: parsePort(port ?? '1883', '--mqtt-port') };
+  return { mode: 'embedded', host: flags.mqttHost ?? env.TOBIRA_MQTT_HOST ?? '127.0.0.1', port: parsePort(port ?? '1883', '--mqtt-port') };
 }
 
 /** The URL a client on this machine uses to reach the chosen broker. */

@@ -28,6 +28,8 @@ export class Doors implements Extension {
   readonly name = 'doors';
   private readonly runtime = new Map<string, DoorRuntime>();
   private readonly unsubscribe: (() => void)[] = [];
+  /** Locks known to be online; a lock coming online is driven to rest once. */
+  private readonly lockOnline = new Map<string, boolean>();
 
   constructor(private readonly ctx: Context) {
     for (const door of ctx.site.doors) {
@@ -51,9 +53,13 @@ export class Doors implements Extension {
         else if (event.type === 'input') this.onInput(deviceId, event);
       }),
       // A lock that (re)appears is driven to its resting state: its state is unknown until then.
+      // Only on the transition: a heartbeat (the same status again) must not cut an unlock short.
       bus.on('device.status', ({ deviceId, status }) => {
         const door = this.ctx.index.doorOfLock(deviceId);
-        if (door && status.online) void this.driveToRest(this.runtime.get(door.id)!, 'lock came online');
+        if (!door) return;
+        const wasOnline = this.lockOnline.get(deviceId) ?? false;
+        this.lockOnline.set(deviceId, status.online);
+        if (status.online && !wasOnline) void this.driveToRest(this.runtime.get(door.id)!, 'lock came online');
       }),
     );
     // Not awaited: readiness must not wait on locks that are not connected yet. Each lock is

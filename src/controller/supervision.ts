@@ -55,6 +55,8 @@ export class Supervision implements Extension {
   private checkSilence(): void {
     const now = this.ctx.now().getTime();
     for (const [id, h] of this.health) {
+      // Wired devices have no heartbeat: their driver reports them once, and a lost pin is an error there.
+      if (this.ctx.index.devices.get(id)?.transport === 'gpio') continue;
       const limit = (this.ctx.index.devices.get(id)?.heartbeatSeconds ?? 60) * 1000;
       const since = h.lastSeen ?? this.startedAt;
       if (h.online !== false && now - since > limit) this.setOnline(id, false, h.lastSeen ? `silent for more than ${limit / 1000} s` : `not heard from since start (${limit / 1000} s)`);

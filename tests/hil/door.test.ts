@@ -61,6 +61,18 @@ for (const { name, broker, run } of brokers) {
       expect(events(daemon, 'door-forced')).toHaveLength(0);
     });
 
+    it('a lock\'s heartbeat does not cut an unlock short', async () => {
+      const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 2000, 'unlock');
+      await sim.swipe('lab-reader', '04A1B2C3');
+      await unlocked;
+      const seen = sim.observed('lab-lock').length;
+      // The simulated lock re-publishes its status every 2 s; the unlock lasts 5 s.
+      await new Promise((r) => setTimeout(r, 2600));
+      expect(sim.observed('lab-lock').slice(seen).map((o) => o.command.command)).toEqual([]);
+      expect(sim.lockState('lab-lock')).toBe('unlocked');
+      await sim.waitFor(() => sim.lockState('lab-lock') === 'locked', 4000, 'lab-lock relocked by itself');
+    });
+
     it('an unknown card is denied, logged with its number, and the lock is not touched', async () => {
       const since = Date.now();
       const denied = sim.expectCommand('lab-reader', (c) => c.command === 'indicate', 2000, 'denied indication');
