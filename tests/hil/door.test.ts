@@ -1,6 +1,7 @@
 // Hardware-in-the-loop: the real daemon process, a real broker (embedded aedes, then the machine's
 // Mosquitto), the firmware simulator as the devices, SQLite as the record.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
 import { Simulator } from '../../firmware-sim/index.js';
 import { entries, events, enrol, revokeGrant, startDaemon, type BrokerKind, type Daemon } from '../helpers/daemon.js';
 import { SHARED_MOSQUITTO, sharedMosquittoAvailable } from '../helpers/mosquitto.js';
@@ -11,6 +12,14 @@ const brokers: { name: string; broker: BrokerKind; run: boolean }[] = [
   { name: 'embedded aedes', broker: { kind: 'embedded' }, run: true },
   { name: `Mosquitto at ${SHARED_MOSQUITTO.host}:${SHARED_MOSQUITTO.port}`, broker: { kind: 'external', url: `mqtt://${SHARED_MOSQUITTO.host}:${SHARED_MOSQUITTO.port}` }, run: mosquittoUp },
 ];
+
+/** Leaves the shared broker as it was: the test's retained statuses are cleared. */
+async function clearRetained(url: string, daemon: Daemon): Promise<void> {
+  const client = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: `${daemon.baseTopic}:cleanup` });
+  const topics = [`${daemon.baseTopic}/controller/status`, ...daemon.site.devices.map((d) => `${daemon.baseTopic}/devices/${d.id}/status`)];
+  await Promise.all(topics.map((t) => client.publishAsync(t, '', { retain: true, qos: 1 })));
+  await client.endAsync();
+}
 
 for (const { name, broker, run } of brokers) {
   describe.skipIf(!run)(`door path over ${name}`, () => {
@@ -33,6 +42,7 @@ for (const { name, broker, run } of brokers) {
     afterAll(async () => {
       await sim?.stop();
       await daemon?.stop();
+      if (broker.kind === 'external' && daemon) await clearRetained(broker.url, daemon);
     });
 
     it('a granted card unlocks the lab door, the entry is committed first, and the door relocks on close', async () => {
