@@ -13,6 +13,9 @@ import { Bus } from './bus.js';
 import type { Context, Counters, Extension } from './context.js';
 import { DeviceHub } from './device-hub.js';
 import { Doors } from './doors.js';
+import { Access } from './access.js';
+import { Areas } from './areas.js';
+import { AlarmInputs } from './alarm-inputs.js';
 import { Faults } from './faults.js';
 import { Publisher } from './publisher.js';
 import { SiteIndex } from './site-index.js';
@@ -50,6 +53,8 @@ export interface Health {
 
 export class Controller {
   private readonly extensions: Extension[];
+  readonly access: Access;
+  readonly areas: Areas;
   private brokerConnected = false;
   private stopping?: Promise<void>;
 
@@ -63,7 +68,9 @@ export class Controller {
     private readonly brokerMode: 'embedded' | 'external',
     faults: Faults,
   ) {
-    this.extensions = [new Publisher(ctx, mqtt), faults, supervision, doors];
+    this.access = new Access(ctx, doors);
+    this.areas = new Areas(ctx, doors, this.access);
+    this.extensions = [new Publisher(ctx, mqtt), faults, supervision, new AlarmInputs(ctx), this.access, this.areas, doors];
     ctx.bus.on('broker.link', ({ connected }) => (this.brokerConnected = connected));
   }
 

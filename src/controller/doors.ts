@@ -1,18 +1,19 @@
-// Doors: the decision path from a credential to an unlock, and each door's state machine.
-// Order matters: the entry-log record commits before any unlock command is sent.
-import { decideAccess } from '../policy/access.js';
-import type { CredentialEvent, InputEvent } from '../devices/protocol.js';
+// Each door's state machine: release for the unlock time, relock on close, forced and held-open
+// alarms, REX from inside, emergency release of fail-safe doors, lock faults.
+import type { InputEvent } from '../devices/protocol.js';
 import type { Door } from '../site/schema.js';
-import type { EntryInput, EntryRecord } from '../store/entry-log.js';
 import type { Context, Extension } from './context.js';
+
+/** Why a door's lock is open now. */
+export type Release = { kind: 'grant'; seq: number } | { kind: 'rex' } | { kind: 'emergency' } | { kind: 'command'; by: string };
 
 export interface DoorState {
   lock: 'locked' | 'unlocked' | 'unknown';
   open: boolean | null;
-  /** Why the lock is open now: a grant (with its entry-log seq), a REX press, or nothing. */
-  unlockedBy: { kind: 'grant'; seq: number } | { kind: 'rex' } | null;
+  unlockedBy: Release | null;
   openedSinceUnlock: boolean;
   alarm: 'forced' | 'held' | null;
+  emergency: boolean;
 }
 
 interface DoorRuntime {
@@ -22,20 +23,25 @@ interface DoorRuntime {
   generation: number;
   relockTimer?: NodeJS.Timeout;
   heldTimer?: NodeJS.Timeout;
+  emergencyTimer?: NodeJS.Timeout;
 }
+
+/** The longest unlock a lock accepts; an emergency release is renewed before it runs out. */
+const EMERGENCY_UNLOCK_MS = 3_600_000;
+const EMERGENCY_RENEW_MS = 50 * 60_000;
 
 export class Doors implements Extension {
   readonly name = 'doors';
   private readonly runtime = new Map<string, DoorRuntime>();
   private readonly unsubscribe: (() => void)[] = [];
-  /** Locks known to be online; a lock coming online is driven to rest once. */
+  /** Locks known to be online; a lock coming online is driven to its resting state once. */
   private readonly lockOnline = new Map<string, boolean>();
 
   constructor(private readonly ctx: Context) {
     for (const door of ctx.site.doors) {
       this.runtime.set(door.id, {
         door,
-        state: { lock: 'unknown', open: null, unlockedBy: null, openedSinceUnlock: false, alarm: null },
+        state: { lock: 'unknown', open: null, unlockedBy: null, openedSinceUnlock: false, alarm: null, emergency: false },
         generation: 0,
       });
     }
@@ -49,108 +55,41 @@ export class Doors implements Extension {
     const { bus } = this.ctx;
     this.unsubscribe.push(
       bus.on('device.event', ({ deviceId, event }) => {
-        if (event.type === 'credential') this.onCredential(deviceId, event);
-        else if (event.type === 'input') this.onInput(deviceId, event);
+        if (event.type === 'input') this.onInput(deviceId, event);
       }),
-      // A lock that (re)appears is driven to its resting state: its state is unknown until then.
       // Only on the transition: a heartbeat (the same status again) must not cut an unlock short.
       bus.on('device.status', ({ deviceId, status }) => {
         const door = this.ctx.index.doorOfLock(deviceId);
         if (!door) return;
         const wasOnline = this.lockOnline.get(deviceId) ?? false;
         this.lockOnline.set(deviceId, status.online);
-        if (status.online && !wasOnline) void this.driveToRest(this.runtime.get(door.id)!, 'lock came online');
+        if (status.online && !wasOnline) {
+          const rt = this.runtime.get(door.id)!;
+          if (rt.state.emergency) this.sendEmergencyUnlock(rt);
+          else void this.driveToRest(rt, 'lock came online');
+        }
       }),
     );
-    // Not awaited: readiness must not wait on locks that are not connected yet. Each lock is
-    // driven again when its device reports online.
-    for (const rt of this.runtime.values()) void this.driveToRest(rt, 'start');
+    // Not awaited: readiness must not wait on locks that are not connected yet.
+    for (const rt of this.runtime.values()) if (!rt.state.emergency) void this.driveToRest(rt, 'start');
   }
 
-  /** Leaves every lock locked. */
+  /** Leaves every lock locked (an emergency release ends with the controller: hardware takes over). */
   async stop(): Promise<void> {
     for (const off of this.unsubscribe.splice(0)) off();
     await Promise.all(
       [...this.runtime.values()].map(async (rt) => {
         this.clearTimers(rt);
+        rt.state.emergency = false;
         await this.driveToRest(rt, 'shutdown');
       }),
     );
   }
 
-  /** Resting state: locked. Fail-safe doors differ only in what the hardware does without power. */
-  private async driveToRest(rt: DoorRuntime, why: string): Promise<void> {
-    this.clearTimers(rt);
-    rt.state.unlockedBy = null;
-    const generation = ++rt.generation;
-    const result = await this.ctx.devices.send(rt.door.lock, { command: 'lock' });
-    // A grant may have unlocked the door while this lock command was in flight: the later command wins.
-    if (rt.generation !== generation) return;
-    rt.state.lock = result.ok ? 'locked' : 'unknown';
-    if (result.ok) this.ctx.log.info({ door: rt.door.id, lock: rt.door.lock, failMode: rt.door.failMode, why }, 'lock driven to resting state: locked');
-    else if (why === 'start') {
-      // A lock not connected yet is supervision's to report (device-offline), not a lock fault.
-      this.ctx.log.warn({ door: rt.door.id, lock: rt.door.lock, error: result.error }, 'lock not reached at start; it is locked when it comes online');
-    } else this.lockFault(rt, 'lock', result.error, why);
-  }
-
-  private onCredential(deviceId: string, event: CredentialEvent): void {
-    for (const { door, role } of this.ctx.index.rolesOf(deviceId)) {
-      if (role === 'entryReader' || role === 'keypad') this.decide(this.runtime.get(door.id)!, deviceId, event, 'in');
-      else if (role === 'exitReader') this.decide(this.runtime.get(door.id)!, deviceId, event, 'out');
-    }
-  }
-
-  private decide(rt: DoorRuntime, deviceId: string, event: CredentialEvent, direction: 'in' | 'out'): void {
-    const { store, counters } = this.ctx;
-    const now = this.ctx.now();
-    let record: EntryRecord;
-    try {
-      record = store.db.transaction(() => {
-        const credential = store.people.findCredential(event.credential.kind, event.credential.value);
-        const person = credential ? store.people.person(credential.personId) : undefined;
-        const grants = person ? store.people.grants(person.id, rt.door.area) : [];
-        const decision = decideAccess({ now, credential, person, grants });
-        const entry: EntryInput = {
-          at: now.toISOString(), kind: 'decision', doorId: rt.door.id, areaId: rt.door.area, direction,
-          personId: person?.id ?? null, personName: person?.name ?? null, affiliation: person?.affiliation ?? null,
-          purpose: decision.granted ? decision.grant.purpose : null, factors: [event.credential.kind],
-          decision: decision.granted ? 'granted' : 'denied', reason: decision.reason,
-          deviceId, deviceBoot: event.boot ?? null, deviceSeq: event.seq ?? null,
-          // An unknown card's number is kept so a guard can see what was tried; known ones are linked by person.
-          detail: credential ? null : { credential: { kind: event.credential.kind, value: event.credential.kind === 'card' ? event.credential.value : '(hidden)' } },
-        };
-        const appended = store.entryLog.append(entry);
-        store.sequences.persist(deviceId);
-        return appended;
-      })();
-    } catch (err) {
-      // Nothing committed, so nothing opens: fail secure, say so, stay up.
-      store.entryLog.resync();
-      counters.storageFaults++;
-      this.ctx.alarms.raiseLimited('storage-fault', 10_000, {
-        category: 'system', type: 'storage-fault', severity: 'alarm', source: rt.door.id,
-        detail: { error: (err as Error).message, during: 'access decision' },
-      });
-      void this.ctx.devices.send(deviceId, { command: 'indicate', pattern: 'denied' });
-      return;
-    }
-    this.ctx.bus.emit('entry', record);
-    if (record.decision === 'granted') {
-      counters.granted++;
-      this.unlock(rt, { kind: 'grant', seq: record.seq });
-      void this.ctx.devices.send(deviceId, { command: 'indicate', pattern: 'granted' });
-    } else {
-      counters.denied++;
-      void this.ctx.devices.send(deviceId, { command: 'indicate', pattern: 'denied' });
-      this.ctx.alarms.raise({
-        category: 'access', type: 'access-denied', severity: 'warning', source: rt.door.id,
-        detail: { seq: record.seq, reason: record.reason, personId: record.personId, device: deviceId },
-      });
-    }
-  }
-
-  private unlock(rt: DoorRuntime, by: NonNullable<DoorState['unlockedBy']>): void {
+  /** Unlocks a door for its unlock time. The caller has already committed the reason to the entry log. */
+  release(doorId: string, by: Release): void {
+    const rt = this.runtime.get(doorId);
+    if (!rt || rt.state.emergency) return;
     this.clearTimers(rt, 'relock');
     rt.state.lock = 'unlocked';
     rt.state.unlockedBy = by;
@@ -167,6 +106,59 @@ export class Doors implements Extension {
       }
       if (!rt.state.open) void this.relock(rt);
     }, durationMs);
+  }
+
+  /** Locks a door now (a guard's command, a lockdown). */
+  lockNow(doorId: string): Promise<void> {
+    const rt = this.runtime.get(doorId);
+    if (!rt || rt.state.emergency) return Promise.resolve();
+    return this.relock(rt);
+  }
+
+  /**
+   * Emergency release: fail-safe doors unlock at once and stay unlocked until it ends, whatever else is
+   * happening; fail-secure doors (vaults, safes) stay locked. Works without the log: it is life safety.
+   */
+  setEmergency(doorId: string, on: boolean): boolean {
+    const rt = this.runtime.get(doorId);
+    if (!rt || rt.door.failMode !== 'safe' || rt.state.emergency === on) return false;
+    rt.state.emergency = on;
+    this.clearTimers(rt);
+    if (on) {
+      rt.state.alarm = null;
+      this.sendEmergencyUnlock(rt);
+    } else {
+      rt.state.unlockedBy = null;
+      if (!rt.state.open) void this.relock(rt);
+    }
+    return true;
+  }
+
+  private sendEmergencyUnlock(rt: DoorRuntime): void {
+    rt.state.lock = 'unlocked';
+    rt.state.unlockedBy = { kind: 'emergency' };
+    rt.generation++;
+    void this.ctx.devices.send(rt.door.lock, { command: 'unlock', durationMs: EMERGENCY_UNLOCK_MS }).then((r) => {
+      if (!r.ok) this.lockFault(rt, 'unlock', r.error, 'emergency release');
+    });
+    if (rt.emergencyTimer) clearTimeout(rt.emergencyTimer);
+    rt.emergencyTimer = setTimeout(() => rt.state.emergency && this.sendEmergencyUnlock(rt), EMERGENCY_RENEW_MS);
+  }
+
+  /** Resting state: locked. Fail-safe doors differ only in what the hardware does without power. */
+  private async driveToRest(rt: DoorRuntime, why: string): Promise<void> {
+    this.clearTimers(rt);
+    rt.state.unlockedBy = null;
+    const generation = ++rt.generation;
+    const result = await this.ctx.devices.send(rt.door.lock, { command: 'lock' });
+    // A grant may have unlocked the door while this lock command was in flight: the later command wins.
+    if (rt.generation !== generation) return;
+    rt.state.lock = result.ok ? 'locked' : 'unknown';
+    if (result.ok) this.ctx.log.info({ door: rt.door.id, lock: rt.door.lock, failMode: rt.door.failMode, why }, 'lock driven to resting state: locked');
+    else if (why === 'start') {
+      // A lock not connected yet is supervision's to report (device-offline), not a lock fault.
+      this.ctx.log.warn({ door: rt.door.id, lock: rt.door.lock, error: result.error }, 'lock not reached at start; it is locked when it comes online');
+    } else this.lockFault(rt, 'lock', result.error, why);
   }
 
   private async relock(rt: DoorRuntime): Promise<void> {
@@ -191,6 +183,7 @@ export class Doors implements Extension {
     const wasOpen = rt.state.open;
     rt.state.open = open;
     if (open && wasOpen !== true) {
+      if (rt.state.emergency) return; // released for evacuation: openings are expected
       if (rt.state.lock === 'unlocked' && rt.state.unlockedBy) {
         rt.state.openedSinceUnlock = true;
       } else {
@@ -201,6 +194,7 @@ export class Doors implements Extension {
       }
       rt.heldTimer = setTimeout(() => {
         rt.state.alarm = 'held';
+        this.logDoorEvent(rt, 'door-held-open', deviceId);
         this.ctx.alarms.raise({ category: 'alarm', type: 'door-held-open', severity: 'alarm', source: rt.door.id, detail: { heldOpenMs: rt.door.heldOpenMs } });
       }, rt.door.heldOpenMs);
     } else if (!open && wasOpen === true) {
@@ -208,30 +202,34 @@ export class Doors implements Extension {
       if (rt.state.alarm) this.ctx.alarms.raise({ category: 'door', type: `${rt.state.alarm === 'forced' ? 'door-forced' : 'door-held-open'}-cleared`, severity: 'info', source: rt.door.id });
       rt.state.alarm = null;
       // Relock as soon as the door closes after an entry, not when the timer runs out.
-      if (rt.state.lock !== 'locked') void this.relock(rt);
+      if (!rt.state.emergency && rt.state.lock !== 'locked') void this.relock(rt);
     }
   }
 
   /** REX is an exit from inside: it opens even when the log cannot be written (logDoorEvent never throws). */
   private onRex(rt: DoorRuntime, deviceId: string): void {
+    if (rt.state.emergency) return;
     this.logDoorEvent(rt, 'rex', deviceId, 'out');
-    this.unlock(rt, { kind: 'rex' });
+    this.release(rt.door.id, { kind: 'rex' });
   }
 
-  private logDoorEvent(rt: DoorRuntime, reason: string, deviceId: string, direction: 'in' | 'out' | null = null): void {
+  /** Door events go in the entry log with the decisions. Never throws. */
+  logDoorEvent(rt: DoorRuntime | string, reason: string, deviceId: string | null, direction: 'in' | 'out' | null = null, detail: Record<string, unknown> | null = null): void {
+    const r = typeof rt === 'string' ? this.runtime.get(rt) : rt;
+    if (!r) return;
     const { store } = this.ctx;
     try {
       const record = store.db.transaction(() => {
-        const r = store.entryLog.append({ at: this.ctx.now().toISOString(), kind: 'door', doorId: rt.door.id, areaId: rt.door.area, direction, reason, deviceId });
-        store.sequences.persist(deviceId);
-        return r;
+        const rec = store.entryLog.append({ at: this.ctx.now().toISOString(), kind: 'door', doorId: r.door.id, areaId: r.door.area, direction, reason, deviceId, detail });
+        if (deviceId) store.sequences.persist(deviceId);
+        return rec;
       })();
       this.ctx.bus.emit('entry', record);
     } catch (err) {
       store.entryLog.resync();
       this.ctx.counters.storageFaults++;
       this.ctx.alarms.raiseLimited('storage-fault', 10_000, {
-        category: 'system', type: 'storage-fault', severity: 'alarm', source: rt.door.id, detail: { error: (err as Error).message, during: reason },
+        category: 'system', type: 'storage-fault', severity: 'alarm', source: r.door.id, detail: { error: (err as Error).message, during: reason },
       });
     }
   }
@@ -246,7 +244,9 @@ export class Doors implements Extension {
   private clearTimers(rt: DoorRuntime, which: 'relock' | 'held' | 'all' = 'all'): void {
     if (which !== 'held' && rt.relockTimer) clearTimeout(rt.relockTimer);
     if (which !== 'relock' && rt.heldTimer) clearTimeout(rt.heldTimer);
+    if (which === 'all' && rt.emergencyTimer) clearTimeout(rt.emergencyTimer);
     if (which !== 'held') rt.relockTimer = undefined;
     if (which !== 'relock') rt.heldTimer = undefined;
+    if (which === 'all') rt.emergencyTimer = undefined;
   }
 }

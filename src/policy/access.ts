@@ -1,52 +1,195 @@
-// Access decisions: pure functions over plain data. Each denial names the first rule that failed.
-// Imports nothing of ours: the controller hands in what it read from the store.
+// Who may pass: pure functions over plain data. Each denial names the first rule that failed.
+// Imports nothing of ours: the controller reads the facts from the store and hands them in.
 
-export type ReasonCode =
-  | 'granted'
+export type Factor = 'card' | 'pin' | 'otp' | 'bio';
+
+export type DenyReason =
   | 'unknown-credential'
-  | 'credential-suspended'
   | 'credential-revoked'
+  | 'credential-suspended'
   | 'person-inactive'
+  | 'pin-locked-out'
+  | 'area-locked-down'
   | 'no-grant'
   | 'grant-not-yet-valid'
   | 'grant-expired'
-  | 'unknown-door';
+  | 'no-visit'
+  | 'visit-not-approved'
+  | 'visit-not-yet-valid'
+  | 'visit-expired'
+  | 'outside-hours'
+  | 'no-training'
+  | 'training-lapsed'
+  | 'no-pledge'
+  | 'anti-passback'
+  // Outcomes of the multi-step flows, decided by the controller with the same vocabulary:
+  | 'factor-not-accepted'
+  | 'wrong-pin'
+  | 'wrong-otp'
+  | 'wrong-bio'
+  | 'second-factor-alone'
+  | 'second-factor-timeout'
+  | 'escort-timeout'
+  | 'two-person-timeout';
+
+export type ReasonCode = 'granted' | DenyReason;
+
+/** Reasons that mean "an expired or suspended credential was used" (an event of its own). */
+export const invalidCredentialReasons: ReadonlySet<DenyReason> = new Set([
+  'credential-revoked', 'credential-suspended', 'person-inactive', 'grant-expired', 'visit-expired',
+]);
 
 export interface CredentialFacts {
   status: 'active' | 'suspended' | 'revoked';
 }
+
 export interface PersonFacts {
+  kind: 'staff' | 'visitor';
   status: 'active' | 'suspended' | 'left';
+  roles: readonly string[];
+  /** The last completed training, ISO time, or null. */
+  lastTrainingAt: string | null;
+  /** A confidentiality pledge on file (not withdrawn), ISO time, or null. */
+  pledgeSignedAt: string | null;
+  /** Locked out after repeated wrong PINs until this ISO time, or null. */
+  lockedOutUntil: string | null;
 }
+
 export interface GrantFacts {
   id: number;
   validFrom: string;
   validUntil: string | null;
   purpose: string;
+  outOfHours: boolean;
 }
 
-export interface AccessRequest {
+export interface VisitFacts {
+  id: number;
+  purpose: string;
+  areas: readonly string[];
+  validFrom: string;
+  validUntil: string;
+  approvedAt: string | null;
+  pledgeSignedAt: string | null;
+  /** Cancelled or checked out: the visit is over. */
+  endedAt: string | null;
+}
+
+export interface AreaFacts {
+  id: string;
+  mode: 'normal' | 'lockdown' | 'emergency';
+  /** Roles that pass while locked down. */
+  allowedRoles: readonly string[];
+  /** Inside business hours now (no schedule: always). */
+  open: boolean;
+  antiPassback: 'off' | 'soft' | 'hard';
+}
+
+export interface PolicySettings {
+  trainingValidityMonths: number;
+}
+
+export interface PassRequest {
   now: Date;
+  direction: 'in' | 'out';
   credential?: CredentialFacts;
   person?: PersonFacts;
-  /** Unrevoked grants of this person for the door's area. */
-  grants: GrantFacts[];
+  area: AreaFacts;
+  /** The person's unrevoked, approved grants for this area (staff). */
+  grants: readonly GrantFacts[];
+  /** The person's visits (visitors). */
+  visits: readonly VisitFacts[];
+  /** Whether the person is inside the area now (anti-passback), null when not tracked. */
+  inside: boolean | null;
+  settings: PolicySettings;
 }
 
-export type AccessDecision =
-  | { granted: true; reason: 'granted'; grant: GrantFacts }
-  | { granted: false; reason: Exclude<ReasonCode, 'granted'> };
+export type PassDecision =
+  | {
+      ok: true;
+      purpose: string;
+      grantId: number | null;
+      visitId: number | null;
+      /** A visitor passes only with an escorting access holder. */
+      needsEscort: boolean;
+      /** Soft anti-passback: allowed, but the violation is logged. */
+      antiPassbackViolation: boolean;
+    }
+  | { ok: false; reason: DenyReason };
 
-export function decideAccess(req: AccessRequest): AccessDecision {
-  if (!req.credential || !req.person) return { granted: false, reason: 'unknown-credential' };
-  if (req.credential.status === 'revoked') return { granted: false, reason: 'credential-revoked' };
-  if (req.credential.status !== 'active') return { granted: false, reason: 'credential-suspended' };
-  if (req.person.status !== 'active') return { granted: false, reason: 'person-inactive' };
-  if (req.grants.length === 0) return { granted: false, reason: 'no-grant' };
-  const now = req.now.getTime();
-  const current = req.grants.find((g) => Date.parse(g.validFrom) <= now && (g.validUntil === null || now < Date.parse(g.validUntil)));
-  if (current) return { granted: true, reason: 'granted', grant: current };
-  // Say why the nearest grant does not count: an early start reads differently from an expiry.
-  const future = req.grants.some((g) => Date.parse(g.validFrom) > now);
-  return { granted: false, reason: future ? 'grant-not-yet-valid' : 'grant-expired' };
+const deny = (reason: DenyReason): PassDecision => ({ ok: false, reason });
+
+function within(now: number, from: string, until: string | null): 'before' | 'inside' | 'after' {
+  const start = Date.parse(from);
+  // An unparsable date never counts as valid: fail secure.
+  if (Number.isNaN(start)) return 'after';
+  if (now < start) return 'before';
+  if (until !== null) {
+    const end = Date.parse(until);
+    if (Number.isNaN(end) || now >= end) return 'after';
+  }
+  return 'inside';
+}
+
+/** Months are calendar months: training on 2025-11-25 lapses on 2026-11-25 with a 12-month period. */
+export function trainingLapsesAt(lastTrainingAt: string, months: number): Date {
+  const d = new Date(lastTrainingAt);
+  d.setUTCMonth(d.getUTCMonth() + months);
+  return d;
+}
+
+/** Whether a person may pass one door of one area in one direction (first factor identified them). */
+export function decidePass(req: PassRequest): PassDecision {
+  const { credential, person, area, now } = req;
+  const t = now.getTime();
+  if (!credential || !person) return deny('unknown-credential');
+  if (credential.status === 'revoked') return deny('credential-revoked');
+  if (credential.status !== 'active') return deny('credential-suspended');
+  if (person.status !== 'active') return deny('person-inactive');
+  if (person.lockedOutUntil && Date.parse(person.lockedOutUntil) > t) return deny('pin-locked-out');
+  if (area.mode === 'lockdown' && !person.roles.some((r) => area.allowedRoles.includes(r))) return deny('area-locked-down');
+
+  // Leaving needs only a known, active credential: nobody is trapped inside because a grant lapsed.
+  if (req.direction === 'out') {
+    if (area.antiPassback !== 'off' && req.inside === false) {
+      if (area.antiPassback === 'hard') return deny('anti-passback');
+      return { ok: true, purpose: '', grantId: null, visitId: null, needsEscort: false, antiPassbackViolation: true };
+    }
+    return { ok: true, purpose: '', grantId: null, visitId: null, needsEscort: false, antiPassbackViolation: false };
+  }
+
+  let purpose: string;
+  let grantId: number | null = null;
+  let visitId: number | null = null;
+  if (person.kind === 'visitor') {
+    const forArea = req.visits.filter((v) => v.areas.includes(area.id) && v.endedAt === null);
+    if (forArea.length === 0) return deny('no-visit');
+    const approved = forArea.filter((v) => v.approvedAt !== null);
+    if (approved.length === 0) return deny('visit-not-approved');
+    const current = approved.find((v) => within(t, v.validFrom, v.validUntil) === 'inside');
+    if (!current) return deny(approved.some((v) => within(t, v.validFrom, v.validUntil) === 'before') ? 'visit-not-yet-valid' : 'visit-expired');
+    if (!area.open) return deny('outside-hours');
+    if (!current.pledgeSignedAt) return deny('no-pledge');
+    purpose = current.purpose;
+    visitId = current.id;
+  } else {
+    if (req.grants.length === 0) return deny('no-grant');
+    const current = req.grants.filter((g) => within(t, g.validFrom, g.validUntil) === 'inside');
+    if (current.length === 0) return deny(req.grants.some((g) => within(t, g.validFrom, g.validUntil) === 'before') ? 'grant-not-yet-valid' : 'grant-expired');
+    // Outside business hours entrances stay locked; only grants marked for out-of-hours access pass.
+    const usable = area.open ? current : current.filter((g) => g.outOfHours);
+    if (usable.length === 0) return deny('outside-hours');
+    if (!person.lastTrainingAt) return deny('no-training');
+    if (trainingLapsesAt(person.lastTrainingAt, req.settings.trainingValidityMonths).getTime() <= t) return deny('training-lapsed');
+    if (!person.pledgeSignedAt) return deny('no-pledge');
+    purpose = usable[0]!.purpose;
+    grantId = usable[0]!.id;
+  }
+
+  let antiPassbackViolation = false;
+  if (area.antiPassback !== 'off' && req.inside === true) {
+    if (area.antiPassback === 'hard') return deny('anti-passback');
+    antiPassbackViolation = true;
+  }
+  return { ok: true, purpose, grantId, visitId, needsEscort: person.kind === 'visitor', antiPassbackViolation };
 }

@@ -109,6 +109,26 @@ function crossCheck(site: SiteFile): { path: PathPart[]; message: string }[] {
     }
   });
 
+  site.areas.forEach((area, i) => {
+    for (const field of ['emergencyInputs', 'sensors'] as const) {
+      area[field].forEach((ref, j) => {
+        if (!devices.has(ref)) problems.push({ path: ['areas', i, field, j], message: `unknown device "${ref}"` });
+      });
+    }
+    const needsKeypad = area.factors.length === 2 || area.factors[0] === 'pin';
+    if (needsKeypad) {
+      site.doors.forEach((door, d) => {
+        if (door.area === area.id && !door.keypad) {
+          problems.push({ path: ['doors', d, 'keypad'], message: `area "${area.id}" requires ${area.factors.join(' + ')}: the door needs a keypad` });
+        }
+      });
+    }
+  });
+  for (const field of ['primaryFailInput', 'standbyTroubleInput'] as const) {
+    const ref = site.power[field];
+    if (ref !== undefined && !devices.has(ref)) problems.push({ path: ['power', field], message: `unknown device "${ref}"` });
+  }
+
   const deviceRoles: { field: 'entryReader' | 'keypad' | 'exitReader' | 'lock' | 'contact' | 'rex'; kinds: DeviceKind[] }[] = [
     { field: 'entryReader', kinds: ['reader'] },
     { field: 'keypad', kinds: ['keypad', 'reader'] },

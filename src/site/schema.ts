@@ -24,12 +24,34 @@ export const scheduleSchema = z.strictObject({
   holidays: z.array(date).default([]),
 });
 
+/** The factor combinations an area may require (double locking: two independent methods). */
+export const factorSets = [['card'], ['bio'], ['card', 'pin'], ['card', 'otp'], ['card', 'bio'], ['pin', 'otp']] as const;
+export type FactorSet = (typeof factorSets)[number];
+
 export const areaSchema = z.strictObject({
   id,
   name: labelSchema,
   /** The area this one sits inside: a vault inside a lab has its own doors and needs its own grant. */
   parent: id.optional(),
+  /** Business hours; outside them only grants marked out-of-hours pass. No schedule: always open. */
   schedule: id.optional(),
+  /** Factors a person must present, the first at the reader, the second at the keypad. */
+  factors: z
+    .array(z.enum(['card', 'pin', 'otp', 'bio']))
+    .refine((f) => factorSets.some((set) => set.length === f.length && set.every((x, i) => x === f[i])), {
+      message: `one of ${factorSets.map((f) => f.join(' + ')).join(', ')}`,
+    })
+    .default(['card']),
+  /** Two different access holders must authenticate at the door within the window. */
+  twoPerson: z.boolean().default(false),
+  /** Who is inside: hard denies re-entry without exit (and exit without entry); soft only logs it. */
+  antiPassback: z.enum(['off', 'soft', 'hard']).default('off'),
+  /** Roles that still pass when the area is locked down (the API may name others when it locks down). */
+  lockdownRoles: z.array(z.string().min(1).max(64)).default(['security']),
+  /** Inputs (fire panel, emergency release) that release the area's fail-safe doors while active. */
+  emergencyInputs: z.array(deviceIdSchema).default([]),
+  /** IR sensors and beams watching the area: a trip outside business hours is an intrusion alarm. */
+  sensors: z.array(deviceIdSchema).default([]),
 });
 
 const gpioPinSchema = z.strictObject({
@@ -107,6 +129,34 @@ export const siteFileSchema = z.strictObject({
       chipBase: z.number().int().min(0).max(4096).default(0),
     })
     .prefault({}),
+  policy: z
+    .strictObject({
+      /** Annual training: access lapses this many months after the last completed course. */
+      trainingValidityMonths: z.number().int().min(1).max(60).default(12),
+      /** The second factor must follow the first within this time. */
+      factorWindowSeconds: z.number().int().min(3).max(300).default(20),
+      /** A visitor and the escorting access holder must authenticate within this time of each other. */
+      escortWindowSeconds: z.number().int().min(3).max(600).default(30),
+      /** The second person of a two-person entry must authenticate within this time of the first. */
+      twoPersonWindowSeconds: z.number().int().min(3).max(600).default(30),
+      /** Wrong PINs in a row before the credential is locked out, and for how long. */
+      pinAttempts: z.number().int().min(1).max(20).default(3),
+      pinLockoutSeconds: z.number().int().min(10).max(86_400).default(300),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      /** How long entry-log records are kept; the daemon refuses less than 90 days (3 months). */
+      retentionDays: z.number().int().min(1).max(36_500).default(1095),
+      /** A signed checkpoint every this many records, and at least this often when records were added. */
+      checkpointEveryRecords: z.number().int().min(1).max(1_000_000).default(1000),
+      checkpointIntervalSeconds: z.number().int().min(5).max(86_400).default(60),
+    })
+    .prefault({}),
+  /** A UPS's dry contacts: active = primary power failed / standby power (battery) in trouble. */
+  power: z
+    .strictObject({ primaryFailInput: deviceIdSchema.optional(), standbyTroubleInput: deviceIdSchema.optional() })
+    .prefault({}),
   schedules: z.array(scheduleSchema).default([]),
   areas: z.array(areaSchema).min(1),
   devices: z.array(deviceSchema).min(1),
@@ -118,6 +168,7 @@ export type Schedule = z.infer<typeof scheduleSchema>;
 export type Area = z.infer<typeof areaSchema>;
 export type DeviceConfig = z.infer<typeof deviceSchema>;
 export type Door = z.infer<typeof doorSchema>;
+export type PolicySettings = SiteFile['policy'];
 
 function isTimeZone(tz: string): boolean {
   try {

@@ -1,13 +1,17 @@
 // The entry log: every decision and door event, append-only and hash-chained (SHA-256 over a
-// canonical encoding), so that editing, deleting or reordering a record breaks the chain.
-import { createHash } from 'node:crypto';
+// canonical encoding), so that editing, deleting or reordering a record breaks the chain. Signed
+// checkpoints (checkpoints.ts) pin the chain's head, so truncating or re-chaining it is caught too.
+import * as crypto from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { Db } from './db.js';
+import { CheckpointStore, verifyCheckpointSignature, type Checkpoint, type StoredCheckpoint } from './checkpoints.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
 export interface EntryInput {
   at: string;
-  kind: 'decision' | 'door';
+  /** decision: someone asked to pass; door: what a door did (forced, held, REX, emergency release); mode: an area's mode changed. */
+  kind: 'decision' | 'door' | 'mode';
   doorId?: string | null;
   areaId?: string | null;
   direction?: 'in' | 'out' | null;
@@ -21,6 +25,9 @@ export interface EntryInput {
   deviceId?: string | null;
   deviceBoot?: number | null;
   deviceSeq?: number | null;
+  /** The other record of a pair: the escort of a visitor, the second person of a two-person entry. */
+  linkedSeq?: number | null;
+  linkedPersonId?: string | null;
   detail?: Record<string, unknown> | null;
 }
 
@@ -33,8 +40,11 @@ export interface EntryRecord extends Required<{ [K in keyof EntryInput]-?: Exclu
 /** The fields in chain order. Changing this order changes every hash: never do it. */
 const FIELDS = [
   'seq', 'at', 'kind', 'doorId', 'areaId', 'direction', 'personId', 'personName', 'affiliation', 'purpose',
-  'factors', 'decision', 'reason', 'deviceId', 'deviceBoot', 'deviceSeq', 'detail',
+  'factors', 'decision', 'reason', 'deviceId', 'deviceBoot', 'deviceSeq', 'linkedSeq', 'linkedPersonId', 'detail',
 ] as const;
+
+/** The chained fields, in chain order (what an export line must carry besides prevHash and hash). */
+export const ENTRY_FIELDS: readonly (typeof FIELDS)[number][] = FIELDS;
 
 /** Canonical encoding: a JSON array of the fields in fixed order, nested objects with sorted keys. */
 export function canonicalEntry(record: Omit<EntryRecord, 'hash' | 'prevHash'>): string {
@@ -49,15 +59,28 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
+/** A JSON value as the chain encodes it: objects with sorted keys. What `append` stores for factors and detail. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+// crypto.hash (Node ≥ 20.12) is a one-shot SHA-256, about twice as fast as createHash per record;
+// both hash the same bytes.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string) => string }).hash;
+const sha256Hex: (data: string) => string = typeof oneShot === 'function'
+  ? (data) => oneShot('sha256', data)
+  : (data) => crypto.createHash('sha256').update(data).digest('hex');
+
 export function entryHash(prevHash: string, record: Omit<EntryRecord, 'hash' | 'prevHash'>): string {
-  return createHash('sha256').update(prevHash).update('\n').update(canonicalEntry(record)).digest('hex');
+  return sha256Hex(prevHash + '\n' + canonicalEntry(record));
 }
 
 interface Row {
   seq: number; at: string; kind: string; door_id: string | null; area_id: string | null; direction: string | null;
   person_id: string | null; person_name: string | null; affiliation: string | null; purpose: string | null;
   factors: string | null; decision: string | null; reason: string | null; device_id: string | null;
-  device_boot: number | null; device_seq: number | null; detail: string | null; prev_hash: string; hash: string;
+  device_boot: number | null; device_seq: number | null; linked_seq: number | null; linked_person_id: string | null;
+  detail: string | null; prev_hash: string; hash: string;
 }
 
 export function rowToRecord(r: Row): EntryRecord {
@@ -66,9 +89,108 @@ export function rowToRecord(r: Row): EntryRecord {
     direction: r.direction as EntryRecord['direction'], personId: r.person_id, personName: r.person_name,
     affiliation: r.affiliation, purpose: r.purpose, factors: r.factors ? (JSON.parse(r.factors) as string[]) : null,
     decision: r.decision as EntryRecord['decision'], reason: r.reason, deviceId: r.device_id,
-    deviceBoot: r.device_boot, deviceSeq: r.device_seq, detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+    deviceBoot: r.device_boot, deviceSeq: r.device_seq, linkedSeq: r.linked_seq, linkedPersonId: r.linked_person_id,
+    detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
     prevHash: r.prev_hash, hash: r.hash,
   };
+}
+
+/** The stored columns in chain order, then prev_hash and hash: the layout of a raw row. */
+const RAW_COLUMNS = `seq, at, kind, door_id, area_id, direction, person_id, person_name, affiliation, purpose, factors,
+  decision, reason, device_id, device_boot, device_seq, linked_seq, linked_person_id, detail, prev_hash, hash`;
+type RawRow = unknown[];
+const RAW_FACTORS = 10;
+const RAW_DETAIL = 18;
+const RAW_PREV = 19;
+const RAW_HASH = 20;
+
+/**
+ * The canonical encoding built straight from a raw row, without parsing factors and detail:
+ * `append` stores them in canonical form, so their JSON text is spliced in as is. A row whose
+ * text is not canonical (written by something else) gets a different string; the verifier then
+ * falls back to `canonicalEntry` of the parsed record, so this is only ever a fast path.
+ */
+export function canonicalFromRaw(r: RawRow): string {
+  return '[' + JSON.stringify(r.slice(0, RAW_FACTORS)).slice(1, -1)
+    + ',' + ((r[RAW_FACTORS] as string | null) || 'null')
+    + ',' + JSON.stringify(r.slice(RAW_FACTORS + 1, RAW_DETAIL)).slice(1, -1)
+    + ',' + ((r[RAW_DETAIL] as string | null) || 'null') + ']';
+}
+
+function rawToRecord(r: RawRow): EntryRecord {
+  return rowToRecord({
+    seq: r[0], at: r[1], kind: r[2], door_id: r[3], area_id: r[4], direction: r[5], person_id: r[6], person_name: r[7],
+    affiliation: r[8], purpose: r[9], factors: r[10], decision: r[11], reason: r[12], device_id: r[13], device_boot: r[14],
+    device_seq: r[15], linked_seq: r[16], linked_person_id: r[17], detail: r[18], prev_hash: r[19], hash: r[20],
+  } as Row);
+}
+
+/** The slow, exact hash of a raw row: parse the stored JSON, encode canonically. Throws on unparsable JSON. */
+function slowRawHash(prevHash: string, r: RawRow): string {
+  const { hash: _h, prevHash: _p, ...body } = rawToRecord(r);
+  return entryHash(prevHash, body);
+}
+
+/** What to select from the log. Every field is optional; all given must match. */
+export interface EntryFilter {
+  areaId?: string;
+  doorId?: string;
+  personId?: string;
+  decision?: string;
+  reason?: string;
+  /** ISO time (any offset): records at or after it. */
+  from?: string;
+  /** ISO time (any offset): records before it. */
+  to?: string;
+}
+
+export interface EntryQuery extends EntryFilter {
+  /** Page cursor: only records with seq below it (the previous page's `nextBefore`). */
+  before?: number;
+  /** Page size: default 50, at most 1000. */
+  limit?: number;
+}
+
+export interface EntryPage {
+  /** Newest first. */
+  records: EntryRecord[];
+  /** The cursor for the next (older) page; null on the last page. */
+  nextBefore: number | null;
+}
+
+export const DEFAULT_PAGE = 50;
+export const MAX_PAGE = 1000;
+
+/** An ISO time normalised to the stored form (UTC, milliseconds, "Z"), so string comparison orders it. */
+function isoBound(value: string, what: string): string {
+  const t = Date.parse(value);
+  if (!Number.isFinite(t)) throw new RangeError(`${what}: "${value}" is not an ISO date or time`);
+  return new Date(t).toISOString();
+}
+
+/**
+ * The WHERE clause of a filter. One index drives each query; the other terms are written with
+ * unary `+` so SQLite does not pick their index instead: person (person_id, seq) and door
+ * (door_id, seq) give seq order directly; an area with a time range uses (area_id, at); an area
+ * alone walks the primary key backwards (newest first stops after a page); a time range alone uses
+ * (at).
+ */
+function whereClause(filter: EntryFilter & { before?: number }): { sql: string; params: Record<string, unknown> } {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  const from = filter.from ? isoBound(filter.from, 'from') : undefined;
+  const to = filter.to ? isoBound(filter.to, 'to') : undefined;
+  const driver = filter.personId ? 'person' : filter.doorId ? 'door' : filter.areaId ? (from || to ? 'area-at' : 'area') : from || to ? 'at' : 'seq';
+  if (filter.personId) { where.push('person_id = @personId'); params.personId = filter.personId; }
+  if (filter.doorId) { where.push(`${driver === 'door' ? '' : '+'}door_id = @doorId`); params.doorId = filter.doorId; }
+  if (filter.areaId) { where.push(`${driver === 'area-at' ? '' : '+'}area_id = @areaId`); params.areaId = filter.areaId; }
+  const atIndexed = driver === 'area-at' || driver === 'at';
+  if (from) { where.push(`${atIndexed ? '' : '+'}at >= @from`); params.from = from; }
+  if (to) { where.push(`${atIndexed ? '' : '+'}at < @to`); params.to = to; }
+  if (filter.decision) { where.push('decision = @decision'); params.decision = filter.decision; }
+  if (filter.reason) { where.push('reason = @reason'); params.reason = filter.reason; }
+  if (filter.before !== undefined) { where.push('seq < @before'); params.before = filter.before; }
+  return { sql: where.length ? 'WHERE ' + where.join(' AND ') : '', params };
 }
 
 export class EntryLog {
@@ -80,9 +202,10 @@ export class EntryLog {
     const last = db.prepare('SELECT seq, hash FROM entry_log ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
     this.head = last ?? { seq: 0, hash: GENESIS_HASH };
     this.insert = db.prepare(`INSERT INTO entry_log (seq, at, kind, door_id, area_id, direction, person_id, person_name,
-      affiliation, purpose, factors, decision, reason, device_id, device_boot, device_seq, detail, prev_hash, hash)
+      affiliation, purpose, factors, decision, reason, device_id, device_boot, device_seq, linked_seq, linked_person_id,
+      detail, prev_hash, hash)
       VALUES (@seq, @at, @kind, @doorId, @areaId, @direction, @personId, @personName, @affiliation, @purpose, @factors,
-      @decision, @reason, @deviceId, @deviceBoot, @deviceSeq, @detail, @prevHash, @hash)`);
+      @decision, @reason, @deviceId, @deviceBoot, @deviceSeq, @linkedSeq, @linkedPersonId, @detail, @prevHash, @hash)`);
     this.bySeq = db.prepare('SELECT * FROM entry_log WHERE seq = ?');
   }
 
@@ -96,14 +219,16 @@ export class EntryLog {
       direction: input.direction ?? null, personId: input.personId ?? null, personName: input.personName ?? null,
       affiliation: input.affiliation ?? null, purpose: input.purpose ?? null, factors: input.factors ?? null,
       decision: input.decision ?? null, reason: input.reason ?? null, deviceId: input.deviceId ?? null,
-      deviceBoot: input.deviceBoot ?? null, deviceSeq: input.deviceSeq ?? null, detail: input.detail ?? null,
+      deviceBoot: input.deviceBoot ?? null, deviceSeq: input.deviceSeq ?? null, linkedSeq: input.linkedSeq ?? null,
+      linkedPersonId: input.linkedPersonId ?? null, detail: input.detail ?? null,
     };
     const prevHash = this.head.hash;
     const hash = entryHash(prevHash, base);
     this.insert.run({
       ...base,
-      factors: base.factors ? JSON.stringify(base.factors) : null,
-      detail: base.detail ? JSON.stringify(base.detail) : null,
+      // Stored exactly as the chain encodes them (sorted keys): the verifier hashes the text as is.
+      factors: base.factors ? canonicalJson(base.factors) : null,
+      detail: base.detail ? canonicalJson(base.detail) : null,
       prevHash,
       hash,
     });
@@ -121,6 +246,11 @@ export class EntryLog {
     return this.head.seq;
   }
 
+  /** The seq the next append will get: lets a pair of linked records name each other. */
+  get nextSeq(): number {
+    return this.head.seq + 1;
+  }
+
   get(seq: number): EntryRecord | undefined {
     const row = this.bySeq.get(seq) as Row | undefined;
     return row ? rowToRecord(row) : undefined;
@@ -136,29 +266,165 @@ export class EntryLog {
     const sql = `SELECT * FROM entry_log ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT @limit`;
     return (this.db.prepare(sql).all(params) as Row[]).map(rowToRecord);
   }
+
+  /**
+   * One page of records matching the filter, newest first (by seq). Pass the returned `nextBefore`
+   * as `before` for the next page. Throws RangeError on a bad limit or time.
+   */
+  query(q: EntryQuery = {}): EntryPage {
+    const limit = q.limit ?? DEFAULT_PAGE;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new RangeError(`limit: ${limit} is not a whole number from 1 to ${MAX_PAGE}`);
+    if (q.before !== undefined && !Number.isInteger(q.before)) throw new RangeError(`before: ${q.before} is not a record number`);
+    const { sql, params } = whereClause(q);
+    const rows = this.db.prepare(`SELECT * FROM entry_log ${sql} ORDER BY seq DESC LIMIT @limit`).all({ ...params, limit: limit + 1 }) as Row[];
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    return { records: rows.map(rowToRecord), nextBefore: more ? rows[rows.length - 1]!.seq : null };
+  }
+
+  /**
+   * Every record matching the filter, one at a time (for export): oldest first unless asked
+   * otherwise. The connection is busy until the iteration ends or is abandoned (`return()`).
+   */
+  *iterate(filter: EntryFilter = {}, order: 'asc' | 'desc' = 'asc'): Generator<EntryRecord, void, undefined> {
+    const { sql, params } = whereClause(filter);
+    const stmt = this.db.prepare(`SELECT * FROM entry_log ${sql} ORDER BY seq ${order === 'asc' ? 'ASC' : 'DESC'}`);
+    for (const row of stmt.iterate(params) as IterableIterator<Row>) yield rowToRecord(row);
+  }
 }
 
 export interface VerifyResult {
   ok: boolean;
+  /** Records verified (before the break, if there is one). */
   records: number;
-  /** The first record whose chain does not hold, and why. */
+  /** Checkpoints in the log. */
+  checkpoints: number;
+  /** The first place where the log does not hold, and exactly why. */
   breakAt?: { seq: number; problem: string };
 }
 
-/** Walks the whole chain from the start. */
-export function verifyEntryLog(db: Db): VerifyResult {
-  let prevHash = GENESIS_HASH;
-  let expectSeq = 1;
+function describe(cp: Checkpoint): string {
+  return `the ${cp.kind} checkpoint of ${cp.at} (${cp.count} records)`;
+}
+
+/**
+ * Walks the whole log: from the genesis hash, or, when older records were pruned, from the anchor
+ * named by the newest prune checkpoint. Checks every record's link and content, that the record at
+ * each checkpoint's count has the checkpoint's head hash, and that no checkpoint counts more records
+ * than remain (truncation). With the public key, every checkpoint's signature is checked first.
+ */
+export function verifyEntryLog(db: Db, publicKey?: KeyObject): VerifyResult {
+  const cps = new CheckpointStore(db).all();
   let records = 0;
-  for (const row of db.prepare('SELECT * FROM entry_log ORDER BY seq').iterate() as IterableIterator<Row>) {
-    const rec = rowToRecord(row);
-    if (rec.seq !== expectSeq) return { ok: false, records, breakAt: { seq: expectSeq, problem: `record ${expectSeq} is missing (next is ${rec.seq})` } };
-    if (rec.prevHash !== prevHash) return { ok: false, records, breakAt: { seq: rec.seq, problem: 'does not link to the record before it' } };
-    const { hash, prevHash: _p, ...body } = rec;
-    if (entryHash(prevHash, body) !== hash) return { ok: false, records, breakAt: { seq: rec.seq, problem: 'content does not match its hash (edited)' } };
-    prevHash = hash;
+  const fail = (seq: number, problem: string): VerifyResult => ({ ok: false, records, checkpoints: cps.length, breakAt: { seq, problem } });
+
+  if (publicKey) {
+    for (const cp of cps) {
+      if (!verifyCheckpointSignature(cp, publicKey)) {
+        const seq = cp.kind === 'prune' && cp.anchorSeq != null ? cp.anchorSeq : cp.count;
+        return fail(seq, `checkpoint #${cp.id}, ${describe(cp)}, has an invalid signature: forged or altered, or signed with another key`);
+      }
+    }
+  }
+
+  const first = db.prepare('SELECT seq, prev_hash AS prevHash FROM entry_log ORDER BY seq LIMIT 1').get() as { seq: number; prevHash: string } | undefined;
+  const last = db.prepare('SELECT seq FROM entry_log ORDER BY seq DESC LIMIT 1').get() as { seq: number } | undefined;
+  let expectSeq = 1;
+  let prevHash = GENESIS_HASH;
+  if (first && first.seq > 1) {
+    let prune: StoredCheckpoint | undefined;
+    for (const cp of cps) if (cp.kind === 'prune') prune = cp;
+    if (!prune) {
+      return fail(1, `records 1–${first.seq - 1} are missing (the log starts at record ${first.seq}) and no prune checkpoint accounts for them`);
+    }
+    if (prune.anchorSeq == null || prune.anchorPrevHash == null) {
+      return fail(first.seq, `${describe(prune)} names no first record: the start of the log cannot be checked`);
+    }
+    if (prune.anchorSeq < first.seq) {
+      return fail(prune.anchorSeq, `records ${prune.anchorSeq}–${first.seq - 1} are missing: the last prune (${describe(prune)}) kept every record from ${prune.anchorSeq}`);
+    }
+    if (prune.anchorSeq > first.seq) {
+      return fail(first.seq, `record ${first.seq} should not be there: the last prune (${describe(prune)}) removed every record before ${prune.anchorSeq}`);
+    }
+    if (prune.anchorPrevHash !== first.prevHash) {
+      return fail(first.seq, `does not link to the anchor of the last prune (${describe(prune)}): its prev_hash was changed`);
+    }
+    expectSeq = first.seq;
+    prevHash = prune.anchorPrevHash;
+  }
+
+  // Checkpoints whose head is a record still here (or the anchor just before the first), by count.
+  const pinned = cps.filter((cp) => cp.count >= expectSeq - 1).sort((a, b) => a.count - b.count || a.id - b.id);
+  let ci = 0;
+  let lastMatched = expectSeq - 1;
+  for (; ci < pinned.length && pinned[ci]!.count === expectSeq - 1; ci++) {
+    if (pinned[ci]!.headHash !== prevHash) {
+      return fail(expectSeq - 1, `${describe(pinned[ci]!)} names a head hash that is not the ${expectSeq === 1 ? 'genesis hash' : 'prune anchor\'s'}: the log was rewritten`);
+    }
+  }
+
+  const stmt = db.prepare(`SELECT ${RAW_COLUMNS} FROM entry_log ORDER BY seq`).raw(true);
+  for (const r of stmt.iterate() as IterableIterator<RawRow>) {
+    const seq = r[0] as number;
+    if (seq !== expectSeq) return fail(expectSeq, `record ${expectSeq} is missing (next is ${seq})`);
+    if (r[RAW_PREV] !== prevHash) return fail(seq, 'does not link to the record before it');
+    const hash = r[RAW_HASH];
+    if (sha256Hex(prevHash + '\n' + canonicalFromRaw(r)) !== hash) {
+      let slow: string;
+      try {
+        slow = slowRawHash(prevHash, r);
+      } catch {
+        return fail(seq, 'factors or detail is not valid JSON (edited)');
+      }
+      if (slow !== hash) return fail(seq, 'content does not match its hash (edited)');
+    }
+    for (; ci < pinned.length && pinned[ci]!.count === seq; ci++) {
+      if (pinned[ci]!.headHash !== hash) {
+        return fail(seq, `hash differs from ${describe(pinned[ci]!)}: the chain was rewritten after record ${lastMatched}`);
+      }
+      lastMatched = seq;
+    }
+    prevHash = hash as string;
     expectSeq++;
     records++;
   }
-  return { ok: true, records };
+
+  const lastSeq = last?.seq ?? 0;
+  let widest: StoredCheckpoint | undefined;
+  for (const cp of cps) if (!widest || cp.count > widest.count) widest = cp;
+  if (widest && widest.count > lastSeq) {
+    const remain = !first ? 'none remain' : first.seq === 1 ? `only ${lastSeq} remain` : `only records ${first.seq}–${lastSeq} remain`;
+    return fail(lastSeq + 1, `truncated: checkpoint of ${widest.at} covers ${widest.count} records, ${remain}`);
+  }
+  return { ok: true, records, checkpoints: cps.length };
+}
+
+/**
+ * Checks the log against one checkpoint kept off the gateway (as published on MQTT): it must be
+ * signed by the key, count no more records than remain, and match the hash of the record at its
+ * count. This catches truncation even when the local checkpoints were deleted as well.
+ */
+export function verifyExternalCheckpoint(db: Db, cp: Checkpoint, publicKey: KeyObject): { ok: boolean; breakAt?: { seq: number; problem: string }; note?: string } {
+  if (!verifyCheckpointSignature(cp, publicKey)) {
+    return { ok: false, breakAt: { seq: cp.count, problem: `the external checkpoint of ${cp.at} does not verify with the public key: altered, or not this log's key` } };
+  }
+  const first = db.prepare('SELECT seq FROM entry_log ORDER BY seq LIMIT 1').get() as { seq: number } | undefined;
+  const last = db.prepare('SELECT seq FROM entry_log ORDER BY seq DESC LIMIT 1').get() as { seq: number } | undefined;
+  const lastSeq = last?.seq ?? 0;
+  if (cp.count > lastSeq) {
+    const remain = !first ? 'none remain' : first.seq === 1 ? `only ${lastSeq} remain` : `only records ${first.seq}–${lastSeq} remain`;
+    return { ok: false, breakAt: { seq: lastSeq + 1, problem: `truncated: the external checkpoint of ${cp.at} covers ${cp.count} records, ${remain}` } };
+  }
+  if (cp.count === 0) {
+    return cp.headHash === GENESIS_HASH ? { ok: true } : { ok: false, breakAt: { seq: 0, problem: `the external checkpoint of ${cp.at} counts no records but names a head hash` } };
+  }
+  const row = db.prepare('SELECT hash FROM entry_log WHERE seq = ?').get(cp.count) as { hash: string } | undefined;
+  if (!row) {
+    if (first && cp.count < first.seq) return { ok: true, note: `the external checkpoint of ${cp.at} covers records since pruned: only its signature was checked` };
+    return { ok: false, breakAt: { seq: cp.count, problem: `record ${cp.count}, the head of the external checkpoint of ${cp.at}, is missing` } };
+  }
+  if (row.hash !== cp.headHash) {
+    return { ok: false, breakAt: { seq: cp.count, problem: `hash differs from the external checkpoint of ${cp.at}: the log was rewritten up to record ${cp.count}` } };
+  }
+  return { ok: true };
 }

@@ -4,10 +4,14 @@ import { EntryLog } from './entry-log.js';
 import { EventStore } from './events.js';
 import { PeopleStore } from './people.js';
 import { SequenceStore } from './sequence.js';
+import { VisitStore } from './visits.js';
+import { AreaStore } from './areas.js';
 
 export interface Store {
   db: Db;
   people: PeopleStore;
+  visits: VisitStore;
+  areas: AreaStore;
   entryLog: EntryLog;
   events: EventStore;
   sequences: SequenceStore;
@@ -19,6 +23,8 @@ export function openStore(dataDir: string): Store {
   return {
     db,
     people: new PeopleStore(db),
+    visits: new VisitStore(db),
+    areas: new AreaStore(db),
     entryLog: new EntryLog(db),
     events: new EventStore(db),
     sequences: new SequenceStore(db),

@@ -1,24 +1,52 @@
 // Schema migrations, applied in order; user_version records how many ran. Never edit a shipped one.
 export const migrations: string[] = [
   `
+  -- Access holders (kind staff) and visitors (kind visitor). number: the staff number typed on a
+  -- keypad ("number#PIN") where a PIN is the first factor.
   CREATE TABLE people (
     id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL DEFAULT 'staff' CHECK (kind IN ('staff', 'visitor')),
+    number INTEGER UNIQUE,
     name TEXT NOT NULL,
     affiliation TEXT NOT NULL DEFAULT '',
     title TEXT NOT NULL DEFAULT '',
+    roles TEXT NOT NULL DEFAULT '[]',
     status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended', 'left')),
     created_at TEXT NOT NULL
   );
+  -- card and bio values identify (looked up); pin values are argon2id hashes; otp values are TOTP
+  -- seeds. use = duress marks a PIN that grants but raises a silent alarm.
   CREATE TABLE credentials (
     id INTEGER PRIMARY KEY,
     person_id TEXT NOT NULL REFERENCES people(id),
     kind TEXT NOT NULL CHECK (kind IN ('card', 'pin', 'otp', 'bio')),
     value TEXT NOT NULL,
+    use TEXT NOT NULL DEFAULT 'normal' CHECK (use IN ('normal', 'duress')),
     status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended', 'revoked')),
+    last_otp_step INTEGER,
     created_at TEXT NOT NULL,
     UNIQUE (kind, value)
   );
-  CREATE INDEX credentials_person ON credentials(person_id);
+  CREATE INDEX credentials_person ON credentials(person_id, kind);
+  CREATE TABLE trainings (
+    id INTEGER PRIMARY KEY,
+    person_id TEXT NOT NULL REFERENCES people(id),
+    completed_at TEXT NOT NULL,
+    course TEXT NOT NULL DEFAULT '',
+    recorded_by TEXT NOT NULL DEFAULT '',
+    recorded_at TEXT NOT NULL
+  );
+  CREATE INDEX trainings_person ON trainings(person_id, completed_at);
+  CREATE TABLE pledges (
+    id INTEGER PRIMARY KEY,
+    person_id TEXT NOT NULL REFERENCES people(id),
+    signed_at TEXT NOT NULL,
+    document TEXT NOT NULL DEFAULT '',
+    withdrawn_at TEXT,
+    recorded_by TEXT NOT NULL DEFAULT '',
+    recorded_at TEXT NOT NULL
+  );
+  CREATE INDEX pledges_person ON pledges(person_id);
   CREATE TABLE grants (
     id INTEGER PRIMARY KEY,
     person_id TEXT NOT NULL REFERENCES people(id),
@@ -26,11 +54,56 @@ export const migrations: string[] = [
     valid_from TEXT NOT NULL,
     valid_until TEXT,
     purpose TEXT NOT NULL DEFAULT '',
+    out_of_hours INTEGER NOT NULL DEFAULT 0,
+    review_by TEXT,
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('pending', 'active')),
     granted_by TEXT NOT NULL DEFAULT '',
     granted_at TEXT NOT NULL,
-    revoked_at TEXT
+    approved_by TEXT,
+    approved_at TEXT,
+    revoked_at TEXT,
+    revoked_by TEXT
   );
   CREATE INDEX grants_person_area ON grants(person_id, area_id);
+  -- A visit: the visitor is a people row of kind visitor, carrying the visit's card.
+  CREATE TABLE visits (
+    id INTEGER PRIMARY KEY,
+    visitor_id TEXT NOT NULL REFERENCES people(id),
+    purpose TEXT NOT NULL,
+    host_id TEXT NOT NULL REFERENCES people(id),
+    areas TEXT NOT NULL,
+    valid_from TEXT NOT NULL,
+    valid_until TEXT NOT NULL,
+    approved_by TEXT,
+    approved_at TEXT,
+    pledge_signed_at TEXT,
+    checked_in_at TEXT,
+    checked_out_at TEXT,
+    cancelled_at TEXT,
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX visits_visitor ON visits(visitor_id);
+  -- Who is inside each area with anti-passback, now.
+  CREATE TABLE occupancy (
+    area_id TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    entered_at TEXT NOT NULL,
+    PRIMARY KEY (area_id, person_id)
+  );
+  CREATE TABLE area_modes (
+    area_id TEXT PRIMARY KEY,
+    mode TEXT NOT NULL CHECK (mode IN ('normal', 'lockdown', 'emergency')),
+    allowed_roles TEXT NOT NULL DEFAULT '[]',
+    changed_at TEXT NOT NULL,
+    changed_by TEXT NOT NULL
+  );
+  -- Wrong PINs in a row per person, and the lockout they earned.
+  CREATE TABLE pin_failures (
+    person_id TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    locked_until TEXT
+  );
 
   -- The entry log: append-only, each record hash-chained to the one before.
   CREATE TABLE entry_log (
@@ -50,14 +123,33 @@ export const migrations: string[] = [
     device_id TEXT,
     device_boot INTEGER,
     device_seq INTEGER,
+    linked_seq INTEGER,
+    linked_person_id TEXT,
     detail TEXT,
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
   );
   CREATE INDEX entry_log_person ON entry_log(person_id, seq);
   CREATE INDEX entry_log_door ON entry_log(door_id, seq);
+  CREATE INDEX entry_log_area_at ON entry_log(area_id, at);
+  CREATE INDEX entry_log_at ON entry_log(at);
+  -- Pruning past the retention period is the one delete allowed: it runs with a row in log_prune.
+  CREATE TABLE log_prune (token INTEGER);
   CREATE TRIGGER entry_log_no_update BEFORE UPDATE ON entry_log BEGIN SELECT RAISE(ABORT, 'the entry log is append-only'); END;
-  CREATE TRIGGER entry_log_no_delete BEFORE DELETE ON entry_log BEGIN SELECT RAISE(ABORT, 'the entry log is append-only'); END;
+  CREATE TRIGGER entry_log_no_delete BEFORE DELETE ON entry_log WHEN NOT EXISTS (SELECT 1 FROM log_prune)
+    BEGIN SELECT RAISE(ABORT, 'the entry log is append-only'); END;
+  -- Signed checkpoints: (count, head hash, time) signed with the gateway's Ed25519 key. A prune
+  -- checkpoint also anchors the first remaining record (its seq and prev_hash).
+  CREATE TABLE checkpoints (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('periodic', 'shutdown', 'prune')),
+    count INTEGER NOT NULL,
+    head_hash TEXT NOT NULL,
+    at TEXT NOT NULL,
+    anchor_seq INTEGER,
+    anchor_prev_hash TEXT,
+    signature TEXT NOT NULL
+  );
 
   -- Highest (boot, seq) seen per device, so a redelivered or replayed event is never decided twice.
   CREATE TABLE device_sequence (

@@ -13,6 +13,7 @@ import type { Health } from '../../src/controller/daemon.js';
 import { freePort, waitFor } from './ports.js';
 import { openDatabase } from '../../src/store/db.js';
 import { PeopleStore } from '../../src/store/people.js';
+import { hashPin } from '../../src/store/pin.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -129,15 +130,41 @@ export function events(daemon: Daemon, type?: string): Record<string, unknown>[]
   }
 }
 
-/** Enrols an access holder straight into the daemon's database, as `tobira people add` does. */
-export function enrol(daemon: Daemon, p: { name: string; affiliation?: string; card: string; areas: string[]; purpose?: string }): { personId: string; grantIds: number[]; credentialId: number } {
+export interface Enrolment {
+  name: string;
+  affiliation?: string;
+  card: string;
+  pin?: string;
+  duressPin?: string;
+  number?: number;
+  roles?: string[];
+  areas: string[];
+  purpose?: string;
+  outOfHours?: boolean;
+  /** Last training, ISO; default a month ago. null: never trained. */
+  trainedAt?: string | null;
+  /** Pledge on file (default true). */
+  pledge?: boolean;
+}
+
+/** Enrols an access holder straight into the daemon's database, as the API and `tobira people add` do. */
+export async function enrol(daemon: { dataDir: string }, p: Enrolment): Promise<{ personId: string; grantIds: number[]; credentialId: number }> {
+  const pinHash = p.pin ? await hashPin(p.pin) : undefined;
+  const duressHash = p.duressPin ? await hashPin(p.duressPin) : undefined;
   const db = openDatabase(daemon.dataDir);
   try {
     const people = new PeopleStore(db);
-    const person = people.addPerson({ name: p.name, affiliation: p.affiliation ?? 'R&D' });
-    const credential = people.addCredential(person.id, 'card', p.card);
-    const grantIds = p.areas.map((areaId) => people.addGrant({ personId: person.id, areaId, purpose: p.purpose ?? 'project work', grantedBy: 'test' }).id);
-    return { personId: person.id, grantIds, credentialId: credential.id };
+    return db.transaction(() => {
+      const person = people.addPerson({ name: p.name, affiliation: p.affiliation ?? 'R&D', number: p.number ?? null, roles: p.roles ?? [] });
+      const credential = people.addCredential(person.id, 'card', p.card);
+      if (pinHash) people.addCredential(person.id, 'pin', pinHash);
+      if (duressHash) people.addCredential(person.id, 'pin', duressHash, 'duress');
+      const trainedAt = p.trainedAt === undefined ? new Date(Date.now() - 30 * 86_400_000).toISOString() : p.trainedAt;
+      if (trainedAt) people.addTraining(person.id, trainedAt, 'annual security training');
+      if (p.pledge ?? true) people.addPledge(person.id, new Date(Date.now() - 86_400_000).toISOString(), 'confidentiality pledge v1');
+      const grantIds = p.areas.map((areaId) => people.addGrant({ personId: person.id, areaId, purpose: p.purpose ?? 'project work', outOfHours: p.outOfHours ?? true, grantedBy: 'test' }).id);
+      return { personId: person.id, grantIds, credentialId: credential.id };
+    })();
   } finally {
     db.close();
   }

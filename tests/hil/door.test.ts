@@ -25,7 +25,15 @@ for (const { name, broker, run } of brokers) {
   describe.skipIf(!run)(`door path over ${name}`, () => {
     let daemon: Daemon;
     let sim: Simulator;
-    let holder: ReturnType<typeof enrol>;
+    let holder: Awaited<ReturnType<typeof enrol>>;
+
+    /** The lab asks for card + PIN: swipe, wait for the keypad to ask, type the PIN. */
+    async function cardAndPin(card: string, pin: string): Promise<void> {
+      const asked = sim.expectCommand('lab-keypad', (c) => c.command === 'indicate' && c.pattern === 'pin-required', 2000, 'keypad asks for the PIN');
+      await sim.swipe('lab-reader', card);
+      await asked;
+      await sim.pin('lab-keypad', pin);
+    }
 
     beforeAll(async () => {
       // lab-siren gets the shortest heartbeat the site file allows, to test silence within seconds.
@@ -33,7 +41,7 @@ for (const { name, broker, run } of brokers) {
         broker,
         edit: (raw) => (raw.devices.find((d: { id: string }) => d.id === 'lab-siren').heartbeatSeconds = 5),
       });
-      holder = enrol(daemon, { name: '佐藤 花子', affiliation: '研究開発部', card: '04A1B2C3', areas: ['lab'], purpose: 'battery project' });
+      holder = await enrol(daemon, { name: '佐藤 花子', affiliation: '研究開発部', card: '04A1B2C3', pin: '2580', areas: ['lab'], purpose: 'battery project' });
       sim = await Simulator.start({ site: daemon.site, url: daemon.mqttUrl, secrets: daemon.secrets, heartbeatMs: 2000 });
       // Every lock is driven to rest when it comes online; wait for that before testing.
       await waitFor(() => sim.lockState('lab-lock') === 'locked' && sim.observed('lab-lock').length > 0, 5000, 'lab-lock driven to rest');
@@ -45,11 +53,11 @@ for (const { name, broker, run } of brokers) {
       if (broker.kind === 'external' && daemon) await clearRetained(broker.url, daemon);
     });
 
-    it('a granted card unlocks the lab door, the entry is committed first, and the door relocks on close', async () => {
+    it('a granted card + PIN unlocks the lab door, the entry is committed first, and the door relocks on close', async () => {
       const before = entries(daemon).length;
-      const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 2000, 'lab-lock unlock');
-      const indicated = sim.expectCommand('lab-reader', (c) => c.command === 'indicate', 2000, 'lab-reader indication');
-      await sim.swipe('lab-reader', '04a1b2c3'); // readers differ in case: the card still matches
+      const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'lab-lock unlock');
+      const indicated = sim.expectCommand('lab-reader', (c) => c.command === 'indicate' && c.pattern !== 'pin-required', 3000, 'lab-reader indication');
+      await cardAndPin('04a1b2c3', '2580'); // readers differ in case: the card still matches
       const unlock = await unlocked;
       // The record must already be in SQLite when the unlock command reaches the lock.
       const rows = entries(daemon);
@@ -57,8 +65,9 @@ for (const { name, broker, run } of brokers) {
       const entry = rows.at(-1)!;
       expect(entry).toMatchObject({
         kind: 'decision', decision: 'granted', reason: 'granted', door_id: 'lab-main', area_id: 'lab', direction: 'in',
-        person_id: holder.personId, person_name: '佐藤 花子', affiliation: '研究開発部', purpose: 'battery project', device_id: 'lab-reader',
+        person_id: holder.personId, person_name: '佐藤 花子', affiliation: '研究開発部', purpose: 'battery project', device_id: 'lab-keypad',
       });
+      expect(JSON.parse(entry.factors as string)).toEqual(['card', 'pin']);
       expect(unlock).toMatchObject({ command: 'unlock', durationMs: 5000 });
       expect(await indicated).toMatchObject({ command: 'indicate', pattern: 'granted' });
       expect(sim.lockState('lab-lock')).toBe('unlocked');
@@ -72,8 +81,8 @@ for (const { name, broker, run } of brokers) {
     });
 
     it('a lock\'s heartbeat does not cut an unlock short', async () => {
-      const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 2000, 'unlock');
-      await sim.swipe('lab-reader', '04A1B2C3');
+      const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'unlock');
+      await cardAndPin('04A1B2C3', '2580');
       await unlocked;
       const seen = sim.observed('lab-lock').length;
       // The simulated lock re-publishes its status every 2 s; the unlock lasts 5 s.
@@ -104,9 +113,9 @@ for (const { name, broker, run } of brokers) {
     });
 
     it('revoking the grant applies to the very next read', async () => {
-      const other = enrol(daemon, { name: 'Tanaka Ken', card: '11223344', areas: ['lab'] });
-      const first = sim.expectCommand('lab-reader', (c) => c.command === 'indicate', 2000, 'first indication');
-      await sim.swipe('lab-reader', '11223344');
+      const other = await enrol(daemon, { name: 'Tanaka Ken', card: '11223344', pin: '7531', areas: ['lab'] });
+      const first = sim.expectCommand('lab-reader', (c) => c.command === 'indicate' && c.pattern !== 'pin-required', 3000, 'first indication');
+      await cardAndPin('11223344', '7531');
       expect(await first).toMatchObject({ pattern: 'granted' });
       revokeGrant(daemon, other.grantIds[0]!);
       const second = sim.expectCommand('lab-reader', (c) => c.command === 'indicate', 2000, 'second indication');
@@ -139,8 +148,8 @@ for (const { name, broker, run } of brokers) {
       expect(entries(daemon).length).toBe(entriesBefore);
       expect(events(daemon, 'device-fault').length).toBeGreaterThan(0);
       // Still deciding.
-      const ok = sim.expectCommand('lab-reader', (c) => c.command === 'indicate', 2000, 'indication after garbage');
-      await sim.swipe('lab-reader', '04A1B2C3');
+      const ok = sim.expectCommand('lab-reader', (c) => c.command === 'indicate' && c.pattern !== 'pin-required', 3000, 'indication after garbage');
+      await cardAndPin('04A1B2C3', '2580');
       expect(await ok).toMatchObject({ pattern: 'granted' });
       expect(daemon.proc.exitCode).toBeNull();
     });
@@ -172,8 +181,8 @@ for (const { name, broker, run } of brokers) {
     });
 
     it('a graceful shutdown leaves every lock locked', async () => {
-      const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 2000, 'unlock before shutdown');
-      await sim.swipe('lab-reader', '04A1B2C3');
+      const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'unlock before shutdown');
+      await cardAndPin('04A1B2C3', '2580');
       await unlocked;
       expect(sim.lockState('lab-lock')).toBe('unlocked');
       const labLocked = sim.expectCommand('lab-lock', (c) => c.command === 'lock', 5000, 'lab-lock locked at shutdown');

@@ -34,6 +34,8 @@ describe('wired door through GPIO', () => {
     const person = people.addPerson({ name: 'Ito Jun', affiliation: '製造部' });
     people.addCredential(person.id, 'card', 'A0A0A0A0');
     people.addGrant({ personId: person.id, areaId: 'store', purpose: 'inventory' });
+    people.addTraining(person.id, new Date(Date.now() - 86_400_000).toISOString());
+    people.addPledge(person.id, new Date(Date.now() - 86_400_000).toISOString());
     sim = await Simulator.start({ site, url: controller.brokerUrl, secrets: loadSecrets(dataDir) });
   });
 

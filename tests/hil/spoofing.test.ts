@@ -68,7 +68,7 @@ for (const setup of setups) {
         broker: broker ? { kind: 'external', url: broker.url } : { kind: 'embedded' },
         dataDir: prepared.dataDir, baseTopic: prepared.baseTopic,
       });
-      enrol(daemon, { name: 'Suzuki Aiko', card: 'CAFE0001', areas: ['lab', 'vault'] });
+      await enrol(daemon, { name: 'Suzuki Aiko', card: 'CAFE0001', pin: '4444', areas: ['lab', 'vault'] });
       // lab-siren is left out of the simulation: the raw clients below log in as it.
       sim = await Simulator.start({
         site: daemon.site, url: daemon.mqttUrl, secrets: daemon.secrets,
@@ -124,7 +124,10 @@ for (const setup of setups) {
       // Its own commands it may read.
       expect(await subscribeQos(client!, `${daemon.baseTopic}/devices/lab-siren/commands`)).toBe(1);
       const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'lab-lock unlock');
+      const asked = sim.expectCommand('lab-keypad', (c) => c.command === 'indicate' && c.pattern === 'pin-required', 3000, 'PIN asked');
       await sim.swipe('lab-reader', 'CAFE0001');
+      await asked;
+      await sim.pin('lab-keypad', '4444');
       await unlocked;
       await new Promise((r) => setTimeout(r, 200)); // give a leak the chance to show
       expect(leaked).toEqual([]);

@@ -1,0 +1,382 @@
+// The access flow at each door: identify the person, ask the policy, collect the second factor, the
+// escort or the second person, then log the decision (committed) before the door is released.
+import { verify as verifyTotp } from 'otplib';
+import { decidePass, invalidCredentialReasons, type DenyReason, type Factor, type PassDecision } from '../policy/access.js';
+import { isWithinSchedule } from '../policy/schedule.js';
+import type { CredentialEvent } from '../devices/protocol.js';
+import type { Area, Door } from '../site/schema.js';
+import type { EntryRecord } from '../store/entry-log.js';
+import type { Credential, Person } from '../store/people.js';
+import { verifyPin } from '../store/pin.js';
+import type { Context, Extension } from './context.js';
+import type { Doors } from './doors.js';
+
+type Direction = 'in' | 'out';
+type PassOk = Extract<PassDecision, { ok: true }>;
+
+/** Where a credential came from. */
+interface Source {
+  deviceId: string;
+  boot: number | null;
+  seq: number | null;
+}
+
+/** A person who has presented every factor the area asks for. */
+interface Authenticated {
+  person: Person;
+  decision: PassOk;
+  factors: Factor[];
+  direction: Direction;
+  source: Source;
+  duress: boolean;
+}
+
+type Pending =
+  | { kind: 'factor'; person: Person; credential: Credential; first: Factor; direction: Direction; source: Source; timer: NodeJS.Timeout }
+  | { kind: 'escort'; visitor: Authenticated; timer: NodeJS.Timeout }
+  | { kind: 'second-person'; first: Authenticated; timer: NodeJS.Timeout };
+
+interface DoorFlow {
+  door: Door;
+  area: Area;
+  pending: Pending | null;
+  /** Access holders who entered here lately, for a visitor who follows them in. */
+  recentHolders: { personId: string; seq: number; at: number }[];
+  /** Events at one door are handled one at a time: a PIN check awaits a hash. */
+  queue: Promise<void>;
+}
+
+const OTP_STEP_SECONDS = 30;
+
+export class Access implements Extension {
+  readonly name = 'access';
+  private readonly flows = new Map<string, DoorFlow>();
+  private off?: () => void;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly doors: Doors,
+  ) {
+    for (const door of ctx.site.doors) {
+      this.flows.set(door.id, { door, area: ctx.index.areas.get(door.area)!, pending: null, recentHolders: [], queue: Promise.resolve() });
+    }
+  }
+
+  start(): void {
+    this.off = this.ctx.bus.on('device.event', ({ deviceId, event }) => {
+      if (event.type !== 'credential') return;
+      for (const { door, role } of this.ctx.index.rolesOf(deviceId)) {
+        if (role !== 'entryReader' && role !== 'keypad' && role !== 'exitReader') continue;
+        const flow = this.flows.get(door.id)!;
+        const source = { deviceId, boot: event.boot ?? null, seq: event.seq ?? null };
+        const direction: Direction = role === 'exitReader' ? 'out' : 'in';
+        flow.queue = flow.queue
+          .then(() => this.onCredential(flow, event.credential, direction, source))
+          .catch((err: Error) => this.ctx.log.error({ err, door: door.id }, 'access flow failed; the door stays locked'));
+      }
+    });
+  }
+
+  stop(): void {
+    this.off?.();
+    for (const flow of this.flows.values()) this.clearPending(flow);
+  }
+
+  /** Cancels what a door was waiting for (lockdown, emergency, reload). */
+  cancelPending(doorId: string): void {
+    const flow = this.flows.get(doorId);
+    if (flow) this.clearPending(flow);
+  }
+
+  private async onCredential(flow: DoorFlow, credential: CredentialEvent['credential'], direction: Direction, source: Source): Promise<void> {
+    // Leaving takes one factor: double locking guards the way in.
+    const factors = direction === 'out' ? [flow.area.factors[0]!] : (flow.area.factors as Factor[]);
+    const kind = credential.kind as Factor;
+    const pending = flow.pending;
+    if (factors.length === 2 && kind === factors[1] && direction === 'in') {
+      if (pending?.kind === 'factor') return this.secondFactor(flow, pending, kind, credential.value, source);
+      // A second factor alone never opens.
+      if (kind !== factors[0]) return this.deny(flow, { direction, source, factors: [kind], reason: 'second-factor-alone' });
+    }
+    if (kind !== factors[0]) return this.deny(flow, { direction, source, factors: [kind], reason: 'factor-not-accepted' });
+    return this.firstFactor(flow, kind, credential.value, direction, source, factors);
+  }
+
+  private async firstFactor(flow: DoorFlow, kind: Factor, value: string, direction: Direction, source: Source, factors: Factor[]): Promise<void> {
+    const { people } = this.ctx.store;
+    let credential: Credential | undefined;
+    let person: Person | undefined;
+    if (kind === 'pin') {
+      // A PIN as first factor is typed as "staff number#PIN": a salted hash cannot be looked up by value.
+      const match = /^(\d{1,9})#(\d{4,12})$/.exec(value);
+      person = match ? people.personByNumber(Number(match[1])) : undefined;
+      if (person && match) {
+        const found = await this.matchPin(person.id, match[2]!);
+        if (!found) return this.wrongSecret(flow, person, 'wrong-pin', direction, source, [kind]);
+        credential = found.credential;
+      }
+    } else {
+      credential = people.findCredential(kind, value);
+      person = credential ? people.person(credential.personId) : undefined;
+    }
+    const decision = this.decide(flow, credential, person, direction);
+    if (!decision.ok) return this.deny(flow, { direction, source, factors: [kind], reason: decision.reason, person, credentialValue: credential ? undefined : { kind, value } });
+    if (factors.length === 2) {
+      this.clearPending(flow);
+      const timer = setTimeout(() => this.expire(flow), this.ctx.site.policy.factorWindowSeconds * 1000);
+      flow.pending = { kind: 'factor', person: person!, credential: credential!, first: kind, direction, source, timer };
+      this.indicate(flow, 'pin-required');
+      return;
+    }
+    return this.authenticated(flow, { person: person!, decision, factors: [kind], direction, source, duress: false });
+  }
+
+  private async secondFactor(flow: DoorFlow, pending: Extract<Pending, { kind: 'factor' }>, kind: Factor, value: string, source: Source): Promise<void> {
+    this.clearPending(flow);
+    const { people } = this.ctx.store;
+    const person = pending.person;
+    let duress = false;
+    if (kind === 'pin') {
+      const found = await this.matchPin(person.id, value);
+      if (!found) return this.wrongSecret(flow, person, 'wrong-pin', pending.direction, source, [pending.first, kind]);
+      duress = found.credential.use === 'duress';
+    } else if (kind === 'otp') {
+      if (!(await this.matchOtp(person.id, value))) return this.wrongSecret(flow, person, 'wrong-otp', pending.direction, source, [pending.first, kind]);
+    } else if (kind === 'bio') {
+      if (!people.credentialsOf(person.id, 'bio').some((c) => c.value === value)) {
+        return this.wrongSecret(flow, person, 'wrong-bio', pending.direction, source, [pending.first, kind]);
+      }
+    }
+    people.clearPinFailures(person.id);
+    // Decide again on fresh data: a grant revoked between the card and the PIN must not open.
+    const credential = people.findCredential(pending.credential.kind, pending.credential.value);
+    const fresh = credential ? people.person(credential.personId) : undefined;
+    const decision = this.decide(flow, credential, fresh, pending.direction);
+    if (!decision.ok) return this.deny(flow, { direction: pending.direction, source, factors: [pending.first, kind], reason: decision.reason, person });
+    return this.authenticated(flow, { person: fresh!, decision, factors: [pending.first, kind], direction: pending.direction, source, duress });
+  }
+
+  private decide(flow: DoorFlow, credential: Credential | undefined, person: Person | undefined, direction: Direction): PassDecision {
+    const { store, site } = this.ctx;
+    const now = this.ctx.now();
+    const area = flow.area;
+    const mode = store.areas.mode(area.id);
+    const schedule = area.schedule ? site.schedules.find((s) => s.id === area.schedule) : undefined;
+    return decidePass({
+      now, direction, credential,
+      person: person && { kind: person.kind, status: person.status, roles: person.roles, ...store.people.standing(person.id) },
+      area: {
+        id: area.id, mode: mode.mode, allowedRoles: mode.mode === 'lockdown' ? mode.allowedRoles : [],
+        open: schedule ? isWithinSchedule(schedule, now, site.site.timezone) : true, antiPassback: area.antiPassback,
+      },
+      grants: person && person.kind === 'staff' ? store.people.grants(person.id, area.id) : [],
+      visits: person && person.kind === 'visitor'
+        ? store.visits.visitsOf(person.id).map((v) => ({ ...v, endedAt: v.cancelledAt ?? v.checkedOutAt }))
+        : [],
+      inside: person && area.antiPassback !== 'off' ? store.areas.isInside(area.id, person.id) : null,
+      settings: site.policy,
+    });
+  }
+
+  private authenticated(flow: DoorFlow, a: Authenticated): void {
+    const { policy } = this.ctx.site;
+    const now = this.ctx.now().getTime();
+    if (a.direction === 'out') return this.grant(flow, [a]);
+    const pending = flow.pending;
+    if (a.decision.needsEscort) {
+      // The escort may already have gone in at this door, just before the visitor.
+      const escort = flow.recentHolders.find((h) => now - h.at <= policy.escortWindowSeconds * 1000);
+      if (escort) return this.grant(flow, [a], { seq: escort.seq, personId: escort.personId });
+      this.clearPending(flow);
+      flow.pending = { kind: 'escort', visitor: a, timer: setTimeout(() => this.expire(flow), policy.escortWindowSeconds * 1000) };
+      this.indicate(flow, 'pin-required');
+      return;
+    }
+    if (pending?.kind === 'escort') {
+      this.clearPending(flow);
+      return this.grant(flow, [a, pending.visitor]);
+    }
+    if (flow.area.twoPerson) {
+      if (pending?.kind === 'second-person' && pending.first.person.id !== a.person.id) {
+        this.clearPending(flow);
+        return this.grant(flow, [pending.first, a]);
+      }
+      if (pending?.kind === 'second-person') return; // the same person again: still waiting for another
+      this.clearPending(flow);
+      flow.pending = { kind: 'second-person', first: a, timer: setTimeout(() => this.expire(flow), policy.twoPersonWindowSeconds * 1000) };
+      this.indicate(flow, 'pin-required');
+      return;
+    }
+    this.grant(flow, [a]);
+  }
+
+  /**
+   * Commits one record per person (a pair names each other), updates occupancy, and only then
+   * releases the door. `linkTo`: an earlier record this one links to (the escort who went first).
+   */
+  private grant(flow: DoorFlow, people: Authenticated[], linkTo?: { seq: number; personId: string }): void {
+    const { store, counters } = this.ctx;
+    const at = this.ctx.now().toISOString();
+    let records: EntryRecord[];
+    try {
+      records = store.db.transaction(() => {
+        const first = store.entryLog.nextSeq;
+        return people.map((a, i) => {
+          const other = people.length === 2 ? { seq: first + (1 - i), personId: people[1 - i]!.person.id } : linkTo;
+          const record = store.entryLog.append({
+            at, kind: 'decision', doorId: flow.door.id, areaId: flow.area.id, direction: a.direction,
+            personId: a.person.id, personName: a.person.name, affiliation: a.person.affiliation, purpose: a.decision.purpose,
+            factors: a.factors, decision: 'granted', reason: 'granted', deviceId: a.source.deviceId, deviceBoot: a.source.boot,
+            deviceSeq: a.source.seq, linkedSeq: other?.seq ?? null, linkedPersonId: other?.personId ?? null,
+            detail: grantDetail(a),
+          });
+          if (flow.area.antiPassback !== 'off') {
+            if (a.direction === 'in') store.areas.enter(flow.area.id, a.person.id, at);
+            else store.areas.leave(flow.area.id, a.person.id);
+          }
+          store.sequences.persist(a.source.deviceId);
+          return record;
+        });
+      })();
+    } catch (err) {
+      return this.storageFault(flow, err as Error, people[0]!.source.deviceId);
+    }
+    counters.granted += records.length;
+    for (const r of records) this.ctx.bus.emit('entry', r);
+    this.doors.release(flow.door.id, { kind: 'grant', seq: records.at(-1)!.seq });
+    // A duress grant looks like any other at the door: the alarm is silent.
+    this.indicate(flow, 'granted', people[0]!.direction);
+    const now = this.ctx.now().getTime();
+    people.forEach((a, i) => {
+      const record = records[i]!;
+      if (a.direction === 'in' && !a.decision.needsEscort) {
+        flow.recentHolders = [{ personId: a.person.id, seq: record.seq, at: now }, ...flow.recentHolders.filter((h) => h.personId !== a.person.id)].slice(0, 5);
+      }
+      if (a.duress) {
+        this.ctx.alarms.raise({ category: 'alarm', type: 'duress', severity: 'alarm', source: flow.door.id, detail: { seq: record.seq, personId: a.person.id, personName: a.person.name } });
+      }
+      if (a.decision.antiPassbackViolation) {
+        this.ctx.alarms.raise({ category: 'access', type: 'anti-passback-violation', severity: 'warning', source: flow.door.id, detail: { seq: record.seq, personId: a.person.id, direction: a.direction } });
+      }
+    });
+  }
+
+  private deny(
+    flow: DoorFlow,
+    d: { direction: Direction; source: Source; factors: Factor[]; reason: DenyReason; person?: Person; credentialValue?: { kind: Factor; value: string } },
+  ): void {
+    const { store, counters } = this.ctx;
+    let record: EntryRecord;
+    try {
+      record = store.db.transaction(() => {
+        const r = store.entryLog.append({
+          at: this.ctx.now().toISOString(), kind: 'decision', doorId: flow.door.id, areaId: flow.area.id, direction: d.direction,
+          personId: d.person?.id ?? null, personName: d.person?.name ?? null, affiliation: d.person?.affiliation ?? null,
+          factors: d.factors, decision: 'denied', reason: d.reason, deviceId: d.source.deviceId, deviceBoot: d.source.boot, deviceSeq: d.source.seq,
+          // An unknown card's number is kept so a guard can see what was tried; secrets (PIN, OTP) never are.
+          detail: d.credentialValue ? { credential: { kind: d.credentialValue.kind, value: d.credentialValue.kind === 'card' || d.credentialValue.kind === 'bio' ? d.credentialValue.value : '(hidden)' } } : null,
+        });
+        store.sequences.persist(d.source.deviceId);
+        return r;
+      })();
+    } catch (err) {
+      return this.storageFault(flow, err as Error, d.source.deviceId);
+    }
+    counters.denied++;
+    this.ctx.bus.emit('entry', record);
+    this.indicate(flow, 'denied', d.direction);
+    const detail = { seq: record.seq, reason: d.reason, personId: d.person?.id ?? null, device: d.source.deviceId };
+    this.ctx.alarms.raise({ category: 'access', type: 'access-denied', severity: 'warning', source: flow.door.id, detail });
+    if (invalidCredentialReasons.has(d.reason)) {
+      this.ctx.alarms.raise({ category: 'access', type: 'invalid-credential-used', severity: 'warning', source: flow.door.id, detail });
+    }
+  }
+
+  /** A wrong PIN (or OTP, or biometric) counts towards the lockout; the last allowed one locks out. */
+  private wrongSecret(flow: DoorFlow, person: Person, reason: 'wrong-pin' | 'wrong-otp' | 'wrong-bio', direction: Direction, source: Source, factors: Factor[]): void {
+    const { policy } = this.ctx.site;
+    let lock: { failures: number; lockedUntil: string | null } | undefined;
+    try {
+      lock = this.ctx.store.people.pinFailure(person.id, policy.pinAttempts, policy.pinLockoutSeconds * 1000, this.ctx.now());
+    } catch (err) {
+      this.ctx.log.error({ err }, 'could not count a wrong PIN');
+    }
+    this.deny(flow, { direction, source, factors, reason, person });
+    if (lock?.lockedUntil) {
+      this.ctx.alarms.raise({
+        category: 'alarm', type: 'pin-lockout', severity: 'alarm', source: flow.door.id,
+        detail: { personId: person.id, personName: person.name, attempts: policy.pinAttempts, lockedUntil: lock.lockedUntil },
+      });
+    }
+  }
+
+  private async matchPin(personId: string, pin: string): Promise<{ credential: Credential } | undefined> {
+    for (const credential of this.ctx.store.people.credentialsOf(personId, 'pin')) {
+      if (await verifyPin(credential.value, pin)) return { credential };
+    }
+    return undefined;
+  }
+
+  /** TOTP, one step either side for clock drift; a code already used cannot open again. */
+  private async matchOtp(personId: string, code: string): Promise<boolean> {
+    if (!/^\d{6}$/.test(code)) return false;
+    const now = this.ctx.now().getTime();
+    for (const credential of this.ctx.store.people.credentialsOf(personId, 'otp')) {
+      try {
+        const result = await verifyTotp({ secret: credential.value, token: code, epoch: Math.floor(now / 1000), epochTolerance: OTP_STEP_SECONDS });
+        if (!result.valid) continue;
+        const delta = 'delta' in result && typeof result.delta === 'number' ? result.delta : 0;
+        const step = Math.floor(now / 1000 / OTP_STEP_SECONDS) + delta;
+        return this.ctx.store.people.useOtpStep(credential.id, step);
+      } catch {
+        continue;
+      }
+    }
+    return false;
+  }
+
+  /** The time for the second factor, the escort or the second person ran out: logged as a denial. */
+  private expire(flow: DoorFlow): void {
+    const pending = flow.pending;
+    if (!pending) return;
+    flow.pending = null;
+    if (pending.kind === 'factor') {
+      this.deny(flow, { direction: pending.direction, source: pending.source, factors: [pending.first], reason: 'second-factor-timeout', person: pending.person });
+    } else {
+      const a = pending.kind === 'escort' ? pending.visitor : pending.first;
+      this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: pending.kind === 'escort' ? 'escort-timeout' : 'two-person-timeout', person: a.person });
+    }
+  }
+
+  private clearPending(flow: DoorFlow): void {
+    if (flow.pending) clearTimeout(flow.pending.timer);
+    flow.pending = null;
+  }
+
+  /** Shows the outcome on the side of the door where the person stands. */
+  private indicate(flow: DoorFlow, pattern: 'granted' | 'denied' | 'pin-required', direction: Direction = 'in'): void {
+    const devices = direction === 'out' ? [flow.door.exitReader] : [flow.door.entryReader, flow.door.keypad];
+    for (const id of new Set(devices.filter((x): x is string => x !== undefined))) {
+      void this.ctx.devices.send(id, { command: 'indicate', pattern });
+    }
+  }
+
+  private storageFault(flow: DoorFlow, err: Error, deviceId: string): void {
+    // Nothing committed, so nothing opens: fail secure, say so, stay up.
+    this.ctx.store.entryLog.resync();
+    this.ctx.counters.storageFaults++;
+    this.ctx.alarms.raiseLimited('storage-fault', 10_000, {
+      category: 'system', type: 'storage-fault', severity: 'alarm', source: flow.door.id, detail: { error: err.message, during: 'access decision', device: deviceId },
+    });
+    this.indicate(flow, 'denied');
+  }
+}
+
+function grantDetail(a: Authenticated): Record<string, unknown> | null {
+  const detail: Record<string, unknown> = {};
+  if (a.decision.grantId !== null) detail.grantId = a.decision.grantId;
+  if (a.decision.visitId !== null) detail.visitId = a.decision.visitId;
+  if (a.duress) detail.duress = true;
+  if (a.decision.antiPassbackViolation) detail.antiPassback = 'violation';
+  return Object.keys(detail).length ? detail : null;
+}
