@@ -31,15 +31,19 @@ interface Authenticated {
   duress: boolean;
 }
 
-type Pending =
-  | { kind: 'factor'; person: Person; credential: Credential; first: Factor; direction: Direction; source: Source; timer: NodeJS.Timeout }
+/** A person who presented the first factor and owes the second. */
+interface PendingFactor { person: Person; credential: Credential; first: Factor; direction: Direction; source: Source; timer: NodeJS.Timeout }
+/** Someone fully authenticated who waits for another: a visitor for an escort, or the first of two persons. */
+type PendingGroup =
   | { kind: 'escort'; visitor: Authenticated; timer: NodeJS.Timeout }
   | { kind: 'second-person'; first: Authenticated; timer: NodeJS.Timeout };
 
 interface DoorFlow {
   door: Door;
   area: Area;
-  pending: Pending | null;
+  /** Kept apart: the escort's own card and PIN must not cancel the visitor who waits for them. */
+  factor: PendingFactor | null;
+  group: PendingGroup | null;
   /** Access holders who entered here lately, for a visitor who follows them in. */
   recentHolders: { personId: string; seq: number; at: number }[];
   /** Events at one door are handled one at a time: a PIN check awaits a hash. */
@@ -58,7 +62,7 @@ export class Access implements Extension {
     private readonly doors: Doors,
   ) {
     for (const door of ctx.site.doors) {
-      this.flows.set(door.id, { door, area: ctx.index.areas.get(door.area)!, pending: null, recentHolders: [], queue: Promise.resolve() });
+      this.flows.set(door.id, { door, area: ctx.index.areas.get(door.area)!, factor: null, group: null, recentHolders: [], queue: Promise.resolve() });
     }
   }
 
@@ -79,22 +83,26 @@ export class Access implements Extension {
 
   stop(): void {
     this.off?.();
-    for (const flow of this.flows.values()) this.clearPending(flow);
+    for (const flow of this.flows.values()) this.cancel(flow);
   }
 
   /** Cancels what a door was waiting for (lockdown, emergency, reload). */
   cancelPending(doorId: string): void {
     const flow = this.flows.get(doorId);
-    if (flow) this.clearPending(flow);
+    if (flow) this.cancel(flow);
+  }
+
+  private cancel(flow: DoorFlow): void {
+    this.clearFactor(flow);
+    this.clearGroup(flow);
   }
 
   private async onCredential(flow: DoorFlow, credential: CredentialEvent['credential'], direction: Direction, source: Source): Promise<void> {
     // Leaving takes one factor: double locking guards the way in.
     const factors = direction === 'out' ? [flow.area.factors[0]!] : (flow.area.factors as Factor[]);
     const kind = credential.kind as Factor;
-    const pending = flow.pending;
     if (factors.length === 2 && kind === factors[1] && direction === 'in') {
-      if (pending?.kind === 'factor') return this.secondFactor(flow, pending, kind, credential.value, source);
+      if (flow.factor) return this.secondFactor(flow, flow.factor, kind, credential.value, source);
       // A second factor alone never opens.
       if (kind !== factors[0]) return this.deny(flow, { direction, source, factors: [kind], reason: 'second-factor-alone' });
     }
@@ -122,17 +130,17 @@ export class Access implements Extension {
     const decision = this.decide(flow, credential, person, direction);
     if (!decision.ok) return this.deny(flow, { direction, source, factors: [kind], reason: decision.reason, person, credentialValue: credential ? undefined : { kind, value } });
     if (factors.length === 2) {
-      this.clearPending(flow);
-      const timer = setTimeout(() => this.expire(flow), this.ctx.site.policy.factorWindowSeconds * 1000);
-      flow.pending = { kind: 'factor', person: person!, credential: credential!, first: kind, direction, source, timer };
+      this.clearFactor(flow);
+      const timer = setTimeout(() => this.expireFactor(flow), this.ctx.site.policy.factorWindowSeconds * 1000);
+      flow.factor = { person: person!, credential: credential!, first: kind, direction, source, timer };
       this.indicate(flow, 'pin-required');
       return;
     }
     return this.authenticated(flow, { person: person!, decision, factors: [kind], direction, source, duress: false });
   }
 
-  private async secondFactor(flow: DoorFlow, pending: Extract<Pending, { kind: 'factor' }>, kind: Factor, value: string, source: Source): Promise<void> {
-    this.clearPending(flow);
+  private async secondFactor(flow: DoorFlow, pending: PendingFactor, kind: Factor, value: string, source: Source): Promise<void> {
+    this.clearFactor(flow);
     const { people } = this.ctx.store;
     const person = pending.person;
     let duress = false;
@@ -182,28 +190,28 @@ export class Access implements Extension {
     const { policy } = this.ctx.site;
     const now = this.ctx.now().getTime();
     if (a.direction === 'out') return this.grant(flow, [a]);
-    const pending = flow.pending;
+    const pending = flow.group;
     if (a.decision.needsEscort) {
       // The escort may already have gone in at this door, just before the visitor.
       const escort = flow.recentHolders.find((h) => now - h.at <= policy.escortWindowSeconds * 1000);
       if (escort) return this.grant(flow, [a], { seq: escort.seq, personId: escort.personId });
-      this.clearPending(flow);
-      flow.pending = { kind: 'escort', visitor: a, timer: setTimeout(() => this.expire(flow), policy.escortWindowSeconds * 1000) };
+      this.clearGroup(flow);
+      flow.group = { kind: 'escort', visitor: a, timer: setTimeout(() => this.expireGroup(flow), policy.escortWindowSeconds * 1000) };
       this.indicate(flow, 'pin-required');
       return;
     }
     if (pending?.kind === 'escort') {
-      this.clearPending(flow);
+      this.clearGroup(flow);
       return this.grant(flow, [a, pending.visitor]);
     }
     if (flow.area.twoPerson) {
       if (pending?.kind === 'second-person' && pending.first.person.id !== a.person.id) {
-        this.clearPending(flow);
+        this.clearGroup(flow);
         return this.grant(flow, [pending.first, a]);
       }
       if (pending?.kind === 'second-person') return; // the same person again: still waiting for another
-      this.clearPending(flow);
-      flow.pending = { kind: 'second-person', first: a, timer: setTimeout(() => this.expire(flow), policy.twoPersonWindowSeconds * 1000) };
+      this.clearGroup(flow);
+      flow.group = { kind: 'second-person', first: a, timer: setTimeout(() => this.expireGroup(flow), policy.twoPersonWindowSeconds * 1000) };
       this.indicate(flow, 'pin-required');
       return;
     }
@@ -335,22 +343,31 @@ export class Access implements Extension {
     return false;
   }
 
-  /** The time for the second factor, the escort or the second person ran out: logged as a denial. */
-  private expire(flow: DoorFlow): void {
-    const pending = flow.pending;
+  /** The time for the second factor ran out: logged as a denial. */
+  private expireFactor(flow: DoorFlow): void {
+    const pending = flow.factor;
     if (!pending) return;
-    flow.pending = null;
-    if (pending.kind === 'factor') {
-      this.deny(flow, { direction: pending.direction, source: pending.source, factors: [pending.first], reason: 'second-factor-timeout', person: pending.person });
-    } else {
-      const a = pending.kind === 'escort' ? pending.visitor : pending.first;
-      this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: pending.kind === 'escort' ? 'escort-timeout' : 'two-person-timeout', person: a.person });
-    }
+    flow.factor = null;
+    this.deny(flow, { direction: pending.direction, source: pending.source, factors: [pending.first], reason: 'second-factor-timeout', person: pending.person });
   }
 
-  private clearPending(flow: DoorFlow): void {
-    if (flow.pending) clearTimeout(flow.pending.timer);
-    flow.pending = null;
+  /** The escort or the second person did not come in time: logged as a denial. */
+  private expireGroup(flow: DoorFlow): void {
+    const pending = flow.group;
+    if (!pending) return;
+    flow.group = null;
+    const a = pending.kind === 'escort' ? pending.visitor : pending.first;
+    this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: pending.kind === 'escort' ? 'escort-timeout' : 'two-person-timeout', person: a.person });
+  }
+
+  private clearFactor(flow: DoorFlow): void {
+    if (flow.factor) clearTimeout(flow.factor.timer);
+    flow.factor = null;
+  }
+
+  private clearGroup(flow: DoorFlow): void {
+    if (flow.group) clearTimeout(flow.group.timer);
+    flow.group = null;
   }
 
   /** Shows the outcome on the side of the door where the person stands. */
