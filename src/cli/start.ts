@@ -1,7 +1,7 @@
 // `tobira start`: the process wiring around the controller and the API.
 import { Controller, BrokerPortInUseError } from '../controller/daemon.js';
 import { buildServer } from '../api/server.js';
-import { loadSiteFile } from '../site/load.js';
+import { formatProblem, loadSiteFile, SiteFileError } from '../site/load.js';
 import { createLogger } from './logger.js';
 import { brokerChoice, dataDir, parsePort, sitePath, UsageError, type CommonFlags } from './options.js';
 
@@ -55,6 +55,17 @@ export async function start(flags: StartFlags): Promise<void> {
     log.flush?.();
     process.exit(0);
   };
+  // SIGHUP: reload the site file (policy changes apply live; see Controller.reload).
+  process.on('SIGHUP', () => {
+    try {
+      const result = controller.reload(loadSiteFile(file));
+      log.info({ ...result, site: file }, 'site file reloaded');
+    } catch (err) {
+      const problems = err instanceof SiteFileError ? err.problems.map(formatProblem) : [(err as Error).message];
+      controller.reload({ problems });
+      log.warn({ problems }, 'site file reload refused');
+    }
+  });
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }

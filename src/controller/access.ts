@@ -86,6 +86,14 @@ export class Access implements Extension {
     for (const flow of this.flows.values()) this.cancel(flow);
   }
 
+  /** The site file was reloaded: areas' rules may have changed; anything half-done starts over. */
+  reloadSite(): void {
+    for (const flow of this.flows.values()) {
+      this.cancel(flow);
+      flow.area = this.ctx.index.areas.get(flow.door.area)!;
+    }
+  }
+
   /** Cancels what a door was waiting for (lockdown, emergency, reload). */
   cancelPending(doorId: string): void {
     const flow = this.flows.get(doorId);

@@ -183,6 +183,31 @@ export class Controller {
     };
   }
 
+  /**
+   * Site file reload (SIGHUP): raises configuration-entered, applies policy changes (schedules, area
+   * rules, policy and log settings) live, and configuration-left. Changes to devices, doors, area
+   * nesting or the broker need a restart and are refused, with the reason, keeping the running site.
+   */
+  reload(next: SiteFile | { problems: string[] }): { applied: boolean; reason?: string } {
+    const { alarms } = this.ctx;
+    alarms.raise({ category: 'system', type: 'configuration-entered', severity: 'info', source: 'site-file' });
+    const refuse = (reason: string) => {
+      alarms.raise({ category: 'system', type: 'configuration-rejected', severity: 'warning', source: 'site-file', detail: { reason } });
+      alarms.raise({ category: 'system', type: 'configuration-left', severity: 'info', source: 'site-file', detail: { applied: false } });
+      return { applied: false, reason };
+    };
+    if ('problems' in next) return refuse(`invalid site file: ${next.problems.join('; ')}`);
+    const topology = (site: SiteFile) =>
+      JSON.stringify([site.devices, site.doors, site.mqtt, site.gpio, site.site.timezone, site.areas.map((a) => [a.id, a.parent ?? null])]);
+    if (topology(next) !== topology(this.ctx.site)) return refuse('devices, doors, areas, time zone or broker changed: restart the controller to apply');
+    const changed = (['schedules', 'policy', 'log', 'power', 'areas'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.ctx.site[k]));
+    this.ctx.site = next;
+    this.ctx.index = new SiteIndex(next);
+    this.access.reloadSite();
+    alarms.raise({ category: 'system', type: 'configuration-left', severity: 'info', source: 'site-file', detail: { applied: true, changed } });
+    return { applied: true };
+  }
+
   /** The embedded broker's accepted sockets (for diagnostics); empty with an external broker. */
   brokerSockets() {
     return this.broker?.sockets() ?? [];

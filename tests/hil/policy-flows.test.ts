@@ -1,6 +1,8 @@
 // Hardware-in-the-loop: the access policy's multi-step flows through the real daemon, the embedded
 // broker and the simulated devices of the example site (lab: card + PIN, vault: card + PIN and two
 // persons, lab-main fail-safe with the fire panel, vault-door fail-secure).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../firmware-sim/index.js';
 import { openDatabase } from '../../src/store/db.js';
@@ -205,5 +207,27 @@ describe('access flows at the doors of the example site', () => {
     await waitFor(() => events(daemon, 'primary-power-restored').length > 0 && events(daemon, 'standby-power-trouble').length > 0 && events(daemon, 'tamper').length > 0, 3000, 'power and tamper events');
     expect(events(daemon, 'primary-power-failed')).toHaveLength(1);
     expect(events(daemon, 'tamper')[0]).toMatchObject({ source: 'lab-reader', severity: 'alarm' });
+  });
+
+  it('SIGHUP reloads the site file: policy changes apply with configuration-entered/left; topology changes are refused', async () => {
+    const raw = parse(readFileSync(daemon.siteFile, 'utf8'));
+    raw.policy.pinAttempts = 5;
+    writeFileSync(daemon.siteFile, stringify(raw));
+    process.kill(daemon.pid, 'SIGHUP');
+    const left = await waitFor(() => events(daemon, 'configuration-left')[0], 3000, 'configuration-left');
+    expect(JSON.parse(left.detail as string)).toEqual({ applied: true, changed: ['policy'] });
+    expect(events(daemon, 'configuration-entered')).toHaveLength(1);
+
+    raw.doors[0].unlockMs = 7000;
+    writeFileSync(daemon.siteFile, stringify(raw));
+    process.kill(daemon.pid, 'SIGHUP');
+    const rejected = await waitFor(() => events(daemon, 'configuration-rejected')[0], 3000, 'configuration-rejected');
+    expect(JSON.parse(rejected.detail as string).reason).toMatch(/restart the controller/);
+
+    writeFileSync(daemon.siteFile, 'site: [broken');
+    process.kill(daemon.pid, 'SIGHUP');
+    await waitFor(() => events(daemon, 'configuration-rejected').length === 2, 3000, 'second rejection');
+    expect(JSON.parse(events(daemon, 'configuration-rejected')[1]!.detail as string).reason).toMatch(/invalid site file/);
+    expect(daemon.proc.exitCode).toBeNull();
   });
 });
