@@ -1,0 +1,67 @@
+// Area modes through the controller itself (in-process, real broker and simulator): lockdown lets
+// only the listed roles pass and is logged; a release is undone cleanly.
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Simulator } from '../../firmware-sim/index.js';
+import { Controller } from '../../src/controller/daemon.js';
+import { loadSecrets } from '../../src/devices/secrets.js';
+import { enrol, prepareData } from '../helpers/daemon.js';
+import { freePort, waitFor } from '../helpers/ports.js';
+
+describe('area modes', () => {
+  let controller: Controller;
+  let sim: Simulator;
+
+  beforeAll(async () => {
+    const { dataDir, site } = prepareData({
+      edit: (raw) => {
+        raw.schedules = [{ id: 'weekdays', weekly: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '00:00', to: '24:00' }] }];
+      },
+    });
+    controller = await Controller.start({ site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() } });
+    await enrol({ dataDir }, { name: 'Guard Kato', card: 'C0000001', pin: '5555', roles: ['security'], areas: ['lab'] });
+    await enrol({ dataDir }, { name: 'Researcher Mori', card: 'C0000002', pin: '6666', areas: ['lab'] });
+    sim = await Simulator.start({ site, url: controller.brokerUrl, secrets: loadSecrets(dataDir) });
+    await waitFor(() => controller.doors.state('lab-main')?.lock === 'locked', 5000, 'lab locked');
+  });
+
+  afterAll(async () => {
+    await sim?.stop();
+    await controller?.stop();
+  });
+
+  async function attempt(card: string, pin: string): Promise<string> {
+    const shown = sim.expectCommand('lab-reader', (c) => c.command === 'indicate' && c.pattern !== 'pin-required', 3000, 'outcome');
+    const asked = sim.expectCommand('lab-keypad', (c) => c.command === 'indicate', 3000, 'keypad');
+    await sim.swipe('lab-reader', card);
+    const first = await asked;
+    if (first.command === 'indicate' && first.pattern === 'pin-required') await sim.pin('lab-keypad', pin);
+    const c = await shown;
+    return c.command === 'indicate' ? c.pattern : '';
+  }
+
+  it('lockdown: only the listed roles pass; the change is in the entry log; normal restores', async () => {
+    expect(controller.areas.setMode('lab', 'lockdown', { by: 'guard-console', roles: ['security'] })).toBe(true);
+    const log = controller.ctx.store.entryLog;
+    expect(log.recent(1)[0]).toMatchObject({ kind: 'mode', areaId: 'lab', reason: 'mode-lockdown', detail: { previous: 'normal', by: 'guard-console', allowedRoles: ['security'] } });
+    expect(await attempt('C0000002', '6666')).toBe('denied');
+    expect(log.recent(1)[0]).toMatchObject({ decision: 'denied', reason: 'area-locked-down', personName: 'Researcher Mori' });
+    await waitFor(() => controller.doors.state('lab-main')?.lock === 'locked', 6000, 'locked again');
+    expect(await attempt('C0000001', '5555')).toBe('granted');
+
+    controller.areas.setMode('lab', 'normal', { by: 'guard-console' });
+    await waitFor(() => controller.doors.state('lab-main')?.lock === 'locked', 7000, 'relocked');
+    expect(await attempt('C0000002', '6666')).toBe('granted');
+    expect(controller.ctx.store.events.recent(20).map((e) => e.type)).toEqual(expect.arrayContaining(['area-locked-down', 'area-normal']));
+  });
+
+  it('an emergency release by command releases only the fail-safe lab door, is kept in the store, and normal relocks it', async () => {
+    controller.areas.setMode('lab', 'emergency', { by: 'guard-console' });
+    await waitFor(() => controller.doors.state('lab-main')?.emergency === true, 2000, 'released');
+    expect(sim.lockState('lab-lock')).toBe('unlocked');
+    expect(controller.doors.state('vault-door')?.emergency).toBe(false);
+    expect(controller.ctx.store.areas.mode('lab').mode).toBe('emergency');
+    controller.areas.setMode('lab', 'normal', { by: 'guard-console' });
+    await sim.waitFor(() => sim.lockState('lab-lock') === 'locked', 3000, 'relocked after the release');
+  });
+});
