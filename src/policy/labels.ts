@@ -1,0 +1,91 @@
+// Words for people: reason codes and event types in English and Japanese, for exports, reports and
+// the guard console. The codes themselves stay the stable interface.
+import type { ReasonCode } from './access.js';
+
+export type Lang = 'en' | 'ja';
+type Labels<K extends string> = Record<K, { en: string; ja: string }>;
+
+export const reasonLabels: Labels<ReasonCode> = {
+  granted: { en: 'Granted', ja: '許可' },
+  'unknown-credential': { en: 'Unknown credential', ja: '未登録の認証媒体' },
+  'credential-revoked': { en: 'Credential revoked', ja: '認証媒体失効' },
+  'credential-suspended': { en: 'Credential suspended', ja: '認証媒体停止中' },
+  'person-inactive': { en: 'Person not active', ja: '利用者無効' },
+  'pin-locked-out': { en: 'Locked out after wrong PINs', ja: '暗証番号誤りによるロックアウト中' },
+  'area-locked-down': { en: 'Area locked down', ja: '区域封鎖中' },
+  'no-grant': { en: 'No access right for the area', ja: '区域の入室権限なし' },
+  'grant-not-yet-valid': { en: 'Access right not yet valid', ja: '入室権限の有効期間前' },
+  'grant-expired': { en: 'Access right expired', ja: '入室権限の期限切れ' },
+  'no-visit': { en: 'No visit for the area', ja: '訪問予定なし' },
+  'visit-not-approved': { en: 'Visit not approved', ja: '訪問未承認' },
+  'visit-not-yet-valid': { en: 'Visit not yet started', ja: '訪問時間前' },
+  'visit-expired': { en: 'Visit over', ja: '訪問時間終了' },
+  'outside-hours': { en: 'Outside business hours', ja: '業務時間外' },
+  'no-training': { en: 'No training on record', ja: '教育未受講' },
+  'training-lapsed': { en: 'Annual training lapsed', ja: '年次教育の期限切れ' },
+  'no-pledge': { en: 'No confidentiality pledge', ja: '秘密保持誓約書なし' },
+  'anti-passback': { en: 'Anti-passback', ja: 'アンチパスバック違反' },
+  'factor-not-accepted': { en: 'Method not accepted here', ja: 'この扉で使えない認証方式' },
+  'wrong-pin': { en: 'Wrong PIN', ja: '暗証番号誤り' },
+  'wrong-otp': { en: 'Wrong one-time code', ja: 'ワンタイムコード誤り' },
+  'wrong-bio': { en: 'Biometric mismatch', ja: '生体認証不一致' },
+  'second-factor-alone': { en: 'Second factor without a first', ja: '二要素目のみの入力' },
+  'second-factor-timeout': { en: 'Second factor not given in time', ja: '二要素目の入力時間切れ' },
+  'escort-timeout': { en: 'No escort in time', ja: '同行者の認証なし' },
+  'two-person-timeout': { en: 'No second person in time', ja: '二人目の認証なし' },
+};
+
+/** Door events and area mode changes that share the entry log's reason column. */
+export const doorEventLabels: Labels<string> = {
+  rex: { en: 'Exit button', ja: '退出ボタン' },
+  'door-forced': { en: 'Door forced', ja: 'こじ開け' },
+  'door-held-open': { en: 'Door held open', ja: '扉の開放放置' },
+  'emergency-release': { en: 'Emergency release', ja: '非常解錠' },
+  'emergency-release-ended': { en: 'Emergency release ended', ja: '非常解錠終了' },
+  'mode-normal': { en: 'Area back to normal', ja: '区域通常運用' },
+  'mode-lockdown': { en: 'Area locked down', ja: '区域封鎖' },
+  'mode-emergency': { en: 'Area emergency release', ja: '区域非常解錠' },
+};
+
+export const eventLabels: Labels<string> = {
+  'access-denied': { en: 'Access denied', ja: '入室拒否' },
+  'invalid-credential-used': { en: 'Expired or suspended credential used', ja: '失効・停止中の認証媒体の使用' },
+  'pin-lockout': { en: 'Wrong PIN repeatedly: locked out', ja: '暗証番号の連続誤り（ロックアウト）' },
+  duress: { en: 'Duress', ja: '脅迫コード' },
+  'anti-passback-violation': { en: 'Anti-passback violation', ja: 'アンチパスバック違反' },
+  'door-forced': { en: 'Door forced', ja: 'こじ開け' },
+  'door-forced-cleared': { en: 'Forced door closed', ja: 'こじ開け復旧' },
+  'door-held-open': { en: 'Door held open', ja: '扉の開放放置' },
+  'door-held-open-cleared': { en: 'Held-open door closed', ja: '開放放置復旧' },
+  'granted-not-opened': { en: 'Granted but not opened', ja: '許可後未開扉' },
+  'lock-fault': { en: 'Lock fault', ja: '電気錠異常' },
+  tamper: { en: 'Tamper', ja: 'いたずら（筐体開放）' },
+  'tamper-cleared': { en: 'Tamper cleared', ja: 'いたずら復旧' },
+  intrusion: { en: 'Intrusion', ja: '侵入検知' },
+  motion: { en: 'Motion', ja: '人感検知' },
+  'device-offline': { en: 'Device communication lost', ja: '機器通信断' },
+  'device-online': { en: 'Device communication restored', ja: '機器通信復旧' },
+  'device-fault': { en: 'Malformed device message', ja: '機器からの不正メッセージ' },
+  'broker-lost': { en: 'Broker communication lost', ja: 'ブローカー通信断' },
+  'broker-connected': { en: 'Broker connected', ja: 'ブローカー接続' },
+  'primary-power-failed': { en: 'Primary power failed', ja: '商用電源異常' },
+  'primary-power-restored': { en: 'Primary power restored', ja: '商用電源復旧' },
+  'standby-power-trouble': { en: 'Standby power trouble', ja: '予備電源異常' },
+  'standby-power-restored': { en: 'Standby power restored', ja: '予備電源復旧' },
+  'configuration-entered': { en: 'Configuration entered', ja: '設定変更開始' },
+  'configuration-left': { en: 'Configuration left', ja: '設定変更終了' },
+  'configuration-rejected': { en: 'Configuration rejected', ja: '設定変更拒否' },
+  'area-locked-down': { en: 'Area locked down', ja: '区域封鎖' },
+  'area-emergency-release': { en: 'Emergency release', ja: '非常解錠' },
+  'area-normal': { en: 'Area back to normal', ja: '区域通常運用' },
+  'storage-fault': { en: 'Storage fault', ja: '記録装置異常' },
+  'mqtt-login-refused': { en: 'Device login refused', ja: '機器ログイン拒否' },
+  'mqtt-publish-refused': { en: 'Device publish refused', ja: '機器送信拒否' },
+  'mqtt-subscribe-refused': { en: 'Device subscription refused', ja: '機器購読拒否' },
+};
+
+/** The label of a code in a language; unknown codes are shown as they are. */
+export function label(table: Labels<string>, code: string | null, lang: Lang): string {
+  if (code === null) return '';
+  return table[code]?.[lang] ?? code;
+}
