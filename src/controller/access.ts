@@ -32,11 +32,12 @@ interface Authenticated {
 }
 
 /** A person who presented the first factor and owes the second. */
-interface PendingFactor { person: Person; credential: Credential; first: Factor; direction: Direction; source: Source; timer: NodeJS.Timeout }
-/** Someone fully authenticated who waits for another: a visitor for an escort, or the first of two persons. */
-type PendingGroup =
-  | { kind: 'escort'; visitor: Authenticated; timer: NodeJS.Timeout }
-  | { kind: 'second-person'; first: Authenticated; timer: NodeJS.Timeout };
+interface PendingFactor { person: Person; credential: Credential; first: Factor; direction: Direction; source: Source; duress: boolean; timer: NodeJS.Timeout }
+/**
+ * People fully authenticated who wait for others: visitors for an escort, access holders for a
+ * second holder (two-person areas). The door opens when enough holders are there for everyone.
+ */
+interface PendingGroup { holders: Authenticated[]; visitors: Authenticated[]; timer: NodeJS.Timeout }
 
 interface DoorFlow {
   door: Door;
@@ -83,7 +84,10 @@ export class Access implements Extension {
 
   stop(): void {
     this.off?.();
-    for (const flow of this.flows.values()) this.cancel(flow);
+    for (const flow of this.flows.values()) {
+      this.clearFactor(flow);
+      this.clearGroup(flow);
+    }
   }
 
   /** The site file was reloaded: areas' rules may have changed; anything half-done starts over. */
@@ -100,9 +104,15 @@ export class Access implements Extension {
     if (flow) this.cancel(flow);
   }
 
+  /** Whatever the door waited for is dropped, and each person in it is logged as cancelled. */
   private cancel(flow: DoorFlow): void {
+    const { factor, group } = flow;
     this.clearFactor(flow);
     this.clearGroup(flow);
+    if (factor) this.deny(flow, { direction: factor.direction, source: factor.source, factors: [factor.first], reason: 'cancelled', person: factor.person }, { quiet: true });
+    for (const a of [...(group?.holders ?? []), ...(group?.visitors ?? [])]) {
+      this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: 'cancelled', person: a.person }, { quiet: true });
+    }
   }
 
   private async onCredential(flow: DoorFlow, credential: CredentialEvent['credential'], direction: Direction, source: Source): Promise<void> {
@@ -122,6 +132,7 @@ export class Access implements Extension {
     const { people } = this.ctx.store;
     let credential: Credential | undefined;
     let person: Person | undefined;
+    let duress = false;
     if (kind === 'pin') {
       // A PIN as first factor is typed as "staff number#PIN": a salted hash cannot be looked up by value.
       const match = /^(\d{1,9})#(\d{4,12})$/.exec(value);
@@ -130,6 +141,7 @@ export class Access implements Extension {
         const found = await this.matchPin(person.id, match[2]!);
         if (!found) return this.wrongSecret(flow, person, 'wrong-pin', direction, source, [kind]);
         credential = found.credential;
+        duress = found.credential.use === 'duress';
       }
     } else {
       credential = people.findCredential(kind, value);
@@ -138,24 +150,27 @@ export class Access implements Extension {
     const decision = this.decide(flow, credential, person, direction);
     if (!decision.ok) return this.deny(flow, { direction, source, factors: [kind], reason: decision.reason, person, credentialValue: credential ? undefined : { kind, value } });
     if (factors.length === 2) {
+      const replaced = flow.factor;
       this.clearFactor(flow);
+      // Someone else's read before the first person's second factor: theirs is logged, not lost.
+      if (replaced) this.deny(flow, { direction: replaced.direction, source: replaced.source, factors: [replaced.first], reason: 'superseded', person: replaced.person }, { quiet: true });
       const timer = setTimeout(() => this.expireFactor(flow), this.ctx.site.policy.factorWindowSeconds * 1000);
-      flow.factor = { person: person!, credential: credential!, first: kind, direction, source, timer };
+      flow.factor = { person: person!, credential: credential!, first: kind, direction, source, duress, timer };
       this.indicate(flow, 'pin-required');
       return;
     }
-    return this.authenticated(flow, { person: person!, decision, factors: [kind], direction, source, duress: false });
+    return this.authenticated(flow, { person: person!, decision, factors: [kind], direction, source, duress });
   }
 
   private async secondFactor(flow: DoorFlow, pending: PendingFactor, kind: Factor, value: string, source: Source): Promise<void> {
     this.clearFactor(flow);
     const { people } = this.ctx.store;
     const person = pending.person;
-    let duress = false;
+    let duress = pending.duress;
     if (kind === 'pin') {
       const found = await this.matchPin(person.id, value);
       if (!found) return this.wrongSecret(flow, person, 'wrong-pin', pending.direction, source, [pending.first, kind]);
-      duress = found.credential.use === 'duress';
+      duress ||= found.credential.use === 'duress';
     } else if (kind === 'otp') {
       if (!(await this.matchOtp(person.id, value))) return this.wrongSecret(flow, person, 'wrong-otp', pending.direction, source, [pending.first, kind]);
     } else if (kind === 'bio') {
@@ -198,32 +213,24 @@ export class Access implements Extension {
     const { policy } = this.ctx.site;
     const now = this.ctx.now().getTime();
     if (a.direction === 'out') return this.grant(flow, [a]);
-    const pending = flow.group;
-    if (a.decision.needsEscort) {
+    const holdersNeeded = flow.area.twoPerson ? 2 : 1;
+    if (!flow.group) {
+      if (!a.decision.needsEscort && holdersNeeded === 1) return this.grant(flow, [a]);
       // The escort may already have gone in at this door, just before the visitor.
       const escort = flow.recentHolders.find((h) => now - h.at <= policy.escortWindowSeconds * 1000);
-      if (escort) return this.grant(flow, [a], { seq: escort.seq, personId: escort.personId });
-      this.clearGroup(flow);
-      flow.group = { kind: 'escort', visitor: a, timer: setTimeout(() => this.expireGroup(flow), policy.escortWindowSeconds * 1000) };
-      this.indicate(flow, 'pin-required');
-      return;
+      if (a.decision.needsEscort && holdersNeeded === 1 && escort) return this.grant(flow, [a], { seq: escort.seq, personId: escort.personId });
+      const windowMs = (a.decision.needsEscort ? policy.escortWindowSeconds : policy.twoPersonWindowSeconds) * 1000;
+      flow.group = { holders: [], visitors: [], timer: setTimeout(() => this.expireGroup(flow), windowMs) };
     }
-    if (pending?.kind === 'escort') {
+    const group = flow.group;
+    const list = a.decision.needsEscort ? group.visitors : group.holders;
+    // The same person again does not count twice.
+    if (!list.some((x) => x.person.id === a.person.id)) list.push(a);
+    if (group.holders.length >= holdersNeeded) {
       this.clearGroup(flow);
-      return this.grant(flow, [a, pending.visitor]);
+      return this.grant(flow, [...group.holders, ...group.visitors]);
     }
-    if (flow.area.twoPerson) {
-      if (pending?.kind === 'second-person' && pending.first.person.id !== a.person.id) {
-        this.clearGroup(flow);
-        return this.grant(flow, [pending.first, a]);
-      }
-      if (pending?.kind === 'second-person') return; // the same person again: still waiting for another
-      this.clearGroup(flow);
-      flow.group = { kind: 'second-person', first: a, timer: setTimeout(() => this.expireGroup(flow), policy.twoPersonWindowSeconds * 1000) };
-      this.indicate(flow, 'pin-required');
-      return;
-    }
-    this.grant(flow, [a]);
+    this.indicate(flow, 'pin-required');
   }
 
   /**
@@ -238,7 +245,9 @@ export class Access implements Extension {
       records = store.db.transaction(() => {
         const first = store.entryLog.nextSeq;
         return people.map((a, i) => {
-          const other = people.length === 2 ? { seq: first + (1 - i), personId: people[1 - i]!.person.id } : linkTo;
+          // Entering together: each record names the next, round the ring, so every one is reachable.
+          const next = (i + 1) % people.length;
+          const other = people.length > 1 ? { seq: first + next, personId: people[next]!.person.id } : linkTo;
           const record = store.entryLog.append({
             at, kind: 'decision', doorId: flow.door.id, areaId: flow.area.id, direction: a.direction,
             personId: a.person.id, personName: a.person.name, affiliation: a.person.affiliation, purpose: a.decision.purpose,
@@ -277,9 +286,11 @@ export class Access implements Extension {
     });
   }
 
+  /** Logs a denial; `quiet`: log only (a cancelled or replaced wait), no indication or event. */
   private deny(
     flow: DoorFlow,
     d: { direction: Direction; source: Source; factors: Factor[]; reason: DenyReason; person?: Person; credentialValue?: { kind: Factor; value: string } },
+    opts: { quiet?: boolean } = {},
   ): void {
     const { store, counters } = this.ctx;
     let record: EntryRecord;
@@ -300,6 +311,7 @@ export class Access implements Extension {
     }
     counters.denied++;
     this.ctx.bus.emit('entry', record);
+    if (opts.quiet) return;
     this.indicate(flow, 'denied', d.direction);
     const detail = { seq: record.seq, reason: d.reason, personId: d.person?.id ?? null, device: d.source.deviceId };
     this.ctx.alarms.raise({ category: 'access', type: 'access-denied', severity: 'warning', source: flow.door.id, detail });
@@ -359,13 +371,13 @@ export class Access implements Extension {
     this.deny(flow, { direction: pending.direction, source: pending.source, factors: [pending.first], reason: 'second-factor-timeout', person: pending.person });
   }
 
-  /** The escort or the second person did not come in time: logged as a denial. */
+  /** The escort or the second person did not come in time: each one waiting is logged as denied. */
   private expireGroup(flow: DoorFlow): void {
-    const pending = flow.group;
-    if (!pending) return;
+    const group = flow.group;
+    if (!group) return;
     flow.group = null;
-    const a = pending.kind === 'escort' ? pending.visitor : pending.first;
-    this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: pending.kind === 'escort' ? 'escort-timeout' : 'two-person-timeout', person: a.person });
+    for (const a of group.holders) this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: 'two-person-timeout', person: a.person });
+    for (const a of group.visitors) this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: 'escort-timeout', person: a.person });
   }
 
   private clearFactor(flow: DoorFlow): void {

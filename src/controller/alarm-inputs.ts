@@ -11,9 +11,9 @@ export class AlarmInputs implements Extension {
   constructor(private readonly ctx: Context) {}
 
   start(): void {
-    const { power } = this.ctx.site;
     this.off = this.ctx.bus.on('device.event', ({ deviceId, event }) => {
       if (event.type !== 'input') return;
+      const { power } = this.ctx.site; // read each time: a reload may change it
       const key = `${deviceId}/${event.input}`;
       const was = this.levels.get(key);
       this.levels.set(key, event.active);

@@ -89,7 +89,8 @@ export class Areas implements Extension {
 
   private onInput(deviceId: string, event: InputEvent): void {
     for (const area of this.ctx.site.areas) {
-      if (area.emergencyInputs.includes(deviceId)) this.onEmergencyInput(area, deviceId, event.active);
+      // A tamper switch on the fire panel's interface is a tamper alarm, not a fire.
+      if (area.emergencyInputs.includes(deviceId) && event.input !== 'tamper') this.onEmergencyInput(area, deviceId, event.active);
       if (area.sensors.includes(deviceId) && event.active && (event.input === 'motion' || event.input === 'beam')) this.onSensor(area, deviceId, event.input);
     }
   }

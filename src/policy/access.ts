@@ -29,6 +29,8 @@ export type DenyReason =
   | 'wrong-bio'
   | 'second-factor-alone'
   | 'second-factor-timeout'
+  | 'superseded'
+  | 'cancelled'
   | 'escort-timeout'
   | 'two-person-timeout';
 
@@ -146,10 +148,9 @@ export function decidePass(req: PassRequest): PassDecision {
   if (credential.status === 'revoked') return deny('credential-revoked');
   if (credential.status !== 'active') return deny('credential-suspended');
   if (person.status !== 'active') return deny('person-inactive');
-  if (person.lockedOutUntil && Date.parse(person.lockedOutUntil) > t) return deny('pin-locked-out');
-  if (area.mode === 'lockdown' && !person.roles.some((r) => area.allowedRoles.includes(r))) return deny('area-locked-down');
 
-  // Leaving needs only a known, active credential: nobody is trapped inside because a grant lapsed.
+  // Leaving needs only a known, active credential: nobody is trapped inside because a grant lapsed,
+  // a lockdown began or a PIN was mistyped.
   if (req.direction === 'out') {
     if (area.antiPassback !== 'off' && req.inside === false) {
       if (area.antiPassback === 'hard') return deny('anti-passback');
@@ -157,6 +158,9 @@ export function decidePass(req: PassRequest): PassDecision {
     }
     return { ok: true, purpose: '', grantId: null, visitId: null, needsEscort: false, antiPassbackViolation: false };
   }
+
+  if (person.lockedOutUntil && Date.parse(person.lockedOutUntil) > t) return deny('pin-locked-out');
+  if (area.mode === 'lockdown' && !person.roles.some((r) => area.allowedRoles.includes(r))) return deny('area-locked-down');
 
   let purpose: string;
   let grantId: number | null = null;

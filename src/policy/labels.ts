@@ -31,6 +31,8 @@ export const reasonLabels: Labels<ReasonCode> = {
   'wrong-bio': { en: 'Biometric mismatch', ja: '生体認証不一致' },
   'second-factor-alone': { en: 'Second factor without a first', ja: '二要素目のみの入力' },
   'second-factor-timeout': { en: 'Second factor not given in time', ja: '二要素目の入力時間切れ' },
+  superseded: { en: 'Replaced by a newer read before completion', ja: '完了前に別の読み取りで置換' },
+  cancelled: { en: 'Cancelled (lockdown, emergency or reload)', ja: '取消（封鎖・非常解錠・設定変更）' },
   'escort-timeout': { en: 'No escort in time', ja: '同行者の認証なし' },
   'two-person-timeout': { en: 'No second person in time', ja: '二人目の認証なし' },
 };

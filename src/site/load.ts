@@ -115,6 +115,14 @@ function crossCheck(site: SiteFile): { path: PathPart[]; message: string }[] {
         if (!devices.has(ref)) problems.push({ path: ['areas', i, field, j], message: `unknown device "${ref}"` });
       });
     }
+    // REX does not say who left, so hard anti-passback needs an exit reader at every door of the area.
+    if (area.antiPassback === 'hard') {
+      site.doors.forEach((door, d) => {
+        if (door.area === area.id && !door.exitReader) {
+          problems.push({ path: ['doors', d, 'exitReader'], message: `area "${area.id}" has hard anti-passback: the door needs an exit reader` });
+        }
+      });
+    }
     const needsKeypad = area.factors.length === 2 || area.factors[0] === 'pin';
     if (needsKeypad) {
       site.doors.forEach((door, d) => {

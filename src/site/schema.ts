@@ -147,7 +147,7 @@ export const siteFileSchema = z.strictObject({
   log: z
     .strictObject({
       /** How long entry-log records are kept; the daemon refuses less than 90 days (3 months). */
-      retentionDays: z.number().int().min(1).max(36_500).default(1095),
+      retentionDays: z.number().int().min(90, 'at least 90 days (3 months): the standard asks for the entry log to be kept').max(36_500).default(1095),
       /** A signed checkpoint every this many records, and at least this often when records were added. */
       checkpointEveryRecords: z.number().int().min(1).max(1_000_000).default(1000),
       checkpointIntervalSeconds: z.number().int().min(5).max(86_400).default(60),

@@ -81,6 +81,9 @@ describe('access policy: each rule and reason code', () => {
   it('leaving needs only a known, active credential: a lapsed grant or training never traps anyone inside', () => {
     expect(reason(base({ direction: 'out', grants: [], person: staff({ lastTrainingAt: null, pledgeSignedAt: null }) }))).toBe('granted');
     expect(reason(base({ direction: 'out', credential: { status: 'revoked' } }))).toBe('credential-revoked');
+    // Nor does a lockdown or a PIN lockout.
+    expect(reason(base({ direction: 'out', person: staff({ lockedOutUntil: '2099-01-01T00:00:00Z' }) }))).toBe('granted');
+    expect(reason(base({ direction: 'out', area: { id: 'lab', mode: 'lockdown', allowedRoles: [], open: true, antiPassback: 'off' } }))).toBe('granted');
   });
 
   it('anti-passback: hard denies re-entry and exit without entry; soft allows and flags', () => {
