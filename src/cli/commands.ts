@@ -1,4 +1,4 @@
-// The smaller subcommands: config check, devices, mqtt-acl, people add, log verify, sim.
+// The smaller subcommands: config check, devices, mqtt-acl, people add, sim.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Simulator, runRepl } from '../../firmware-sim/index.js';
@@ -8,7 +8,6 @@ import { mosquittoAclFile, mosquittoConfSnippet, mosquittoPasswordFile } from '.
 import { loadSiteFile } from '../site/load.js';
 import { labelText } from '../site/schema.js';
 import { openDatabase } from '../store/db.js';
-import { verifyEntryLog } from '../store/entry-log.js';
 import { PeopleStore } from '../store/people.js';
 import { brokerChoice, brokerUrl, dataDir, sitePath, UsageError, type CommonFlags } from './options.js';
 
@@ -66,18 +65,6 @@ export function peopleAdd(flags: CommonFlags & { name: string; affiliation: stri
   } finally {
     db.close();
   }
-}
-
-export function logVerify(flags: CommonFlags): void {
-  const db = openDatabase(dataDir(flags), { readonly: true });
-  const result = verifyEntryLog(db);
-  db.close();
-  if (result.ok) {
-    out(`entry log OK: ${result.records} records, hash chain intact`);
-    return;
-  }
-  process.stderr.write(`entry log BROKEN at record ${result.breakAt!.seq}: ${result.breakAt!.problem} (${result.records} records verified before it)\n`);
-  process.exitCode = 1;
 }
 
 export async function simCommand(flags: CommonFlags & { only?: string }): Promise<void> {

@@ -5,7 +5,8 @@ import { SiteFileError } from '../site/load.js';
 import { UsageError } from './options.js';
 import { StartupError } from '../controller/daemon.js';
 import { start } from './start.js';
-import { configCheck, devicesCommand, logVerify, mqttAcl, peopleAdd, simCommand } from './commands.js';
+import { configCheck, devicesCommand, mqttAcl, peopleAdd, simCommand } from './commands.js';
+import { logExport, logPubkey, logVerify, usageExit } from './log-commands.js';
 
 const program = new Command('tobira')
   .description('tobira: access control for restricted areas and safes')
@@ -59,8 +60,27 @@ common(program.command('people').description('access holders').command('add').de
   .option('--purpose <text>', 'purpose of the grant (need-to-know)', '')
   .action(peopleAdd);
 
-common(program.command('log').description('the entry log').command('verify').description('check the entry log\'s hash chain; exits non-zero on any break'))
+const logCommand = program.command('log').description('the entry log: verify, export, public key').exitOverride(usageExit);
+const logData = (cmd: Command) => cmd.option('--data <dir>', 'data directory (env TOBIRA_DATA; default: ./data)');
+logData(logCommand.command('verify').description('check the whole hash chain and the signed checkpoints; exits 1 at any break, naming the record'))
+  .option('--checkpoint <file>', 'also check the log against a checkpoint kept off the gateway (JSON as published on {base}/log/checkpoints)')
+  .option('--export <file>', 'verify a JSON Lines export offline instead of the database (with --pubkey)')
+  .option('--pubkey <file>', 'the log\'s public key (PEM, from `tobira log pubkey`) to check signatures with')
   .action(logVerify);
+logData(logCommand.command('export').description('export records, oldest first, as CSV (Excel) or JSON Lines with the chain fields (auditors)'))
+  .requiredOption('--format <format>', 'csv or jsonl')
+  .option('--lang <lang>', 'CSV headers in en or ja', 'en')
+  .option('--area <id>', 'only this area')
+  .option('--door <id>', 'only this door')
+  .option('--person <id>', 'only this person')
+  .option('--decision <decision>', 'only granted or denied')
+  .option('--reason <code>', 'only this reason code')
+  .option('--from <time>', 'records at or after this ISO time (e.g. 2026-11-01T00:00+09:00)')
+  .option('--to <time>', 'records before this ISO time')
+  .option('--out <file>', 'write to this file instead of standard output')
+  .action(logExport);
+logData(logCommand.command('pubkey').description('print the entry log\'s public key (PEM), for auditors and checkpoint subscribers'))
+  .action(logPubkey);
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof SiteFileError || err instanceof UsageError || err instanceof StartupError) {

@@ -16,6 +16,9 @@ import { Doors } from './doors.js';
 import { Access } from './access.js';
 import { Areas } from './areas.js';
 import { AlarmInputs } from './alarm-inputs.js';
+import { StartupError } from './errors.js';
+import { LogKeeper } from './log-keeper.js';
+import { Topics } from '../devices/protocol.js';
 import { Faults } from './faults.js';
 import { Publisher } from './publisher.js';
 import { SiteIndex } from './site-index.js';
@@ -34,8 +37,7 @@ export interface ControllerOptions {
   gpioPins?: PinLayer;
 }
 
-/** The site cannot run here as configured (no GPIO, port taken...): a message for a person, no stack. */
-export class StartupError extends Error {}
+export { StartupError };
 
 export class BrokerPortInUseError extends StartupError {
   constructor(readonly host: string, readonly port: number) {
@@ -67,10 +69,16 @@ export class Controller {
     readonly brokerUrl: string,
     private readonly brokerMode: 'embedded' | 'external',
     faults: Faults,
+    dataDir: string,
   ) {
     this.access = new Access(ctx, doors);
     this.areas = new Areas(ctx, doors, this.access);
-    this.extensions = [new Publisher(ctx, mqtt), faults, supervision, new AlarmInputs(ctx), this.access, this.areas, doors];
+    // Started in this order, stopped in reverse: the log keeper stops last but one, so its shutdown
+    // checkpoint comes after every door has locked.
+    const logKeeper = new LogKeeper(ctx, {
+      dataDir, checkpointTopic: new Topics(ctx.site.mqtt.baseTopic).checkpoints, publishRetained: (t, p) => mqtt.publishRetained(t, p),
+    });
+    this.extensions = [new Publisher(ctx, mqtt), logKeeper, faults, supervision, new AlarmInputs(ctx), this.access, this.areas, doors];
     ctx.bus.on('broker.link', ({ connected }) => (this.brokerConnected = connected));
   }
 
@@ -130,7 +138,7 @@ export class Controller {
     const devices = new DeviceHub(drivers, bus, store.sequences, counters, (_deviceId, commandId, result) => mqtt.settle(commandId, result));
     const ctx: Context = { site, index, log, store, bus, devices, alarms, counters, now };
     faults = new Faults(ctx);
-    const controller = new Controller(ctx, new Doors(ctx), new Supervision(ctx), mqtt, broker, url, opts.broker.mode, faults);
+    const controller = new Controller(ctx, new Doors(ctx), new Supervision(ctx), mqtt, broker, url, opts.broker.mode, faults, opts.dataDir);
     await controller.run();
     return controller;
   }

@@ -99,22 +99,23 @@ export function rowToRecord(r: Row): EntryRecord {
 const RAW_COLUMNS = `seq, at, kind, door_id, area_id, direction, person_id, person_name, affiliation, purpose, factors,
   decision, reason, device_id, device_boot, device_seq, linked_seq, linked_person_id, detail, prev_hash, hash`;
 type RawRow = unknown[];
-const RAW_FACTORS = 10;
-const RAW_DETAIL = 18;
 const RAW_PREV = 19;
 const RAW_HASH = 20;
 
 /**
- * The canonical encoding built straight from a raw row, without parsing factors and detail:
- * `append` stores them in canonical form, so their JSON text is spliced in as is. A row whose
- * text is not canonical (written by something else) gets a different string; the verifier then
- * falls back to `canonicalEntry` of the parsed record, so this is only ever a fast path.
+ * The canonical encoding built by SQLite from the stored columns, without a JS object per record:
+ * json_array quotes text and writes numbers as the JS encoder does, and `append` stores factors and
+ * detail already canonical (sorted keys), so json() passes them through. A row whose text is not
+ * canonical (or not JSON) gets a different string; the verifier then falls back to `canonicalEntry`
+ * of the parsed record, so this is only ever a fast path: equal bytes, or a slow exact check.
  */
-export function canonicalFromRaw(r: RawRow): string {
-  return '[' + JSON.stringify(r.slice(0, RAW_FACTORS)).slice(1, -1)
-    + ',' + ((r[RAW_FACTORS] as string | null) || 'null')
-    + ',' + JSON.stringify(r.slice(RAW_FACTORS + 1, RAW_DETAIL)).slice(1, -1)
-    + ',' + ((r[RAW_DETAIL] as string | null) || 'null') + ']';
+export const CANONICAL_SQL = `json_array(seq, at, kind, door_id, area_id, direction, person_id, person_name, affiliation,
+  purpose, CASE WHEN json_valid(factors) THEN json(factors) END, decision, reason, device_id, device_boot, device_seq,
+  linked_seq, linked_person_id, CASE WHEN json_valid(detail) THEN json(detail) END)`;
+
+/** The fast-path canonical encoding of one stored record, as the verifier builds it (for tests and diagnostics). */
+export function storedCanonical(db: Db, seq: number): string | undefined {
+  return db.prepare(`SELECT ${CANONICAL_SQL} FROM entry_log WHERE seq = ?`).pluck(true).get(seq) as string | undefined;
 }
 
 function rawToRecord(r: RawRow): EntryRecord {
@@ -171,25 +172,39 @@ function isoBound(value: string, what: string): string {
 /**
  * The WHERE clause of a filter. One index drives each query; the other terms are written with
  * unary `+` so SQLite does not pick their index instead: person (person_id, seq) and door
- * (door_id, seq) give seq order directly; an area with a time range uses (area_id, at); an area
- * alone walks the primary key backwards (newest first stops after a page); a time range alone uses
- * (at).
+ * (door_id, seq) give seq order directly; an area alone walks the primary key backwards (newest
+ * first stops after a page). A time range (with or without an area) is first turned into the seq
+ * range it spans, from the (area_id, at) or (at) index alone, and the rows are then read by seq
+ * within it: no sort of the whole range for every page. Times are still checked row by row, so a
+ * clock that stepped back never lets a record outside the range through.
  */
-function whereClause(filter: EntryFilter & { before?: number }): { sql: string; params: Record<string, unknown> } {
+function planQuery(db: Db, filter: EntryFilter & { before?: number }): { sql: string; params: Record<string, unknown> } | null {
   const where: string[] = [];
   const params: Record<string, unknown> = {};
   const from = filter.from ? isoBound(filter.from, 'from') : undefined;
   const to = filter.to ? isoBound(filter.to, 'to') : undefined;
-  const driver = filter.personId ? 'person' : filter.doorId ? 'door' : filter.areaId ? (from || to ? 'area-at' : 'area') : from || to ? 'at' : 'seq';
+  const timed = from !== undefined || to !== undefined;
+  const driver = filter.personId ? 'person' : filter.doorId ? 'door' : timed ? 'time' : filter.areaId ? 'area' : 'seq';
   if (filter.personId) { where.push('person_id = @personId'); params.personId = filter.personId; }
   if (filter.doorId) { where.push(`${driver === 'door' ? '' : '+'}door_id = @doorId`); params.doorId = filter.doorId; }
-  if (filter.areaId) { where.push(`${driver === 'area-at' ? '' : '+'}area_id = @areaId`); params.areaId = filter.areaId; }
-  const atIndexed = driver === 'area-at' || driver === 'at';
-  if (from) { where.push(`${atIndexed ? '' : '+'}at >= @from`); params.from = from; }
-  if (to) { where.push(`${atIndexed ? '' : '+'}at < @to`); params.to = to; }
+  if (filter.areaId) { where.push('+area_id = @areaId'); params.areaId = filter.areaId; }
+  if (from) { where.push('+at >= @from'); params.from = from; }
+  if (to) { where.push('+at < @to'); params.to = to; }
   if (filter.decision) { where.push('decision = @decision'); params.decision = filter.decision; }
   if (filter.reason) { where.push('reason = @reason'); params.reason = filter.reason; }
   if (filter.before !== undefined) { where.push('seq < @before'); params.before = filter.before; }
+  if (driver === 'time') {
+    const span: string[] = [];
+    if (filter.areaId) span.push('area_id = @areaId');
+    if (from) span.push('at >= @from');
+    if (to) span.push('at < @to');
+    const spanParams = { ...(filter.areaId ? { areaId: filter.areaId } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}) };
+    const bounds = db.prepare(`SELECT min(seq) AS lo, max(seq) AS hi FROM entry_log WHERE ${span.join(' AND ')}`).get(spanParams) as { lo: number | null; hi: number | null };
+    if (bounds.lo === null || bounds.hi === null) return null;
+    where.push('seq BETWEEN @lo AND @hi');
+    params.lo = bounds.lo;
+    params.hi = bounds.hi;
+  }
   return { sql: where.length ? 'WHERE ' + where.join(' AND ') : '', params };
 }
 
@@ -275,7 +290,9 @@ export class EntryLog {
     const limit = q.limit ?? DEFAULT_PAGE;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new RangeError(`limit: ${limit} is not a whole number from 1 to ${MAX_PAGE}`);
     if (q.before !== undefined && !Number.isInteger(q.before)) throw new RangeError(`before: ${q.before} is not a record number`);
-    const { sql, params } = whereClause(q);
+    const plan = planQuery(this.db, q);
+    if (!plan) return { records: [], nextBefore: null };
+    const { sql, params } = plan;
     const rows = this.db.prepare(`SELECT * FROM entry_log ${sql} ORDER BY seq DESC LIMIT @limit`).all({ ...params, limit: limit + 1 }) as Row[];
     const more = rows.length > limit;
     if (more) rows.pop();
@@ -287,7 +304,9 @@ export class EntryLog {
    * otherwise. The connection is busy until the iteration ends or is abandoned (`return()`).
    */
   *iterate(filter: EntryFilter = {}, order: 'asc' | 'desc' = 'asc'): Generator<EntryRecord, void, undefined> {
-    const { sql, params } = whereClause(filter);
+    const plan = planQuery(this.db, filter);
+    if (!plan) return;
+    const { sql, params } = plan;
     const stmt = this.db.prepare(`SELECT * FROM entry_log ${sql} ORDER BY seq ${order === 'asc' ? 'ASC' : 'DESC'}`);
     for (const row of stmt.iterate(params) as IterableIterator<Row>) yield rowToRecord(row);
   }
@@ -363,31 +382,52 @@ export function verifyEntryLog(db: Db, publicKey?: KeyObject): VerifyResult {
     }
   }
 
-  const stmt = db.prepare(`SELECT ${RAW_COLUMNS} FROM entry_log ORDER BY seq`).raw(true);
-  for (const r of stmt.iterate() as IterableIterator<RawRow>) {
-    const seq = r[0] as number;
-    if (seq !== expectSeq) return fail(expectSeq, `record ${expectSeq} is missing (next is ${seq})`);
-    if (r[RAW_PREV] !== prevHash) return fail(seq, 'does not link to the record before it');
-    const hash = r[RAW_HASH];
-    if (sha256Hex(prevHash + '\n' + canonicalFromRaw(r)) !== hash) {
-      let slow: string;
-      try {
-        slow = slowRawHash(prevHash, r);
-      } catch {
-        return fail(seq, 'factors or detail is not valid JSON (edited)');
-      }
-      if (slow !== hash) return fail(seq, 'content does not match its hash (edited)');
+  // One row per record: [seq, hash, prev_hash + "\n" + canonical], the bytes its hash covers.
+  // A record whose fast encoding does not match is a suspect, checked exactly once the walk is done
+  // (the connection is busy while iterating); the first break, suspect or structural, is reported.
+  const walk = db.prepare(`SELECT seq, hash, prev_hash || char(10) || ${CANONICAL_SQL} FROM entry_log ORDER BY seq`).raw(true);
+  const startSeq = expectSeq;
+  const suspects: number[] = [];
+  let structural: VerifyResult | undefined;
+  for (const r of walk.iterate() as IterableIterator<[number, string, string | null]>) {
+    const seq = r[0];
+    const hash = r[1];
+    const preimage = r[2];
+    if (seq !== expectSeq) { structural = fail(expectSeq, `record ${expectSeq} is missing (next is ${seq})`); break; }
+    if (preimage === null || !preimage.startsWith(prevHash) || preimage.charCodeAt(64) !== 10) {
+      structural = fail(seq, 'does not link to the record before it');
+      break;
     }
+    if (sha256Hex(preimage) !== hash) suspects.push(seq);
     for (; ci < pinned.length && pinned[ci]!.count === seq; ci++) {
       if (pinned[ci]!.headHash !== hash) {
-        return fail(seq, `hash differs from ${describe(pinned[ci]!)}: the chain was rewritten after record ${lastMatched}`);
+        structural = fail(seq, `hash differs from ${describe(pinned[ci]!)}: the chain was rewritten after record ${lastMatched}`);
+        break;
       }
       lastMatched = seq;
     }
-    prevHash = hash as string;
+    if (structural) break;
+    prevHash = hash;
     expectSeq++;
     records++;
   }
+  if (suspects.length) {
+    const bySeq = db.prepare(`SELECT ${RAW_COLUMNS} FROM entry_log WHERE seq = ?`).raw(true);
+    for (const seq of suspects) {
+      const r = bySeq.get(seq) as RawRow;
+      let problem: string | undefined;
+      try {
+        if (slowRawHash(r[RAW_PREV] as string, r) !== r[RAW_HASH]) problem = 'content does not match its hash (edited)';
+      } catch {
+        problem = 'factors or detail is not valid JSON (edited)';
+      }
+      if (problem) {
+        records = seq - startSeq;
+        return fail(seq, problem);
+      }
+    }
+  }
+  if (structural) return structural;
 
   const lastSeq = last?.seq ?? 0;
   let widest: StoredCheckpoint | undefined;

@@ -1,9 +1,14 @@
 // Hardware-in-the-loop: the real daemon process, a real broker (embedded aedes, then the machine's
 // Mosquitto), the firmware simulator as the devices, SQLite as the record.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { Simulator } from '../../firmware-sim/index.js';
-import { entries, events, enrol, revokeGrant, startDaemon, type BrokerKind, type Daemon } from '../helpers/daemon.js';
+import { CLI, entries, events, enrol, revokeGrant, startDaemon, type BrokerKind, type Daemon } from '../helpers/daemon.js';
 import { SHARED_MOSQUITTO, sharedMosquittoAvailable } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/ports.js';
 
@@ -194,6 +199,32 @@ for (const { name, broker, run } of brokers) {
       expect(sim.lockState('lab-lock')).toBe('locked');
       expect(sim.lockState('vault-lock')).toBe('locked');
       expect(daemon.output()).toContain('"msg":"stopped"');
+    });
+
+    it.skipIf(broker.kind !== 'external')('its signed checkpoint lives on the broker, off the gateway, and `tobira log verify --checkpoint` checks the log against it', async () => {
+      // The daemon has stopped: its shutdown checkpoint is the retained message now.
+      const client = await mqtt.connectAsync(daemon.mqttUrl, { protocolVersion: 4, clientId: `${daemon.baseTopic}:auditor` });
+      const retained = new Promise<Buffer>((resolve) => client.on('message', (_t, payload) => resolve(payload)));
+      await client.subscribeAsync(`${daemon.baseTopic}/log/checkpoints`, { qos: 1 });
+      const payload = await retained;
+      await client.publishAsync(`${daemon.baseTopic}/log/checkpoints`, '', { retain: true, qos: 1 });
+      await client.endAsync();
+      const checkpoint = JSON.parse(payload.toString()) as { kind: string; count: number; headHash: string; publicKey: string };
+      expect(checkpoint).toMatchObject({ kind: 'shutdown', count: entries(daemon).length, headHash: entries(daemon).at(-1)!.hash });
+      expect(checkpoint.publicKey).toMatch(/BEGIN PUBLIC KEY/);
+      const file = join(daemon.dataDir, 'offsite-checkpoint.json');
+      writeFileSync(file, payload);
+      const ok = spawnSync(process.execPath, [CLI, 'log', 'verify', '--data', daemon.dataDir, '--checkpoint', file], { encoding: 'utf8' });
+      expect(ok.status).toBe(0);
+      // An intruder truncates the log and deletes the local checkpoints: the copy on the broker still tells.
+      const copy = mkdtempSync(join(tmpdir(), 'tobira-tampered-'));
+      copyFileSync(join(daemon.dataDir, 'tobira.db'), join(copy, 'tobira.db'));
+      const db = new Database(join(copy, 'tobira.db'));
+      db.exec('DROP TRIGGER entry_log_no_delete; DELETE FROM entry_log WHERE seq > (SELECT max(seq) - 2 FROM entry_log); DELETE FROM checkpoints;');
+      db.close();
+      const broken = spawnSync(process.execPath, [CLI, 'log', 'verify', '--data', copy, '--checkpoint', file], { encoding: 'utf8' });
+      expect(broken.status).toBe(1);
+      expect(broken.stderr + broken.stdout).toMatch(/truncat|checkpoint/i);
     });
   });
 }

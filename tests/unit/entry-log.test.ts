@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/store/db.js';
-import { EntryLog, GENESIS_HASH, verifyEntryLog } from '../../src/store/entry-log.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { writeCheckpoint } from '../../src/store/checkpoints.js';
+import { EntryLog, GENESIS_HASH, canonicalEntry, rowToRecord, storedCanonical, verifyEntryLog, type EntryInput } from '../../src/store/entry-log.js';
 
 function logWith(n: number) {
   const db = openDatabase(mkdtempSync(join(tmpdir(), 'tobira-log-')));
@@ -26,7 +28,7 @@ describe('entry log hash chain', () => {
     expect(log.get(1)!.prevHash).toBe(GENESIS_HASH);
     expect(log.get(2)!.prevHash).toBe(log.get(1)!.hash);
     expect(log.get(3)!.prevHash).toBe(log.get(2)!.hash);
-    expect(verifyEntryLog(db)).toEqual({ ok: true, records: 3 });
+    expect(verifyEntryLog(db)).toEqual({ ok: true, records: 3, checkpoints: 0 });
     // A reopened log continues the same chain.
     const again = new EntryLog(db).append({ at: 'x', kind: 'door', reason: 'rex' });
     expect(again.prevHash).toBe(log.get(3)!.hash);
@@ -42,7 +44,7 @@ describe('entry log hash chain', () => {
   it('detects an edited record', () => {
     const { db } = logWith(5);
     tamper(db, "UPDATE entry_log SET decision = 'granted', reason = 'granted' WHERE seq = 4");
-    expect(verifyEntryLog(db)).toEqual({ ok: false, records: 3, breakAt: { seq: 4, problem: 'content does not match its hash (edited)' } });
+    expect(verifyEntryLog(db)).toEqual({ ok: false, records: 3, checkpoints: 0, breakAt: { seq: 4, problem: 'content does not match its hash (edited)' } });
   });
 
   it('detects a deleted record', () => {
@@ -55,5 +57,53 @@ describe('entry log hash chain', () => {
     const { db } = logWith(4);
     tamper(db, 'UPDATE entry_log SET seq = 100 WHERE seq = 2; UPDATE entry_log SET seq = 2 WHERE seq = 3; UPDATE entry_log SET seq = 3 WHERE seq = 100;');
     expect(verifyEntryLog(db)).toMatchObject({ ok: false, breakAt: { seq: 2 } });
+  });
+});
+
+describe('entry log: truncation and the fast canonical encoding', () => {
+  it('detects a truncated log through its signed checkpoint', () => {
+    const { db } = logWith(6);
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    writeCheckpoint(db, privateKey, { kind: 'periodic', at: '2026-11-25T02:00:00.000Z' });
+    expect(verifyEntryLog(db, publicKey)).toEqual({ ok: true, records: 6, checkpoints: 1 });
+    tamper(db, 'DELETE FROM entry_log WHERE seq >= 5');
+    expect(verifyEntryLog(db, publicKey)).toEqual({
+      ok: false, records: 4, checkpoints: 1,
+      breakAt: { seq: 5, problem: 'truncated: checkpoint of 2026-11-25T02:00:00.000Z covers 6 records, only 4 remain' },
+    });
+  });
+
+  it('builds, from the stored row, exactly the canonical encoding of the parsed record', () => {
+    const db = openDatabase(mkdtempSync(join(tmpdir(), 'tobira-log-')));
+    const log = new EntryLog(db);
+    const inputs: EntryInput[] = [
+      { at: '2026-11-25T01:00:00.000Z', kind: 'decision', doorId: 'lab-main', areaId: 'lab', direction: 'in', personId: 'p-1', personName: '山田 太郎', affiliation: '研究開発部', purpose: '定期点検', factors: ['card', 'pin'], decision: 'granted', reason: 'granted', deviceId: 'reader-1', deviceBoot: 3, deviceSeq: 9_007_199_254_740_991, detail: { z: 1, a: { y: [3, { b: 2, a: 1 }], x: null }, 'ü': 'ß' } },
+      { at: '2026-11-25T01:00:01.000Z', kind: 'door', doorId: 'lab-main', reason: 'door-forced' },
+      { at: '2026-11-25T01:00:02.000Z', kind: 'mode', areaId: 'lab', reason: 'mode-lockdown', factors: [], detail: {} },
+      { at: '2026-11-25T01:00:03.000Z', kind: 'decision', personName: 'O"Brien \\ back\nslash\ttab \u0001 \u001f 😀 \u2028', affiliation: '', decision: 'denied', reason: 'no-grant', linkedSeq: 1, linkedPersonId: 'p-1', detail: { note: 'quote " and \\ and 改行\n', n: -0.5, big: 1e21, small: 1e-7 } },
+    ];
+    for (const input of inputs) log.append(input);
+    for (let seq = 1; seq <= inputs.length; seq++) {
+      const { hash: _h, prevHash: _p, ...body } = rowToRecord(db.prepare('SELECT * FROM entry_log WHERE seq = ?').get(seq) as Parameters<typeof rowToRecord>[0]);
+      expect(storedCanonical(db, seq)).toBe(canonicalEntry(body));
+    }
+    expect(verifyEntryLog(db)).toEqual({ ok: true, records: inputs.length, checkpoints: 0 });
+  });
+
+  it('still verifies a record whose stored JSON is not in canonical form, and catches a changed one', () => {
+    const { db } = logWith(3);
+    // Same content, other key order and spacing: the fast path misses, the exact check passes.
+    tamper(db, `UPDATE entry_log SET detail = '{ "b": 1, "a": [2] }' WHERE seq = 2`);
+    expect(verifyEntryLog(db)).toEqual({ ok: true, records: 3, checkpoints: 0 });
+    db.exec(`UPDATE entry_log SET detail = '{"a":[2],"b":2}' WHERE seq = 2`);
+    expect(verifyEntryLog(db)).toEqual({ ok: false, records: 1, checkpoints: 0, breakAt: { seq: 2, problem: 'content does not match its hash (edited)' } });
+    db.exec(`UPDATE entry_log SET detail = '{"a":[2],' WHERE seq = 2`);
+    expect(verifyEntryLog(db)).toMatchObject({ ok: false, breakAt: { seq: 2, problem: 'factors or detail is not valid JSON (edited)' } });
+  });
+
+  it('reports the earliest break when an edit precedes a deletion', () => {
+    const { db } = logWith(8);
+    tamper(db, "UPDATE entry_log SET person_name = 'someone else' WHERE seq = 3; DELETE FROM entry_log WHERE seq = 6;");
+    expect(verifyEntryLog(db)).toMatchObject({ ok: false, records: 2, breakAt: { seq: 3, problem: 'content does not match its hash (edited)' } });
   });
 });

@@ -1,0 +1,161 @@
+// The entry log's keeper: signs checkpoints of the log (every N records, every interval when records
+// were added, and at shutdown), publishes each one retained so a copy lives off the gateway, and
+// prunes records past the retention period once a day (with a signed prune checkpoint).
+import type { KeyObject } from 'node:crypto';
+import { CheckpointStore, logHead, publishedCheckpoint, writeCheckpoint, type Checkpoint, type CheckpointKind } from '../store/checkpoints.js';
+import { loadOrCreateLogKey, publicKeyPem } from '../store/log-key.js';
+import { assertRetention, pruneEntryLog, retentionCutoff, RetentionError } from '../store/retention.js';
+import type { Context, Extension } from './context.js';
+import { StartupError } from './errors.js';
+
+export interface LogKeeperOptions {
+  dataDir: string;
+  /** Publishes a retained message (the MQTT driver's publishRetained). */
+  publishRetained(topic: string, payload: object): void;
+  /** Where checkpoints go: Topics.checkpoints, `{base}/log/checkpoints`. */
+  checkpointTopic: string;
+}
+
+const DAY_MS = 86_400_000;
+
+export class LogKeeper implements Extension {
+  readonly name = 'log-keeper';
+  private key?: KeyObject;
+  private publicKey = '';
+  /** The record count the last checkpoint covered. */
+  private covered = 0;
+  private sinceCheckpoint = 0;
+  private checkpointTimer?: NodeJS.Timeout;
+  private pruneTimer?: NodeJS.Timeout;
+  private pending?: NodeJS.Immediate;
+  private readonly off: (() => void)[] = [];
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly opts: LogKeeperOptions,
+  ) {}
+
+  start(): void {
+    const { log: settings } = this.ctx.site;
+    try {
+      assertRetention(settings.retentionDays);
+    } catch (err) {
+      if (err instanceof RetentionError) throw new StartupError(err.message);
+      throw err;
+    }
+    this.key = loadOrCreateLogKey(this.opts.dataDir);
+    this.publicKey = publicKeyPem(this.key);
+    const latest = new CheckpointStore(this.ctx.store.db).latest();
+    this.covered = latest?.count ?? 0;
+    // An embedded broker forgets retained messages on restart: publish the latest again.
+    if (latest) this.publish(latest);
+    this.prune();
+
+    // The broker link comes up after the extensions start (and again after each outage): the
+    // latest checkpoint is published then, whatever was written while there was no client.
+    this.off.push(this.ctx.bus.on('broker.link', ({ connected }) => {
+      if (!connected) return;
+      const last = this.latest();
+      if (last) this.publish(last);
+    }));
+    this.off.push(this.ctx.bus.on('entry', () => {
+      this.sinceCheckpoint++;
+      // Signed after the decision path returns, never inside it.
+      if (this.sinceCheckpoint >= this.ctx.site.log.checkpointEveryRecords && !this.pending) {
+        this.pending = setImmediate(() => {
+          this.pending = undefined;
+          this.checkpoint('periodic');
+        });
+      }
+    }));
+    this.checkpointTimer = setInterval(() => this.checkpoint('periodic'), settings.checkpointIntervalSeconds * 1000);
+    this.checkpointTimer.unref();
+    this.pruneTimer = setInterval(() => this.prune(), DAY_MS);
+    this.pruneTimer.unref();
+  }
+
+  stop(): void {
+    for (const off of this.off.splice(0)) off();
+    if (this.pending) clearImmediate(this.pending);
+    this.pending = undefined;
+    clearInterval(this.checkpointTimer);
+    clearInterval(this.pruneTimer);
+    this.checkpointTimer = this.pruneTimer = undefined;
+    if (this.key) this.checkpoint('shutdown');
+  }
+
+  /** Signs and publishes a checkpoint if records were added since the last one. Never throws. */
+  checkpoint(kind: Exclude<CheckpointKind, 'prune'>): Checkpoint | undefined {
+    if (!this.key) return undefined;
+    try {
+      const db = this.ctx.store.db;
+      const head = logHead(db);
+      if (head.count === this.covered) {
+        this.sinceCheckpoint = 0;
+        return undefined;
+      }
+      if (head.count < this.covered) {
+        this.fault(new Error(`the entry log ends at record ${head.count} but the last checkpoint covered ${this.covered}: records were removed`), 'checkpoint');
+      }
+      const cp = writeCheckpoint(db, this.key, { kind, at: this.ctx.now().toISOString() });
+      this.covered = cp.count;
+      this.sinceCheckpoint = 0;
+      this.publish(cp);
+      return cp;
+    } catch (err) {
+      this.fault(err, `${kind} checkpoint`);
+      return undefined;
+    }
+  }
+
+  /** Prunes records past the retention period; a prune checkpoint is published. Never throws. */
+  prune(): number {
+    if (!this.key) return 0;
+    try {
+      const db = this.ctx.store.db;
+      // The site file may have been reloaded since start: a period below the minimum never prunes.
+      const days = this.ctx.site.log.retentionDays;
+      assertRetention(days);
+      const pruned = pruneEntryLog(db, { before: retentionCutoff(this.ctx.now(), days), key: this.key, now: () => this.ctx.now() });
+      if (pruned > 0) {
+        const cp = new CheckpointStore(db).latest()!;
+        this.covered = cp.count;
+        this.sinceCheckpoint = 0;
+        this.ctx.log.info({ pruned, retentionDays: days, firstKept: cp.anchorSeq }, 'pruned entry-log records past the retention period');
+        this.publish(cp);
+      }
+      return pruned;
+    } catch (err) {
+      this.fault(err, 'prune');
+      return 0;
+    }
+  }
+
+  private latest(): Checkpoint | undefined {
+    try {
+      return new CheckpointStore(this.ctx.store.db).latest();
+    } catch (err) {
+      this.fault(err, 'reading the latest checkpoint');
+      return undefined;
+    }
+  }
+
+  private publish(cp: Checkpoint): void {
+    try {
+      this.opts.publishRetained(this.opts.checkpointTopic, publishedCheckpoint(cp, this.publicKey));
+    } catch (err) {
+      this.ctx.log.warn({ err, topic: this.opts.checkpointTopic }, 'could not publish the entry-log checkpoint');
+    }
+  }
+
+  private fault(err: unknown, during: string): void {
+    const message = err instanceof Error ? err.message : String(err);
+    try {
+      this.ctx.log.error({ err }, `entry log: ${during} failed`);
+      this.ctx.counters.storageFaults++;
+      this.ctx.alarms.raise({ category: 'system', type: 'storage-fault', severity: 'alarm', source: 'entry-log', detail: { error: message, during } });
+    } catch {
+      // Reporting must not throw out of a timer either.
+    }
+  }
+}

@@ -1,0 +1,413 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { openDatabase, type Db } from '../../src/store/db.js';
+import { EntryLog, verifyEntryLog, verifyExternalCheckpoint, type EntryInput, type EntryRecord } from '../../src/store/entry-log.js';
+import {
+  CheckpointStore, checkpointMessage, parseCheckpointJson, publishedCheckpoint, signCheckpoint, verifyCheckpointSignature, writeCheckpoint,
+} from '../../src/store/checkpoints.js';
+import { LOG_KEY_FILE, loadLogKey, loadOrCreateLogKey, loadPublicKey, publicKeyPem } from '../../src/store/log-key.js';
+import { assertRetention, MIN_RETENTION_DAYS, pruneEntryLog } from '../../src/store/retention.js';
+import { verifyExportText, writeExport } from '../../src/cli/log-commands.js';
+import { LogKeeper } from '../../src/controller/log-keeper.js';
+import { StartupError } from '../../src/controller/daemon.js';
+import { Bus } from '../../src/controller/bus.js';
+import type { Context } from '../../src/controller/context.js';
+
+const keys = () => generateKeyPairSync('ed25519');
+const newDb = () => openDatabase(mkdtempSync(join(tmpdir(), 'tobira-integrity-')));
+const DAY = 86_400_000;
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+
+/** `n` records, one a day from T0, over two areas, three doors, four people, both decisions. */
+function seed(db: Db, n: number): EntryRecord[] {
+  const log = new EntryLog(db);
+  const out: EntryRecord[] = [];
+  for (let i = 1; i <= n; i++) {
+    const input: EntryInput = {
+      at: new Date(T0 + (i - 1) * DAY).toISOString(), kind: i % 5 === 0 ? 'door' : 'decision',
+      doorId: ['lab-main', 'lab-back', 'safe'][i % 3]!, areaId: i % 3 === 2 ? 'vault' : 'lab', direction: i % 2 ? 'in' : 'out',
+      personId: i % 5 === 0 ? null : `p-${i % 4}`, personName: i % 5 === 0 ? null : `利用者 ${i % 4}`,
+      decision: i % 5 === 0 ? null : i % 4 === 0 ? 'denied' : 'granted', reason: i % 5 === 0 ? 'rex' : i % 4 === 0 ? 'no-grant' : 'granted',
+      factors: ['card'], detail: { i },
+    };
+    out.push(log.append(input));
+  }
+  return out;
+}
+
+function tamper(db: Db, sql: string) {
+  db.exec('DROP TRIGGER IF EXISTS entry_log_no_update; DROP TRIGGER IF EXISTS entry_log_no_delete;');
+  db.exec(sql);
+}
+
+describe('checkpoints', () => {
+  it('signs a versioned message and verifies only the same fields with the same key', () => {
+    const { privateKey, publicKey } = keys();
+    const body = { kind: 'periodic' as const, count: 12, headHash: 'a'.repeat(64), at: '2026-11-25T00:00:00.000Z' };
+    expect(checkpointMessage(body)).toBe(`tobira-checkpoint-v1\nperiodic\n12\n${'a'.repeat(64)}\n2026-11-25T00:00:00.000Z\n\n`);
+    const cp = signCheckpoint(body, privateKey);
+    expect(verifyCheckpointSignature(cp, publicKey)).toBe(true);
+    expect(verifyCheckpointSignature({ ...cp, count: 11 }, publicKey)).toBe(false);
+    expect(verifyCheckpointSignature({ ...cp, headHash: 'b'.repeat(64) }, publicKey)).toBe(false);
+    expect(verifyCheckpointSignature({ ...cp, kind: 'shutdown' }, publicKey)).toBe(false);
+    expect(verifyCheckpointSignature({ ...cp, anchorSeq: 3 }, publicKey)).toBe(false);
+    expect(verifyCheckpointSignature({ ...cp, signature: 'not base64 at all' }, publicKey)).toBe(false);
+    expect(verifyCheckpointSignature(cp, keys().publicKey)).toBe(false);
+    const prune = signCheckpoint({ ...body, kind: 'prune', anchorSeq: 5, anchorPrevHash: 'c'.repeat(64) }, privateKey);
+    expect(verifyCheckpointSignature(prune, publicKey)).toBe(true);
+    expect(verifyCheckpointSignature({ ...prune, anchorPrevHash: 'd'.repeat(64) }, publicKey)).toBe(false);
+  });
+
+  it('stores checkpoints in order and round-trips the published form', () => {
+    const db = newDb();
+    seed(db, 3);
+    const { privateKey, publicKey } = keys();
+    const a = writeCheckpoint(db, privateKey, { kind: 'periodic', at: '2026-11-25T00:00:00.000Z' });
+    new EntryLog(db).append({ at: '2026-11-25T00:00:01.000Z', kind: 'door', reason: 'rex' });
+    const b = writeCheckpoint(db, privateKey, { kind: 'shutdown', at: '2026-11-25T00:00:02.000Z' });
+    const store = new CheckpointStore(db);
+    expect(store.all().map((c) => [c.kind, c.count])).toEqual([['periodic', 3], ['shutdown', 4]]);
+    expect(store.latest()).toEqual(b);
+    expect(a.headHash).toBe(new EntryLog(db).get(3)!.hash);
+    const published = JSON.stringify(publishedCheckpoint(b, publicKeyPem(privateKey)));
+    const parsed = parseCheckpointJson(published);
+    expect(verifyCheckpointSignature(parsed.checkpoint, loadPublicKey(parsed.publicKey!))).toBe(true);
+    expect(verifyCheckpointSignature(parsed.checkpoint, publicKey)).toBe(true);
+    expect(() => parseCheckpointJson('{"kind":"periodic"}')).toThrow(/not a checkpoint/);
+  });
+
+  it('keeps the signing key in the data directory: PKCS#8 PEM, mode 0600, the same key on reload', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tobira-key-'));
+    expect(loadLogKey(dir)).toBeUndefined();
+    const key = loadOrCreateLogKey(dir);
+    const file = join(dir, LOG_KEY_FILE);
+    expect(readFileSync(file, 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(key.asymmetricKeyType).toBe('ed25519');
+    expect(publicKeyPem(loadOrCreateLogKey(dir))).toBe(publicKeyPem(key));
+    const pem = publicKeyPem(key);
+    expect(pem).toMatch(/^-----BEGIN PUBLIC KEY-----\n/);
+    expect(publicKeyPem(loadPublicKey(pem))).toBe(pem);
+    expect(() => loadPublicKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string)).toThrow(/Ed25519/);
+  });
+});
+
+describe('verification with checkpoints', () => {
+  it('catches truncation through the checkpoint, and a checkpoint kept off the gateway catches it after local checkpoints are deleted', () => {
+    const db = newDb();
+    seed(db, 10);
+    const { privateKey, publicKey } = keys();
+    const cp = writeCheckpoint(db, privateKey, { kind: 'periodic', at: '2026-11-25T00:00:00.000Z' });
+    expect(verifyEntryLog(db, publicKey)).toEqual({ ok: true, records: 10, checkpoints: 1 });
+    expect(verifyExternalCheckpoint(db, cp, publicKey)).toEqual({ ok: true });
+    tamper(db, 'DELETE FROM entry_log WHERE seq > 7');
+    expect(verifyEntryLog(db, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 8, problem: 'truncated: checkpoint of 2026-11-25T00:00:00.000Z covers 10 records, only 7 remain' } });
+    db.exec('DELETE FROM checkpoints');
+    expect(verifyEntryLog(db, publicKey)).toEqual({ ok: true, records: 7, checkpoints: 0 });
+    expect(verifyExternalCheckpoint(db, cp, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 8, problem: expect.stringMatching(/^truncated: .* covers 10 records, only 7 remain/) } });
+  });
+
+  it('catches a chain rewritten with fresh hashes at the first checkpoint after it', () => {
+    const db = newDb();
+    const records = seed(db, 12);
+    const { privateKey, publicKey } = keys();
+    // Checkpoints at 4 and 9, as the keeper would sign them while the log grew.
+    const store = new CheckpointStore(db);
+    store.insert(signCheckpoint({ kind: 'periodic', count: 4, headHash: records[3]!.hash, at: '2026-02-01T00:00:00.000Z' }, privateKey));
+    store.insert(signCheckpoint({ kind: 'periodic', count: 9, headHash: records[8]!.hash, at: '2026-02-02T00:00:00.000Z' }, privateKey));
+    expect(verifyEntryLog(db, publicKey).ok).toBe(true);
+    // The intruder edits record 6 and re-chains everything after it: every link and hash holds.
+    tamper(db, 'DELETE FROM entry_log WHERE seq >= 6');
+    const log = new EntryLog(db);
+    for (const r of records.slice(5)) {
+      const { seq: _s, prevHash: _p, hash: _h, ...input } = r;
+      log.append(r.seq === 6 ? { ...input, decision: 'denied', reason: 'no-grant' } : input);
+    }
+    expect(verifyEntryLog(db)).toMatchObject({ ok: false, breakAt: { seq: 9, problem: expect.stringContaining('the chain was rewritten after record 4') } });
+  });
+
+  it('prune keeps a remainder that verifies from a signed anchor; deleting past the anchor is caught', () => {
+    const db = newDb();
+    const records = seed(db, 20);
+    const { privateKey, publicKey } = keys();
+    writeCheckpoint(db, privateKey, { kind: 'periodic', at: '2026-01-20T12:00:00.000Z' });
+    // Records 1–7 are before 2026-01-08.
+    expect(pruneEntryLog(db, { before: '2026-01-08T00:00:00.000Z', key: privateKey, now: () => new Date('2026-11-25T00:00:00.000Z') })).toBe(7);
+    expect(db.prepare('SELECT min(seq) AS first, count(*) AS n FROM entry_log').get()).toEqual({ first: 8, n: 13 });
+    const prune = new CheckpointStore(db).latest()!;
+    expect(prune).toMatchObject({ kind: 'prune', count: 20, headHash: records[19]!.hash, anchorSeq: 8, anchorPrevHash: records[6]!.hash, at: '2026-11-25T00:00:00.000Z' });
+    expect(verifyEntryLog(db, publicKey)).toEqual({ ok: true, records: 13, checkpoints: 2 });
+    // The log_prune row is gone: the delete trigger guards again.
+    expect(() => db.exec('DELETE FROM entry_log WHERE seq = 8')).toThrow(/append-only/);
+    tamper(db, 'DELETE FROM entry_log WHERE seq <= 9');
+    expect(verifyEntryLog(db, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 8, problem: expect.stringContaining('records 8–9 are missing') } });
+  });
+
+  it('never prunes the newest record, and prunes nothing twice', () => {
+    const db = newDb();
+    const records = seed(db, 5);
+    const { privateKey, publicKey } = keys();
+    expect(pruneEntryLog(db, { before: '2030-01-01T00:00:00.000Z', key: privateKey })).toBe(4);
+    expect(new EntryLog(db).get(5)!.hash).toBe(records[4]!.hash);
+    expect(pruneEntryLog(db, { before: '2030-01-01T00:00:00.000Z', key: privateKey })).toBe(0);
+    expect(verifyEntryLog(db, publicKey)).toEqual({ ok: true, records: 1, checkpoints: 1 });
+    // The chain continues from the kept head after pruning.
+    new EntryLog(db).append({ at: '2030-01-02T00:00:00.000Z', kind: 'door', reason: 'rex' });
+    expect(verifyEntryLog(db, publicKey)).toEqual({ ok: true, records: 2, checkpoints: 1 });
+  });
+
+  it('refuses to prune across a broken link', () => {
+    const db = newDb();
+    seed(db, 6);
+    const { privateKey } = keys();
+    tamper(db, `UPDATE entry_log SET prev_hash = '${'f'.repeat(64)}' WHERE seq = 4`);
+    expect(() => pruneEntryLog(db, { before: '2026-01-04T00:00:00.000Z', key: privateKey })).toThrow(/refusing to prune: record 4/);
+    expect(db.prepare('SELECT count(*) FROM entry_log').pluck().get()).toBe(6);
+    expect(db.prepare('SELECT count(*) FROM log_prune').pluck().get()).toBe(0);
+  });
+
+  it('catches a forged prune checkpoint (bad signature) and deleted old records with no prune checkpoint', () => {
+    const db = newDb();
+    const records = seed(db, 10);
+    const { privateKey, publicKey } = keys();
+    writeCheckpoint(db, privateKey, { kind: 'periodic', at: '2026-01-11T00:00:00.000Z' });
+    tamper(db, 'DELETE FROM entry_log WHERE seq <= 5');
+    expect(verifyEntryLog(db, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 1, problem: expect.stringContaining('records 1–5 are missing') } });
+    // The intruder adds a prune checkpoint of their own, signed with another key.
+    const forged = signCheckpoint({ kind: 'prune', count: 10, headHash: records[9]!.hash, at: '2026-11-25T00:00:00.000Z', anchorSeq: 6, anchorPrevHash: records[4]!.hash }, keys().privateKey);
+    new CheckpointStore(db).insert(forged);
+    expect(verifyEntryLog(db, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 6, problem: expect.stringMatching(/prune checkpoint of 2026-11-25T00:00:00.000Z .*invalid signature/) } });
+    // Without the key only the structure can be checked, and the forgery is consistent.
+    expect(verifyEntryLog(db).ok).toBe(true);
+  });
+
+  it('refuses a retention below three months', () => {
+    expect(MIN_RETENTION_DAYS).toBe(90);
+    expect(() => assertRetention(89)).toThrow(/at least 90 days/);
+    expect(() => assertRetention(90)).not.toThrow();
+    expect(() => assertRetention(1095)).not.toThrow();
+  });
+});
+
+describe('query', () => {
+  const db = newDb();
+  const all = seed(db, 40);
+  const log = new EntryLog(db);
+  const newestFirst = (pred: (r: EntryRecord) => boolean) => all.filter(pred).reverse().map((r) => r.seq);
+  const pages = (filter: Parameters<EntryLog['query']>[0], limit: number) => {
+    const seen: number[][] = [];
+    let before: number | undefined;
+    for (;;) {
+      const page = log.query({ ...filter, limit, ...(before !== undefined ? { before } : {}) });
+      seen.push(page.records.map((r) => r.seq));
+      if (page.nextBefore === null) return seen;
+      before = page.nextBefore;
+    }
+  };
+
+  it('filters by each field and by time, newest first', () => {
+    const from = new Date(T0 + 9 * DAY).toISOString();
+    const to = new Date(T0 + 30 * DAY).toISOString();
+    const cases: [Parameters<EntryLog['query']>[0], (r: EntryRecord) => boolean][] = [
+      [{}, () => true],
+      [{ areaId: 'vault' }, (r) => r.areaId === 'vault'],
+      [{ doorId: 'safe' }, (r) => r.doorId === 'safe'],
+      [{ personId: 'p-1' }, (r) => r.personId === 'p-1'],
+      [{ decision: 'denied' }, (r) => r.decision === 'denied'],
+      [{ reason: 'rex' }, (r) => r.reason === 'rex'],
+      [{ from, to }, (r) => r.at >= from && r.at < to],
+      [{ from: '2026-01-10T09:00:00+09:00' }, (r) => r.at >= '2026-01-10T00:00:00.000Z'],
+      [{ areaId: 'lab', from, to }, (r) => r.areaId === 'lab' && r.at >= from && r.at < to],
+      [{ personId: 'p-3', decision: 'granted', to }, (r) => r.personId === 'p-3' && r.decision === 'granted' && r.at < to],
+      [{ doorId: 'lab-main', areaId: 'lab', from }, (r) => r.doorId === 'lab-main' && r.areaId === 'lab' && r.at >= from],
+      [{ areaId: 'nowhere', from }, () => false],
+    ];
+    for (const [filter, pred] of cases) {
+      const expected = newestFirst(pred);
+      expect(log.query({ ...filter, limit: 1000 }).records.map((r) => r.seq), JSON.stringify(filter)).toEqual(expected);
+      expect(pages(filter, 3).flat(), JSON.stringify(filter)).toEqual(expected);
+    }
+  });
+
+  it('pages with a seq cursor: full pages, no repeats, null at the end', () => {
+    const seen = pages({ areaId: 'lab' }, 5);
+    const expected = newestFirst((r) => r.areaId === 'lab');
+    expect(seen.flat()).toEqual(expected);
+    expect(seen.slice(0, -1).every((p) => p.length === 5)).toBe(true);
+    expect(log.query({ limit: 10 }).nextBefore).toBe(31);
+    expect(log.query({ limit: 10, before: 31 }).records[0]!.seq).toBe(30);
+    expect(log.query({ limit: 40 }).nextBefore).toBeNull();
+    expect(log.query().records).toHaveLength(40);
+    expect(() => log.query({ limit: 0 })).toThrow(RangeError);
+    expect(() => log.query({ limit: 1001 })).toThrow(RangeError);
+    expect(() => log.query({ from: 'yesterday' })).toThrow(/not an ISO date/);
+  });
+
+  it('iterates a filter oldest first for export', () => {
+    expect([...log.iterate({ doorId: 'safe' })].map((r) => r.seq)).toEqual(all.filter((r) => r.doorId === 'safe').map((r) => r.seq));
+    expect([...log.iterate({}, 'desc')][0]!.seq).toBe(40);
+  });
+});
+
+describe('export and offline verification', () => {
+  async function exportText(db: Db, format: 'csv' | 'jsonl', key: KeyObject, filter = {}, lang: 'en' | 'ja' = 'en') {
+    let text = '';
+    await writeExport(db, { format, filter, lang, publicKey: publicKeyPem(key) }, (chunk) => { text += chunk; });
+    return text;
+  }
+  function fixture() {
+    const db = newDb();
+    seed(db, 12);
+    const { privateKey, publicKey } = keys();
+    writeCheckpoint(db, privateKey, { kind: 'periodic', at: '2026-11-25T00:00:00.000Z' });
+    return { db, privateKey, publicKey };
+  }
+  const lines = (text: string) => text.trimEnd().split('\n');
+
+  it('exports JSON Lines with every chain field and a trailing checkpoint that verifies offline', async () => {
+    const { db, publicKey } = fixture();
+    const text = await exportText(db, 'jsonl', publicKey);
+    const ls = lines(text);
+    expect(ls).toHaveLength(13);
+    expect(Object.keys(JSON.parse(ls[0]!))).toEqual([
+      'seq', 'at', 'kind', 'doorId', 'areaId', 'direction', 'personId', 'personName', 'affiliation', 'purpose', 'factors',
+      'decision', 'reason', 'deviceId', 'deviceBoot', 'deviceSeq', 'linkedSeq', 'linkedPersonId', 'detail', 'prevHash', 'hash',
+    ]);
+    const trailer = JSON.parse(ls[12]!);
+    expect(trailer).toMatchObject({ checkpoint: { kind: 'periodic', count: 12 }, publicKey: publicKeyPem(publicKey), filter: {}, records: 12 });
+    expect(verifyExportText(text, publicKey)).toMatchObject({ ok: true, records: 12, signed: 12 });
+  });
+
+  it('catches an edited, a deleted, a reordered and a cut-short export, a forged trailer and the wrong key', async () => {
+    const { db, publicKey } = fixture();
+    const ls = lines(await exportText(db, 'jsonl', publicKey));
+    const join = (xs: string[]) => xs.join('\n') + '\n';
+    const edited = [...ls];
+    edited[3] = edited[3]!.replace('"decision":"denied"', '"decision":"granted"');
+    expect(edited[3]).not.toBe(ls[3]);
+    expect(verifyExportText(join(edited), publicKey)).toMatchObject({ ok: false, records: 3, breakAt: { line: 4, seq: 4, problem: 'content does not match its hash (edited)' } });
+    const deleted = ls.filter((_, i) => i !== 6);
+    expect(verifyExportText(join(deleted), publicKey)).toMatchObject({ ok: false, breakAt: { line: 7, seq: 8, problem: 'record 7 is missing (between lines 6 and 7)' } });
+    const reordered = [...ls];
+    [reordered[2], reordered[3]] = [reordered[3]!, reordered[2]!];
+    expect(verifyExportText(join(reordered), publicKey)).toMatchObject({ ok: false, breakAt: { line: 3, seq: 4 } });
+    expect(verifyExportText(join(ls.slice(0, 10)), publicKey)).toMatchObject({ ok: false, breakAt: { line: 11, problem: expect.stringContaining('does not end with its checkpoint line') } });
+    expect(verifyExportText(join([...ls.slice(0, 9), ls[12]!]), publicKey)).toMatchObject({ ok: false, breakAt: { line: 10, seq: 10, problem: expect.stringContaining('truncated: the checkpoint of 2026-11-25T00:00:00.000Z covers 12 records, the export ends at record 9') } });
+    const forged = JSON.parse(ls[12]!);
+    forged.checkpoint.count = 9;
+    forged.checkpoint.headHash = JSON.parse(ls[8]!).hash;
+    expect(verifyExportText(join([...ls.slice(0, 9), JSON.stringify(forged)]), publicKey)).toMatchObject({ ok: false, breakAt: { line: 10, problem: expect.stringContaining("checkpoint's signature does not verify") } });
+    expect(verifyExportText(join(ls), keys().publicKey)).toMatchObject({ ok: false, breakAt: { line: 13, problem: expect.stringContaining('does not verify') } });
+  });
+
+  it('a filtered export verifies each record and names what the signature covers', async () => {
+    const { db, publicKey } = fixture();
+    const text = await exportText(db, 'jsonl', publicKey, { areaId: 'vault' });
+    const result = verifyExportText(text, publicKey);
+    expect(result).toMatchObject({ ok: true, records: 4 });
+    expect(result.notes.join('\n')).toMatch(/record 12, is not in this export/);
+  });
+
+  it('exports CSV with a BOM, English or Japanese headers, JSON text for factors and detail', async () => {
+    const { db, publicKey } = fixture();
+    const en = await exportText(db, 'csv', publicKey);
+    expect(en.startsWith('\ufeffseq,time,kind,door,area,direction,person id,name,affiliation,purpose,factors,decision,reason,')).toBe(true);
+    const ja = await exportText(db, 'csv', publicKey, { decision: 'denied' }, 'ja');
+    const rows = ja.split('\r\n');
+    expect(rows[0]).toMatch(/^\ufeff通番,日時,種別,扉,区域,方向,利用者ID,氏名,所属,目的,認証要素,判定,理由,.*,ハッシュ,理由（説明）$/);
+    expect(rows[1]).toContain('"[""card""]"');
+    expect(rows[1]).toContain('{""i"":4}');
+    expect(rows[1]).toMatch(/,利用者 0,.*,denied,no-grant,.*,区域の入室権限なし$/);
+    expect(rows.filter((r) => r !== '')).toHaveLength(1 + 3);
+  });
+});
+
+describe('log keeper', () => {
+  function keeperContext(overrides: Partial<Context['site']['log']> = {}) {
+    const dir = mkdtempSync(join(tmpdir(), 'tobira-keeper-'));
+    const db = openDatabase(dir);
+    const entryLog = new EntryLog(db);
+    const bus = new Bus();
+    const raised: unknown[] = [];
+    let now = new Date('2026-11-25T00:00:00.000Z');
+    const ctx = {
+      site: { log: { retentionDays: 1095, checkpointEveryRecords: 3, checkpointIntervalSeconds: 60, ...overrides } },
+      log: pino({ level: 'silent' }),
+      store: { db, entryLog },
+      bus,
+      alarms: { raise: (e: unknown) => raised.push(e) },
+      counters: { granted: 0, denied: 0, rejected: 0, duplicates: 0, storageFaults: 0 },
+      now: () => now,
+    } as unknown as Context;
+    const published: { topic: string; payload: Record<string, unknown> }[] = [];
+    const keeper = new LogKeeper(ctx, { dataDir: dir, checkpointTopic: 'tobira/log/checkpoints', publishRetained: (topic, payload) => published.push({ topic, payload: payload as Record<string, unknown> }) });
+    const append = (n: number) => {
+      for (let i = 0; i < n; i++) bus.emit('entry', entryLog.append({ at: now.toISOString(), kind: 'door', reason: 'rex' }));
+    };
+    return { dir, db, ctx, keeper, published, raised, append, setNow: (d: Date) => (now = d) };
+  }
+
+  it('checkpoints every N records and at shutdown, publishing each with the public key', async () => {
+    const k = keeperContext();
+    k.keeper.start();
+    k.append(2);
+    await new Promise((r) => setImmediate(r));
+    expect(k.published).toHaveLength(0);
+    k.append(1);
+    await new Promise((r) => setImmediate(r));
+    expect(k.published).toHaveLength(1);
+    const first = k.published[0]!;
+    expect(first.topic).toBe('tobira/log/checkpoints');
+    expect(first.payload).toMatchObject({ kind: 'periodic', count: 3 });
+    const parsed = parseCheckpointJson(JSON.stringify(first.payload));
+    expect(verifyCheckpointSignature(parsed.checkpoint, loadPublicKey(parsed.publicKey!))).toBe(true);
+    expect(parsed.publicKey).toBe(publicKeyPem(loadLogKey(k.dir)!));
+    // The interval tick writes nothing when nothing was added.
+    expect(k.keeper.checkpoint('periodic')).toBeUndefined();
+    k.append(1);
+    k.keeper.stop();
+    expect(k.published.map((p) => [p.payload.kind, p.payload.count])).toEqual([['periodic', 3], ['shutdown', 4]]);
+    // Published again when the broker link comes up (a client that did not exist dropped it).
+    const again = keeperContext();
+    again.append(2);
+    again.keeper.start();
+    again.keeper.checkpoint('periodic');
+    again.ctx.bus.emit('broker.link', { connected: true });
+    expect(again.published.map((p) => [p.payload.kind, p.payload.count])).toEqual([['periodic', 2], ['periodic', 2]]);
+    again.keeper.stop();
+    expect(verifyEntryLog(k.db, loadLogKey(k.dir))).toEqual({ ok: true, records: 4, checkpoints: 2 });
+    expect(k.raised).toEqual([]);
+  });
+
+  it('prunes past the retention period at start and refuses less than 90 days', () => {
+    const k = keeperContext({ retentionDays: 90 });
+    k.setNow(new Date('2026-01-01T00:00:00.000Z'));
+    k.append(3);
+    k.setNow(new Date('2026-06-01T00:00:00.000Z'));
+    k.append(2);
+    k.keeper.start();
+    expect(k.db.prepare('SELECT min(seq) FROM entry_log').pluck().get()).toBe(4);
+    expect(k.published.at(-1)!.payload).toMatchObject({ kind: 'prune', count: 5, anchorSeq: 4 });
+    expect(verifyEntryLog(k.db, loadLogKey(k.dir))).toMatchObject({ ok: true, records: 2 });
+    k.keeper.stop();
+
+    const short = keeperContext({ retentionDays: 30 });
+    expect(() => short.keeper.start()).toThrow(StartupError);
+    expect(() => short.keeper.start()).toThrow(/at least 90 days/);
+  });
+
+  it('raises a storage fault instead of throwing when a checkpoint cannot be written', () => {
+    const k = keeperContext();
+    k.keeper.start();
+    k.append(1);
+    k.db.close();
+    expect(() => k.keeper.checkpoint('periodic')).not.toThrow();
+    expect(k.raised).toMatchObject([{ category: 'system', type: 'storage-fault', severity: 'alarm', detail: { during: 'periodic checkpoint' } }]);
+    expect(k.ctx.counters.storageFaults).toBe(1);
+    k.keeper.stop();
+  });
+});
