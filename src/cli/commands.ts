@@ -9,6 +9,7 @@ import { loadSiteFile } from '../site/load.js';
 import { labelText } from '../site/schema.js';
 import { openDatabase } from '../store/db.js';
 import { PeopleStore } from '../store/people.js';
+import { hashPin, isValidPin } from '../store/pin.js';
 import { brokerChoice, brokerUrl, dataDir, sitePath, UsageError, type CommonFlags } from './options.js';
 
 const out = (line = '') => process.stdout.write(line + '\n');
@@ -46,21 +47,57 @@ export function mqttAcl(flags: CommonFlags & { out: string; port: string; host: 
   out(`wrote ${passwordFile}, ${aclFile} and ${join(dir, 'mosquitto.conf')} for ${ids.length} devices and the controller`);
 }
 
-export function peopleAdd(flags: CommonFlags & { name: string; affiliation: string; card?: string; grant?: string[]; purpose: string }): void {
+interface PeopleAddFlags extends CommonFlags {
+  name: string;
+  affiliation: string;
+  number?: string;
+  card?: string;
+  pin?: string;
+  duressPin?: string;
+  role?: string[];
+  trainedOn?: string;
+  pledgeSignedOn?: string;
+  grant?: string[];
+  purpose: string;
+  outOfHours?: boolean;
+}
+
+function isoDate(value: string | undefined, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(value))) throw new UsageError(`${flag}: "${value}" is not a date (YYYY-MM-DD)`);
+  return new Date(value).toISOString();
+}
+
+export async function peopleAdd(flags: PeopleAddFlags): Promise<void> {
   const site = loadSiteFile(sitePath(flags));
   const areas = new Set(site.areas.map((a) => a.id));
   for (const area of flags.grant ?? []) if (!areas.has(area)) throw new UsageError(`unknown area "${area}" (the site has ${[...areas].join(', ')})`);
+  for (const [pin, flag] of [[flags.pin, '--pin'], [flags.duressPin, '--duress-pin']] as const) {
+    if (pin !== undefined && !isValidPin(pin)) throw new UsageError(`${flag}: a PIN is 4 to 12 digits`);
+  }
+  const number = flags.number === undefined ? null : Number(flags.number);
+  if (number !== null && (!Number.isInteger(number) || number < 0)) throw new UsageError(`--number: "${flags.number}" is not a staff number`);
+  const trainedAt = isoDate(flags.trainedOn, '--trained-on');
+  const pledgeAt = isoDate(flags.pledgeSignedOn, '--pledge-signed-on');
+  const pinHash = flags.pin ? await hashPin(flags.pin) : undefined;
+  const duressHash = flags.duressPin ? await hashPin(flags.duressPin) : undefined;
   const db = openDatabase(dataDir(flags));
   try {
     const people = new PeopleStore(db);
     db.transaction(() => {
-      const person = people.addPerson({ name: flags.name, affiliation: flags.affiliation });
+      const person = people.addPerson({ name: flags.name, affiliation: flags.affiliation, number, roles: flags.role ?? [] });
       if (flags.card) people.addCredential(person.id, 'card', flags.card);
-      for (const area of flags.grant ?? []) people.addGrant({ personId: person.id, areaId: area, purpose: flags.purpose, grantedBy: 'cli' });
+      if (pinHash) people.addCredential(person.id, 'pin', pinHash);
+      if (duressHash) people.addCredential(person.id, 'pin', duressHash, 'duress');
+      if (trainedAt) people.addTraining(person.id, trainedAt, 'annual security training', 'cli');
+      if (pledgeAt) people.addPledge(person.id, pledgeAt, 'confidentiality pledge', 'cli');
+      for (const area of flags.grant ?? []) people.addGrant({ personId: person.id, areaId: area, purpose: flags.purpose, outOfHours: flags.outOfHours ?? false, grantedBy: 'cli' });
       out(`added ${person.name} (${person.id})${flags.card ? ` with card ${flags.card}` : ''}${flags.grant?.length ? `, granted ${flags.grant.join(', ')}` : ''}`);
+      if (!trainedAt) out('  note: no training on record: restricted areas refuse this person until it is (--trained-on)');
+      if (!pledgeAt) out('  note: no confidentiality pledge on record: restricted areas refuse this person until it is (--pledge-signed-on)');
     })();
   } catch (err) {
-    if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new UsageError(`card ${flags.card} is already enrolled`);
+    if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new UsageError('that card or staff number is already enrolled');
     throw err;
   } finally {
     db.close();

@@ -55,9 +55,16 @@ common(program.command('mqtt-acl').description('write Mosquitto password, ACL an
 common(program.command('people').description('access holders').command('add').description('enrol an access holder (demo and installer use; managers use the API)'))
   .requiredOption('--name <name>', 'full name')
   .option('--affiliation <text>', 'department or company', '')
+  .option('--number <n>', 'staff number (typed as "number#PIN" where a PIN is the first factor)')
   .option('--card <number>', 'card number (hex)')
+  .option('--pin <digits>', 'PIN, 4 to 12 digits (kept only as an argon2id hash)')
+  .option('--duress-pin <digits>', 'duress PIN: opens, and raises a silent duress alarm')
+  .option('--role <role...>', 'roles (for example security: passes an area locked down for that role)')
+  .option('--trained-on <date>', 'date of the last annual security training (YYYY-MM-DD)')
+  .option('--pledge-signed-on <date>', 'date the confidentiality pledge was signed (YYYY-MM-DD)')
   .option('--grant <area...>', 'grant access to these areas')
   .option('--purpose <text>', 'purpose of the grant (need-to-know)', '')
+  .option('--out-of-hours', 'the grant also passes outside business hours')
   .action(peopleAdd);
 
 const logCommand = program.command('log').description('the entry log: verify, export, public key').exitOverride(usageExit);
