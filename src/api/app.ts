@@ -1,15 +1,112 @@
-// The HTTP API as a fastify plugin, apart from the process wiring (see src/cli/start.ts).
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+// The HTTP API as a fastify plugin, apart from the process wiring (src/cli/start.ts builds the server).
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Controller } from '../controller/daemon.js';
+import { AuthError, AuthService } from './auth.js';
+import { ApiError, type Api, type ApiContext } from './context.js';
+import { registerRoutes } from './routes/index.js';
+import { metricsRoutes } from './routes/metrics.js';
 
 export interface ApiOptions {
   controller: Controller;
 }
 
+const API_PREFIX = '/api/v1';
+
+/** Routes a session that must change its password may still use. */
+const restrictedAllowed = new Set([`${API_PREFIX}/auth/password`, `${API_PREFIX}/auth/logout`, `${API_PREFIX}/auth/me`]);
+
+function outcomeOf(status: number): string {
+  if (status < 400) return 'ok';
+  return ({ 400: 'invalid', 401: 'unauthenticated', 403: 'denied', 404: 'not-found', 409: 'conflict', 429: 'rate-limited' } as Record<number, string>)[status] ?? 'error';
+}
+
 export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInstance, { controller }) => {
+  const store = controller.ctx.store;
+  const auth = new AuthService(store.db, store.audit, () => controller.ctx.site.api);
+  const ctx: ApiContext = { controller, store, auth, audit: store.audit };
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'tobira managers\' API',
+        version: '1',
+        description: 'Grant and revoke access to restricted areas, manage people, visits and accounts, read the entry and audit logs. ' +
+          '技術情報管理認証制度のための入退室管理 API。',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  // Never a stack trace or internal detail to the client; 400 lists the failing fields.
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req: FastifyRequest, reply: FastifyReply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const details = err.validation.map((v) => ({
+        path: `${v.instancePath ? v.instancePath.replace(/^\//, '').replace(/\//g, '.') : ''}`.replace(/^$/, (err as { validationContext?: string }).validationContext ?? ''),
+        message: v.message ?? 'invalid',
+      }));
+      return reply.code(400).send({ error: `invalid ${(err as { validationContext?: string }).validationContext ?? 'request'}`, details });
+    }
+    if (err instanceof ApiError) return reply.code(err.statusCode).send({ error: err.message, ...(err.details ? { details: err.details } : {}) });
+    if (err instanceof AuthError) return reply.code(err.status).send({ error: err.message, ...(err.details ? { details: err.details } : {}) });
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) req.log.error({ err }, 'request failed');
+    return reply.code(status).send({ error: status === 500 ? 'internal error' : err.message });
+  });
+
+  // Who is calling, and may they: 401 for no or ended session, 403 for a role that may not.
+  app.addHook('onRequest', async (req) => {
+    const config = req.routeOptions.config;
+    if (config.public || !req.routeOptions.url) return;
+    const header = req.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+    const principal = auth.authenticate(token);
+    if (!principal) throw new ApiError(401, token ? 'session ended or unknown; sign in again' : 'sign in first (Authorization: Bearer <token>)');
+    req.principal = principal;
+    if (principal.restricted && !restrictedAllowed.has(req.routeOptions.url)) throw new ApiError(403, 'change your password first (POST /api/v1/auth/password)');
+    if (config.roles && !config.roles.includes(principal.account.role)) {
+      throw new ApiError(403, `a ${principal.account.role} may not do this (needs ${config.roles.join(' or ')})`);
+    }
+  });
+
+  // Every mutating call ends up in the audit log: handlers record successes inside their own
+  // transaction; whatever they did not (refusals, invalid input, failures) is recorded here.
+  app.addHook('onResponse', async (req, reply) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS' || req.audited) return;
+    const denied = reply.statusCode === 401 || reply.statusCode === 403;
+    try {
+      store.audit.append({
+        at: new Date().toISOString(), actor: req.principal?.account.username ?? null, role: req.principal?.account.role ?? null,
+        action: req.routeOptions.config.action ?? `${req.method} ${req.routeOptions.url ?? req.url}`,
+        target: req.url, outcome: outcomeOf(reply.statusCode), address: req.ip, detail: { status: reply.statusCode },
+      });
+    } catch (err) {
+      req.log.error({ err }, 'could not write the audit log');
+    }
+    if (denied && req.principal) {
+      controller.ctx.alarms.raiseLimited(`api-denied:${req.principal.account.username}`, 10_000, {
+        category: 'security', type: 'api-denied', severity: 'warning', source: req.principal.account.username,
+        detail: { method: req.method, url: req.url, role: req.principal.account.role },
+      });
+    }
+  });
+
   // Liveness plus what an installer checks first: is the database writable, is the broker there.
-  app.get('/healthz', async (_req, reply) => {
+  app.get('/healthz', { config: { public: true }, schema: { hide: true } }, async (_req, reply) => {
     const health = controller.health();
     return reply.code(health.ok ? 200 : 503).send(health);
   });
+
+  await app.register(async (api) => registerRoutes(api as Api, ctx), { prefix: API_PREFIX });
+  await metricsRoutes(app as Api, ctx);
+  app.get('/api/v1/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 };

@@ -1,16 +1,22 @@
-// Builds the fastify server around the API plugin.
+// Builds the fastify server around the API plugin: HTTPS when a certificate and key are configured.
+import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { apiPlugin, type ApiOptions } from './app.js';
 
-export async function buildServer(opts: ApiOptions & { log: Logger }): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: opts.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger });
-  // Never a stack trace or internal detail to the client.
-  app.setErrorHandler((err: { statusCode?: number; message: string }, req, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) req.log.error({ err }, 'request failed');
-    void reply.code(status).send({ error: status === 500 ? 'internal error' : err.message });
-  });
+export interface ServerOptions extends ApiOptions {
+  log: Logger;
+  tls?: { cert: string; key: string };
+}
+
+export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: opts.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger,
+    // Behind no proxy by default: req.ip is the peer's own address (for the login rate limit).
+    trustProxy: false,
+    bodyLimit: 1024 * 1024,
+    ...(opts.tls ? { https: { cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) } } : {}),
+  }) as unknown as FastifyInstance;
   await app.register(apiPlugin, { controller: opts.controller });
   return app;
 }

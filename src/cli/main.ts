@@ -5,6 +5,7 @@ import { SiteFileError } from '../site/load.js';
 import { UsageError } from './options.js';
 import { StartupError } from '../controller/daemon.js';
 import { start } from './start.js';
+import { adminCreate } from './admin.js';
 import { configCheck, devicesCommand, mqttAcl, peopleAdd, simCommand } from './commands.js';
 import { logExport, logPubkey, logVerify, usageExit } from './log-commands.js';
 
@@ -29,6 +30,8 @@ const brokerFlags = (cmd: Command) =>
 brokerFlags(common(program.command('start').description('run the controller')))
   .option('--api-port <n>', 'HTTP API port (env TOBIRA_API_PORT; default 8080)')
   .option('--api-host <host>', 'HTTP API address (env TOBIRA_API_HOST; default 127.0.0.1)')
+  .option('--tls-cert <file>', 'serve the API over HTTPS with this certificate (env TOBIRA_TLS_CERT)')
+  .option('--tls-key <file>', 'and this key (env TOBIRA_TLS_KEY)')
   .action(start);
 
 brokerFlags(common(program.command('sim').description('simulate every MQTT device of a site, driven from a prompt')))
@@ -66,6 +69,11 @@ common(program.command('people').description('access holders').command('add').de
   .option('--purpose <text>', 'purpose of the grant (need-to-know)', '')
   .option('--out-of-hours', 'the grant also passes outside business hours')
   .action(peopleAdd);
+
+common(program.command('admin').description('accounts').command('create <username>').description('create the first admin: prints a one-time password and the TOTP enrolment (URI and QR code)'))
+  .option('--name <display name>', 'the admin\'s full name')
+  .option('--force', 'create another admin although one exists (recovery; audited)')
+  .action(adminCreate);
 
 const logCommand = program.command('log').description('the entry log: verify, export, public key').exitOverride(usageExit);
 const logData = (cmd: Command) => cmd.option('--data <dir>', 'data directory (env TOBIRA_DATA; default: ./data)');

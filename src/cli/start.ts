@@ -8,6 +8,8 @@ import { brokerChoice, dataDir, parsePort, sitePath, UsageError, type CommonFlag
 export interface StartFlags extends CommonFlags {
   apiPort?: string;
   apiHost?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export async function start(flags: StartFlags): Promise<void> {
@@ -33,17 +35,23 @@ export async function start(flags: StartFlags): Promise<void> {
     throw err;
   }
 
-  const api = await buildServer({ controller, log });
+  const tlsCert = flags.tlsCert ?? process.env.TOBIRA_TLS_CERT;
+  const tlsKey = flags.tlsKey ?? process.env.TOBIRA_TLS_KEY;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    await controller.stop();
+    throw new UsageError('give both --tls-cert and --tls-key (or TOBIRA_TLS_CERT and TOBIRA_TLS_KEY) for HTTPS');
+  }
+  const api = await buildServer({ controller, log, tls: tlsCert && tlsKey ? { cert: tlsCert, key: tlsKey } : undefined });
   try {
     await api.listen({ port: apiPort, host: apiHost });
   } catch (err) {
     await controller.stop();
     throw new UsageError(`the API cannot listen on ${apiHost}:${apiPort}: ${(err as Error).message}. Use --api-port N (or TOBIRA_API_PORT).`);
   }
-  if (apiHost !== '127.0.0.1' && apiHost !== '::1' && apiHost !== 'localhost') {
-    log.warn({ host: apiHost }, 'the API listens beyond this machine without TLS');
+  if (!tlsCert && apiHost !== '127.0.0.1' && apiHost !== '::1' && apiHost !== 'localhost') {
+    log.warn({ host: apiHost }, 'the API listens beyond this machine without TLS: passwords and tokens cross the network in clear; give --tls-cert and --tls-key');
   }
-  log.info({ api: `http://${apiHost}:${(api.server.address() as { port: number }).port}` }, 'ready');
+  log.info({ api: `${tlsCert ? 'https' : 'http'}://${apiHost}:${(api.server.address() as { port: number }).port}` }, 'ready');
 
   let stopping = false;
   const shutdown = async (signal: string) => {

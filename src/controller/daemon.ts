@@ -69,7 +69,7 @@ export class Controller {
     readonly brokerUrl: string,
     private readonly brokerMode: 'embedded' | 'external',
     faults: Faults,
-    dataDir: string,
+    readonly dataDir: string,
   ) {
     this.access = new Access(ctx, doors);
     this.areas = new Areas(ctx, doors, this.access);

@@ -81,6 +81,7 @@ export const eventLabels: Labels<string> = {
   'area-emergency-release': { en: 'Emergency release', ja: '非常解錠' },
   'area-normal': { en: 'Area back to normal', ja: '区域通常運用' },
   'storage-fault': { en: 'Storage fault', ja: '記録装置異常' },
+  'api-denied': { en: 'API call refused', ja: 'API操作の拒否' },
   'mqtt-login-refused': { en: 'Device login refused', ja: '機器ログイン拒否' },
   'mqtt-publish-refused': { en: 'Device publish refused', ja: '機器送信拒否' },
   'mqtt-subscribe-refused': { en: 'Device subscription refused', ja: '機器購読拒否' },

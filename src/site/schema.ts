@@ -153,6 +153,22 @@ export const siteFileSchema = z.strictObject({
       checkpointIntervalSeconds: z.number().int().min(5).max(86_400).default(60),
     })
     .prefault({}),
+  /** The managers' API. */
+  api: z
+    .strictObject({
+      /** A grant created by one manager stays pending until a different manager or an auditor approves it. */
+      fourEyes: z.boolean().default(false),
+      sessionIdleMinutes: z.number().int().min(1).max(240).default(15),
+      sessionMaxHours: z.number().int().min(1).max(72).default(12),
+      /** Failed logins in a row before the account is locked, and for how long. */
+      loginMaxFailures: z.number().int().min(1).max(50).default(5),
+      loginLockoutMinutes: z.number().int().min(1).max(1440).default(15),
+      /** Login attempts per client address per minute. */
+      loginAttemptsPerMinute: z.number().int().min(1).max(1000).default(20),
+      /** The audit log of admin actions: kept at least 90 days (3 months). */
+      auditRetentionDays: z.number().int().min(90, 'at least 90 days (3 months)').max(36_500).default(1095),
+    })
+    .prefault({}),
   /** A UPS's dry contacts: active = primary power failed / standby power (battery) in trouble. */
   power: z
     .strictObject({ primaryFailInput: deviceIdSchema.optional(), standbyTroubleInput: deviceIdSchema.optional() })

@@ -30,29 +30,31 @@ export interface StoredCheckpoint extends Checkpoint {
 }
 
 export const CHECKPOINT_MESSAGE_VERSION = 'tobira-checkpoint-v1';
+/** The audit log's checkpoints are signed under their own first line, so one can never pass for the other. */
+export const AUDIT_CHECKPOINT_MESSAGE_VERSION = 'tobira-audit-checkpoint-v1';
 
 /** The exact bytes signed. Versioned: a change of layout gets a new version line, never a silent change. */
-export function checkpointMessage(cp: Omit<Checkpoint, 'signature'>): string {
+export function checkpointMessage(cp: Omit<Checkpoint, 'signature'>, domain = CHECKPOINT_MESSAGE_VERSION): string {
   return [
-    CHECKPOINT_MESSAGE_VERSION, cp.kind, String(cp.count), cp.headHash, cp.at,
+    domain, cp.kind, String(cp.count), cp.headHash, cp.at,
     cp.anchorSeq == null ? '' : String(cp.anchorSeq), cp.anchorPrevHash ?? '',
   ].join('\n');
 }
 
-export function signCheckpoint(body: Omit<Checkpoint, 'signature'>, privateKey: KeyObject): Checkpoint {
+export function signCheckpoint(body: Omit<Checkpoint, 'signature'>, privateKey: KeyObject, domain = CHECKPOINT_MESSAGE_VERSION): Checkpoint {
   const cp = {
     kind: body.kind, count: body.count, headHash: body.headHash, at: body.at,
     anchorSeq: body.anchorSeq ?? null, anchorPrevHash: body.anchorPrevHash ?? null,
   };
-  return { ...cp, signature: sign(null, Buffer.from(checkpointMessage(cp), 'utf8'), privateKey).toString('base64') };
+  return { ...cp, signature: sign(null, Buffer.from(checkpointMessage(cp, domain), 'utf8'), privateKey).toString('base64') };
 }
 
 /** True when the signature is the key's over exactly these fields. Never throws. */
-export function verifyCheckpointSignature(cp: Checkpoint, publicKey: KeyObject): boolean {
+export function verifyCheckpointSignature(cp: Checkpoint, publicKey: KeyObject, domain = CHECKPOINT_MESSAGE_VERSION): boolean {
   try {
     if (typeof cp.signature !== 'string' || cp.signature.length === 0) return false;
     const sig = Buffer.from(cp.signature, 'base64');
-    return verify(null, Buffer.from(checkpointMessage(cp), 'utf8'), publicKey, sig);
+    return verify(null, Buffer.from(checkpointMessage(cp, domain), 'utf8'), publicKey, sig);
   } catch {
     return false;
   }
@@ -76,12 +78,16 @@ export class CheckpointStore {
   private readonly latestPruneStmt;
   private readonly allStmt;
 
-  constructor(private readonly db: Db) {
-    this.insertStmt = db.prepare(`INSERT INTO checkpoints (kind, count, head_hash, at, anchor_seq, anchor_prev_hash, signature)
+  /** `table`: checkpoints (the entry log's) or audit_checkpoints. */
+  constructor(
+    private readonly db: Db,
+    private readonly table: 'checkpoints' | 'audit_checkpoints' = 'checkpoints',
+  ) {
+    this.insertStmt = db.prepare(`INSERT INTO ${table} (kind, count, head_hash, at, anchor_seq, anchor_prev_hash, signature)
       VALUES (@kind, @count, @headHash, @at, @anchorSeq, @anchorPrevHash, @signature)`);
-    this.latestStmt = db.prepare('SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1');
-    this.latestPruneStmt = db.prepare("SELECT * FROM checkpoints WHERE kind = 'prune' ORDER BY id DESC LIMIT 1");
-    this.allStmt = db.prepare('SELECT * FROM checkpoints ORDER BY id');
+    this.latestStmt = db.prepare(`SELECT * FROM ${table} ORDER BY id DESC LIMIT 1`);
+    this.latestPruneStmt = db.prepare(`SELECT * FROM ${table} WHERE kind = 'prune' ORDER BY id DESC LIMIT 1`);
+    this.allStmt = db.prepare(`SELECT * FROM ${table} ORDER BY id`);
   }
 
   insert(cp: Checkpoint): StoredCheckpoint {
@@ -107,7 +113,7 @@ export class CheckpointStore {
   }
 
   count(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM checkpoints').get() as { n: number }).n;
+    return (this.db.prepare(`SELECT count(*) AS n FROM ${this.table}`).get() as { n: number }).n;
   }
 }
 

@@ -6,12 +6,14 @@ import { PeopleStore } from './people.js';
 import { SequenceStore } from './sequence.js';
 import { VisitStore } from './visits.js';
 import { AreaStore } from './areas.js';
+import { AuditLog } from './audit-log.js';
 
 export interface Store {
   db: Db;
   people: PeopleStore;
   visits: VisitStore;
   areas: AreaStore;
+  audit: AuditLog;
   entryLog: EntryLog;
   events: EventStore;
   sequences: SequenceStore;
@@ -25,6 +27,7 @@ export function openStore(dataDir: string): Store {
     people: new PeopleStore(db),
     visits: new VisitStore(db),
     areas: new AreaStore(db),
+    audit: new AuditLog(db),
     entryLog: new EntryLog(db),
     events: new EventStore(db),
     sequences: new SequenceStore(db),

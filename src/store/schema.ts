@@ -170,4 +170,67 @@ export const migrations: string[] = [
   );
   CREATE INDEX events_type ON events(type, id);
   `,
+  `
+  -- Manager accounts: unique usernames, argon2id password hashes, TOTP for those who set access rights.
+  CREATE TABLE accounts (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    display_name TEXT NOT NULL DEFAULT '',
+    role TEXT NOT NULL CHECK (role IN ('admin', 'manager', 'guard', 'auditor')),
+    password_hash TEXT NOT NULL,
+    password_history TEXT NOT NULL DEFAULT '[]',
+    must_change_password INTEGER NOT NULL DEFAULT 1,
+    totp_secret TEXT,
+    totp_pending_secret TEXT,
+    last_totp_step INTEGER,
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    locked_until TEXT,
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL
+  );
+  -- Bearer sessions: only a hash of the token is kept.
+  CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    created_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    address TEXT
+  );
+  CREATE INDEX sessions_account ON sessions(account_id);
+  -- The audit log of admin actions: append-only, hash-chained, signed like the entry log.
+  CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT,
+    role TEXT,
+    action TEXT NOT NULL,
+    target TEXT,
+    outcome TEXT NOT NULL,
+    address TEXT,
+    detail TEXT,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  CREATE INDEX audit_log_at ON audit_log(at);
+  CREATE INDEX audit_log_actor ON audit_log(actor, seq);
+  CREATE TABLE audit_prune (token INTEGER);
+  CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+  CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log WHEN NOT EXISTS (SELECT 1 FROM audit_prune)
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+  CREATE TABLE audit_checkpoints (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('periodic', 'shutdown', 'prune')),
+    count INTEGER NOT NULL,
+    head_hash TEXT NOT NULL,
+    at TEXT NOT NULL,
+    anchor_seq INTEGER,
+    anchor_prev_hash TEXT,
+    signature TEXT NOT NULL
+  );
+  -- Grant reviews: confirmed (kept, with a new review-by date) or ended.
+  ALTER TABLE grants ADD COLUMN reviewed_at TEXT;
+  ALTER TABLE grants ADD COLUMN reviewed_by TEXT;
+  `,
 ];

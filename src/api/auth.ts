@@ -1,0 +1,223 @@
+// Accounts, login and sessions: argon2id passwords with a policy and a reuse history, TOTP for
+// everyone who can set access rights (no replay), per-account lockout and per-address rate limits,
+// bearer sessions with idle and absolute lifetimes. Every login, failure and lockout is audited.
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
+import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
+import type { Db } from '../store/db.js';
+import { AccountStore, type Account, type Role } from '../store/accounts.js';
+import type { AuditInput, AuditLog } from '../store/audit-log.js';
+import { checkPassword, passwordProblemText, PASSWORD_HISTORY } from './password-policy.js';
+
+/** Roles that can set access rights must log in with TOTP. */
+export const rolesNeedingTotp: ReadonlySet<Role> = new Set(['admin', 'manager']);
+
+const PASSWORD_HASH = { algorithm: 2 /* argon2id */, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+export interface AuthSettings {
+  sessionIdleMinutes: number;
+  sessionMaxHours: number;
+  loginMaxFailures: number;
+  loginLockoutMinutes: number;
+  loginAttemptsPerMinute: number;
+}
+
+export class AuthError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 403 | 409 | 429,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export interface Principal {
+  account: Account;
+  tokenHash: string;
+  /** A session that must change its password first can do nothing else. */
+  restricted: boolean;
+}
+
+/** The RFC 6238 time step a valid code belongs to (the library reports it for TOTP). */
+function stepOf(result: { valid: true; delta: number }, nowSeconds: number): number {
+  const step = (result as { timeStep?: unknown }).timeStep;
+  return typeof step === 'number' ? step : Math.floor(nowSeconds / 30) + result.delta;
+}
+
+const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/** A random password that meets the policy: handed over once, to be changed at first login. */
+export function oneTimePassword(): string {
+  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789';
+  let out = '';
+  for (let i = 0; i < 16; i++) out += alphabet[randomInt(alphabet.length)];
+  return `${out.slice(0, 4)}-${out.slice(4, 8)}-${out.slice(8, 12)}-${out.slice(12)}-${randomInt(10)}`;
+}
+
+export function totpUri(username: string, secret: string): string {
+  return generateURI({ issuer: 'tobira', label: username, secret });
+}
+
+export class AuthService {
+  readonly accounts: AccountStore;
+  /** Recent login attempts per client address, for the rate limit. */
+  private readonly attempts = new Map<string, number[]>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly audit: AuditLog,
+    private readonly settings: () => AuthSettings,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.accounts = new AccountStore(db);
+  }
+
+  record(entry: Omit<AuditInput, 'at'>): void {
+    this.audit.append({ at: this.now().toISOString(), ...entry });
+  }
+
+  async hashPassword(password: string): Promise<string> {
+    return argonHash(password, PASSWORD_HASH);
+  }
+
+  /** Creates an account with a one-time password (changed at first login) and, for admins and managers, a TOTP seed. */
+  async createAccount(by: string, a: { username: string; displayName: string; role: Role }): Promise<{ account: Account; oneTimePassword: string; totpUri: string | null }> {
+    if (this.accounts.byUsername(a.username)) throw new AuthError(409, `username "${a.username}" is taken`);
+    const password = oneTimePassword();
+    const secret = rolesNeedingTotp.has(a.role) ? generateSecret() : null;
+    const passwordHash = await this.hashPassword(password);
+    const account = this.db.transaction(() => {
+      const created = this.accounts.create({ ...a, passwordHash, totpSecret: secret, createdBy: by });
+      return created;
+    })();
+    return { account, oneTimePassword: password, totpUri: secret ? totpUri(account.username, secret) : null };
+  }
+
+  private rateLimited(address: string): boolean {
+    const now = this.now().getTime();
+    const recent = (this.attempts.get(address) ?? []).filter((t) => now - t < 60_000);
+    recent.push(now);
+    this.attempts.set(address, recent);
+    if (this.attempts.size > 10_000) this.attempts.clear(); // a flood of addresses must not grow memory without bound
+    return recent.length > this.settings().loginAttemptsPerMinute;
+  }
+
+  async login(username: string, password: string, totp: string | undefined, address: string): Promise<{ token: string; expiresAt: string; account: Account }> {
+    const s = this.settings();
+    const base = { actor: username, role: null, action: 'auth.login', target: null, address };
+    if (this.rateLimited(address)) {
+      this.record({ ...base, outcome: 'rate-limited', detail: null });
+      throw new AuthError(429, 'too many login attempts from this address; wait a minute');
+    }
+    const account = this.accounts.byUsername(username);
+    const now = this.now();
+    // The same answer for an unknown user and a wrong password: no username probing.
+    const refuse = (outcome: string, detail: Record<string, unknown> | null = null): never => {
+      this.record({ ...base, role: account?.role ?? null, outcome, detail });
+      throw new AuthError(401, 'wrong username, password or code');
+    };
+    if (!account) {
+      await this.hashPassword(password); // same time as a real check
+      return refuse('failed', { reason: 'unknown user' });
+    }
+    if (account.status !== 'active') return refuse('failed', { reason: 'account disabled' });
+    if (account.lockedUntil && Date.parse(account.lockedUntil) > now.getTime()) {
+      this.record({ ...base, role: account.role, outcome: 'locked', detail: { lockedUntil: account.lockedUntil } });
+      throw new AuthError(401, 'account locked after repeated failures; try again later');
+    }
+    const passwordOk = await argonVerify(account.passwordHash, password).catch(() => false);
+    let totpOk = true;
+    let totpStep: number | null = null;
+    if (rolesNeedingTotp.has(account.role)) {
+      totpOk = false;
+      if (account.totpSecret && totp && /^\d{6}$/.test(totp)) {
+        const result = await verifyTotp({ secret: account.totpSecret, token: totp, epoch: Math.floor(now.getTime() / 1000), epochTolerance: 30 }).catch(() => ({ valid: false as const }));
+        if (result.valid) {
+          const step = stepOf(result, Math.floor(now.getTime() / 1000));
+          totpStep = step;
+          // A code already used cannot log in again.
+          totpOk = account.lastTotpStep === null || step > account.lastTotpStep;
+        }
+      }
+    }
+    if (!passwordOk || !totpOk) {
+      const reason = !passwordOk ? 'wrong password' : totp ? 'wrong or reused code' : 'code required';
+      const failures = account.failedLogins + 1;
+      const lockedUntil = failures >= s.loginMaxFailures ? new Date(now.getTime() + s.loginLockoutMinutes * 60_000).toISOString() : null;
+      this.accounts.recordFailure(account.id, lockedUntil);
+      if (lockedUntil) this.record({ actor: account.username, role: account.role, action: 'auth.lockout', target: `account:${account.id}`, outcome: 'ok', address, detail: { failures, lockedUntil } });
+      return refuse('failed', { reason, failures });
+    }
+    const token = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(Math.min(now.getTime() + s.sessionMaxHours * 3_600_000, Number.MAX_SAFE_INTEGER)).toISOString();
+    this.db.transaction(() => {
+      this.accounts.clearFailures(account.id);
+      if (totpStep !== null) this.accounts.setTotp(account.id, { lastStep: totpStep });
+      this.accounts.createSession({ tokenHash: hashToken(token), accountId: account.id, createdAt: now.toISOString(), lastSeenAt: now.toISOString(), expiresAt, address });
+      this.record({ ...base, role: account.role, outcome: 'ok', detail: account.mustChangePassword ? { mustChangePassword: true } : null });
+    })();
+    return { token, expiresAt, account: this.accounts.byId(account.id)! };
+  }
+
+  /** The account behind a bearer token; ends idle or expired sessions. */
+  authenticate(token: string | undefined): Principal | undefined {
+    if (!token) return undefined;
+    const tokenHash = hashToken(token);
+    const session = this.accounts.session(tokenHash);
+    if (!session) return undefined;
+    const now = this.now();
+    const idleLimit = this.settings().sessionIdleMinutes * 60_000;
+    if (Date.parse(session.expiresAt) <= now.getTime() || now.getTime() - Date.parse(session.lastSeenAt) > idleLimit) {
+      this.accounts.deleteSession(tokenHash);
+      return undefined;
+    }
+    const account = this.accounts.byId(session.accountId);
+    if (!account || account.status !== 'active') return undefined;
+    this.accounts.touchSession(tokenHash, now.toISOString());
+    return { account, tokenHash, restricted: account.mustChangePassword };
+  }
+
+  logout(principal: Principal): void {
+    this.accounts.deleteSession(principal.tokenHash);
+  }
+
+  /** Checks the policy and the last five passwords; ends the account's other sessions. */
+  async changePassword(principal: Principal, current: string, next: string): Promise<void> {
+    const account = principal.account;
+    if (!(await argonVerify(account.passwordHash, current).catch(() => false))) throw new AuthError(401, 'current password is wrong');
+    await this.setPassword(account, next, false);
+    this.db.prepare('DELETE FROM sessions WHERE account_id = ? AND token_hash <> ?').run(account.id, principal.tokenHash);
+  }
+
+  /** Sets a password after the policy and history checks. `mustChange`: a reset by an admin. */
+  async setPassword(account: Account, next: string, mustChange: boolean): Promise<void> {
+    const problems = checkPassword(next, account);
+    if (problems.length) throw new AuthError(400, 'the password does not meet the policy', problems.map((p) => ({ path: 'newPassword', problem: p, message: passwordProblemText[p] })));
+    for (const old of account.passwordHistory.slice(0, PASSWORD_HISTORY)) {
+      if (await argonVerify(old, next).catch(() => false)) {
+        throw new AuthError(400, 'the password does not meet the policy', [{ path: 'newPassword', problem: 'reused', message: `not one of the last ${PASSWORD_HISTORY} passwords` }]);
+      }
+    }
+    const hash = await this.hashPassword(next);
+    this.accounts.setPassword(account.id, hash, [hash, ...account.passwordHistory].slice(0, PASSWORD_HISTORY), mustChange);
+  }
+
+  /** A new TOTP seed, effective once confirmed with a code from it. */
+  startTotpEnrolment(account: Account): string {
+    const secret = generateSecret();
+    this.accounts.setTotp(account.id, { pending: secret });
+    return totpUri(account.username, secret);
+  }
+
+  async confirmTotpEnrolment(account: Account, code: string): Promise<void> {
+    const pending = this.accounts.byId(account.id)?.totpPendingSecret;
+    if (!pending) throw new AuthError(409, 'no TOTP enrolment in progress');
+    const result = await verifyTotp({ secret: pending, token: code, epoch: Math.floor(this.now().getTime() / 1000), epochTolerance: 30 }).catch(() => ({ valid: false as const }));
+    if (!result.valid) throw new AuthError(400, 'the code does not match', [{ path: 'code', message: 'wrong code' }]);
+    this.db.transaction(() => {
+      this.accounts.setTotp(account.id, { secret: pending, pending: null });
+      this.accounts.setTotp(account.id, { lastStep: stepOf(result, Math.floor(this.now().getTime() / 1000)) });
+    })();
+  }
+}

@@ -1,0 +1,19 @@
+// Every route module of /api/v1, one per resource. (/metrics sits at the root: see app.ts.)
+import type { Api, ApiContext } from '../context.js';
+import { authRoutes } from './auth.js';
+import { accountRoutes } from './accounts.js';
+import { auditRoutes } from './audit.js';
+import { peopleRoutes } from './people.js';
+import { grantRoutes } from './grants.js';
+import { reviewRoutes } from './reviews.js';
+import { ledgerRoutes } from './ledger.js';
+import { visitRoutes } from './visits.js';
+import { siteRoutes } from './site.js';
+import { entryRoutes } from './entries.js';
+import { streamRoutes } from './stream.js';
+
+export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
+  for (const routes of [authRoutes, accountRoutes, auditRoutes, peopleRoutes, grantRoutes, reviewRoutes, ledgerRoutes, visitRoutes, siteRoutes, entryRoutes, streamRoutes]) {
+    await routes(api, ctx);
+  }
+}
