@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { CommanderError } from 'commander';
 import { doorEventLabels, label, reasonLabels, type Lang } from '../policy/labels.js';
+import { verifyAuditLog } from '../store/audit-log.js';
 import { openDatabase, DATABASE_FILE, type Db } from '../store/db.js';
 import { CheckpointStore, parseCheckpointJson, verifyCheckpointSignature, type Checkpoint } from '../store/checkpoints.js';
 import {
@@ -54,9 +55,29 @@ export interface LogVerifyFlags extends CommonFlags {
   checkpoint?: string;
   export?: string;
   pubkey?: string;
+  audit?: boolean;
+}
+
+/** `log verify --audit`: the audit log of admin actions, chain and signed checkpoints. */
+function auditVerify(flags: LogVerifyFlags): void {
+  if (flags.export || flags.checkpoint) throw new UsageError('--audit checks the audit log in the database; --export and --checkpoint are for the entry log');
+  const { db, dir } = openLog(flags);
+  try {
+    const key = flags.pubkey ? publicKeyFromFile(flags.pubkey) : loadLogKey(dir);
+    const result = verifyAuditLog(db, key);
+    if (result.ok) {
+      out(`audit log OK: ${result.records} records, hash chain intact; ${result.checkpoints} checkpoints${key ? ', signatures valid' : ' (no key: signatures not checked)'}`);
+      return;
+    }
+    err(`audit log BROKEN at record ${result.breakAt!.seq}: ${result.breakAt!.problem} (${result.records} records verified before it)`);
+    process.exitCode = 1;
+  } finally {
+    db.close();
+  }
 }
 
 export async function logVerify(flags: LogVerifyFlags): Promise<void> {
+  if (flags.audit) return auditVerify(flags);
   if (flags.export) {
     if (!flags.pubkey) throw new UsageError('log verify --export needs the public key: --pubkey FILE.pem (from `tobira log pubkey`, kept apart from the export)');
     if (flags.checkpoint) throw new UsageError('give --export or --checkpoint, not both');

@@ -81,6 +81,7 @@ logData(logCommand.command('verify').description('check the whole hash chain and
   .option('--checkpoint <file>', 'also check the log against a checkpoint kept off the gateway (JSON as published on {base}/log/checkpoints)')
   .option('--export <file>', 'verify a JSON Lines export offline instead of the database (with --pubkey)')
   .option('--pubkey <file>', 'the log\'s public key (PEM, from `tobira log pubkey`) to check signatures with')
+  .option('--audit', 'check the audit log of admin actions instead of the entry log')
   .action(logVerify);
 logData(logCommand.command('export').description('export records, oldest first, as CSV (Excel) or JSON Lines with the chain fields (auditors)'))
   .requiredOption('--format <format>', 'csv or jsonl')

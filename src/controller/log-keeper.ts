@@ -84,9 +84,22 @@ export class LogKeeper implements Extension {
     if (this.key) this.checkpoint('shutdown');
   }
 
+  /** The audit log is signed on the same schedule, with the same key, under its own checkpoint domain. */
+  private auditCheckpoint(kind: Exclude<CheckpointKind, 'prune'>): void {
+    if (!this.key) return;
+    try {
+      const audit = this.ctx.store.audit;
+      const latest = new CheckpointStore(this.ctx.store.db, 'audit_checkpoints').latest();
+      if (audit.count !== (latest?.count ?? 0)) audit.checkpoint(this.key, kind, this.ctx.now().toISOString());
+    } catch (err) {
+      this.fault(err, `${kind} audit checkpoint`);
+    }
+  }
+
   /** Signs and publishes a checkpoint if records were added since the last one. Never throws. */
   checkpoint(kind: Exclude<CheckpointKind, 'prune'>): Checkpoint | undefined {
     if (!this.key) return undefined;
+    this.auditCheckpoint(kind);
     try {
       const db = this.ctx.store.db;
       const head = logHead(db);
@@ -116,6 +129,9 @@ export class LogKeeper implements Extension {
       // The site file may have been reloaded since start: a period below the minimum never prunes.
       const days = this.ctx.site.log.retentionDays;
       assertRetention(days);
+      const auditDays = this.ctx.site.api.auditRetentionDays;
+      assertRetention(auditDays);
+      this.ctx.store.audit.prune(this.key, retentionCutoff(this.ctx.now(), auditDays), this.ctx.now().toISOString());
       const pruned = pruneEntryLog(db, { before: retentionCutoff(this.ctx.now(), days), key: this.key, now: () => this.ctx.now() });
       if (pruned > 0) {
         const cp = new CheckpointStore(db).latest()!;
