@@ -66,7 +66,8 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
   // Who is calling, and may they: 401 for no or ended session, 403 for a role that may not.
   app.addHook('onRequest', async (req) => {
     const config = req.routeOptions.config;
-    if (config.public || !req.routeOptions.url) return;
+    // Swagger UI's own routes (/docs) are public: the document it shows is.
+    if (config.public || !req.routeOptions.url || req.routeOptions.url.startsWith('/docs')) return;
     const header = req.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
     const principal = auth.authenticate(token);
