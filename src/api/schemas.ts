@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 export const errorSchema = z.object({
   error: z.string(),
-  details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  details: z.array(z.object({ path: z.string(), message: z.string(), problem: z.string().optional() })).optional(),
 });
 
 export const errorResponses = {
