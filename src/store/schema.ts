@@ -233,4 +233,12 @@ export const migrations: string[] = [
   ALTER TABLE grants ADD COLUMN reviewed_at TEXT;
   ALTER TABLE grants ADD COLUMN reviewed_by TEXT;
   `,
+  `
+  -- Acknowledging events: the account that took note of an alarm, when, and what it noted.
+  -- An alarm (severity alarm) is open until acknowledged.
+  ALTER TABLE events ADD COLUMN acked_at TEXT;
+  ALTER TABLE events ADD COLUMN acked_by TEXT;
+  ALTER TABLE events ADD COLUMN ack_note TEXT;
+  CREATE INDEX events_open ON events(severity, acked_at, id);
+  `,
 ];

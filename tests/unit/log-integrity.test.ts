@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/store/db.js';
+import { AuditLog } from '../../src/store/audit-log.js';
 import { EntryLog, verifyEntryLog, verifyExternalCheckpoint, type EntryInput, type EntryRecord } from '../../src/store/entry-log.js';
 import {
   CheckpointStore, checkpointMessage, parseCheckpointJson, publishedCheckpoint, signCheckpoint, verifyCheckpointSignature, writeCheckpoint,
@@ -335,9 +336,9 @@ describe('log keeper', () => {
     const raised: unknown[] = [];
     let now = new Date('2026-11-25T00:00:00.000Z');
     const ctx = {
-      site: { log: { retentionDays: 1095, checkpointEveryRecords: 3, checkpointIntervalSeconds: 60, ...overrides } },
+      site: { log: { retentionDays: 1095, checkpointEveryRecords: 3, checkpointIntervalSeconds: 60, ...overrides }, api: { auditRetentionDays: 1095 } },
       log: pino({ level: 'silent' }),
-      store: { db, entryLog },
+      store: { db, entryLog, audit: new AuditLog(db) },
       bus,
       alarms: { raise: (e: unknown) => raised.push(e) },
       counters: { granted: 0, denied: 0, rejected: 0, duplicates: 0, storageFaults: 0 },
@@ -406,8 +407,12 @@ describe('log keeper', () => {
     k.append(1);
     k.db.close();
     expect(() => k.keeper.checkpoint('periodic')).not.toThrow();
-    expect(k.raised).toMatchObject([{ category: 'system', type: 'storage-fault', severity: 'alarm', detail: { during: 'periodic checkpoint' } }]);
-    expect(k.ctx.counters.storageFaults).toBe(1);
+    // Both logs fail to sign: the audit log's checkpoint first, then the entry log's.
+    expect(k.raised).toMatchObject([
+      { category: 'system', type: 'storage-fault', severity: 'alarm', detail: { during: 'periodic audit checkpoint' } },
+      { category: 'system', type: 'storage-fault', severity: 'alarm', detail: { during: 'periodic checkpoint' } },
+    ]);
+    expect(k.ctx.counters.storageFaults).toBe(2);
     k.keeper.stop();
   });
 });

@@ -1,4 +1,145 @@
-import type { Api, ApiContext } from '../context.js';
+// The entry log through the API: query it (newest first, paged by seq), export it (the same bytes
+// as `tobira log export`, streamed from a read-only snapshot) and verify it.
+import { createPublicKey } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { z } from 'zod';
+import { writeExport } from '../../cli/log-commands.js';
+import { verifyEntryLog, type EntryFilter } from '../../store/entry-log.js';
+import { openDatabase } from '../../store/db.js';
+import { loadLogKey, publicKeyPem } from '../../store/log-key.js';
+import { ApiError, audit, principalOf, type Api, type ApiContext } from '../context.js';
+import { errorResponses, isoTime } from '../schemas.js';
+import { entryForRole } from './stream.js';
 
-// To be written.
-export async function entryRoutes(_api: Api, _ctx: ApiContext): Promise<void> {}
+export const entrySchema = z.object({
+  seq: z.number().int(),
+  at: z.string(),
+  kind: z.enum(['decision', 'door', 'mode']),
+  doorId: z.string().nullable(),
+  areaId: z.string().nullable(),
+  direction: z.enum(['in', 'out']).nullable(),
+  personId: z.string().nullable(),
+  personName: z.string().nullable(),
+  affiliation: z.string().nullable().describe('null for guards'),
+  purpose: z.string().nullable().describe('null for guards'),
+  factors: z.array(z.string()).nullable(),
+  decision: z.enum(['granted', 'denied']).nullable(),
+  reason: z.string().nullable(),
+  deviceId: z.string().nullable(),
+  deviceBoot: z.number().int().nullable(),
+  deviceSeq: z.number().int().nullable(),
+  linkedSeq: z.number().int().nullable(),
+  linkedPersonId: z.string().nullable(),
+  detail: z.record(z.string(), z.unknown()).nullable(),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+
+const time = z.union([isoTime, z.iso.date()]);
+/** The filters of the query and the export (as `tobira log export` has them). */
+const filterQuery = z.object({
+  areaId: z.string().max(64).optional(),
+  doorId: z.string().max(64).optional(),
+  personId: z.string().max(100).optional(),
+  decision: z.enum(['granted', 'denied']).optional(),
+  reason: z.string().max(64).optional(),
+  from: time.optional().describe('at or after (ISO date or time)'),
+  to: time.optional().describe('before (ISO date or time)'),
+});
+
+const filterOf = (q: z.infer<typeof filterQuery>): EntryFilter => ({
+  areaId: q.areaId, doorId: q.doorId, personId: q.personId, decision: q.decision, reason: q.reason, from: q.from, to: q.to,
+});
+
+export async function entryRoutes(api: Api, ctx: ApiContext): Promise<void> {
+  const { store, controller } = ctx;
+
+  api.get('/entries', {
+    config: { roles: ['manager', 'auditor', 'guard'] },
+    schema: {
+      tags: ['entries'], summary: 'The entry log, newest first, paged by seq (before=nextBefore); guards see no affiliation or purpose',
+      querystring: filterQuery.extend({
+        before: z.coerce.number().int().positive().optional(),
+        limit: z.coerce.number().int().min(1).max(1000).default(50),
+      }),
+      response: { 200: z.object({ items: z.array(entrySchema), nextBefore: z.number().int().nullable() }), ...errorResponses },
+    },
+  }, async (req) => {
+    const role = principalOf(req).account.role;
+    let page;
+    try {
+      page = store.entryLog.query({ ...filterOf(req.query), before: req.query.before, limit: req.query.limit });
+    } catch (err) {
+      if (err instanceof RangeError) throw new ApiError(400, 'invalid querystring', [{ path: err.message.split(':')[0] ?? '', message: err.message }]);
+      throw err;
+    }
+    return { items: page.records.map((r) => entryForRole(r, role)!), nextBefore: page.nextBefore };
+  });
+
+  api.get('/entries/export', {
+    config: { roles: ['auditor', 'manager'] },
+    schema: {
+      tags: ['entries'],
+      summary: 'Export the entry log, oldest first: CSV (UTF-8 with BOM, headers in English or Japanese) or JSON Lines ending with the signed checkpoint',
+      description: 'The same bytes as `tobira log export`. Verify a JSON Lines export offline with `tobira log verify --export FILE --pubkey KEY.pem`. Each export is recorded in the audit log.',
+      querystring: filterQuery.extend({ format: z.enum(['csv', 'jsonl']), lang: z.enum(['en', 'ja']).default('en') }),
+      response: { 200: z.unknown().describe('text/csv or application/jsonl, streamed'), ...errorResponses },
+    },
+  }, async (req, reply) => {
+    const { format, lang } = req.query;
+    const filter = filterOf(req.query);
+    const key = loadLogKey(controller.dataDir);
+    const given = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined));
+    store.db.transaction(() => audit(ctx, req, 'entry-log', { format, lang, filter: given }, 'entry.export'))();
+
+    // Its own read-only connection: the export holds a read snapshot and an open cursor for as long
+    // as the client takes to read, which the controller's connection must never wait on.
+    const db = openDatabase(controller.dataDir, { readonly: true });
+    const out = new PassThrough();
+    const write = async (chunk: string) => {
+      if (out.destroyed) throw new Error('the client went away');
+      if (!out.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            out.off('drain', done);
+            out.off('close', done);
+            resolve();
+          };
+          out.on('drain', done);
+          out.on('close', done);
+        });
+      }
+    };
+    writeExport(db, { format, lang, filter, publicKey: key ? publicKeyPem(key) : null }, write)
+      .then(() => out.end(), (err: Error) => {
+        req.log.warn({ err }, 'entry-log export ended early');
+        out.destroy(err);
+      })
+      .finally(() => db.close());
+
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    return reply
+      .header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/jsonl; charset=utf-8')
+      .header('content-disposition', `attachment; filename="tobira-entries-${stamp}.${format === 'csv' ? 'csv' : 'jsonl'}"`)
+      .header('cache-control', 'no-store')
+      .send(out);
+  });
+
+  api.get('/entries/verify', {
+    config: { roles: ['auditor', 'manager'] },
+    schema: {
+      tags: ['entries'], summary: 'Walk the entry log\'s hash chain and check its signed checkpoints with the gateway\'s public key',
+      response: {
+        200: z.object({
+          ok: z.boolean(), records: z.number().int(), checkpoints: z.number().int(),
+          breakAt: z.object({ seq: z.number().int(), problem: z.string() }).optional(), publicKey: z.string().nullable(),
+        }),
+        ...errorResponses,
+      },
+    },
+  }, async () => {
+    const key = loadLogKey(controller.dataDir);
+    const result = verifyEntryLog(store.db, key ? createPublicKey(key) : undefined);
+    return { ...result, publicKey: key ? publicKeyPem(key) : null };
+  });
+}

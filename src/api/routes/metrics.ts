@@ -1,4 +1,117 @@
+// /metrics: Prometheus text, public (no names, no card numbers: counts only), from a registry of its
+// own (no global state shared between servers in one process).
+//
+// - tobira_decisions_total{result="granted|denied"}: access decisions committed to the entry log
+//   since the controller started, one per person (an escorted pair is two). Read from the
+//   controller's own counters, so decisions made before the API came up count too.
+// - tobira_decision_latency_seconds: from the moment the controller received the device event that
+//   completed a decision (the bus' `device.event` receivedAt of the card, PIN, code or biometric the
+//   record names by device, boot and seq) to the moment its record committed (the bus' `entry`,
+//   emitted after the commit). Records committed together at one door (an escorted visitor and the
+//   escort, two people of a two-person area) are one decision, measured from the latest of their
+//   events: the one that completed it. Decisions made by a timer rather than by an event (timeouts,
+//   cancellations, superseded reads) are not observed; nor are events older than the last 10,000
+//   credential events kept for matching.
+// - tobira_devices_online / _offline / _unknown: devices by supervision state now.
+// - tobira_alarms_open: alarms (severity alarm) nobody has acknowledged.
+// - tobira_entry_log_records: records the entry log holds now (after retention pruning).
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EntryRecord } from '../../store/entry-log.js';
+import { entryLogRows, openAlarmCount } from '../../store/queries.js';
 import type { Api, ApiContext } from '../context.js';
 
-// To be written.
-export async function metricsRoutes(_api: Api, _ctx: ApiContext): Promise<void> {}
+const TIMER_REASONS = new Set(['second-factor-timeout', 'escort-timeout', 'two-person-timeout', 'cancelled', 'superseded']);
+const MAX_PENDING = 10_000;
+
+export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
+  const { controller } = ctx;
+  const registry = new Registry();
+
+  const seen = { granted: 0, denied: 0 };
+  new Counter({
+    name: 'tobira_decisions_total', help: 'Access decisions committed to the entry log since the controller started', labelNames: ['result'] as const,
+    registers: [registry],
+    collect() {
+      // Mirrors the controller's counters (monotonic within a controller's life) by their increase.
+      for (const result of ['granted', 'denied'] as const) {
+        const now = controller.ctx.counters[result];
+        this.inc({ result }, Math.max(0, now - seen[result]));
+        seen[result] = now;
+      }
+    },
+  });
+
+  const latency = new Histogram({
+    name: 'tobira_decision_latency_seconds',
+    help: 'From receipt of the device event that completed a decision to its committed entry-log record',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+
+  const devices = (state: boolean | null) => () => {
+    let n = 0;
+    for (const h of controller.supervision.devices().values()) if (h.online === state) n++;
+    return n;
+  };
+  for (const [name, help, count] of [
+    ['tobira_devices_online', 'Devices online now', devices(true)],
+    ['tobira_devices_offline', 'Devices reported offline or silent past their heartbeat', devices(false)],
+    ['tobira_devices_unknown', 'Devices not heard from since the controller started', devices(null)],
+  ] as const) {
+    new Gauge({ name, help, registers: [registry], collect() { this.set(count()); } });
+  }
+  new Gauge({
+    name: 'tobira_alarms_open', help: 'Alarms (severity alarm) not acknowledged', registers: [registry],
+    collect() { this.set(openAlarmCount(controller.ctx.store.db)); },
+  });
+  new Gauge({
+    name: 'tobira_entry_log_records', help: 'Records the entry log holds now (after retention pruning)', registers: [registry],
+    collect() { this.set(entryLogRows(controller.ctx.store.db)); },
+  });
+
+  // --- decision latency ---------------------------------------------------------------------------
+  const received = new Map<string, number>();
+  const key = (deviceId: string, boot: number | null | undefined, seq: number | null | undefined) => `${deviceId}\u0000${boot ?? ''}\u0000${seq ?? ''}`;
+  let batch: EntryRecord[] = [];
+  const flush = () => {
+    const records = batch;
+    batch = [];
+    const committedAt = Date.now();
+    const byDoor = new Map<string, number[]>();
+    for (const r of records) {
+      if (r.deviceSeq === null || r.deviceId === null) continue;
+      const k = key(r.deviceId, r.deviceBoot, r.deviceSeq);
+      const at = received.get(k);
+      if (at === undefined) continue;
+      received.delete(k);
+      if (TIMER_REASONS.has(r.reason ?? '')) continue;
+      const group = r.decision === 'granted' && r.doorId ? `granted\u0000${r.doorId}` : `one\u0000${r.seq}`;
+      byDoor.set(group, [...(byDoor.get(group) ?? []), at]);
+    }
+    for (const times of byDoor.values()) latency.observe(Math.max(0, committedAt - Math.max(...times)) / 1000);
+  };
+  const offs = [
+    controller.ctx.bus.on('device.event', ({ deviceId, event, receivedAt }) => {
+      if (event.type !== 'credential' || event.seq === undefined) return;
+      received.set(key(deviceId, event.boot, event.seq), receivedAt);
+      if (received.size > MAX_PENDING) received.delete(received.keys().next().value!);
+    }),
+    controller.ctx.bus.on('entry', (record) => {
+      if (record.kind !== 'decision') return;
+      // Records of one decision are emitted together, synchronously: gather them, then measure once.
+      if (batch.length === 0) queueMicrotask(flush);
+      batch.push(record);
+    }),
+  ];
+  api.addHook('onClose', async () => {
+    for (const off of offs) off();
+  });
+
+  api.get('/metrics', {
+    config: { public: true },
+    schema: { tags: ['metrics'], summary: 'Prometheus metrics (text exposition format)' },
+  }, async (_req, reply) => {
+    const text = await registry.metrics();
+    return reply.type(registry.contentType).send(text);
+  });
+}
