@@ -1,6 +1,10 @@
 // The OpenAPI document is valid OpenAPI 3, and the API works over a real socket against the real
 // daemon process, from the first admin created on the command line to a signed-in session.
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,5 +72,29 @@ describe('over a real socket, against the daemon process', () => {
     const bad = await fetch(`${daemon.apiUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":' });
     expect(bad.status).toBe(400);
     expect(await bad.text()).not.toMatch(/node_modules|at .*\(/);
+  });
+});
+
+describe('HTTPS', () => {
+  it('serves the API over TLS when a certificate and key are given', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tobira-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'pipe' });
+    const daemon = await startDaemon({ broker: { kind: 'embedded' }, extraArgs: ['--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')] });
+    try {
+      expect(daemon.apiUrl).toMatch(/^https:/);
+      const { status, cert } = await new Promise<{ status: number; cert: string }>((resolve, reject) => {
+        const req = httpsGet(`${daemon.apiUrl}/healthz`, { ca: readFileSync(join(dir, 'cert.pem')) }, (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, cert: String((res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN ?? '') });
+        });
+        req.on('error', reject);
+      });
+      expect(status).toBe(200);
+      expect(cert).toBe('127.0.0.1');
+      expect(daemon.output()).not.toMatch(/without TLS/);
+    } finally {
+      await daemon.stop();
+    }
   });
 });

@@ -30,6 +30,8 @@ export interface DaemonOptions {
   baseTopic?: string;
   /** Changes to the parsed site file before it is written. */
   edit?: (raw: any) => void;
+  /** More command-line arguments for `tobira start`. */
+  extraArgs?: string[];
 }
 
 export interface Daemon {
@@ -72,6 +74,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const args = [CLI, 'start', '--site', siteFile, '--data', dataDir, '--api-port', String(apiPort)];
   if (opts.broker.kind === 'embedded') args.push('--mqtt-port', String(mqttPort));
   else args.push('--mqtt-url', opts.broker.url);
+  args.push(...(opts.extraArgs ?? []));
   const env: NodeJS.ProcessEnv = { ...process.env, TOBIRA_LOG_LEVEL: 'debug' };
   delete env.TOBIRA_MQTT_URL;
   delete env.TOBIRA_MQTT_PORT;
@@ -89,7 +92,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     15_000,
     'the daemon to be ready',
   );
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const apiUrl = `${opts.extraArgs?.includes('--tls-cert') ? 'https' : 'http'}://127.0.0.1:${apiPort}`;
   return {
     proc,
     pid: proc.pid!,
