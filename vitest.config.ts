@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Hardware-in-the-loop files each run a daemon process; two cores here.
     maxWorkers: 2,
+    // The fault suite ends with its one-line summary (printed only when fault files ran).
+    reporters: ['default', './tests/faults/summary-reporter.ts'],
   },
 });

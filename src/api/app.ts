@@ -58,6 +58,11 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
     }
     if (err instanceof ApiError) return reply.code(err.statusCode).send({ error: err.message, ...(err.details ? { details: err.details } : {}) });
     if (err instanceof AuthError) return reply.code(err.status).send({ error: err.message, ...(err.details ? { details: err.details } : {}) });
+    // Storage that cannot be written is the gateway's trouble, not a bug: 503, and the client may retry.
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|BUSY)/.test(code)) {
+      return reply.code(503).send({ error: 'storage unavailable; nothing was changed' });
+    }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) req.log.error({ err }, 'request failed');
     return reply.code(status).send({ error: status === 500 ? 'internal error' : err.message });

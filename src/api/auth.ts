@@ -174,7 +174,12 @@ export class AuthService {
     }
     const account = this.accounts.byId(session.accountId);
     if (!account || account.status !== 'active') return undefined;
-    this.accounts.touchSession(tokenHash, now.toISOString());
+    // Best effort: a full or read-only disk must not turn every authenticated read into a 500.
+    try {
+      this.accounts.touchSession(tokenHash, now.toISOString());
+    } catch {
+      /* the session simply does not extend its idle time */
+    }
     return { account, tokenHash, restricted: account.mustChangePassword };
   }
 

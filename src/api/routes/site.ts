@@ -225,13 +225,21 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
     // The audit record and the entry-log record commit together, or neither does; the door opens
     // only after. logDoorEvent never throws (it raises storage-fault): a record that did not land
     // shows as an unchanged head, and nothing opens.
-    const seq = db.transaction(() => {
-      const seq = log.nextSeq;
-      audit(ctx, req, `door:${door.id}`, { seq, ...(note ? { note } : {}) });
-      controller.doors.logDoorEvent(door.id, 'remote-unlock', null, null, { account: account.username, role: account.role, ...(note ? { note } : {}) });
-      if (log.count !== seq) throw new ApiError(503, 'the entry log cannot be written: the door stays locked');
-      return seq;
-    })();
+    let seq: number;
+    try {
+      seq = db.transaction(() => {
+        const next = log.nextSeq;
+        audit(ctx, req, `door:${door.id}`, { seq: next, ...(note ? { note } : {}) });
+        controller.doors.logDoorEvent(door.id, 'remote-unlock', null, null, { account: account.username, role: account.role, ...(note ? { note } : {}) });
+        if (log.count !== next) throw new ApiError(503, 'the entry log cannot be written: the door stays locked');
+        return next;
+      })();
+    } catch (err) {
+      // A failure at the outer commit (disk full in WAL mode) rolls back a record the log's head already counted.
+      log.resync();
+      if (err instanceof ApiError) throw err;
+      throw new ApiError(503, 'the entry log cannot be written: the door stays locked');
+    }
     controller.doors.release(door.id, { kind: 'command', by: `api:${account.username}` });
     return { seq, door: doorView(door) };
   });
