@@ -1,0 +1,146 @@
+// The markdown view of a results file: the headline against its targets, then one table per scenario.
+import type { Results } from '../run.js';
+import type { Summary } from './stats.js';
+
+const f = (x: number | null | undefined, digits = 3): string => (x === null || x === undefined ? '—' : Number(x.toFixed(digits)).toLocaleString('en'));
+const n = (x: number | null | undefined): string => (x === null || x === undefined ? '—' : Math.round(x).toLocaleString('en'));
+const lat = (s: Summary | null | undefined) => (s ? `${f(s.p50)} | ${f(s.p99)} | ${f(s.max)} | ${n(s.count)}` : '— | — | — | 0');
+const mark = (met: boolean | null) => (met === null ? 'n/a' : met ? 'met' : '**MISSED**');
+
+export function renderMarkdown(r: Results): string {
+  const out: string[] = [];
+  const p = (...lines: string[]) => out.push(...lines);
+  p(`# tobira benchmark — ${r.mode} run`, '');
+  p(`${r.startedAt} · ${r.durationSeconds ?? '?'} s · \`npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}\` · what each figure means: [bench/README.md](../README.md)`, '');
+  p(`**Machine:** ${r.machine.cpuModel}, ${r.machine.cores} cores, Node ${r.machine.node}, ${r.machine.platform} ${r.machine.kernel}, ${r.machine.memoryGB} GB.`, '');
+  if (r.loadNote) p(`**Load:** ${r.loadNote}. Figures taken while others use the machine are noisy (p99 and max most).`, '');
+  p(`**Brokers:** ${r.brokers.map((b) => `${b.name} — ${b.detail}`).join('; ')}.`, '');
+  if (r.mode === 'quick') p('> Quick run (CI): reduced sizes and sample counts; the figures only show that the harness works. The full run is `latest.md`.', '');
+
+  p('## Headline', '', '| figure | value | target | |', '|---|---:|---|---|');
+  for (const t of r.targets) p(`| ${t.what} | ${t.value === null ? '—' : f(t.value, 2)} | ${t.target} | ${mark(t.met)}${t.note ? ` (${t.note})` : ''} |`);
+  p('');
+
+  p('## Decision latency (quiet: one read at a time)', '', 'Card event published by the reader → unlock command received by the lock, ms. Floor: echo + commit (card); 2 × echo + commit + one PIN check (card + PIN).', '');
+  p('| broker | credentials | door | p50 | p99 | max | count | floor p50 | floor p99 | ratio p50 | ratio p99 |', '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const d of r.decision) p(`| ${d.broker} | ${n(d.credentials)} | ${d.door} | ${lat(d.latency)} | ${f(d.floor.p50)} | ${f(d.floor.p99)} | ${f(d.ratioP50, 2)} | ${f(d.ratioP99, 2)} |`);
+  const pins = r.decision.filter((d) => d.door === 'card+pin');
+  if (pins.length) {
+    p('', 'Card + PIN, split: card → pin-required at the keypad, and PIN published → unlock (ms, p50 / p99 / max).', '');
+    p('| broker | credentials | card → prompt | PIN → unlock |', '|---|---:|---|---|');
+    for (const d of pins) p(`| ${d.broker} | ${n(d.credentials)} | ${f(d.promptLatency?.p50)} / ${f(d.promptLatency?.p99)} / ${f(d.promptLatency?.max)} | ${f(d.pinToUnlock?.p50)} / ${f(d.pinToUnlock?.p99)} / ${f(d.pinToUnlock?.max)} |`);
+  }
+  p('');
+
+  p('## The floor', '', '| what | broker | credentials | p50 | p99 | max | count |', '|---|---|---:|---:|---:|---:|---:|');
+  for (const [broker, e] of Object.entries(r.floors.echo)) {
+    if (!e) continue;
+    p(`| MQTT echo, QoS 1, before the decision runs | ${broker} | | ${lat(e.before)} |`);
+    p(`| MQTT echo, QoS 1, after | ${broker} | | ${lat(e.after)} |`);
+    p(`| MQTT echo, pooled (used in the ratio) | ${broker} | | ${lat(e.pooled)} |`);
+  }
+  for (const c of r.floors.commit) {
+    p(`| one durable commit of one entry-log row (WAL, synchronous=FULL), paced as the reads (used in the ratio) | ${c.broker} run | ${n(c.credentials)} | ${lat(c.summary)} |`);
+    p(`| the same, back to back | ${c.broker} run | ${n(c.credentials)} | ${lat(c.backToBack)} |`);
+  }
+  if (r.floors.pinVerify) p(`| one argon2id PIN check (daemon's parameters) | | | ${lat(r.floors.pinVerify)} |`);
+  const echoNotes = Object.entries(r.floors.echo).map(([b, e]) => `${b}: ${e?.process}${e?.noDelay ? ', TCP no-delay on the device sockets' : ''}`);
+  if (echoNotes.length) p('', `Echo: reader → broker → echo peer → broker → lock, the same device clients as the decisions; ${echoNotes.join('; ')}.`);
+  p('');
+
+  p('## Burst', '', 'Open loop: reads sent on schedule over all doors whatever the answers do; latency from each read\'s publish to its unlock (ms).', '');
+  p('| broker | API load | doors | target rate | sent rate | reads | lost | duplicated | logged once | p50 | p99 | max | p99 ÷ quiet p99 | CPU: machine / ours / others (cores) |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const b of r.burst) {
+    p(`| ${b.broker}${b.daemonCrashed ? ' (**daemon crashed**)' : ''} | ${b.withApi ? 'yes' : 'no'} | ${b.doors} | ${n(b.targetRate)}/s × ${b.seconds} s | ${n(b.sentRate)}/s | ${n(b.reads)}${b.unsent ? ` (+${n(b.unsent)} not sent)` : ''} | ${n(b.lost)} | ${n(b.duplicated)} | ${b.log ? `${n(b.log.logged)} (missing ${n(b.log.missing)}, twice ${n(b.log.duplicated)})` : '—'} | ${f(b.latency.p50)} | ${f(b.latency.p99)} | ${f(b.latency.max)} | ${f(b.p99OverQuiet, 1)} (quiet ${f(b.quietP99)}) | ${b.cpu ? `${b.cpu.machineCores} / ${b.cpu.benchCores} / ${b.cpu.otherCores}` : '—'} |`);
+  }
+  for (const b of r.burst) {
+    if (b.perSecond.length < 2) continue;
+    const worst = b.perSecond.reduce((a, x) => ((x.p99 ?? 0) > (a.p99 ?? 0) ? x : a));
+    p('', `${b.broker}${b.withApi ? ' + API' : ''}: p99 per second of sending: ${b.perSecond.map((x) => f(x.p99, 1)).join(', ')} ms (worst in second ${worst.second}).`);
+  }
+  p('');
+
+  if (r.crashes.length) {
+    p('### The daemon crashed', '');
+    for (const c of r.crashes) {
+      const line = c.output.split('\n').find((l) => /Error/.test(l)) ?? '';
+      p(`- session \`${c.session}\`, during ${c.during}: exit ${c.code ?? c.signal}${line ? ` — \`${line.trim()}\`` : ''}`);
+    }
+    p('', '```', r.crashes[0]!.output.trim().split('\n').slice(-14).join('\n'), '```', '');
+  }
+  for (const b of r.burst) {
+    if (b.brokerDropped) p(`Mosquitto dropped ${n(b.brokerDropped)} messages during the ${b.broker}${b.withApi ? ' + API' : ''} burst ($SYS/broker/publish/messages/dropped: a client's queue, max_queued_messages, was full).`, '');
+  }
+  const warned = r.burst.filter((b) => b.daemonWarnings && Object.keys(b.daemonWarnings).length);
+  if (warned.length) {
+    p('Warnings and alarms the daemon logged during the bursts:', '');
+    for (const b of warned) p(`- ${b.broker}${b.withApi ? ' + API' : ''}: ${Object.entries(b.daemonWarnings!).sort((x, y) => y[1] - x[1]).slice(0, 5).map(([k, v]) => `${n(v)} × ${k}`).join('; ')}`);
+    p('');
+  }
+
+  p('## API under load', '', 'autocannon in its own process, every route at once, each at a fixed rate spread evenly over the second (one connection per request a second); response times in ms.', '');
+  p('| phase | route | p50 | p99 | max | count | rate/s | statuses |', '|---|---|---:|---:|---:|---:|---:|---|');
+  for (const phase of r.api) {
+    for (const route of phase.routes) {
+      if (!route.available) p(`| ${phase.phase} | ${route.name} | ${route.why ?? 'not available'} | | | | | |`);
+      else p(`| ${phase.phase} | ${route.name} | ${lat(route.latency)} | ${f(route.rate, 1)} | ${Object.entries(route.statuses).map(([k, v]) => `${k}: ${v}`).join(', ')} |`);
+    }
+  }
+  if (!r.api.length) p('| — | not run | | | | | | |');
+  p('');
+
+  p('## Log integrity', '');
+  const v = r.logIntegrity.verify;
+  p('| figure | value |', '|---|---:|');
+  p(`| records verified (hash chain, as \`tobira log verify\`) | ${v ? `${n(v.records)} ${v.ok ? 'ok' : '**BROKEN**'}` : '—'} |`);
+  p(`| verification time | ${v ? `${f(v.seconds, 2)} s` : '—'} |`);
+  p(`| verification rate | ${v ? `${n(v.recordsPerSec)} records/s` : '—'} |`);
+  const a = r.logIntegrity.append;
+  p(`| durable appends, one per commit (as each decision commits) | ${a ? `${n(a.perCommitPerSec)}/s` : '—'} |`);
+  p(`| durable appends, ${a ? n(a.batchSize) : '1,000'} per commit | ${a ? `${n(a.batchedPerSec)}/s` : '—'} |`, '');
+
+  p('## Footprint', '');
+  const fp = r.footprint;
+  if (fp) {
+    p('| figure | value |', '|---|---:|');
+    p(`| database | ${n(fp.credentials)} credentials, ${n(fp.logRows)} log rows, ${n(fp.dbMB)} MB |`);
+    p(`| start-up to ready (process spawned → "ready" logged) | ${n(fp.readyMs)} ms |`);
+    p(`| of which Node and module loading (spawned → first log line) | ${n(fp.bootMs)} ms |`);
+    p(`| RSS at ready | ${f(fp.rssAtReadyMB, 1)} MB |`);
+    p(`| RSS once devices connected | ${f(fp.rssSettledMB, 1)} MB |`);
+    p(`| peak RSS over the session (burst and API included) | ${f(fp.peakRssMB, 1)} MB |`);
+    p('', `${fp.note}.`, '');
+  } else p('not measured', '');
+
+  for (const pr of r.profiles) {
+    p(`## Profile of the daemon: ${pr.scenario}`, '', `${f(pr.totalMs / 1000, 1)} s of samples (${f(pr.window.fromMs / 1000, 1)}–${f(pr.window.toMs / 1000, 1)} s after the process started), ${f(pr.idlePct, 1)}% idle. \`${pr.file.replace(/.*\/bench\//, 'bench/')}\` opens in Chrome DevTools.`, '');
+    p('| package | self ms | % |', '|---|---:|---:|');
+    for (const x of pr.byPackage.slice(0, 12)) p(`| ${x.pkg} | ${f(x.selfMs, 0)} | ${f(x.pct, 1)} |`);
+    p('', '| function (self time) | self ms | % |', '|---|---:|---:|');
+    for (const x of pr.topFunctions.slice(0, 15)) p(`| \`${x.fn}\` | ${f(x.selfMs, 0)} | ${f(x.pct, 1)} |`);
+    if (pr.inclusive.length) {
+      p('', '| daemon function (inclusive, synchronous part) | ms | % |', '|---|---:|---:|');
+      for (const x of pr.inclusive) p(`| \`${x.fn}\` | ${f(x.totalMs, 0)} | ${f(x.pct, 1)} |`);
+    }
+    p('');
+  }
+
+  p('## Closing note', '');
+  const missed = r.targets.filter((t) => t.met === false);
+  const na = r.targets.filter((t) => t.met === null);
+  if (!missed.length) p('Every measured target was met.');
+  else {
+    p('Targets missed in this run:', '');
+    for (const t of missed) p(`- ${t.what}: ${f(t.value, 2)} (target ${t.target})`);
+  }
+  if (na.length) p('', `Not measured: ${na.map((t) => `${t.what}${t.note ? ` (${t.note})` : ''}`).join('; ')}.`);
+  for (const pr of missed.length ? r.profiles : []) {
+    const top = pr.byPackage.filter((x) => !x.pkg.startsWith('(idle')).slice(0, 4).map((x) => `${x.pkg} ${f(x.pct, 1)}%`).join(', ');
+    const fns = pr.topFunctions.filter((x) => !x.fn.startsWith('(idle')).slice(0, 4).map((x) => `\`${x.fn}\` ${f(x.pct, 1)}%`).join(', ');
+    p('', `What the profile shows (${pr.scenario}): the daemon's thread was ${f(100 - pr.idlePct, 1)}% busy; by package ${top}; by function ${fns}.`);
+  }
+  if (r.crashes.length) p('', `The daemon crashed ${r.crashes.length} time(s): ${r.crashes.map((c) => `${c.session} during ${c.during}`).join('; ')} (see above).`);
+  if (r.errors.length) p('', 'Problems with the run itself:', '', ...r.errors.map((e) => `- ${e.split('\n')[0]}`));
+  p('');
+  return out.join('\n');
+}
