@@ -174,11 +174,14 @@ export class AuthService {
     }
     const account = this.accounts.byId(session.accountId);
     if (!account || account.status !== 'active') return undefined;
-    // Best effort: a full or read-only disk must not turn every authenticated read into a 500.
-    try {
-      this.accounts.touchSession(tokenHash, now.toISOString());
-    } catch {
-      /* the session simply does not extend its idle time */
+    // At most once a minute (each touch is a durable write on the controller's connection), and
+    // best effort: a full or read-only disk must not turn every authenticated read into a 500.
+    if (now.getTime() - Date.parse(session.lastSeenAt) >= 60_000) {
+      try {
+        this.accounts.touchSession(tokenHash, now.toISOString());
+      } catch {
+        /* the session simply does not extend its idle time */
+      }
     }
     return { account, tokenHash, restricted: account.mustChangePassword };
   }

@@ -267,8 +267,9 @@ export class Access implements Extension {
       return this.storageFault(flow, err as Error, people[0]!.source.deviceId);
     }
     counters.granted += records.length;
-    for (const r of records) this.ctx.bus.emit('entry', r);
+    // Committed: the unlock goes first, the publishing of the records after it.
     this.doors.release(flow.door.id, { kind: 'grant', seq: records.at(-1)!.seq });
+    for (const r of records) this.ctx.bus.emit('entry', r);
     // A duress grant looks like any other at the door: the alarm is silent.
     this.indicate(flow, 'granted', people[0]!.direction);
     const now = this.ctx.now().getTime();

@@ -234,8 +234,9 @@ export class Doors implements Extension {
     }
   }
 
+  /** One lock-fault alarm per lock per 10 s: an overloaded loop must not feed itself with alarms. */
   private lockFault(rt: DoorRuntime, command: string, error: string, why?: string): void {
-    this.ctx.alarms.raise({
+    this.ctx.alarms.raiseLimited(`lock-fault:${rt.door.lock}`, 10_000, {
       category: 'alarm', type: 'lock-fault', severity: 'alarm', source: rt.door.id,
       detail: { lock: rt.door.lock, command, error, ...(why ? { during: why } : {}) },
     });
