@@ -585,7 +585,7 @@ async function runBurst(s: Session, broker: BrokerName, db: CachedDb, quiet: Sum
   say(`    sent ${b.reads} at ${b.sentRate}/s (max backlog ${b.maxBacklog})${b.unsent ? `, ${b.unsent} never sent (daemon gone)` : ''}; answered ${b.answered}, lost ${b.lost}, duplicated ${b.duplicated}, denied ${b.denied}; p50 ${b.latency.p50} ms, p99 ${b.latency.p99} ms (${p99OverQuiet}× quiet), max ${b.latency.max} ms`);
   const warnings = Object.entries(s.daemon.problems()).sort((a, b2) => b2[1] - a[1]).slice(0, 3);
   if (warnings.length) say(`    daemon warnings: ${warnings.map(([k, v]) => `${v} × ${k}`).join('; ')}`);
-  if (log) say(`    entry log: ${log.logged} logged once, ${log.missing} missing, ${log.duplicated} more than once`);
+  if (log) say(`    entry log: ${log.logged} logged once, ${log.missing} missing, ${log.duplicated} more than once; ${log.unlockedNotLogged} unlocked without a record`);
   if (cpu) say(`    CPU: machine ${cpu.machineCores} cores, bench processes ${cpu.benchCores}, other work ${cpu.otherCores}`);
   if (brokerDropped !== null) say(`    Mosquitto dropped ${brokerDropped} messages during it ($SYS/broker/publish/messages/dropped: a client's queue was full)`);
   return daemonCrashed;

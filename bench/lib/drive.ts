@@ -69,7 +69,7 @@ export interface BurstResult {
   perSecond: { second: number; count: number; p50: number | null; p99: number | null; max: number | null }[];
   drainMs: number;
   /** (reader, boot, seq) of every read, to find each in the entry log. */
-  keys: { reader: string; boot: number; seq: number }[];
+  keys: { reader: string; boot: number; seq: number; unlocked: boolean }[];
 }
 
 /**
@@ -126,7 +126,7 @@ export async function burst(rigs: DoorRig[], card: () => string, rate: number, s
     }
   }
   const duplicated = rigs.reduce((a, r) => a + r.extraUnlocks, 0);
-  const keys = rigs.flatMap((rig) => rig.all().map((r) => ({ reader: r.reader, boot: rig.reader.boot, seq: r.seq })));
+  const keys = rigs.flatMap((rig) => rig.all().map((r) => ({ reader: r.reader, boot: rig.reader.boot, seq: r.seq, unlocked: r.unlockAt !== undefined })));
   const perSecond = [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([second, l]) => {
     const s = summarize(l);
     return { second, count: s.count, p50: s.p50, p99: s.p99, max: s.max };
@@ -156,6 +156,8 @@ export interface LogCheck {
   /** Reads with more than one decision record. */
   duplicated: number;
   granted: number;
+  /** Reads whose door was unlocked with no decision record for them: must be 0 (commit before unlock). */
+  unlockedNotLogged: number;
 }
 
 /** Finds every read's decision in the entry log (by device, boot and seq), after record `afterSeq`. */
@@ -166,9 +168,10 @@ export function checkLog(dbFile: string, afterSeq: number, keys: BurstResult['ke
       FROM entry_log WHERE seq > ? AND kind = 'decision' GROUP BY device_id, device_boot, device_seq`).all(afterSeq) as { d: string; b: number; s: number; n: number; g: number }[];
     const found = new Map<string, { n: number; g: number }>();
     for (const r of rows) found.set(`${r.d}\u0000${r.b}\u0000${r.s}`, { n: r.n, g: r.g });
-    const out: LogCheck = { logged: 0, missing: 0, duplicated: 0, granted: 0 };
+    const out: LogCheck = { logged: 0, missing: 0, duplicated: 0, granted: 0, unlockedNotLogged: 0 };
     for (const k of keys) {
       const f = found.get(`${k.reader}\u0000${k.boot}\u0000${k.seq}`);
+      if (!f && k.unlocked) out.unlockedNotLogged++;
       if (!f) out.missing++;
       else if (f.n > 1) out.duplicated++;
       else out.logged++;

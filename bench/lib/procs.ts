@@ -1,7 +1,7 @@
 // Child processes the benchmark starts: the daemon, Mosquitto, the echo peer, the API load. Each is
 // ended by its own pid when its phase is over (and on exit), never by name.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, writeFileSync, chmodSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync, chmodSync, type WriteStream } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -244,34 +244,46 @@ export async function startMosquitto(secrets: Secrets, baseTopic: string, device
     return portOpen(port);
   }, 5000, `mosquitto on port ${port}`);
   const url = `mqtt://127.0.0.1:${port}`;
+  const dropped = followSysCounter(url, secrets, '$SYS/broker/publish/messages/dropped');
   return {
     url,
     pid: proc.pid!,
     version,
-    dropped: () => sysCounter(url, secrets, '$SYS/broker/publish/messages/dropped'),
+    dropped: () => dropped.latest(),
     stop: async () => {
+      dropped.close();
       await stopChild(proc, 5000);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-/** Reads one $SYS counter (retained, refreshed every second) with the controller's login and a client id of its own. */
-async function sysCounter(url: string, secrets: Secrets, topic: string): Promise<number | undefined> {
-  // Generous time: right after a burst the broker may still be emptying its queues.
-  const client = mqtt.connect(url, { protocolVersion: 4, clientId: `bench-sys-${process.pid}`, username: secrets.controller.username, password: secrets.controller.password, clean: true, reconnectPeriod: 0, connectTimeout: 15_000 });
-  try {
-    return await new Promise<number | undefined>((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), 15_000);
-      client.on('error', () => resolve(undefined));
-      client.on('message', (_t, payload) => {
-        clearTimeout(timer);
-        resolve(Number(payload.toString('utf8')));
-      });
-      client.on('connect', () => client.subscribe(topic, { qos: 0 }));
-    });
-  } finally {
-    client.end(true);
-  }
+/**
+ * Follows one $SYS counter (retained, refreshed every second) for the broker's whole life, with the
+ * controller's login and a client id of its own; `latest()` waits for a fresh value first.
+ */
+function followSysCounter(url: string, secrets: Secrets, topic: string): { latest(): Promise<number | undefined>; close(): void } {
+  const client = mqtt.connect(url, {
+    protocolVersion: 4, clientId: `bench-sys-${process.pid}`, username: secrets.controller.username, password: secrets.controller.password,
+    clean: true, reconnectPeriod: 1000, connectTimeout: 15_000, keepalive: 30,
+  });
+  let value: number | undefined;
+  let at = 0;
+  client.on('error', () => {});
+  client.on('connect', () => client.subscribe(topic, { qos: 0 }));
+  client.on('message', (_t, payload) => {
+    value = Number(payload.toString('utf8'));
+    at = Date.now();
+  });
+  return {
+    latest: async () => {
+      const asked = Date.now();
+      // Mosquitto publishes a $SYS value only when it changes: a second without news is the value.
+      while (Date.now() - asked < 1500 && at < asked) await sleep(50);
+      return value;
+    },
+    close: () => client.end(true),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
