@@ -2,27 +2,17 @@
 // status filters, the event list with acknowledgements, the visitors' cards.
 import type { Db } from './db.js';
 import type { Credential } from './people.js';
+import type { StoredEvent } from './events.js';
+import type { Visit } from './visits.js';
 
 // ---------------------------------------------------------------------------------------------
 // Visits
 
-export interface VisitRecord {
-  id: number;
-  visitorId: string;
+/** A visit with the names the register shows beside it. */
+export interface VisitRecord extends Visit {
   visitorName: string;
   visitorAffiliation: string;
-  purpose: string;
-  hostId: string;
   hostName: string | null;
-  areas: string[];
-  validFrom: string;
-  validUntil: string;
-  approvedBy: string | null;
-  approvedAt: string | null;
-  pledgeSignedAt: string | null;
-  checkedInAt: string | null;
-  checkedOutAt: string | null;
-  cancelledAt: string | null;
   createdBy: string;
   createdAt: string;
 }
@@ -110,14 +100,8 @@ export function setCardsStatus(db: Db, personId: string, from: Credential['statu
 // ---------------------------------------------------------------------------------------------
 // Events
 
-export interface EventRecord {
-  id: number;
-  at: string;
-  category: string;
-  type: string;
-  severity: 'info' | 'warning' | 'alarm';
-  source: string | null;
-  detail: Record<string, unknown> | null;
+/** A stored event with its acknowledgement. */
+export interface EventRecord extends StoredEvent {
   ackedAt: string | null;
   ackedBy: string | null;
   ackNote: string | null;
