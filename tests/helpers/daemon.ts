@@ -67,27 +67,41 @@ export function prepareData(opts: { dataDir?: string; baseTopic?: string; siteFi
   return { dataDir, baseTopic, siteFile, site };
 }
 
-export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
-  const { dataDir, baseTopic, siteFile, site } = prepareData(opts);
-  const apiPort = await freePort();
-  const mqttPort = opts.broker.kind === 'embedded' ? await freePort() : Number(new URL(opts.broker.url).port || 1883);
-  const args = [CLI, 'start', '--site', siteFile, '--data', dataDir, '--api-port', String(apiPort)];
-  if (opts.broker.kind === 'embedded') args.push('--mqtt-port', String(mqttPort));
-  else args.push('--mqtt-url', opts.broker.url);
-  args.push(...(opts.extraArgs ?? []));
-  const env: NodeJS.ProcessEnv = { ...process.env, TOBIRA_LOG_LEVEL: 'debug' };
+/**
+ * Spawns `tobira start` with its output collected; the caller waits for readiness. The environment's
+ * broker settings are dropped so the flags alone decide.
+ */
+export function spawnStart(o: {
+  siteFile: string; dataDir: string; apiPort: number; broker: { port: number } | { url: string }; logLevel: string; extraArgs?: string[];
+}): { proc: ChildProcess; output: () => string } {
+  const args = [CLI, 'start', '--site', o.siteFile, '--data', o.dataDir, '--api-port', String(o.apiPort)];
+  if ('port' in o.broker) args.push('--mqtt-port', String(o.broker.port));
+  else args.push('--mqtt-url', o.broker.url);
+  args.push(...(o.extraArgs ?? []));
+  const env: NodeJS.ProcessEnv = { ...process.env, TOBIRA_LOG_LEVEL: o.logLevel };
   delete env.TOBIRA_MQTT_URL;
   delete env.TOBIRA_MQTT_PORT;
   const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout!.on('data', (d) => (output += d));
   proc.stderr!.on('data', (d) => (output += d));
+  return { proc, output: () => output };
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const { dataDir, baseTopic, siteFile, site } = prepareData(opts);
+  const apiPort = await freePort();
+  const mqttPort = opts.broker.kind === 'embedded' ? await freePort() : Number(new URL(opts.broker.url).port || 1883);
+  const { proc, output: out } = spawnStart({
+    siteFile, dataDir, apiPort, logLevel: 'debug', extraArgs: opts.extraArgs,
+    broker: opts.broker.kind === 'embedded' ? { port: mqttPort } : { url: opts.broker.url },
+  });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
 
   await waitFor(
     () => {
-      if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}:\n${output}`);
-      return /"msg":"ready"/.test(output);
+      if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}:\n${out()}`);
+      return /"msg":"ready"/.test(out());
     },
     15_000,
     'the daemon to be ready',
@@ -104,7 +118,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     mqttPort,
     apiUrl,
     baseTopic,
-    output: () => output,
+    output: out,
     health: async () => (await (await fetch(`${apiUrl}/healthz`)).json()) as Health,
     stop: async (signal = 'SIGTERM') => {
       if (proc.exitCode === null) proc.kill(signal);

@@ -16,7 +16,7 @@ import { openDatabase } from '../../src/store/db.js';
 import { openStore } from '../../src/store/index.js';
 import { PeopleStore } from '../../src/store/people.js';
 import type { SiteFile } from '../../src/site/schema.js';
-import { CLI, ROOT, prepareData } from './daemon.js';
+import { CLI, ROOT, prepareData, spawnStart } from './daemon.js';
 import { mosquittoBinary, startOwnMosquitto, type OwnMosquitto } from './mosquitto.js';
 import { freePort, portOpen, waitFor } from './ports.js';
 
@@ -215,29 +215,23 @@ export interface DaemonProcess {
  * ones, so devices reconnect by themselves). An exit the test did not ask for is reported to onCrash.
  */
 export async function launchDaemon(o: LaunchOptions): Promise<DaemonProcess> {
-  const args = [CLI, 'start', '--site', o.siteFile, '--data', o.dataDir, '--api-port', String(o.apiPort)];
-  if (o.broker.kind === 'embedded') args.push('--mqtt-port', String(o.broker.port));
-  else args.push('--mqtt-url', o.broker.url);
-  const env: NodeJS.ProcessEnv = { ...process.env, TOBIRA_LOG_LEVEL: 'info' };
-  delete env.TOBIRA_MQTT_URL;
-  delete env.TOBIRA_MQTT_PORT;
-  const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  proc.stdout!.on('data', (d) => (output += d));
-  proc.stderr!.on('data', (d) => (output += d));
+  const { proc, output: out } = spawnStart({
+    siteFile: o.siteFile, dataDir: o.dataDir, apiPort: o.apiPort, logLevel: 'info',
+    broker: o.broker.kind === 'embedded' ? { port: o.broker.port } : { url: o.broker.url },
+  });
   let expected = false;
   let exited = false;
   const exit = new Promise<number | null>((resolve) =>
     proc.once('exit', (code, signal) => {
       exited = true;
-      if (!expected) o.onCrash?.(`daemon pid ${proc.pid} exited by itself (code ${code}, signal ${signal}); last output:\n${output.slice(-3000)}`);
+      if (!expected) o.onCrash?.(`daemon pid ${proc.pid} exited by itself (code ${code}, signal ${signal}); last output:\n${out().slice(-3000)}`);
       resolve(code);
     }),
   );
   try {
     await waitFor(() => {
-      if (exited) throw new Error(`daemon exited before it was ready:\n${output.slice(-3000)}`);
-      return /"msg":"ready"/.test(output);
+      if (exited) throw new Error(`daemon exited before it was ready:\n${out().slice(-3000)}`);
+      return /"msg":"ready"/.test(out());
     }, o.readyTimeoutMs ?? 15_000, 'the daemon to be ready');
   } catch (err) {
     expected = true;
@@ -250,8 +244,8 @@ export async function launchDaemon(o: LaunchOptions): Promise<DaemonProcess> {
     pid: proc.pid!,
     apiUrl,
     mqttUrl: o.broker.kind === 'embedded' ? `mqtt://127.0.0.1:${o.broker.port}` : o.broker.url,
-    output: () => output,
-    logLines: () => output.split('\n').flatMap((l) => {
+    output: () => out(),
+    logLines: () => out().split('\n').flatMap((l) => {
       if (!l.startsWith('{')) return [];
       try {
         return [JSON.parse(l) as Record<string, unknown>];
