@@ -10,6 +10,7 @@ import type { Credential, Person } from '../store/people.js';
 import { verifyPin } from '../store/pin.js';
 import type { Context, Extension } from './context.js';
 import type { Doors } from './doors.js';
+import { GroupCommit } from './group-commit.js';
 
 type Direction = 'in' | 'out';
 type PassOk = Extract<PassDecision, { ok: true }>;
@@ -57,11 +58,14 @@ export class Access implements Extension {
   readonly name = 'access';
   private readonly flows = new Map<string, DoorFlow>();
   private off?: () => void;
+  /** Decisions of one event-loop turn commit together; each door still waits for its own. */
+  readonly commits: GroupCommit;
 
   constructor(
     private readonly ctx: Context,
     private readonly doors: Doors,
   ) {
+    this.commits = new GroupCommit(ctx.store.db, () => ctx.store.entryLog.resync());
     for (const door of ctx.site.doors) {
       this.flows.set(door.id, { door, area: ctx.index.areas.get(door.area)!, factor: null, group: null, recentHolders: [], queue: Promise.resolve() });
     }
@@ -88,6 +92,7 @@ export class Access implements Extension {
       this.clearFactor(flow);
       this.clearGroup(flow);
     }
+    this.commits.flush();
   }
 
   /** The site file was reloaded: areas' rules may have changed; anything half-done starts over. */
@@ -109,9 +114,9 @@ export class Access implements Extension {
     const { factor, group } = flow;
     this.clearFactor(flow);
     this.clearGroup(flow);
-    if (factor) this.deny(flow, { direction: factor.direction, source: factor.source, factors: [factor.first], reason: 'cancelled', person: factor.person }, { quiet: true });
+    if (factor) void this.deny(flow, { direction: factor.direction, source: factor.source, factors: [factor.first], reason: 'cancelled', person: factor.person }, { quiet: true });
     for (const a of [...(group?.holders ?? []), ...(group?.visitors ?? [])]) {
-      this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: 'cancelled', person: a.person }, { quiet: true });
+      void this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: 'cancelled', person: a.person }, { quiet: true });
     }
   }
 
@@ -153,7 +158,7 @@ export class Access implements Extension {
       const replaced = flow.factor;
       this.clearFactor(flow);
       // Someone else's read before the first person's second factor: theirs is logged, not lost.
-      if (replaced) this.deny(flow, { direction: replaced.direction, source: replaced.source, factors: [replaced.first], reason: 'superseded', person: replaced.person }, { quiet: true });
+      if (replaced) void this.deny(flow, { direction: replaced.direction, source: replaced.source, factors: [replaced.first], reason: 'superseded', person: replaced.person }, { quiet: true });
       const timer = setTimeout(() => this.expireFactor(flow), this.ctx.site.policy.factorWindowSeconds * 1000);
       flow.factor = { person: person!, credential: credential!, first: kind, direction, source, duress, timer };
       this.indicate(flow, 'pin-required');
@@ -209,7 +214,7 @@ export class Access implements Extension {
     });
   }
 
-  private authenticated(flow: DoorFlow, a: Authenticated): void {
+  private async authenticated(flow: DoorFlow, a: Authenticated): Promise<void> {
     const { policy } = this.ctx.site;
     const now = this.ctx.now().getTime();
     if (a.direction === 'out') return this.grant(flow, [a]);
@@ -237,12 +242,12 @@ export class Access implements Extension {
    * Commits one record per person (a pair names each other), updates occupancy, and only then
    * releases the door. `linkTo`: an earlier record this one links to (the escort who went first).
    */
-  private grant(flow: DoorFlow, people: Authenticated[], linkTo?: { seq: number; personId: string }): void {
+  private async grant(flow: DoorFlow, people: Authenticated[], linkTo?: { seq: number; personId: string }): Promise<void> {
     const { store, counters } = this.ctx;
     const at = this.ctx.now().toISOString();
     let records: EntryRecord[];
     try {
-      records = store.db.transaction(() => {
+      records = await this.commits.submit(() => {
         const first = store.entryLog.nextSeq;
         return people.map((a, i) => {
           // Entering together: each record names the next, round the ring, so every one is reachable.
@@ -262,7 +267,7 @@ export class Access implements Extension {
           store.sequences.persist(a.source.deviceId);
           return record;
         });
-      })();
+      });
     } catch (err) {
       return this.storageFault(flow, err as Error, people[0]!.source.deviceId);
     }
@@ -288,15 +293,15 @@ export class Access implements Extension {
   }
 
   /** Logs a denial; `quiet`: log only (a cancelled or replaced wait), no indication or event. */
-  private deny(
+  private async deny(
     flow: DoorFlow,
     d: { direction: Direction; source: Source; factors: Factor[]; reason: DenyReason; person?: Person; credentialValue?: { kind: Factor; value: string } },
     opts: { quiet?: boolean } = {},
-  ): void {
+  ): Promise<void> {
     const { store, counters } = this.ctx;
     let record: EntryRecord;
     try {
-      record = store.db.transaction(() => {
+      record = await this.commits.submit(() => {
         const r = store.entryLog.append({
           at: this.ctx.now().toISOString(), kind: 'decision', doorId: flow.door.id, areaId: flow.area.id, direction: d.direction,
           personId: d.person?.id ?? null, personName: d.person?.name ?? null, affiliation: d.person?.affiliation ?? null,
@@ -306,7 +311,7 @@ export class Access implements Extension {
         });
         store.sequences.persist(d.source.deviceId);
         return r;
-      })();
+      });
     } catch (err) {
       return this.storageFault(flow, err as Error, d.source.deviceId);
     }
@@ -322,7 +327,7 @@ export class Access implements Extension {
   }
 
   /** A wrong PIN (or OTP, or biometric) counts towards the lockout; the last allowed one locks out. */
-  private wrongSecret(flow: DoorFlow, person: Person, reason: 'wrong-pin' | 'wrong-otp' | 'wrong-bio', direction: Direction, source: Source, factors: Factor[]): void {
+  private async wrongSecret(flow: DoorFlow, person: Person, reason: 'wrong-pin' | 'wrong-otp' | 'wrong-bio', direction: Direction, source: Source, factors: Factor[]): Promise<void> {
     const { policy } = this.ctx.site;
     let lock: { failures: number; lockedUntil: string | null } | undefined;
     try {
@@ -330,7 +335,7 @@ export class Access implements Extension {
     } catch (err) {
       this.ctx.log.error({ err }, 'could not count a wrong PIN');
     }
-    this.deny(flow, { direction, source, factors, reason, person });
+    await this.deny(flow, { direction, source, factors, reason, person });
     if (lock?.lockedUntil) {
       this.ctx.alarms.raise({
         category: 'alarm', type: 'pin-lockout', severity: 'alarm', source: flow.door.id,
@@ -369,7 +374,7 @@ export class Access implements Extension {
     const pending = flow.factor;
     if (!pending) return;
     flow.factor = null;
-    this.deny(flow, { direction: pending.direction, source: pending.source, factors: [pending.first], reason: 'second-factor-timeout', person: pending.person });
+    void this.deny(flow, { direction: pending.direction, source: pending.source, factors: [pending.first], reason: 'second-factor-timeout', person: pending.person });
   }
 
   /** The escort or the second person did not come in time: each one waiting is logged as denied. */
@@ -377,8 +382,8 @@ export class Access implements Extension {
     const group = flow.group;
     if (!group) return;
     flow.group = null;
-    for (const a of group.holders) this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: 'two-person-timeout', person: a.person });
-    for (const a of group.visitors) this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: 'escort-timeout', person: a.person });
+    for (const a of group.holders) void this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: 'two-person-timeout', person: a.person });
+    for (const a of group.visitors) void this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: 'escort-timeout', person: a.person });
   }
 
   private clearFactor(flow: DoorFlow): void {

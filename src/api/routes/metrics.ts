@@ -15,6 +15,9 @@
 // - tobira_devices_online / _offline / _unknown: devices by supervision state now.
 // - tobira_alarms_open: alarms (severity alarm) nobody has acknowledged.
 // - tobira_entry_log_records: records the entry log holds now (after retention pruning).
+// - tobira_decision_commits_total / tobira_decision_commit_writes_total: durable transactions the
+//   access flow committed, and the decisions they carried (group commit: decisions of one event-loop
+//   turn share one fsync; writes ÷ commits is the batching under load).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EntryRecord } from '../../store/entry-log.js';
 import { entryLogRows, openAlarmCount } from '../../store/queries.js';
@@ -68,6 +71,15 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
     name: 'tobira_entry_log_records', help: 'Records the entry log holds now (after retention pruning)', registers: [registry],
     collect() { this.set(entryLogRows(controller.ctx.store.db)); },
   });
+
+  const commits = controller.access.commits.stats;
+  for (const [name, help, value] of [
+    ['tobira_decision_commits_total', 'Durable transactions committed by the access flow', () => commits.commits],
+    ['tobira_decision_commit_writes_total', 'Decisions carried by those transactions', () => commits.writes],
+  ] as const) {
+    let last = 0;
+    new Counter({ name, help, registers: [registry], collect() { const v = value(); this.inc(Math.max(0, v - last)); last = v; } });
+  }
 
   // --- decision latency ---------------------------------------------------------------------------
   const received = new Map<string, number>();

@@ -1,0 +1,84 @@
+// Group commit on a real SQLite file: what shares a commit, what a failing write takes back.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GroupCommit } from '../../src/controller/group-commit.js';
+import { openDatabase } from '../../src/store/db.js';
+import { EntryLog, verifyEntryLog } from '../../src/store/entry-log.js';
+
+function setup() {
+  const db = openDatabase(mkdtempSync(join(tmpdir(), 'tobira-gc-')));
+  const log = new EntryLog(db);
+  const commits = new GroupCommit(db, () => log.resync());
+  const append = (n: number) => () => log.append({ at: new Date(0).toISOString(), kind: 'decision', reason: `r${n}`, decision: 'granted' });
+  return { db, log, commits, append };
+}
+
+describe('group commit', () => {
+  it('commits the writes of one turn together, in order, and each caller gets its own record', async () => {
+    const { db, commits, append } = setup();
+    const records = await Promise.all([1, 2, 3, 4, 5].map((n) => commits.submit(append(n))));
+    expect(records.map((r) => [r.seq, r.reason])).toEqual([[1, 'r1'], [2, 'r2'], [3, 'r3'], [4, 'r4'], [5, 'r5']]);
+    expect(commits.stats).toEqual({ commits: 1, writes: 5, largest: 5 });
+    // Later turns get commits of their own.
+    await commits.submit(append(6));
+    await commits.submit(append(7));
+    expect(commits.stats.commits).toBe(3);
+    expect(verifyEntryLog(db)).toMatchObject({ ok: true, records: 7 });
+  });
+
+  it('nothing is visible to another connection before the promise resolves', async () => {
+    const { db, commits, append } = setup();
+    const reader = openDatabase(join(db.name, '..'), { readonly: true });
+    const count = () => reader.prepare('SELECT count(*) FROM entry_log').pluck().get();
+    const pending = commits.submit(append(1));
+    expect(count()).toBe(0);
+    await pending;
+    expect(count()).toBe(1);
+    reader.close();
+  });
+
+  it('a write that throws is rolled back alone; the chain continues from what committed', async () => {
+    const { db, commits, append, log } = setup();
+    const results = await Promise.allSettled([
+      commits.submit(append(1)),
+      commits.submit(() => {
+        append(2)();
+        throw new Error('the policy broke halfway');
+      }),
+      commits.submit(append(3)),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[2] as PromiseFulfilledResult<{ seq: number }>).value.seq).toBe(2);
+    expect(db.prepare('SELECT reason FROM entry_log ORDER BY seq').pluck().all()).toEqual(['r1', 'r3']);
+    expect(log.nextSeq).toBe(3);
+    expect(verifyEntryLog(db)).toMatchObject({ ok: true, records: 2 });
+  });
+
+  it('a commit that fails rejects every write in it, and the next turn starts clean', async () => {
+    const { db, commits, append, log } = setup();
+    // A deferred foreign key is checked at COMMIT: one orphan row makes the whole commit fail.
+    db.exec('CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)');
+    const results = await Promise.allSettled([
+      commits.submit(append(1)),
+      commits.submit(() => db.prepare('INSERT INTO child (p) VALUES (42)').run()),
+      commits.submit(append(2)),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(db.inTransaction).toBe(false);
+    expect(db.prepare('SELECT count(*) FROM entry_log').pluck().get()).toBe(0);
+    expect(log.nextSeq).toBe(1);
+    const after = await commits.submit(append(3));
+    expect(after.seq).toBe(1);
+    expect(verifyEntryLog(db)).toMatchObject({ ok: true, records: 1 });
+  });
+
+  it('flush commits what is pending at once (on stop)', async () => {
+    const { db, commits, append } = setup();
+    const pending = commits.submit(append(1));
+    commits.flush();
+    expect(db.prepare('SELECT count(*) FROM entry_log').pluck().get()).toBe(1);
+    expect((await pending).seq).toBe(1);
+  });
+});
