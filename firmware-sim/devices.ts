@@ -1,6 +1,8 @@
 // Per-kind behaviour of a simulated device: which commands it obeys, what it reports, its state.
 // Wire-independent: the simulator hands it a `send` function for the device's own connection.
 import {
+  EXPIRED_ERROR,
+  msPastExpiry,
   parseCommand,
   type Command,
   type CredentialKind,
@@ -11,13 +13,15 @@ import {
 import type { DeviceConfig, DeviceKind } from '../src/site/schema.js';
 import { snapshotJpeg } from './jpeg.js';
 
-/** An event before the device stamps it with boot and seq. */
-export type EventBody = DeviceEvent extends infer E ? (E extends DeviceEvent ? Omit<E, 'boot' | 'seq'> : never) : never;
+/** An event before the device stamps it with boot, seq and its time. */
+export type EventBody = DeviceEvent extends infer E ? (E extends DeviceEvent ? Omit<E, 'boot' | 'seq' | 'at'> : never) : never;
 
 export interface Observed {
   command: Command;
   /** Receive time, ms since epoch. */
   at: number;
+  /** Set when the device refused the command (its ack's error): not supported, expired. */
+  error?: string;
 }
 export interface InvalidCommand {
   payload: string;
@@ -84,8 +88,8 @@ export interface DeviceContext {
   log(line: string): void;
   /** Something observable changed (command, relock...): wakes up waiters. */
   changed(): void;
-  /** A valid command arrived (after it was applied). */
-  received(command: Command, ok: boolean): void;
+  /** A valid command arrived (after it was applied, or refused with `error`). */
+  received(command: Command, ok: boolean, error?: string): void;
 }
 
 export class SimDevice {
@@ -98,6 +102,8 @@ export class SimDevice {
   shots = 0;
   seq = 0;
   lastEvent?: Buffer;
+  /** The device's clock is this far ahead of the real time (negative: behind): a device whose NTP failed. */
+  clockOffsetMs = 0;
   private relockTimer?: NodeJS.Timeout;
 
   constructor(
@@ -116,9 +122,14 @@ export class SimDevice {
     return this.ctx.send(payload);
   }
 
-  /** Serialises an event with boot and this device's next seq (caller-given boot/seq win). */
+  /** The device's own clock, ms since epoch. */
+  now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  /** Serialises an event with boot, this device's next seq and its clock's time (caller-given boot/seq/at win). */
   stamp(body: EventBody | Record<string, unknown>): Buffer {
-    return Buffer.from(JSON.stringify({ boot: this.ctx.boot, seq: ++this.seq, ...body }));
+    return Buffer.from(JSON.stringify({ boot: this.ctx.boot, seq: ++this.seq, at: this.now(), ...body }));
   }
 
   credential(kind: CredentialKind, value: string): Promise<void> {
@@ -134,7 +145,7 @@ export class SimDevice {
     return this.emit({ type: 'input', input: name, active });
   }
 
-  /** Handles a payload from the commands topic: validate, record, obey, acknowledge. */
+  /** Handles a payload from the commands topic: validate, record, obey (or refuse), acknowledge. */
   onCommand(payload: Buffer): void {
     const at = Date.now();
     const parsed = parseCommand(payload);
@@ -145,12 +156,12 @@ export class SimDevice {
       return;
     }
     const command = parsed.value;
-    this.observed.push({ command, at });
-    const supported = kindCommands[this.config.kind].includes(command.command);
-    this.ctx.log(`${this.id} ← ${describeCommand(command)}${supported ? '' : ` (a ${this.config.kind} cannot do that)`}`);
+    const error = this.refusal(command);
+    this.observed.push({ command, at, ...(error ? { error } : {}) });
+    this.ctx.log(`${this.id} ← ${describeCommand(command)}${error ? ` (refused: ${error})` : ''}`);
     const fail = (p: Promise<void>) => p.catch((err: Error) => this.ctx.log(`${this.id}: cannot publish: ${err.message}`));
-    if (!supported) {
-      fail(this.emit({ type: 'ack', command: command.id, ok: false, error: `${command.command} is not supported by a ${this.config.kind}` }));
+    if (error) {
+      fail(this.emit({ type: 'ack', command: command.id, ok: false, error }));
     } else {
       this.apply(command);
       fail(this.emit({ type: 'ack', command: command.id, ok: true }));
@@ -159,8 +170,18 @@ export class SimDevice {
         fail(this.emit({ type: 'snapshot', command: command.id, contentType: 'image/jpeg', data }));
       }
     }
-    this.ctx.received(command, supported);
+    this.ctx.received(command, !error, error);
     this.ctx.changed();
+  }
+
+  /** Why this device will not carry out a valid command, or undefined if it will. */
+  private refusal(command: Command): string | undefined {
+    if (!kindCommands[this.config.kind].includes(command.command)) return `${command.command} is not supported by a ${this.config.kind}`;
+    // A late unlock would open the door for whoever stands there now, not for the person it was for.
+    // Checked on the device's own clock, as firmware would: expiresAt is the controller's, both keep NTP time.
+    const late = msPastExpiry(command, this.now());
+    if (late > 0) return `${EXPIRED_ERROR} ${late} ms ago`;
+    return undefined;
   }
 
   private apply(command: Command): void {

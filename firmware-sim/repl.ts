@@ -27,6 +27,11 @@ const onOff = (word: string): boolean => {
   throw new Error(`expected on or off, not "${word}"`);
 };
 
+const wholeMs = (word: string): number => {
+  if (!/^-?\d+$/.test(word)) throw new Error(`expected a number of ms, not "${word}"`);
+  return Number(word);
+};
+
 const commands: Record<string, ReplCommand> = {
   swipe: { sends: true, usage: 'swipe DEVICE VALUE', help: 'present a card', args: 2, run: (s, [d, v]) => s.swipe(d!, v!) },
   otp: { sends: true, usage: 'otp DEVICE CODE', help: 'enter a one-time code', args: 2, run: (s, [d, v]) => s.present(d!, 'otp', v!) },
@@ -46,6 +51,8 @@ const commands: Record<string, ReplCommand> = {
   offline: { usage: 'offline DEVICE', help: 'drop the connection abruptly (last will)', args: 1, run: (s, [d]) => s.goOffline(d!) },
   online: { usage: 'online DEVICE', help: 'reconnect a device', args: 1, run: (s, [d]) => s.goOnline(d!) },
   silence: { usage: 'silence DEVICE on|off', help: 'stop or resume heartbeats', args: 2, run: (s, [d, v]) => s.silence(d!, onOff(v!)) },
+  lag: { usage: 'lag DEVICE MS', help: 'handle its commands MS ms late (a backlog; 0 ends it)', args: 2, run: (s, [d, v]) => s.delayCommands(d!, wholeMs(v!)) },
+  skew: { usage: 'skew DEVICE MS', help: 'set its clock MS ms ahead (negative: behind; 0: right)', args: 2, run: (s, [d, v]) => s.skewClock(d!, wholeMs(v!)) },
   garbage: {
     usage: 'garbage DEVICE',
     help: 'publish non-JSON on its events topic',
@@ -76,6 +83,8 @@ function status(sim: Simulator, print: (line: string) => void): void {
     const i = sim.info(id);
     const parts = [i.online ? 'online' : 'OFFLINE'];
     if (i.silenced) parts.push('silenced');
+    if (i.commandDelayMs) parts.push(`commands ${i.commandDelayMs} ms late`);
+    if (i.clockOffsetMs) parts.push(`clock ${i.clockOffsetMs > 0 ? '+' : ''}${i.clockOffsetMs} ms`);
     if (i.lockState) parts.push(i.lockState);
     if (i.indication) parts.push(`last indication ${i.indication}`);
     if (i.output !== undefined) parts.push(i.output ? 'on' : 'off');
@@ -101,7 +110,7 @@ export async function runRepl(sim: Simulator, site: SiteFile, io: ReplIo = { inp
   };
   const unsubscribe =
     io.printLog === false
-      ? sim.onCommand((id, c, ok) => print(`${id} ← ${describeCommand(c)}${ok ? '' : ' (not supported)'}`))
+      ? sim.onCommand((id, c, ok, error) => print(`${id} ← ${describeCommand(c)}${ok ? '' : ` (refused: ${error ?? 'not supported'})`}`))
       : sim.onLog(print);
   print(`${labelText(site.site.name)}: ${sim.deviceIds.length} simulated devices, ${sim.doors.length} doors. Type "help".`);
   // Lines run one after another, in order, even when pasted or piped in all at once.

@@ -38,10 +38,13 @@ export interface DeviceInfo {
   inputs: Record<string, boolean>;
   /** seq of the last event it published (0: none yet). */
   seq: number;
+  /** Faults set with delayCommands and skewClock (0: none). */
+  commandDelayMs: number;
+  clockOffsetMs: number;
 }
 
-type Sim = { device: SimDevice; link: DeviceLink };
-type CommandListener = (deviceId: string, command: Command, ok: boolean) => void;
+type Sim = { device: SimDevice; link: DeviceLink; commandDelayMs: number };
+type CommandListener = (deviceId: string, command: Command, ok: boolean, error?: string) => void;
 
 let lastBoot = 0;
 /** Seconds since epoch, strictly growing within the process so a restarted simulator never reuses a boot. */
@@ -99,7 +102,12 @@ export class Simulator {
       secret: this.opts.secrets.devices[config.id]!,
       heartbeatMs: this.opts.heartbeatMs ?? 20_000,
       log: (line) => this.log(line),
-      onCommand: (payload) => device.onCommand(payload),
+      onCommand: (payload) => {
+        // A backlog between the controller and the device: the command is handled that much later.
+        const delay = this.sims.get(config.id)?.commandDelayMs ?? 0;
+        if (delay > 0) setTimeout(() => device.onCommand(payload), delay).unref();
+        else device.onCommand(payload);
+      },
       changed: () => this.changed(),
     });
     const device: SimDevice = new SimDevice(config, {
@@ -107,9 +115,9 @@ export class Simulator {
       send: (payload) => link.publish(topics.device(config.id, 'events'), payload),
       log: (line) => this.log(line),
       changed: () => this.changed(),
-      received: (command, ok) => this.commandListeners.forEach((l) => l(config.id, command, ok)),
+      received: (command, ok, error) => this.commandListeners.forEach((l) => l(config.id, command, ok, error)),
     });
-    this.sims.set(config.id, { device, link });
+    this.sims.set(config.id, { device, link, commandDelayMs: 0 });
   }
 
   // --- observation ---------------------------------------------------------------------------
@@ -124,7 +132,7 @@ export class Simulator {
     this.logListeners.add(listener);
     return () => this.logListeners.delete(listener);
   }
-  /** Called for every valid command a device receives (ok: false when its kind does not support it). */
+  /** Called for every valid command a device receives (ok: false, with the ack's error, when it refused it: not supported, expired). */
   onCommand(listener: CommandListener): () => void {
     this.commandListeners.add(listener);
     return () => this.commandListeners.delete(listener);
@@ -144,7 +152,7 @@ export class Simulator {
     return this.get(id).link.online;
   }
   info(id: string): DeviceInfo {
-    const { device, link } = this.get(id);
+    const { device, link, commandDelayMs } = this.get(id);
     const kind = device.config.kind;
     return {
       id,
@@ -156,6 +164,8 @@ export class Simulator {
       output: kind === 'siren' ? device.output : undefined,
       inputs: Object.fromEntries(device.inputs),
       seq: device.seq,
+      commandDelayMs,
+      clockOffsetMs: device.clockOffsetMs,
     };
   }
 
@@ -284,6 +294,24 @@ export class Simulator {
     this.get(id).link.silenced = on;
     this.log(`${id}: heartbeats ${on ? 'stopped' : 'resumed'}`);
   }
+  /**
+   * A backlog on the way to the device: every command it receives from now on is handled (obeyed or
+   * refused, and acknowledged) `ms` later, in order. 0 ends it (commands already held still wait).
+   */
+  delayCommands(id: string, ms: number): void {
+    if (!Number.isInteger(ms) || ms < 0) throw new Error(`a delay is a whole number of ms, not ${ms}`);
+    this.get(id).commandDelayMs = ms;
+    this.log(`${id}: commands ${ms ? `handled ${ms} ms late` : 'handled at once'}`);
+  }
+  /**
+   * The device's clock is `ms` ahead of the real time (negative: behind), as after an NTP failure: its
+   * events' `at` and its check of an unlock's `expiresAt` use it. 0 puts it right.
+   */
+  skewClock(id: string, ms: number): void {
+    if (!Number.isInteger(ms)) throw new Error(`a clock offset is a whole number of ms, not ${ms}`);
+    this.get(id).device.clockOffsetMs = ms;
+    this.log(`${id}: clock ${ms === 0 ? 'right' : `${Math.abs(ms)} ms ${ms > 0 ? 'ahead' : 'behind'}`}`);
+  }
   /** Publishes anything from the device's own connection (QoS 1 unless told). */
   sendRaw(id: string, topic: string, payload: string | Buffer, opts: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
     return quiet(this.get(id).link.publish(topic, payload, { qos: opts.qos ?? 1, retain: opts.retain ?? false }));
@@ -295,8 +323,8 @@ export class Simulator {
     return quiet(link.publish(this.topics.device(id, 'events'), device.lastEvent));
   }
   /**
-   * A spoof: publishes `event` on `otherId`'s events topic from `id`'s connection. boot and seq default to
-   * the simulator's boot and the other device's next seq. Never rejects because of the broker: resolves with
+   * A spoof: publishes `event` on `otherId`'s events topic from `id`'s connection. boot, seq and at default to
+   * the simulator's boot, the other device's next seq and its clock. Never rejects because of the broker: resolves with
    * 'acked', 'disconnected' (the broker dropped the connection) or 'timeout'.
    */
   publishAs(id: string, otherId: string, event: EventBody | Record<string, unknown>, timeoutMs = 2000): Promise<GuardedResult> {

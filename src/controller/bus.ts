@@ -14,8 +14,24 @@ export interface RaisedEvent {
   detail: Record<string, unknown> | null;
 }
 
+/** A device's event, after its replay check. All times are ms since the Unix epoch. */
+export interface DeviceEventOnBus {
+  deviceId: string;
+  event: DeviceEvent;
+  /** Controller clock: when the driver received the message (MQTT: first thing in its message handler). */
+  receivedAt: number;
+  /** Device clock (NTP): the event's own `at`, when the device sent one. */
+  deviceAt?: number;
+  /**
+   * Best estimate, on the controller's clock, of when the event happened: the earlier of `deviceAt` and
+   * `receivedAt` (a device clock ahead of the controller's never makes an event look younger than its
+   * delivery). The age of a read at decision time is `now - occurredAt`.
+   */
+  occurredAt: number;
+}
+
 export interface BusEvents {
-  'device.event': { deviceId: string; event: DeviceEvent; receivedAt: number };
+  'device.event': DeviceEventOnBus;
   'device.status': { deviceId: string; status: DeviceStatus };
   'device.rejected': RejectedInput;
   /** An entry-log record, after it committed. */

@@ -31,7 +31,9 @@ export class DeviceHub {
           this.onAck(deviceId, event.command, event.ok ? { ok: true } : { ok: false, error: event.error ?? 'device refused' });
           return;
         }
-        this.bus.emit('device.event', { deviceId, event, receivedAt });
+        const deviceAt = event.at;
+        const occurredAt = deviceAt === undefined ? receivedAt : Math.min(deviceAt, receivedAt);
+        this.bus.emit('device.event', { deviceId, event, receivedAt, ...(deviceAt === undefined ? {} : { deviceAt }), occurredAt });
       },
       status: (deviceId, status) => this.bus.emit('device.status', { deviceId, status }),
       rejected: (info) => {

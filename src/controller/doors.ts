@@ -1,6 +1,7 @@
 // Each door's state machine: release for the unlock time, relock on close, forced and held-open
 // alarms, REX from inside, emergency release of fail-safe doors, lock faults.
-import type { InputEvent } from '../devices/protocol.js';
+import { isAckTimeout } from '../devices/mqtt-driver.js';
+import type { CommandBody, InputEvent } from '../devices/protocol.js';
 import type { Door } from '../site/schema.js';
 import type { Context, Extension } from './context.js';
 
@@ -53,6 +54,9 @@ export class Doors implements Extension {
 
   async start(): Promise<void> {
     const { bus } = this.ctx;
+    if (this.ctx.site.policy.unlockCommandTtlMs === 0) {
+      this.ctx.log.warn('policy.unlockCommandTtlMs is 0: unlock commands carry no expiry, so a lock obeys one however late it arrives');
+    }
     this.unsubscribe.push(
       bus.on('device.event', ({ deviceId, event }) => {
         if (event.type === 'input') this.onInput(deviceId, event);
@@ -94,10 +98,16 @@ export class Doors implements Extension {
     rt.state.lock = 'unlocked';
     rt.state.unlockedBy = by;
     rt.state.openedSinceUnlock = false;
-    rt.generation++;
+    const generation = ++rt.generation;
     const durationMs = rt.door.unlockMs;
-    void this.ctx.devices.send(rt.door.lock, { command: 'unlock', durationMs }).then((r) => {
-      if (!r.ok) this.lockFault(rt, 'unlock', r.error);
+    // Valid for a short while only: behind a backlog, an unlock that reaches the lock after the person
+    // has gone would open the door for whoever is standing there. The lock refuses it once expired.
+    const ttlMs = this.ctx.site.policy.unlockCommandTtlMs;
+    const command: CommandBody = ttlMs > 0
+      ? { command: 'unlock', durationMs, expiresAt: this.ctx.now().getTime() + ttlMs }
+      : { command: 'unlock', durationMs };
+    void this.ctx.devices.send(rt.door.lock, command).then((r) => {
+      if (!r.ok) this.unlockFailed(rt, generation, by, r.error);
     });
     // The lock relocks itself after durationMs; the controller follows and confirms.
     rt.relockTimer = setTimeout(() => {
@@ -106,6 +116,24 @@ export class Doors implements Extension {
       }
       if (!rt.state.open) void this.relock(rt);
     }, durationMs);
+  }
+
+  /**
+   * An unlock failed. Refused by the lock (expired, jammed...) or never sent: the door did not unlock, so
+   * it must not count as released (an opening is then forced); the lock is confirmed locked at once. No
+   * acknowledgement in time: the lock may have unlocked all the same (the ack can be stuck in a backlog),
+   * so the door stays released until its unlock time runs out, then relocks as usual.
+   */
+  private unlockFailed(rt: DoorRuntime, generation: number, by: Release, error: string): void {
+    this.lockFault(rt, 'unlock', error, undefined, { release: by });
+    // A later lock or unlock command decides the state now.
+    if (rt.generation !== generation || isAckTimeout(error)) return;
+    this.ctx.log.debug({ door: rt.door.id, lock: rt.door.lock, error, release: by }, 'unlock refused or not sent: the door stays locked');
+    this.clearTimers(rt, 'relock');
+    rt.state.lock = 'unknown';
+    rt.state.unlockedBy = null;
+    rt.state.openedSinceUnlock = false;
+    if (!rt.state.open) void this.relock(rt);
   }
 
   /** Locks a door now (a guard's command, a lockdown). */
@@ -134,6 +162,7 @@ export class Doors implements Extension {
     return true;
   }
 
+  /** Never expires (no `expiresAt`): life safety, and a late emergency release is still wanted. */
   private sendEmergencyUnlock(rt: DoorRuntime): void {
     rt.state.lock = 'unlocked';
     rt.state.unlockedBy = { kind: 'emergency' };
@@ -235,10 +264,10 @@ export class Doors implements Extension {
   }
 
   /** One lock-fault alarm per lock per 10 s: an overloaded loop must not feed itself with alarms. */
-  private lockFault(rt: DoorRuntime, command: string, error: string, why?: string): void {
+  private lockFault(rt: DoorRuntime, command: string, error: string, why?: string, more?: Record<string, unknown>): void {
     this.ctx.alarms.raiseLimited(`lock-fault:${rt.door.lock}`, 10_000, {
       category: 'alarm', type: 'lock-fault', severity: 'alarm', source: rt.door.id,
-      detail: { lock: rt.door.lock, command, error, ...(why ? { during: why } : {}) },
+      detail: { lock: rt.door.lock, command, error, ...(why ? { during: why } : {}), ...more },
     });
   }
 

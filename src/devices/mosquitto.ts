@@ -29,6 +29,17 @@ export function mosquittoAclFile(baseTopic: string, controllerUsername: string, 
   return out.join('\n');
 }
 
+/**
+ * Queue limits for the generated config. Mosquitto applies them to each client; the one that matters is
+ * the controller, which receives every device's events: 100,000 messages is 50 s of a 2,000 reads/s
+ * burst, and 64 MiB bounds the memory a queue can take (a camera's snapshot is up to 2 MiB).
+ */
+export const MOSQUITTO_LIMITS = {
+  maxQueuedMessages: 100_000,
+  maxQueuedBytes: 64 * 1024 * 1024,
+  maxInflightMessages: 20,
+} as const;
+
 /** A listener block to include in mosquitto.conf. */
 export function mosquittoConfSnippet(opts: { port: number; host: string; passwordFile: string; aclFile: string }): string {
   return [
@@ -40,6 +51,14 @@ export function mosquittoConfSnippet(opts: { port: number; host: string; passwor
     `acl_file ${opts.aclFile}`,
     '# Nagle holds back QoS 1 acknowledgements by 40-90 ms: turn it off.',
     'set_tcp_nodelay true',
+    '# Mosquitto queues at most 1000 QoS 1 messages per client by default and silently drops the rest:',
+    '# in a burst of card reads the controller\'s queue overflowed and reads were lost without a record.',
+    '# Queue far more for it; reads that waited too long are denied as stale and logged, not lost.',
+    '# These limits apply to every client (Mosquitto has no per-client setting); devices get few commands.',
+    `max_queued_messages ${MOSQUITTO_LIMITS.maxQueuedMessages}`,
+    `max_queued_bytes ${MOSQUITTO_LIMITS.maxQueuedBytes}`,
+    '# In flight per client (Mosquitto\'s default): more would only move the backlog into the socket.',
+    `max_inflight_messages ${MOSQUITTO_LIMITS.maxInflightMessages}`,
     '',
   ].join('\n');
 }

@@ -32,6 +32,17 @@ export function setClientNoDelay(client: MqttClient): boolean {
   return true;
 }
 
+const NO_ACK = 'no acknowledgement within';
+
+/**
+ * True for the error of a command whose acknowledgement did not come in time: the device may or may not
+ * have carried it out (the ack can be stuck in the same backlog). Every other failure means it did not:
+ * the device refused it (ack ok:false) or it was never sent.
+ */
+export function isAckTimeout(error: string): boolean {
+  return error.startsWith(NO_ACK);
+}
+
 export class MqttDriver implements DeviceDriver {
   readonly transport = 'mqtt' as const;
   readonly topics: Topics;
@@ -105,6 +116,7 @@ export class MqttDriver implements DeviceDriver {
   }
 
   private onMessage(listener: DriverListener, topic: string, payload: Buffer): void {
+    // Taken first: the age of a read counts from here when the device sends no `at` of its own.
     const receivedAt = Date.now();
     const parsed = this.topics.parseDeviceTopic(topic);
     if (!parsed) return listener.rejected({ topic, reason: 'unexpected topic' });
@@ -139,7 +151,7 @@ export class MqttDriver implements DeviceDriver {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        resolve({ ok: false, error: `no acknowledgement within ${this.opts.commandTimeoutMs} ms` });
+        resolve({ ok: false, error: `${NO_ACK} ${this.opts.commandTimeoutMs} ms` });
       }, this.opts.commandTimeoutMs);
       this.pending.set(id, (r) => {
         clearTimeout(timer);

@@ -29,6 +29,17 @@ const sequence = {
 
 const commandId = z.string().min(1).max(64);
 
+/** A time in ms since the Unix epoch (up to the largest JavaScript date). */
+const epochMs = z.number().int().min(0).max(8_640_000_000_000_000);
+
+/**
+ * When the event happened, by the device's clock (NTP time, ms since epoch): for a credential, when it
+ * was read. Optional; the controller takes the earlier of it and the time it received the event.
+ */
+const occurred = {
+  at: epochMs.optional(),
+};
+
 export const credentialEventSchema = z.strictObject({
   type: z.literal('credential'),
   credential: z.strictObject({
@@ -36,6 +47,7 @@ export const credentialEventSchema = z.strictObject({
     value: z.string().min(1).max(256),
   }),
   ...sequence,
+  ...occurred,
 });
 
 export const inputEventSchema = z.strictObject({
@@ -43,6 +55,7 @@ export const inputEventSchema = z.strictObject({
   input: z.enum(inputNames),
   active: z.boolean(),
   ...sequence,
+  ...occurred,
 });
 
 export const ackEventSchema = z.strictObject({
@@ -51,6 +64,7 @@ export const ackEventSchema = z.strictObject({
   ok: z.boolean(),
   error: z.string().max(256).optional(),
   ...sequence,
+  ...occurred,
 });
 
 export const snapshotEventSchema = z.strictObject({
@@ -59,6 +73,7 @@ export const snapshotEventSchema = z.strictObject({
   contentType: z.enum(['image/jpeg', 'image/png']),
   data: z.base64().max(MAX_SNAPSHOT_BYTES),
   ...sequence,
+  ...occurred,
 });
 
 export const deviceEventSchema = z.discriminatedUnion('type', [
@@ -81,13 +96,28 @@ export const deviceStatusSchema = z.strictObject({
 export type DeviceStatus = z.infer<typeof deviceStatusSchema>;
 
 export const commandSchema = z.discriminatedUnion('command', [
-  z.strictObject({ id: commandId, command: z.literal('unlock'), durationMs: z.number().int().min(100).max(3_600_000) }),
+  z.strictObject({
+    id: commandId,
+    command: z.literal('unlock'),
+    durationMs: z.number().int().min(100).max(3_600_000),
+    /** Controller clock, ms since epoch: a lock that receives the command after this refuses it (ack ok:false, "expired"). */
+    expiresAt: epochMs.optional(),
+  }),
   z.strictObject({ id: commandId, command: z.literal('lock') }),
   z.strictObject({ id: commandId, command: z.literal('indicate'), pattern: z.enum(indicatePatterns) }),
   z.strictObject({ id: commandId, command: z.literal('snapshot') }),
   z.strictObject({ id: commandId, command: z.literal('output'), on: z.boolean() }),
 ]);
 export type Command = z.infer<typeof commandSchema>;
+
+/** How an expired command is refused: the ack's `error` starts with this word. */
+export const EXPIRED_ERROR = 'expired';
+
+/** Milliseconds a command is past its `expiresAt` at `nowMs` (device clock); 0 if it has none or is still valid. */
+export function msPastExpiry(command: Command, nowMs: number): number {
+  if (command.command !== 'unlock' || command.expiresAt === undefined) return 0;
+  return Math.max(0, nowMs - command.expiresAt);
+}
 /** A command before the driver gives it an id. */
 export type CommandBody = Command extends infer C ? (C extends Command ? Omit<C, 'id'> : never) : never;
 

@@ -142,6 +142,20 @@ export const siteFileSchema = z.strictObject({
       /** Wrong PINs in a row before the credential is locked out, and for how long. */
       pinAttempts: z.number().int().min(1).max(20).default(3),
       pinLockoutSeconds: z.number().int().min(10).max(86_400).default(300),
+      /**
+       * A credential read older than this when it is decided is denied (stale-read): behind a backlog,
+       * the person who presented it may have gone. Counted from the device's `at` (or the receipt).
+       */
+      maxReadAgeMs: z.number().int().min(500).max(60_000).default(3000),
+      /**
+       * An unlock command expires this long after the controller sends it (`expiresAt`); a lock refuses it
+       * later. 0 sends no expiry, only for lock firmware that rejects the field. Emergency releases never expire.
+       */
+      unlockCommandTtlMs: z
+        .number()
+        .int()
+        .refine((ms) => ms === 0 || (ms >= 500 && ms <= 30_000), '0 (no expiry) or 500 to 30000 ms')
+        .default(2000),
     })
     .prefault({}),
   log: z

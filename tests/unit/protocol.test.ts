@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommand, parseDeviceEvent, parseDeviceStatus, Topics, MAX_EVENT_BYTES } from '../../src/devices/protocol.js';
+import { EXPIRED_ERROR, msPastExpiry, parseCommand, parseDeviceEvent, parseDeviceStatus, Topics, MAX_EVENT_BYTES } from '../../src/devices/protocol.js';
 
 const b = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
 
@@ -40,6 +40,38 @@ describe('device protocol v1', () => {
     expect(parseCommand(b({ id: 'x', command: 'unlock', durationMs: 5000 })).ok).toBe(true);
     expect(parseCommand(b({ id: 'x', command: 'unlock' })).ok).toBe(false);
     expect(parseCommand(b({ id: 'x', command: 'indicate', pattern: 'party' })).ok).toBe(false);
+  });
+
+  it('takes an optional device time `at` on every event (epoch ms, whole, not negative)', () => {
+    const at = 1_795_646_683_123;
+    for (const e of [
+      { type: 'credential', credential: { kind: 'card', value: '04A1B2C3' }, boot: 3, seq: 9, at },
+      { type: 'input', input: 'rex', active: true, at },
+      { type: 'ack', command: 'c1', ok: true, at },
+      { type: 'snapshot', command: 'c2', contentType: 'image/jpeg', data: 'AAAA', at },
+    ]) expect(parseDeviceEvent(b(e))).toEqual({ ok: true, value: e });
+    for (const bad of [-1, 1.5, '1795646683123', 8.64e15 + 1]) {
+      const r = parseDeviceEvent(b({ type: 'credential', credential: { kind: 'card', value: 'x' }, at: bad }));
+      expect(r.ok).toBe(false);
+      expect(!r.ok && r.error).toContain('at');
+    }
+  });
+
+  it('takes an optional expiresAt on unlock only; msPastExpiry says how late a command is', () => {
+    const unlock = { id: 'x', command: 'unlock', durationMs: 5000, expiresAt: 1_000_000 };
+    const parsed = parseCommand(b(unlock));
+    expect(parsed).toEqual({ ok: true, value: unlock });
+    expect(parseCommand(b({ ...unlock, expiresAt: -5 })).ok).toBe(false);
+    expect(parseCommand(b({ ...unlock, expiresAt: 'soon' })).ok).toBe(false);
+    expect(parseCommand(b({ id: 'x', command: 'lock', expiresAt: 1_000_000 })).ok).toBe(false);
+    expect(parseCommand(b({ id: 'x', command: 'indicate', pattern: 'granted', expiresAt: 1_000_000 })).ok).toBe(false);
+    if (!parsed.ok) throw new Error('unreachable');
+    expect(msPastExpiry(parsed.value, 999_000)).toBe(0);
+    expect(msPastExpiry(parsed.value, 1_000_000)).toBe(0);
+    expect(msPastExpiry(parsed.value, 1_000_250)).toBe(250);
+    expect(msPastExpiry({ id: 'y', command: 'unlock', durationMs: 5000 }, Number.MAX_SAFE_INTEGER)).toBe(0);
+    expect(msPastExpiry({ id: 'z', command: 'lock' }, Number.MAX_SAFE_INTEGER)).toBe(0);
+    expect(EXPIRED_ERROR).toBe('expired');
   });
 
   it('builds and splits topics under a base', () => {

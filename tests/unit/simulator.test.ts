@@ -115,6 +115,68 @@ describe('firmware simulator', () => {
     expect(Date.now() - sentAt).toBeGreaterThanOrEqual(290);
   });
 
+  it('stamps every event with its clock\'s `at`; a skewed clock shows in it', async () => {
+    const from = ctl.messages.length;
+    const topic = topics.device('lab-reader', 'events');
+    const before = Date.now();
+    await sim.swipe('lab-reader', 'A7000001');
+    const read = deviceEventSchema.parse(ctl.json(await ctl.next(topic, from, (m) => m.payload.includes('A7000001'))));
+    expect(read.at).toBeGreaterThanOrEqual(before);
+    expect(read.at).toBeLessThanOrEqual(Date.now());
+    sim.skewClock('lab-reader', -60_000);
+    try {
+      await sim.swipe('lab-reader', 'A7000002');
+      const late = deviceEventSchema.parse(ctl.json(await ctl.next(topic, from, (m) => m.payload.includes('A7000002'))));
+      expect(late.at).toBeLessThanOrEqual(Date.now() - 59_000);
+      expect(sim.info('lab-reader').clockOffsetMs).toBe(-60_000);
+    } finally {
+      sim.skewClock('lab-reader', 0);
+    }
+  });
+
+  it('refuses an unlock past its expiresAt (ack ok:false, "expired"), stays locked, obeys one still valid', async () => {
+    const from = ctl.messages.length;
+    const events = topics.device('lab-lock', 'events');
+    await ctl.command('lab-lock', { id: 'c-expired', command: 'unlock', durationMs: 5000, expiresAt: Date.now() - 1500 });
+    const nack = ctl.json(await ctl.next(events, from, (m) => m.payload.includes('c-expired')));
+    expect(nack).toMatchObject({ type: 'ack', command: 'c-expired', ok: false });
+    expect(nack.error).toMatch(/^expired 1[5-9]\d\d ms ago$/);
+    expect(sim.lockState('lab-lock')).toBe('locked');
+    expect(sim.observed('lab-lock').at(-1)).toMatchObject({ command: { id: 'c-expired' }, error: nack.error });
+
+    await ctl.command('lab-lock', { id: 'c-valid', command: 'unlock', durationMs: 200, expiresAt: Date.now() + 2000 });
+    expect(ctl.json(await ctl.next(events, from, (m) => m.payload.includes('c-valid')))).toMatchObject({ ok: true });
+    expect(sim.lockState('lab-lock')).toBe('unlocked');
+    await sim.waitFor(() => sim.lockState('lab-lock') === 'locked', 2000, 'relocked');
+
+    // Its own clock decides: ahead by 10 s, a command valid for 2 more seconds has expired.
+    sim.skewClock('lab-lock', 10_000);
+    try {
+      await ctl.command('lab-lock', { id: 'c-skewed', command: 'unlock', durationMs: 200, expiresAt: Date.now() + 2000 });
+      expect(ctl.json(await ctl.next(events, from, (m) => m.payload.includes('c-skewed')))).toMatchObject({ ok: false, error: expect.stringMatching(/^expired/) });
+      expect(sim.lockState('lab-lock')).toBe('locked');
+    } finally {
+      sim.skewClock('lab-lock', 0);
+    }
+  });
+
+  it('delayCommands holds commands back, in order, then handles them (a backlog on the way to the device)', async () => {
+    sim.delayCommands('lab-lock', 300);
+    try {
+      const sentAt = Date.now();
+      await ctl.command('lab-lock', { id: 'c-late-1', command: 'unlock', durationMs: 60_000, expiresAt: Date.now() + 100 });
+      await ctl.command('lab-lock', { id: 'c-late-2', command: 'lock' });
+      await sim.waitFor(() => sim.observed('lab-lock').some((o) => o.command.id === 'c-late-2'), 2000, 'both handled');
+      const [first, second] = sim.observed('lab-lock').slice(-2);
+      expect(first).toMatchObject({ command: { id: 'c-late-1' }, error: expect.stringMatching(/^expired/) });
+      expect(first!.at - sentAt).toBeGreaterThanOrEqual(290);
+      expect(second).toMatchObject({ command: { id: 'c-late-2' } });
+      expect(sim.lockState('lab-lock')).toBe('locked');
+    } finally {
+      sim.delayCommands('lab-lock', 0);
+    }
+  });
+
   it('lock cancels the relock timer; unsupported commands get ok:false; invalid ones are ignored', async () => {
     const from = ctl.messages.length;
     await ctl.command('lab-lock', { id: 'c-unlock-2', command: 'unlock', durationMs: 60_000 });

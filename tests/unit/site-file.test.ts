@@ -29,6 +29,20 @@ describe('site file validation', () => {
     expect(site.gpio.chipBase).toBe(512);
   });
 
+  it('policy: maxReadAgeMs and unlockCommandTtlMs have defaults and ranges (0 turns the expiry off)', () => {
+    const site = parseSiteText(example);
+    expect(site.policy.maxReadAgeMs).toBe(3000);
+    expect(site.policy.unlockCommandTtlMs).toBe(2000);
+    const withPolicy = (lines: string) => example.replace('  pinLockoutSeconds: 300', `  pinLockoutSeconds: 300\n${lines}`);
+    expect(parseSiteText(withPolicy('  maxReadAgeMs: 10000\n  unlockCommandTtlMs: 0')).policy).toMatchObject({ maxReadAgeMs: 10000, unlockCommandTtlMs: 0 });
+    const bad = problems(withPolicy('  maxReadAgeMs: 100\n  unlockCommandTtlMs: 200'));
+    expect(bad).toHaveLength(2);
+    expect(bad[0]).toMatch(/^policy\.maxReadAgeMs: .*500/);
+    expect(bad[1]).toMatch(/^policy\.unlockCommandTtlMs: 0 \(no expiry\) or 500 to 30000 ms/);
+    expect(problems(withPolicy('  unlockCommandTtlMs: 60000'))).toEqual([expect.stringMatching(/^policy\.unlockCommandTtlMs: /)]);
+    expect(problems(withPolicy('  unlockCommandTtlMs: 1500.5'))).toEqual([expect.stringMatching(/^policy\.unlockCommandTtlMs: /)]);
+  });
+
   it('names an unknown device by path and line', () => {
     const text = example.replace('lock: vault-lock', 'lock: vault-lok');
     const line = text.split('\n').findIndex((l) => l.includes('vault-lok')) + 1;
