@@ -115,7 +115,8 @@ export class Controller {
         throw err;
       }
       url = `mqtt://${host}:${broker.port}`;
-      connection = { url, username: secrets.controller.username, password: secrets.controller.password };
+      const embedded = broker;
+      connection = { url, username: secrets.controller.username, password: secrets.controller.password, inProcess: () => embedded.connectInProcess() };
       log.info({ url }, 'embedded MQTT broker listening');
     } else {
       url = opts.broker.url;

@@ -2,6 +2,8 @@
 // id and secret; a device may publish only under its own topics and subscribe only to its commands.
 import { Aedes, type Client, type AuthenticateError } from 'aedes';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import DuplexPair from 'duplexpair';
 import { timingSafeEqual } from 'node:crypto';
 import { Topics, deviceClientId, controllerClientId } from './protocol.js';
 import type { Secrets } from './secrets.js';
@@ -27,6 +29,11 @@ export interface EmbeddedBroker {
   port: number;
   /** The sockets the broker accepted, for supervision and the no-delay check. */
   sockets(): Socket[];
+  /**
+   * A connection from inside this process (the controller's own client): an in-memory stream pair,
+   * so the controller's messages never cross the kernel. Logs in like any client.
+   */
+  connectInProcess(): Duplex;
   close(): Promise<void>;
 }
 
@@ -39,8 +46,14 @@ function sameSecret(given: Buffer | undefined, expected: string): boolean {
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const topics = new Topics(opts.baseTopic);
   const controller = opts.secrets.controller;
-  const broker = await Aedes.createBroker({ drainTimeout: 10_000, maxClientsIdLength: 200, maxTopicLevels: 16 });
+  // concurrency 0: every message is routed as it arrives. With aedes' default (100 deliveries in
+  // flight, the rest queued), a backlog of queued messages nobody subscribes to is handed on
+  // recursively, one stack frame set each, until "Maximum call stack size exceeded" kills the
+  // daemon under overload (mqemitter, upstream mcollina/mqemitter#204). The queue bounded nothing:
+  // its messages were in memory either way. Routing as they come also keeps their order.
+  const broker = await Aedes.createBroker({ drainTimeout: 10_000, maxClientsIdLength: 200, maxTopicLevels: 16, concurrency: 0 });
   const sockets = new Set<Socket>();
+  const inProcess = new Set<Duplex>();
   const address = (client: Client | null) => {
     const conn = client?.conn as Partial<Socket> | undefined;
     return conn?.remoteAddress ? `${conn.remoteAddress}:${conn.remotePort}` : undefined;
@@ -112,8 +125,16 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   return {
     port,
     sockets: () => [...sockets],
+    connectInProcess() {
+      const { socket1: brokerSide, socket2: clientSide } = new DuplexPair();
+      inProcess.add(clientSide as unknown as Duplex);
+      brokerSide.on('close', () => inProcess.delete(clientSide as unknown as Duplex));
+      broker.handle(brokerSide as unknown as Duplex);
+      return clientSide as unknown as Duplex;
+    },
     async close() {
       for (const s of sockets) s.destroy();
+      for (const s of inProcess) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
     },
