@@ -20,6 +20,8 @@ interface Source {
   deviceId: string;
   boot: number | null;
   seq: number | null;
+  /** When the read happened, controller clock (the bus' occurredAt). */
+  occurredAt: number;
 }
 
 /** A person who has presented every factor the area asks for. */
@@ -72,12 +74,12 @@ export class Access implements Extension {
   }
 
   start(): void {
-    this.off = this.ctx.bus.on('device.event', ({ deviceId, event }) => {
+    this.off = this.ctx.bus.on('device.event', ({ deviceId, event, occurredAt }) => {
       if (event.type !== 'credential') return;
       for (const { door, role } of this.ctx.index.rolesOf(deviceId)) {
         if (role !== 'entryReader' && role !== 'keypad' && role !== 'exitReader') continue;
         const flow = this.flows.get(door.id)!;
-        const source = { deviceId, boot: event.boot ?? null, seq: event.seq ?? null };
+        const source = { deviceId, boot: event.boot ?? null, seq: event.seq ?? null, occurredAt };
         const direction: Direction = role === 'exitReader' ? 'out' : 'in';
         flow.queue = flow.queue
           .then(() => this.onCredential(flow, event.credential, direction, source))
@@ -124,6 +126,11 @@ export class Access implements Extension {
     // Leaving takes one factor: double locking guards the way in.
     const factors = direction === 'out' ? [flow.area.factors[0]!] : (flow.area.factors as Factor[]);
     const kind = credential.kind as Factor;
+    // Behind a backlog the person may have gone: a late unlock opens the door for whoever is there.
+    // Denied before anything else (no lookup, no PIN attempt counted); they can read again.
+    if (this.ctx.now().getTime() - source.occurredAt > this.ctx.site.policy.maxReadAgeMs) {
+      return this.deny(flow, { direction, source, factors: [kind], reason: 'stale-read' });
+    }
     if (factors.length === 2 && kind === factors[1] && direction === 'in') {
       if (flow.factor) return this.secondFactor(flow, flow.factor, kind, credential.value, source);
       // A second factor alone never opens.
@@ -319,6 +326,15 @@ export class Access implements Extension {
     this.ctx.bus.emit('entry', record);
     if (opts.quiet) return;
     this.indicate(flow, 'denied', d.direction);
+    if (d.reason === 'stale-read') {
+      // One event for a backlog, not one per read: a flood of events would deepen it.
+      const ageMs = this.ctx.now().getTime() - d.source.occurredAt;
+      this.ctx.alarms.raiseLimited('decision-backlog', 10_000, {
+        category: 'system', type: 'decision-backlog', severity: 'warning', source: flow.door.id,
+        detail: { seq: record.seq, ageMs, maxReadAgeMs: this.ctx.site.policy.maxReadAgeMs, device: d.source.deviceId },
+      });
+      return;
+    }
     const detail = { seq: record.seq, reason: d.reason, personId: d.person?.id ?? null, device: d.source.deviceId };
     this.ctx.alarms.raise({ category: 'access', type: 'access-denied', severity: 'warning', source: flow.door.id, detail });
     if (invalidCredentialReasons.has(d.reason)) {

@@ -29,6 +29,7 @@ export type DenyReason =
   | 'wrong-bio'
   | 'second-factor-alone'
   | 'second-factor-timeout'
+  | 'stale-read'
   | 'superseded'
   | 'cancelled'
   | 'escort-timeout'

@@ -128,6 +128,35 @@ describe('unlock expiry, through the daemon and the simulated locks', () => {
       sim.skewClock('lab-lock', 0);
     }
   });
+
+  it('a read older than policy.maxReadAgeMs when decided is denied as stale-read: logged, no prompt, no unlock, one backlog warning', async () => {
+    const seq = entries(daemon).length;
+    const commandsBefore = sim.observed('lab-lock').length;
+    const promptsBefore = sim.observed('lab-keypad').filter((o) => o.command.command === 'indicate' && o.command.pattern === 'pin-required').length;
+    sim.skewClock('lab-reader', -10_000);
+    try {
+      const refused = sim.expectCommand('lab-reader', (c) => c.command === 'indicate' && c.pattern === 'denied', 3000, 'denied at the reader');
+      await sim.swipe('lab-reader', '04A1B2C3');
+      await refused;
+    } finally {
+      sim.skewClock('lab-reader', 0);
+    }
+    const record = await waitFor(() => entries(daemon).slice(seq).find((e) => e.reason === 'stale-read'), 3000, 'the stale-read record');
+    // Refused before any lookup: the person is not named, only what was presented.
+    expect(record).toMatchObject({ decision: 'denied', door_id: 'lab-main', device_id: 'lab-reader', person_id: null, factors: '["card"]' });
+    const warning = await waitFor(() => events(daemon, 'decision-backlog').at(-1), 3000, 'decision-backlog');
+    expect(detail(warning)).toMatchObject({ maxReadAgeMs: 3000, device: 'lab-reader', seq: record.seq });
+    expect(Number(detail(warning).ageMs)).toBeGreaterThanOrEqual(10_000);
+    expect(sim.observed('lab-keypad').filter((o) => o.command.command === 'indicate' && o.command.pattern === 'pin-required')).toHaveLength(promptsBefore);
+    expect(sim.observed('lab-lock').slice(commandsBefore).filter((o) => isUnlock(o.command))).toEqual([]);
+    expect(events(daemon, 'access-denied').filter((e) => detail(e).reason === 'stale-read')).toEqual([]);
+
+    // On time again: the same card and PIN open.
+    const unlocked = sim.expectCommand('lab-lock', isUnlock, 3000, 'unlock');
+    await cardAndPin('04A1B2C3', '2580');
+    await unlocked;
+    expect(entries(daemon).at(-1)).toMatchObject({ decision: 'granted', reason: 'granted' });
+  });
 });
 
 describe('read times on the bus (controller in process)', () => {
