@@ -160,11 +160,13 @@ export class SimDevice {
     this.observed.push({ command, at, ...(error ? { error } : {}) });
     this.ctx.log(`${this.id} ← ${describeCommand(command)}${error ? ` (refused: ${error})` : ''}`);
     const fail = (p: Promise<void>) => p.catch((err: Error) => this.ctx.log(`${this.id}: cannot publish: ${err.message}`));
+    // An indication is not acknowledged (protocol: it is sent at most once, nobody waits for it).
+    const ack = command.command !== 'indicate';
     if (error) {
-      fail(this.emit({ type: 'ack', command: command.id, ok: false, error }));
+      if (ack) fail(this.emit({ type: 'ack', command: command.id, ok: false, error }));
     } else {
       this.apply(command);
-      fail(this.emit({ type: 'ack', command: command.id, ok: true }));
+      if (ack) fail(this.emit({ type: 'ack', command: command.id, ok: true }));
       if (command.command === 'snapshot') {
         const data = snapshotJpeg(++this.shots).toString('base64');
         fail(this.emit({ type: 'snapshot', command: command.id, contentType: 'image/jpeg', data }));

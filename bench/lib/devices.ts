@@ -1,6 +1,6 @@
 // Lean simulated devices: one raw mqtt.js client per device (QoS 1, TCP no-delay), as a device's
 // firmware would be, with nothing else in the way of the measurement. Readers and keypads publish
-// credential events; every device acknowledges every command, as the protocol asks. The time of each
+// credential events; every device acknowledges every command but `indicate`, as the protocol asks. The time of each
 // command's arrival is taken first thing in the message handler (process.hrtime.bigint()).
 import mqtt, { type MqttClient } from 'mqtt';
 import { Topics, deviceClientId } from '../../src/devices/protocol.js';
@@ -69,7 +69,8 @@ export class Device {
       this.commands++;
       this.listener(cmd, at);
       // Acknowledged after the timestamp and the listener: the ack is the device's, not the measurement's.
-      this.publish({ type: 'ack', command: cmd.id, ok: true });
+      // Indications are not acknowledged (protocol).
+      if (cmd.command !== 'indicate') this.publish({ type: 'ack', command: cmd.id, ok: true });
     });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${id}: no connection within ${timeoutMs} ms`)), timeoutMs);

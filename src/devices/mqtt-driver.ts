@@ -161,6 +161,12 @@ export class MqttDriver implements DeviceDriver {
     // Never queue a command while the broker is away: an unlock delivered minutes late is a breach.
     if (!client?.connected) return Promise.resolve({ ok: false, error: 'broker not connected' });
     const id = `${this.idPrefix}-${++this.nextId}`;
+    if (command.command === 'indicate') {
+      // A beep or an LED: at most once and not acknowledged. A lost one costs nothing, and an
+      // acknowledged one is four more messages per read through the broker (protocol: indicate).
+      client.publish(this.topics.device(deviceId, 'commands'), JSON.stringify({ id, ...command }), { qos: 0 });
+      return Promise.resolve({ ok: true });
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);

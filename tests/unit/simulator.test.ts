@@ -191,6 +191,9 @@ describe('firmware simulator', () => {
 
     await ctl.command('lab-reader', { id: 'c-ind', command: 'indicate', pattern: 'granted' });
     await sim.waitFor(() => sim.info('lab-reader').indication === 'granted', 1000, 'indication');
+    // Indications are not acknowledged: nothing on the reader's events topic names the command.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ctl.messages.slice(from).some((m) => m.payload.includes('c-ind'))).toBe(false);
 
     await ctl.client.publishAsync(topics.device('lab-lock', 'commands'), '{"id":"x","command":"unlock","durationMs":5}', { qos: 1 });
     await sim.waitFor(() => sim.invalidCommands('lab-lock').length === 1, 1000, 'invalid command recorded');
