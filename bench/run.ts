@@ -6,8 +6,7 @@ import { mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ensureSecrets, type Secrets } from '../src/devices/secrets.js';
-import { verifyEntryLog } from '../src/store/entry-log.js';
-import Database from 'better-sqlite3';
+import { verifyEntryLogFile } from '../src/store/verify-parallel.js';
 import { FULL, QUICK, TARGETS, type BenchConfig } from './lib/config.js';
 import { CpuMeter, machine, machineLine, residentMB, type CpuShare } from './lib/machine.js';
 import { benchSite, CARD_AREA, type BenchSite } from './lib/site.js';
@@ -338,21 +337,16 @@ function fillRatio(d: Results['decision'][number]): void {
 
 async function bigDatabase(big: CachedDb, site: BenchSite, secrets: Secrets, brokers: BrokerName[], mosquitto?: MosquittoHandle): Promise<void> {
   const rows = big.meta.log?.rows ?? 0;
-  // Log integrity: the whole chain, read as `tobira log verify` reads it (the cached file, not written).
+  // Log integrity: the whole chain, read as `tobira log verify` reads it (the cached file, not written;
+  // worker threads, one per core, each with its own read-only connection).
   say(`log integrity: verifying the hash chain of ${rows.toLocaleString('en')} records`);
   {
-    const db = new Database(big.file, { fileMustExist: true });
-    try {
-      db.pragma('busy_timeout = 5000');
-      const t0 = process.hrtime.bigint();
-      const v = verifyEntryLog(db);
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      results.logIntegrity.verify = { ok: v.ok, records: v.records, seconds: Number(seconds.toFixed(2)), recordsPerSec: Math.round(v.records / seconds), ...(v.breakAt ? { breakAt: v.breakAt } : {}) };
-      say(`  ${v.ok ? 'ok' : 'BROKEN'}: ${v.records.toLocaleString('en')} records in ${seconds.toFixed(2)} s = ${Math.round(v.records / seconds).toLocaleString('en')} records/s`);
-      if (!v.ok) results.errors.push(`the generated entry log does not verify: ${JSON.stringify(v.breakAt)}`);
-    } finally {
-      db.close();
-    }
+    const t0 = process.hrtime.bigint();
+    const v = await verifyEntryLogFile(big.file);
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    results.logIntegrity.verify = { ok: v.ok, records: v.records, seconds: Number(seconds.toFixed(2)), recordsPerSec: Math.round(v.records / seconds), ...(v.breakAt ? { breakAt: v.breakAt } : {}) };
+    say(`  ${v.ok ? 'ok' : 'BROKEN'}: ${v.records.toLocaleString('en')} records in ${seconds.toFixed(2)} s = ${Math.round(v.records / seconds).toLocaleString('en')} records/s`);
+    if (!v.ok) results.errors.push(`the generated entry log does not verify: ${JSON.stringify(v.breakAt)}`);
   }
   const dir = join(RUN, 'big');
   say(`copying the big database (${Math.round(big.meta.bytes / 2 ** 20)} MB) for the daemon`);

@@ -4,6 +4,7 @@
 import type { KeyObject } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { CommanderError } from 'commander';
@@ -12,8 +13,9 @@ import { verifyAuditLog } from '../store/audit-log.js';
 import { openDatabase, DATABASE_FILE, type Db } from '../store/db.js';
 import { CheckpointStore, parseCheckpointJson, verifyCheckpointSignature, type Checkpoint } from '../store/checkpoints.js';
 import {
-  ENTRY_FIELDS, EntryLog, GENESIS_HASH, entryHash, verifyEntryLog, verifyExternalCheckpoint, type EntryFilter, type EntryRecord,
+  ENTRY_FIELDS, EntryLog, GENESIS_HASH, entryHash, verifyExternalCheckpoint, type EntryFilter, type EntryRecord,
 } from '../store/entry-log.js';
+import { verifyEntryLogFile } from '../store/verify-parallel.js';
 import { loadLogKey, loadPublicKey, logKeyPath, publicKeyPem } from '../store/log-key.js';
 import { dataDir, UsageError, type CommonFlags } from './options.js';
 
@@ -124,7 +126,8 @@ export async function logVerify(flags: LogVerifyFlags): Promise<void> {
     }
     if (!key) err(`note: no signing key in ${dir}: checkpoint signatures not checked (give --pubkey FILE.pem)`);
 
-    const result = verifyEntryLog(db, key);
+    // The walk runs in worker threads (one per core), each with its own read-only connection.
+    const result = await verifyEntryLogFile(join(dir, DATABASE_FILE), key);
     if (!result.ok) {
       err(`entry log BROKEN at record ${result.breakAt!.seq}: ${result.breakAt!.problem} (${result.records} records verified before it)`);
       process.exitCode = 1;

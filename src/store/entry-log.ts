@@ -322,121 +322,292 @@ export interface VerifyResult {
   breakAt?: { seq: number; problem: string };
 }
 
+export interface VerifyBreak {
+  seq: number;
+  problem: string;
+}
+
 function describe(cp: Checkpoint): string {
   return `the ${cp.kind} checkpoint of ${cp.at} (${cp.count} records)`;
 }
 
-/**
- * Walks the whole log: from the genesis hash, or, when older records were pruned, from the anchor
- * named by the newest prune checkpoint. Checks every record's link and content, that the record at
- * each checkpoint's count has the checkpoint's head hash, and that no checkpoint counts more records
- * than remain (truncation). With the public key, every checkpoint's signature is checked first.
- */
-export function verifyEntryLog(db: Db, publicKey?: KeyObject): VerifyResult {
-  const cps = new CheckpointStore(db).all();
-  let records = 0;
-  const fail = (seq: number, problem: string): VerifyResult => ({ ok: false, records, checkpoints: cps.length, breakAt: { seq, problem } });
+// Verification comes in steps, so that the walk over the records can be split into chunks and run
+// in parallel (verify-parallel.ts runs them in worker threads, each with its own connection):
+//   1. `checkSignatures`: every checkpoint's signature, in id order (the first bad one wins over all else);
+//   2. `planVerify`: where the walk starts (genesis or prune anchor), the checkpoints' head hashes
+//      (by direct lookup of the record at each count), and truncation;
+//   3. `verifyChunk`: the records of one seq range: contiguous, linked, hashed;
+//   4. `settleVerify`: the first break in seq order, as one walk from the start would have found it.
+// `verifyEntryLog` runs them in turn on one connection.
 
-  if (publicKey) {
-    for (const cp of cps) {
-      if (!verifyCheckpointSignature(cp, publicKey)) {
-        const seq = cp.kind === 'prune' && cp.anchorSeq != null ? cp.anchorSeq : cp.count;
-        return fail(seq, `checkpoint #${cp.id}, ${describe(cp)}, has an invalid signature: forged or altered, or signed with another key`);
-      }
+/** The first checkpoint (in the order given) whose signature does not verify, as a break. */
+export function checkSignatures(cps: readonly StoredCheckpoint[], publicKey: KeyObject): VerifyBreak | undefined {
+  for (const cp of cps) {
+    if (!verifyCheckpointSignature(cp, publicKey)) {
+      const seq = cp.kind === 'prune' && cp.anchorSeq != null ? cp.anchorSeq : cp.count;
+      return { seq, problem: `checkpoint #${cp.id}, ${describe(cp)}, has an invalid signature: forged or altered, or signed with another key` };
     }
   }
+  return undefined;
+}
 
+/** What the walk needs, read in one snapshot before it (plain data: it crosses to worker threads). */
+export interface VerifyPlan {
+  /** Checkpoints in the log. */
+  checkpoints: number;
+  /** The log's first record as planned (null: empty); a prune since then moves it. */
+  firstSeq: number | null;
+  /** The walk starts here (1, or the prune anchor) from this hash (genesis, or the anchor's prev_hash). */
+  startSeq: number;
+  startHash: string;
+  /** The last record (0 when the log is empty). */
+  lastSeq: number;
+  /** The walk covers startSeq..walkTo: to the last record, or to the checkpoint head that does not match. */
+  walkTo: number;
+  /** The first checkpoint whose head hash is not the hash of the record at its count: reported unless the walk breaks first. */
+  headBreak?: VerifyBreak;
+  /** A checkpoint counting more records than remain: reported when everything else holds. */
+  truncated?: VerifyBreak;
+}
+
+/**
+ * Step 2: the start of the walk (from the genesis hash, or, when older records were pruned, from the
+ * anchor named by the newest prune checkpoint), the head hash of every checkpoint against the record
+ * at its count, and truncation. A break before the walk (a gap at the start, a bad anchor) is `fail`.
+ */
+export function planVerify(db: Db, cps: readonly StoredCheckpoint[]): { plan: VerifyPlan } | { fail: VerifyBreak } {
   const first = db.prepare('SELECT seq, prev_hash AS prevHash FROM entry_log ORDER BY seq LIMIT 1').get() as { seq: number; prevHash: string } | undefined;
   const last = db.prepare('SELECT seq FROM entry_log ORDER BY seq DESC LIMIT 1').get() as { seq: number } | undefined;
-  let expectSeq = 1;
-  let prevHash = GENESIS_HASH;
+  let startSeq = 1;
+  let startHash = GENESIS_HASH;
   if (first && first.seq > 1) {
     let prune: StoredCheckpoint | undefined;
     for (const cp of cps) if (cp.kind === 'prune') prune = cp;
     if (!prune) {
-      return fail(1, `records 1–${first.seq - 1} are missing (the log starts at record ${first.seq}) and no prune checkpoint accounts for them`);
+      return { fail: { seq: 1, problem: `records 1–${first.seq - 1} are missing (the log starts at record ${first.seq}) and no prune checkpoint accounts for them` } };
     }
     if (prune.anchorSeq == null || prune.anchorPrevHash == null) {
-      return fail(first.seq, `${describe(prune)} names no first record: the start of the log cannot be checked`);
+      return { fail: { seq: first.seq, problem: `${describe(prune)} names no first record: the start of the log cannot be checked` } };
     }
     if (prune.anchorSeq < first.seq) {
-      return fail(prune.anchorSeq, `records ${prune.anchorSeq}–${first.seq - 1} are missing: the last prune (${describe(prune)}) kept every record from ${prune.anchorSeq}`);
+      return { fail: { seq: prune.anchorSeq, problem: `records ${prune.anchorSeq}–${first.seq - 1} are missing: the last prune (${describe(prune)}) kept every record from ${prune.anchorSeq}` } };
     }
     if (prune.anchorSeq > first.seq) {
-      return fail(first.seq, `record ${first.seq} should not be there: the last prune (${describe(prune)}) removed every record before ${prune.anchorSeq}`);
+      return { fail: { seq: first.seq, problem: `record ${first.seq} should not be there: the last prune (${describe(prune)}) removed every record before ${prune.anchorSeq}` } };
     }
     if (prune.anchorPrevHash !== first.prevHash) {
-      return fail(first.seq, `does not link to the anchor of the last prune (${describe(prune)}): its prev_hash was changed`);
+      return { fail: { seq: first.seq, problem: `does not link to the anchor of the last prune (${describe(prune)}): its prev_hash was changed` } };
     }
-    expectSeq = first.seq;
-    prevHash = prune.anchorPrevHash;
+    startSeq = first.seq;
+    startHash = prune.anchorPrevHash;
   }
 
   // Checkpoints whose head is a record still here (or the anchor just before the first), by count.
-  const pinned = cps.filter((cp) => cp.count >= expectSeq - 1).sort((a, b) => a.count - b.count || a.id - b.id);
+  const pinned = cps.filter((cp) => cp.count >= startSeq - 1).sort((a, b) => a.count - b.count || a.id - b.id);
   let ci = 0;
-  let lastMatched = expectSeq - 1;
-  for (; ci < pinned.length && pinned[ci]!.count === expectSeq - 1; ci++) {
-    if (pinned[ci]!.headHash !== prevHash) {
-      return fail(expectSeq - 1, `${describe(pinned[ci]!)} names a head hash that is not the ${expectSeq === 1 ? 'genesis hash' : 'prune anchor\'s'}: the log was rewritten`);
+  for (; ci < pinned.length && pinned[ci]!.count === startSeq - 1; ci++) {
+    if (pinned[ci]!.headHash !== startHash) {
+      return { fail: { seq: startSeq - 1, problem: `${describe(pinned[ci]!)} names a head hash that is not the ${startSeq === 1 ? 'genesis hash' : 'prune anchor\'s'}: the log was rewritten` } };
     }
   }
-
-  // One row per record: [seq, hash, prev_hash + "\n" + canonical], the bytes its hash covers.
-  // A record whose fast encoding does not match is a suspect, checked exactly once the walk is done
-  // (the connection is busy while iterating); the first break, suspect or structural, is reported.
-  const walk = db.prepare(`SELECT seq, hash, prev_hash || char(10) || ${CANONICAL_SQL} FROM entry_log ORDER BY seq`).raw(true);
-  const startSeq = expectSeq;
-  const suspects: number[] = [];
-  let structural: VerifyResult | undefined;
-  for (const r of walk.iterate() as IterableIterator<[number, string, string | null]>) {
-    const seq = r[0];
-    const hash = r[1];
-    const preimage = r[2];
-    if (seq !== expectSeq) { structural = fail(expectSeq, `record ${expectSeq} is missing (next is ${seq})`); break; }
-    if (preimage === null || !preimage.startsWith(prevHash) || preimage.charCodeAt(64) !== 10) {
-      structural = fail(seq, 'does not link to the record before it');
-      break;
-    }
-    if (sha256Hex(preimage) !== hash) suspects.push(seq);
-    for (; ci < pinned.length && pinned[ci]!.count === seq; ci++) {
-      if (pinned[ci]!.headHash !== hash) {
-        structural = fail(seq, `hash differs from ${describe(pinned[ci]!)}: the chain was rewritten after record ${lastMatched}`);
-        break;
-      }
-      lastMatched = seq;
-    }
-    if (structural) break;
-    prevHash = hash;
-    expectSeq++;
-    records++;
-  }
-  if (suspects.length) {
-    const bySeq = db.prepare(`SELECT ${RAW_COLUMNS} FROM entry_log WHERE seq = ?`).raw(true);
-    for (const seq of suspects) {
-      const r = bySeq.get(seq) as RawRow;
-      let problem: string | undefined;
-      try {
-        if (slowRawHash(r[RAW_PREV] as string, r) !== r[RAW_HASH]) problem = 'content does not match its hash (edited)';
-      } catch {
-        problem = 'factors or detail is not valid JSON (edited)';
-      }
-      if (problem) {
-        records = seq - startSeq;
-        return fail(seq, problem);
-      }
-    }
-  }
-  if (structural) return structural;
+  // A record numbered below the start (0 or less) is where one walk from the start would stop at once.
+  if (first && first.seq < startSeq) return { fail: { seq: startSeq, problem: `record ${startSeq} is missing (next is ${first.seq})` } };
 
   const lastSeq = last?.seq ?? 0;
+  // Each remaining head against the record at its count, in count order. A record that is missing
+  // ends this: the walk stops at or before it anyway.
+  let headBreak: VerifyBreak | undefined;
+  let lastMatched = startSeq - 1;
+  const hashAt = db.prepare('SELECT hash FROM entry_log WHERE seq = ?').pluck(true);
+  for (; ci < pinned.length && pinned[ci]!.count <= lastSeq; ci++) {
+    const cp = pinned[ci]!;
+    const hash = hashAt.get(cp.count);
+    if (hash === undefined) break;
+    if (cp.headHash !== hash) {
+      headBreak = { seq: cp.count, problem: `hash differs from ${describe(cp)}: the chain was rewritten after record ${lastMatched}` };
+      break;
+    }
+    lastMatched = cp.count;
+  }
+
+  let truncated: VerifyBreak | undefined;
   let widest: StoredCheckpoint | undefined;
   for (const cp of cps) if (!widest || cp.count > widest.count) widest = cp;
   if (widest && widest.count > lastSeq) {
     const remain = !first ? 'none remain' : first.seq === 1 ? `only ${lastSeq} remain` : `only records ${first.seq}–${lastSeq} remain`;
-    return fail(lastSeq + 1, `truncated: checkpoint of ${widest.at} covers ${widest.count} records, ${remain}`);
+    truncated = { seq: lastSeq + 1, problem: `truncated: checkpoint of ${widest.at} covers ${widest.count} records, ${remain}` };
   }
-  return { ok: true, records, checkpoints: cps.length };
+  return {
+    plan: {
+      checkpoints: cps.length, firstSeq: first?.seq ?? null, startSeq, startHash, lastSeq, walkTo: headBreak ? headBreak.seq : lastSeq,
+      ...(headBreak ? { headBreak } : {}), ...(truncated ? { truncated } : {}),
+    },
+  };
+}
+
+/** One chunk of the walk: the records from..to (inclusive). */
+export interface ChunkTask {
+  from: number;
+  to: number;
+  /**
+   * The hash the first record must link to; null: read it from the record just before the chunk
+   * (when that record is missing, the first link is not checked here: an earlier chunk reports the gap).
+   */
+  prevHash: string | null;
+}
+
+/** Records read per query: the connection is free between pages (for the exact re-checks). */
+const WALK_PAGE = 2048;
+
+/**
+ * The fast walk reads one string per record: hash, prev_hash, "\n", canonical encoding, so that
+ * `s.slice(64)` is the preimage the hash covers — when the hash is text and both hash and prev_hash
+ * are 64 bytes. In JS those 128 bytes are then 128 characters exactly when the "\n" is at 128 (a
+ * multi-byte character makes fewer, and the canonical encoding never holds a raw newline: JSON
+ * escapes it). Any other (tampered) record reads NULL, or fails that test, and goes through the
+ * same checks one column at a time.
+ */
+const FAST_WALK_SQL = `SELECT CASE WHEN typeof(hash) = 'text' AND octet_length(hash) = 64 AND octet_length(prev_hash) = 64
+  THEN hash || prev_hash || char(10) || ${CANONICAL_SQL} END
+  FROM entry_log WHERE seq >= ? AND seq < ? ORDER BY seq`;
+/** [seq, hash, prev_hash + "\n" + canonical]: the bytes a record's hash covers. */
+const ROW_WALK_SQL = `SELECT seq, hash, prev_hash || char(10) || ${CANONICAL_SQL} FROM entry_log`;
+
+/**
+ * Step 3: walks the records from..to: each present (seq contiguous), each linking to the one
+ * before (its prev_hash is that record's hash), each hashing to its hash. A record whose fast
+ * encoding does not hash to its hash is a suspect, checked exactly (parse the stored JSON, encode
+ * canonically) once the walk is done; the first break, suspect or structural, is returned. Reads
+ * in one transaction (one snapshot) unless the caller has one open.
+ */
+export function verifyChunk(db: Db, task: ChunkTask): VerifyBreak | undefined {
+  const own = !db.inTransaction;
+  if (own) db.exec('BEGIN');
+  try {
+    return walkChunk(db, task);
+  } finally {
+    if (own && db.inTransaction) db.exec('COMMIT');
+  }
+}
+
+function walkChunk(db: Db, task: ChunkTask): VerifyBreak | undefined {
+  // The previous record's hash as read (any type: a tampered row may hold anything), compared as
+  // `String.prototype.startsWith` compares it.
+  let prevHash: unknown = task.prevHash;
+  if (prevHash === null) {
+    const before = db.prepare('SELECT hash FROM entry_log WHERE seq = ?').raw(true).get(task.from - 1) as [unknown] | undefined;
+    prevHash = before ? before[0] : '';
+  }
+  let expectSeq = task.from;
+  const suspects: number[] = [];
+  let structural: VerifyBreak | undefined;
+
+  /** One record, the exact rules: false on a break. */
+  const step = (seq: number, hash: unknown, preimage: string | null): boolean => {
+    if (seq !== expectSeq) {
+      structural = { seq: expectSeq, problem: `record ${expectSeq} is missing (next is ${seq})` };
+      return false;
+    }
+    if (preimage === null || !preimage.startsWith(prevHash as string) || preimage.charCodeAt(64) !== 10) {
+      structural = { seq, problem: 'does not link to the record before it' };
+      return false;
+    }
+    if (sha256Hex(preimage) !== hash) suspects.push(seq);
+    prevHash = hash;
+    expectSeq++;
+    return true;
+  };
+
+  const page = db.prepare(FAST_WALK_SQL).pluck(true);
+  const rowsBetween = db.prepare(`${ROW_WALK_SQL} WHERE seq >= ? AND seq < ? ORDER BY seq`).raw(true);
+  const oneRow = db.prepare(`${ROW_WALK_SQL} WHERE seq = ?`).raw(true);
+  walk: for (let lo = task.from; lo <= task.to; lo += WALK_PAGE) {
+    const hi = Math.min(lo + WALK_PAGE, task.to + 1);
+    const rows = page.all(lo, hi) as (string | null)[];
+    if (rows.length !== hi - lo) {
+      // A gap in this page: record by record with their seqs, then the record after the page's last.
+      for (const r of rowsBetween.iterate(lo, hi) as IterableIterator<[number, unknown, string | null]>) {
+        if (!step(r[0], r[1], r[2])) break walk;
+      }
+      if (expectSeq < hi) {
+        const next = db.prepare('SELECT seq FROM entry_log WHERE seq >= ? ORDER BY seq LIMIT 1').pluck(true).get(expectSeq) as number | undefined;
+        structural = { seq: expectSeq, problem: `record ${expectSeq} is missing (next is ${next ?? 'none'})` };
+        break;
+      }
+      continue;
+    }
+    // No gap: the i-th row is record lo + i. The same rules as `step`, on the one string; string
+    // slices compared with === (startsWith at an offset costs V8 a third of the hashing).
+    for (let i = 0; i < rows.length; i++) {
+      const s = rows[i];
+      if (typeof s !== 'string' || s.charCodeAt(128) !== 10) {
+        const r = oneRow.get(lo + i) as [number, unknown, string | null];
+        if (!step(r[0], r[1], r[2])) break walk;
+        continue;
+      }
+      // The preimage s.slice(64) starts with prevHash (its "\n" at 64 is the one inserted).
+      const linked = typeof prevHash === 'string' && prevHash.length === 64 ? s.slice(64, 128) === prevHash : s.startsWith(prevHash as string, 64);
+      if (!linked) {
+        structural = { seq: lo + i, problem: 'does not link to the record before it' };
+        break walk;
+      }
+      const digest = sha256Hex(s.slice(64));
+      const hash = s.slice(0, 64);
+      if (hash !== digest) suspects.push(lo + i);
+      prevHash = hash;
+      expectSeq = lo + i + 1;
+    }
+  }
+
+  if (suspects.length) {
+    const bySeq = db.prepare(`SELECT ${RAW_COLUMNS} FROM entry_log WHERE seq = ?`).raw(true);
+    for (const seq of suspects) {
+      const r = bySeq.get(seq) as RawRow;
+      try {
+        if (slowRawHash(r[RAW_PREV] as string, r) !== r[RAW_HASH]) return { seq, problem: 'content does not match its hash (edited)' };
+      } catch {
+        return { seq, problem: 'factors or detail is not valid JSON (edited)' };
+      }
+    }
+  }
+  return structural;
+}
+
+/**
+ * Step 4: the verdict from the plan and the walk's first break (of the chunks in seq order, the
+ * first that broke, every chunk before it whole). A break of the walk at or before a checkpoint's
+ * head wins over that head; the truncation only counts when everything else holds.
+ */
+export function settleVerify(plan: VerifyPlan, walkBreak: VerifyBreak | undefined): VerifyResult {
+  const brk = walkBreak && (!plan.headBreak || walkBreak.seq <= plan.headBreak.seq) ? walkBreak : plan.headBreak;
+  if (brk) return { ok: false, records: brk.seq - plan.startSeq, checkpoints: plan.checkpoints, breakAt: brk };
+  const records = plan.lastSeq >= plan.startSeq ? plan.lastSeq - plan.startSeq + 1 : 0;
+  if (plan.truncated) return { ok: false, records, checkpoints: plan.checkpoints, breakAt: plan.truncated };
+  return { ok: true, records, checkpoints: plan.checkpoints };
+}
+
+/**
+ * Verifies the whole log on this connection, in this thread: every checkpoint's signature (with the
+ * public key), the start (genesis or prune anchor), every record's link and content, that the
+ * record at each checkpoint's count has the checkpoint's head hash, and that no checkpoint counts
+ * more records than remain (truncation). Reports the first break in seq order. For small logs and
+ * in-memory databases; `verifyEntryLogFile` (verify-parallel.ts) does the same off the event loop.
+ */
+export function verifyEntryLog(db: Db, publicKey?: KeyObject): VerifyResult {
+  const own = !db.inTransaction;
+  if (own) db.exec('BEGIN');
+  try {
+    const cps = new CheckpointStore(db).all();
+    const badSignature = publicKey ? checkSignatures(cps, publicKey) : undefined;
+    if (badSignature) return { ok: false, records: 0, checkpoints: cps.length, breakAt: badSignature };
+    const planned = planVerify(db, cps);
+    if ('fail' in planned) return { ok: false, records: 0, checkpoints: cps.length, breakAt: planned.fail };
+    const { plan } = planned;
+    const walkBreak = plan.walkTo >= plan.startSeq ? verifyChunk(db, { from: plan.startSeq, to: plan.walkTo, prevHash: plan.startHash }) : undefined;
+    return settleVerify(plan, walkBreak);
+  } finally {
+    if (own && db.inTransaction) db.exec('COMMIT');
+  }
 }
 
 /**

@@ -368,6 +368,32 @@ describe('visits, site, entries, stream and metrics', () => {
       const res = (await api.call('auditor', 'GET', `${V1}/entries/verify`)).json();
       expect(res).toMatchObject({ ok: true, records: api.controller.ctx.store.entryLog.count, publicKey: expect.stringMatching(/BEGIN PUBLIC KEY/) });
     });
+
+    it('verifies in worker threads while a card read is decided; a request made meanwhile joins the running one', async () => {
+      // Enough records for the walk to take a while (door events, through the controller's own log).
+      const { db, entryLog } = api.controller.ctx.store;
+      const at = iso(-1000);
+      db.transaction(() => {
+        for (let i = 0; i < 200_000; i++) entryLog.append({ at, kind: 'door', doorId: 'bulk', reason: 'rex', detail: { i } });
+      })();
+      const before = entryLog.count;
+      let verified = false;
+      const first = api.call('auditor', 'GET', `${V1}/entries/verify`).then((r) => {
+        verified = true;
+        return r;
+      });
+      const second = api.call('manager', 'GET', `${V1}/entries/verify`);
+      await new Promise((r) => setTimeout(r, 20));
+      await swipe('E0000001', () => true);
+      expect(verified, 'the card read was decided while the verification ran').toBe(false);
+      const [a, b] = await Promise.all([first, second]);
+      expect(a.statusCode).toBe(200);
+      expect(a.json()).toMatchObject({ ok: true, checkpoints: expect.any(Number), publicKey: expect.stringMatching(/BEGIN PUBLIC KEY/) });
+      expect(a.json().records).toBeGreaterThanOrEqual(before);
+      expect(b.json()).toEqual(a.json());
+      // Once it is over, the next request verifies afresh (and now covers the card read).
+      expect((await api.call('auditor', 'GET', `${V1}/entries/verify`)).json()).toMatchObject({ ok: true, records: entryLog.count });
+    }, 60_000);
   });
 
   describe('events', () => {
