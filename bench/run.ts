@@ -81,7 +81,7 @@ export interface Results {
     ratioP50: number | null; ratioP99: number | null;
     promptLatency?: Summary; pinToUnlock?: Summary; cpu?: CpuShare; daemonWarnings?: Record<string, number>;
   }[];
-  burst: (Omit<BurstResult, 'keys'> & { broker: BrokerName; withApi: boolean; quietP99: number | null; p99OverQuiet: number | null; log: ReturnType<typeof checkLog> | null; cpu?: CpuShare; daemonWarnings?: Record<string, number>; daemonCrashed: boolean; brokerDropped?: number | null })[];
+  burst: (Omit<BurstResult, 'keys'> & { broker: BrokerName; withApi: boolean; quietP99: number | null; p99OverQuiet: number | null; log: ReturnType<typeof checkLog> | null; cpu?: CpuShare; daemonCpuPerRead?: number | null; commits?: { commits: number; writes: number } | null; daemonWarnings?: Record<string, number>; daemonCrashed: boolean; brokerDropped?: number | null })[];
   api: {
     phase: 'alone' | 'during burst';
     routes: { name: string; available: boolean; why?: string; latency: Summary | null; statuses: Record<string, number>; rate: number; errors: number }[];
@@ -555,6 +555,7 @@ async function runBurst(s: Session, broker: BrokerName, db: CachedDb, quiet: Sum
   s.daemon.resetProblems();
   const droppedBefore = broker === 'mosquitto' ? await theMosquitto?.dropped() : undefined;
   if (broker === 'mosquitto' && droppedBefore === undefined) say('    (could not read Mosquitto\'s dropped-messages counter before the burst)');
+  const commitsBefore = await commitCounters(s.daemon.apiUrl);
   const meter = s.cpu();
   phase = `the burst${withApi ? ' with API load' : ''}`;
   const b = await burst(s.cardRigs, card, cfg.burst.rate, cfg.burst.seconds, cfg.burst.drainMs, () => s.daemon.alive());
@@ -575,14 +576,34 @@ async function runBurst(s: Session, broker: BrokerName, db: CachedDb, quiet: Sum
   }
   const { keys: _keys, ...rest } = b;
   const p99OverQuiet = ratio(b.latency.p99, quiet.p99);
-  results.burst.push({ ...rest, broker, withApi, quietP99: quiet.p99, p99OverQuiet, log, cpu, daemonWarnings: s.daemon.problems(), daemonCrashed, brokerDropped });
+  // The daemon's CPU per read: robust to other work on the machine, unlike the latencies.
+  const daemonCpuPerRead = cpu && cpu.byPid[s.daemon.pid] !== undefined && b.reads > 0
+    ? Number(((cpu.byPid[s.daemon.pid]! * cpu.seconds * 1000) / b.reads).toFixed(3)) : null;
+  const commitsAfter = daemonCrashed ? null : await commitCounters(s.daemon.apiUrl);
+  const commits = commitsAfter && commitsBefore
+    ? { commits: commitsAfter.commits - commitsBefore.commits, writes: commitsAfter.writes - commitsBefore.writes } : null;
+  results.burst.push({ ...rest, broker, withApi, quietP99: quiet.p99, p99OverQuiet, log, cpu, daemonCpuPerRead, commits, daemonWarnings: s.daemon.problems(), daemonCrashed, brokerDropped });
   say(`    sent ${b.reads} at ${b.sentRate}/s (max backlog ${b.maxBacklog})${b.unsent ? `, ${b.unsent} never sent (daemon gone)` : ''}; answered ${b.answered}, lost ${b.lost}, duplicated ${b.duplicated}, denied ${b.denied}; p50 ${b.latency.p50} ms, p99 ${b.latency.p99} ms (${p99OverQuiet}× quiet), max ${b.latency.max} ms`);
   const warnings = Object.entries(s.daemon.problems()).sort((a, b2) => b2[1] - a[1]).slice(0, 3);
   if (warnings.length) say(`    daemon warnings: ${warnings.map(([k, v]) => `${v} × ${k}`).join('; ')}`);
   if (log) say(`    entry log: ${log.logged} logged once, ${log.missing} missing, ${log.duplicated} more than once; ${log.unlockedNotLogged} unlocked without a record`);
-  if (cpu) say(`    CPU: machine ${cpu.machineCores} cores, bench processes ${cpu.benchCores}, other work ${cpu.otherCores}`);
+  if (cpu) say(`    CPU: machine ${cpu.machineCores} cores, bench processes ${cpu.benchCores}, other work ${cpu.otherCores}; the daemon ${cpu.byPid[s.daemon.pid] ?? '?'} cores${daemonCpuPerRead !== null ? `, ${daemonCpuPerRead} ms of CPU per read` : ''}`);
+  if (commits) say(`    group commit: ${commits.writes} decisions in ${commits.commits} durable transactions (${(commits.writes / Math.max(1, commits.commits)).toFixed(1)} per commit)`);
   if (brokerDropped !== null) say(`    Mosquitto dropped ${brokerDropped} messages during it ($SYS/broker/publish/messages/dropped: a client's queue was full)`);
   return daemonCrashed;
+}
+
+/** The access flow's group-commit counters, from the daemon's public /metrics. */
+async function commitCounters(apiUrl: string): Promise<{ commits: number; writes: number } | null> {
+  try {
+    const text = await (await fetch(`${apiUrl}/metrics`)).text();
+    const read = (name: string) => Number(new RegExp(`^${name} (\\d+(?:\\.\\d+)?)$`, 'm').exec(text)?.[1] ?? NaN);
+    const commits = read('tobira_decision_commits_total');
+    const writes = read('tobira_decision_commit_writes_total');
+    return Number.isFinite(commits) && Number.isFinite(writes) ? { commits, writes } : null;
+  } catch {
+    return null;
+  }
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -97,10 +97,13 @@ export class Device {
     });
   }
 
-  /** Publishes an event (QoS 1) stamped with boot and the next seq; returns the seq used. */
+  /**
+   * Publishes an event (QoS 1) stamped with boot, the next seq and the time (`at`, as a device with
+   * NTP time sends it: the controller refuses reads too old to decide); returns the seq used.
+   */
   publish(body: Record<string, unknown>): number {
     const seq = ++this.seq;
-    this.client!.publish(this.topics.device(this.id, 'events'), JSON.stringify({ ...body, boot: this.boot, seq }), { qos: 1 });
+    this.client!.publish(this.topics.device(this.id, 'events'), JSON.stringify({ ...body, boot: this.boot, seq, at: Date.now() }), { qos: 1 });
     return seq;
   }
 

@@ -67,6 +67,8 @@ export interface CpuShare {
   benchCores: number;
   /** The rest: other people's work on this machine while we measured, in cores. */
   otherCores: number;
+  /** CPU used by each measured process, in cores, by pid. */
+  byPid: Record<number, number>;
   loadAverage: number[];
 }
 
@@ -100,10 +102,15 @@ export class CpuMeter {
     const totalTicks = end.total - this.start.total;
     const machineCores = totalTicks > 0 ? ((end.busy - this.start.busy) / totalTicks) * cores : 0;
     let own = 0;
-    for (const pid of new Set([...this.startPids.keys(), ...this.pids()])) own += processTicks(pid) - (this.startPids.get(pid) ?? 0);
-    const benchCores = seconds > 0 ? own / hz / seconds : 0;
+    const byPid: Record<number, number> = {};
     const r = (x: number) => Number(Math.max(0, x).toFixed(2));
-    return { seconds: r(seconds), machineCores: r(machineCores), benchCores: r(benchCores), otherCores: r(machineCores - benchCores), loadAverage: loadavg().map((x) => Number(x.toFixed(2))) };
+    for (const pid of new Set([...this.startPids.keys(), ...this.pids()])) {
+      const ticks = processTicks(pid) - (this.startPids.get(pid) ?? 0);
+      own += ticks;
+      byPid[pid] = seconds > 0 ? r(ticks / hz / seconds) : 0;
+    }
+    const benchCores = seconds > 0 ? own / hz / seconds : 0;
+    return { seconds: r(seconds), machineCores: r(machineCores), benchCores: r(benchCores), otherCores: r(machineCores - benchCores), byPid, loadAverage: loadavg().map((x) => Number(x.toFixed(2))) };
   }
 }
 
