@@ -94,7 +94,8 @@ export class Access implements Extension {
       this.clearFactor(flow);
       this.clearGroup(flow);
     }
-    this.commits.flush();
+    // Whatever was decided is committed and on disk before the database closes.
+    this.commits.close();
   }
 
   /** The site file was reloaded: areas' rules may have changed; anything half-done starts over. */

@@ -1,8 +1,18 @@
-// Group commit: access decisions made in the same turn of the event loop share one durable
-// transaction, so one fsync covers them all. A decision still commits before its door is released
-// (the caller releases after the promise resolves); what changes is that sixty doors reading at
-// once pay for one commit, not sixty.
+// Group commit: access decisions made in the same turn of the event loop share one transaction,
+// and one flush of the write-ahead log to disk makes them durable together. A decision still
+// reaches the disk before its door is released (the caller releases when the promise resolves).
+//
+// The flush runs off the event loop: the transaction commits with synchronous=NORMAL (SQLite writes
+// the WAL frames but does not fsync), then fdatasync of the WAL file runs on libuv's thread pool and
+// only its completion resolves the decisions. Meanwhile the event loop keeps reading and deciding,
+// and whatever commits while one flush is on its way waits for the next: sixty doors reading at once
+// pay for one fsync, and no door's fsync stalls every other door. Every other writer of the database
+// keeps synchronous=FULL (its own commit fsyncs the WAL, ours included).
+import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../store/db.js';
+
+type Outcome = { ok: true; value: unknown } | { ok: false; err: Error };
 
 interface Job {
   write: () => unknown;
@@ -10,11 +20,34 @@ interface Job {
   reject: (err: Error) => void;
 }
 
+/** Committed writes waiting for the WAL flush that makes them durable. */
+interface Unsynced {
+  job: Job;
+  value: unknown;
+}
+
+export interface GroupCommitOptions {
+  /** The WAL flush (tests hold it back); fdatasync on the thread pool by default. */
+  syncWal?: (fd: number, done: (err: Error | null) => void) => void;
+}
+
 export class GroupCommit {
   private pending: Job[] = [];
   private scheduled = false;
-  /** Commits made and writes they carried, for the metrics and the benchmark. */
-  readonly stats = { commits: 0, writes: 0, largest: 0 };
+  private unsynced: Unsynced[] = [];
+  /** The batch the flush on its way will settle. */
+  private inFlight: Unsynced[] = [];
+  private syncing = false;
+  /** The WAL file, opened at the first commit; null when the database has none (falls back to FULL). */
+  private walFd: number | null | undefined;
+  /** Built once (better-sqlite3 wraps each transaction function anew): the shared transaction and a savepoint per write. */
+  private readonly inTransaction: (jobs: Job[], outcomes: Outcome[]) => void;
+  private readonly inSavepoint: (write: () => unknown) => unknown;
+  private readonly normal: Statement;
+  private readonly full: Statement;
+  private readonly syncWal: (fd: number, done: (err: Error | null) => void) => void;
+  /** Transactions and WAL flushes made, and the writes they carried, for the metrics and the benchmark. */
+  readonly stats = { commits: 0, writes: 0, largest: 0, walSyncs: 0 };
 
   /**
    * @param resync called after any rollback, so in-memory state (the entry log's head) follows
@@ -23,12 +56,30 @@ export class GroupCommit {
   constructor(
     private readonly db: Db,
     private readonly resync: () => void,
-  ) {}
+    opts: GroupCommitOptions = {},
+  ) {
+    this.syncWal = opts.syncWal ?? ((fd, done) => fdatasync(fd, (err) => done(err)));
+    this.normal = db.prepare('PRAGMA synchronous = NORMAL');
+    this.full = db.prepare('PRAGMA synchronous = FULL');
+    this.inSavepoint = db.transaction((write: () => unknown) => write());
+    this.inTransaction = db.transaction((jobs: Job[], outcomes: Outcome[]) => {
+      for (const job of jobs) {
+        try {
+          // A nested transaction is a savepoint: a write that throws takes only itself back.
+          outcomes.push({ ok: true, value: this.inSavepoint(job.write) });
+        } catch (err) {
+          this.resync();
+          outcomes.push({ ok: false, err: err as Error });
+        }
+      }
+    });
+  }
 
   /**
    * Runs `write` inside the next shared transaction. Resolves with its result once the
-   * transaction is durable; rejects if `write` throws (only its own writes are rolled back) or if
-   * the commit fails (then every write in it is rolled back and every caller is told).
+   * transaction is on disk; rejects if `write` throws (only its own writes are rolled back), if
+   * the commit fails (every write in it is rolled back and every caller told), or if the WAL
+   * cannot be flushed (committed, but not known durable: the caller must not act on it).
    */
   submit<T>(write: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -42,37 +93,100 @@ export class GroupCommit {
     });
   }
 
-  /** Commits what is pending now (also called on stop, so nothing decided is left unwritten). */
-  flush(): void {
+  /**
+   * Commits what is pending now. `waitForDisk` (on stop): flush the WAL before returning, so
+   * every decision is settled when the controller closes the database.
+   */
+  flush(opts: { waitForDisk?: boolean } = {}): void {
     this.scheduled = false;
     const jobs = this.pending;
     this.pending = [];
-    if (jobs.length === 0) return;
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; err: Error })[] = [];
+    if (jobs.length > 0) this.commit(jobs, !opts.waitForDisk);
+    if (opts.waitForDisk) this.syncNowSync();
+  }
+
+  /** Closes the WAL file (after a final flush). */
+  close(): void {
+    this.flush({ waitForDisk: true });
+    if (this.walFd != null) closeSync(this.walFd);
+    this.walFd = undefined;
+  }
+
+  private commit(jobs: Job[], syncSoon: boolean): void {
+    const fd = this.wal();
+    const outcomes: Outcome[] = [];
+    if (fd !== null) this.normal.run();
     try {
-      this.db.transaction(() => {
-        for (const job of jobs) {
-          try {
-            // A nested transaction is a savepoint: a write that throws takes only itself back.
-            outcomes.push({ ok: true, value: this.db.transaction(job.write)() });
-          } catch (err) {
-            this.resync();
-            outcomes.push({ ok: false, err: err as Error });
-          }
-        }
-      })();
+      this.inTransaction(jobs, outcomes);
     } catch (err) {
       this.resync();
       for (const job of jobs) job.reject(err as Error);
       return;
+    } finally {
+      if (fd !== null) this.full.run();
     }
     this.stats.commits++;
     this.stats.writes += jobs.length;
     if (jobs.length > this.stats.largest) this.stats.largest = jobs.length;
     jobs.forEach((job, i) => {
       const o = outcomes[i]!;
-      if (o.ok) job.resolve(o.value);
-      else job.reject(o.err);
+      if (!o.ok) job.reject(o.err);
+      // Without a WAL of our own to flush the commit itself was synchronous=FULL: durable now.
+      else if (fd === null) job.resolve(o.value);
+      else this.unsynced.push({ job, value: o.value });
     });
+    if (syncSoon) this.syncSoon();
+  }
+
+  /** One flush at a time; what commits meanwhile rides on the next one. */
+  private syncSoon(): void {
+    if (this.syncing || this.unsynced.length === 0 || this.walFd == null) return;
+    this.syncing = true;
+    const batch = this.unsynced;
+    this.unsynced = [];
+    this.inFlight = batch;
+    this.syncWal(this.walFd, (err) => {
+      this.syncing = false;
+      this.inFlight = [];
+      this.settle(batch, err);
+      this.syncSoon();
+    });
+  }
+
+  /** Flushes now, on this thread: what waits, and what an unfinished flush carries (settled twice is settled once). */
+  private syncNowSync(): void {
+    const batch = [...this.inFlight, ...this.unsynced];
+    if (batch.length === 0 || this.walFd == null) return;
+    this.unsynced = [];
+    let err: Error | null = null;
+    try {
+      fdatasyncSync(this.walFd);
+    } catch (e) {
+      err = e as Error;
+    }
+    this.settle(batch, err);
+  }
+
+  private settle(batch: Unsynced[], err: Error | null): void {
+    this.stats.walSyncs++;
+    for (const { job, value } of batch) {
+      if (err) job.reject(new Error(`the write-ahead log could not be flushed to disk: ${err.message}`));
+      else job.resolve(value);
+    }
+  }
+
+  /** The WAL's file descriptor, opened once; null for a database not in WAL mode (or in memory). */
+  private wal(): number | null {
+    if (this.walFd !== undefined) return this.walFd;
+    const mode = String(this.db.pragma('journal_mode', { simple: true }));
+    if (mode !== 'wal' || this.db.memory) return (this.walFd = null);
+    try {
+      // fdatasync flushes the file, whichever descriptor asks: SQLite's writes are ours to flush.
+      this.walFd = openSync(`${this.db.name}-wal`, 'r');
+    } catch {
+      // Not there yet (nothing written since the database opened): FULL this time, try again next.
+      return null;
+    }
+    return this.walFd;
   }
 }

@@ -1,5 +1,6 @@
 // Manager accounts and their sessions. Passwords and session tokens are kept only as hashes.
 import { randomUUID } from 'node:crypto';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 
 export type Role = 'admin' | 'manager' | 'guard' | 'auditor';
@@ -46,82 +47,91 @@ export interface Session {
 }
 
 export class AccountStore {
+  /** Prepared once: every API request looks up its session and account. */
+  private readonly statements = new Map<string, Statement<unknown[]>>();
+
   constructor(private readonly db: Db) {}
 
+  private q(sql: string): Statement<unknown[]> {
+    let stmt = this.statements.get(sql);
+    if (!stmt) this.statements.set(sql, (stmt = this.db.prepare(sql)));
+    return stmt;
+  }
+
   byUsername(username: string): Account | undefined {
-    const row = this.db.prepare('SELECT * FROM accounts WHERE username = ?').get(username) as Row | undefined;
+    const row = this.q('SELECT * FROM accounts WHERE username = ?').get(username) as Row | undefined;
     return row ? toAccount(row) : undefined;
   }
 
   byId(id: string): Account | undefined {
-    const row = this.db.prepare('SELECT * FROM accounts WHERE id = ?').get(id) as Row | undefined;
+    const row = this.q('SELECT * FROM accounts WHERE id = ?').get(id) as Row | undefined;
     return row ? toAccount(row) : undefined;
   }
 
   list(): Account[] {
-    return (this.db.prepare('SELECT * FROM accounts ORDER BY username').all() as Row[]).map(toAccount);
+    return (this.q('SELECT * FROM accounts ORDER BY username').all() as Row[]).map(toAccount);
   }
 
   count(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM accounts').get() as { n: number }).n;
+    return (this.q('SELECT count(*) AS n FROM accounts').get() as { n: number }).n;
   }
 
   create(a: { username: string; displayName: string; role: Role; passwordHash: string; totpSecret: string | null; createdBy: string }): Account {
     const id = randomUUID();
-    this.db
-      .prepare(`INSERT INTO accounts (id, username, display_name, role, password_hash, password_history, must_change_password, totp_secret, created_at, created_by)
+    this
+      .q(`INSERT INTO accounts (id, username, display_name, role, password_hash, password_history, must_change_password, totp_secret, created_at, created_by)
         VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`)
       .run(id, a.username, a.displayName, a.role, a.passwordHash, JSON.stringify([a.passwordHash]), a.totpSecret, new Date().toISOString(), a.createdBy);
     return this.byId(id)!;
   }
 
   setPassword(id: string, hash: string, history: string[], mustChange: boolean): void {
-    this.db.prepare('UPDATE accounts SET password_hash = ?, password_history = ?, must_change_password = ? WHERE id = ?').run(hash, JSON.stringify(history), mustChange ? 1 : 0, id);
+    this.q('UPDATE accounts SET password_hash = ?, password_history = ?, must_change_password = ? WHERE id = ?').run(hash, JSON.stringify(history), mustChange ? 1 : 0, id);
   }
 
   setRole(id: string, role: Role): void {
-    this.db.prepare('UPDATE accounts SET role = ? WHERE id = ?').run(role, id);
+    this.q('UPDATE accounts SET role = ? WHERE id = ?').run(role, id);
   }
 
   setStatus(id: string, status: Account['status']): void {
-    this.db.prepare('UPDATE accounts SET status = ? WHERE id = ?').run(status, id);
+    this.q('UPDATE accounts SET status = ? WHERE id = ?').run(status, id);
   }
 
   setTotp(id: string, fields: { secret?: string | null; pending?: string | null; lastStep?: number | null }): void {
-    if (fields.secret !== undefined) this.db.prepare('UPDATE accounts SET totp_secret = ?, last_totp_step = NULL WHERE id = ?').run(fields.secret, id);
-    if (fields.pending !== undefined) this.db.prepare('UPDATE accounts SET totp_pending_secret = ? WHERE id = ?').run(fields.pending, id);
-    if (fields.lastStep !== undefined) this.db.prepare('UPDATE accounts SET last_totp_step = ? WHERE id = ?').run(fields.lastStep, id);
+    if (fields.secret !== undefined) this.q('UPDATE accounts SET totp_secret = ?, last_totp_step = NULL WHERE id = ?').run(fields.secret, id);
+    if (fields.pending !== undefined) this.q('UPDATE accounts SET totp_pending_secret = ? WHERE id = ?').run(fields.pending, id);
+    if (fields.lastStep !== undefined) this.q('UPDATE accounts SET last_totp_step = ? WHERE id = ?').run(fields.lastStep, id);
   }
 
   recordFailure(id: string, lockedUntil: string | null): number {
-    this.db.prepare('UPDATE accounts SET failed_logins = failed_logins + 1, locked_until = coalesce(?, locked_until) WHERE id = ?').run(lockedUntil, id);
+    this.q('UPDATE accounts SET failed_logins = failed_logins + 1, locked_until = coalesce(?, locked_until) WHERE id = ?').run(lockedUntil, id);
     return this.byId(id)!.failedLogins;
   }
 
   clearFailures(id: string): void {
-    this.db.prepare('UPDATE accounts SET failed_logins = 0, locked_until = NULL WHERE id = ?').run(id);
+    this.q('UPDATE accounts SET failed_logins = 0, locked_until = NULL WHERE id = ?').run(id);
   }
 
   createSession(s: Session & { address: string | null }): void {
-    this.db.prepare('INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at, address) VALUES (?, ?, ?, ?, ?, ?)')
+    this.q('INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at, address) VALUES (?, ?, ?, ?, ?, ?)')
       .run(s.tokenHash, s.accountId, s.createdAt, s.lastSeenAt, s.expiresAt, s.address);
   }
 
   session(tokenHash: string): Session | undefined {
-    return this.db.prepare('SELECT token_hash AS tokenHash, account_id AS accountId, created_at AS createdAt, last_seen_at AS lastSeenAt, expires_at AS expiresAt FROM sessions WHERE token_hash = ?')
+    return this.q('SELECT token_hash AS tokenHash, account_id AS accountId, created_at AS createdAt, last_seen_at AS lastSeenAt, expires_at AS expiresAt FROM sessions WHERE token_hash = ?')
       .get(tokenHash) as Session | undefined;
   }
 
   touchSession(tokenHash: string, at: string): void {
-    this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?').run(at, tokenHash);
+    this.q('UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?').run(at, tokenHash);
   }
 
   deleteSession(tokenHash: string): void {
-    this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash);
+    this.q('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash);
   }
 
   /** Ends every session of an account (password change, role change, disable). */
   deleteSessionsOf(accountId: string): void {
-    this.db.prepare('DELETE FROM sessions WHERE account_id = ?').run(accountId);
+    this.q('DELETE FROM sessions WHERE account_id = ?').run(accountId);
   }
 }

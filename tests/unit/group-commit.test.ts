@@ -3,14 +3,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GroupCommit } from '../../src/controller/group-commit.js';
+import { GroupCommit, type GroupCommitOptions } from '../../src/controller/group-commit.js';
+import { fdatasync } from 'node:fs';
 import { openDatabase } from '../../src/store/db.js';
 import { EntryLog, verifyEntryLog } from '../../src/store/entry-log.js';
 
-function setup() {
+function setup(opts: GroupCommitOptions = {}) {
   const db = openDatabase(mkdtempSync(join(tmpdir(), 'tobira-gc-')));
   const log = new EntryLog(db);
-  const commits = new GroupCommit(db, () => log.resync());
+  const commits = new GroupCommit(db, () => log.resync(), opts);
   const append = (n: number) => () => log.append({ at: new Date(0).toISOString(), kind: 'decision', reason: `r${n}`, decision: 'granted' });
   return { db, log, commits, append };
 }
@@ -20,7 +21,7 @@ describe('group commit', () => {
     const { db, commits, append } = setup();
     const records = await Promise.all([1, 2, 3, 4, 5].map((n) => commits.submit(append(n))));
     expect(records.map((r) => [r.seq, r.reason])).toEqual([[1, 'r1'], [2, 'r2'], [3, 'r3'], [4, 'r4'], [5, 'r5']]);
-    expect(commits.stats).toEqual({ commits: 1, writes: 5, largest: 5 });
+    expect(commits.stats).toEqual({ commits: 1, writes: 5, largest: 5, walSyncs: 1 });
     // Later turns get commits of their own.
     await commits.submit(append(6));
     await commits.submit(append(7));
@@ -74,11 +75,60 @@ describe('group commit', () => {
     expect(verifyEntryLog(db)).toMatchObject({ ok: true, records: 1 });
   });
 
-  it('flush commits what is pending at once (on stop)', async () => {
-    const { db, commits, append } = setup();
+  it('close commits what is pending and flushes the WAL at once (on stop)', async () => {
+    const { db, commits, append } = setup({ syncWal: () => undefined /* never completes on its own */ });
     const pending = commits.submit(append(1));
-    commits.flush();
+    commits.close();
     expect(db.prepare('SELECT count(*) FROM entry_log').pluck().get()).toBe(1);
     expect((await pending).seq).toBe(1);
+  });
+
+  it('a decision resolves only once the WAL flush completes; what commits meanwhile waits for the next flush', async () => {
+    const held: { fd: number; done: (err: Error | null) => void }[] = [];
+    const { db, commits, append } = setup({ syncWal: (fd, done) => held.push({ fd, done }) });
+    const reader = openDatabase(join(db.name, '..'), { readonly: true });
+    const count = () => reader.prepare('SELECT count(*) FROM entry_log').pluck().get();
+    const settled: number[] = [];
+    const first = commits.submit(append(1)).then((r) => settled.push(r.seq));
+    await new Promise((r) => setImmediate(r));
+    // Committed (another connection sees it) but not yet known durable: not resolved.
+    expect(count()).toBe(1);
+    expect(held).toHaveLength(1);
+    const second = commits.submit(append(2)).then((r) => settled.push(r.seq));
+    const third = commits.submit(append(3)).then((r) => settled.push(r.seq));
+    await new Promise((r) => setImmediate(r));
+    expect(count()).toBe(3);
+    // One flush at a time: the second batch waits for the first to finish.
+    expect(held).toHaveLength(1);
+    expect(settled).toEqual([]);
+    // The flush really is of the WAL file SQLite writes.
+    await new Promise<void>((resolve, reject) => fdatasync(held[0]!.fd, (err) => (err ? reject(err) : resolve())));
+    held[0]!.done(null);
+    await first;
+    expect(settled).toEqual([1]);
+    expect(held).toHaveLength(2);
+    held[1]!.done(null);
+    await Promise.all([second, third]);
+    expect(settled).toEqual([1, 2, 3]);
+    expect(commits.stats).toMatchObject({ commits: 2, writes: 3, walSyncs: 2 });
+    reader.close();
+  });
+
+  it('a WAL flush that fails rejects its decisions (they must not open anything); the next flush starts clean', async () => {
+    let fail = true;
+    const { commits, append } = setup({ syncWal: (_fd, done) => setImmediate(() => done(fail ? new Error('EIO: i/o error') : null)) });
+    await expect(commits.submit(append(1))).rejects.toThrow(/write-ahead log could not be flushed to disk: EIO/);
+    fail = false;
+    expect((await commits.submit(append(2))).seq).toBe(2);
+  });
+
+  it('the real WAL flush: fdatasync of the database\'s -wal file', async () => {
+    const { db, commits, append } = setup();
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    const records = await Promise.all([1, 2, 3].map((n) => commits.submit(append(n))));
+    expect(records.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(commits.stats.walSyncs).toBe(1);
+    // Every other writer keeps FULL.
+    expect(db.pragma('synchronous', { simple: true })).toBe(2);
   });
 });

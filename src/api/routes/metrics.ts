@@ -15,9 +15,11 @@
 // - tobira_devices_online / _offline / _unknown: devices by supervision state now.
 // - tobira_alarms_open: alarms (severity alarm) nobody has acknowledged.
 // - tobira_entry_log_records: records the entry log holds now (after retention pruning).
-// - tobira_decision_commits_total / tobira_decision_commit_writes_total: durable transactions the
-//   access flow committed, and the decisions they carried (group commit: decisions of one event-loop
-//   turn share one fsync; writes ÷ commits is the batching under load).
+// - tobira_decision_commits_total / tobira_decision_commit_writes_total /
+//   tobira_decision_wal_flushes_total: transactions the access flow committed, the decisions they
+//   carried, and the flushes of the write-ahead log that made them durable (group commit: decisions
+//   of one event-loop turn share a transaction, and transactions made while a flush is on its way
+//   share the next one).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EntryRecord } from '../../store/entry-log.js';
 import { entryLogRows, openAlarmCount } from '../../store/queries.js';
@@ -76,6 +78,7 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
   for (const [name, help, value] of [
     ['tobira_decision_commits_total', 'Durable transactions committed by the access flow', () => commits.commits],
     ['tobira_decision_commit_writes_total', 'Decisions carried by those transactions', () => commits.writes],
+    ['tobira_decision_wal_flushes_total', 'Flushes of the write-ahead log to disk that made those transactions durable', () => commits.walSyncs],
   ] as const) {
     let last = 0;
     new Counter({ name, help, registers: [registry], collect() { const v = value(); this.inc(Math.max(0, v - last)); last = v; } });
