@@ -8,6 +8,7 @@ import { ensureSecrets } from '../devices/secrets.js';
 import type { DeviceDriver } from '../devices/driver.js';
 import type { SiteFile } from '../site/schema.js';
 import { openStore, type Store } from '../store/index.js';
+import { WalCheckpointer } from '../store/wal-checkpointer.js';
 import { Alarms } from './alarms.js';
 import { Bus } from './bus.js';
 import type { Context, Counters, Extension } from './context.js';
@@ -78,7 +79,10 @@ export class Controller {
     const logKeeper = new LogKeeper(ctx, {
       dataDir, checkpointTopic: new Topics(ctx.site.mqtt.baseTopic).checkpoints, publishRetained: (t, p) => mqtt.publishRetained(t, p),
     });
-    this.extensions = [new Publisher(ctx, mqtt), logKeeper, faults, supervision, new AlarmInputs(ctx), this.access, this.areas, doors];
+    // First to start, last to stop: the WAL is checkpointed off the event loop while doors decide.
+    const walCheckpointer = new WalCheckpointer(ctx.store.db);
+    const checkpoints: Extension = { name: 'wal-checkpointer', start: () => walCheckpointer.start(), stop: () => walCheckpointer.stop() };
+    this.extensions = [checkpoints, new Publisher(ctx, mqtt), logKeeper, faults, supervision, new AlarmInputs(ctx), this.access, this.areas, doors];
     ctx.bus.on('broker.link', ({ connected }) => (this.brokerConnected = connected));
   }
 

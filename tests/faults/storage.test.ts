@@ -137,13 +137,30 @@ describe.skipIf(missing !== undefined)('storage faults: the disk full, the datab
   }
 
   /** A storage fault: card reads at both doors are denied, nothing opens, storage-fault is raised. */
-  async function failsSecure(what: string): Promise<void> {
+  /**
+   * `spaceMayReturn` (the disk full): SQLite may still find room in blocks its WAL already holds (a
+   * failed commit's partial frames, the file it just truncated) and commit there, durably. Such a
+   * read may open, but only with its record on disk; each door must still refuse within a few reads.
+   */
+  async function failsSecure(what: string, opts: { beforeEachRead?: () => void; spaceMayReturn?: boolean } = {}): Promise<void> {
     const faultsBefore = (await daemon.health()).counters.storageFaults;
     const eventsBefore = storageFaultEvents().length;
     for (const door of [1, 2]) {
-      const r = await read(door, holder().card);
-      expect(r, `door ${door}, ${what}`).toEqual({ pattern: 'denied', unlocked: false });
-      expect(sim.lockState(`l${door}`)).toBe('locked');
+      for (let attempt = 1; ; attempt++) {
+        opts.beforeEachRead?.();
+        const h = holder();
+        const r = await read(door, h.card);
+        if (opts.spaceMayReturn && r.pattern === 'granted' && attempt < 4) {
+          expect(r.unlocked, `door ${door}, ${what}: granted, so unlocked`).toBe(true);
+          const logged = readEntries(prepared.dataDir).filter((e) => e.person_id === h.personId && e.decision === 'granted' && e.door_id === `d${door}`);
+          expect(logged.length, `door ${door}, ${what}: opened only with its record on disk`).toBeGreaterThan(0);
+          await sim.waitFor(() => sim.lockState(`l${door}`) === 'locked', 8000, `l${door} relocked`);
+          continue;
+        }
+        expect(r, `door ${door}, ${what}`).toEqual({ pattern: 'denied', unlocked: false });
+        expect(sim.lockState(`l${door}`)).toBe('locked');
+        break;
+      }
     }
     expect((await daemon.health()).counters.storageFaults).toBeGreaterThanOrEqual(faultsBefore + 2);
     // The event may not fit in the database: it is in the daemon's log and on MQTT all the same.
@@ -202,7 +219,9 @@ describe.skipIf(missing !== undefined)('storage faults: the disk full, the datab
       const filled = fillDisk();
       expect(filled).toBeGreaterThan(0);
       try {
-        await failsSecure('the disk full');
+        // Kept full: the daemon hands space back whenever its WAL starts over after a checkpoint
+        // (and writes into it, durably, which is right); the fault is a disk with none left at all.
+        await failsSecure('the disk full', { beforeEachRead: () => fillDisk(), spaceMayReturn: true });
       } finally {
         freeDisk();
       }
@@ -235,6 +254,7 @@ describe.skipIf(missing !== undefined)('storage faults: the disk full, the datab
         try {
           // A guard watching the doors during the outage, then asking one to open.
           doors = await api('GET', '/api/v1/doors');
+          if (kind === 'disk full') fillDisk();
           unlock = await api('POST', '/api/v1/doors/d1/unlock', { note: 'fault suite' });
           health = await daemon.health();
           await sleep(300);
