@@ -2,7 +2,8 @@
 // controller's login and options that answers each reader's credential event with an unlock
 // command to that door's lock, QoS 1 both ways, TCP no-delay. With `embedded`, this process also
 // runs the embedded broker (aedes, the daemon's own code and settings), exactly as the daemon does:
-// broker and controller client in one process. No parsing beyond the JSON, no database.
+// broker and controller client in one process, joined by an in-memory stream. No parsing beyond
+// the JSON, no database.
 import mqtt from 'mqtt';
 import { startEmbeddedBroker } from '../src/devices/broker.js';
 import { Topics, controllerClientId } from '../src/devices/protocol.js';
@@ -25,8 +26,10 @@ const broker = args.mode === 'embedded'
   : undefined;
 const url = broker ? `mqtt://127.0.0.1:${broker.port}` : args.url!;
 
-const client = mqtt.connect(url, {
-  protocolVersion: 4,
+// As the controller does with its embedded broker: the client reaches it through an in-memory
+// stream, subscribed at QoS 0 (the devices' legs stay QoS 1). With Mosquitto: TCP, QoS 1.
+const options = {
+  protocolVersion: 4 as const,
   clientId: controllerClientId(args.baseTopic),
   username: secrets.controller.username,
   password: secrets.controller.password,
@@ -36,7 +39,10 @@ const client = mqtt.connect(url, {
   reconnectPeriod: 1000,
   connectTimeout: 5000,
   keepalive: 15,
-});
+};
+const client = broker
+  ? new mqtt.MqttClient((() => broker.connectInProcess()) as () => never, { ...options, protocol: 'mqtt' })
+  : mqtt.connect(url, options);
 let n = 0;
 client.on('message', (topic, payload) => {
   const parsed = topics.parseDeviceTopic(topic);
@@ -48,7 +54,7 @@ client.on('message', (topic, payload) => {
 });
 client.on('connect', () => {
   setClientNoDelay(client);
-  client.subscribe([topics.allDeviceEvents], { qos: 1 }, (err) => {
+  client.subscribe([topics.allDeviceEvents], { qos: broker ? 0 : 1 }, (err) => {
     if (err) {
       console.error(`subscribe failed: ${err.message}`);
       process.exit(1);
