@@ -13,11 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../firmware-sim/index.js';
 import { CheckpointStore, publishedCheckpoint } from '../../src/store/checkpoints.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
-import { entryHash, rowToRecord } from '../../src/store/entry-log.js';
 import { loadLogKey, publicKeyPem } from '../../src/store/log-key.js';
 import { CLI } from '../helpers/daemon.js';
 import { FaultTally, cardDoorsSite, enrolMany, launchDaemon, prepareSite, readEntries, runSeed, sleep, verifyLog } from '../helpers/faults.js';
 import { freePort, waitFor } from '../helpers/ports.js';
+import { rechain } from '../helpers/tamper.js';
 
 const GENERATED = 40;
 const tally = new FaultTally('tampering');
@@ -61,19 +61,6 @@ function forged(column: string, value: unknown): unknown {
   }
 }
 
-/** Recomputes prev_hash and hash from `fromSeq` to the end: an intruder who knows the algorithm but not the signing key. */
-function rechain(db: Db, fromSeq: number): void {
-  const rows = db.prepare('SELECT * FROM entry_log WHERE seq >= ? ORDER BY seq').all(fromSeq) as Row[];
-  const before = db.prepare('SELECT hash FROM entry_log WHERE seq < ? ORDER BY seq DESC LIMIT 1').get(fromSeq) as { hash: string } | undefined;
-  let prev = before?.hash ?? '0'.repeat(64);
-  const update = db.prepare('UPDATE entry_log SET prev_hash = ?, hash = ? WHERE seq = ?');
-  for (const r of rows) {
-    const { hash: _h, prevHash: _p, ...body } = rowToRecord(r as never);
-    const hash = entryHash(prev, body);
-    update.run(prev, hash, r.seq);
-    prev = hash;
-  }
-}
 
 function tampers(last: number, counts: number[], offsite: string): fc.Arbitrary<Tamper> {
   const seq = fc.integer({ min: 1, max: last });

@@ -11,6 +11,7 @@ import { Simulator } from '../../firmware-sim/index.js';
 import { CLI, entries, events, enrol, revokeGrant, startDaemon, type BrokerKind, type Daemon } from '../helpers/daemon.js';
 import { SHARED_MOSQUITTO, sharedMosquittoAvailable } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/ports.js';
+import { cardAndPin } from '../helpers/flows.js';
 
 const mosquittoUp = await sharedMosquittoAvailable();
 const brokers: { name: string; broker: BrokerKind; run: boolean }[] = [
@@ -31,14 +32,6 @@ for (const { name, broker, run } of brokers) {
     let daemon: Daemon;
     let sim: Simulator;
     let holder: Awaited<ReturnType<typeof enrol>>;
-
-    /** The lab asks for card + PIN: swipe, wait for the keypad to ask, type the PIN. */
-    async function cardAndPin(card: string, pin: string): Promise<void> {
-      const asked = sim.expectCommand('lab-keypad', (c) => c.command === 'indicate' && c.pattern === 'pin-required', 2000, 'keypad asks for the PIN');
-      await sim.swipe('lab-reader', card);
-      await asked;
-      await sim.pin('lab-keypad', pin);
-    }
 
     beforeAll(async () => {
       // lab-siren gets the shortest heartbeat the site file allows, to test silence within seconds.
@@ -62,7 +55,7 @@ for (const { name, broker, run } of brokers) {
       const before = entries(daemon).length;
       const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'lab-lock unlock');
       const indicated = sim.expectCommand('lab-reader', (c) => c.command === 'indicate' && c.pattern !== 'pin-required', 3000, 'lab-reader indication');
-      await cardAndPin('04a1b2c3', '2580'); // readers differ in case: the card still matches
+      await cardAndPin(sim, 'lab', '04a1b2c3', '2580'); // readers differ in case: the card still matches
       const unlock = await unlocked;
       // The record must already be in SQLite when the unlock command reaches the lock.
       const rows = entries(daemon);
@@ -87,7 +80,7 @@ for (const { name, broker, run } of brokers) {
 
     it('a lock\'s heartbeat does not cut an unlock short', async () => {
       const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'unlock');
-      await cardAndPin('04A1B2C3', '2580');
+      await cardAndPin(sim, 'lab', '04A1B2C3', '2580');
       await unlocked;
       const seen = sim.observed('lab-lock').length;
       // The simulated lock re-publishes its status every 2 s; the unlock lasts 5 s.
@@ -120,7 +113,7 @@ for (const { name, broker, run } of brokers) {
     it('revoking the grant applies to the very next read', async () => {
       const other = await enrol(daemon, { name: 'Tanaka Ken', card: '11223344', pin: '7531', areas: ['lab'] });
       const first = sim.expectCommand('lab-reader', (c) => c.command === 'indicate' && c.pattern !== 'pin-required', 3000, 'first indication');
-      await cardAndPin('11223344', '7531');
+      await cardAndPin(sim, 'lab', '11223344', '7531');
       expect(await first).toMatchObject({ pattern: 'granted' });
       revokeGrant(daemon, other.grantIds[0]!);
       const second = sim.expectCommand('lab-reader', (c) => c.command === 'indicate', 2000, 'second indication');
@@ -154,7 +147,7 @@ for (const { name, broker, run } of brokers) {
       expect(events(daemon, 'device-fault').length).toBeGreaterThan(0);
       // Still deciding.
       const ok = sim.expectCommand('lab-reader', (c) => c.command === 'indicate' && c.pattern !== 'pin-required', 3000, 'indication after garbage');
-      await cardAndPin('04A1B2C3', '2580');
+      await cardAndPin(sim, 'lab', '04A1B2C3', '2580');
       expect(await ok).toMatchObject({ pattern: 'granted' });
       expect(daemon.proc.exitCode).toBeNull();
     });
@@ -187,7 +180,7 @@ for (const { name, broker, run } of brokers) {
 
     it('a graceful shutdown leaves every lock locked', async () => {
       const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'unlock before shutdown');
-      await cardAndPin('04A1B2C3', '2580');
+      await cardAndPin(sim, 'lab', '04A1B2C3', '2580');
       await unlocked;
       expect(sim.lockState('lab-lock')).toBe('unlocked');
       const labLocked = sim.expectCommand('lab-lock', (c) => c.command === 'lock', 5000, 'lab-lock locked at shutdown');

@@ -11,19 +11,12 @@ import { VisitStore } from '../../src/store/visits.js';
 import { hashPin } from '../../src/store/pin.js';
 import { entries, events, enrol, startDaemon, type Daemon } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/ports.js';
+import { cardAndPin } from '../helpers/flows.js';
 
 describe('access flows at the doors of the example site', () => {
   let daemon: Daemon;
   let sim: Simulator;
   const ids: Record<string, string> = {};
-
-  /** Swipe at a door's reader, wait for its keypad to ask, type the PIN. */
-  async function cardAndPin(door: 'lab' | 'vault', card: string, pin: string): Promise<void> {
-    const asked = sim.expectCommand(`${door}-keypad`, (c) => c.command === 'indicate' && c.pattern === 'pin-required', 3000, `${door} keypad asks for a PIN`);
-    await sim.swipe(`${door}-reader`, card);
-    await asked;
-    await sim.pin(`${door}-keypad`, pin);
-  }
 
   function outcome(device: string): Promise<string> {
     return sim
@@ -69,7 +62,7 @@ describe('access flows at the doors of the example site', () => {
 
   it('card + PIN: a wrong PIN is denied, the right one opens; a PIN alone never does', async () => {
     let shown = outcome('lab-reader');
-    await cardAndPin('lab', 'A0000002', '0000');
+    await cardAndPin(sim, 'lab', 'A0000002', '0000');
     expect(await shown).toBe('denied');
     expect(lastEntry()).toMatchObject({ decision: 'denied', reason: 'wrong-pin', person_id: ids.tanaka });
 
@@ -80,7 +73,7 @@ describe('access flows at the doors of the example site', () => {
 
     const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'lab unlock');
     shown = outcome('lab-reader');
-    await cardAndPin('lab', 'A0000002', '1397');
+    await cardAndPin(sim, 'lab', 'A0000002', '1397');
     expect(await shown).toBe('granted');
     await unlocked;
     expect(lastEntry()).toMatchObject({ decision: 'granted', person_id: ids.tanaka, factors: '["card","pin"]' });
@@ -103,7 +96,7 @@ describe('access flows at the doors of the example site', () => {
   it('three wrong PINs lock the card out with an event; then even the right PIN is refused', async () => {
     for (let i = 0; i < 3; i++) {
       const shown = outcome('lab-reader');
-      await cardAndPin('lab', 'A0000002', '9999');
+      await cardAndPin(sim, 'lab', 'A0000002', '9999');
       expect(await shown).toBe('denied');
     }
     const lockout = await waitFor(() => events(daemon, 'pin-lockout').find((e) => JSON.parse(e.detail as string).personId === ids.tanaka), 2000, 'pin-lockout event');
@@ -118,7 +111,7 @@ describe('access flows at the doors of the example site', () => {
     const before = events(daemon, 'duress').length;
     const reader = sim.observed('lab-reader').length;
     const shown = outcome('lab-reader');
-    await cardAndPin('lab', 'A0000001', '2581');
+    await cardAndPin(sim, 'lab', 'A0000001', '2581');
     expect(await shown).toBe('granted');
     const entry = lastEntry();
     expect(entry).toMatchObject({ decision: 'granted', person_id: ids.sato });
@@ -131,7 +124,7 @@ describe('access flows at the doors of the example site', () => {
   it('two-person rule: one person alone waits and is refused in time; two different holders open together, linked', async () => {
     const vaultLock = sim.observed('vault-lock').length;
     let shown = outcome('vault-reader');
-    await cardAndPin('vault', 'A0000001', '2580');
+    await cardAndPin(sim, 'vault', 'A0000001', '2580');
     expect(await shown).toBe('denied');
     expect(lastEntry()).toMatchObject({ reason: 'two-person-timeout', person_id: ids.sato });
 
@@ -139,8 +132,8 @@ describe('access flows at the doors of the example site', () => {
     const suzuki = (await enrol(daemon, { name: '鈴木 一郎', card: 'A0000004', pin: '3690', areas: ['lab', 'vault'] })).personId;
     const unlocked = sim.expectCommand('vault-lock', (c) => c.command === 'unlock', 5000, 'vault unlock');
     shown = outcome('vault-reader');
-    await cardAndPin('vault', 'A0000001', '2580');
-    await cardAndPin('vault', 'A0000004', '3690');
+    await cardAndPin(sim, 'vault', 'A0000001', '2580');
+    await cardAndPin(sim, 'vault', 'A0000004', '3690');
     expect(await shown).toBe('granted');
     await unlocked;
     const [a, b] = entries(daemon).slice(-2);
@@ -151,13 +144,13 @@ describe('access flows at the doors of the example site', () => {
 
   it('an escorted visitor: alone refused in time; with an access holder of the area both enter, linked, with the visit\'s purpose', async () => {
     let shown = outcome('lab-reader');
-    await cardAndPin('lab', 'B0000001', '8642');
+    await cardAndPin(sim, 'lab', 'B0000001', '8642');
     expect(await shown).toBe('denied');
     expect(lastEntry()).toMatchObject({ reason: 'escort-timeout', person_id: ids.visitor });
 
     shown = outcome('lab-reader');
-    await cardAndPin('lab', 'B0000001', '8642');
-    await cardAndPin('lab', 'A0000001', '2580');
+    await cardAndPin(sim, 'lab', 'B0000001', '8642');
+    await cardAndPin(sim, 'lab', 'A0000001', '2580');
     expect(await shown).toBe('granted');
     const [visitorEntry, escortEntry] = entries(daemon).slice(-2).sort((x, y) => (x.person_id === ids.visitor ? -1 : y.person_id === ids.visitor ? 1 : 0));
     expect(visitorEntry).toMatchObject({ decision: 'granted', person_name: 'Jane Auditor', affiliation: 'Example Certification Co.', purpose: '認証審査', linked_person_id: ids.sato });
@@ -166,7 +159,7 @@ describe('access flows at the doors of the example site', () => {
 
   it('a door held open past its limit raises door-held-open and logs it', async () => {
     const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'unlock');
-    await cardAndPin('lab', 'A0000001', '2580');
+    await cardAndPin(sim, 'lab', 'A0000001', '2580');
     await unlocked;
     expect(await sim.door('lab-main').open()).toBe(true);
     await waitFor(() => events(daemon, 'door-held-open').find((e) => e.source === 'lab-main'), 4000, 'door-held-open');

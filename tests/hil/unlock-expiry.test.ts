@@ -10,6 +10,7 @@ import type { DeviceEventOnBus } from '../../src/controller/bus.js';
 import { loadSecrets } from '../../src/devices/secrets.js';
 import { enrol, entries, events, prepareData, startDaemon, type Daemon } from '../helpers/daemon.js';
 import { freePort, waitFor } from '../helpers/ports.js';
+import { cardAndPin } from '../helpers/flows.js';
 
 type Unlock = Extract<Command, { command: 'unlock' }>;
 const isUnlock = (c: Command): c is Unlock => c.command === 'unlock';
@@ -18,13 +19,6 @@ const detail = (e: Record<string, unknown>) => JSON.parse(e.detail as string) as
 describe('unlock expiry, through the daemon and the simulated locks', () => {
   let daemon: Daemon;
   let sim: Simulator;
-
-  async function cardAndPin(card: string, pin: string): Promise<void> {
-    const asked = sim.expectCommand('lab-keypad', (c) => c.command === 'indicate' && c.pattern === 'pin-required', 2000, 'keypad asks for the PIN');
-    await sim.swipe('lab-reader', card);
-    await asked;
-    await sim.pin('lab-keypad', pin);
-  }
 
   beforeAll(async () => {
     // A short expiry and a long acknowledgement timeout: a lock 1.5 s behind refuses the unlock and
@@ -51,7 +45,7 @@ describe('unlock expiry, through the daemon and the simulated locks', () => {
     const unlocked = sim.expectCommand('lab-lock', isUnlock, 3000, 'unlock');
     const confirmed = sim.expectCommand('lab-lock', (c) => c.command === 'lock', 8000, 'the controller\'s relock after the unlock time');
     const before = Date.now();
-    await cardAndPin('04A1B2C3', '2580');
+    await cardAndPin(sim, 'lab', '04A1B2C3', '2580');
     const unlock = await unlocked;
     expect(unlock.durationMs).toBe(5000);
     expect(unlock.expiresAt).toBeGreaterThanOrEqual(before + 500);
@@ -69,7 +63,7 @@ describe('unlock expiry, through the daemon and the simulated locks', () => {
     try {
       const unlocked = sim.expectCommand('lab-lock', isUnlock, 4000, 'the late unlock');
       const relock = sim.expectCommand('lab-lock', (c) => c.command === 'lock', 6000, 'the lock sent after the refusal');
-      await cardAndPin('04A1B2C3', '2580');
+      await cardAndPin(sim, 'lab', '04A1B2C3', '2580');
       await unlocked;
       const seen = sim.observed('lab-lock').find((o) => isUnlock(o.command) && o.at > Date.now() - 4000)!;
       expect(seen.error).toMatch(/^expired \d+ ms ago$/);
@@ -153,7 +147,7 @@ describe('unlock expiry, through the daemon and the simulated locks', () => {
 
     // On time again: the same card and PIN open.
     const unlocked = sim.expectCommand('lab-lock', isUnlock, 3000, 'unlock');
-    await cardAndPin('04A1B2C3', '2580');
+    await cardAndPin(sim, 'lab', '04A1B2C3', '2580');
     await unlocked;
     expect(entries(daemon).at(-1)).toMatchObject({ decision: 'granted', reason: 'granted' });
   });

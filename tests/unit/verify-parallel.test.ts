@@ -10,13 +10,14 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, DATABASE_FILE, type Db } from '../../src/store/db.js';
-import { EntryLog, GENESIS_HASH, entryHash, rowToRecord, verifyEntryLog, type EntryInput, type VerifyResult } from '../../src/store/entry-log.js';
+import { EntryLog, verifyEntryLog, type EntryInput, type VerifyResult } from '../../src/store/entry-log.js';
 import { writeCheckpoint } from '../../src/store/checkpoints.js';
 import { pruneEntryLog } from '../../src/store/retention.js';
 import {
   LocalRunner, runVerifyTask, verifyEntryLogFile, verifyWith, verifyWorkerScript, openForVerify, type Runner, type VerifyTask,
 } from '../../src/store/verify-parallel.js';
 import { referenceVerify } from '../helpers/verify-reference.js';
+import { rechain } from '../helpers/tamper.js';
 
 const RECORDS = 60;
 const CHECKPOINTS_AT = [10, 25, 40];
@@ -51,21 +52,6 @@ function makeTemplate(): string {
   return dir;
 }
 
-type Row = Record<string, unknown> & { seq: number };
-
-/** Recomputes prev_hash and hash from `fromSeq` on: an intruder who knows the algorithm but not the key. */
-function rechain(db: Db, fromSeq: number): void {
-  const rows = db.prepare('SELECT * FROM entry_log WHERE seq >= ? ORDER BY seq').all(fromSeq) as Row[];
-  const before = db.prepare('SELECT hash FROM entry_log WHERE seq < ? ORDER BY seq DESC LIMIT 1').get(fromSeq) as { hash: string } | undefined;
-  let prev = before?.hash ?? GENESIS_HASH;
-  const update = db.prepare('UPDATE entry_log SET prev_hash = ?, hash = ? WHERE seq = ?');
-  for (const r of rows) {
-    const { hash: _h, prevHash: _p, ...body } = rowToRecord(r as never);
-    const hash = entryHash(prev, body);
-    update.run(prev, hash, r.seq);
-    prev = hash;
-  }
-}
 
 interface Tamper {
   label: string;
