@@ -27,6 +27,8 @@ interface Source {
 /** A person who has presented every factor the area asks for. */
 interface Authenticated {
   person: Person;
+  /** The first factor's credential: what the decision is taken again on if the data changed before the commit. */
+  credential: Credential;
   decision: PassOk;
   factors: Factor[];
   direction: Direction;
@@ -172,7 +174,7 @@ export class Access implements Extension {
       this.indicate(flow, 'pin-required');
       return;
     }
-    return this.authenticated(flow, { person: person!, decision, factors: [kind], direction, source, duress });
+    return this.authenticated(flow, { person: person!, credential: credential!, decision, factors: [kind], direction, source, duress });
   }
 
   private async secondFactor(flow: DoorFlow, pending: PendingFactor, kind: Factor, value: string, source: Source): Promise<void> {
@@ -197,7 +199,7 @@ export class Access implements Extension {
     const fresh = credential ? people.person(credential.personId) : undefined;
     const decision = this.decide(flow, credential, fresh, pending.direction);
     if (!decision.ok) return this.deny(flow, { direction: pending.direction, source, factors: [pending.first, kind], reason: decision.reason, person });
-    return this.authenticated(flow, { person: fresh!, decision, factors: [pending.first, kind], direction: pending.direction, source, duress });
+    return this.authenticated(flow, { person: fresh!, credential: credential!, decision, factors: [pending.first, kind], direction: pending.direction, source, duress });
   }
 
   private decide(flow: DoorFlow, credential: Credential | undefined, person: Person | undefined, direction: Direction): PassDecision {
@@ -255,7 +257,15 @@ export class Access implements Extension {
     const at = this.ctx.now().toISOString();
     let records: EntryRecord[];
     try {
-      records = await this.commits.submit(() => {
+      records = await this.commits.submit((changed) => {
+        // Something was written since this was decided (a revocation through the API, a lockdown):
+        // decided again on what is there now, so a grant revoked a moment ago never opens.
+        if (changed) {
+          for (const a of people) {
+            const again = this.decide(flow, a.credential, store.people.person(a.person.id), a.direction);
+            if (!again.ok) throw new DecidedAgain(a, again.reason);
+          }
+        }
         const first = store.entryLog.nextSeq;
         return people.map((a, i) => {
           // Entering together: each record names the next, round the ring, so every one is reachable.
@@ -277,6 +287,13 @@ export class Access implements Extension {
         });
       });
     } catch (err) {
+      if (err instanceof DecidedAgain) {
+        // The one refused now is denied with the reason; anyone entering with them is cancelled.
+        for (const a of people) {
+          void this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: a === err.who ? err.reason : 'cancelled', person: a.person }, { quiet: a !== err.who });
+        }
+        return;
+      }
       return this.storageFault(flow, err as Error, people[0]!.source.deviceId);
     }
     counters.granted += records.length;
@@ -429,6 +446,13 @@ export class Access implements Extension {
       category: 'system', type: 'storage-fault', severity: 'alarm', source: flow.door.id, detail: { error: err.message, during: 'access decision', device: deviceId },
     });
     this.indicate(flow, 'denied');
+  }
+}
+
+/** A grant that no longer holds when its transaction runs. */
+class DecidedAgain extends Error {
+  constructor(readonly who: Authenticated, readonly reason: DenyReason) {
+    super(`decided again before the commit: ${reason}`);
   }
 }
 

@@ -15,7 +15,9 @@ import type { Db } from '../store/db.js';
 type Outcome = { ok: true; value: unknown } | { ok: false; err: Error };
 
 interface Job {
-  write: () => unknown;
+  write: (changed: boolean) => unknown;
+  /** What the database had seen when the job was submitted (decided): see `submit`. */
+  seen: string;
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
 }
@@ -41,8 +43,9 @@ export class GroupCommit {
   /** The WAL file, opened at the first commit; null when the database has none (falls back to FULL). */
   private walFd: number | null | undefined;
   /** Built once (better-sqlite3 wraps each transaction function anew): the shared transaction and a savepoint per write. */
-  private readonly inTransaction: (jobs: Job[], outcomes: Outcome[]) => void;
-  private readonly inSavepoint: (write: () => unknown) => unknown;
+  private readonly inTransaction: (jobs: Job[], outcomes: Outcome[], seen: string) => void;
+  private readonly inSavepoint: (job: Job, changed: boolean) => unknown;
+  private readonly changes: Statement;
   private readonly normal: Statement;
   private readonly full: Statement;
   private readonly syncWal: (fd: number, done: (err: Error | null) => void) => void;
@@ -61,12 +64,14 @@ export class GroupCommit {
     this.syncWal = opts.syncWal ?? ((fd, done) => fdatasync(fd, (err) => done(err)));
     this.normal = db.prepare('PRAGMA synchronous = NORMAL');
     this.full = db.prepare('PRAGMA synchronous = FULL');
-    this.inSavepoint = db.transaction((write: () => unknown) => write());
-    this.inTransaction = db.transaction((jobs: Job[], outcomes: Outcome[]) => {
+    // Writes by this connection (the API, door events) and commits by any other (the CLI).
+    this.changes = db.prepare('SELECT total_changes() || \'.\' || data_version FROM pragma_data_version').pluck();
+    this.inSavepoint = db.transaction((job: Job, changed: boolean) => job.write(changed));
+    this.inTransaction = db.transaction((jobs: Job[], outcomes: Outcome[], seen: string) => {
       for (const job of jobs) {
         try {
           // A nested transaction is a savepoint: a write that throws takes only itself back.
-          outcomes.push({ ok: true, value: this.inSavepoint(job.write) });
+          outcomes.push({ ok: true, value: this.inSavepoint(job, job.seen !== seen) });
         } catch (err) {
           this.resync();
           outcomes.push({ ok: false, err: err as Error });
@@ -76,14 +81,17 @@ export class GroupCommit {
   }
 
   /**
-   * Runs `write` inside the next shared transaction. Resolves with its result once the
+   * Runs `write` inside the next shared transaction; `changed` tells it whether anything was
+   * written to the database between the submit (when the caller decided) and now, by anyone but
+   * the writes of this same batch: then the caller decides again before writing. Resolves with its result once the
    * transaction is on disk; rejects if `write` throws (only its own writes are rolled back), if
    * the commit fails (every write in it is rolled back and every caller told), or if the WAL
    * cannot be flushed (committed, but not known durable: the caller must not act on it).
    */
-  submit<T>(write: () => T): Promise<T> {
+  submit<T>(write: (changed: boolean) => T): Promise<T> {
+    const seen = this.changes.get() as string;
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ write, resolve: resolve as (v: unknown) => void, reject });
+      this.pending.push({ write, seen, resolve: resolve as (v: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         // After the I/O callbacks and promise jobs of this turn: every read that arrived together
@@ -115,9 +123,10 @@ export class GroupCommit {
   private commit(jobs: Job[], syncSoon: boolean): void {
     const fd = this.wal();
     const outcomes: Outcome[] = [];
+    const seen = this.changes.get() as string;
     if (fd !== null) this.normal.run();
     try {
-      this.inTransaction(jobs, outcomes);
+      this.inTransaction(jobs, outcomes, seen);
     } catch (err) {
       this.resync();
       for (const job of jobs) job.reject(err as Error);

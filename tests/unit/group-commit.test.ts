@@ -75,6 +75,22 @@ describe('group commit', () => {
     expect(verifyEntryLog(db)).toMatchObject({ ok: true, records: 1 });
   });
 
+  it('tells each write whether anything else was written since it was submitted (decide again), and not for its own batch', async () => {
+    const { db, commits, append } = setup();
+    db.exec('CREATE TABLE other (x INTEGER)');
+    const flags: boolean[] = [];
+    const first = commits.submit((changed) => { flags.push(changed); return append(1)(); });
+    const second = commits.submit((changed) => { flags.push(changed); return append(2)(); });
+    await Promise.all([first, second]);
+    // The second ran after the first wrote, in the same transaction: that is not a change to it.
+    expect(flags).toEqual([false, false]);
+    const third = commits.submit((changed) => { flags.push(changed); return append(3)(); });
+    db.prepare('INSERT INTO other VALUES (1)').run(); // e.g. a revocation through the API, before the flush
+    const fourth = commits.submit((changed) => { flags.push(changed); return append(4)(); });
+    await Promise.all([third, fourth]);
+    expect(flags).toEqual([false, false, true, false]);
+  });
+
   it('close commits what is pending and flushes the WAL at once (on stop)', async () => {
     const { db, commits, append } = setup({ syncWal: () => undefined /* never completes on its own */ });
     const pending = commits.submit(append(1));
