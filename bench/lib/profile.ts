@@ -50,13 +50,15 @@ function label(n: ProfileNode): string {
 const INCLUSIVE = ['onCredential', 'firstFactor', 'grant', 'decide', 'append', 'onMessage', 'parseDeviceEvent', 'send', 'publishEvent', 'raise', 'authenticate'];
 
 /**
- * Summarises the newest profile in `dir`, only the samples between `fromMs` and `untilMs` after the
+ * Summarises the newest main-thread profile in `dir`, only the samples between `fromMs` and `untilMs` after the
  * process started (the profile starts with it): start-up and shutdown stay out of a scenario's figures.
  */
 export function summarizeProfile(dir: string, fromMs = 0, untilMs = Infinity): ProfileSummary | undefined {
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+    // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread, the one that
+    // decides; the daemon's worker threads (the WAL checkpointer) write profiles of their own.
+    files = readdirSync(dir).filter((f) => /\.0\.\d+\.cpuprofile$/.test(f));
   } catch {
     return undefined;
   }
