@@ -40,6 +40,9 @@ export interface ControllerOptions {
 
 export { StartupError };
 
+/** How long /healthz reports a failed write. */
+const STORAGE_FAULT_HEALTH_MS = 60_000;
+
 export class BrokerPortInUseError extends StartupError {
   constructor(readonly host: string, readonly port: number) {
     super(`the embedded MQTT broker cannot listen on ${host}:${port}: the port is already in use (another MQTT broker?)`);
@@ -48,7 +51,12 @@ export class BrokerPortInUseError extends StartupError {
 
 export interface Health {
   ok: boolean;
-  database: { ok: boolean; entries: number; error?: string };
+  /**
+   * `ok` is false while a write failed in the last minute (`storageFaults` grew: a decision, a door
+   * event or an API change could not be recorded) or the WAL checkpointer reports an error: a
+   * `SELECT 1` alone answers on a full disk.
+   */
+  database: { ok: boolean; entries: number; error?: string; lastStorageFaultAt?: string; walCheckpoint?: { runs: number; error: string | null } };
   broker: { mode: 'embedded' | 'external'; url: string; connected: boolean };
   devices: { total: number; online: number; offline: string[]; unknown: string[] };
   counters: Counters;
@@ -60,6 +68,10 @@ export class Controller {
   readonly areas: Areas;
   private brokerConnected = false;
   private stopping?: Promise<void>;
+  private readonly walCheckpointer: WalCheckpointer;
+  /** The storage-fault count health last saw, and when it last grew. */
+  private storageFaultsSeen = 0;
+  private lastStorageFaultAt: number | null = null;
 
   private constructor(
     readonly ctx: Context,
@@ -81,9 +93,13 @@ export class Controller {
     });
     // First to start, last to stop: the WAL is checkpointed off the event loop while doors decide.
     const walCheckpointer = new WalCheckpointer(ctx.store.db);
+    this.walCheckpointer = walCheckpointer;
     const checkpoints: Extension = { name: 'wal-checkpointer', start: () => walCheckpointer.start(), stop: () => walCheckpointer.stop() };
     this.extensions = [checkpoints, new Publisher(ctx, mqtt), logKeeper, faults, supervision, new AlarmInputs(ctx), this.access, this.areas, doors];
     ctx.bus.on('broker.link', ({ connected }) => (this.brokerConnected = connected));
+    ctx.bus.on('raised', (e) => {
+      if (e.type === 'storage-fault') this.lastStorageFaultAt = Date.now();
+    });
   }
 
   static async start(opts: ControllerOptions): Promise<Controller> {
@@ -178,6 +194,22 @@ export class Controller {
       database = { ok: true, entries: this.ctx.store.entryLog.count };
     } catch (err) {
       database = { ok: false, entries: this.ctx.store.entryLog.count, error: (err as Error).message };
+    }
+    const faults = this.ctx.counters.storageFaults;
+    if (faults > this.storageFaultsSeen) this.lastStorageFaultAt = Date.now();
+    this.storageFaultsSeen = faults;
+    if (this.lastStorageFaultAt !== null) {
+      database.lastStorageFaultAt = new Date(this.lastStorageFaultAt).toISOString();
+      if (Date.now() - this.lastStorageFaultAt < STORAGE_FAULT_HEALTH_MS) {
+        database.ok = false;
+        database.error ??= 'a write failed in the last minute (storage-fault): the disk may be full or read-only';
+      }
+    }
+    const cp = this.walCheckpointer.stats;
+    database.walCheckpoint = { runs: cp.runs, error: cp.error };
+    if (cp.error) {
+      database.ok = false;
+      database.error ??= `WAL checkpoint failed: ${cp.error}`;
     }
     const offline: string[] = [];
     const unknown: string[] = [];

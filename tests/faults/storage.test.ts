@@ -271,6 +271,8 @@ describe.skipIf(missing !== undefined)('storage faults: the disk full, the datab
         if (doors.status !== 200) problems.push(`GET /api/v1/doors with the ${kind} answered ${doors.status} ${doors.body.slice(0, 100)}; the daemon logged: ${failed()}`);
         if (unlock.status !== 503) problems.push(`POST /api/v1/doors/d1/unlock with the ${kind} answered ${unlock.status} ${unlock.body.slice(0, 100)}, not 503; the daemon logged: ${failed()}`);
         tally.note(`/healthz with the ${kind}: database ${JSON.stringify(health.database)}, storageFaults ${health.counters.storageFaults}`);
+        // A failed write shows on /healthz (SELECT 1 alone would still answer).
+        if (health.ok || health.database.ok) problems.push(`/healthz with the ${kind} still says ok: ${JSON.stringify(health.database)}`);
         if (problems.length) throw new Error(problems.join('\n'));
       });
     });

@@ -238,6 +238,7 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
       // A failure at the outer commit (disk full in WAL mode) rolls back a record the log's head already counted.
       log.resync();
       if (err instanceof ApiError) throw err;
+      controller.ctx.counters.storageFaults++;
       throw new ApiError(503, 'the entry log cannot be written: the door stays locked');
     }
     controller.doors.release(door.id, { kind: 'command', by: `api:${account.username}` });
