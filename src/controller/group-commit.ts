@@ -121,18 +121,20 @@ export class GroupCommit {
   }
 
   private commit(jobs: Job[], syncSoon: boolean): void {
-    const fd = this.wal();
     const outcomes: Outcome[] = [];
-    const seen = this.changes.get() as string;
-    if (fd !== null) this.normal.run();
+    // Runs from setImmediate: whatever fails here is told to the callers, never thrown.
+    let fd: number | null = null;
     try {
+      fd = this.wal();
+      const seen = this.changes.get() as string;
+      if (fd !== null) this.normal.run();
       this.inTransaction(jobs, outcomes, seen);
     } catch (err) {
       this.resync();
       for (const job of jobs) job.reject(err as Error);
       return;
     } finally {
-      if (fd !== null) this.full.run();
+      if (fd !== null) this.restoreFull();
     }
     this.stats.commits++;
     this.stats.writes += jobs.length;
@@ -145,6 +147,15 @@ export class GroupCommit {
       else this.unsynced.push({ job, value: o.value });
     });
     if (syncSoon) this.syncSoon();
+  }
+
+  /** Every other writer commits with FULL: put it back (setting a pragma does not fail short of a closed database). */
+  private restoreFull(): void {
+    try {
+      this.full.run();
+    } catch {
+      // Nothing to do: a closed database has no other writers.
+    }
   }
 
   /** One flush at a time; what commits meanwhile rides on the next one. */
@@ -187,6 +198,7 @@ export class GroupCommit {
   /** The WAL's file descriptor, opened once; null for a database not in WAL mode (or in memory). */
   private wal(): number | null {
     if (this.walFd !== undefined) return this.walFd;
+    if (!this.db.open) return null;
     const mode = String(this.db.pragma('journal_mode', { simple: true }));
     if (mode !== 'wal' || this.db.memory) return (this.walFd = null);
     try {
