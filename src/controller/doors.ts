@@ -1,6 +1,6 @@
 // Each door's state machine: release for the unlock time, relock on close, forced and held-open
 // alarms, REX from inside, emergency release of fail-safe doors, lock faults.
-import { isAckTimeout } from '../devices/mqtt-driver.js';
+import type { CommandResult } from '../devices/driver.js';
 import type { CommandBody, InputEvent } from '../devices/protocol.js';
 import type { Door } from '../site/schema.js';
 import type { Context, Extension } from './context.js';
@@ -107,7 +107,7 @@ export class Doors implements Extension {
       ? { command: 'unlock', durationMs, expiresAt: this.ctx.now().getTime() + ttlMs }
       : { command: 'unlock', durationMs };
     void this.ctx.devices.send(rt.door.lock, command).then((r) => {
-      if (!r.ok) this.unlockFailed(rt, generation, by, r.error);
+      if (!r.ok) this.unlockFailed(rt, generation, by, r);
     });
     // The lock relocks itself after durationMs; the controller follows and confirms.
     rt.relockTimer = setTimeout(() => {
@@ -124,10 +124,11 @@ export class Doors implements Extension {
    * acknowledgement in time: the lock may have unlocked all the same (the ack can be stuck in a backlog),
    * so the door stays released until its unlock time runs out, then relocks as usual.
    */
-  private unlockFailed(rt: DoorRuntime, generation: number, by: Release, error: string): void {
+  private unlockFailed(rt: DoorRuntime, generation: number, by: Release, result: Extract<CommandResult, { ok: false }>): void {
+    const { error } = result;
     this.lockFault(rt, 'unlock', error, undefined, { release: by });
     // A later lock or unlock command decides the state now.
-    if (rt.generation !== generation || isAckTimeout(error)) return;
+    if (rt.generation !== generation || result.unconfirmed) return;
     this.ctx.log.debug({ door: rt.door.id, lock: rt.door.lock, error, release: by }, 'unlock refused or not sent: the door stays locked');
     this.clearTimers(rt, 'relock');
     rt.state.lock = 'unknown';

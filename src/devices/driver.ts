@@ -1,7 +1,12 @@
 // One interface for every transport: the controller drives MQTT and GPIO devices alike.
 import type { CommandBody, DeviceEvent, DeviceStatus } from './protocol.js';
 
-export type CommandResult = { ok: true } | { ok: false; error: string };
+/**
+ * `unconfirmed`: no acknowledgement came in time. The device may or may not have carried the command
+ * out (the ack can be stuck in the same backlog); any other failure means it did not: the device
+ * refused it or it was never sent.
+ */
+export type CommandResult = { ok: true } | { ok: false; error: string; unconfirmed?: true };
 
 /** Something a driver refused before it reached the controller: malformed, unknown device, replay... */
 export interface RejectedInput {

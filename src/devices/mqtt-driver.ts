@@ -39,16 +39,6 @@ export function setClientNoDelay(client: MqttClient): boolean {
   return true;
 }
 
-const NO_ACK = 'no acknowledgement within';
-
-/**
- * True for the error of a command whose acknowledgement did not come in time: the device may or may not
- * have carried it out (the ack can be stuck in the same backlog). Every other failure means it did not:
- * the device refused it (ack ok:false) or it was never sent.
- */
-export function isAckTimeout(error: string): boolean {
-  return error.startsWith(NO_ACK);
-}
 
 export class MqttDriver implements DeviceDriver {
   readonly transport = 'mqtt' as const;
@@ -170,7 +160,7 @@ export class MqttDriver implements DeviceDriver {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        resolve({ ok: false, error: `${NO_ACK} ${this.opts.commandTimeoutMs} ms` });
+        resolve({ ok: false, error: `no acknowledgement within ${this.opts.commandTimeoutMs} ms`, unconfirmed: true });
       }, this.opts.commandTimeoutMs);
       this.pending.set(id, (r) => {
         clearTimeout(timer);
