@@ -10,6 +10,7 @@ import { migrations } from '../../src/store/schema.js';
 import { entryHash, GENESIS_HASH } from '../../src/store/entry-log.js';
 import { hashPin } from '../../src/store/pin.js';
 import { CARD_AREA, GRANT_AREAS, PIN_AREA } from './site.js';
+import { prng as rng } from '../../tests/helpers/prng.js';
 
 /** Bump when the generated data changes shape: every cached database is rebuilt. */
 const GENERATOR_VERSION = 3;
@@ -76,17 +77,8 @@ export function grantedPerson(meta: Pick<DbMeta, 'stride' | 'spec'>, j: number):
   return Number((BigInt(j) * BigInt(meta.stride) + 7n) % BigInt(meta.spec.credentials));
 }
 
-/** A deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG (mulberry32), the fault suite's. */
+export { rng };
 
 /** The data's part of a cache key: the same people, grants and log whatever the schema. */
 function dataKey(spec: DbSpec): string {

@@ -2,13 +2,14 @@
 // ended by its own pid when its phase is over (and on exit), never by name.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync, chmodSync, type WriteStream } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { mosquittoAclFile, mosquittoConfSnippet, mosquittoPasswordFile } from '../../src/devices/mosquitto.js';
 import type { Secrets } from '../../src/devices/secrets.js';
 import mqtt from 'mqtt';
 import { residentMB } from './machine.js';
+import { freePort } from '../../tests/helpers/ports.js';
 
 // dist/bench/lib → the repository.
 export const ROOT = resolve(import.meta.dirname, '../../..');
@@ -31,16 +32,7 @@ export function livePids(): number[] {
   return [...live].filter((p) => p.exitCode === null && p.pid !== undefined).map((p) => p.pid!);
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolvePort(port));
-    });
-  });
-}
+export { freePort };
 
 export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((done) => {

@@ -14,8 +14,7 @@ import { Simulator } from '../../firmware-sim/index.js';
 import { Controller } from '../../src/controller/daemon.js';
 import { FakePinLayer } from '../../src/devices/gpio-fake.js';
 import { loadSecrets } from '../../src/devices/secrets.js';
-import { PeopleStore } from '../../src/store/people.js';
-import { prepareData } from '../helpers/daemon.js';
+import { enrolWiredHolder, prepareData } from '../helpers/daemon.js';
 import {
   FaultTally, cardDoorsSite, enrolMany, launchDaemon, ownMosquitto, prepareSite, readEntries, readEvents, sleep,
   type DaemonProcess, type Holder, type RestartableMosquitto,
@@ -161,12 +160,7 @@ describe.skipIf(!hasMosquitto)('broker loss: Mosquitto stopped and restarted dur
       pins.setInput(CONTACT, 1); // active-low: closed
       pins.setInput(REX, 1); // not pressed
       controller = await Controller.start({ site: prepared.site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'external', url: broker.url }, gpioPins: pins });
-      const people = new PeopleStore(controller.ctx.store.db);
-      const person = people.addPerson({ name: 'Ito Jun', affiliation: '製造部' });
-      people.addCredential(person.id, 'card', 'A0A0A0A0');
-      people.addGrant({ personId: person.id, areaId: 'store', purpose: 'inventory' });
-      people.addTraining(person.id, new Date(Date.now() - 86_400_000).toISOString());
-      people.addPledge(person.id, new Date(Date.now() - 86_400_000).toISOString());
+      enrolWiredHolder(controller.ctx.store.db);
       observer = await eventSubscriber(broker.url, base);
       sim = await Simulator.start({ site: prepared.site, url: broker.url, secrets: loadSecrets(dataDir) });
       await waitFor(() => controller.health().broker.connected, 5000, 'controller connected');

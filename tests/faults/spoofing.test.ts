@@ -13,20 +13,10 @@ import {
   type ApiAccount, type DaemonProcess, type Holder,
 } from '../helpers/faults.js';
 import { freePort, waitFor } from '../helpers/ports.js';
+import { rawConnect } from '../helpers/mqtt.js';
 
 const tally = new FaultTally('spoofing');
 
-/** Connects a raw MQTT client; resolves with the client or the connection error. */
-function rawConnect(url: string, opts: mqtt.IClientOptions): Promise<{ client?: mqtt.MqttClient; error?: Error }> {
-  return new Promise((resolve) => {
-    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 3000, protocolVersion: 4, ...opts });
-    client.once('connect', () => resolve({ client }));
-    client.once('error', (error) => {
-      client.end(true);
-      resolve({ error });
-    });
-  });
-}
 
 /** A QoS 1 publish the broker may refuse by closing the connection: 'acked' or 'refused'. */
 function guardedPublish(client: mqtt.MqttClient, topic: string, payload: string): Promise<'acked' | 'refused'> {

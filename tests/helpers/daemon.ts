@@ -195,3 +195,13 @@ export function revokeGrant(daemon: Daemon, grantId: number): void {
     db.close();
   }
 }
+
+/** The wired fixture site's access holder (tests/fixtures/wired-site.yaml): card A0A0A0A0, a grant for `store`. */
+export function enrolWiredHolder(db: Database.Database): void {
+  const people = new PeopleStore(db);
+  const person = people.addPerson({ name: 'Ito Jun', affiliation: '製造部' });
+  people.addCredential(person.id, 'card', 'A0A0A0A0');
+  people.addGrant({ personId: person.id, areaId: 'store', purpose: 'inventory' });
+  people.addTraining(person.id, new Date(Date.now() - 86_400_000).toISOString());
+  people.addPledge(person.id, new Date(Date.now() - 86_400_000).toISOString());
+}

@@ -307,17 +307,8 @@ export function readEvents(dataDir: string, type?: string): Record<string, unkno
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** A small seeded PRNG (mulberry32): fault timings are reproducible from the seed the test prints. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Fault timings are reproducible from the seed the test prints. */
+export { prng } from './prng.js';
 
 /** The seed for a run: FAULT_SEED from the environment, else the clock. */
 export function runSeed(): number {

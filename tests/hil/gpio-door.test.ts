@@ -8,8 +8,7 @@ import { Simulator } from '../../firmware-sim/index.js';
 import { Controller } from '../../src/controller/daemon.js';
 import { FakePinLayer } from '../../src/devices/gpio-fake.js';
 import { loadSecrets } from '../../src/devices/secrets.js';
-import { PeopleStore } from '../../src/store/people.js';
-import { CLI, prepareData } from '../helpers/daemon.js';
+import { CLI, enrolWiredHolder, prepareData } from '../helpers/daemon.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 
 const WIRED = new URL('../fixtures/wired-site.yaml', import.meta.url).pathname;
@@ -30,12 +29,7 @@ describe('wired door through GPIO', () => {
     controller = await Controller.start({
       site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() }, gpioPins: pins,
     });
-    const people = new PeopleStore(controller.ctx.store.db);
-    const person = people.addPerson({ name: 'Ito Jun', affiliation: '製造部' });
-    people.addCredential(person.id, 'card', 'A0A0A0A0');
-    people.addGrant({ personId: person.id, areaId: 'store', purpose: 'inventory' });
-    people.addTraining(person.id, new Date(Date.now() - 86_400_000).toISOString());
-    people.addPledge(person.id, new Date(Date.now() - 86_400_000).toISOString());
+    enrolWiredHolder(controller.ctx.store.db);
     sim = await Simulator.start({ site, url: controller.brokerUrl, secrets: loadSecrets(dataDir) });
   });
 

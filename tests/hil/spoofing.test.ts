@@ -12,6 +12,7 @@ import { deviceClientId } from '../../src/devices/protocol.js';
 import { CLI, entries, enrol, events, prepareData, startDaemon, type Daemon } from '../helpers/daemon.js';
 import { mosquittoBinary, startOwnMosquitto, type OwnMosquitto } from '../helpers/mosquitto.js';
 import { freePort } from '../helpers/ports.js';
+import { rawConnect } from '../helpers/mqtt.js';
 
 const hasMosquitto = mosquittoBinary() !== undefined;
 if (!hasMosquitto) {
@@ -19,17 +20,6 @@ if (!hasMosquitto) {
   console.warn('\n!!! mosquitto is not installed: SKIPPING the Mosquitto ACL tests\n');
 }
 
-/** Connects a raw MQTT client; resolves with the client or the connection error. */
-function rawConnect(url: string, opts: mqtt.IClientOptions): Promise<{ client?: mqtt.MqttClient; error?: Error }> {
-  return new Promise((resolve) => {
-    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 3000, protocolVersion: 4, ...opts });
-    client.once('connect', () => resolve({ client }));
-    client.once('error', (error) => {
-      client.end(true);
-      resolve({ error });
-    });
-  });
-}
 
 /** The QoS the broker granted; 128 is a refusal (mqtt.js reports that as an error). */
 function subscribeQos(client: mqtt.MqttClient, topic: string): Promise<number> {
