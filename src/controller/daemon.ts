@@ -1,5 +1,6 @@
 // The controller: owns the lifecycle. Opens the store, brings up the broker link and the drivers,
 // then starts its features (extensions) in order and stops them in reverse.
+import { relative } from 'node:path';
 import type { Logger } from 'pino';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../devices/broker.js';
 import { MqttDriver } from '../devices/mqtt-driver.js';
@@ -9,6 +10,7 @@ import type { DeviceDriver } from '../devices/driver.js';
 import type { SiteFile } from '../site/schema.js';
 import { openStore, type Store } from '../store/index.js';
 import { WalCheckpointer } from '../store/wal-checkpointer.js';
+import { looseModes, type LooseMode } from '../store/file-modes.js';
 import { Alarms } from './alarms.js';
 import { Bus } from './bus.js';
 import type { Context, Counters, Extension } from './context.js';
@@ -59,6 +61,8 @@ export interface Health {
   database: { ok: boolean; entries: number; error?: string; lastStorageFaultAt?: string; walCheckpoint?: { runs: number; error: string | null } };
   broker: { mode: 'embedded' | 'external'; url: string; connected: boolean };
   devices: { total: number; online: number; offline: string[]; unknown: string[] };
+  /** The data directory's modes: anything group or others can read is listed (names only). */
+  files: { ok: boolean; loose: LooseMode[] };
   counters: Counters;
 }
 
@@ -72,6 +76,7 @@ export class Controller {
   /** The storage-fault count health last saw, and when it last grew. */
   private storageFaultsSeen = 0;
   private lastStorageFaultAt: number | null = null;
+  private fileModesCache?: { at: number; files: Health['files'] };
 
   private constructor(
     readonly ctx: Context,
@@ -117,6 +122,12 @@ export class Controller {
     const counters: Counters = { granted: 0, denied: 0, rejected: 0, duplicates: 0, storageFaults: 0 };
     const alarms = new Alarms(store.events, bus, log, now);
     const index = new SiteIndex(site);
+    // Personal data, card numbers and keys: warned at every start while anyone else can read them.
+    const loose = looseModes(opts.dataDir);
+    if (loose.length) {
+      log.warn({ loose }, `the data directory is readable by other users: chmod 700 ${opts.dataDir} and chmod 600 the files listed`);
+      alarms.raise({ category: 'security', type: 'file-modes-loose', severity: 'warning', source: opts.dataDir, detail: { loose } });
+    }
     const { secrets, added } = ensureSecrets(opts.dataDir, site.devices.map((d) => d.id));
     if (added.length) log.info({ devices: added }, 'created secrets for new devices (see `tobira devices --secrets`)');
 
@@ -224,6 +235,7 @@ export class Controller {
       database,
       broker: { mode: this.brokerMode, url: this.brokerUrl, connected: this.brokerConnected },
       devices: { total: this.supervision.devices().size, online, offline, unknown },
+      files: this.fileModes(),
       counters: { ...this.ctx.counters },
     };
   }
@@ -251,6 +263,16 @@ export class Controller {
     this.access.reloadSite();
     alarms.raise({ category: 'system', type: 'configuration-left', severity: 'info', source: 'site-file', detail: { applied: true, changed } });
     return { applied: true };
+  }
+
+  /** Checked at most every 10 s: /healthz is polled, and a directory listing is not free. */
+  private fileModes(): Health['files'] {
+    const now = Date.now();
+    if (!this.fileModesCache || now - this.fileModesCache.at > 10_000) {
+      const loose = looseModes(this.dataDir).map((l) => ({ ...l, path: relative(this.dataDir, l.path) || '.' }));
+      this.fileModesCache = { at: now, files: { ok: loose.length === 0, loose } };
+    }
+    return this.fileModesCache.files;
   }
 
   /** The embedded broker's accepted sockets (for diagnostics); empty with an external broker. */

@@ -1,15 +1,19 @@
 // The SQLite database: one file in the data directory, WAL mode, durable commits.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrations } from './schema.js';
+import { ensurePrivateDir, ensurePrivateFile } from './file-modes.js';
 
 export type Db = Database.Database;
 
 export const DATABASE_FILE = 'tobira.db';
 
 export function openDatabase(dataDir: string, opts: { readonly?: boolean } = {}): Db {
-  if (!opts.readonly) mkdirSync(dataDir, { recursive: true });
+  if (!opts.readonly) {
+    // Card numbers, personal data and TOTP seeds: private to the daemon's user from the first byte.
+    ensurePrivateDir(dataDir);
+    ensurePrivateFile(join(dataDir, DATABASE_FILE));
+  }
   const db = new Database(join(dataDir, DATABASE_FILE), { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
   db.pragma('busy_timeout = 5000');
   if (opts.readonly) return db;

@@ -16,7 +16,7 @@ export function logKeyPath(dataDir: string): string {
 export function loadOrCreateLogKey(dataDir: string): KeyObject {
   const existing = loadLogKey(dataDir);
   if (existing) return existing;
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const { privateKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   const path = logKeyPath(dataDir);
