@@ -1,7 +1,7 @@
 // The access flow at each door: identify the person, ask the policy, collect the second factor, the
 // escort or the second person, then log the decision (committed) before the door is released.
 import { verify as verifyTotp } from 'otplib';
-import { decidePass, invalidCredentialReasons, type DenyReason, type Factor, type PassDecision } from '../policy/access.js';
+import { decideEscort, decidePass, invalidCredentialReasons, type DenyReason, type EscortDecision, type Factor, type PassDecision, type PassRequest } from '../policy/access.js';
 import { isWithinSchedule } from '../policy/schedule.js';
 import type { CredentialEvent } from '../devices/protocol.js';
 import type { Area, Door } from '../site/schema.js';
@@ -38,11 +38,16 @@ interface Authenticated {
 
 /** A person who presented the first factor and owes the second. */
 interface PendingFactor { person: Person; credential: Credential; first: Factor; direction: Direction; source: Source; duress: boolean; timer: NodeJS.Timeout }
+/** An access holder who could escort a visitor: who, and the credential their standing is decided on again. */
+interface Escort { personId: string; credential: Credential }
+/** Why a waiting visitor's would-be escort did not count: said when the wait ends, instead of a bare timeout. */
+interface EscortRefusal { reason: 'escort-not-host' | 'escort-not-valid'; escortId: string; escortReason: DenyReason | null }
 /**
  * People fully authenticated who wait for others: visitors for an escort, access holders for a
- * second holder (two-person areas). The door opens when enough holders are there for everyone.
+ * second holder (two-person areas). The door opens when enough holders are there; each visitor goes
+ * in with them only if their host is among them, the others wait on until the window ends.
  */
-interface PendingGroup { holders: Authenticated[]; visitors: Authenticated[]; timer: NodeJS.Timeout }
+interface PendingGroup { holders: Authenticated[]; visitors: Authenticated[]; refused: Map<string, EscortRefusal>; timer: NodeJS.Timeout }
 
 interface DoorFlow {
   door: Door;
@@ -51,7 +56,7 @@ interface DoorFlow {
   factor: PendingFactor | null;
   group: PendingGroup | null;
   /** Access holders who entered here lately, for a visitor who follows them in. */
-  recentHolders: { personId: string; seq: number; at: number }[];
+  recentHolders: (Escort & { seq: number; at: number })[];
   /** Events at one door are handled one at a time: a PIN check awaits a hash. */
   queue: Promise<void>;
 }
@@ -203,12 +208,17 @@ export class Access implements Extension {
   }
 
   private decide(flow: DoorFlow, credential: Credential | undefined, person: Person | undefined, direction: Direction): PassDecision {
+    return decidePass(this.passRequest(flow, credential, person, direction));
+  }
+
+  /** The facts of one person's request at this door, read fresh from the store. */
+  private passRequest(flow: DoorFlow, credential: Credential | undefined, person: Person | undefined, direction: Direction): PassRequest {
     const { store, site } = this.ctx;
     const now = this.ctx.now();
     const area = flow.area;
     const mode = store.areas.mode(area.id);
     const schedule = area.schedule ? site.schedules.find((s) => s.id === area.schedule) : undefined;
-    return decidePass({
+    return {
       now, direction, credential,
       person: person && { kind: person.kind, status: person.status, roles: person.roles, ...store.people.standing(person.id) },
       area: {
@@ -221,7 +231,31 @@ export class Access implements Extension {
         : [],
       inside: person && area.antiPassback !== 'off' ? store.areas.isInside(area.id, person.id) : null,
       settings: site.policy,
-    });
+    };
+  }
+
+  /**
+   * Whether one access holder may escort a visitor now: the visit's host, and still in good standing
+   * for this area on fresh data (not left, grant not revoked, card not revoked, training and pledge).
+   */
+  private escortDecision(flow: DoorFlow, visitor: Authenticated, escort: Escort): EscortDecision {
+    const { people, visits } = this.ctx.store;
+    const visit = visitor.decision.visitId !== null ? visits.get(visitor.decision.visitId) : undefined;
+    const found = people.findCredential(escort.credential.kind, escort.credential.value);
+    const credential = found && found.personId === escort.personId ? found : undefined;
+    const person = people.person(escort.personId);
+    return decideEscort({ hostId: visit?.hostId ?? null, escortId: escort.personId, escort: this.passRequest(flow, credential, person, 'in') });
+  }
+
+  /** The first of `escorts` who may escort the visitor, or the refusal that says most (the host's own, before anyone else's). */
+  private findEscort(flow: DoorFlow, visitor: Authenticated, escorts: readonly Escort[]): { escort: Escort } | { refusal: EscortRefusal | null } {
+    let refusal: EscortRefusal | null = null;
+    for (const escort of escorts) {
+      const d = this.escortDecision(flow, visitor, escort);
+      if (d.ok) return { escort };
+      if (!refusal || d.reason === 'escort-not-valid') refusal = { reason: d.reason, escortId: escort.personId, escortReason: d.escortReason };
+    }
+    return { refusal };
   }
 
   private async authenticated(flow: DoorFlow, a: Authenticated): Promise<void> {
@@ -229,30 +263,57 @@ export class Access implements Extension {
     const now = this.ctx.now().getTime();
     if (a.direction === 'out') return this.grant(flow, [a]);
     const holdersNeeded = flow.area.twoPerson ? 2 : 1;
+    let refusal: EscortRefusal | null = null;
+    if (a.decision.needsEscort && holdersNeeded === 1) {
+      // The escort may already have gone in at this door, just before the visitor: only the visit's
+      // host, and only if still in good standing now (someone set to `left` a moment ago escorts no one).
+      const recent = flow.recentHolders.filter((h) => now - h.at <= policy.escortWindowSeconds * 1000);
+      const found = this.findEscort(flow, a, recent);
+      if ('escort' in found) {
+        const h = recent.find((x) => x.personId === found.escort.personId)!;
+        return this.grant(flow, [a], { seq: h.seq, personId: h.personId, credential: h.credential });
+      }
+      // Not yet: the host may still come after; why the ones here did not count is kept for the end.
+      refusal = found.refusal;
+    } else if (!a.decision.needsEscort && holdersNeeded === 1 && !flow.group) {
+      return this.grant(flow, [a]);
+    }
     if (!flow.group) {
-      if (!a.decision.needsEscort && holdersNeeded === 1) return this.grant(flow, [a]);
-      // The escort may already have gone in at this door, just before the visitor.
-      const escort = flow.recentHolders.find((h) => now - h.at <= policy.escortWindowSeconds * 1000);
-      if (a.decision.needsEscort && holdersNeeded === 1 && escort) return this.grant(flow, [a], { seq: escort.seq, personId: escort.personId });
       const windowMs = (a.decision.needsEscort ? policy.escortWindowSeconds : policy.twoPersonWindowSeconds) * 1000;
-      flow.group = { holders: [], visitors: [], timer: setTimeout(() => this.expireGroup(flow), windowMs) };
+      flow.group = { holders: [], visitors: [], refused: new Map(), timer: setTimeout(() => this.expireGroup(flow), windowMs) };
     }
     const group = flow.group;
     const list = a.decision.needsEscort ? group.visitors : group.holders;
     // The same person again does not count twice.
     if (!list.some((x) => x.person.id === a.person.id)) list.push(a);
-    if (group.holders.length >= holdersNeeded) {
-      this.clearGroup(flow);
-      return this.grant(flow, [...group.holders, ...group.visitors]);
+    if (refusal) group.refused.set(a.person.id, refusal);
+    if (group.holders.length < holdersNeeded) return this.indicate(flow, 'pin-required');
+    // Enough holders: each waiting visitor goes in with them only if their host is one of them.
+    const escorts = group.holders.map((h) => ({ personId: h.person.id, credential: h.credential }));
+    const going = [...group.holders];
+    const waiting: Authenticated[] = [];
+    for (const v of group.visitors) {
+      const found = this.findEscort(flow, v, escorts);
+      if ('escort' in found) going.push(v);
+      else {
+        waiting.push(v);
+        if (found.refusal) group.refused.set(v.person.id, found.refusal);
+      }
     }
-    this.indicate(flow, 'pin-required');
+    if (waiting.length === 0) this.clearGroup(flow);
+    else {
+      // The others wait on for their host until their window ends (the same timer).
+      group.holders = [];
+      group.visitors = waiting;
+    }
+    return this.grant(flow, going);
   }
 
   /**
    * Commits one record per person (a pair names each other), updates occupancy, and only then
    * releases the door. `linkTo`: an earlier record this one links to (the escort who went first).
    */
-  private async grant(flow: DoorFlow, people: Authenticated[], linkTo?: { seq: number; personId: string }): Promise<void> {
+  private async grant(flow: DoorFlow, people: Authenticated[], linkTo?: Escort & { seq: number }): Promise<void> {
     const { store, counters } = this.ctx;
     const at = this.ctx.now().toISOString();
     let records: EntryRecord[];
@@ -264,6 +325,13 @@ export class Access implements Extension {
           for (const a of people) {
             const again = this.decide(flow, a.credential, store.people.person(a.person.id), a.direction);
             if (!again.ok) throw new DecidedAgain(a, again.reason);
+          }
+          // A visitor's escort too: the one who went first, or the host among those entering now.
+          const escorts: Escort[] = linkTo ? [linkTo] : people.filter((p) => !p.decision.needsEscort).map((p) => ({ personId: p.person.id, credential: p.credential }));
+          for (const v of people) {
+            if (!v.decision.needsEscort) continue;
+            const found = this.findEscort(flow, v, escorts);
+            if (!('escort' in found)) throw new DecidedAgain(v, found.refusal?.reason ?? 'escort-not-valid', escortDetail(found.refusal));
           }
         }
         const first = store.entryLog.nextSeq;
@@ -290,7 +358,7 @@ export class Access implements Extension {
       if (err instanceof DecidedAgain) {
         // The one refused now is denied with the reason; anyone entering with them is cancelled.
         for (const a of people) {
-          void this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: a === err.who ? err.reason : 'cancelled', person: a.person }, { quiet: a !== err.who });
+          void this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: a === err.who ? err.reason : 'cancelled', person: a.person, detail: a === err.who ? err.detail : undefined }, { quiet: a !== err.who });
         }
         return;
       }
@@ -306,7 +374,7 @@ export class Access implements Extension {
     people.forEach((a, i) => {
       const record = records[i]!;
       if (a.direction === 'in' && !a.decision.needsEscort) {
-        flow.recentHolders = [{ personId: a.person.id, seq: record.seq, at: now }, ...flow.recentHolders.filter((h) => h.personId !== a.person.id)].slice(0, 5);
+        flow.recentHolders = [{ personId: a.person.id, credential: a.credential, seq: record.seq, at: now }, ...flow.recentHolders.filter((h) => h.personId !== a.person.id)].slice(0, 5);
       }
       if (a.duress) {
         this.ctx.alarms.raise({ category: 'alarm', type: 'duress', severity: 'alarm', source: flow.door.id, detail: { seq: record.seq, personId: a.person.id, personName: a.person.name } });
@@ -320,7 +388,7 @@ export class Access implements Extension {
   /** Logs a denial; `quiet`: log only (a cancelled or replaced wait), no indication or event. */
   private async deny(
     flow: DoorFlow,
-    d: { direction: Direction; source: Source; factors: Factor[]; reason: DenyReason; person?: Person; credentialValue?: { kind: Factor; value: string } },
+    d: { direction: Direction; source: Source; factors: Factor[]; reason: DenyReason; person?: Person; credentialValue?: { kind: Factor; value: string }; detail?: Record<string, unknown> },
     opts: { quiet?: boolean } = {},
   ): Promise<void> {
     const { store, counters } = this.ctx;
@@ -332,7 +400,7 @@ export class Access implements Extension {
           personId: d.person?.id ?? null, personName: d.person?.name ?? null, affiliation: d.person?.affiliation ?? null,
           factors: d.factors, decision: 'denied', reason: d.reason, deviceId: d.source.deviceId, deviceBoot: d.source.boot, deviceSeq: d.source.seq,
           // An unknown card's number is kept so a guard can see what was tried; secrets (PIN, OTP) never are.
-          detail: d.credentialValue ? { credential: { kind: d.credentialValue.kind, value: d.credentialValue.kind === 'card' || d.credentialValue.kind === 'bio' ? d.credentialValue.value : '(hidden)' } } : null,
+          detail: d.credentialValue ? { credential: { kind: d.credentialValue.kind, value: d.credentialValue.kind === 'card' || d.credentialValue.kind === 'bio' ? d.credentialValue.value : '(hidden)' } } : d.detail ?? null,
         });
         store.sequences.persist(d.source.deviceId);
         return r;
@@ -417,7 +485,11 @@ export class Access implements Extension {
     if (!group) return;
     flow.group = null;
     for (const a of group.holders) void this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: 'two-person-timeout', person: a.person });
-    for (const a of group.visitors) void this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: 'escort-timeout', person: a.person });
+    for (const a of group.visitors) {
+      // An escort who came but did not count is named; otherwise no one came in time.
+      const refusal = group.refused.get(a.person.id);
+      void this.deny(flow, { direction: a.direction, source: a.source, factors: a.factors, reason: refusal?.reason ?? 'escort-timeout', person: a.person, detail: escortDetail(refusal ?? null) });
+    }
   }
 
   private clearFactor(flow: DoorFlow): void {
@@ -451,9 +523,14 @@ export class Access implements Extension {
 
 /** A grant that no longer holds when its transaction runs. */
 class DecidedAgain extends Error {
-  constructor(readonly who: Authenticated, readonly reason: DenyReason) {
+  constructor(readonly who: Authenticated, readonly reason: DenyReason, readonly detail?: Record<string, unknown>) {
     super(`decided again before the commit: ${reason}`);
   }
+}
+
+/** A visitor's denial names the escort who did not count and the escort's own failing rule. */
+function escortDetail(r: EscortRefusal | null): Record<string, unknown> | undefined {
+  return r ? { escort: { personId: r.escortId, ...(r.escortReason ? { reason: r.escortReason } : {}) } } : undefined;
 }
 
 function grantDetail(a: Authenticated): Record<string, unknown> | null {

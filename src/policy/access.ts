@@ -33,6 +33,8 @@ export type DenyReason =
   | 'superseded'
   | 'cancelled'
   | 'escort-timeout'
+  | 'escort-not-host'
+  | 'escort-not-valid'
   | 'two-person-timeout';
 
 export type ReasonCode = 'granted' | DenyReason;
@@ -197,4 +199,33 @@ export function decidePass(req: PassRequest): PassDecision {
     antiPassbackViolation = true;
   }
   return { ok: true, purpose, grantId, visitId, needsEscort: person.kind === 'visitor', antiPassbackViolation };
+}
+
+export interface EscortRequest {
+  /** The host of the visit the visitor enters under; null when the visit cannot be found (fail secure). */
+  hostId: string | null;
+  /** The access holder who would escort. */
+  escortId: string;
+  /** The escort's own request to enter this area at this door, on fresh data. */
+  escort: PassRequest;
+}
+
+export type EscortDecision =
+  | { ok: true }
+  | { ok: false; reason: 'escort-not-host' | 'escort-not-valid'; /** The escort's own failing rule. */ escortReason: DenyReason | null };
+
+/**
+ * Whether an access holder may escort a visitor in, at the moment the visitor is decided: the visit's
+ * host, still in good standing for the area (as if entering now). An escort who has left, lost the
+ * grant or the card since going in escorts no one. Anti-passback is not asked of the escort: going in
+ * just before the visitor is the point.
+ */
+export function decideEscort(req: EscortRequest): EscortDecision {
+  // The host receives the visitor and answers for them (docs/access-policy.md, visitors and escorts).
+  if (req.hostId === null || req.escortId !== req.hostId) return { ok: false, reason: 'escort-not-host', escortReason: null };
+  const own = decidePass({ ...req.escort, direction: 'in', inside: null });
+  if (!own.ok) return { ok: false, reason: 'escort-not-valid', escortReason: own.reason };
+  // A visitor never escorts (a visit's host is staff; a changed record must not make it otherwise).
+  if (own.needsEscort) return { ok: false, reason: 'escort-not-valid', escortReason: 'no-grant' };
+  return { ok: true };
 }

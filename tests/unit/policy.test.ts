@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decidePass, trainingLapsesAt, type GrantFacts, type PassRequest, type PersonFacts, type VisitFacts } from '../../src/policy/access.js';
+import { decideEscort, decidePass, trainingLapsesAt, type GrantFacts, type PassRequest, type PersonFacts, type VisitFacts } from '../../src/policy/access.js';
 
 const now = new Date('2026-11-25T10:00:00+09:00');
 const grant = (over: Partial<GrantFacts> = {}): GrantFacts => ({ id: 1, validFrom: '2026-01-01T00:00:00Z', validUntil: null, purpose: 'battery project', outOfHours: false, ...over });
@@ -116,6 +116,40 @@ describe('access policy: each rule and reason code', () => {
       expect(reason(base({ person: visitor, visits: [visit()], area: { id: 'lab', mode: 'normal', allowedRoles: [], open: false, antiPassback: 'off' } }))).toBe('outside-hours');
     });
   });
+
+  describe('escorts', () => {
+    const escort = (over: Partial<PassRequest> = {}, hostId: string | null = 'host-1', escortId = 'host-1') => decideEscort({ hostId, escortId, escort: base(over) });
+    it('the visit\'s host in good standing escorts', () => {
+      expect(escort()).toEqual({ ok: true });
+    });
+    it('anyone else does not, whatever their standing; nor does anyone when the visit is not found', () => {
+      expect(escort({}, 'host-1', 'colleague')).toEqual({ ok: false, reason: 'escort-not-host', escortReason: null });
+      expect(escort({}, null, 'host-1')).toEqual({ ok: false, reason: 'escort-not-host', escortReason: null });
+    });
+    it.each([
+      ['person-inactive', { person: staff({ status: 'left' }) }],
+      ['person-inactive', { person: staff({ status: 'suspended' }) }],
+      ['no-grant', { grants: [] }],
+      ['grant-expired', { grants: [grant({ validUntil: '2026-11-25T00:00:00Z' })] }],
+      ['credential-revoked', { credential: { status: 'revoked' as const } }],
+      ['unknown-credential', { credential: undefined }],
+      ['training-lapsed', { person: staff({ lastTrainingAt: '2025-11-25T00:00:00Z' }) }],
+      ['no-pledge', { person: staff({ pledgeSignedAt: null }) }],
+      ['pin-locked-out', { person: staff({ lockedOutUntil: '2026-11-25T02:00:00Z' }) }],
+      ['area-locked-down', { area: { id: 'lab', mode: 'lockdown' as const, allowedRoles: ['security'], open: true, antiPassback: 'off' as const } }],
+    ])('a host who no longer passes escorts no one (%s)', (code, over) => {
+      expect(escort(over)).toEqual({ ok: false, reason: 'escort-not-valid', escortReason: code });
+    });
+    it('anti-passback is not asked of an escort who just went in; an exit request is never what is judged', () => {
+      const hard = { id: 'lab', mode: 'normal' as const, allowedRoles: [], open: true, antiPassback: 'hard' as const };
+      expect(escort({ area: hard, inside: true })).toEqual({ ok: true });
+      expect(escort({ direction: 'out', grants: [] })).toMatchObject({ ok: false, reason: 'escort-not-valid', escortReason: 'no-grant' });
+    });
+    it('a visitor never escorts, even named as host', () => {
+      const visitor = staff({ kind: 'visitor', lastTrainingAt: null, pledgeSignedAt: null });
+      expect(escort({ person: visitor, grants: [], visits: [visit()] })).toMatchObject({ ok: false, reason: 'escort-not-valid' });
+    });
+  });
 });
 
 describe('access policy properties', () => {
@@ -170,6 +204,18 @@ describe('access policy properties', () => {
         const v = req.visits.find((x) => x.id === d.visitId);
         return d.needsEscort && v !== undefined && v.approvedAt !== null && v.pledgeSignedAt !== null && v.endedAt === null &&
           v.areas.includes(req.area.id) && Date.parse(v.validFrom) <= t && t < Date.parse(v.validUntil);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('never lets anyone but the visit\'s host escort, nor a host who would not be let in now', () => {
+    fc.assert(
+      fc.property(requestArb, fc.constantFrom('host-1', 'other'), fc.option(fc.constantFrom('host-1', 'other')), (req, escortId, hostId) => {
+        const d = decideEscort({ hostId, escortId, escort: req });
+        if (!d.ok) return true;
+        const own = decidePass({ ...req, inside: null });
+        return escortId === hostId && own.ok && !own.needsEscort && req.person?.kind === 'staff' && req.person.status === 'active';
       }),
       { numRuns: 20_000 },
     );
