@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import rateLimit, { type CreateRateLimitOptions } from '@fastify/rate-limit';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Controller } from '../controller/daemon.js';
 import { AuthError, AuthService } from './auth.js';
@@ -14,6 +15,14 @@ export interface ApiOptions {
 }
 
 const API_PREFIX = '/api/v1';
+
+/**
+ * How many client addresses each rate limit remembers (an LRU; IPv6 counts per /64). Far more than
+ * a site's LAN holds, so a flood from many addresses cannot push a limited one out and reset it,
+ * yet bounded (a few MB at most).
+ */
+const RATE_LIMIT_ADDRESSES = 100_000;
+const WRITE_METHODS = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
 
 /** Routes a session that must change its password may still use. */
 const restrictedAllowed = new Set([`${API_PREFIX}/auth/password`, `${API_PREFIX}/auth/logout`, `${API_PREFIX}/auth/me`]);
@@ -66,6 +75,35 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) req.log.error({ err }, 'request failed');
     return reply.code(status).send({ error: status === 500 ? 'internal error' : err.message });
+  });
+
+  // Per-address rate limits (before authentication, so unauthenticated floods count too): login
+  // attempts, and changes of any kind. 429 with Retry-After; a refused login is in the audit log
+  // like any other attempt (other refused changes are recorded by the onResponse hook below).
+  await app.register(rateLimit, { global: false });
+  const limiter = (max: () => number) => app.createRateLimit({ max, timeWindow: 60_000, cache: RATE_LIMIT_ADDRESSES } as CreateRateLimitOptions);
+  const loginLimit = limiter(() => controller.ctx.site.api.loginAttemptsPerMinute);
+  const writeLimit = limiter(() => controller.ctx.site.api.writesPerMinute);
+  const LOGIN_URL = `${API_PREFIX}/auth/login`;
+  const tooMany = (reply: FastifyReply, result: { isAllowed: false; ttlInSeconds: number; max: number }, what: string): ApiError => {
+    reply.header('retry-after', String(Math.max(1, result.ttlInSeconds)));
+    reply.header('x-ratelimit-limit', String(result.max));
+    return new ApiError(429, `too many ${what} from this address (${result.max} a minute); retry in ${Math.max(1, result.ttlInSeconds)} s`);
+  };
+  app.addHook('onRequest', async (req, reply) => {
+    if (!WRITE_METHODS.has(req.method) || req.routeOptions.url === LOGIN_URL) return;
+    const result = await writeLimit(req);
+    if (!result.isAllowed && result.isExceeded) throw tooMany(reply, result, 'changes');
+  });
+  // Login after the body is parsed, so the refusal's audit record names who was tried.
+  app.addHook('preValidation', async (req, reply) => {
+    if (req.method !== 'POST' || req.routeOptions.url !== LOGIN_URL) return;
+    const result = await loginLimit(req);
+    if (result.isAllowed || !result.isExceeded) return;
+    const username = (req.body as { username?: unknown } | undefined)?.username;
+    auth.recordRateLimited(typeof username === 'string' ? username.slice(0, 64) : null, req.ip);
+    req.audited = true;
+    throw tooMany(reply, result, 'login attempts');
   });
 
   // Who is calling, and may they: 401 for no or ended session, 403 for a role that may not.

@@ -1,6 +1,7 @@
 // Accounts, login and sessions: argon2id passwords with a policy and a reuse history, TOTP for
-// everyone who can set access rights (no replay), per-account lockout and per-address rate limits,
-// bearer sessions with idle and absolute lifetimes. Every login, failure and lockout is audited.
+// every role (no replay; an admin may exempt an auditor who only reads), per-account lockout (the
+// per-address rate limit is app.ts's), bearer sessions with idle and absolute lifetimes. Every
+// login, failure and lockout is audited.
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
 import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
@@ -9,8 +10,19 @@ import { AccountStore, type Account, type Role } from '../store/accounts.js';
 import type { AuditInput, AuditLog } from '../store/audit-log.js';
 import { checkPassword, passwordProblemText, PASSWORD_HISTORY } from './password-policy.js';
 
-/** Roles that can set access rights must log in with TOTP. */
-export const rolesNeedingTotp: ReadonlySet<Role> = new Set(['admin', 'manager']);
+/** Every role can open a door, approve or grant, so every role signs in with TOTP. */
+export const rolesNeedingTotp: ReadonlySet<Role> = new Set(['admin', 'manager', 'guard', 'auditor']);
+
+/** Whether this account must give a code: every role, but an auditor an admin exempted (they only read). */
+export function needsSecondFactor(account: Pick<Account, 'role' | 'totpExempt'>): boolean {
+  return rolesNeedingTotp.has(account.role) && !(account.role === 'auditor' && account.totpExempt);
+}
+
+/** Approving (four-eyes grants, visits) opens doors to others: never without a second factor. */
+export function assertMayApprove(account: Pick<Account, 'role' | 'totpExempt'>): void {
+  if (needsSecondFactor(account)) return;
+  throw new AuthError(403, 'an auditor without a second factor may only read');
+}
 
 const PASSWORD_HASH = { algorithm: 2 /* argon2id */, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
@@ -61,8 +73,6 @@ export function totpUri(username: string, secret: string): string {
 
 export class AuthService {
   readonly accounts: AccountStore;
-  /** Recent login attempts per client address, for the rate limit. */
-  private readonly attempts = new Map<string, number[]>();
 
   constructor(
     private readonly db: Db,
@@ -70,7 +80,7 @@ export class AuthService {
     private readonly settings: () => AuthSettings,
     private readonly now: () => Date = () => new Date(),
   ) {
-    this.accounts = new AccountStore(db);
+    this.accounts = AccountStore.open(db);
   }
 
   record(entry: Omit<AuditInput, 'at'>): void {
@@ -81,7 +91,7 @@ export class AuthService {
     return argonHash(password, PASSWORD_HASH);
   }
 
-  /** Creates an account with a one-time password (changed at first login) and, for admins and managers, a TOTP seed. */
+  /** Creates an account with a one-time password (changed at first login) and a TOTP seed (every role needs one). */
   async createAccount(by: string, a: { username: string; displayName: string; role: Role }): Promise<{ account: Account; oneTimePassword: string; totpUri: string | null }> {
     if (this.accounts.byUsername(a.username)) throw new AuthError(409, `username "${a.username}" is taken`);
     const password = oneTimePassword();
@@ -94,25 +104,31 @@ export class AuthService {
     return { account, oneTimePassword: password, totpUri: secret ? totpUri(account.username, secret) : null };
   }
 
-  private rateLimited(address: string): boolean {
-    const now = this.now().getTime();
-    const recent = (this.attempts.get(address) ?? []).filter((t) => now - t < 60_000);
-    recent.push(now);
-    this.attempts.set(address, recent);
-    if (this.attempts.size > 10_000) this.attempts.clear(); // a flood of addresses must not grow memory without bound
-    return recent.length > this.settings().loginAttemptsPerMinute;
+  /**
+   * An admin gives an account a new TOTP seed (a lost phone, or an account made before every role
+   * needed one): the old seed stops working at once. Returns the enrolment URI, shown once.
+   */
+  resetTotp(account: Account): string {
+    const secret = generateSecret();
+    this.db.transaction(() => {
+      this.accounts.setTotp(account.id, { secret, pending: null });
+      this.accounts.deleteSessionsOf(account.id);
+    })();
+    return totpUri(account.username, secret);
+  }
+
+  /** A login refused by the per-address rate limit (app.ts applies it): recorded like any other attempt. */
+  recordRateLimited(username: string | null, address: string): void {
+    this.record({ actor: username, role: null, action: 'auth.login', target: null, outcome: 'rate-limited', address, detail: null });
   }
 
   async login(username: string, password: string, totp: string | undefined, address: string): Promise<{ token: string; expiresAt: string; account: Account }> {
     const s = this.settings();
     const base = { actor: username, role: null, action: 'auth.login', target: null, address };
-    if (this.rateLimited(address)) {
-      this.record({ ...base, outcome: 'rate-limited', detail: null });
-      throw new AuthError(429, 'too many login attempts from this address; wait a minute');
-    }
     const account = this.accounts.byUsername(username);
     const now = this.now();
-    // The same answer for an unknown user and a wrong password: no username probing.
+    // One answer, and one argon2 computation, for an unknown user, a disabled or locked account and
+    // a wrong password or code alike: neither the text nor the time tells which accounts exist.
     const refuse = (outcome: string, detail: Record<string, unknown> | null = null): never => {
       this.record({ ...base, role: account?.role ?? null, outcome, detail });
       throw new AuthError(401, 'wrong username, password or code');
@@ -121,15 +137,12 @@ export class AuthService {
       await this.hashPassword(password); // same time as a real check
       return refuse('failed', { reason: 'unknown user' });
     }
-    if (account.status !== 'active') return refuse('failed', { reason: 'account disabled' });
-    if (account.lockedUntil && Date.parse(account.lockedUntil) > now.getTime()) {
-      this.record({ ...base, role: account.role, outcome: 'locked', detail: { lockedUntil: account.lockedUntil } });
-      throw new AuthError(401, 'account locked after repeated failures; try again later');
-    }
     const passwordOk = await argonVerify(account.passwordHash, password).catch(() => false);
+    if (account.status !== 'active') return refuse('failed', { reason: 'account disabled' });
+    if (account.lockedUntil && Date.parse(account.lockedUntil) > now.getTime()) return refuse('locked', { lockedUntil: account.lockedUntil });
     let totpOk = true;
     let totpStep: number | null = null;
-    if (rolesNeedingTotp.has(account.role)) {
+    if (needsSecondFactor(account)) {
       totpOk = false;
       if (account.totpSecret && totp && /^\d{6}$/.test(totp)) {
         const result = await verifyTotp({ secret: account.totpSecret, token: totp, epoch: Math.floor(now.getTime() / 1000), epochTolerance: 30 }).catch(() => ({ valid: false as const }));

@@ -179,6 +179,8 @@ export const siteFileSchema = z.strictObject({
       loginLockoutMinutes: z.number().int().min(1).max(1440).default(15),
       /** Login attempts per client address per minute. */
       loginAttemptsPerMinute: z.number().int().min(1).max(1000).default(20),
+      /** Changes (POST, PATCH, PUT, DELETE other than login) per client address per minute. */
+      writesPerMinute: z.number().int().min(10).max(100_000).default(120),
       /** The audit log of admin actions: kept at least 90 days (3 months). */
       auditRetentionDays: z.number().int().min(90, 'at least 90 days (3 months)').max(36_500).default(1095),
     })

@@ -1,7 +1,9 @@
-// Manager accounts and their sessions. Passwords and session tokens are kept only as hashes.
+// Manager accounts and their sessions. Passwords and session tokens are kept only as hashes; TOTP
+// seeds only sealed (secret-box.ts), with the key in its own file beside the database.
 import { randomUUID } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
+import { dataDirOf, SecretBox, secretBoxFor, SecretKeyError, secretsKeyPath } from './secret-box.js';
 
 export type Role = 'admin' | 'manager' | 'guard' | 'auditor';
 export const roles: readonly Role[] = ['admin', 'manager', 'guard', 'auditor'];
@@ -15,9 +17,12 @@ export interface Account {
   /** The last hashes, newest first: a password cannot be reused within them. */
   passwordHistory: string[];
   mustChangePassword: boolean;
+  /** The TOTP seed in clear (sealed in the database). */
   totpSecret: string | null;
   totpPendingSecret: string | null;
   lastTotpStep: number | null;
+  /** An auditor an admin let sign in without a second factor: they may only read. */
+  totpExempt: boolean;
   failedLogins: number;
   lockedUntil: string | null;
   status: 'active' | 'disabled';
@@ -28,15 +33,11 @@ export interface Account {
 interface Row {
   id: string; username: string; display_name: string; role: Role; password_hash: string; password_history: string;
   must_change_password: number; totp_secret: string | null; totp_pending_secret: string | null; last_totp_step: number | null;
-  failed_logins: number; locked_until: string | null; status: 'active' | 'disabled'; created_at: string; created_by: string;
+  totp_exempt: number; failed_logins: number; locked_until: string | null; status: 'active' | 'disabled'; created_at: string; created_by: string;
 }
 
-const toAccount = (r: Row): Account => ({
-  id: r.id, username: r.username, displayName: r.display_name, role: r.role, passwordHash: r.password_hash,
-  passwordHistory: JSON.parse(r.password_history) as string[], mustChangePassword: r.must_change_password === 1,
-  totpSecret: r.totp_secret, totpPendingSecret: r.totp_pending_secret, lastTotpStep: r.last_totp_step,
-  failedLogins: r.failed_logins, lockedUntil: r.locked_until, status: r.status, createdAt: r.created_at, createdBy: r.created_by,
-});
+/** What a sealed seed is bound to: the account (and which of its two seeds). */
+const seedContext = (id: string, pending: boolean) => `account-totp${pending ? '-pending' : ''}:${id}`;
 
 export interface Session {
   tokenHash: string;
@@ -50,7 +51,59 @@ export class AccountStore {
   /** Prepared once: every API request looks up its session and account. */
   private readonly statements = new Map<string, Statement<unknown[]>>();
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly box: SecretBox,
+  ) {}
+
+  /**
+   * The accounts of a database, with the secrets key from its data directory: seeds still in clear
+   * (an older version) are sealed now, and every sealed one must open, or this throws — a missing
+   * or wrong key is a startup error, not a sign-in that quietly fails or passes later.
+   */
+  static open(db: Db): AccountStore {
+    const dir = dataDirOf(db);
+    const sealed = db.prepare("SELECT count(*) AS n FROM accounts WHERE totp_secret LIKE 'sealed:%' OR totp_pending_secret LIKE 'sealed:%'").get() as { n: number };
+    const box = dir ? secretBoxFor(dir, sealed.n > 0) : SecretBox.ephemeral();
+    const store = new AccountStore(db, box);
+    try {
+      store.sealClearSeeds();
+    } catch (err) {
+      if (!(err instanceof SecretKeyError)) throw err;
+      throw new SecretKeyError(`the TOTP seeds in the database do not open with ${dir ? secretsKeyPath(dir) : 'the key'} (${err.message}). ` +
+        'Put back the secrets-key file that was kept with this database; tobira does not start without it.');
+    }
+    return store;
+  }
+
+  /** Seals seeds left in clear and checks that every sealed one opens. */
+  private sealClearSeeds(): void {
+    const rows = this.db.prepare('SELECT id, totp_secret AS secret, totp_pending_secret AS pending FROM accounts').all() as { id: string; secret: string | null; pending: string | null }[];
+    this.db.transaction(() => {
+      for (const r of rows) {
+        for (const [column, value, pending] of [['totp_secret', r.secret, false], ['totp_pending_secret', r.pending, true]] as const) {
+          if (value === null) continue;
+          if (SecretBox.isSealed(value)) this.box.open(value, seedContext(r.id, pending));
+          else this.db.prepare(`UPDATE accounts SET ${column} = ? WHERE id = ?`).run(this.box.seal(value, seedContext(r.id, pending)), r.id);
+        }
+      }
+    })();
+  }
+
+  private seal(id: string, seed: string | null, pending: boolean): string | null {
+    return seed === null ? null : this.box.seal(seed, seedContext(id, pending));
+  }
+
+  private toAccount(r: Row): Account {
+    return {
+      id: r.id, username: r.username, displayName: r.display_name, role: r.role, passwordHash: r.password_hash,
+      passwordHistory: JSON.parse(r.password_history) as string[], mustChangePassword: r.must_change_password === 1,
+      totpSecret: r.totp_secret === null ? null : this.box.open(r.totp_secret, seedContext(r.id, false)),
+      totpPendingSecret: r.totp_pending_secret === null ? null : this.box.open(r.totp_pending_secret, seedContext(r.id, true)),
+      lastTotpStep: r.last_totp_step, totpExempt: r.totp_exempt === 1,
+      failedLogins: r.failed_logins, lockedUntil: r.locked_until, status: r.status, createdAt: r.created_at, createdBy: r.created_by,
+    };
+  }
 
   private q(sql: string): Statement<unknown[]> {
     let stmt = this.statements.get(sql);
@@ -60,16 +113,16 @@ export class AccountStore {
 
   byUsername(username: string): Account | undefined {
     const row = this.q('SELECT * FROM accounts WHERE username = ?').get(username) as Row | undefined;
-    return row ? toAccount(row) : undefined;
+    return row ? this.toAccount(row) : undefined;
   }
 
   byId(id: string): Account | undefined {
     const row = this.q('SELECT * FROM accounts WHERE id = ?').get(id) as Row | undefined;
-    return row ? toAccount(row) : undefined;
+    return row ? this.toAccount(row) : undefined;
   }
 
   list(): Account[] {
-    return (this.q('SELECT * FROM accounts ORDER BY username').all() as Row[]).map(toAccount);
+    return (this.q('SELECT * FROM accounts ORDER BY username').all() as Row[]).map((r) => this.toAccount(r));
   }
 
   count(): number {
@@ -81,7 +134,7 @@ export class AccountStore {
     this
       .q(`INSERT INTO accounts (id, username, display_name, role, password_hash, password_history, must_change_password, totp_secret, created_at, created_by)
         VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`)
-      .run(id, a.username, a.displayName, a.role, a.passwordHash, JSON.stringify([a.passwordHash]), a.totpSecret, new Date().toISOString(), a.createdBy);
+      .run(id, a.username, a.displayName, a.role, a.passwordHash, JSON.stringify([a.passwordHash]), this.seal(id, a.totpSecret, false), new Date().toISOString(), a.createdBy);
     return this.byId(id)!;
   }
 
@@ -89,8 +142,13 @@ export class AccountStore {
     this.q('UPDATE accounts SET password_hash = ?, password_history = ?, must_change_password = ? WHERE id = ?').run(hash, JSON.stringify(history), mustChange ? 1 : 0, id);
   }
 
+  /** A new role; an exemption from the second factor is for a reading auditor only, so it ends here. */
   setRole(id: string, role: Role): void {
-    this.q('UPDATE accounts SET role = ? WHERE id = ?').run(role, id);
+    this.q('UPDATE accounts SET role = ?, totp_exempt = 0 WHERE id = ?').run(role, id);
+  }
+
+  setTotpExempt(id: string, exempt: boolean): void {
+    this.q('UPDATE accounts SET totp_exempt = ? WHERE id = ?').run(exempt ? 1 : 0, id);
   }
 
   setStatus(id: string, status: Account['status']): void {
@@ -98,8 +156,8 @@ export class AccountStore {
   }
 
   setTotp(id: string, fields: { secret?: string | null; pending?: string | null; lastStep?: number | null }): void {
-    if (fields.secret !== undefined) this.q('UPDATE accounts SET totp_secret = ?, last_totp_step = NULL WHERE id = ?').run(fields.secret, id);
-    if (fields.pending !== undefined) this.q('UPDATE accounts SET totp_pending_secret = ? WHERE id = ?').run(fields.pending, id);
+    if (fields.secret !== undefined) this.q('UPDATE accounts SET totp_secret = ?, last_totp_step = NULL WHERE id = ?').run(this.seal(id, fields.secret, false), id);
+    if (fields.pending !== undefined) this.q('UPDATE accounts SET totp_pending_secret = ? WHERE id = ?').run(this.seal(id, fields.pending, true), id);
     if (fields.lastStep !== undefined) this.q('UPDATE accounts SET last_totp_step = ? WHERE id = ?').run(fields.lastStep, id);
   }
 

@@ -241,4 +241,8 @@ export const migrations: string[] = [
   ALTER TABLE events ADD COLUMN ack_note TEXT;
   CREATE INDEX events_open ON events(severity, acked_at, id);
   `,
+  `
+  -- Every role signs in with TOTP; an admin may exempt an auditor who only reads (audited).
+  ALTER TABLE accounts ADD COLUMN totp_exempt INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

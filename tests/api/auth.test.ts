@@ -1,7 +1,16 @@
 // Accounts, login, TOTP, sessions, lockout and the password policy, through fastify's inject.
+import Database from 'better-sqlite3';
+import { existsSync, renameSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildServer } from '../../src/api/server.js';
+import { AuthService } from '../../src/api/auth.js';
 import { checkPassword } from '../../src/api/password-policy.js';
+import { Controller } from '../../src/controller/daemon.js';
+import { SECRETS_KEY_FILE } from '../../src/store/secret-box.js';
 import { startApi, TEST_PASSWORD, type TestApi } from '../helpers/api.js';
+import { freePort } from '../helpers/ports.js';
 
 describe('password policy', () => {
   const user = { username: 'hanako.sato', displayName: '佐藤 花子' };
@@ -24,7 +33,7 @@ describe('password policy', () => {
 describe('sign-in, sessions and accounts', () => {
   let api: TestApi;
   beforeAll(async () => {
-    api = await startApi();
+    api = await startApi({ edit: (raw) => (raw.api = { fourEyes: true }) });
   });
   afterAll(async () => api?.close());
 
@@ -34,11 +43,11 @@ describe('sign-in, sessions and accounts', () => {
     expect(bogus.statusCode).toBe(401);
     const guard = await api.call('guard', 'GET', '/api/v1/accounts');
     expect(guard.statusCode).toBe(403);
-    expect(guard.json()).toEqual({ error: 'a guard may not do this (needs admin)' });
+    expect(guard.json()).toMatchObject({ type: 'about:blank', title: 'Forbidden', status: 403, detail: 'a guard may not read accounts (needs admin)' });
     expect((await api.call('admin', 'GET', '/api/v1/accounts')).statusCode).toBe(200);
   });
 
-  it('requires TOTP for admins and managers, refuses a replayed code, and not for guards', async () => {
+  it('requires TOTP for every role and refuses a replayed code', async () => {
     const manager = api.accounts.manager;
     const login = (totp?: string) => api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: manager.username, password: manager.password, ...(totp ? { totp } : {}) } });
     expect((await login()).statusCode).toBe(401);
@@ -48,9 +57,74 @@ describe('sign-in, sessions and accounts', () => {
     const next = await api.code(manager.totpSecret!, 1);
     expect((await login(next)).statusCode).toBe(200);
     expect((await login(next)).statusCode).toBe(401);
-    const guard = await api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'test-guard', password: TEST_PASSWORD } });
-    expect(guard.statusCode).toBe(200);
-    expect(guard.json().account.totpEnrolled).toBe(false);
+    // A guard opens doors and checks visitors in; an auditor approves: both need a code too.
+    for (const role of ['guard', 'auditor'] as const) {
+      const acct = api.accounts[role];
+      const as = (totp?: string) => api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: acct.username, password: acct.password, ...(totp ? { totp } : {}) }, remoteAddress: '10.0.1.1' });
+      const noCode = await as();
+      expect(noCode.statusCode).toBe(401);
+      expect(noCode.json().detail ?? noCode.json().error).toBe('wrong username, password or code');
+      const ok = await as(await api.code(acct.totpSecret!, 1));
+      expect(ok.statusCode).toBe(200);
+      expect(ok.json().account).toMatchObject({ role, totpEnrolled: true, totpExempt: false });
+    }
+  });
+
+  it('an admin may exempt an auditor who only reads (audited); that auditor cannot approve, and a role change ends it', async () => {
+    const acct = await api.signIn('reader.only', 'auditor');
+    const id = (await api.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${acct.token}` } })).json().id as string;
+    const login = (totp?: string) => api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: acct.username, password: acct.password, ...(totp ? { totp } : {}) }, remoteAddress: '10.0.2.1' });
+    expect((await login()).statusCode).toBe(401);
+
+    // Only an auditor, and only by an admin.
+    const guardId = (await api.call('admin', 'GET', '/api/v1/accounts?role=guard')).json().items[0].id as string;
+    const refusedGuard = await api.call('admin', 'PATCH', `/api/v1/accounts/${guardId}`, { totpExempt: true });
+    expect(refusedGuard.statusCode).toBe(400);
+    expect((await api.call('manager', 'PATCH', `/api/v1/accounts/${id}`, { totpExempt: true })).statusCode).toBe(403);
+    const exempt = await api.call('admin', 'PATCH', `/api/v1/accounts/${id}`, { totpExempt: true });
+    expect(exempt.statusCode).toBe(200);
+    expect(exempt.json()).toMatchObject({ role: 'auditor', totpExempt: true });
+    const records = (await api.call('auditor', 'GET', '/api/v1/audit?action=account.totp-exempt')).json().items;
+    expect(records).toEqual([expect.objectContaining({ actor: 'test-admin', target: `account:${id}`, outcome: 'ok', detail: { role: 'auditor', totpExempt: true } })]);
+
+    const signedIn = await login();
+    expect(signedIn.statusCode).toBe(200);
+    const headers = { authorization: `Bearer ${signedIn.json().token}` };
+    expect((await api.app.inject({ method: 'GET', url: '/api/v1/audit', headers })).statusCode).toBe(200);
+
+    // A pending four-eyes grant: the exempted auditor may read it but not approve it; a full auditor may.
+    const person = await api.call('manager', 'POST', '/api/v1/people', { name: 'Approval Subject', affiliation: 'R&D', title: 'Researcher' });
+    expect(person.statusCode).toBe(201);
+    const grant = await api.call('manager', 'POST', '/api/v1/grants', { personId: person.json().id, areaId: 'lab', purpose: 'four-eyes test' });
+    expect(grant.json()).toMatchObject({ status: 'pending' });
+    const refused = await api.app.inject({ method: 'POST', url: `/api/v1/grants/${grant.json().id}/approve`, headers });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().detail ?? refused.json().error).toBe('an auditor without a second factor may only read');
+    const visit = await api.app.inject({ method: 'POST', url: '/api/v1/visits/1/approve', headers });
+    expect(visit.statusCode).toBe(403);
+    expect(visit.json().detail ?? visit.json().error).toBe('an auditor without a second factor may only read');
+    expect((await api.call('auditor', 'POST', `/api/v1/grants/${grant.json().id}/approve`)).statusCode).toBe(200);
+
+    // A new role ends the exemption: a code is needed again.
+    const moved = await api.call('admin', 'PATCH', `/api/v1/accounts/${id}`, { role: 'guard' });
+    expect(moved.json()).toMatchObject({ role: 'guard', totpExempt: false });
+    expect((await login()).statusCode).toBe(401);
+    expect((await api.call('admin', 'PATCH', `/api/v1/accounts/${id}`, { role: 'auditor' })).json()).toMatchObject({ totpExempt: false });
+    expect((await login()).statusCode).toBe(401);
+    expect((await login(await api.code(acct.totpSecret!, 1))).statusCode).toBe(200);
+  });
+
+  it('an admin resets a TOTP seed: the old one stops working', async () => {
+    const acct = await api.signIn('lost.phone', 'guard');
+    const id = (await api.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${acct.token}` } })).json().id as string;
+    const reset = await api.call('admin', 'POST', `/api/v1/accounts/${id}/reset-totp`);
+    expect(reset.statusCode).toBe(200);
+    const secret = new URL(reset.json().totpUri).searchParams.get('secret')!;
+    expect(secret).not.toBe(acct.totpSecret);
+    expect((await api.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${acct.token}` } })).statusCode).toBe(401);
+    const login = (s: string) => api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'lost.phone', password: acct.password, totp: s }, remoteAddress: '10.0.3.1' });
+    expect((await login(await api.code(acct.totpSecret!, 1))).statusCode).toBe(401);
+    expect((await login(await api.code(secret, 1))).statusCode).toBe(200);
   });
 
   it('an admin creates a manager with a one-time password and a TOTP URI; first login must change the password', async () => {
@@ -85,27 +159,54 @@ describe('sign-in, sessions and accounts', () => {
     expect((await change(sequence[5]!, TEST_PASSWORD)).statusCode).toBe(204); // six back: allowed again
   });
 
-  it('locks an account after repeated failures, each logged; the right password is refused while locked', async () => {
+  it('locks an account after repeated failures, each logged; while locked it answers exactly as an unknown account does', async () => {
     const acct = await api.signIn('lock.test', 'guard');
-    const attempt = (password: string) => api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'lock.test', password }, remoteAddress: '10.0.0.9' });
-    for (let i = 0; i < 5; i++) expect((await attempt('wrong-password-xyz')).statusCode).toBe(401);
-    const locked = await attempt(acct.password);
+    const attempt = (username: string, password: string, totp?: string) =>
+      api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password, ...(totp ? { totp } : {}) }, remoteAddress: '10.0.0.9' });
+    for (let i = 0; i < 5; i++) expect((await attempt('lock.test', 'wrong-password-xyz', '000000')).statusCode).toBe(401);
+    const locked = await attempt('lock.test', acct.password, await api.code(acct.totpSecret!, 1));
+    const unknown = await attempt('lock.test.nobody', acct.password, await api.code(acct.totpSecret!, 1));
     expect(locked.statusCode).toBe(401);
-    expect(locked.json().error).toMatch(/locked/);
+    expect(unknown.statusCode).toBe(401);
+    // Byte for byte: nothing in the answer tells a real, locked account from one that does not exist.
+    expect(locked.body).toBe(unknown.body);
+    const headersOf = (r: typeof locked) => Object.fromEntries(Object.entries(r.headers).filter(([k]) => !['date', 'x-ratelimit-remaining', 'x-ratelimit-reset'].includes(k)));
+    expect(headersOf(locked)).toEqual(headersOf(unknown));
     const audit = (await api.call('auditor', 'GET', '/api/v1/audit?actor=lock.test&limit=20')).json().items as { action: string; outcome: string }[];
     expect(audit.filter((r) => r.action === 'auth.login' && r.outcome === 'failed')).toHaveLength(5);
     expect(audit.filter((r) => r.action === 'auth.lockout')).toHaveLength(1);
     expect(audit.filter((r) => r.action === 'auth.login' && r.outcome === 'locked')).toHaveLength(1);
   });
 
-  it('rate-limits login attempts per address', async () => {
+  it('rate-limits login attempts per address, with Retry-After, and records the refusals', async () => {
     const statuses: number[] = [];
+    let last;
     for (let i = 0; i < 25; i++) {
-      statuses.push((await api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: `nobody${i}`, password: 'x' }, remoteAddress: '10.9.9.9' })).statusCode);
+      last = await api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: `nobody${i}`, password: 'x' }, remoteAddress: '10.9.9.9' });
+      statuses.push(last.statusCode);
     }
     expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
     expect(statuses.slice(20).every((s) => s === 429)).toBe(true);
+    expect(Number(last!.headers['retry-after'])).toBeGreaterThan(0);
+    expect(Number(last!.headers['retry-after'])).toBeLessThanOrEqual(60);
+    const audit = (await api.call('auditor', 'GET', '/api/v1/audit?actor=nobody24')).json().items;
+    expect(audit).toEqual([expect.objectContaining({ action: 'auth.login', outcome: 'rate-limited', address: '10.9.9.9' })]);
   });
+
+  it('a flood from more than 10,000 addresses does not reset a limited address\'s window', async () => {
+    const limited = '10.8.8.8';
+    const login = (address: string, payload: object = { username: 'flood.target', password: 'wrong-password-xyz' }) =>
+      api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload, remoteAddress: address });
+    for (let i = 0; i < 20; i++) await login(limited);
+    expect((await login(limited)).statusCode).toBe(429);
+    // Each flood request counts in the limiter (a body that fails validation: no password hashing).
+    for (let i = 0; i < 10_050; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, k) => login(`172.${16 + ((i + k) >> 16)}.${((i + k) >> 8) & 255}.${(i + k) & 255}`, {})));
+    }
+    const after = await login(limited);
+    expect(after.statusCode).toBe(429);
+    expect(Number(after.headers['retry-after'])).toBeGreaterThan(0);
+  }, 120_000);
 
   it('logout ends the session; an idle session ends by itself', async () => {
     const acct = await api.signIn('logout.test', 'auditor');
@@ -134,5 +235,92 @@ describe('sign-in, sessions and accounts', () => {
     expect((await api.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${acct.token}` } })).statusCode).toBe(401);
     const audit = (await api.call('auditor', 'GET', '/api/v1/audit?action=account.role-change')).json().items;
     expect(audit[0]).toMatchObject({ actor: 'test-admin', outcome: 'ok', detail: { from: 'guard', to: 'auditor' } });
+  });
+});
+
+describe('the per-address limit on changes', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startApi({ edit: (raw) => (raw.api = { writesPerMinute: 10 }) });
+  });
+  afterAll(async () => api?.close());
+
+  it('limits changes per address on every write route, with Retry-After', async () => {
+    const statuses: number[] = [];
+    let last;
+    for (let i = 0; i < 12; i++) {
+      last = await api.app.inject({ method: 'POST', url: '/api/v1/people', payload: { name: `Flood ${i}`, affiliation: 'R&D', title: 'Researcher' }, headers: { authorization: `Bearer ${api.accounts.manager.token}` }, remoteAddress: '10.7.7.7' });
+      statuses.push(last.statusCode);
+    }
+    expect(statuses.slice(0, 10).every((s) => s === 201)).toBe(true);
+    expect(statuses.slice(10)).toEqual([429, 429]);
+    expect(Number(last!.headers['retry-after'])).toBeGreaterThan(0);
+    // Unauthenticated changes count too, and other addresses are not affected.
+    expect((await api.app.inject({ method: 'DELETE', url: '/api/v1/people/x', remoteAddress: '10.7.7.7' })).statusCode).toBe(429);
+    expect((await api.app.inject({ method: 'POST', url: '/api/v1/people', payload: { name: 'Other', affiliation: 'R&D', title: 'Researcher' }, headers: { authorization: `Bearer ${api.accounts.manager.token}` }, remoteAddress: '10.7.7.8' })).statusCode).toBe(201);
+  });
+});
+
+describe('TOTP seeds at rest', () => {
+  it('the accounts table holds no seed in clear; sign-in with TOTP works after a restart; a missing key stops the start', async () => {
+    const api = await startApi();
+    const { dataDir } = api;
+    const manager = api.accounts.manager;
+    await api.close();
+
+    const db = new Database(join(dataDir, 'tobira.db'), { readonly: true });
+    const rows = db.prepare('SELECT username, totp_secret AS secret FROM accounts').all() as { username: string; secret: string | null }[];
+    db.close();
+    expect(rows.length).toBeGreaterThanOrEqual(4);
+    for (const r of rows) {
+      expect(r.secret).not.toBeNull();
+      expect(r.secret).not.toMatch(/^[A-Z2-7]+=*$/); // not base32
+      expect(r.secret).not.toContain(manager.totpSecret!);
+    }
+    const keyFile = join(dataDir, SECRETS_KEY_FILE);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+
+    // The same data directory, a new process's worth of controller and API.
+    const site = api.controller.ctx.site;
+    const log = pino({ level: 'silent' });
+    const start = async () => {
+      const controller = await Controller.start({ site, dataDir, log, broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() } });
+      try {
+        return { controller, app: await buildServer({ controller, log }) };
+      } catch (err) {
+        await controller.stop();
+        throw err;
+      }
+    };
+    const again = await start();
+    try {
+      const { generate } = await import('otplib');
+      const code = await generate({ secret: manager.totpSecret!, epoch: Math.floor(Date.now() / 1000) + 30 });
+      const res = await again.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: manager.username, password: manager.password, totp: code } });
+      expect(res.statusCode).toBe(200);
+    } finally {
+      await again.app.close();
+      await again.controller.stop();
+    }
+
+    // Without its key the database's seeds are useless: the API refuses to start, saying why.
+    renameSync(keyFile, `${keyFile}.away`);
+    await expect(start()).rejects.toThrow(/secrets-key is missing/);
+    expect(existsSync(keyFile)).toBe(false); // no fresh key was made in its place
+  });
+
+  it('seeds left in clear by an older version are sealed when the accounts are opened', async () => {
+    const api = await startApi();
+    const db = api.controller.ctx.store.db;
+    const { id } = db.prepare("SELECT id FROM accounts WHERE username = 'test-guard'").get() as { id: string };
+    db.prepare('UPDATE accounts SET totp_secret = ? WHERE id = ?').run(api.accounts.guard.totpSecret, id);
+    try {
+      const auth = new AuthService(db, api.controller.ctx.store.audit, () => api.controller.ctx.site.api);
+      expect(auth.accounts.byId(id)!.totpSecret).toBe(api.accounts.guard.totpSecret);
+      const stored = (db.prepare('SELECT totp_secret AS s FROM accounts WHERE id = ?').get(id) as { s: string }).s;
+      expect(stored).toMatch(/^sealed:v1:/);
+    } finally {
+      await api.close();
+    }
   });
 });

@@ -525,7 +525,7 @@ describe('visits, site, entries, stream and metrics', () => {
       expect((await api.app.inject({ method: 'POST', url: `${V1}/auth/logout`, headers: { authorization: `Bearer ${acct.token}` } })).statusCode).toBe(204);
       expect((await fetch(`${base}${V1}/stream?token=${encodeURIComponent(acct.token)}`)).status).toBe(401);
       const fresh = await api.auth.createAccount('test', { username: 'stream.fresh', displayName: 'Fresh', role: 'guard' });
-      const login = await api.app.inject({ method: 'POST', url: `${V1}/auth/login`, payload: { username: 'stream.fresh', password: fresh.oneTimePassword } });
+      const login = await api.app.inject({ method: 'POST', url: `${V1}/auth/login`, payload: { username: 'stream.fresh', password: fresh.oneTimePassword, totp: await api.code(new URL(fresh.totpUri!).searchParams.get('secret')!) } });
       const restricted = await fetch(`${base}${V1}/stream`, { headers: { authorization: `Bearer ${login.json().token}` } });
       expect(restricted.status).toBe(403);
     });

@@ -1,4 +1,5 @@
-// Accounts: only an admin creates them, changes roles, resets passwords and disables them.
+// Accounts: only an admin creates them, changes roles, resets passwords and TOTP seeds, exempts a
+// reading auditor from the second factor, and disables them.
 import { z } from 'zod';
 import { roles, type Account } from '../../store/accounts.js';
 import { oneTimePassword } from '../auth.js';
@@ -13,6 +14,7 @@ export const accountSchema = z.object({
   status: z.enum(['active', 'disabled']),
   mustChangePassword: z.boolean(),
   totpEnrolled: z.boolean(),
+  totpExempt: z.boolean().describe('an auditor an admin let sign in without a code: may only read'),
   lockedUntil: z.string().nullable(),
   createdAt: z.string(),
   createdBy: z.string(),
@@ -21,7 +23,7 @@ export const accountSchema = z.object({
 export function accountView(a: Account): z.infer<typeof accountSchema> {
   return {
     id: a.id, username: a.username, displayName: a.displayName, role: a.role, status: a.status, mustChangePassword: a.mustChangePassword,
-    totpEnrolled: a.totpSecret !== null, lockedUntil: a.lockedUntil, createdAt: a.createdAt, createdBy: a.createdBy,
+    totpEnrolled: a.totpSecret !== null, totpExempt: a.totpExempt, lockedUntil: a.lockedUntil, createdAt: a.createdAt, createdBy: a.createdBy,
   };
 }
 
@@ -44,7 +46,7 @@ export async function accountRoutes(api: Api, ctx: ApiContext): Promise<void> {
   api.post('/accounts', {
     config: { roles: admin, action: 'account.create' },
     schema: {
-      tags: ['accounts'], summary: 'Create an account: returns a one-time password and, for admins and managers, the TOTP enrolment URI',
+      tags: ['accounts'], summary: 'Create an account: returns a one-time password and the TOTP enrolment URI (every role signs in with a code)',
       body: z.strictObject({ username, displayName: z.string().min(1).max(200), role: z.enum(roles) }),
       response: { 201: z.object({ account: accountSchema, oneTimePassword: z.string(), totpUri: z.string().nullable() }), ...errorResponses },
     },
@@ -58,8 +60,12 @@ export async function accountRoutes(api: Api, ctx: ApiContext): Promise<void> {
   api.patch('/accounts/:id', {
     config: { roles: admin, action: 'account.update' },
     schema: {
-      tags: ['accounts'], summary: 'Change an account\'s role or status (ends its sessions)', params: idParam,
-      body: z.strictObject({ role: z.enum(roles).optional(), status: z.enum(['active', 'disabled']).optional() }),
+      tags: ['accounts'], summary: 'Change an account\'s role or status, or exempt an auditor who only reads from TOTP (ends its sessions; a role change ends an exemption)', params: idParam,
+      body: z.strictObject({
+        role: z.enum(roles).optional(),
+        status: z.enum(['active', 'disabled']).optional(),
+        totpExempt: z.boolean().optional().describe('true: this auditor signs in without a code and may then only read (never approve)'),
+      }),
       response: { 200: accountSchema, ...errorResponses },
     },
   }, async (req) => {
@@ -69,11 +75,21 @@ export async function accountRoutes(api: Api, ctx: ApiContext): Promise<void> {
     if (account.id === me.id && (req.body.status === 'disabled' || (req.body.role && req.body.role !== 'admin'))) {
       throw new ApiError(409, 'an admin cannot disable or demote their own account');
     }
+    const role = req.body.role ?? account.role;
+    if (req.body.totpExempt === true && role !== 'auditor') {
+      throw new ApiError(400, 'only an auditor (who only reads) may sign in without a second factor', [{ path: 'totpExempt', message: `a ${role} opens doors, approves or grants: TOTP is required` }]);
+    }
     ctx.store.db.transaction(() => {
       if (req.body.role && req.body.role !== account.role) {
         ctx.auth.accounts.setRole(account.id, req.body.role);
-        // A new role that must use TOTP without a seed: a fresh enrolment is needed before the next login.
-        audit(ctx, req, `account:${account.id}`, { from: account.role, to: req.body.role }, 'account.role-change');
+        // Without a seed the account cannot sign in until an admin resets its TOTP (POST …/reset-totp).
+        audit(ctx, req, `account:${account.id}`, { from: account.role, to: req.body.role, ...(account.totpExempt ? { totpExemptEnded: true } : {}) }, 'account.role-change');
+      }
+      // After a role change (which ends any exemption): an exemption asked for the new auditor role applies.
+      const exemptNow = req.body.role && req.body.role !== account.role ? false : account.totpExempt;
+      if (req.body.totpExempt !== undefined && req.body.totpExempt !== exemptNow) {
+        ctx.auth.accounts.setTotpExempt(account.id, req.body.totpExempt);
+        audit(ctx, req, `account:${account.id}`, { role, totpExempt: req.body.totpExempt }, 'account.totp-exempt');
       }
       if (req.body.status && req.body.status !== account.status) {
         ctx.auth.accounts.setStatus(account.id, req.body.status);
@@ -83,6 +99,23 @@ export async function accountRoutes(api: Api, ctx: ApiContext): Promise<void> {
       req.audited = true;
     })();
     return accountView(ctx.auth.accounts.byId(account.id)!);
+  });
+
+  api.post('/accounts/:id/reset-totp', {
+    config: { roles: admin, action: 'account.reset-totp' },
+    schema: {
+      tags: ['accounts'], summary: 'Give an account a new TOTP seed (lost phone, or an account made before every role needed one): the old one stops working; ends its sessions', params: idParam,
+      response: { 200: z.object({ totpUri: z.string() }), ...errorResponses },
+    },
+  }, async (req) => {
+    const account = ctx.auth.accounts.byId(req.params.id);
+    if (!account) throw notFound('account');
+    const uri = ctx.store.db.transaction(() => {
+      const u = ctx.auth.resetTotp(account);
+      audit(ctx, req, `account:${account.id}`);
+      return u;
+    })();
+    return { totpUri: uri };
   });
 
   api.post('/accounts/:id/reset-password', {

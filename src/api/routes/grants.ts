@@ -3,6 +3,7 @@
 // approves it. A revocation applies to the very next card read: the door flow reads SQLite each time.
 import { z } from 'zod';
 import { Registers, type GrantRecord } from '../../store/registers.js';
+import { assertMayApprove } from '../auth.js';
 import { ApiError, audit, notFound, principalOf, type Api, type ApiContext } from '../context.js';
 import { errorResponses, isoTime, numericIdParam, page, pageQuery } from '../schemas.js';
 
@@ -122,6 +123,7 @@ export async function grantRoutes(api: Api, ctx: ApiContext): Promise<void> {
       params: numericIdParam, response: { 200: grantSchema, ...errorResponses },
     },
   }, async (req) => {
+    assertMayApprove(principalOf(req).account);
     const by = principalOf(req).account.username;
     const grant = registers.grant(req.params.id);
     if (!grant) throw notFound('grant');

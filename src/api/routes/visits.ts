@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { FastifyRequest } from 'fastify';
 import type { Role } from '../../store/accounts.js';
 import { cardsOf, listVisits, setCardsStatus, visitById, visitStatus, type VisitRecord } from '../../store/queries.js';
+import { assertMayApprove } from '../auth.js';
 import { ApiError, audit, notFound, principalOf, type Api, type ApiContext } from '../context.js';
 import { errorResponses, isoTime, numericIdParam, page, pageQuery } from '../schemas.js';
 
@@ -197,6 +198,7 @@ export async function visitRoutes(api: Api, ctx: ApiContext): Promise<void> {
     config: { roles: ['manager', 'auditor'], action: 'visit.approve' },
     schema: { tags: ['visits'], summary: 'Approve a visit (need to know): without it the visitor\'s card opens nothing', params: numericIdParam, response: { 200: visitSchema, ...errorResponses } },
   }, async (req) => {
+    assertMayApprove(principalOf(req).account);
     const v = load(req.params.id);
     ensureOpen(v);
     if (v.approvedAt) throw new ApiError(409, `already approved by ${v.approvedBy}`);
