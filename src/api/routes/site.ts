@@ -1,7 +1,9 @@
 // The site as it stands: areas (rules, mode, who is inside), doors (live state), devices (online or
 // not), the events the controller raised, and the commands guards and managers give: unlock a
-// door once, lock it, lock an area down, release it for an emergency, back to normal; acknowledge
-// an alarm. Every command is audited inside the transaction of the change it makes.
+// door once (confirmed by a second account where the door's area asks two factors or two people),
+// unlock it in an emergency with a reason, lock it, lock an area down, release it for an emergency,
+// back to normal; acknowledge an alarm. Every command is audited inside the transaction of the change
+// it makes, and every remote unlock raises an event guards see.
 import { z } from 'zod';
 import { labelText, deviceKinds, type Area, type Door, type Label } from '../../site/schema.js';
 import type { DoorRole } from '../../controller/site-index.js';
@@ -10,6 +12,7 @@ import { ackEvent, eventById, queryEvents, type EventRecord } from '../../store/
 import { ApiError, audit, notFound, principalOf, type Api, type ApiContext } from '../context.js';
 import { errorResponses, idParam, isoTime, numericIdParam, page, pageQuery } from '../schemas.js';
 import { eventCategories, visibleCategories } from './stream.js';
+import { CONFIRMING_ROLES, needsSecondAccount, REMOTE_UNLOCK_CONFIRM_MS, UnlockRequests, type UnlockRequest } from '../remote-unlock.js';
 
 const names = z.object({ en: z.string(), ja: z.string() });
 const namesOf = (l: Label | undefined, fallback: string) => (l === undefined ? { en: fallback, ja: fallback } : { en: labelText(l, 'en'), ja: labelText(l, 'ja') });
@@ -210,27 +213,21 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
 
   // --- door commands -----------------------------------------------------------------------------
 
-  api.post('/doors/:id/unlock', {
-    config: { roles: operators, action: 'door.unlock' },
-    schema: {
-      tags: ['site'], summary: 'Unlock a door once (for its unlock time): logged in the entry log (remote-unlock) before the lock opens',
-      params: idParam, body: optionalNote, response: { 200: z.object({ seq: z.number().int(), door: doorSchema }), ...errorResponses },
-    },
-  }, async (req) => {
-    const door = findDoor(req.params.id);
-    const { account } = principalOf(req);
-    if (controller.doors.state(door.id)?.emergency) throw new ApiError(409, 'the door is released for an emergency');
+  /**
+   * Writes the audit record and the door's entry-log record in one transaction, then opens the door
+   * for its unlock time: nothing opens unless both committed. logDoorEvent never throws (it raises
+   * storage-fault): a record that did not land shows as an unchanged head, and nothing opens.
+   */
+  function logThenRelease(req: Parameters<typeof audit>[1], door: Door, o: {
+    reason: string; detail: Record<string, unknown>; audit: Record<string, unknown>; by: string; action?: string;
+  }): number {
     const log = store.entryLog;
-    const note = req.body?.note;
-    // The audit record and the entry-log record commit together, or neither does; the door opens
-    // only after. logDoorEvent never throws (it raises storage-fault): a record that did not land
-    // shows as an unchanged head, and nothing opens.
     let seq: number;
     try {
       seq = db.transaction(() => {
         const next = log.nextSeq;
-        audit(ctx, req, `door:${door.id}`, { seq: next, ...(note ? { note } : {}) });
-        controller.doors.logDoorEvent(door.id, 'remote-unlock', null, null, { account: account.username, role: account.role, ...(note ? { note } : {}) });
+        audit(ctx, req, `door:${door.id}`, { seq: next, ...o.audit }, o.action);
+        controller.doors.logDoorEvent(door.id, o.reason, null, null, o.detail);
         if (log.count !== next) throw new ApiError(503, 'the entry log cannot be written: the door stays locked');
         return next;
       })();
@@ -241,7 +238,165 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
       controller.ctx.counters.storageFaults++;
       throw new ApiError(503, 'the entry log cannot be written: the door stays locked');
     }
-    controller.doors.release(door.id, { kind: 'command', by: `api:${account.username}` });
+    controller.doors.release(door.id, { kind: 'command', by: o.by });
+    return seq;
+  }
+
+  const unlockRequests = new UnlockRequests(() => controller.ctx.now());
+  const unlockRequestSchema = z.object({
+    id: z.string(),
+    door: z.string(),
+    requestedBy: z.string(),
+    role: z.string(),
+    note: z.string().nullable(),
+    requestedAt: z.string(),
+    expiresAt: z.string().describe('a manager other than the one who asked must confirm before this'),
+  });
+  const requestView = (r: UnlockRequest): z.infer<typeof unlockRequestSchema> => ({
+    id: r.id, door: r.doorId, requestedBy: r.requestedBy, role: r.role, note: r.note,
+    requestedAt: r.requestedAt.toISOString(), expiresAt: r.expiresAt.toISOString(),
+  });
+  const requestParams = z.object({ id: idParam.shape.id, requestId: z.string().uuid() });
+  const emergencyRefusal = () => new ApiError(409, 'the door is released for an emergency');
+
+  /** A request of the door that may still be settled; 404, or 409 saying why it may not. */
+  function pendingRequest(doorId: string, requestId: string): UnlockRequest {
+    const found = unlockRequests.find(doorId, requestId);
+    if (found.ok) return found.request;
+    if (found.why === 'unknown') throw notFound('unlock request');
+    if (found.why === 'expired') throw new ApiError(409, `the request expired at ${found.request!.expiresAt.toISOString()}: the door stays locked; ask again`);
+    throw new ApiError(409, `the request was ${found.request!.settled!.how} already by ${found.request!.settled!.by}`);
+  }
+
+  api.post('/doors/:id/unlock', {
+    config: { roles: operators, action: 'door.unlock' },
+    schema: {
+      tags: ['site'],
+      summary: 'Unlock a door once (for its unlock time); where its area asks two factors or two people, only ask to',
+      description: 'A door whose area needs one factor and one person unlocks at once: logged in the entry log (remote-unlock) '
+        + 'before the lock opens, and a remote-unlock event raised (200). A door whose area needs two factors or two people '
+        + `does not open: a request is made (202) that another account, a manager, confirms within ${REMOTE_UNLOCK_CONFIRM_MS / 1000} s `
+        + '(POST /doors/{id}/unlock-requests/{requestId}/confirm). Requests are kept in memory: a restart drops them.',
+      params: idParam, body: optionalNote,
+      response: {
+        200: z.object({ seq: z.number().int(), door: doorSchema }),
+        202: z.object({ request: unlockRequestSchema }),
+        ...errorResponses,
+      },
+    },
+  }, async (req, reply) => {
+    const door = findDoor(req.params.id);
+    const { account } = principalOf(req);
+    if (controller.doors.state(door.id)?.emergency) throw emergencyRefusal();
+    const note = req.body?.note ?? null;
+    const who = { account: account.username, role: account.role, ...(note ? { note } : {}) };
+    if (needsSecondAccount(findArea(door.area))) {
+      // Asking again while one's own request waits answers that request (its window is not extended).
+      const waiting = unlockRequests.pendingFor(door.id, account.id);
+      if (waiting) {
+        db.transaction(() => audit(ctx, req, `door:${door.id}`, { request: waiting.id, pending: true, again: true }))();
+        return reply.code(202).send({ request: requestView(waiting) });
+      }
+      const request = unlockRequests.open({ doorId: door.id, accountId: account.id, requestedBy: account.username, role: account.role, note });
+      try {
+        db.transaction(() => audit(ctx, req, `door:${door.id}`, { request: request.id, pending: true, expiresAt: request.expiresAt.toISOString(), ...(note ? { note } : {}) }))();
+      } catch (err) {
+        unlockRequests.settle(request, 'cancelled', 'storage');
+        throw err;
+      }
+      controller.ctx.alarms.raise({
+        category: 'door', type: 'remote-unlock-requested', severity: 'warning', source: door.id,
+        detail: { request: request.id, ...who, expiresAt: request.expiresAt.toISOString() },
+      });
+      return reply.code(202).send({ request: requestView(request) });
+    }
+    const seq = logThenRelease(req, door, { reason: 'remote-unlock', detail: who, audit: note ? { note } : {}, by: `api:${account.username}` });
+    controller.ctx.alarms.raise({ category: 'door', type: 'remote-unlock', severity: 'info', source: door.id, detail: { seq, ...who } });
+    return reply.code(200).send({ seq, door: doorView(door) });
+  });
+
+  api.get('/unlock-requests', {
+    config: { roles: operators },
+    schema: {
+      tags: ['site'], summary: 'Remote unlocks waiting for a second account\'s confirmation',
+      querystring: z.object({ door: z.string().max(100).optional() }),
+      response: { 200: z.object({ items: z.array(unlockRequestSchema) }), ...errorResponses },
+    },
+  }, async (req) => ({ items: unlockRequests.pending().filter((r) => !req.query.door || r.doorId === req.query.door).map(requestView) }));
+
+  api.post('/doors/:id/unlock-requests/:requestId/confirm', {
+    config: { roles: CONFIRMING_ROLES, action: 'door.unlock-confirm' },
+    schema: {
+      tags: ['site'],
+      summary: 'Confirm another account\'s remote unlock: the door opens once, logged in the entry log (remote-unlock, both accounts) first',
+      description: `A manager other than the one who asked, within ${REMOTE_UNLOCK_CONFIRM_MS / 1000} s of the request. 403 for the account that asked; 409 once expired, confirmed or cancelled.`,
+      params: requestParams, body: optionalNote,
+      response: { 200: z.object({ seq: z.number().int(), door: doorSchema }), ...errorResponses },
+    },
+  }, async (req) => {
+    const door = findDoor(req.params.id);
+    const { account } = principalOf(req);
+    const request = pendingRequest(door.id, req.params.requestId);
+    if (request.accountId === account.id) throw new ApiError(403, 'the account that asked may not confirm its own remote unlock: another manager must');
+    if (controller.doors.state(door.id)?.emergency) throw emergencyRefusal();
+    const note = req.body?.note ?? null;
+    const detail = {
+      account: request.requestedBy, role: request.role, ...(request.note ? { note: request.note } : {}),
+      confirmedBy: account.username, confirmedByRole: account.role, ...(note ? { confirmNote: note } : {}), request: request.id,
+    };
+    // Settled before the commit: a second confirmation racing this one finds it taken.
+    unlockRequests.settle(request, 'confirmed', account.username);
+    let seq: number;
+    try {
+      seq = logThenRelease(req, door, {
+        reason: 'remote-unlock', detail, audit: { request: request.id, requestedBy: request.requestedBy, ...(note ? { note } : {}) },
+        by: `api:${request.requestedBy}+${account.username}`,
+      });
+    } catch (err) {
+      unlockRequests.reopen(request);
+      throw err;
+    }
+    controller.ctx.alarms.raise({ category: 'door', type: 'remote-unlock', severity: 'info', source: door.id, detail: { seq, ...detail } });
+    return { seq, door: doorView(door) };
+  });
+
+  api.post('/doors/:id/unlock-requests/:requestId/cancel', {
+    config: { roles: operators, action: 'door.unlock-cancel' },
+    schema: {
+      tags: ['site'], summary: 'Withdraw a remote unlock waiting for confirmation (the account that asked), or turn it down (a manager)',
+      params: requestParams, body: optionalNote, response: { 200: z.object({ request: unlockRequestSchema }), ...errorResponses },
+    },
+  }, async (req) => {
+    const door = findDoor(req.params.id);
+    const { account } = principalOf(req);
+    const request = pendingRequest(door.id, req.params.requestId);
+    if (request.accountId !== account.id && account.role !== 'manager') throw new ApiError(403, 'a guard may withdraw only their own request');
+    const note = req.body?.note ?? null;
+    db.transaction(() => audit(ctx, req, `door:${door.id}`, { request: request.id, requestedBy: request.requestedBy, ...(note ? { note } : {}) }))();
+    unlockRequests.settle(request, 'cancelled', account.username);
+    return { request: requestView(request) };
+  });
+
+  api.post('/doors/:id/emergency-unlock', {
+    config: { roles: operators, action: 'door.emergency-unlock' },
+    schema: {
+      tags: ['site'],
+      summary: 'Emergency unlock: one account opens any door once, with a reason; logged (emergency-unlock) first, and an alarm is raised',
+      description: 'For when the second account a remote unlock needs cannot be had in time (someone hurt inside the vault). '
+        + 'The reason is required (at least 10 characters), goes into the entry log and the audit log, and the emergency-unlock '
+        + 'alarm stays open until acknowledged. Not the area emergency release (POST /areas/{id}/release), which holds fail-safe doors open.',
+      params: idParam,
+      body: z.strictObject({ reason: z.string().trim().min(10, 'say why, in at least 10 characters').max(500) }),
+      response: { 200: z.object({ seq: z.number().int(), door: doorSchema }), ...errorResponses },
+    },
+  }, async (req) => {
+    const door = findDoor(req.params.id);
+    const { account } = principalOf(req);
+    if (controller.doors.state(door.id)?.emergency) throw emergencyRefusal();
+    const { reason } = req.body;
+    const detail = { account: account.username, role: account.role, reason };
+    const seq = logThenRelease(req, door, { reason: 'emergency-unlock', detail, audit: { reason }, by: `api:${account.username} (emergency)` });
+    controller.ctx.alarms.raise({ category: 'alarm', type: 'emergency-unlock', severity: 'alarm', source: door.id, detail: { seq, ...detail } });
     return { seq, door: doorView(door) };
   });
 
@@ -321,7 +476,7 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
     config: { roles: everyone },
     schema: {
       tags: ['events'], summary: 'Events the controller raised, newest first, paged by id (before=nextBefore); each role sees its categories',
-      description: 'guard: door, alarm, device, access; admin: system, security, device; manager and auditor: all.',
+      description: 'guard, manager and auditor: all (a guard answers refused logins, a lost broker, a storage fault); admin: system, security, device.',
       querystring: z.object({
         type: z.string().max(64).optional(),
         category: z.enum(eventCategories).optional(),
