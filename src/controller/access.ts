@@ -62,6 +62,11 @@ interface DoorFlow {
 }
 
 const OTP_STEP_SECONDS = 30;
+/** A holder refused for one of these does not pass the area's rules: as a host, they escort no one. */
+const STANDING_REASONS: ReadonlySet<DenyReason> = new Set([
+  'credential-revoked', 'credential-suspended', 'person-inactive', 'pin-locked-out', 'area-locked-down', 'no-grant',
+  'grant-not-yet-valid', 'grant-expired', 'outside-hours', 'no-training', 'training-lapsed', 'no-pledge',
+]);
 
 export class Access implements Extension {
   readonly name = 'access';
@@ -247,6 +252,14 @@ export class Access implements Extension {
     return decideEscort({ hostId: visit?.hostId ?? null, escortId: escort.personId, escort: this.passRequest(flow, credential, person, 'in') });
   }
 
+  /** A visitor's host came to the door while the visitor waits, and was refused: the visitor is told why when the wait ends. */
+  private hostRefused(flow: DoorFlow, personId: string, reason: DenyReason): void {
+    for (const v of flow.group?.visitors ?? []) {
+      const visit = v.decision.visitId !== null ? this.ctx.store.visits.get(v.decision.visitId) : undefined;
+      if (visit?.hostId === personId) flow.group!.refused.set(v.person.id, { reason: 'escort-not-valid', escortId: personId, escortReason: reason });
+    }
+  }
+
   /** The first of `escorts` who may escort the visitor, or the refusal that says most (the host's own, before anyone else's). */
   private findEscort(flow: DoorFlow, visitor: Authenticated, escorts: readonly Escort[]): { escort: Escort } | { refusal: EscortRefusal | null } {
     let refusal: EscortRefusal | null = null;
@@ -392,6 +405,7 @@ export class Access implements Extension {
     opts: { quiet?: boolean } = {},
   ): Promise<void> {
     const { store, counters } = this.ctx;
+    if (d.person && d.direction === 'in' && STANDING_REASONS.has(d.reason)) this.hostRefused(flow, d.person.id, d.reason);
     let record: EntryRecord;
     try {
       record = await this.commits.submit(() => {

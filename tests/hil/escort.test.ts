@@ -58,6 +58,20 @@ describe('escorts at the lab door (daemon, broker, simulated devices)', () => {
     return record;
   }
 
+  /** What the API does for PATCH /people/:id { status: left }: the status, and every grant revoked. */
+  function setLeft(key: string): void {
+    const db = openDatabase(daemon.dataDir);
+    try {
+      const people = new PeopleStore(db);
+      db.transaction(() => {
+        people.setPersonStatus(ids[key]!, 'left');
+        for (const g of grants[key]!) people.revokeGrant(g, 'test-manager');
+      })();
+    } finally {
+      db.close();
+    }
+  }
+
   beforeAll(async () => {
     daemon = await startDaemon({
       broker: { kind: 'embedded' },
@@ -67,13 +81,13 @@ describe('escorts at the lab door (daemon, broker, simulated devices)', () => {
       },
     });
     // One host per case, so no case's recent holders escort another's visitor.
-    for (const [key, card, pin] of [['happy', 'A1000001', '2580'], ['left', 'A1000002', '2581'], ['revoked', 'A1000003', '2582'], ['absent', 'A1000004', '2583'], ['colleague', 'A1000005', '2584']] as const) {
+    for (const [key, card, pin] of [['happy', 'A1000001', '2580'], ['left', 'A1000002', '2581'], ['revoked', 'A1000003', '2582'], ['absent', 'A1000004', '2583'], ['colleague', 'A1000005', '2584'], ['late', 'A1000006', '2585']] as const) {
       const e = await enrol(daemon, { name: `Host ${key}`, card, pin, areas: ['lab'] });
       ids[key] = e.personId;
       grants[key] = e.grantIds;
     }
     // Each visitor's PIN 8642, salted apart (a credential's value is unique).
-    const pinHash = await Promise.all([0, 1, 2, 3].map(() => hashPin('8642')));
+    const pinHash = await Promise.all([0, 1, 2, 3, 4].map(() => hashPin('8642')));
     const db = openDatabase(daemon.dataDir);
     try {
       const people = new PeopleStore(db);
@@ -83,6 +97,7 @@ describe('escorts at the lab door (daemon, broker, simulated devices)', () => {
       ids.visitorRevoked = addVisitor(people, visits, { name: 'Visitor Revoked', card: 'B1000003', pinHash: pinHash[2], hostId: ids.revoked! });
       // Hosted by someone who never comes to the door: a colleague tries to escort.
       ids.visitorAbsent = addVisitor(people, visits, { name: 'Visitor Absent Host', card: 'B1000004', pinHash: pinHash[3], hostId: ids.absent! });
+      ids.visitorLate = addVisitor(people, visits, { name: 'Visitor Late Host', card: 'B1000005', pinHash: pinHash[4], hostId: ids.late! });
     } finally {
       db.close();
     }
@@ -109,17 +124,7 @@ describe('escorts at the lab door (daemon, broker, simulated devices)', () => {
 
   it('a host set to `left` (grants revoked) after going in escorts no one: the visitor alone is refused', async () => {
     await holderEntersLab('A1000002', '2581', ids.left!);
-    // What the API does for PATCH /people/:id { status: left }: the status, and every grant revoked.
-    const db = openDatabase(daemon.dataDir);
-    try {
-      const people = new PeopleStore(db);
-      db.transaction(() => {
-        people.setPersonStatus(ids.left!, 'left');
-        for (const g of grants.left!) people.revokeGrant(g, 'test-manager');
-      })();
-    } finally {
-      db.close();
-    }
+    setLeft('left');
     const before = unlocks();
     const shown = outcome('lab-reader');
     await cardAndPin(sim, 'lab', 'B1000002', '8642');
@@ -169,6 +174,24 @@ describe('escorts at the lab door (daemon, broker, simulated devices)', () => {
     record = lastOf(ids.visitorAbsent!);
     expect(record).toMatchObject({ decision: 'denied', reason: 'escort-not-host' });
     expect(record.seq as number).toBeGreaterThan(colleague.seq as number);
+  });
+
+  it('the visitor first: a host who has left comes after, is refused, and the visitor is refused naming why', async () => {
+    setLeft('late');
+    const asked = sim.expectCommand('lab-keypad', (c) => c.command === 'indicate' && c.pattern === 'pin-required', 3000, 'the visitor waits for an escort');
+    await cardAndPin(sim, 'lab', 'B1000005', '8642');
+    await asked;
+    const before = unlocks();
+    let shown = outcome('lab-reader');
+    await sim.swipe('lab-reader', 'A1000006');
+    expect(await shown).toBe('denied');
+    expect(lastOf(ids.late!)).toMatchObject({ decision: 'denied', reason: 'person-inactive' });
+    shown = outcome('lab-reader');
+    expect(await shown).toBe('denied');
+    const record = lastOf(ids.visitorLate!);
+    expect(record).toMatchObject({ decision: 'denied', reason: 'escort-not-valid' });
+    expect(JSON.parse(record.detail as string)).toEqual({ escort: { personId: ids.late, reason: 'person-inactive' } });
+    expect(unlocks()).toBe(before);
   });
 });
 
