@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
-import { dataDirOf, SecretBox, secretBoxFor, SecretKeyError, secretsKeyPath } from './secret-box.js';
+import { dataDirOf, openSecretBox, SecretBox, SecretKeyError, secretsKeyPath } from './secret-box.js';
 
 export type Role = 'admin' | 'manager' | 'guard' | 'auditor';
 export const roles: readonly Role[] = ['admin', 'manager', 'guard', 'auditor'];
@@ -63,9 +63,7 @@ export class AccountStore {
    */
   static open(db: Db): AccountStore {
     const dir = dataDirOf(db);
-    const sealed = db.prepare("SELECT count(*) AS n FROM accounts WHERE totp_secret LIKE 'sealed:%' OR totp_pending_secret LIKE 'sealed:%'").get() as { n: number };
-    const box = dir ? secretBoxFor(dir, sealed.n > 0) : SecretBox.ephemeral();
-    const store = new AccountStore(db, box);
+    const store = new AccountStore(db, openSecretBox(db));
     try {
       store.sealClearSeeds();
     } catch (err) {

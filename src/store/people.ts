@@ -2,6 +2,7 @@
 // SQLite: a revocation applies to the very next card read, with no cache to go stale.
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
+import { openSecretBox, SecretBox, SecretKeyError } from './secret-box.js';
 
 export interface Person {
   id: string;
@@ -63,8 +64,13 @@ type GrantRow = Omit<Grant, 'outOfHours'> & { outOfHours: number };
 const toPerson = (r: PersonRow): Person => ({ ...r, roles: JSON.parse(r.roles) as string[] });
 const toGrant = (r: GrantRow): Grant => ({ ...r, outOfHours: r.outOfHours === 1 });
 
+/** What a door OTP seed is sealed to: its person (a seed copied to someone else does not open). */
+const otpContext = (personId: string) => `person-otp:${personId}`;
+
 export class PeopleStore {
   private readonly q;
+  /** The secrets key, read when a door OTP seed is first sealed or opened. */
+  private box: SecretBox | undefined;
 
   constructor(private readonly db: Db) {
     this.q = {
@@ -77,6 +83,30 @@ export class PeopleStore {
       pledge: db.prepare('SELECT max(signed_at) AS at FROM pledges WHERE person_id = ? AND withdrawn_at IS NULL'),
       lockout: db.prepare('SELECT failures, locked_until AS lockedUntil FROM pin_failures WHERE person_id = ?'),
     };
+    if (!db.readonly) this.sealClearOtpSeeds();
+  }
+
+  private secrets(): SecretBox {
+    return (this.box ??= openSecretBox(this.db));
+  }
+
+  /** Door OTP seeds an older version left in clear are sealed; every sealed one must open (else no start). */
+  private sealClearOtpSeeds(): void {
+    const rows = this.db.prepare("SELECT id, person_id AS personId, value FROM credentials WHERE kind = 'otp'").all() as { id: number; personId: string; value: string }[];
+    if (!rows.length) return;
+    const box = this.secrets();
+    this.db.transaction(() => {
+      for (const r of rows) {
+        if (!SecretBox.isSealed(r.value)) this.db.prepare('UPDATE credentials SET value = ? WHERE id = ?').run(box.seal(r.value, otpContext(r.personId)), r.id);
+        else {
+          try {
+            box.open(r.value, otpContext(r.personId));
+          } catch (err) {
+            throw new SecretKeyError(`people's door OTP seeds in the database do not open with the data directory's secrets-key (${(err as Error).message}); put back the key kept with this database`);
+          }
+        }
+      }
+    })();
   }
 
   findCredential(kind: Credential['kind'], value: string): Credential | undefined {
@@ -84,9 +114,18 @@ export class PeopleStore {
     return this.q.credentialByValue.get(kind, v) as Credential | undefined;
   }
 
-  /** A person's active credentials of one kind (PIN hashes, TOTP seeds, biometric references). */
+  /** A person's active credentials of one kind (PIN hashes, TOTP seeds in clear, biometric references). */
   credentialsOf(personId: string, kind: Credential['kind']): Credential[] {
-    return this.q.credentialsOf.all(personId, kind) as Credential[];
+    const found = this.q.credentialsOf.all(personId, kind) as Credential[];
+    if (kind !== 'otp') return found;
+    // A seed that does not open (altered since the start-up check) matches no code: it is left out.
+    return found.flatMap((c) => {
+      try {
+        return [{ ...c, value: this.secrets().open(c.value, otpContext(personId)) }];
+      } catch {
+        return [];
+      }
+    });
   }
 
   person(id: string): Person | undefined {
@@ -128,12 +167,14 @@ export class PeopleStore {
     this.db.prepare('UPDATE people SET status = ? WHERE id = ?').run(status, id);
   }
 
-  /** `value`: a card number or biometric reference as read; for a PIN, its hash (see pin.ts); for OTP, the seed. */
+  /** `value`: a card number or biometric reference as read; for a PIN, its hash (see pin.ts); for OTP, the seed (stored sealed). */
   addCredential(personId: string, kind: Credential['kind'], value: string, use: Credential['use'] = 'normal'): Credential {
     const v = kind === 'card' ? normaliseCard(value) : value;
+    // A door OTP seed is kept sealed, like the accounts' (secret-box.ts).
+    const stored = kind === 'otp' ? this.secrets().seal(v, otpContext(personId)) : v;
     const info = this.db
       .prepare('INSERT INTO credentials (person_id, kind, value, use, status, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(personId, kind, v, use, 'active', new Date().toISOString());
+      .run(personId, kind, stored, use, 'active', new Date().toISOString());
     return { id: Number(info.lastInsertRowid), personId, kind, value: v, use, status: 'active', lastOtpStep: null };
   }
 

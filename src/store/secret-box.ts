@@ -6,6 +6,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { StartupError } from '../controller/errors.js';
 import type { Db } from './db.js';
 
 export const SECRETS_KEY_FILE = 'secrets-key';
@@ -13,7 +14,8 @@ export const SECRETS_KEY_FILE = 'secrets-key';
 const SEALED_PREFIX = 'sealed:v1:';
 const KEY_BYTES = 32;
 
-export class SecretKeyError extends Error {}
+/** A key that is missing, malformed or not the one the database's secrets were sealed with: the daemon does not start. */
+export class SecretKeyError extends StartupError {}
 
 export function secretsKeyPath(dataDir: string): string {
   return join(dataDir, SECRETS_KEY_FILE);
@@ -119,4 +121,16 @@ export function secretBoxFor(dataDir: string, sealedInUse: boolean): SecretBox {
     unlinkSync(tmp);
   }
   return new SecretBox(loadSecretKey(dataDir)!);
+}
+
+/**
+ * The secrets box for a database's data directory (an in-memory database gets a key of its own).
+ * Sealed values anywhere (account seeds, people's door OTP seeds) mean the key must be there already.
+ */
+export function openSecretBox(db: Db): SecretBox {
+  const dir = dataDirOf(db);
+  if (!dir) return SecretBox.ephemeral();
+  const sealedInUse = db.prepare(`SELECT EXISTS (SELECT 1 FROM accounts WHERE totp_secret LIKE 'sealed:%' OR totp_pending_secret LIKE 'sealed:%')
+    OR EXISTS (SELECT 1 FROM credentials WHERE kind = 'otp' AND value LIKE 'sealed:%') AS n`).get() as { n: number };
+  return secretBoxFor(dir, sealedInUse.n === 1);
 }

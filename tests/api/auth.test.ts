@@ -1,6 +1,7 @@
 // Accounts, login, TOTP, sessions, lockout and the password policy, through fastify's inject.
 import Database from 'better-sqlite3';
-import { existsSync, renameSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -266,11 +267,19 @@ describe('TOTP seeds at rest', () => {
     const api = await startApi();
     const { dataDir } = api;
     const manager = api.accounts.manager;
+    // A door OTP seed (a person's, for a keypad) is sealed the same way.
+    const person = (await api.call('manager', 'POST', '/api/v1/people', { name: 'Door Otp', affiliation: 'R&D', title: 'Researcher' })).json().id as string;
+    const doorSeed = new URL((await api.call('manager', 'POST', `/api/v1/people/${person}/totp`)).json().otpauthUri).searchParams.get('secret')!;
+    expect(api.controller.ctx.store.people.credentialsOf(person, 'otp').map((c) => c.value)).toEqual([doorSeed]);
     await api.close();
 
     const db = new Database(join(dataDir, 'tobira.db'), { readonly: true });
     const rows = db.prepare('SELECT username, totp_secret AS secret FROM accounts').all() as { username: string; secret: string | null }[];
+    const doorSeeds = db.prepare("SELECT value FROM credentials WHERE kind = 'otp'").all() as { value: string }[];
     db.close();
+    expect(doorSeeds).toHaveLength(1);
+    expect(doorSeeds[0]!.value).not.toContain(doorSeed);
+    expect(doorSeeds[0]!.value).toMatch(/^sealed:v1:/);
     expect(rows.length).toBeGreaterThanOrEqual(4);
     for (const r of rows) {
       expect(r.secret).not.toBeNull();
@@ -305,8 +314,11 @@ describe('TOTP seeds at rest', () => {
 
     // Without its key the database's seeds are useless: the API refuses to start, saying why.
     renameSync(keyFile, `${keyFile}.away`);
-    await expect(start()).rejects.toThrow(/secrets-key is missing/);
+    await expect(start()).rejects.toThrow(/secrets-key/);
     expect(existsSync(keyFile)).toBe(false); // no fresh key was made in its place
+    // Another gateway's key is no better.
+    writeFileSync(keyFile, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
+    await expect(start()).rejects.toThrow(/do not open/);
   });
 
   it('seeds left in clear by an older version are sealed when the accounts are opened', async () => {
