@@ -9,11 +9,14 @@ import { startEmbeddedBroker } from '../src/devices/broker.js';
 import { Topics, controllerClientId } from '../src/devices/protocol.js';
 import { setClientNoDelay } from '../src/devices/mqtt-driver.js';
 import { loadSecrets } from '../src/devices/secrets.js';
+import { ensureDeviceTls } from '../src/devices/tls.js';
 
 interface Args {
   mode: 'embedded' | 'external';
   url?: string;
   port?: number;
+  /** Embedded: serve plain MQTT as well, for the plain echo (what TLS adds). */
+  plainPort?: number;
   baseTopic: string;
   dataDir: string;
 }
@@ -21,10 +24,16 @@ interface Args {
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
 const secrets = loadSecrets(args.dataDir);
 const topics = new Topics(args.baseTopic);
+// The daemon's own TLS settings: the same certificate, the same listener code.
+const tls = ensureDeviceTls(args.dataDir);
 const broker = args.mode === 'embedded'
-  ? await startEmbeddedBroker({ host: '127.0.0.1', port: args.port ?? 0, baseTopic: args.baseTopic, secrets, onRefused: (r) => console.error('refused', JSON.stringify(r)) })
+  ? await startEmbeddedBroker({
+    host: '127.0.0.1', port: args.port ?? 0, plainPort: args.plainPort, tls, baseTopic: args.baseTopic, secrets,
+    onRefused: (r) => console.error('refused', JSON.stringify(r)),
+  })
   : undefined;
-const url = broker ? `mqtt://127.0.0.1:${broker.port}` : args.url!;
+const url = broker ? `mqtts://127.0.0.1:${broker.port}` : args.url!;
+const plainUrl = broker?.plainPort !== undefined ? `mqtt://127.0.0.1:${broker.plainPort}` : '';
 
 // As the controller does with its embedded broker: the client reaches it through an in-memory
 // stream, subscribed at QoS 0 (the devices' legs stay QoS 1). With Mosquitto: TCP, QoS 1.
@@ -42,7 +51,7 @@ const options = {
 };
 const client = broker
   ? new mqtt.MqttClient((() => broker.connectInProcess()) as () => never, { ...options, protocol: 'mqtt' })
-  : mqtt.connect(url, options);
+  : mqtt.connect(url, { ...options, ca: tls.ca });
 let n = 0;
 client.on('message', (topic, payload) => {
   const parsed = topics.parseDeviceTopic(topic);
@@ -59,7 +68,7 @@ client.on('connect', () => {
       console.error(`subscribe failed: ${err.message}`);
       process.exit(1);
     }
-    console.log(`READY ${url}`);
+    console.log(`READY ${url} ${plainUrl}`.trim());
   });
 });
 client.on('error', (err) => console.error(`mqtt: ${err.message}`));

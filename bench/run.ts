@@ -2,16 +2,17 @@
 // broker and against a Mosquitto of the benchmark's own, driven by lean simulated devices. Writes
 // bench/results/latest.{json,md} (quick: quick.{json,md}). Targets are reported, never asserted: the
 // process exits 0 when targets are missed, 1 only when the harness itself failed.
-import { mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ensureSecrets, type Secrets } from '../src/devices/secrets.js';
+import { ensureDeviceTls, TLS_FILES } from '../src/devices/tls.js';
 import { verifyEntryLogFile } from '../src/store/verify-parallel.js';
 import { FULL, QUICK, TARGETS, type BenchConfig } from './lib/config.js';
 import { CpuMeter, machine, machineLine, residentMB, type CpuShare } from './lib/machine.js';
 import { benchSite, CARD_AREA, type BenchSite } from './lib/site.js';
 import { BENCH_PIN, cardOf, copyDb, ensureDb, grantedPerson, personIdOf, rng, type CachedDb } from './lib/datagen.js';
-import { closeRigs, connectRigs, makeRigs, type DoorRig } from './lib/devices.js';
+import { closeRigs, connectRigs, makeRigs, trustCa, type DoorRig } from './lib/devices.js';
 import { burst, checkLog, logHead, quietReads, type BurstResult, type QuietResult } from './lib/drive.js';
 import { appendRate, commitFloor, pinFloor } from './lib/floors.js';
 import { killAll, mosquittoBinary, ROOT, sleep, startDaemon, startHelper, startMosquitto, freePort, type DaemonHandle, type MosquittoHandle } from './lib/procs.js';
@@ -72,6 +73,8 @@ export interface Results {
   brokers: { name: BrokerName; detail: string }[];
   floors: {
     echo: Partial<Record<BrokerName, { before: Summary; after: Summary; pooled: Summary; noDelay: boolean; process: string }>>;
+    /** The embedded broker's echo over plain MQTT: the TLS echo minus this is what TLS adds to a round trip. */
+    plainEcho?: Summary;
     commit: { broker: BrokerName; credentials: number; summary: Summary; backToBack: Summary }[];
     pinVerify?: Summary;
   };
@@ -144,14 +147,17 @@ async function main(): Promise<void> {
   const secretsDir = join(RUN, 'secrets');
   mkdirSync(secretsDir, { recursive: true });
   const { secrets } = ensureSecrets(secretsDir, site.deviceIds);
+  // Every device link is MQTT over TLS, as on a site: one CA for the run, copied into each daemon's data directory.
+  const tls = ensureDeviceTls(secretsDir);
+  trustCa(tls.ca);
   const brokers: BrokerName[] = ['embedded'];
   let mosquitto: MosquittoHandle | undefined;
   results.brokers.push({ name: 'embedded', detail: 'aedes inside the daemon process (the default)' });
   if (!noMosquitto && mosquittoBinary()) {
-    mosquitto = await startMosquitto(secrets, baseTopic, site.deviceIds);
+    mosquitto = await startMosquitto(secrets, baseTopic, site.deviceIds, tls);
     theMosquitto = mosquitto;
     brokers.push('mosquitto');
-    results.brokers.push({ name: 'mosquitto', detail: `${mosquitto.version}, own instance on ${mosquitto.url}, files from \`tobira mqtt-acl\` (set_tcp_nodelay true)` });
+    results.brokers.push({ name: 'mosquitto', detail: `${mosquitto.version}, own instance on ${mosquitto.url}, files from \`tobira mqtt-acl\` (TLS listener, set_tcp_nodelay true)` });
     say(`Mosquitto: ${mosquitto.version} at ${mosquitto.url}`);
   } else {
     const why = noMosquitto ? '--no-mosquitto' : 'mosquitto is not installed';
@@ -167,6 +173,14 @@ async function main(): Promise<void> {
     // ---- decision latency, per broker and size, between two echo floors
     for (const broker of brokers) {
       const echoBefore = await echoFloor(broker, site, secrets, secretsDir, mosquitto);
+      if (broker === 'embedded') {
+        // The same echo over plain MQTT: what TLS adds to one device round trip (a decision has one).
+        const plain = await echoFloor(broker, site, secrets, secretsDir, mosquitto, 'plain');
+        results.floors.plainEcho = summarize(plain.samples);
+        const tlsEcho = summarize(echoBefore.samples);
+        const plainEcho = results.floors.plainEcho;
+        say(`TLS adds ${((tlsEcho.p50 ?? 0) - (plainEcho.p50 ?? 0)).toFixed(2)} ms at p50, ${((tlsEcho.p99 ?? 0) - (plainEcho.p99 ?? 0)).toFixed(2)} ms at p99 to the echo (embedded)`);
+      }
       for (const n of cfg.sizes) await decisionSession(broker, sizeDbs.get(n)!, site, secrets, mosquitto);
       const echoAfter = await echoFloor(broker, site, secrets, secretsDir, mosquitto);
       results.floors.echo[broker] = {
@@ -186,13 +200,16 @@ async function main(): Promise<void> {
 
 // ------------------------------------------------------------------------------------------------
 
-async function echoFloor(broker: BrokerName, site: BenchSite, secrets: Secrets, secretsDir: string, mosquitto?: MosquittoHandle): Promise<{ samples: number[]; noDelay: boolean }> {
+async function echoFloor(
+  broker: BrokerName, site: BenchSite, secrets: Secrets, secretsDir: string, mosquitto?: MosquittoHandle, transport: 'tls' | 'plain' = 'tls',
+): Promise<{ samples: number[]; noDelay: boolean }> {
   const peer = startHelper('echo-peer.js', broker === 'embedded'
-    ? { mode: 'embedded', port: await freePort(), baseTopic: site.site.mqtt.baseTopic, dataDir: secretsDir }
+    ? { mode: 'embedded', port: await freePort(), ...(transport === 'plain' ? { plainPort: await freePort() } : {}), baseTopic: site.site.mqtt.baseTopic, dataDir: secretsDir }
     : { mode: 'external', url: mosquitto!.url, baseTopic: site.site.mqtt.baseTopic, dataDir: secretsDir });
   try {
     const line = await peer.waitLine(/^READY /, 10_000);
-    const url = line.slice('READY '.length).trim();
+    const [tlsUrl, plainUrl] = line.slice('READY '.length).trim().split(' ');
+    const url = transport === 'plain' ? plainUrl! : tlsUrl!;
     const rigs = makeRigs(site.cardDoors.slice(0, cfg.quietDoors), site.site.mqtt.baseTopic, secrets, BENCH_PIN);
     for (const r of rigs) r.expectIndication = false;
     await connectRigs(rigs, url, { waitLocked: false });
@@ -203,7 +220,7 @@ async function echoFloor(broker: BrokerName, site: BenchSite, secrets: Secrets, 
     const noDelay = rigs.every((r) => r.reader.noDelay && r.lock.noDelay);
     await closeRigs(rigs);
     const s = summarize(q.samples);
-    say(`echo floor (${broker}): p50 ${s.p50} ms, p99 ${s.p99} ms, max ${s.max} ms, n ${s.count}${q.lost ? `, ${q.lost} LOST` : ''}${cpu ? `; other load ${cpu.otherCores} cores` : ''}`);
+    say(`echo floor (${broker}${transport === 'plain' ? ', plain MQTT' : ', TLS'}): p50 ${s.p50} ms, p99 ${s.p99} ms, max ${s.max} ms, n ${s.count}${q.lost ? `, ${q.lost} LOST` : ''}${cpu ? `; other load ${cpu.otherCores} cores` : ''}`);
     if (q.lost) results.errors.push(`echo floor (${broker}): ${q.lost} echoes lost`);
     return { samples: q.samples, noDelay };
   } finally {
@@ -235,6 +252,7 @@ async function withDaemon<T>(
     copyDb(data.copyOf, dir);
   }
   writeFileSync(join(dir, 'secrets.json'), JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  for (const name of Object.values(TLS_FILES)) copyFileSync(join(RUN, 'secrets', name), join(dir, name));
   const siteFile = join(dir, 'site.yaml');
   writeFileSync(siteFile, site.yaml);
   await opts.prepare?.(dir);

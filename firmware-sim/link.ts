@@ -8,6 +8,8 @@ const OFFLINE = Buffer.from(JSON.stringify({ online: false }));
 
 export interface LinkOptions {
   url: string;
+  /** The CA to trust for mqtts://; without it, only the system's public CAs are. */
+  ca?: string | Buffer;
   topics: Topics;
   id: string;
   secret: string;
@@ -58,6 +60,7 @@ export class DeviceLink {
       resubscribe: false,
       connectTimeout: 5000,
       will: { topic: topics.device(id, 'status'), payload: OFFLINE, qos: 1, retain: true },
+      ...(this.o.ca ? { ca: this.o.ca } : {}),
     });
     this.client = client;
     client.on('connect', () => this.onConnect(client));

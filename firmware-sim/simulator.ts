@@ -7,7 +7,10 @@ import { DeviceLink, type GuardedResult } from './link.js';
 
 export interface SimulatorOptions {
   site: SiteFile;
+  /** mqtts://... (the embedded broker's default) or mqtt://... */
   url: string;
+  /** The CA certificate (PEM) the devices trust for mqtts:// (`tobira devices --ca`). */
+  ca?: string | Buffer;
   secrets: Secrets;
   /** Simulate only these device ids (default: every site device with transport mqtt). */
   only?: string[];
@@ -97,6 +100,7 @@ export class Simulator {
     const topics = this.topics;
     const link: DeviceLink = new DeviceLink({
       url: this.opts.url,
+      ca: this.opts.ca,
       topics,
       id: config.id,
       secret: this.opts.secrets.devices[config.id]!,

@@ -23,6 +23,12 @@ function nextBoot(): number {
   return lastBoot;
 }
 
+/** The CA the simulated devices trust (the run's device-link CA): every link is MQTT over TLS. */
+let trustedCa: string | undefined;
+export function trustCa(ca: string): void {
+  trustedCa = ca;
+}
+
 export class Device {
   private client?: MqttClient;
   private seq = 0;
@@ -54,6 +60,7 @@ export class Device {
       reconnectPeriod: 0,
       connectTimeout: timeoutMs,
       will: { topic: topics.device(id, 'status'), payload: Buffer.from('{"online":false}'), qos: 1, retain: true },
+      ...(trustedCa ? { ca: trustedCa } : {}),
     });
     this.client = client;
     const commandsTopic = topics.device(id, 'commands');

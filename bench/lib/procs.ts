@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { mosquittoAclFile, mosquittoConfSnippet, mosquittoPasswordFile } from '../../src/devices/mosquitto.js';
 import type { Secrets } from '../../src/devices/secrets.js';
+import type { DeviceTls } from '../../src/devices/tls.js';
 import mqtt from 'mqtt';
 import { residentMB } from './machine.js';
 import { freePort } from '../../tests/helpers/ports.js';
@@ -169,7 +170,7 @@ export async function startDaemon(opts: {
   return {
     pid: proc.pid!,
     apiUrl: `http://127.0.0.1:${apiPort}`,
-    mqttUrl: opts.broker.mode === 'embedded' ? `mqtt://127.0.0.1:${mqttPort}` : opts.broker.url,
+    mqttUrl: opts.broker.mode === 'embedded' ? `mqtts://127.0.0.1:${mqttPort}` : opts.broker.url,
     readyMs: readyAt! - spawnedAt,
     bootMs: (firstAt ?? readyAt!) - spawnedAt,
     spawnedAt,
@@ -210,7 +211,7 @@ export interface MosquittoHandle {
   stop(): Promise<void>;
 }
 
-export async function startMosquitto(secrets: Secrets, baseTopic: string, deviceIds: string[]): Promise<MosquittoHandle> {
+export async function startMosquitto(secrets: Secrets, baseTopic: string, deviceIds: string[], tls: DeviceTls): Promise<MosquittoHandle> {
   const bin = mosquittoBinary();
   if (!bin) throw new Error('mosquitto is not installed');
   const port = await freePort();
@@ -221,9 +222,15 @@ export async function startMosquitto(secrets: Secrets, baseTopic: string, device
   writeFileSync(passwordFile, mosquittoPasswordFile(secrets, deviceIds), { mode: 0o600 });
   // The files `tobira mqtt-acl` writes, plus, for the benchmark only, the broker's own counters
   // ($SYS, every second) readable by the controller's login: how many messages Mosquitto dropped.
-  writeFileSync(aclFile, mosquittoAclFile(baseTopic, secrets.controller.username, deviceIds) + `\n# benchmark only\nuser ${secrets.controller.username}\ntopic read $SYS/#\n`);
+  const caFile = join(dir, 'ca.pem');
+  const certFile = join(dir, 'server.pem');
+  const keyFile = join(dir, 'server.key');
+  writeFileSync(caFile, tls.ca);
+  writeFileSync(certFile, tls.cert);
+  writeFileSync(keyFile, tls.key, { mode: 0o600 });
+  writeFileSync(aclFile, mosquittoAclFile(baseTopic, secrets.controller.username, deviceIds, secrets.observer?.username) + `\n# benchmark only\nuser ${secrets.controller.username}\ntopic read $SYS/#\n`);
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, mosquittoConfSnippet({ port, host: '127.0.0.1', passwordFile, aclFile }) + '# benchmark only: $SYS counters every second\nsys_interval 1\n');
+  writeFileSync(conf, mosquittoConfSnippet({ port, host: '127.0.0.1', passwordFile, aclFile, caFile, certFile, keyFile }) + '# benchmark only: $SYS counters every second\nsys_interval 1\n');
   chmodSync(dir, 0o755);
   if (process.getuid?.() === 0) spawnSync('chown', ['-R', 'mosquitto', dir]);
   const version = spawnSync(bin, ['-h'], { encoding: 'utf8' }).stdout.split('\n')[0]?.trim() ?? '';
@@ -235,8 +242,8 @@ export async function startMosquitto(secrets: Secrets, baseTopic: string, device
     if (proc.exitCode !== null) throw new Error(`mosquitto exited: ${out}`);
     return portOpen(port);
   }, 5000, `mosquitto on port ${port}`);
-  const url = `mqtt://127.0.0.1:${port}`;
-  const dropped = followSysCounter(url, secrets, '$SYS/broker/publish/messages/dropped');
+  const url = `mqtts://127.0.0.1:${port}`;
+  const dropped = followSysCounter(url, secrets, tls.ca, '$SYS/broker/publish/messages/dropped');
   return {
     url,
     pid: proc.pid!,
@@ -254,9 +261,9 @@ export async function startMosquitto(secrets: Secrets, baseTopic: string, device
  * Follows one $SYS counter (retained, refreshed every second) for the broker's whole life, with the
  * controller's login and a client id of its own; `latest()` waits for a fresh value first.
  */
-function followSysCounter(url: string, secrets: Secrets, topic: string): { latest(): Promise<number | undefined>; close(): void } {
+function followSysCounter(url: string, secrets: Secrets, ca: string, topic: string): { latest(): Promise<number | undefined>; close(): void } {
   const client = mqtt.connect(url, {
-    protocolVersion: 4, clientId: `bench-sys-${process.pid}`, username: secrets.controller.username, password: secrets.controller.password,
+    protocolVersion: 4, clientId: `bench-sys-${process.pid}`, username: secrets.controller.username, password: secrets.controller.password, ca,
     clean: true, reconnectPeriod: 1000, connectTimeout: 15_000, keepalive: 30,
   });
   let value: number | undefined;

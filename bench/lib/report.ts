@@ -43,6 +43,7 @@ export function renderMarkdown(r: Results): string {
     p(`| one durable commit of one entry-log row (WAL, synchronous=FULL), paced as the reads (used in the ratio) | ${c.broker} run | ${n(c.credentials)} | ${lat(c.summary)} |`);
     p(`| the same, back to back | ${c.broker} run | ${n(c.credentials)} | ${lat(c.backToBack)} |`);
   }
+  if (r.floors.plainEcho) p(`| MQTT echo over plain MQTT (not TLS), for what TLS adds | embedded | | ${lat(r.floors.plainEcho)} |`);
   if (r.floors.pinVerify) p(`| one argon2id PIN check (daemon's parameters) | | | ${lat(r.floors.pinVerify)} |`);
   const echoNotes = Object.entries(r.floors.echo).map(([b, e]) => `${b}: ${e?.process}${e?.noDelay ? ', TCP no-delay on the device sockets' : ''}`);
   if (echoNotes.length) p('', `Echo: reader → broker → echo peer → broker → lock, the same device clients as the decisions; ${echoNotes.join('; ')}.`);

@@ -1,9 +1,10 @@
 // The smaller subcommands: config check, devices, mqtt-acl, people add, sim.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Simulator, runRepl } from '../../firmware-sim/index.js';
 import { ensureSecrets, loadSecrets, secretsPath } from '../devices/secrets.js';
-import { deviceClientId, Topics } from '../devices/protocol.js';
+import { deviceClientId, observerClientIdPrefix, Topics } from '../devices/protocol.js';
+import { ensureDeviceTls, readCa } from '../devices/tls.js';
 import { mosquittoAclFile, mosquittoConfSnippet, mosquittoPasswordFile } from '../devices/mosquitto.js';
 import { loadSiteFile } from '../site/load.js';
 import { labelText } from '../site/schema.js';
@@ -19,8 +20,13 @@ export function configCheck(file: string): void {
   out(`${file}: OK — ${site.areas.length} areas, ${site.doors.length} doors, ${site.devices.length} devices (${site.site.timezone})`);
 }
 
-export function devicesCommand(flags: CommonFlags & { secrets?: boolean }): void {
+export function devicesCommand(flags: CommonFlags & { secrets?: boolean; ca?: boolean }): void {
   const site = loadSiteFile(sitePath(flags));
+  if (flags.ca) {
+    // Made here if the daemon has not started yet: the installer can set devices up first.
+    process.stdout.write(ensureDeviceTls(dataDir(flags)).ca);
+    return;
+  }
   const secrets = flags.secrets ? ensureSecrets(dataDir(flags), site.devices.map((d) => d.id)).secrets : undefined;
   const topics = new Topics(site.mqtt.baseTopic);
   for (const d of site.devices) {
@@ -29,6 +35,10 @@ export function devicesCommand(flags: CommonFlags & { secrets?: boolean }): void
     if (secrets && d.transport === 'mqtt') {
       out(`${''.padEnd(20)} username=${d.id} password=${secrets.devices[d.id]} clientId=${deviceClientId(site.mqtt.baseTopic, d.id)}`);
     }
+  }
+  if (secrets?.observer) {
+    out(`\n${'observer'.padEnd(20)} read-only: may subscribe to ${topics.checkpoints} and nothing else`);
+    out(`${''.padEnd(20)} username=${secrets.observer.username} password=${secrets.observer.password} clientId=${observerClientIdPrefix(site.mqtt.baseTopic)}-NAME`);
   }
   if (secrets) out(`\nSecrets are kept in ${secretsPath(dataDir(flags))} (mode 0600). Treat this output as confidential.`);
 }
@@ -41,10 +51,19 @@ export function mqttAcl(flags: CommonFlags & { out: string; port: string; host: 
   mkdirSync(dir, { recursive: true });
   const passwordFile = join(dir, 'passwd');
   const aclFile = join(dir, 'acl');
+  // The same CA and server certificate as the embedded broker: devices trust one CA either way.
+  const tls = ensureDeviceTls(dataDir(flags), flags.host);
+  const caFile = join(dir, 'ca.pem');
+  const certFile = join(dir, 'server.pem');
+  const keyFile = join(dir, 'server.key');
+  copyFileSync(tls.caFile, caFile);
+  copyFileSync(tls.certFile, certFile);
+  writeFileSync(keyFile, tls.key, { mode: 0o600 });
   writeFileSync(passwordFile, mosquittoPasswordFile(secrets, ids), { mode: 0o600 });
-  writeFileSync(aclFile, mosquittoAclFile(site.mqtt.baseTopic, secrets.controller.username, ids));
-  writeFileSync(join(dir, 'mosquitto.conf'), mosquittoConfSnippet({ port: Number(flags.port), host: flags.host, passwordFile, aclFile }));
-  out(`wrote ${passwordFile}, ${aclFile} and ${join(dir, 'mosquitto.conf')} for ${ids.length} devices and the controller`);
+  writeFileSync(aclFile, mosquittoAclFile(site.mqtt.baseTopic, secrets.controller.username, ids, secrets.observer?.username));
+  writeFileSync(join(dir, 'mosquitto.conf'), mosquittoConfSnippet({ port: Number(flags.port), host: flags.host, passwordFile, aclFile, caFile, certFile, keyFile }));
+  out(`wrote ${passwordFile}, ${aclFile}, ${caFile}, ${certFile}, ${keyFile} and ${join(dir, 'mosquitto.conf')} for ${ids.length} devices, the controller and the observer`);
+  out(`the controller connects with --mqtt-url mqtts://${flags.host}:${flags.port}; Mosquitto must be able to read passwd and server.key (chown them to its user)`);
 }
 
 interface PeopleAddFlags extends CommonFlags {
@@ -108,8 +127,10 @@ export async function simCommand(flags: CommonFlags & { only?: string }): Promis
   const site = loadSiteFile(sitePath(flags));
   const url = brokerUrl(brokerChoice(flags, site));
   const secrets = loadSecrets(dataDir(flags));
+  // Devices trust the daemon's CA (or the one given for an external broker).
+  const ca = flags.mqttCa ? readFileSync(flags.mqttCa, 'utf8') : readCa(dataDir(flags));
   // The prompt prints the simulator's log itself.
-  const sim = await Simulator.start({ site, url, secrets, only: flags.only?.split(',').map((s) => s.trim()) });
+  const sim = await Simulator.start({ site, url, secrets, ca, only: flags.only?.split(',').map((s) => s.trim()) });
   out(`simulating ${site.devices.filter((d) => d.transport === 'mqtt').length} devices on ${url}; type "help" for commands`);
   await runRepl(sim, site);
   await sim.stop();

@@ -19,11 +19,12 @@ const common = (cmd: Command) =>
     .option('--data <dir>', 'data directory (env TOBIRA_DATA; default: ./data)');
 const brokerFlags = (cmd: Command) =>
   cmd
-    .option('--mqtt-url <url>', 'use an external broker, e.g. mqtt://127.0.0.1:1883 (env TOBIRA_MQTT_URL)')
-    .option('--mqtt-port <n>', 'port of the embedded broker (env TOBIRA_MQTT_PORT; default 1883)')
+    .option('--mqtt-url <url>', 'use an external broker configured by `tobira mqtt-acl`, e.g. mqtts://127.0.0.1:8883 (env TOBIRA_MQTT_URL)')
+    .option('--mqtt-port <n>', 'MQTT-over-TLS port of the embedded broker (env TOBIRA_MQTT_PORT; default 8883)')
+    .option('--mqtt-plain-port <n>', 'also serve plain MQTT on this port: insecure, raises a standing security alarm (env TOBIRA_MQTT_PLAIN_PORT)')
     .option('--mqtt-host <addr>', 'address the embedded broker listens on (env TOBIRA_MQTT_HOST; default 127.0.0.1)')
     .option('--mqtt-username <name>', 'username at the external broker (env TOBIRA_MQTT_USERNAME; password in TOBIRA_MQTT_PASSWORD)')
-    .option('--mqtt-ca <file>', 'CA certificate for mqtts:// (env TOBIRA_MQTT_CA)')
+    .option('--mqtt-ca <file>', 'CA certificate for mqtts:// (env TOBIRA_MQTT_CA; default: public CAs and the data directory\'s CA)')
     .option('--mqtt-cert <file>', 'client certificate (env TOBIRA_MQTT_CERT)')
     .option('--mqtt-key <file>', 'client key (env TOBIRA_MQTT_KEY)');
 
@@ -46,12 +47,13 @@ program
   .action(configCheck);
 
 common(program.command('devices').description('list the site\'s devices'))
-  .option('--secrets', 'print each device\'s MQTT login (for the installer)')
+  .option('--secrets', 'print each device\'s MQTT login and the read-only observer login (for the installer)')
+  .option('--ca', 'print the CA certificate (PEM) devices must trust for MQTT over TLS')
   .action(devicesCommand);
 
 common(program.command('mqtt-acl').description('write Mosquitto password, ACL and listener files for the site\'s devices'))
   .requiredOption('--out <dir>', 'directory to write passwd, acl and mosquitto.conf into')
-  .option('--port <n>', 'listener port in mosquitto.conf', '1883')
+  .option('--port <n>', 'TLS listener port in mosquitto.conf', '8883')
   .option('--host <addr>', 'listener address in mosquitto.conf', '127.0.0.1')
   .action(mqttAcl);
 

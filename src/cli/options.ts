@@ -10,6 +10,7 @@ export interface CommonFlags {
   data?: string;
   mqttUrl?: string;
   mqttPort?: string;
+  mqttPlainPort?: string;
   mqttHost?: string;
   mqttUsername?: string;
   mqttCa?: string;
@@ -50,10 +51,15 @@ export function brokerChoice(flags: CommonFlags, site: SiteFile, env = process.e
       key: flags.mqttKey ?? env.TOBIRA_MQTT_KEY ?? site.mqtt.key,
     };
   }
-  return { mode: 'embedded', host: flags.mqttHost ?? env.TOBIRA_MQTT_HOST ?? '127.0.0.1', port: parsePort(port ?? '1883', '--mqtt-port') };
+  const plain = flags.mqttPlainPort ?? env.TOBIRA_MQTT_PLAIN_PORT;
+  const plainPort = plain !== undefined ? parsePort(plain, '--mqtt-plain-port') : site.mqtt.plainPort;
+  return {
+    mode: 'embedded', host: flags.mqttHost ?? env.TOBIRA_MQTT_HOST ?? '127.0.0.1', port: parsePort(port ?? '8883', '--mqtt-port'),
+    ...(plainPort !== undefined ? { plainPort } : {}),
+  };
 }
 
-/** The URL a client on this machine uses to reach the chosen broker. */
+/** The URL a client on this machine uses to reach the chosen broker (TLS on the embedded one). */
 export function brokerUrl(choice: BrokerChoice): string {
-  return choice.mode === 'external' ? choice.url : `mqtt://${choice.host}:${choice.port}`;
+  return choice.mode === 'external' ? choice.url : `mqtts://${choice.host}:${choice.port}`;
 }

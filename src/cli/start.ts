@@ -20,16 +20,18 @@ export async function start(flags: StartFlags): Promise<void> {
   const apiPort = parsePort(flags.apiPort ?? process.env.TOBIRA_API_PORT ?? '8080', '--api-port');
   const apiHost = flags.apiHost ?? process.env.TOBIRA_API_HOST ?? '127.0.0.1';
   const data = dataDir(flags);
-  log.info({ site: file, data, broker: broker.mode === 'embedded' ? `embedded on ${broker.host}:${broker.port}` : broker.url }, 'starting tobira');
+  log.info({ site: file, data, broker: broker.mode === 'embedded' ? `embedded on ${broker.host}:${broker.port} (TLS)` : broker.url }, 'starting tobira');
 
   let controller: Controller;
   try {
     controller = await Controller.start({ site, dataDir: data, log, broker });
   } catch (err) {
     if (err instanceof BrokerPortInUseError) {
+      // Not "use the broker already there": a broker without tobira's rules is an open device bus.
       throw new UsageError(
-        `${err.message}.\n  Run the embedded broker on another port with --mqtt-port N (or TOBIRA_MQTT_PORT=N),\n` +
-          `  or use the broker already there with --mqtt-url mqtt://${err.host}:${err.port} (or TOBIRA_MQTT_URL).`,
+        `${err.message}.\n  Run the embedded broker on another port with --mqtt-port N (or TOBIRA_MQTT_PORT=N).\n` +
+          '  To use a Mosquitto instead, configure it with the files `tobira mqtt-acl --out DIR` writes (logins, ACL, TLS listener)\n' +
+          '  and give --mqtt-url mqtts://HOST:PORT; the controller refuses a broker that lets anyone in.',
       );
     }
     throw err;

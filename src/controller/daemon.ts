@@ -5,7 +5,11 @@ import type { Logger } from 'pino';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../devices/broker.js';
 import { MqttDriver } from '../devices/mqtt-driver.js';
 import { GpioDriver, checkGpioAvailable, onoffPinLayer, type PinLayer } from '../devices/gpio.js';
-import { ensureSecrets } from '../devices/secrets.js';
+import { ensureSecrets, type Secrets } from '../devices/secrets.js';
+import { ensureDeviceTls, readCa } from '../devices/tls.js';
+import { probeBroker, type ProbeResult } from '../devices/broker-probe.js';
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import type { DeviceDriver } from '../devices/driver.js';
 import type { SiteFile } from '../site/schema.js';
 import { openStore, type Store } from '../store/index.js';
@@ -28,7 +32,8 @@ import { SiteIndex } from './site-index.js';
 import { Supervision } from './supervision.js';
 
 export type BrokerChoice =
-  | { mode: 'embedded'; host: string; port: number }
+  /** port: MQTT over TLS; plainPort: plain MQTT as well, only when asked for. */
+  | { mode: 'embedded'; host: string; port: number; plainPort?: number }
   | { mode: 'external'; url: string; username?: string; password?: string; ca?: string; cert?: string; key?: string };
 
 export interface ControllerOptions {
@@ -51,6 +56,16 @@ export class BrokerPortInUseError extends StartupError {
   }
 }
 
+/** Refused at start: the external broker lets anyone in (exit 2 with how to fix it). */
+export class OpenBrokerError extends StartupError {}
+
+/** A standing security condition: reported by /healthz for as long as it holds. */
+export interface SecurityCondition {
+  type: 'mqtt-plain-listener' | 'open-broker';
+  since: string;
+  detail: Record<string, unknown>;
+}
+
 export interface Health {
   ok: boolean;
   /**
@@ -64,6 +79,8 @@ export interface Health {
   /** The data directory's modes: anything group or others can read is listed (names only). */
   files: { ok: boolean; loose: LooseMode[] };
   counters: Counters;
+  /** Standing security conditions (plain MQTT served, an open broker allowed or found). */
+  security: SecurityCondition[];
 }
 
 export class Controller {
@@ -76,6 +93,12 @@ export class Controller {
   /** The storage-fault count health last saw, and when it last grew. */
   private storageFaultsSeen = 0;
   private lastStorageFaultAt: number | null = null;
+  private readonly security = new Map<SecurityCondition['type'], SecurityCondition>();
+  /** The broker probe for an external broker, run at every reconnect; undefined with the embedded one. */
+  probe?: () => Promise<ProbeResult>;
+  private probing = false;
+  /** The start already probed the broker: the first connection needs no second probe. */
+  skipNextProbe = false;
   private fileModesCache?: { at: number; files: Health['files'] };
 
   private constructor(
@@ -136,25 +159,67 @@ export class Controller {
     let broker: EmbeddedBroker | undefined;
     let url: string;
     let connection;
+    const standing: SecurityCondition[] = [];
+    let probe: (() => Promise<ProbeResult>) | undefined;
+    let probedAtStart = false;
     if (opts.broker.mode === 'embedded') {
-      const { host, port } = opts.broker;
+      const { host, port, plainPort } = opts.broker;
+      const tls = ensureDeviceTls(opts.dataDir, host);
       try {
-        broker = await startEmbeddedBroker({ host, port, baseTopic: site.mqtt.baseTopic, secrets, onRefused: (r) => faults?.brokerRefused(r) });
+        broker = await startEmbeddedBroker({ host, port, plainPort, tls, baseTopic: site.mqtt.baseTopic, secrets, onRefused: (r) => faults?.brokerRefused(r) });
       } catch (err) {
         store.close();
-        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new BrokerPortInUseError(host, port);
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+          const busy = (err as { plainPort?: number }).plainPort ?? port;
+          throw new BrokerPortInUseError(host, busy);
+        }
         throw err;
       }
-      url = `mqtt://${host}:${broker.port}`;
+      url = `mqtts://${host}:${broker.port}`;
       const embedded = broker;
       connection = { url, username: secrets.controller.username, password: secrets.controller.password, inProcess: () => embedded.connectInProcess() };
-      log.info({ url }, 'embedded MQTT broker listening');
+      log.info({ url, ca: tls.caFile }, 'embedded MQTT broker listening (TLS; devices trust the CA printed by `tobira devices --ca`)');
+      if (broker.plainPort !== undefined) {
+        const plainUrl = `mqtt://${host}:${broker.plainPort}`;
+        log.warn({ url: plainUrl }, 'plain MQTT is served as asked: card numbers, PINs and unlock commands cross the network in clear on this port');
+        standing.push({ type: 'mqtt-plain-listener', since: new Date().toISOString(), detail: { url: plainUrl } });
+      }
     } else {
       url = opts.broker.url;
+      const tlsUrl = /^(mqtts|tls):/.test(url);
+      // Without a CA of its own, an mqtts:// broker is trusted if a public CA or this daemon's CA issued it.
+      const ourCa = tlsUrl && !opts.broker.ca ? readCa(opts.dataDir) : undefined;
       connection = {
         url, username: opts.broker.username ?? secrets.controller.username, password: opts.broker.password ?? secrets.controller.password,
         ca: opts.broker.ca, cert: opts.broker.cert, key: opts.broker.key,
+        ...(ourCa ? { caPems: [...rootCertificates, ourCa] } : {}),
       };
+      const c = connection;
+      const tlsOptions = {
+        ...(c.ca ? { ca: readFileSync(c.ca) } : c.caPems ? { ca: c.caPems } : {}),
+        ...(c.cert ? { cert: readFileSync(c.cert) } : {}),
+        ...(c.key ? { key: readFileSync(c.key) } : {}),
+      };
+      probe = () => probeBroker({
+        url: c.url, baseTopic: site.mqtt.baseTopic, tls: tlsOptions, controller: { username: c.username, password: c.password },
+        device: aDeviceLogin(secrets, mqttDevices.map((d) => d.id)),
+      });
+      const found = await probe();
+      probedAtStart = found.inconclusive.length === 0;
+      if (found.open.length > 0) {
+        if (!site.mqtt.allowOpenBroker) {
+          store.close();
+          throw new OpenBrokerError(
+            `the MQTT broker at ${url} is open: ${found.open.join('; ')}. Anyone on the network could read unlock commands and inject exit-button presses.\n` +
+              '  Configure it with the files `tobira mqtt-acl --out DIR` writes (password file, ACL and a TLS listener),\n' +
+              '  use the embedded broker (leave out --mqtt-url), or, knowingly, set mqtt.allowOpenBroker: true in the site file.',
+          );
+        }
+        log.warn({ url, open: found.open }, 'the MQTT broker is open; allowed by the site file (mqtt.allowOpenBroker)');
+        standing.push({ type: 'open-broker', since: new Date().toISOString(), detail: { url, open: found.open, allowed: true } });
+      } else if (found.inconclusive.length > 0) {
+        log.warn({ url, inconclusive: found.inconclusive }, 'could not finish the open-broker probe; it runs again when the controller connects');
+      }
     }
 
     const mqtt = new MqttDriver({
@@ -171,6 +236,9 @@ export class Controller {
     const ctx: Context = { site, index, log, store, bus, devices, alarms, counters, now };
     faults = new Faults(ctx);
     const controller = new Controller(ctx, new Doors(ctx), new Supervision(ctx), mqtt, broker, url, opts.broker.mode, faults, opts.dataDir);
+    controller.probe = probe;
+    controller.skipNextProbe = probedAtStart;
+    for (const condition of standing) controller.raiseSecurity(condition);
     await controller.run();
     return controller;
   }
@@ -185,6 +253,12 @@ export class Controller {
       } else if (!connected && linkWasUp) {
         this.ctx.alarms.raise({ category: 'system', type: 'broker-lost', severity: 'alarm', source: this.brokerUrl, detail: error ? { error } : null });
       }
+      // Every (re)connect to an external broker: is it still closed? It may have been restarted
+      // with another configuration while we were away.
+      if (connected && !linkWasUp && this.probe) {
+        if (this.skipNextProbe) this.skipNextProbe = false;
+        else void this.reprobe();
+      }
       linkWasUp = connected;
     });
     // Features subscribe to the bus before any device message can arrive.
@@ -196,6 +270,44 @@ export class Controller {
     await this.mqtt.waitConnected(5000).catch((err: Error) => log.warn({ err: err.message, url: this.brokerUrl }, 'MQTT broker not reachable yet; deciding locally and retrying'));
     await this.doors.start();
     log.info({ doors: this.ctx.site.doors.length, devices: this.ctx.site.devices.length }, 'controller ready');
+  }
+
+  /** Records a standing security condition and raises its `security` alarm. */
+  raiseSecurity(condition: SecurityCondition): void {
+    this.security.set(condition.type, condition);
+    this.ctx.alarms.raise({ category: 'security', type: condition.type, severity: 'alarm', source: this.brokerUrl, detail: condition.detail });
+  }
+
+  private async reprobe(): Promise<void> {
+    if (this.probing || !this.probe) return;
+    this.probing = true;
+    const { log, alarms, site } = this.ctx;
+    try {
+      const found = await this.probe();
+      const known = this.security.get('open-broker');
+      if (found.open.length > 0) {
+        // Fail secure without failing people: the controller stays connected so locks relock and
+        // emergency inputs still release fail-safe doors, but it no longer opens a door on device
+        // input (cards, exit buttons, key switches) that anyone could have written.
+        const allowed = site.mqtt.allowOpenBroker;
+        if (!allowed) this.mqtt.untrustedBroker = true;
+        if (!known) {
+          log.error({ url: this.brokerUrl, open: found.open, allowed }, allowed
+            ? 'the MQTT broker is open (allowed by the site file)'
+            : 'the MQTT broker is open: device input that opens doors is refused until it is closed; fix it with `tobira mqtt-acl`');
+          this.raiseSecurity({ type: 'open-broker', since: new Date().toISOString(), detail: { url: this.brokerUrl, open: found.open, allowed, refusingDeviceInput: !allowed } });
+        }
+      } else if (found.inconclusive.length === 0 && known) {
+        this.mqtt.untrustedBroker = false;
+        this.security.delete('open-broker');
+        log.info({ url: this.brokerUrl }, 'the MQTT broker is closed again: device input is acted on');
+        alarms.raise({ category: 'security', type: 'open-broker-cleared', severity: 'info', source: this.brokerUrl });
+      }
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'open-broker probe failed');
+    } finally {
+      this.probing = false;
+    }
   }
 
   health(): Health {
@@ -237,6 +349,7 @@ export class Controller {
       devices: { total: this.supervision.devices().size, online, offline, unknown },
       files: this.fileModes(),
       counters: { ...this.ctx.counters },
+      security: [...this.security.values()],
     };
   }
 
@@ -295,6 +408,12 @@ export class Controller {
     })();
     return this.stopping;
   }
+}
+
+/** A device login for the probe: the first MQTT device with a secret. */
+function aDeviceLogin(secrets: Secrets, ids: readonly string[]): { username: string; password: string } | undefined {
+  const id = ids.find((d) => secrets.devices[d]);
+  return id ? { username: id, password: secrets.devices[id]! } : undefined;
 }
 
 function withTimeout(p: Promise<void>, ms: number): Promise<void> {

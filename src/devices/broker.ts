@@ -1,11 +1,14 @@
 // The embedded MQTT broker (aedes) for sites without their own. Every client logs in with its own
-// id and secret; a device may publish only under its own topics and subscribe only to its commands.
+// id and secret; a device may publish only under its own topics and subscribe only to its commands;
+// the observer may only subscribe to the log checkpoints. Served over TLS: card numbers and PINs
+// cross the LAN. Plain MQTT only on a port asked for by name.
 import { Aedes, type Client, type AuthenticateError } from 'aedes';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import DuplexPair from 'duplexpair';
 import { timingSafeEqual } from 'node:crypto';
-import { Topics, deviceClientId, controllerClientId } from './protocol.js';
+import { Topics, deviceClientId, controllerClientId, observerClientIdPrefix } from './protocol.js';
 import type { Secrets } from './secrets.js';
 
 export interface BrokerRefusal {
@@ -19,7 +22,12 @@ export interface BrokerRefusal {
 
 export interface EmbeddedBrokerOptions {
   host: string;
+  /** The MQTT-over-TLS port (8883 by default). */
   port: number;
+  /** The server certificate and key (PEM) for the TLS port. */
+  tls: { cert: string; key: string };
+  /** A plain MQTT port as well: only when the site or the command line asks for one. */
+  plainPort?: number;
   baseTopic: string;
   secrets: Secrets;
   onRefused(refusal: BrokerRefusal): void;
@@ -27,6 +35,8 @@ export interface EmbeddedBrokerOptions {
 
 export interface EmbeddedBroker {
   port: number;
+  /** The plain MQTT port, when one was asked for. */
+  plainPort?: number;
   /** The sockets the broker accepted, for supervision and the no-delay check. */
   sockets(): Socket[];
   /**
@@ -46,6 +56,7 @@ function sameSecret(given: Buffer | undefined, expected: string): boolean {
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const topics = new Topics(opts.baseTopic);
   const controller = opts.secrets.controller;
+  const observer = opts.secrets.observer;
   // concurrency 0: every message is routed as it arrives. With aedes' default (100 deliveries in
   // flight, the rest queued), a backlog of queued messages nobody subscribes to is handed on
   // recursively, one stack frame set each, until "Maximum call stack size exceeded" kills the
@@ -72,6 +83,10 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     if (username === controller.username) {
       if (!sameSecret(password, controller.password)) return refuse('wrong secret');
       if (client.id !== controllerClientId(opts.baseTopic)) return refuse(`controller must use client id ${controllerClientId(opts.baseTopic)}`);
+    } else if (observer && username === observer.username) {
+      if (!sameSecret(password, observer.password)) return refuse('wrong secret');
+      const prefix = observerClientIdPrefix(opts.baseTopic);
+      if (!client.id.startsWith(prefix)) return refuse(`observer must use a client id starting with ${prefix}`);
     } else {
       const secret = opts.secrets.devices[username];
       if (!secret) return refuse('unknown device');
@@ -89,7 +104,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     const allowed =
       username === controller.username
         ? packet.topic.startsWith(`${opts.baseTopic}/`)
-        : username !== undefined &&
+        : username !== undefined && username !== observer?.username &&
           (packet.topic === topics.device(username, 'events') || packet.topic === topics.device(username, 'status'));
     if (allowed) return done(null);
     opts.onRefused({ what: 'publish', username, clientId: client.id, topic: packet.topic, address: address(client), reason: 'topic not allowed' });
@@ -101,29 +116,51 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     const allowed =
       username === controller.username
         ? sub.topic.startsWith(`${opts.baseTopic}/`)
-        : username !== undefined && sub.topic === topics.device(username, 'commands');
+        : observer && username === observer.username
+          ? sub.topic === topics.checkpoints
+          : username !== undefined && sub.topic === topics.device(username, 'commands');
     if (allowed) return done(null, sub);
     opts.onRefused({ what: 'subscribe', username, clientId: client.id, topic: sub.topic, address: address(client), reason: 'topic not allowed' });
     done(null, null); // SUBACK 0x80: refused, connection kept
   };
 
-  const server: Server = createServer((socket) => {
-    // Nagle would hold QoS 1 acknowledgements back by 40 ms or more.
+  const accept = (socket: Socket) => {
+    // Nagle would hold QoS 1 acknowledgements back by 40 ms or more (on a TLS socket: its TCP socket's).
     socket.setNoDelay(true);
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     broker.handle(socket);
+  };
+  // A handshake that takes longer than this is dropped: an idle half-open TLS client holds a socket.
+  const server: Server = createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 }, accept);
+  server.on('tlsClientError', (err, socket) => {
+    opts.onRefused({ what: 'login', address: socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : undefined, reason: `TLS handshake failed: ${err.message}` });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
+  const servers: Server[] = [server];
+  const listen = (srv: Server, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, opts.host, () => {
+        srv.off('error', reject);
+        resolve((srv.address() as { port: number }).port);
+      });
     });
-  });
-  const port = (server.address() as { port: number }).port;
+  const port = await listen(server, opts.port);
+  let plainPort: number | undefined;
+  if (opts.plainPort !== undefined) {
+    const plain = createServer(accept);
+    servers.push(plain);
+    try {
+      plainPort = await listen(plain, opts.plainPort);
+    } catch (err) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      throw Object.assign(err as Error, { plainPort: opts.plainPort });
+    }
+  }
   return {
     port,
+    plainPort,
     sockets: () => [...sockets],
     connectInProcess() {
       const { socket1: brokerSide, socket2: clientSide } = new DuplexPair();
@@ -135,7 +172,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     async close() {
       for (const s of sockets) s.destroy();
       for (const s of inProcess) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const srv of servers) await new Promise<void>((resolve) => srv.close(() => resolve()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
     },
   };

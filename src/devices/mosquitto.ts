@@ -13,6 +13,7 @@ export function mosquittoPasswordHash(password: string): string {
 
 export function mosquittoPasswordFile(secrets: Secrets, deviceIds: readonly string[]): string {
   const lines = [`${secrets.controller.username}:${mosquittoPasswordHash(secrets.controller.password)}`];
+  if (secrets.observer) lines.push(`${secrets.observer.username}:${mosquittoPasswordHash(secrets.observer.password)}`);
   for (const id of deviceIds) {
     const secret = secrets.devices[id];
     if (secret) lines.push(`${id}:${mosquittoPasswordHash(secret)}`);
@@ -20,9 +21,11 @@ export function mosquittoPasswordFile(secrets: Secrets, deviceIds: readonly stri
   return lines.join('\n') + '\n';
 }
 
-export function mosquittoAclFile(baseTopic: string, controllerUsername: string, deviceIds: readonly string[]): string {
+export function mosquittoAclFile(baseTopic: string, controllerUsername: string, deviceIds: readonly string[], observerUsername?: string): string {
   const t = new Topics(baseTopic);
   const out = ['# Written by `tobira mqtt-acl`. Anything not listed is refused.', '', `user ${controllerUsername}`, `topic readwrite ${baseTopic}/#`, ''];
+  // The off-gateway copy of the log checkpoints: read-only, and nothing else.
+  if (observerUsername) out.push(`user ${observerUsername}`, `topic read ${t.checkpoints}`, '');
   for (const id of deviceIds) {
     out.push(`user ${id}`, `topic write ${t.device(id, 'events')}`, `topic write ${t.device(id, 'status')}`, `topic read ${t.device(id, 'commands')}`, '');
   }
@@ -41,11 +44,18 @@ export const MOSQUITTO_LIMITS = {
 } as const;
 
 /** A listener block to include in mosquitto.conf. */
-export function mosquittoConfSnippet(opts: { port: number; host: string; passwordFile: string; aclFile: string }): string {
+export function mosquittoConfSnippet(opts: {
+  port: number; host: string; passwordFile: string; aclFile: string; caFile: string; certFile: string; keyFile: string;
+}): string {
   return [
     '# tobira: include from mosquitto.conf, or run `mosquitto -c` on this file',
     'per_listener_settings false',
+    '# MQTT over TLS only: card numbers, PINs and unlock commands must not cross the network in clear.',
     `listener ${opts.port} ${opts.host}`,
+    `cafile ${opts.caFile}`,
+    `certfile ${opts.certFile}`,
+    `keyfile ${opts.keyFile}`,
+    'tls_version tlsv1.2',
     'allow_anonymous false',
     `password_file ${opts.passwordFile}`,
     `acl_file ${opts.aclFile}`,

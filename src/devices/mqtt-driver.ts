@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type { CommandResult, DeviceDriver, DriverListener } from './driver.js';
 import {
-  Topics, controllerClientId, parseDeviceEvent, parseDeviceStatus, type CommandBody, type EventCategory,
+  Topics, controllerClientId, parseDeviceEvent, parseDeviceStatus, type CommandBody, type DeviceEvent, type EventCategory,
 } from './protocol.js';
 
 export interface MqttConnection {
@@ -12,6 +12,8 @@ export interface MqttConnection {
   username: string;
   password: string;
   ca?: string;
+  /** CA certificates (PEM) to trust instead of the file `ca`. */
+  caPems?: string[];
   cert?: string;
   key?: string;
   /**
@@ -40,6 +42,12 @@ export function setClientNoDelay(client: MqttClient): boolean {
 }
 
 
+/** Input an attacker on an open broker would forge to get in: credentials, exit buttons, key switches. */
+function opensSomething(event: DeviceEvent): boolean {
+  if (event.type === 'credential') return true;
+  return event.type === 'input' && (event.input === 'rex' || event.input === 'key' || event.input === 'dial');
+}
+
 export class MqttDriver implements DeviceDriver {
   readonly transport = 'mqtt' as const;
   readonly topics: Topics;
@@ -47,6 +55,12 @@ export class MqttDriver implements DeviceDriver {
   private readonly known: Set<string>;
   private readonly pending = new Map<string, (r: CommandResult) => void>();
   private nextId = 0;
+  /**
+   * Set while the broker was found open after a reconnect: anyone may have written what arrives.
+   * Device input that opens a door or changes a mode is refused; life safety (emergency inputs),
+   * acknowledgements, sensors and status still count. Doors stay locked: fail secure.
+   */
+  untrustedBroker = false;
   private readonly idPrefix = Date.now().toString(36);
 
   constructor(private readonly opts: MqttDriverOptions) {
@@ -73,7 +87,7 @@ export class MqttDriver implements DeviceDriver {
       connectTimeout: 5000,
       keepalive: 15,
       will: { topic: this.topics.controllerStatus, payload: Buffer.from('{"online":false}'), qos: 1, retain: true },
-      ...(connection.ca ? { ca: readFileSync(connection.ca) } : {}),
+      ...(connection.ca ? { ca: readFileSync(connection.ca) } : connection.caPems ? { ca: connection.caPems } : {}),
       ...(connection.cert ? { cert: readFileSync(connection.cert) } : {}),
       ...(connection.key ? { key: readFileSync(connection.key) } : {}),
     };
@@ -134,6 +148,9 @@ export class MqttDriver implements DeviceDriver {
     if (channel !== 'events') return;
     const event = parseDeviceEvent(payload);
     if (!event.ok) return listener.rejected({ deviceId, topic, reason: event.error });
+    if (this.untrustedBroker && opensSomething(event.value)) {
+      return listener.rejected({ deviceId, topic, reason: 'the broker is open (security alarm): device input that opens doors is refused' });
+    }
     listener.event(deviceId, event.value, receivedAt);
   }
 

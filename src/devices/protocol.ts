@@ -168,6 +168,12 @@ export function controllerClientId(base: string): string {
   return `${base}:controller`;
 }
 export const CONTROLLER_USERNAME = 'tobira-controller';
+/** The read-only login that may subscribe to the log checkpoints and nothing else. */
+export const OBSERVER_USERNAME = 'tobira-observer';
+/** An observer's client id starts with this: it can never take over a device's or the controller's session. */
+export function observerClientIdPrefix(base: string): string {
+  return `${base}:observer`;
+}
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
 

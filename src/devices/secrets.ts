@@ -4,13 +4,18 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { CONTROLLER_USERNAME } from './protocol.js';
+import { CONTROLLER_USERNAME, OBSERVER_USERNAME } from './protocol.js';
 
 export const SECRETS_FILE = 'secrets.json';
 
 const secretsSchema = z.strictObject({
   version: z.literal(1),
   controller: z.strictObject({ username: z.string(), password: z.string().min(16) }),
+  /**
+   * The read-only login for an off-gateway copy of the log checkpoints: may only subscribe to
+   * `{base}/log/checkpoints`. Absent in files from before it existed; ensureSecrets adds it.
+   */
+  observer: z.strictObject({ username: z.string(), password: z.string().min(16) }).optional(),
   devices: z.record(z.string(), z.string().min(16)),
 });
 export type Secrets = z.infer<typeof secretsSchema>;
@@ -47,13 +52,18 @@ export function ensureSecrets(dataDir: string, deviceIds: readonly string[]): { 
     ? loadSecrets(dataDir)
     : { version: 1, controller: { username: CONTROLLER_USERNAME, password: newSecret() }, devices: {} };
   const added: string[] = [];
+  let changed = !existsSync(file);
+  if (!secrets.observer) {
+    secrets.observer = { username: OBSERVER_USERNAME, password: newSecret() };
+    changed = true;
+  }
   for (const id of deviceIds) {
     if (!secrets.devices[id]) {
       secrets.devices[id] = newSecret();
       added.push(id);
     }
   }
-  if (added.length > 0 || !existsSync(file)) {
+  if (added.length > 0 || changed) {
     const tmp = `${file}.tmp`;
     writeFileSync(tmp, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
     renameSync(tmp, file);

@@ -121,6 +121,16 @@ export const siteFileSchema = z.strictObject({
       cert: z.string().optional(),
       key: z.string().optional(),
       commandTimeoutMs: z.number().int().min(100).max(60_000).default(2000),
+      /**
+       * The embedded broker serves MQTT over TLS only; this serves plain MQTT as well on that port
+       * (old devices without TLS), with a startup warning and a standing security alarm.
+       */
+      plainPort: z.number().int().min(1).max(65535).optional(),
+      /**
+       * An external broker that lets an anonymous client in, or a device read another's commands, is
+       * refused at start. true: start anyway, with a standing security alarm (a lab bench, never a site).
+       */
+      allowOpenBroker: z.boolean().default(false),
     })
     .prefault({}),
   gpio: z

@@ -5,13 +5,14 @@ import { Simulator } from '../../firmware-sim/index.js';
 import { loadSecrets } from '../../src/devices/secrets.js';
 import { startApi, type TestApi } from '../helpers/api.js';
 import { waitFor } from '../helpers/ports.js';
+import { readCa } from '../../src/devices/tls.js';
 
 describe('revocation through the API, at the door', () => {
   let api: TestApi;
   let sim: Simulator;
   beforeAll(async () => {
     api = await startApi();
-    sim = await Simulator.start({ site: api.controller.ctx.site, url: api.controller.brokerUrl, secrets: loadSecrets(api.dataDir) });
+    sim = await Simulator.start({ site: api.controller.ctx.site, url: api.controller.brokerUrl, secrets: loadSecrets(api.dataDir), ca: readCa(api.dataDir) });
     await waitFor(() => api.controller.doors.state('lab-main')?.lock === 'locked', 5000, 'lab locked');
   });
   afterAll(async () => {

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../firmware-sim/index.js';
 import { deviceClientId, controllerClientId, CONTROLLER_USERNAME } from '../../src/devices/protocol.js';
 import {
-  FaultTally, cardDoorsSite, createAccounts, enrolMany, launchDaemon, ownMosquitto, prepareSite, readEntries, runSeed, signIn, sleep, verifyLog,
+  FaultTally, allowOpenBroker, cardDoorsSite, createAccounts, enrolMany, launchDaemon, ownMosquitto, prepareSite, readEntries, runSeed, signIn, sleep, verifyLog,
   type ApiAccount, type DaemonProcess, type Holder, type RestartableMosquitto,
 } from '../helpers/faults.js';
 import { mosquittoBinary } from '../helpers/mosquitto.js';
@@ -60,7 +60,7 @@ describe('bad input: malformed and hostile device messages, refused logins, bad 
       dataDir: a.dataDir, siteFile: a.siteFile, broker: { kind: 'embedded', port: await freePort() }, apiPort: await freePort(),
       onCrash: (what) => tally.crash(what),
     });
-    sim = await Simulator.start({ site: a.site, url: daemon.mqttUrl, secrets: a.secrets });
+    sim = await Simulator.start({ site: a.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: a.secrets });
     await waitFor(() => sim.observed('l1').length > 0 && sim.observed('l2').length > 0, 5000, 'locks driven to rest');
     // Real traffic first, so every device has a (boot, seq) on record to replay: a grant and a door
     // opened and closed at each door (the locks acknowledge their commands with events too).
@@ -172,7 +172,7 @@ describe('bad input: malformed and hostile device messages, refused logins, bad 
     let refused = 0;
     for (let i = 0; i < attempts.length; i += 10) {
       const results = await Promise.all(attempts.slice(i, i + 10).map((t) => new Promise<boolean>((resolve) => {
-        const client = mqtt.connect(daemon.mqttUrl, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 3000, clientId: t.clientId, username: t.username, password: t.password });
+        const client = mqtt.connect(daemon.mqttUrl, { ca: daemon.ca, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 3000, clientId: t.clientId, username: t.username, password: t.password });
         client.once('connect', () => {
           client.end(true);
           resolve(false);
@@ -201,7 +201,8 @@ describe('bad input: malformed and hostile device messages, refused logins, bad 
     let client: mqtt.MqttClient | undefined;
     try {
       broker = await ownMosquitto();
-      const prepared = prepareSite(cardDoorsSite({ doors: 2, contacts: true }));
+      // Devices the site does not have can only publish on an open broker: allowed here explicitly.
+      const prepared = prepareSite(allowOpenBroker(cardDoorsSite({ doors: 2, contacts: true })));
       const bHolders = enrolMany(prepared.dataDir, 5, { areas: ['store'] });
       b = await launchDaemon({ dataDir: prepared.dataDir, siteFile: prepared.siteFile, broker: { kind: 'external', url: broker.url }, apiPort: await freePort(), onCrash: (what) => tally.crash(what) });
       await waitFor(async () => (await b!.health()).broker.connected, 5000, 'daemon B connected to its Mosquitto');

@@ -16,11 +16,12 @@ import { FakePinLayer } from '../../src/devices/gpio-fake.js';
 import { loadSecrets } from '../../src/devices/secrets.js';
 import { enrolWiredHolder, prepareData } from '../helpers/daemon.js';
 import {
-  FaultTally, cardDoorsSite, enrolMany, launchDaemon, ownMosquitto, prepareSite, readEntries, readEvents, sleep,
+  FaultTally, allowOpenBroker, cardDoorsSite, enrolMany, launchDaemon, ownMosquitto, prepareSite, readEntries, readEvents, sleep,
   type DaemonProcess, type Holder, type RestartableMosquitto,
 } from '../helpers/faults.js';
 import { mosquittoBinary } from '../helpers/mosquitto.js';
 import { freePort, waitFor } from '../helpers/ports.js';
+import { readCa } from '../../src/devices/tls.js';
 
 const RESUME_MS = 5000;
 const OUTAGE_MS = 3000;
@@ -70,7 +71,8 @@ describe.skipIf(!hasMosquitto)('broker loss: Mosquitto stopped and restarted dur
 
     beforeAll(async () => {
       broker = await ownMosquitto({ persistence: true });
-      prepared = prepareSite(cardDoorsSite({ doors: 2 }));
+      // The anonymous Mosquitto is an open broker: allowed here explicitly (what it tests is the loss).
+      prepared = prepareSite(allowOpenBroker(cardDoorsSite({ doors: 2 })));
       holders = enrolMany(prepared.dataDir, 50, { areas: ['store'] });
       daemon = await launchDaemon({
         dataDir: prepared.dataDir, siteFile: prepared.siteFile, broker: { kind: 'external', url: broker.url }, apiPort: await freePort(),
@@ -78,7 +80,7 @@ describe.skipIf(!hasMosquitto)('broker loss: Mosquitto stopped and restarted dur
       });
       await waitFor(async () => (await daemon.health()).broker.connected, 5000, 'daemon connected');
       observer = await eventSubscriber(broker.url, prepared.baseTopic);
-      sim = await Simulator.start({ site: prepared.site, url: broker.url, secrets: prepared.secrets, heartbeatMs: 2000 });
+      sim = await Simulator.start({ site: prepared.site, url: broker.url, ca: readCa(prepared.dataDir), secrets: prepared.secrets, heartbeatMs: 2000 });
       await waitFor(() => sim.observed('l1').length > 0 && sim.observed('l2').length > 0, 5000, 'locks driven to rest');
       // Traffic: a read every 150 ms at alternating doors, whenever the reader is connected.
       let i = 0;
@@ -154,7 +156,7 @@ describe.skipIf(!hasMosquitto)('broker loss: Mosquitto stopped and restarted dur
 
     beforeAll(async () => {
       broker = await ownMosquitto({ persistence: true });
-      const prepared = prepareData({ siteFile: WIRED });
+      const prepared = prepareData({ siteFile: WIRED, edit: (raw) => allowOpenBroker(raw) });
       base = prepared.baseTopic;
       dataDir = prepared.dataDir;
       pins.setInput(CONTACT, 1); // active-low: closed
@@ -162,7 +164,7 @@ describe.skipIf(!hasMosquitto)('broker loss: Mosquitto stopped and restarted dur
       controller = await Controller.start({ site: prepared.site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'external', url: broker.url }, gpioPins: pins });
       enrolWiredHolder(controller.ctx.store.db);
       observer = await eventSubscriber(broker.url, base);
-      sim = await Simulator.start({ site: prepared.site, url: broker.url, secrets: loadSecrets(dataDir) });
+      sim = await Simulator.start({ site: prepared.site, url: broker.url, ca: readCa(dataDir), secrets: loadSecrets(dataDir) });
       await waitFor(() => controller.health().broker.connected, 5000, 'controller connected');
     });
 

@@ -30,7 +30,7 @@ describe('device loss: silent or disconnected devices raise device-offline, thei
       dataDir: prepared.dataDir, siteFile: prepared.siteFile, broker: { kind: 'embedded', port: await freePort() }, apiPort: await freePort(),
       onCrash: (what) => tally.crash(what),
     });
-    sim = await Simulator.start({ site: prepared.site, url: daemon.mqttUrl, secrets: prepared.secrets, heartbeatMs: HEARTBEAT_MS });
+    sim = await Simulator.start({ site: prepared.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: prepared.secrets, heartbeatMs: HEARTBEAT_MS });
     await waitFor(async () => (await daemon.health()).devices.online === prepared.site.devices.length, 5000, 'every device online');
   });
 

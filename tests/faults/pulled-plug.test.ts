@@ -67,7 +67,7 @@ describe('pulled plug: kill -9 during a burst of reads', () => {
     mqttPort = await freePort();
     apiPort = await freePort();
     daemon = await launch();
-    sim = await Simulator.start({ site: prepared.site, url: daemon.mqttUrl, secrets: prepared.secrets, heartbeatMs: 5000 });
+    sim = await Simulator.start({ site: prepared.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: prepared.secrets, heartbeatMs: 5000 });
     await waitFor(() => [...Array(DOORS).keys()].every((i) => sim.observed(`l${i + 1}`).length > 0), 5000, 'locks driven to rest');
     console.log(`pulled plug: seed ${seed} (FAULT_SEED=${seed} repeats this run's timings)`);
   });

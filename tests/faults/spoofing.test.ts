@@ -64,7 +64,7 @@ describe('spoofing: refused and logged', () => {
     });
     guardToken = await signIn(daemon.apiUrl, guard);
     // c2 is left out of the simulation: the raw clients below log in as it.
-    sim = await Simulator.start({ site: prepared.site, url: daemon.mqttUrl, secrets: prepared.secrets, only: prepared.site.devices.map((d) => d.id).filter((id) => id !== 'c2') });
+    sim = await Simulator.start({ site: prepared.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: prepared.secrets, only: prepared.site.devices.map((d) => d.id).filter((id) => id !== 'c2') });
     await waitFor(() => sim.observed('l1').length > 0 && sim.observed('l2').length > 0, 5000, 'locks driven to rest');
   });
 
@@ -87,7 +87,7 @@ describe('spoofing: refused and logged', () => {
       await tally.fault(`login: ${a.label}`, async () => {
         const before = (await daemon.health()).counters.rejected;
         const eventsBefore = refusedEvents('mqtt-login-refused').length;
-        const { client, error } = await rawConnect(daemon.mqttUrl, a.opts);
+        const { client, error } = await rawConnect(daemon.mqttUrl, { ca: daemon.ca, ...a.opts });
         client?.end(true);
         expect(error, `${a.label} was let in`).toBeDefined();
         await waitFor(async () => (await daemon.health()).counters.rejected > before, 2000, 'the refusal counted');
@@ -128,7 +128,7 @@ describe('spoofing: refused and logged', () => {
     ];
     for (const s of spoofs) {
       await tally.fault(`publish: ${s.label}`, async () => {
-        const { client, error } = await rawConnect(daemon.mqttUrl, { username: 'c2', password: secret('c2'), clientId: deviceClientId(base, 'c2') });
+        const { client, error } = await rawConnect(daemon.mqttUrl, { ca: daemon.ca,  username: 'c2', password: secret('c2'), clientId: deviceClientId(base, 'c2') });
         expect(error).toBeUndefined();
         const entriesBefore = readEntries(prepared.dataDir).length;
         const unlocksBefore = unlocks('l1') + unlocks('l2');
@@ -159,7 +159,7 @@ describe('spoofing: refused and logged', () => {
 
   it('MQTT: a device subscribing to another device\'s commands, or to everything, is refused, logged and sees nothing', async () => {
     const base = prepared.baseTopic;
-    const { client, error } = await rawConnect(daemon.mqttUrl, { username: 'c2', password: secret('c2'), clientId: deviceClientId(base, 'c2') });
+    const { client, error } = await rawConnect(daemon.mqttUrl, { ca: daemon.ca,  username: 'c2', password: secret('c2'), clientId: deviceClientId(base, 'c2') });
     expect(error).toBeUndefined();
     const leaked: string[] = [];
     client!.on('message', (topic) => leaked.push(topic));

@@ -187,7 +187,7 @@ describe.skipIf(missing !== undefined)('storage faults: the disk full, the datab
       onCrash: (what) => tally.crash(what),
     });
     guardToken = await signIn(daemon.apiUrl, guard!);
-    sim = await Simulator.start({ site: prepared.site, url: daemon.mqttUrl, secrets: prepared.secrets });
+    sim = await Simulator.start({ site: prepared.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: prepared.secrets });
     await waitFor(() => sim.observed('l1').length > 0 && sim.observed('l2').length > 0, 5000, 'locks driven to rest');
     // Records committed before any fault.
     for (let i = 0; i < 6; i++) expect(await read(1 + (i % 2), holder().card)).toEqual({ pattern: 'granted', unlocked: true });

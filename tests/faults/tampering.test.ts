@@ -171,7 +171,7 @@ describe('tampering: `tobira log verify` catches each change to a copy of the da
       dataDir: prepared.dataDir, siteFile: prepared.siteFile, broker: { kind: 'embedded', port: await freePort() }, apiPort: await freePort(),
       onCrash: (what) => tally.crash(what),
     });
-    const sim = await Simulator.start({ site: prepared.site, url: daemon.mqttUrl, secrets: prepared.secrets });
+    const sim = await Simulator.start({ site: prepared.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: prepared.secrets });
     await waitFor(() => sim.observed('l1').length > 0 && sim.observed('l2').length > 0, 5000, 'locks driven to rest');
     // Real records: grants (with the door opened and closed), denials of unknown cards, a forced door.
     for (let i = 0; i < 36; i++) {

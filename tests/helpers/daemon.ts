@@ -1,6 +1,6 @@
 // Runs the real daemon as a child process (the built CLI), with its own data directory and ports.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +14,7 @@ import { freePort, waitFor } from './ports.js';
 import { openDatabase } from '../../src/store/db.js';
 import { PeopleStore } from '../../src/store/people.js';
 import { hashPin } from '../../src/store/pin.js';
+import { ensureDeviceTls, TLS_FILES } from '../../src/devices/tls.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -41,8 +42,11 @@ export interface Daemon {
   siteFile: string;
   site: SiteFile;
   secrets: Secrets;
+  /** mqtts:// on the embedded broker. */
   mqttUrl: string;
   mqttPort: number;
+  /** The CA certificate (PEM) the devices trust: the data directory's. */
+  ca: string;
   apiUrl: string;
   baseTopic: string;
   output: () => string;
@@ -51,6 +55,29 @@ export interface Daemon {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   /** A read-only view of the daemon's database. */
   db(): Database.Database;
+}
+
+let tlsCache: string | undefined;
+
+/**
+ * Puts a device-link CA and server certificate into a data directory, as the daemon makes at first
+ * start. Made once per test process and copied: making RSA keys takes about a second.
+ */
+export function seedDeviceTls(dataDir: string): void {
+  if (existsSync(join(dataDir, TLS_FILES.caCert))) return;
+  tlsCache ??= (() => {
+    const dir = mkdtempSync(join(tmpdir(), 'tobira-tls-'));
+    ensureDeviceTls(dir);
+    return dir;
+  })();
+  for (const name of Object.values(TLS_FILES)) {
+    copyFileSync(join(tlsCache, name), join(dataDir, name));
+  }
+}
+
+/** The CA (PEM) of a data directory. */
+export function dataDirCa(dataDir: string): string {
+  return readFileSync(join(dataDir, TLS_FILES.caCert), 'utf8');
 }
 
 /** Writes the site file (with its own base topic) and the device secrets into a data directory. */
@@ -64,6 +91,7 @@ export function prepareData(opts: { dataDir?: string; baseTopic?: string; siteFi
   writeFileSync(siteFile, stringify(raw));
   const site = parseSiteText(readFileSync(siteFile, 'utf8'), siteFile);
   ensureSecrets(dataDir, site.devices.map((d) => d.id));
+  seedDeviceTls(dataDir);
   return { dataDir, baseTopic, siteFile, site };
 }
 
@@ -91,7 +119,7 @@ export function spawnStart(o: {
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { dataDir, baseTopic, siteFile, site } = prepareData(opts);
   const apiPort = await freePort();
-  const mqttPort = opts.broker.kind === 'embedded' ? await freePort() : Number(new URL(opts.broker.url).port || 1883);
+  const mqttPort = opts.broker.kind === 'embedded' ? await freePort() : Number(new URL(opts.broker.url).port || 8883);
   const { proc, output: out } = spawnStart({
     siteFile, dataDir, apiPort, logLevel: 'debug', extraArgs: opts.extraArgs,
     broker: opts.broker.kind === 'embedded' ? { port: mqttPort } : { url: opts.broker.url },
@@ -114,8 +142,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     siteFile,
     site,
     secrets: loadSecrets(dataDir),
-    mqttUrl: opts.broker.kind === 'embedded' ? `mqtt://127.0.0.1:${mqttPort}` : opts.broker.url,
+    mqttUrl: opts.broker.kind === 'embedded' ? `mqtts://127.0.0.1:${mqttPort}` : opts.broker.url,
     mqttPort,
+    ca: dataDirCa(dataDir),
     apiUrl,
     baseTopic,
     output: out,

@@ -16,7 +16,7 @@ import { openDatabase } from '../../src/store/db.js';
 import { openStore } from '../../src/store/index.js';
 import { PeopleStore } from '../../src/store/people.js';
 import type { SiteFile } from '../../src/site/schema.js';
-import { CLI, ROOT, prepareData, spawnStart } from './daemon.js';
+import { CLI, ROOT, dataDirCa, prepareData, spawnStart } from './daemon.js';
 import { mosquittoBinary, startOwnMosquitto, type OwnMosquitto } from './mosquitto.js';
 import { freePort, portOpen, waitFor } from './ports.js';
 
@@ -197,7 +197,10 @@ export interface DaemonProcess {
   proc: ChildProcess;
   pid: number;
   apiUrl: string;
+  /** mqtts:// on the embedded broker. */
   mqttUrl: string;
+  /** The CA (PEM) the devices trust. */
+  ca: string;
   output(): string;
   /** Parsed JSON log lines (non-JSON lines skipped). */
   logLines(): Record<string, unknown>[];
@@ -243,7 +246,8 @@ export async function launchDaemon(o: LaunchOptions): Promise<DaemonProcess> {
     proc,
     pid: proc.pid!,
     apiUrl,
-    mqttUrl: o.broker.kind === 'embedded' ? `mqtt://127.0.0.1:${o.broker.port}` : o.broker.url,
+    mqttUrl: o.broker.kind === 'embedded' ? `mqtts://127.0.0.1:${o.broker.port}` : o.broker.url,
+    ca: dataDirCa(o.dataDir),
     output: () => out(),
     logLines: () => out().split('\n').flatMap((l) => {
       if (!l.startsWith('{')) return [];
@@ -272,6 +276,13 @@ export async function launchDaemon(o: LaunchOptions): Promise<DaemonProcess> {
 }
 
 /** prepareData for a site given as an object, with its own base topic. */
+/** Sets mqtt.allowOpenBroker in a raw site: for the tests that run on the anonymous ownMosquitto(). */
+export function allowOpenBroker<T extends Record<string, unknown>>(raw: T): T {
+  const r = raw as Record<string, unknown>;
+  r.mqtt = { ...((r.mqtt as Record<string, unknown> | undefined) ?? {}), allowOpenBroker: true };
+  return raw;
+}
+
 export function prepareSite(raw: Record<string, unknown>, dataDir?: string): { dataDir: string; baseTopic: string; siteFile: string; site: SiteFile; secrets: Secrets } {
   const prepared = prepareData({ siteFile: writeSiteFile(raw), dataDir });
   return { ...prepared, secrets: loadSecrets(prepared.dataDir) };
@@ -330,7 +341,8 @@ export interface RestartableMosquitto {
 }
 
 /**
- * An anonymous Mosquitto on a free loopback port (never the machine's shared one on 1883), with
+ * An anonymous Mosquitto (an open broker: the daemon refuses it unless the site sets
+ * mqtt.allowOpenBroker, as the tests that use it do) on a free loopback port (never the machine's shared one on 1883), with
  * persistence in its own directory so persistent sessions survive a restart. Files are handed to the
  * mosquitto user, which it drops to when started as root.
  */

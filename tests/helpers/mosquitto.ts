@@ -1,7 +1,12 @@
 // Mosquitto for the hardware-in-the-loop tests: the machine's shared server at 127.0.0.1:1883, and
 // servers of a test's own (with tobira's password and ACL files) on free loopback ports.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { portOpen, waitFor } from './ports.js';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { freePort, portOpen, waitFor } from './ports.js';
+
+const CLI = join(resolve(import.meta.dirname, '../..'), 'dist/src/cli/main.js');
 
 export const SHARED_MOSQUITTO = { host: '127.0.0.1', port: 1883 };
 
@@ -45,9 +50,10 @@ export async function startOwnMosquitto(confFile: string, port: number): Promise
     if (proc.exitCode !== null) throw new Error(`mosquitto exited: ${output}`);
     return portOpen(port);
   }, 5000, `mosquitto on port ${port}`);
+  const tls = /^\s*certfile /m.test(readFileSync(confFile, 'utf8'));
   return {
     port,
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
     proc,
     output: () => output,
     stop: () =>
@@ -57,4 +63,43 @@ export async function startOwnMosquitto(confFile: string, port: number): Promise
         proc.kill('SIGTERM');
       }),
   };
+}
+
+export interface AclMosquitto extends OwnMosquitto {
+  /** The directory `tobira mqtt-acl` wrote (passwd, acl, ca.pem, server.pem, server.key, mosquitto.conf). */
+  dir: string;
+  conf: string;
+  /** Starts it again on the same port with the same files. */
+  restart(): Promise<void>;
+}
+
+/**
+ * A Mosquitto of the test's own, configured by `tobira mqtt-acl` on a data directory (TLS listener
+ * with the data directory's CA, logins, ACL) on a free loopback port. `edit` may change
+ * mosquitto.conf's lines first (persistence, dropped queue limits...).
+ */
+export async function startAclMosquitto(o: { siteFile: string; dataDir: string; edit?: (lines: string[], dir: string) => string[] }): Promise<AclMosquitto> {
+  const port = await freePort();
+  if (port === 1883) throw new Error('refusing the shared Mosquitto port');
+  const dir = mkdtempSync(join(tmpdir(), 'tobira-mosq-acl-'));
+  execFileSync(process.execPath, [CLI, 'mqtt-acl', '--site', o.siteFile, '--data', o.dataDir, '--out', dir, '--port', String(port)]);
+  const conf = join(dir, 'mosquitto.conf');
+  if (o.edit) writeFileSync(conf, o.edit(readFileSync(conf, 'utf8').split('\n'), dir).join('\n') + '\n');
+  chmodSync(dir, 0o755);
+  // Started as root, Mosquitto drops to its own user, which must be able to read the files (as an installer would chown them).
+  if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'mosquitto', dir]);
+  let broker = await startOwnMosquitto(conf, port);
+  const handle: AclMosquitto = {
+    port, url: broker.url, dir, conf: readFileSync(conf, 'utf8'),
+    get proc() {
+      return broker.proc;
+    },
+    output: () => broker.output(),
+    stop: () => broker.stop(),
+    restart: async () => {
+      await waitFor(async () => !(await portOpen(port)), 5000, `port ${port} to be released`);
+      broker = await startOwnMosquitto(conf, port);
+    },
+  };
+  return handle;
 }

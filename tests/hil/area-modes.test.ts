@@ -7,6 +7,7 @@ import { Controller } from '../../src/controller/daemon.js';
 import { loadSecrets } from '../../src/devices/secrets.js';
 import { enrol, prepareData } from '../helpers/daemon.js';
 import { freePort, waitFor } from '../helpers/ports.js';
+import { readCa } from '../../src/devices/tls.js';
 
 describe('area modes', () => {
   let controller: Controller;
@@ -21,7 +22,7 @@ describe('area modes', () => {
     controller = await Controller.start({ site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() } });
     await enrol({ dataDir }, { name: 'Guard Kato', card: 'C0000001', pin: '5555', roles: ['security'], areas: ['lab'] });
     await enrol({ dataDir }, { name: 'Researcher Mori', card: 'C0000002', pin: '6666', areas: ['lab'] });
-    sim = await Simulator.start({ site, url: controller.brokerUrl, secrets: loadSecrets(dataDir) });
+    sim = await Simulator.start({ site, url: controller.brokerUrl, ca: readCa(dataDir), secrets: loadSecrets(dataDir) });
     await waitFor(() => controller.doors.state('lab-main')?.lock === 'locked', 5000, 'lab locked');
   });
 

@@ -101,7 +101,7 @@ describe('escorts at the lab door (daemon, broker, simulated devices)', () => {
     } finally {
       db.close();
     }
-    sim = await Simulator.start({ site: daemon.site, url: daemon.mqttUrl, secrets: daemon.secrets, heartbeatMs: 2000 });
+    sim = await Simulator.start({ site: daemon.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: daemon.secrets, heartbeatMs: 2000 });
     await waitFor(() => sim.observed('lab-lock').length > 0, 5000, 'locks driven to rest');
   });
 

@@ -10,6 +10,7 @@ import { FakePinLayer } from '../../src/devices/gpio-fake.js';
 import { loadSecrets } from '../../src/devices/secrets.js';
 import { CLI, enrolWiredHolder, prepareData } from '../helpers/daemon.js';
 import { freePort, waitFor } from '../helpers/ports.js';
+import { readCa } from '../../src/devices/tls.js';
 
 const WIRED = new URL('../fixtures/wired-site.yaml', import.meta.url).pathname;
 const STRIKE = 512 + 17;
@@ -30,7 +31,7 @@ describe('wired door through GPIO', () => {
       site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() }, gpioPins: pins,
     });
     enrolWiredHolder(controller.ctx.store.db);
-    sim = await Simulator.start({ site, url: controller.brokerUrl, secrets: loadSecrets(dataDir) });
+    sim = await Simulator.start({ site, url: controller.brokerUrl, ca: readCa(dataDir), secrets: loadSecrets(dataDir) });
   });
 
   afterAll(async () => {

@@ -3,10 +3,10 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../firmware-sim/index.js';
-import { ROOT, startDaemon, type Daemon } from '../helpers/daemon.js';
-import { SHARED_MOSQUITTO, sharedMosquittoAvailable } from '../helpers/mosquitto.js';
+import { ROOT, prepareData, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { mosquittoBinary, startAclMosquitto } from '../helpers/mosquitto.js';
 
-const mosquittoUp = await sharedMosquittoAvailable();
+const hasMosquitto = mosquittoBinary() !== undefined;
 
 interface SocketOption { fd: number; local: number; remote: number; side: 'server' | 'client'; nodelay: boolean }
 
@@ -20,7 +20,7 @@ describe('TCP no-delay on every MQTT socket', () => {
   let sim: Simulator;
   beforeAll(async () => {
     daemon = await startDaemon({ broker: { kind: 'embedded' } });
-    sim = await Simulator.start({ site: daemon.site, url: daemon.mqttUrl, secrets: daemon.secrets, only: ['lab-reader', 'lab-lock'] });
+    sim = await Simulator.start({ site: daemon.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: daemon.secrets, only: ['lab-reader', 'lab-lock'] });
   });
   afterAll(async () => {
     await sim?.stop();
@@ -44,14 +44,17 @@ describe('TCP no-delay on every MQTT socket', () => {
     expect(sockets.every((s) => s.nodelay)).toBe(true);
   });
 
-  it.skipIf(!mosquittoUp && !process.env.CI)('is set on the controller\'s client socket to an external broker (Mosquitto)', async () => {
-    const external = await startDaemon({ broker: { kind: 'external', url: `mqtt://${SHARED_MOSQUITTO.host}:${SHARED_MOSQUITTO.port}` } });
+  it.skipIf(!hasMosquitto && !process.env.CI)('is set on the controller\'s client socket to an external broker (Mosquitto, TLS)', async () => {
+    const prepared = prepareData();
+    const mosquitto = await startAclMosquitto(prepared);
+    const external = await startDaemon({ broker: { kind: 'external', url: mosquitto.url }, dataDir: prepared.dataDir, baseTopic: prepared.baseTopic });
     try {
-      const client = socketsOf(external.pid, SHARED_MOSQUITTO.port).filter((s) => s.side === 'client');
+      const client = socketsOf(external.pid, mosquitto.port).filter((s) => s.side === 'client');
       expect(client.length).toBe(1);
       expect(client[0]!.nodelay).toBe(true);
     } finally {
       await external.stop();
+      await mosquitto.stop();
     }
   });
 

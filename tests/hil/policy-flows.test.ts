@@ -51,7 +51,7 @@ describe('access flows at the doors of the example site', () => {
     visits.recordPledge(visit.id, new Date().toISOString());
     db.close();
     ids.visitor = visitor.id;
-    sim = await Simulator.start({ site: daemon.site, url: daemon.mqttUrl, secrets: daemon.secrets, heartbeatMs: 2000 });
+    sim = await Simulator.start({ site: daemon.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: daemon.secrets, heartbeatMs: 2000 });
     await waitFor(() => sim.observed('lab-lock').length > 0 && sim.observed('vault-lock').length > 0, 5000, 'locks driven to rest');
   });
 

@@ -1,17 +1,12 @@
 // Broker-side security: every device logs in with its own secret and may publish only its own
 // events and status and read only its own commands. Proved on the embedded broker and on a
-// Mosquitto of the test's own running the files `tobira mqtt-acl` writes.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// Mosquitto of the test's own running the files `tobira mqtt-acl` writes, both over TLS.
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../firmware-sim/index.js';
 import { deviceClientId } from '../../src/devices/protocol.js';
-import { CLI, entries, enrol, events, prepareData, startDaemon, type Daemon } from '../helpers/daemon.js';
-import { mosquittoBinary, startOwnMosquitto, type OwnMosquitto } from '../helpers/mosquitto.js';
-import { freePort } from '../helpers/ports.js';
+import { entries, enrol, events, prepareData, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { mosquittoBinary, startAclMosquitto, type OwnMosquitto } from '../helpers/mosquitto.js';
 import { rawConnect } from '../helpers/mqtt.js';
 
 const hasMosquitto = mosquittoBinary() !== undefined;
@@ -46,14 +41,7 @@ for (const setup of setups) {
 
     beforeAll(async () => {
       const prepared = prepareData();
-      if (setup.mosquitto) {
-        const port = await freePort();
-        const out = mkdtempSync(join(tmpdir(), 'tobira-mosq-'));
-        execFileSync(process.execPath, [CLI, 'mqtt-acl', '--site', prepared.siteFile, '--data', prepared.dataDir, '--out', out, '--port', String(port)]);
-        // Started as root, Mosquitto drops to its own user, which must be able to read the files (as an installer would chown them).
-        if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'mosquitto', out]);
-        broker = await startOwnMosquitto(join(out, 'mosquitto.conf'), port);
-      }
+      if (setup.mosquitto) broker = await startAclMosquitto(prepared);
       daemon = await startDaemon({
         broker: broker ? { kind: 'external', url: broker.url } : { kind: 'embedded' },
         dataDir: prepared.dataDir, baseTopic: prepared.baseTopic,
@@ -61,7 +49,7 @@ for (const setup of setups) {
       await enrol(daemon, { name: 'Suzuki Aiko', card: 'CAFE0001', pin: '4444', areas: ['lab', 'vault'] });
       // lab-siren is left out of the simulation: the raw clients below log in as it.
       sim = await Simulator.start({
-        site: daemon.site, url: daemon.mqttUrl, secrets: daemon.secrets,
+        site: daemon.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: daemon.secrets,
         only: daemon.site.devices.filter((d) => d.transport === 'mqtt' && d.id !== 'lab-siren').map((d) => d.id),
       });
     });
@@ -73,11 +61,11 @@ for (const setup of setups) {
     });
 
     it('refuses a client without credentials, with a wrong secret, or with an unknown device id', async () => {
-      const anonymous = await rawConnect(daemon.mqttUrl, { clientId: 'anon' });
+      const anonymous = await rawConnect(daemon.mqttUrl, { ca: daemon.ca,  clientId: 'anon' });
       expect(anonymous.error).toBeDefined();
-      const wrong = await rawConnect(daemon.mqttUrl, { username: 'lab-siren', password: 'not-the-secret-at-all', clientId: deviceClientId(daemon.baseTopic, 'lab-siren') });
+      const wrong = await rawConnect(daemon.mqttUrl, { ca: daemon.ca,  username: 'lab-siren', password: 'not-the-secret-at-all', clientId: deviceClientId(daemon.baseTopic, 'lab-siren') });
       expect(wrong.error?.message).toMatch(/not authori[sz]ed|bad user name or password/i);
-      const unknown = await rawConnect(daemon.mqttUrl, { username: 'ghost', password: 'x'.repeat(32), clientId: deviceClientId(daemon.baseTopic, 'ghost') });
+      const unknown = await rawConnect(daemon.mqttUrl, { ca: daemon.ca,  username: 'ghost', password: 'x'.repeat(32), clientId: deviceClientId(daemon.baseTopic, 'ghost') });
       expect(unknown.error).toBeDefined();
       if (!setup.mosquitto) {
         const refused = events(daemon, 'mqtt-login-refused');
@@ -101,7 +89,7 @@ for (const setup of setups) {
     });
 
     it('refuses a device subscribing to another device\'s commands, and leaks none to it', async () => {
-      const { client, error } = await rawConnect(daemon.mqttUrl, {
+      const { client, error } = await rawConnect(daemon.mqttUrl, { ca: daemon.ca, 
         username: 'lab-siren', password: daemon.secrets.devices['lab-siren']!, clientId: deviceClientId(daemon.baseTopic, 'lab-siren'),
       });
       expect(error).toBeUndefined();

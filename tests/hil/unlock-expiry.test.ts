@@ -11,6 +11,7 @@ import { loadSecrets } from '../../src/devices/secrets.js';
 import { enrol, entries, events, prepareData, startDaemon, type Daemon } from '../helpers/daemon.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { cardAndPin } from '../helpers/flows.js';
+import { readCa } from '../../src/devices/tls.js';
 
 type Unlock = Extract<Command, { command: 'unlock' }>;
 const isUnlock = (c: Command): c is Unlock => c.command === 'unlock';
@@ -31,7 +32,7 @@ describe('unlock expiry, through the daemon and the simulated locks', () => {
       },
     });
     await enrol(daemon, { name: 'Sato Hanako', card: '04A1B2C3', pin: '2580', areas: ['lab'] });
-    sim = await Simulator.start({ site: daemon.site, url: daemon.mqttUrl, secrets: daemon.secrets });
+    sim = await Simulator.start({ site: daemon.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: daemon.secrets });
     await waitFor(() => sim.lockState('lab-lock') === 'locked' && sim.observed('lab-lock').length > 0, 5000, 'lab-lock driven to rest');
     await waitFor(() => sim.observed('vault-lock').length > 0, 5000, 'vault-lock driven to rest');
   });
@@ -162,7 +163,7 @@ describe('read times on the bus (controller in process)', () => {
     const { dataDir, site } = prepareData();
     controller = await Controller.start({ site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() } });
     controller.ctx.bus.on('device.event', (e) => seen.push(e));
-    sim = await Simulator.start({ site, url: controller.brokerUrl, secrets: loadSecrets(dataDir), only: ['lab-reader', 'lab-lock', 'lab-keypad'] });
+    sim = await Simulator.start({ site, url: controller.brokerUrl, ca: readCa(dataDir), secrets: loadSecrets(dataDir), only: ['lab-reader', 'lab-lock', 'lab-keypad'] });
   });
 
   afterAll(async () => {

@@ -10,6 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/devices/broker.js';
 import { Topics, controllerClientId, deviceClientId } from '../../src/devices/protocol.js';
 import { ensureSecrets } from '../../src/devices/secrets.js';
+import { ensureDeviceTls } from '../../src/devices/tls.js';
+import { dataDirCa, seedDeviceTls } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/ports.js';
 
 const BASE = 'overload';
@@ -26,15 +28,18 @@ describe('embedded broker backlog', () => {
     const ids = Array.from({ length: 22 }, (_, i) => `reader-${i}`);
     const { secrets } = ensureSecrets(mkdtempSync(join(tmpdir(), 'tobira-broker-')), ids);
     const refused: unknown[] = [];
-    broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, baseTopic: BASE, secrets, onRefused: (r) => refused.push(r) });
-    const url = `mqtt://127.0.0.1:${broker.port}`;
+    const dataDir = mkdtempSync(join(tmpdir(), 'tobira-broker-tls-'));
+    seedDeviceTls(dataDir);
+    const ca = dataDirCa(dataDir);
+    broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, baseTopic: BASE, secrets, tls: ensureDeviceTls(dataDir), onRefused: (r) => refused.push(r) });
+    const url = `mqtts://127.0.0.1:${broker.port}`;
     const topics = new Topics(BASE);
     const uncaught: Error[] = [];
     const onUncaught = (err: Error) => uncaught.push(err);
     process.on('uncaughtException', onUncaught);
     try {
       const controller = await mqtt.connectAsync(url, {
-        protocolVersion: 4, clientId: controllerClientId(BASE), username: secrets.controller.username, password: secrets.controller.password, reconnectPeriod: 0,
+        ca, protocolVersion: 4, clientId: controllerClientId(BASE), username: secrets.controller.username, password: secrets.controller.password, reconnectPeriod: 0,
       });
       clients.push(controller);
       let received = 0;
@@ -42,7 +47,7 @@ describe('embedded broker backlog', () => {
       // Events only: the devices' status messages below match no subscription.
       await controller.subscribeAsync(topics.allDeviceEvents, { qos: 0 });
       const devices = await Promise.all(ids.map(async (id) => {
-        const c = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: deviceClientId(BASE, id), username: id, password: secrets.devices[id], reconnectPeriod: 0 });
+        const c = await mqtt.connectAsync(url, { ca, protocolVersion: 4, clientId: deviceClientId(BASE, id), username: id, password: secrets.devices[id], reconnectPeriod: 0 });
         clients.push(c);
         return c;
       }));

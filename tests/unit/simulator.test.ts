@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import jpeg from 'jpeg-js';
@@ -7,9 +11,17 @@ import { Simulator } from '../../firmware-sim/index.js';
 import { deviceEventSchema, snapshotEventSchema, Topics, type Command } from '../../src/devices/protocol.js';
 import type { Secrets } from '../../src/devices/secrets.js';
 import { loadSiteFile } from '../../src/site/load.js';
+import { ensureDeviceTls } from '../../src/devices/tls.js';
+import { seedDeviceTls } from '../helpers/daemon.js';
 
 const site = loadSiteFile(new URL('../../examples/site.yaml', import.meta.url).pathname);
 const topics = new Topics(site.mqtt.baseTopic);
+// Device links are MQTT over TLS: the brokers here serve a data directory's certificate.
+const tlsDir = mkdtempSync(join(tmpdir(), 'tobira-sim-tls-'));
+seedDeviceTls(tlsDir);
+const link = ensureDeviceTls(tlsDir);
+const ca = link.ca;
+const tlsServer = (handle: (socket: never) => void) => tls.createServer({ cert: link.cert, key: link.key }, handle as never);
 const secrets: Secrets = {
   version: 1,
   controller: { username: 'tobira-controller', password: 'controller-secret-0123456789' },
@@ -29,7 +41,7 @@ class Controller {
     client.on('message', (topic, payload, packet) => this.messages.push({ topic, payload, retain: packet.retain }));
   }
   static async connect(url: string): Promise<Controller> {
-    const client = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: `test-controller-${Math.random()}`, reconnectPeriod: 0 });
+    const client = await mqtt.connectAsync(url, { ca, protocolVersion: 4, clientId: `test-controller-${Math.random()}`, reconnectPeriod: 0 });
     const c = new Controller(client);
     await client.subscribeAsync([topics.allDeviceEvents, topics.allDeviceStatus], { qos: 1 });
     return c;
@@ -53,18 +65,18 @@ class Controller {
 }
 
 let broker: Aedes;
-let server: net.Server;
+let server: tls.Server;
 let url: string;
 let sim: Simulator;
 let ctl: Controller;
 
 beforeAll(async () => {
   broker = await Aedes.createBroker();
-  server = net.createServer(broker.handle);
+  server = tlsServer(broker.handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = `mqtts://127.0.0.1:${(server.address() as AddressInfo).port}`;
   ctl = await Controller.connect(url);
-  sim = await Simulator.start({ site, url, secrets, heartbeatMs: 150 });
+  sim = await Simulator.start({ site, url, ca, secrets, heartbeatMs: 150 });
 });
 
 afterAll(async () => {
@@ -317,7 +329,7 @@ describe('firmware simulator', () => {
     await expect(sim.swipe('vault-reader', '01')).rejects.toThrow(/offline/);
 
     // A newcomer gets the will as the retained status.
-    const late = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
+    const late = await mqtt.connectAsync(url, { ca, protocolVersion: 4, reconnectPeriod: 0 });
     const retained = new Promise<{ payload: string; retain: boolean }>((resolve) =>
       late.on('message', (_t, payload, packet) => resolve({ payload: payload.toString(), retain: packet.retain })),
     );
@@ -334,19 +346,28 @@ describe('firmware simulator', () => {
     await sim.swipe('vault-reader', '02');
   });
 
+  it('a device that does not trust the CA is refused: the TLS handshake fails', async () => {
+    // Without the CA (only the public ones) the broker's certificate is not trusted.
+    await expect(Simulator.start({ site, url, secrets, only: ['lab-reader'], startTimeoutMs: 1500 })).rejects.toThrow(/lab-reader: .*(self-signed|unable to verify|certificate)/);
+    // Trusting another CA is no better.
+    const otherDir = mkdtempSync(join(tmpdir(), 'tobira-sim-othertls-'));
+    const other = ensureDeviceTls(otherDir).ca;
+    await expect(Simulator.start({ site, url, ca: other, secrets, only: ['lab-reader'], startTimeoutMs: 1500 })).rejects.toThrow(/lab-reader: .*(self-signed|unable to verify|certificate)/);
+  });
+
   it('start() rejects naming the devices that cannot log in', async () => {
     const strict = await Aedes.createBroker({
       authenticate: (_client, username, password, done) => done(null, username === 'lab-reader' && password?.toString() === 'right-secret-0123456789'),
     });
-    const strictServer = net.createServer(strict.handle);
+    const strictServer = tlsServer(strict.handle);
     await new Promise<void>((resolve) => strictServer.listen(0, '127.0.0.1', resolve));
-    const strictUrl = `mqtt://127.0.0.1:${(strictServer.address() as AddressInfo).port}`;
+    const strictUrl = `mqtts://127.0.0.1:${(strictServer.address() as AddressInfo).port}`;
     try {
       const wrong: Secrets = { ...secrets, devices: { ...secrets.devices, 'lab-reader': 'right-secret-0123456789', 'lab-lock': 'wrong-secret-0123456789' } };
-      await expect(Simulator.start({ site, url: strictUrl, secrets: wrong, only: ['lab-reader', 'lab-lock'], startTimeoutMs: 1500 })).rejects.toThrow(
+      await expect(Simulator.start({ site, url: strictUrl, ca, secrets: wrong, only: ['lab-reader', 'lab-lock'], startTimeoutMs: 1500 })).rejects.toThrow(
         /1 device did not come online:\n {2}lab-lock: .*Not authorized/,
       );
-      const ok = await Simulator.start({ site, url: strictUrl, secrets: wrong, only: ['lab-reader'], startTimeoutMs: 1500 });
+      const ok = await Simulator.start({ site, url: strictUrl, ca, secrets: wrong, only: ['lab-reader'], startTimeoutMs: 1500 });
       expect(ok.deviceIds).toEqual(['lab-reader']);
       expect(ok.boot).toBeGreaterThan(sim.boot);
       await ok.stop();
