@@ -6,12 +6,17 @@ import rateLimit, { type CreateRateLimitOptions } from '@fastify/rate-limit';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Controller } from '../controller/daemon.js';
 import { AuthError, AuthService } from './auth.js';
-import { ApiError, type Api, type ApiContext } from './context.js';
+import { ApiError, problem, PROBLEM_CONTENT_TYPE, type Api, type ApiContext } from './context.js';
+import type { Role } from '../store/accounts.js';
 import { registerRoutes } from './routes/index.js';
 import { metricsRoutes } from './routes/metrics.js';
 
 export interface ApiOptions {
   controller: Controller;
+  /** The API's clock; the controller's by default (tests drive sessions through it). */
+  now?: () => Date;
+  /** How often an open stream checks and keeps its session (default 15 s). */
+  streamHeartbeatMs?: number;
 }
 
 const API_PREFIX = '/api/v1';
@@ -32,10 +37,39 @@ function outcomeOf(status: number): string {
   return ({ 400: 'invalid', 401: 'unauthenticated', 403: 'denied', 404: 'not-found', 409: 'conflict', 429: 'rate-limited' } as Record<number, string>)[status] ?? 'error';
 }
 
-export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInstance, { controller }) => {
+/** What a role-refused route does, in words: "a guard may not <this>". */
+const actionWords: Record<string, string> = {
+  'account.create': 'create accounts', 'account.update': 'change accounts', 'account.reset-password': 'reset passwords',
+  'grant.create': 'grant access', 'grant.approve': 'approve grants', 'grant.revoke': 'revoke grants', 'review.decide': 'review grants',
+  'person.create': 'register people', 'person.update': 'change people\'s details', 'credential.enrol': 'enrol credentials',
+  'credential.pin-set': 'set PINs', 'credential.otp-enrol': 'enrol door OTP seeds', 'credential.status-change': 'suspend or revoke credentials',
+  'training.record': 'record trainings', 'pledge.record': 'record pledges',
+  'account.reset-totp': 'reset TOTP seeds', 'door.unlock': 'unlock doors', 'door.unlock-confirm': 'confirm remote unlocks',
+  'door.unlock-cancel': 'cancel remote unlocks', 'door.emergency-unlock': 'unlock doors in an emergency', 'door.lock': 'lock doors', 'area.lockdown': 'lock areas down',
+  'area.emergency-release': 'release areas in an emergency', 'area.normal': 'return areas to normal', 'event.ack': 'acknowledge events',
+  'visit.create': 'register visits', 'visit.approve': 'approve visits', 'visit.pledge': 'record visitors\' pledges',
+  'visit.check-in': 'check visitors in', 'visit.check-out': 'check visitors out', 'visit.cancel': 'cancel visits',
+};
+/** Reads, by the first path segment under /api/v1. */
+const readWords: Record<string, string> = {
+  accounts: 'read accounts', audit: 'read the audit log', entries: 'read the entry log', grants: 'read grants',
+  ledger: 'read the register of access holders', people: 'read people\'s records', reviews: 'read the grants due for review',
+  visits: 'read visits', events: 'read events', areas: 'read areas', doors: 'read doors', devices: 'read devices',
+  credentials: 'read credentials', 'unlock-requests': 'read remote unlock requests',
+};
+
+export function refusalText(role: Role, allowed: readonly Role[], action: string | undefined, method: string, url: string): string {
+  const segment = url.startsWith(`${API_PREFIX}/`) ? url.slice(API_PREFIX.length + 1).split('/')[0]! : '';
+  const what = (action && actionWords[action]) ?? (method === 'GET' && readWords[segment]) ?? (action ? `do this (${action})` : 'do this');
+  const article = (word: string) => (/^[aeiou]/.test(word) ? 'an' : 'a');
+  return `${article(role)} ${role} may not ${what} (needs ${allowed.join(' or ')})`;
+}
+
+export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInstance, { controller, now: clock, streamHeartbeatMs }) => {
   const store = controller.ctx.store;
-  const auth = new AuthService(store.db, store.audit, () => controller.ctx.site.api);
-  const ctx: ApiContext = { controller, store, auth, audit: store.audit };
+  const now = clock ?? (() => controller.ctx.now());
+  const auth = new AuthService(store.db, store.audit, () => controller.ctx.site.api, now);
+  const ctx: ApiContext = { controller, store, auth, audit: store.audit, now, streamHeartbeatMs: streamHeartbeatMs ?? 15_000 };
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -56,26 +90,31 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  // Never a stack trace or internal detail to the client; 400 lists the failing fields.
+  // Never a stack trace or internal detail to the client; 400 lists the failing fields. Every error
+  // is RFC 9457 problem details (application/problem+json).
+  const sendProblem = (reply: FastifyReply, status: number, detail: string, details?: unknown[]) =>
+    reply.code(status).type(PROBLEM_CONTENT_TYPE).send(problem(status, detail, details));
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req: FastifyRequest, reply: FastifyReply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
       const details = err.validation.map((v) => ({
         path: `${v.instancePath ? v.instancePath.replace(/^\//, '').replace(/\//g, '.') : ''}`.replace(/^$/, (err as { validationContext?: string }).validationContext ?? ''),
         message: v.message ?? 'invalid',
       }));
-      return reply.code(400).send({ error: `invalid ${(err as { validationContext?: string }).validationContext ?? 'request'}`, details });
+      return sendProblem(reply, 400, `invalid ${(err as { validationContext?: string }).validationContext ?? 'request'}`, details);
     }
-    if (err instanceof ApiError) return reply.code(err.statusCode).send({ error: err.message, ...(err.details ? { details: err.details } : {}) });
-    if (err instanceof AuthError) return reply.code(err.status).send({ error: err.message, ...(err.details ? { details: err.details } : {}) });
+    if (err instanceof ApiError) return sendProblem(reply, err.statusCode, err.message, err.details);
+    if (err instanceof AuthError) return sendProblem(reply, err.status, err.message, Array.isArray(err.details) ? err.details : undefined);
     // Storage that cannot be written is the gateway's trouble, not a bug: 503, and the client may retry.
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string' && /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|BUSY)/.test(code)) {
-      return reply.code(503).send({ error: 'storage unavailable; nothing was changed' });
+      return sendProblem(reply, 503, 'storage unavailable; nothing was changed');
     }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) req.log.error({ err }, 'request failed');
-    return reply.code(status).send({ error: status === 500 ? 'internal error' : err.message });
+    return sendProblem(reply, status, status === 500 ? 'internal error' : err.message);
   });
+  // Unknown routes answer in the same shape.
+  app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'no such route'));
 
   // Per-address rate limits (before authentication, so unauthenticated floods count too): login
   // attempts, and changes of any kind. 429 with Retry-After; a refused login is in the audit log
@@ -118,7 +157,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
     req.principal = principal;
     if (principal.restricted && !restrictedAllowed.has(req.routeOptions.url)) throw new ApiError(403, 'change your password first (POST /api/v1/auth/password)');
     if (config.roles && !config.roles.includes(principal.account.role)) {
-      throw new ApiError(403, `a ${principal.account.role} may not do this (needs ${config.roles.join(' or ')})`);
+      throw new ApiError(403, refusalText(principal.account.role, config.roles, config.action, req.method, req.routeOptions.url));
     }
   });
 

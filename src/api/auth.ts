@@ -241,4 +241,103 @@ export class AuthService {
       this.accounts.setTotp(account.id, { lastStep: stepOf(result, Math.floor(this.now().getTime() / 1000)) });
     })();
   }
+
+  // --- an open stream's session, and refresh tokens ----------------------------------------------
+
+  /**
+   * An open stream's session at a heartbeat: alive (and its idle clock reset: watching is activity),
+   * or why it ended. The absolute lifetime is never extended.
+   */
+  keepStreamAlive(tokenHash: string, role: Role): 'alive' | 'session-ended' | 'session-expired' | 'session-idle' {
+    const session = this.accounts.session(tokenHash);
+    if (!session) return 'session-ended';
+    const account = this.accounts.byId(session.accountId);
+    if (!account || account.status !== 'active' || account.role !== role) return 'session-ended';
+    const now = this.now().getTime();
+    const idleLimit = this.settings().sessionIdleMinutes * 60_000;
+    if (Date.parse(session.expiresAt) <= now) return 'session-expired';
+    const idle = now - Date.parse(session.lastSeenAt);
+    if (idle > idleLimit) return 'session-idle';
+    // Not at every heartbeat: each touch is a durable write. Best effort, as in authenticate().
+    if (idle >= Math.min(60_000, idleLimit / 4)) {
+      try {
+        this.accounts.touchSession(tokenHash, new Date(now).toISOString());
+      } catch {
+        /* the idle clock simply runs on */
+      }
+    }
+    return 'alive';
+  }
+
+  /** How long a refresh token family lasts from its login, at most: a week, then sign in again. */
+  static readonly REFRESH_MAX_HOURS = 7 * 24;
+
+  /** What a refresh token is bound to: a changed role or password (or a reset) refuses it. */
+  private credentialOf(account: Account): string {
+    return createHash('sha256').update(`${account.role}\0${account.passwordHash}`).digest('hex');
+  }
+
+  /**
+   * A refresh token for a session just opened: single-use, kept only as a hash. `family` continues
+   * a rotation (same family, same absolute end); without it a new family starts (a login).
+   */
+  issueRefreshToken(account: Account, sessionToken: string, family?: { id: string; expiresAt: string }): { refreshToken: string; refreshExpiresAt: string } {
+    const now = this.now();
+    const refreshToken = randomBytes(32).toString('base64url');
+    const expiresAt = family?.expiresAt ?? new Date(now.getTime() + AuthService.REFRESH_MAX_HOURS * 3_600_000).toISOString();
+    this.accounts.createRefreshToken({
+      tokenHash: hashToken(refreshToken), family: family?.id ?? randomBytes(16).toString('hex'), accountId: account.id,
+      sessionHash: hashToken(sessionToken), credential: this.credentialOf(account), createdAt: now.toISOString(), expiresAt,
+    });
+    return { refreshToken, refreshExpiresAt: expiresAt };
+  }
+
+  /**
+   * A new session and a new refresh token for a refresh token, without password or code: for a
+   * console that must stay signed in unattended. The token is used up; the session it came with
+   * ends. A token used twice was copied: its whole family and their sessions end. Every refresh is
+   * audited.
+   */
+  refresh(refreshToken: string, address: string): { token: string; expiresAt: string; refreshToken: string; refreshExpiresAt: string; account: Account } {
+    const now = this.now();
+    const tokenHash = hashToken(refreshToken);
+    const base = { action: 'auth.refresh', address };
+    const refused = 'refresh token unknown, used or expired; sign in again';
+    const row = this.accounts.refreshToken(tokenHash);
+    if (!row) {
+      this.record({ ...base, actor: null, role: null, target: null, outcome: 'failed', detail: { reason: 'unknown token' } });
+      throw new AuthError(401, refused);
+    }
+    const account = this.accounts.byId(row.accountId);
+    const who = { actor: account?.username ?? null, role: account?.role ?? null, target: `account:${row.accountId}` };
+    const refuse = (outcome: string, reason: string): never => {
+      this.db.transaction(() => {
+        this.accounts.revokeRefreshFamily(row.family);
+        this.record({ ...base, ...who, outcome, detail: { reason, family: row.family } });
+      })();
+      throw new AuthError(401, refused, outcome === 'reused' ? { reused: true } : undefined);
+    };
+    if (row.usedAt) return refuse('reused', 'token used before: the family and its sessions end');
+    if (Date.parse(row.expiresAt) <= now.getTime()) return refuse('failed', 'expired');
+    if (!account || account.status !== 'active') return refuse('failed', 'account disabled');
+    if (row.credential !== this.credentialOf(account)) return refuse('failed', 'role or password changed');
+    if (account.mustChangePassword) return refuse('failed', 'password must be changed');
+    if (account.lockedUntil && Date.parse(account.lockedUntil) > now.getTime()) return refuse('failed', 'account locked');
+
+    const token = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(Math.min(now.getTime() + this.settings().sessionMaxHours * 3_600_000, Date.parse(row.expiresAt))).toISOString();
+    const issued = this.db.transaction(() => {
+      // Two refreshes racing with one token: the second finds it used.
+      if (!this.accounts.useRefreshToken(tokenHash, now.toISOString())) return undefined;
+      this.accounts.deleteSession(row.sessionHash);
+      this.accounts.createSession({ tokenHash: hashToken(token), accountId: account.id, createdAt: now.toISOString(), lastSeenAt: now.toISOString(), expiresAt, address });
+      const next = this.issueRefreshToken(account, token, { id: row.family, expiresAt: row.expiresAt });
+      this.accounts.pruneRefreshTokens(now.toISOString());
+      this.record({ ...base, ...who, outcome: 'ok', detail: { family: row.family, expiresAt } });
+      return next;
+    })();
+    if (!issued) return refuse('reused', 'token used concurrently');
+    return { token, expiresAt, ...issued, account };
+  }
 }
+

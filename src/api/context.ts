@@ -12,6 +12,10 @@ export interface ApiContext {
   store: Store;
   auth: AuthService;
   audit: AuditLog;
+  /** The API's clock (sessions, refresh tokens, the stream's session checks): the controller's. */
+  now: () => Date;
+  /** How often an open stream checks its session, keeps it alive and sends a comment line. */
+  streamHeartbeatMs: number;
 }
 
 export type Api = FastifyInstance<any, any, any, any, ZodTypeProvider>;
@@ -32,7 +36,7 @@ declare module 'fastify' {
   }
 }
 
-/** An error with an HTTP status and, for 400, the failing fields. */
+/** An error with an HTTP status and, for 400, the failing fields; answered as RFC 9457 problem details. */
 export class ApiError extends Error {
   constructor(
     readonly statusCode: 400 | 401 | 403 | 404 | 409 | 429 | 503,
@@ -64,3 +68,33 @@ export function audit(ctx: ApiContext, req: FastifyRequest, target: string | nul
   });
   req.audited = true;
 }
+
+/** HTTP status phrases: the `title` of a problem whose `type` is about:blank (RFC 9457 §4.2.1). */
+const statusTitles: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Content Too Large',
+  415: 'Unsupported Media Type', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+};
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  /** The failing fields of a 400 (dotted paths, as in the request). */
+  details?: unknown[];
+  /** The same text as `detail`: kept for clients of the first error shape. */
+  error: string;
+}
+
+/**
+ * An error as RFC 9457 problem details. `type` stays about:blank (the status says what kind of
+ * problem it is; `detail` says what went wrong in words), so `title` is the status phrase.
+ */
+export function problem(status: number, detail: string, details?: unknown[]): Problem {
+  return {
+    type: 'about:blank', title: statusTitles[status] ?? (status >= 500 ? 'Server Error' : 'Client Error'), status, detail,
+    ...(details && details.length ? { details } : {}), error: detail,
+  };
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';

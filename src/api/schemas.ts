@@ -1,9 +1,15 @@
 // Shared request and response shapes.
 import { z } from 'zod';
 
+/** An error: RFC 9457 problem details (application/problem+json), plus the failing fields of a 400. */
 export const errorSchema = z.object({
-  error: z.string(),
-  details: z.array(z.object({ path: z.string(), message: z.string(), problem: z.string().optional() })).optional(),
+  type: z.string().describe('about:blank: the status says the kind of problem'),
+  title: z.string().describe('the HTTP status phrase'),
+  status: z.number().int(),
+  detail: z.string().describe('what went wrong, in words'),
+  details: z.array(z.object({ path: z.string(), message: z.string(), problem: z.string().optional() })).optional()
+    .describe('400: each failing field, as a dotted path into the request (body, query or params)'),
+  error: z.string().describe('the same as detail (kept for clients of the first error shape)'),
 });
 
 export const errorResponses = {

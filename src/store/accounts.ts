@@ -190,4 +190,56 @@ export class AccountStore {
   deleteSessionsOf(accountId: string): void {
     this.q('DELETE FROM sessions WHERE account_id = ?').run(accountId);
   }
+
+  // --- refresh tokens (only hashes are kept) ------------------------------------------------------
+
+  createRefreshToken(t: RefreshToken): void {
+    this.q('INSERT INTO refresh_tokens (token_hash, family, account_id, session_hash, credential, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(t.tokenHash, t.family, t.accountId, t.sessionHash, t.credential, t.createdAt, t.expiresAt);
+  }
+
+  refreshToken(tokenHash: string): (RefreshToken & { usedAt: string | null }) | undefined {
+    return this.q(`SELECT token_hash AS tokenHash, family, account_id AS accountId, session_hash AS sessionHash, credential,
+        created_at AS createdAt, expires_at AS expiresAt, used_at AS usedAt FROM refresh_tokens WHERE token_hash = ?`)
+      .get(tokenHash) as (RefreshToken & { usedAt: string | null }) | undefined;
+  }
+
+  /** Marks a token used; false when it was used already (the first use stands). */
+  useRefreshToken(tokenHash: string, at: string): boolean {
+    return this.q('UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL').run(at, tokenHash).changes > 0;
+  }
+
+  /** The sessions a family's tokens opened, and the family itself, end (a token was reused: stolen). */
+  revokeRefreshFamily(family: string): void {
+    this.q('DELETE FROM sessions WHERE token_hash IN (SELECT session_hash FROM refresh_tokens WHERE family = ?)').run(family);
+    this.q('DELETE FROM refresh_tokens WHERE family = ?').run(family);
+  }
+
+  /** Signing out ends the session's refresh tokens too. */
+  revokeRefreshOfSession(sessionHash: string): void {
+    this.q('DELETE FROM refresh_tokens WHERE family IN (SELECT family FROM refresh_tokens WHERE session_hash = ?)').run(sessionHash);
+  }
+
+  revokeRefreshOfAccount(accountId: string): void {
+    this.q('DELETE FROM refresh_tokens WHERE account_id = ?').run(accountId);
+  }
+
+  /** Families past their lifetime, and used tokens older than it, are of no further use. */
+  pruneRefreshTokens(now: string): void {
+    this.q('DELETE FROM refresh_tokens WHERE expires_at <= ?').run(now);
+  }
 }
+
+export interface RefreshToken {
+  tokenHash: string;
+  family: string;
+  accountId: string;
+  /** The session this token was issued with (signing it out ends the family). */
+  sessionHash: string;
+  /** A hash of the account's role and password hash at issue: a role or password change refuses the token. */
+  credential: string;
+  createdAt: string;
+  /** The family's absolute lifetime (from the login). */
+  expiresAt: string;
+}
+

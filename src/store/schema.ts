@@ -245,4 +245,23 @@ export const migrations: string[] = [
   -- Every role signs in with TOTP; an admin may exempt an auditor who only reads (audited).
   ALTER TABLE accounts ADD COLUMN totp_exempt INTEGER NOT NULL DEFAULT 0;
   `,
+  `
+  -- Refresh tokens: renew a session without the password, single-use (each refresh rotates it).
+  -- Only a hash is kept. family: the tokens descending from one login (a reused token ends them all);
+  -- credential: a hash of the account's role and password hash when issued (a change refuses it);
+  -- expires_at: the family's absolute lifetime, set at login and never extended.
+  CREATE TABLE refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    family TEXT NOT NULL,
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    session_hash TEXT NOT NULL,
+    credential TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+  );
+  CREATE INDEX refresh_tokens_family ON refresh_tokens(family);
+  CREATE INDEX refresh_tokens_session ON refresh_tokens(session_hash);
+  CREATE INDEX refresh_tokens_account ON refresh_tokens(account_id);
+  `,
 ];

@@ -1,6 +1,7 @@
-// Sign in (password + TOTP for admins and managers), sign out, who am I, password change, TOTP enrolment.
+// Sign in (password + TOTP code), renew (refresh token), sign out, who am I,
+// password change, TOTP enrolment.
 import { z } from 'zod';
-import { rolesNeedingTotp } from '../auth.js';
+import { AuthError, rolesNeedingTotp } from '../auth.js';
 import { audit, principalOf, type Api, type ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
 import { accountView, accountSchema } from './accounts.js';
@@ -11,12 +12,74 @@ export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
     schema: {
       tags: ['auth'], summary: 'Sign in; admins and managers also give a TOTP code', security: [],
       body: z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(256), totp: z.string().max(12).optional() }),
-      response: { 200: z.object({ token: z.string(), expiresAt: z.string(), mustChangePassword: z.boolean(), account: accountSchema }), ...errorResponses, 429: errorResponses[401] },
+      response: {
+        200: z.object({
+          token: z.string(), expiresAt: z.string(),
+          refreshToken: z.string().nullable().describe('renews the session without password or code (POST /auth/refresh); none until the password is changed'),
+          refreshExpiresAt: z.string().nullable().describe('the refresh token\'s absolute end: sign in again after it'),
+          mustChangePassword: z.boolean(), account: accountSchema,
+        }),
+        ...errorResponses, 429: errorResponses[401],
+      },
     },
   }, async (req) => {
     req.audited = true; // the auth service records every attempt itself
-    const { token, expiresAt, account } = await ctx.auth.login(req.body.username, req.body.password, req.body.totp, req.ip);
-    return { token, expiresAt, mustChangePassword: account.mustChangePassword, account: accountView(account) };
+    const before = ctx.auth.accounts.byUsername(req.body.username);
+    const { token, expiresAt, account } = await ctx.auth.login(req.body.username, req.body.password, req.body.totp, req.ip).catch((err: unknown) => {
+      if (err instanceof AuthError && (err.status === 401 || err.status === 429)) refusedLogin(req.body.username, before?.lockedUntil ?? null, req.ip);
+      throw err;
+    });
+    // A session that must change its password first gets no refresh token: it can do nothing else.
+    const refresh = account.mustChangePassword ? null : ctx.auth.issueRefreshToken(account, token);
+    return { token, expiresAt, refreshToken: refresh?.refreshToken ?? null, refreshExpiresAt: refresh?.refreshExpiresAt ?? null, mustChangePassword: account.mustChangePassword, account: accountView(account) };
+  });
+
+  /**
+   * Refused logins reach the guards as security events: a lockout as an alarm, other refusals as
+   * one warning per address per minute. The typed username is named only when it is an account's
+   * (a password typed into the wrong field must not end up in the events).
+   */
+  function refusedLogin(username: string, lockedBefore: string | null, address: string): void {
+    const { alarms } = ctx.controller.ctx;
+    const account = ctx.auth.accounts.byUsername(username);
+    if (account?.lockedUntil && account.lockedUntil !== lockedBefore && Date.parse(account.lockedUntil) > ctx.now().getTime()) {
+      alarms.raise({
+        category: 'security', type: 'account-locked', severity: 'alarm', source: account.username,
+        detail: { account: account.username, role: account.role, lockedUntil: account.lockedUntil, address, failures: account.failedLogins },
+      });
+      return;
+    }
+    alarms.raiseLimited(`login-refused:${address}`, 60_000, {
+      category: 'security', type: 'login-refused', severity: 'warning', source: address,
+      detail: { address, account: account?.username ?? null },
+    });
+  }
+
+  api.post('/auth/refresh', {
+    config: { public: true, action: 'auth.refresh' },
+    schema: {
+      tags: ['auth'], security: [],
+      summary: 'Renew a session without password or code: a new session token and a new refresh token (each refresh token works once)',
+      description: 'The refresh token comes with the login and with each refresh. It ends with its family\'s absolute lifetime (7 days from the login), ' +
+        'at logout, and when the account\'s role, password or status changes. A refresh token used a second time was copied: ' +
+        'every session and token of its login end, and a security alarm is raised.',
+      body: z.strictObject({ refreshToken: z.string().min(1).max(200) }),
+      response: {
+        200: z.object({ token: z.string(), expiresAt: z.string(), refreshToken: z.string(), refreshExpiresAt: z.string(), account: accountSchema }),
+        ...errorResponses,
+      },
+    },
+  }, async (req) => {
+    req.audited = true; // the auth service records every refresh itself
+    try {
+      const r = ctx.auth.refresh(req.body.refreshToken, req.ip);
+      return { token: r.token, expiresAt: r.expiresAt, refreshToken: r.refreshToken, refreshExpiresAt: r.refreshExpiresAt, account: accountView(r.account) };
+    } catch (err) {
+      if (err instanceof AuthError && (err.details as { reused?: boolean } | undefined)?.reused) {
+        ctx.controller.ctx.alarms.raise({ category: 'security', type: 'refresh-token-reused', severity: 'alarm', source: req.ip, detail: { address: req.ip } });
+      }
+      throw err;
+    }
   });
 
   api.post('/auth/logout', {
@@ -26,6 +89,7 @@ export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
     const p = principalOf(req);
     ctx.store.db.transaction(() => {
       ctx.auth.logout(p);
+      ctx.auth.accounts.revokeRefreshOfSession(p.tokenHash);
       audit(ctx, req, `account:${p.account.id}`);
     })();
     return reply.code(204).send(null);

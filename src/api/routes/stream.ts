@@ -1,33 +1,47 @@
 // The live stream (Server-Sent Events): access decisions and door events as they commit, and events
 // as they are raised, each filtered by what the caller's role may see:
-// - guard: door, alarm, device and access events, and every entry-log record without affiliation
-//   and purpose (who passed where, not what they work on);
+// - guard: every event (door, alarm, device, access, security, system: a guard is who answers a
+//   refused login, a lost broker or a storage fault at night), and every entry-log record without
+//   affiliation and purpose (who passed where, not what they work on);
 // - manager and auditor: everything;
 // - admin: system, security and device events only (no entry-log records).
 //
 // Authentication: `Authorization: Bearer <token>` as everywhere, or, on this route only,
 // `?token=<token>`: a browser's EventSource cannot set headers. A token in a URL can end up in proxy
-// and browser history: prefer the header where the client can set it. The stream ends when the
-// session ends (logout, role change, disabled account, idle or absolute lifetime): it is checked
-// at every heartbeat (a comment line every 15 s) and the stream itself does not count as activity.
+// and browser history: prefer the header where the client can set it.
+//
+// An open stream keeps its session alive: at every heartbeat (a comment line every 15 s) the session
+// is checked and its idle clock reset, so a console left watching at night is not signed out. The
+// session's absolute lifetime still ends it (`end` with reason session-expired); the client renews
+// with POST /auth/refresh and reconnects with its last event id, missing nothing.
+//
+// Resuming: every message carries an id `e<seq>-v<id>`, the last entry-log seq and the last event id
+// this stream has delivered (or skipped as not the role's). A client reconnecting with it
+// (`Last-Event-ID` header, or `?lastEventId=` when it must open a new EventSource) first gets
+// everything committed after it, from the store, then the live stream: no gap and no duplicate,
+// because the stream subscribes before it reads the store and drops anything at or below its cursor.
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { RaisedEvent } from '../../controller/bus.js';
 import type { Role } from '../../store/accounts.js';
-import type { EntryRecord } from '../../store/entry-log.js';
+import { rowToRecord, type EntryRecord } from '../../store/entry-log.js';
 import type { Principal } from '../auth.js';
 import { ApiError, type Api, type ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
 
-export const HEARTBEAT_MS = 15_000;
 /** A client that reads slower than events come is cut off rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Replay waits for the socket to drain above this, so a long replay is never cut off as "too slow". */
+const REPLAY_HIGH_WATER = 256 * 1024;
+/** At most this many records and events are replayed; further behind, the client must re-sync. */
+export const REPLAY_LIMIT = 10_000;
+const REPLAY_PAGE = 200;
 
 export const eventCategories = ['access', 'door', 'alarm', 'device', 'security', 'system'] as const satisfies readonly RaisedEvent['category'][];
 
 /** The event categories each role may see (the stream and GET /events alike). */
 export const visibleCategories: Record<Role, readonly RaisedEvent['category'][]> = {
-  guard: ['door', 'alarm', 'device', 'access'],
+  guard: eventCategories,
   manager: eventCategories,
   auditor: eventCategories,
   admin: ['system', 'security', 'device'],
@@ -40,8 +54,28 @@ export function entryForRole(r: EntryRecord, role: Role): EntryRecord | null {
   return r;
 }
 
+/** Where a stream stands: the last entry-log seq and the last event id it has passed. */
+export interface Cursor {
+  entry: number;
+  event: number;
+}
+
+export const cursorId = (c: Cursor) => `e${c.entry}-v${c.event}`;
+
+export function parseCursor(id: string): Cursor | undefined {
+  const m = /^e(\d{1,15})-v(\d{1,15})$/.exec(id.trim());
+  return m ? { entry: Number(m[1]), event: Number(m[2]) } : undefined;
+}
+
+type Item = { kind: 'entry'; record: EntryRecord } | { kind: 'raised'; event: RaisedEvent };
+
 export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
   const open = new Set<() => void>();
+  const { db } = ctx.store;
+  const entriesAfter = db.prepare('SELECT * FROM entry_log WHERE seq > ? ORDER BY seq LIMIT ?');
+  const entriesCount = db.prepare('SELECT count(*) FROM (SELECT 1 FROM entry_log WHERE seq > ? LIMIT ?)').pluck(true);
+  const entryHead = db.prepare('SELECT coalesce(max(seq), 0) FROM entry_log').pluck(true);
+  const head = (): Cursor => ({ entry: entryHead.get() as number, event: ctx.store.events.lastId() });
 
   // Without this, closing the server would wait for every console to hang up.
   api.addHook('preClose', async () => {
@@ -53,12 +87,18 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
     config: { public: true },
     schema: {
       tags: ['events'],
-      summary: 'Live decisions and events (Server-Sent Events, text/event-stream), filtered by role',
-      description: 'Events: `entry` (an entry-log record, after it committed) and `raised` (an event the controller raised); `end` before the server closes the stream. ' +
-        'A comment line every 15 s keeps proxies from closing it. Authenticate with the Authorization header or, for a browser EventSource, `?token=`. ' +
-        'The stream ends with the session.',
-      querystring: z.object({ token: z.string().min(1).max(200).optional().describe('the bearer token, for clients that cannot set headers (EventSource)') }),
-      response: { 401: errorResponses[401], 403: errorResponses[403] },
+      summary: 'Live decisions and events (Server-Sent Events, text/event-stream), filtered by role; resumable with Last-Event-ID',
+      description: 'Events: `entry` (an entry-log record, after it committed), `raised` (an event the controller raised), ' +
+        '`resync` (the client was too far behind to replay: fetch GET /entries and /events, then carry on), and `end` with a `reason` ' +
+        '(session-expired, session-ended, session-idle, too-slow, server-shutting-down) before the server closes the stream. ' +
+        'Each message has an id `e<seq>-v<id>`; reconnect with the `Last-Event-ID` header (or `?lastEventId=`) to receive everything after it, ' +
+        `at most ${REPLAY_LIMIT} items. A comment line every 15 s keeps proxies from closing it and keeps the session alive, up to its absolute lifetime. ` +
+        'Authenticate with the Authorization header or, for a browser EventSource, `?token=`.',
+      querystring: z.object({
+        token: z.string().min(1).max(200).optional().describe('the bearer token, for clients that cannot set headers (EventSource)'),
+        lastEventId: z.string().max(64).optional().describe('resume after this id, for a new EventSource (the Last-Event-ID header wins)'),
+      }),
+      response: { 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403] },
     },
   }, async (req, reply) => {
     const header = req.headers.authorization;
@@ -68,7 +108,13 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
     if (principal.restricted) throw new ApiError(403, 'change your password first (POST /api/v1/auth/password)');
     req.principal = principal;
     const role = principal.account.role;
-    const categories = new Set<string>(visibleCategories[role]);
+    const categories = visibleCategories[role];
+    const lastEventHeader = req.headers['last-event-id'];
+    const resumeFrom = (typeof lastEventHeader === 'string' && lastEventHeader) || req.query.lastEventId;
+    const resume = resumeFrom ? parseCursor(resumeFrom) : undefined;
+    if (resumeFrom && !resume) {
+      throw new ApiError(400, 'Last-Event-ID is not an id this stream gave', [{ path: 'lastEventId', message: 'expected e<seq>-v<id>' }]);
+    }
 
     reply.hijack();
     const res: ServerResponse = reply.raw;
@@ -84,51 +130,134 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
     const unsubscribe: (() => void)[] = [];
     const write = (text: string) => {
       if (ended) return;
-      if (res.writableLength > MAX_BUFFERED_BYTES) return end('too slow: events were piling up');
+      if (res.writableLength > MAX_BUFFERED_BYTES) return end('too-slow', 'events were piling up faster than the client read them');
       res.write(text);
     };
     const send = (event: string, data: unknown, id?: string) => write(`event: ${event}\n${id ? `id: ${id}\n` : ''}data: ${JSON.stringify(data)}\n\n`);
     const { bus } = ctx.controller.ctx;
 
-    function end(reason?: string): void {
+    function end(reason?: string, message?: string): void {
       if (ended) return;
-      if (reason && !res.writableEnded) res.write(`event: end\ndata: ${JSON.stringify({ reason })}\n\n`);
+      if (reason && !res.writableEnded) res.write(`event: end\ndata: ${JSON.stringify({ reason, ...(message ? { message } : {}) })}\n\n`);
       ended = true;
       for (const off of unsubscribe.splice(0)) off();
       clearInterval(heartbeat);
       open.delete(closeForShutdown);
       if (!res.writableEnded) res.end();
     }
-    const closeForShutdown = () => end('server shutting down');
+    const closeForShutdown = () => end('server-shutting-down', 'the server is shutting down; reconnect with the last event id');
     open.add(closeForShutdown);
 
-    // The session as the auth hook would judge it, without touching it.
-    const sessionAlive = (): boolean => {
-      const session = ctx.auth.accounts.session(principal.tokenHash);
-      if (!session) return false;
-      const t = Date.now();
-      const idleMs = ctx.controller.ctx.site.api.sessionIdleMinutes * 60_000;
-      if (Date.parse(session.expiresAt) <= t || t - Date.parse(session.lastSeenAt) > idleMs) return false;
-      const account = ctx.auth.accounts.byId(session.accountId);
-      return !!account && account.status === 'active' && account.role === role;
-    };
+    // Every heartbeat: the session as the auth hook would judge it, and, while it holds, its idle
+    // clock reset (watching is activity). Its absolute lifetime is never extended.
+    const sessionMessages = {
+      'session-expired': 'the session reached its absolute lifetime; renew with POST /api/v1/auth/refresh and reconnect with the last event id',
+      'session-ended': 'the session ended (signed out, or the account changed); sign in again',
+      'session-idle': 'the session was idle too long; sign in again',
+    } as const;
     const heartbeat = setInterval(() => {
-      if (!sessionAlive()) return end('session ended');
-      write(`: heartbeat ${new Date().toISOString()}\n\n`);
-    }, HEARTBEAT_MS);
+      const state = ctx.auth.keepStreamAlive(principal.tokenHash, role);
+      if (state !== 'alive') return end(state, sessionMessages[state]);
+      write(`: heartbeat ${ctx.now().toISOString()}\n\n`);
+    }, ctx.streamHeartbeatMs);
     heartbeat.unref();
 
+    // Subscribe first, then read the store: whatever commits meanwhile is both queued and read,
+    // and the cursor drops the second copy.
+    const cursor: Cursor = head();
+    let replaying = true;
+    const pending: Item[] = [];
+    const deliver = (item: Item): void => {
+      if (item.kind === 'entry') {
+        if (item.record.seq <= cursor.entry) return;
+        cursor.entry = item.record.seq;
+        const visible = entryForRole(item.record, role);
+        if (visible) send('entry', visible, cursorId(cursor));
+      } else {
+        const e = item.event;
+        // An event storage could not keep has no id: delivered live, never replayed.
+        if (e.id !== null) {
+          if (e.id <= cursor.event) return;
+          cursor.event = e.id;
+        }
+        if ((categories as readonly string[]).includes(e.category)) send('raised', e, e.id !== null ? cursorId(cursor) : undefined);
+      }
+    };
+    const take = (item: Item): void => {
+      if (!replaying) return deliver(item);
+      if (pending.length >= REPLAY_LIMIT) return end('too-slow', 'too many events while replaying');
+      pending.push(item);
+    };
     unsubscribe.push(
-      bus.on('entry', (record) => {
-        const visible = entryForRole(record, role);
-        if (visible) send('entry', visible, `entry-${record.seq}`);
-      }),
-      bus.on('raised', (event) => {
-        if (categories.has(event.category)) send('raised', event, event.id !== null ? `event-${event.id}` : undefined);
-      }),
+      bus.on('entry', (record) => take({ kind: 'entry', record })),
+      bus.on('raised', (event) => take({ kind: 'raised', event })),
     );
     res.on('close', () => end());
     res.on('error', () => end());
     write(`retry: 5000\n: connected as ${principal.account.username} (${role})\n\n`);
+
+    try {
+      if (resume) await replay(resume);
+      else send('ready', { id: cursorId(cursor) }, cursorId(cursor));
+    } catch (err) {
+      req.log.error({ err }, 'stream replay failed');
+      return end('server-error', 'could not replay; reconnect');
+    }
+    replaying = false;
+    for (const item of pending.splice(0)) deliver(item);
+
+    /** Everything after `from` that the role may see, oldest first, entries and events merged by time. */
+    async function replay(from: Cursor): Promise<void> {
+      const now = { ...cursor };
+      if (from.entry > now.entry || from.event > now.event) {
+        // Not an id of this gateway's logs (restored from a backup, or another gateway's).
+        send('resync', { reason: 'unknown-cursor', from: cursorId(from), id: cursorId(now) }, cursorId(now));
+        return;
+      }
+      const wantEntries = role !== 'admin';
+      const behind = (wantEntries ? (entriesCount.get(from.entry, REPLAY_LIMIT + 1) as number) : 0)
+        + ctx.store.events.countAfter(from.event, categories, REPLAY_LIMIT + 1);
+      if (behind > REPLAY_LIMIT) {
+        send('resync', { reason: 'too-far-behind', limit: REPLAY_LIMIT, from: cursorId(from), id: cursorId(now) }, cursorId(now));
+        return;
+      }
+      // Replay up to the head read at subscription; what came since is queued (or read again and dropped).
+      cursor.entry = from.entry;
+      cursor.event = from.event;
+      while (!ended) {
+        const entries = wantEntries && cursor.entry < now.entry
+          ? (entriesAfter.all(cursor.entry, REPLAY_PAGE) as Parameters<typeof rowToRecord>[0][]).map(rowToRecord).filter((r) => r.seq <= now.entry)
+          : [];
+        const events = cursor.event < now.event ? ctx.store.events.after(cursor.event, categories, REPLAY_PAGE).filter((e) => e.id <= now.event) : [];
+        if (!entries.length && !events.length) break;
+        const moreEntries = entries.length === REPLAY_PAGE;
+        const moreEvents = events.length === REPLAY_PAGE;
+        let i = 0;
+        let j = 0;
+        for (;;) {
+          const e = entries[i];
+          const v = events[j];
+          // A page that may continue bounds the merge: nothing past its last item is certain yet.
+          const next = e && v ? (e.at <= v.at ? 'entry' : 'event') : e && !moreEvents ? 'entry' : v && !moreEntries ? 'event' : null;
+          if (next === 'entry') {
+            deliver({ kind: 'entry', record: e! });
+            i++;
+          } else if (next === 'event') {
+            deliver({ kind: 'raised', event: v! as RaisedEvent });
+            j++;
+          } else break;
+        }
+        // Admins get no records: the entry cursor moves with the head so their ids stay current.
+        if (!wantEntries) cursor.entry = now.entry;
+        if (res.writableLength > REPLAY_HIGH_WATER) await new Promise<void>((resolve) => {
+          res.once('drain', resolve);
+          res.once('close', resolve);
+        });
+      }
+      cursor.entry = Math.max(cursor.entry, now.entry);
+      cursor.event = Math.max(cursor.event, now.event);
+      // Caught up: say where the stream stands, even when nothing visible was replayed.
+      send('ready', { id: cursorId(cursor) }, cursorId(cursor));
+    }
   });
 }
