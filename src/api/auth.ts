@@ -340,4 +340,3 @@ export class AuthService {
     return { token, expiresAt, ...issued, account };
   }
 }
-

@@ -242,4 +242,3 @@ export interface RefreshToken {
   /** The family's absolute lifetime (from the login). */
   expiresAt: string;
 }
-
