@@ -11,7 +11,7 @@ import { CommanderError } from 'commander';
 import { doorEventLabels, label, reasonLabels, type Lang } from '../policy/labels.js';
 import { verifyAuditLog } from '../store/audit-log.js';
 import { openDatabase, DATABASE_FILE, type Db } from '../store/db.js';
-import { CheckpointStore, parseCheckpointJson, verifyCheckpointSignature, type Checkpoint } from '../store/checkpoints.js';
+import { CheckpointStore, checkpointFields, parseCheckpointJson, verifyCheckpointSignature, type Checkpoint } from '../store/checkpoints.js';
 import {
   ENTRY_FIELDS, EntryLog, GENESIS_HASH, entryHash, verifyExternalCheckpoint, type EntryFilter, type EntryRecord,
 } from '../store/entry-log.js';
@@ -292,6 +292,11 @@ class ExportVerifier {
       }
       this.notes.push(`the checkpoint's head, record ${cp.count}, is not in this export: only its signature was checked`);
     }
+    // An export ends with the latest checkpoint: one with an older (still signed) checkpoint in its
+    // place has more records after it than that checkpoint allowed.
+    if (this.full && this.prev && cp.ordinal != null && cp.nextWithin != null && this.prev.seq - cp.count > cp.nextWithin) {
+      return { ok: false, ...base, breakAt: { line: this.trailerLine, seq: cp.count + cp.nextWithin + 1, problem: `records ${cp.count + 1}–${this.prev.seq} follow the checkpoint of ${cp.at} (#${cp.ordinal}), which allowed at most ${cp.nextWithin} before the next: not the latest checkpoint, the export's records after it may have been rewritten` } };
+    }
     if (this.prev && this.prev.seq > cp.count) this.notes.push(`records after ${cp.count} are newer than the checkpoint: chained and hashed, not yet signed`);
     return { ok: true, ...base };
   }
@@ -461,9 +466,7 @@ export async function writeExport(db: Db, opts: ExportOptions, write: (chunk: st
       count++;
     }
     if (opts.format === 'jsonl') {
-      const cp = checkpoint
-        ? { kind: checkpoint.kind, count: checkpoint.count, headHash: checkpoint.headHash, at: checkpoint.at, anchorSeq: checkpoint.anchorSeq, anchorPrevHash: checkpoint.anchorPrevHash, signature: checkpoint.signature }
-        : null;
+      const cp = checkpoint ? checkpointFields(checkpoint) : null;
       await push(JSON.stringify({ checkpoint: cp, publicKey: opts.publicKey ?? null, filter, records: count }) + '\n');
     }
     await flush();

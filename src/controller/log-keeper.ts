@@ -1,8 +1,13 @@
-// The entry log's keeper: signs checkpoints of the log (every N records, every interval when records
-// were added, and at shutdown), publishes each one retained so a copy lives off the gateway, and
-// prunes records past the retention period once a day (with a signed prune checkpoint).
+// The entry log's keeper: signs checkpoints of the log (at start, every N records, every interval
+// when records were added, and at shutdown), publishes each one retained so a copy lives off the
+// gateway, and prunes records past the retention period once a day (with a signed prune checkpoint).
+// Each checkpoint promises the next within `nextWithinFor(N)` records (checkpoints.ts), and the
+// keeper keeps that promise: verification treats more records after the last checkpoint as deleted
+// checkpoints. The audit log is signed on the same schedule.
 import type { KeyObject } from 'node:crypto';
-import { CheckpointStore, logHead, publishedCheckpoint, writeCheckpoint, type Checkpoint, type CheckpointKind } from '../store/checkpoints.js';
+import {
+  CheckpointStore, lateInTailOf, logHead, nextWithinFor, nextWithinSecondsFor, publishedCheckpoint, scheduleBreak, writeCheckpoint, type Checkpoint, type CheckpointKind,
+} from '../store/checkpoints.js';
 import { loadOrCreateLogKey, publicKeyPem } from '../store/log-key.js';
 import { assertRetention, pruneEntryLog, retentionCutoff, RetentionError } from '../store/retention.js';
 import type { Context, Extension } from './context.js';
@@ -25,9 +30,14 @@ export class LogKeeper implements Extension {
   /** The record count the last checkpoint covered. */
   private covered = 0;
   private sinceCheckpoint = 0;
+  /** The latest checkpoint's promise (records before the next), entry log and audit log. */
+  private promised: number | null = null;
+  private auditPromised: number | null = null;
+  private sinceAudit = 0;
   private checkpointTimer?: NodeJS.Timeout;
   private pruneTimer?: NodeJS.Timeout;
   private pending?: NodeJS.Immediate;
+  private auditPending?: NodeJS.Immediate;
   private readonly off: (() => void)[] = [];
 
   constructor(
@@ -47,8 +57,24 @@ export class LogKeeper implements Extension {
     this.publicKey = publicKeyPem(this.key);
     const latest = new CheckpointStore(this.ctx.store.db).latest();
     this.covered = latest?.count ?? 0;
-    // An embedded broker forgets retained messages on restart: publish the latest again.
-    if (latest) this.publish(latest);
+    this.promised = latest?.nextWithin ?? null;
+    // Signed at once, records added or not: a new log gets one at record 0, a log written before
+    // checkpoints v2 (or records a crash left unsigned) get one now, and the promise starts from
+    // this start's schedule. Published (retained), so an embedded broker that forgot the last
+    // checkpoint on restart has one again.
+    this.checkSchedule(logHead(this.ctx.store.db).count);
+    const signed = this.checkpoint('periodic', true);
+    if (latest && !signed) this.publish(latest);
+    this.auditCheckpoint('periodic', true);
+    this.ctx.store.audit.onAppend = () => {
+      this.sinceAudit++;
+      if (this.sinceAudit >= this.threshold(this.auditPromised) && !this.auditPending) {
+        this.auditPending = setImmediate(() => {
+          this.auditPending = undefined;
+          this.auditCheckpoint('periodic');
+        });
+      }
+    };
     this.prune();
 
     // The broker link comes up after the extensions start (and again after each outage): the
@@ -61,7 +87,7 @@ export class LogKeeper implements Extension {
     this.off.push(this.ctx.bus.on('entry', () => {
       this.sinceCheckpoint++;
       // Signed after the decision path returns, never inside it.
-      if (this.sinceCheckpoint >= this.ctx.site.log.checkpointEveryRecords && !this.pending) {
+      if (this.sinceCheckpoint >= this.threshold(this.promised) && !this.pending) {
         this.pending = setImmediate(() => {
           this.pending = undefined;
           this.checkpoint('periodic');
@@ -74,10 +100,44 @@ export class LogKeeper implements Extension {
     this.pruneTimer.unref();
   }
 
+  /**
+   * Records after which the next checkpoint is signed: the site's schedule, but never more than half
+   * what the latest checkpoint promised (a reload may have raised the schedule since it was signed).
+   */
+  private threshold(promised: number | null): number {
+    const every = this.ctx.site.log.checkpointEveryRecords;
+    return promised == null ? every : Math.max(1, Math.min(every, Math.floor(promised / 2)));
+  }
+
+  private get promise(): { nextWithin: number; nextWithinSeconds: number } {
+    return { nextWithin: nextWithinFor(this.ctx.site.log.checkpointEveryRecords), nextWithinSeconds: nextWithinSecondsFor(this.ctx.site.log.checkpointIntervalSeconds) };
+  }
+
+  /**
+   * Before the start checkpoint signs the head: were checkpoints deleted while the controller was
+   * stopped? Signing would not hide it from `log verify` (the gap before the new checkpoint still
+   * shows), but the alarm says so now. A log written before checkpoints v2 is not alarmed on.
+   */
+  private checkSchedule(headCount: number): void {
+    try {
+      const db = this.ctx.store.db;
+      const cps = new CheckpointStore(db).all();
+      if (!cps.some((cp) => cp.ordinal != null)) return;
+      const brk = scheduleBreak(cps, headCount, lateInTailOf(db, 'entry_log'));
+      if (!brk) return;
+      this.ctx.log.error({ breakAt: brk }, 'entry log: signed checkpoints are missing');
+      this.ctx.alarms.raise({ category: 'security', type: 'log-checkpoints-missing', severity: 'alarm', source: 'entry-log', detail: { seq: brk.seq, problem: brk.problem } });
+    } catch (err) {
+      this.fault(err, 'checking the checkpoints at start');
+    }
+  }
+
   stop(): void {
     for (const off of this.off.splice(0)) off();
+    if (this.ctx.store.audit.onAppend) this.ctx.store.audit.onAppend = undefined;
     if (this.pending) clearImmediate(this.pending);
-    this.pending = undefined;
+    if (this.auditPending) clearImmediate(this.auditPending);
+    this.pending = this.auditPending = undefined;
     clearInterval(this.checkpointTimer);
     clearInterval(this.pruneTimer);
     this.checkpointTimer = this.pruneTimer = undefined;
@@ -85,33 +145,40 @@ export class LogKeeper implements Extension {
   }
 
   /** The audit log is signed on the same schedule, with the same key, under its own checkpoint domain. */
-  private auditCheckpoint(kind: Exclude<CheckpointKind, 'prune'>): void {
+  private auditCheckpoint(kind: Exclude<CheckpointKind, 'prune'>, atStart = false): void {
     if (!this.key) return;
     try {
       const audit = this.ctx.store.audit;
       const latest = new CheckpointStore(this.ctx.store.db, 'audit_checkpoints').latest();
-      if (audit.count !== (latest?.count ?? 0)) audit.checkpoint(this.key, kind, this.ctx.now().toISOString());
+      if (atStart || audit.count !== (latest?.count ?? 0)) {
+        const cp = audit.checkpoint(this.key, kind, this.ctx.now().toISOString(), undefined, this.promise);
+        this.auditPromised = cp.nextWithin;
+      } else {
+        this.auditPromised = latest?.nextWithin ?? null;
+      }
+      this.sinceAudit = 0;
     } catch (err) {
       this.fault(err, `${kind} audit checkpoint`);
     }
   }
 
-  /** Signs and publishes a checkpoint if records were added since the last one. Never throws. */
-  checkpoint(kind: Exclude<CheckpointKind, 'prune'>): Checkpoint | undefined {
+  /** Signs and publishes a checkpoint if records were added since the last one (or `force`). Never throws. */
+  checkpoint(kind: Exclude<CheckpointKind, 'prune'>, force = false): Checkpoint | undefined {
     if (!this.key) return undefined;
     this.auditCheckpoint(kind);
     try {
       const db = this.ctx.store.db;
       const head = logHead(db);
-      if (head.count === this.covered) {
+      if (head.count === this.covered && !force) {
         this.sinceCheckpoint = 0;
         return undefined;
       }
       if (head.count < this.covered) {
         this.fault(new Error(`the entry log ends at record ${head.count} but the last checkpoint covered ${this.covered}: records were removed`), 'checkpoint');
       }
-      const cp = writeCheckpoint(db, this.key, { kind, at: this.ctx.now().toISOString() });
+      const cp = writeCheckpoint(db, this.key, { kind, at: this.ctx.now().toISOString(), ...this.promise });
       this.covered = cp.count;
+      this.promised = cp.nextWithin;
       this.sinceCheckpoint = 0;
       this.publish(cp);
       return cp;
@@ -136,6 +203,7 @@ export class LogKeeper implements Extension {
       if (pruned > 0) {
         const cp = new CheckpointStore(db).latest()!;
         this.covered = cp.count;
+        this.promised = cp.nextWithin;
         this.sinceCheckpoint = 0;
         this.ctx.log.info({ pruned, retentionDays: days, firstKept: cp.anchorSeq }, 'pruned entry-log records past the retention period');
         this.publish(cp);

@@ -2,7 +2,9 @@
 // hash-chained and signed like the entry log, so a changed, removed or reordered record is detected.
 import { createHash, type KeyObject } from 'node:crypto';
 import type { Db } from './db.js';
-import { AUDIT_CHECKPOINT_MESSAGE_VERSION, CheckpointStore, signCheckpoint, verifyCheckpointSignature, type CheckpointKind, type StoredCheckpoint } from './checkpoints.js';
+import {
+  AUDIT_CHECKPOINT_MESSAGE_VERSION, CheckpointStore, lateInTailOf, scheduleBreak, signCheckpoint, verifyCheckpointSignature, type CheckpointKind, type StoredCheckpoint,
+} from './checkpoints.js';
 
 export const AUDIT_GENESIS_HASH = '0'.repeat(64);
 
@@ -62,6 +64,8 @@ export interface AuditQuery {
 
 export class AuditLog {
   private readonly insert;
+  /** Called after each append (the log keeper counts records towards the next checkpoint). */
+  onAppend?: () => void;
   constructor(private readonly db: Db) {
     this.insert = db.prepare(`INSERT INTO audit_log (seq, at, actor, role, action, target, outcome, address, detail, prev_hash, hash)
       VALUES (@seq, @at, @actor, @role, @action, @target, @outcome, @address, @detail, @prevHash, @hash)`);
@@ -78,6 +82,7 @@ export class AuditLog {
     const body = { ...input, seq: head.seq + 1, detail: input.detail ? (sortKeys(input.detail) as Record<string, unknown>) : null };
     const hash = auditHash(head.hash, body);
     this.insert.run({ ...body, detail: body.detail ? JSON.stringify(body.detail) : null, prevHash: head.hash, hash });
+    this.onAppend?.();
     return { ...body, prevHash: head.hash, hash };
   }
 
@@ -99,14 +104,27 @@ export class AuditLog {
     return { records, nextBefore: records.length === params.limit ? records.at(-1)!.seq : null };
   }
 
-  /** Signs the head (count, hash, time) with the gateway's key. */
-  checkpoint(key: KeyObject, kind: CheckpointKind, at: string, anchor?: { seq: number; prevHash: string }): StoredCheckpoint {
+  /**
+   * Signs the head (count, hash, time) with the gateway's key: v2, with the next ordinal and the most
+   * records that may follow before the next checkpoint (given, else the latest checkpoint's; none
+   * when neither says: then only the ordinals are checked).
+   */
+  checkpoint(
+    key: KeyObject, kind: CheckpointKind, at: string, anchor?: { seq: number; prevHash: string },
+    promise?: { nextWithin: number; nextWithinSeconds: number },
+  ): StoredCheckpoint {
     const head = this.head();
+    const store = new CheckpointStore(this.db, 'audit_checkpoints');
+    const latest = store.latest();
     const cp = signCheckpoint(
-      { kind, count: head.seq, headHash: head.hash, at, anchorSeq: anchor?.seq ?? null, anchorPrevHash: anchor?.prevHash ?? null },
+      {
+        kind, count: head.seq, headHash: head.hash, at, anchorSeq: anchor?.seq ?? null, anchorPrevHash: anchor?.prevHash ?? null,
+        ordinal: store.nextOrdinal(), nextWithin: promise?.nextWithin ?? latest?.nextWithin ?? null,
+        nextWithinSeconds: promise?.nextWithinSeconds ?? latest?.nextWithinSeconds ?? null,
+      },
       key, AUDIT_CHECKPOINT_MESSAGE_VERSION,
     );
-    return new CheckpointStore(this.db, 'audit_checkpoints').insert(cp);
+    return store.insert(cp);
   }
 
   /** Removes records older than `before`, keeping the newest, behind a signed prune anchor. Returns how many went. */
@@ -167,5 +185,8 @@ export function verifyAuditLog(db: Db, publicKey?: KeyObject): AuditVerifyResult
   if (latest && latest.count > expect - 1) {
     return bad(expect, `truncated: the checkpoint of ${latest.at} covers ${latest.count} records, only ${expect - 1} remain`, records);
   }
+  // With the key: no signed checkpoint deleted (the same rule as the entry log's).
+  const missing = publicKey ? scheduleBreak(checkpoints, expect - 1, lateInTailOf(db, 'audit_log')) : undefined;
+  if (missing) return bad(missing.seq, missing.problem, records);
   return { ok: true, records, checkpoints: checkpoints.length };
 }

@@ -4,7 +4,7 @@
 import * as crypto from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { Db } from './db.js';
-import { CheckpointStore, verifyCheckpointSignature, type Checkpoint, type StoredCheckpoint } from './checkpoints.js';
+import { CheckpointStore, lateInTailOf, scheduleBreak, verifyCheckpointSignature, type Checkpoint, type StoredCheckpoint } from './checkpoints.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -335,7 +335,8 @@ function describe(cp: Checkpoint): string {
 // in parallel (verify-parallel.ts runs them in worker threads, each with its own connection):
 //   1. `checkSignatures`: every checkpoint's signature, in id order (the first bad one wins over all else);
 //   2. `planVerify`: where the walk starts (genesis or prune anchor), the checkpoints' head hashes
-//      (by direct lookup of the record at each count), and truncation;
+//      (by direct lookup of the record at each count), truncation, and — with the key — the
+//      schedule: no checkpoint missing (checkpoints.ts, `scheduleBreak`);
 //   3. `verifyChunk`: the records of one seq range: contiguous, linked, hashed;
 //   4. `settleVerify`: the first break in seq order, as one walk from the start would have found it.
 // `verifyEntryLog` runs them in turn on one connection.
@@ -368,6 +369,8 @@ export interface VerifyPlan {
   headBreak?: VerifyBreak;
   /** A checkpoint counting more records than remain: reported when everything else holds. */
   truncated?: VerifyBreak;
+  /** Signed checkpoints that must exist and do not (a gap in the ordinals, too long an unsigned tail): reported after truncation. */
+  missing?: VerifyBreak;
 }
 
 /**
@@ -375,7 +378,7 @@ export interface VerifyPlan {
  * anchor named by the newest prune checkpoint), the head hash of every checkpoint against the record
  * at its count, and truncation. A break before the walk (a gap at the start, a bad anchor) is `fail`.
  */
-export function planVerify(db: Db, cps: readonly StoredCheckpoint[]): { plan: VerifyPlan } | { fail: VerifyBreak } {
+export function planVerify(db: Db, cps: readonly StoredCheckpoint[], opts: { schedule?: boolean } = {}): { plan: VerifyPlan } | { fail: VerifyBreak } {
   const first = db.prepare('SELECT seq, prev_hash AS prevHash FROM entry_log ORDER BY seq LIMIT 1').get() as { seq: number; prevHash: string } | undefined;
   const last = db.prepare('SELECT seq FROM entry_log ORDER BY seq DESC LIMIT 1').get() as { seq: number } | undefined;
   let startSeq = 1;
@@ -437,10 +440,12 @@ export function planVerify(db: Db, cps: readonly StoredCheckpoint[]): { plan: Ve
     const remain = !first ? 'none remain' : first.seq === 1 ? `only ${lastSeq} remain` : `only records ${first.seq}–${lastSeq} remain`;
     truncated = { seq: lastSeq + 1, problem: `truncated: checkpoint of ${widest.at} covers ${widest.count} records, ${remain}` };
   }
+  // Only against signed checkpoints: without the key, anyone can add rows that pass.
+  const missing = opts.schedule ? scheduleBreak(cps, lastSeq, lateInTailOf(db, 'entry_log')) : undefined;
   return {
     plan: {
       checkpoints: cps.length, firstSeq: first?.seq ?? null, startSeq, startHash, lastSeq, walkTo: headBreak ? headBreak.seq : lastSeq,
-      ...(headBreak ? { headBreak } : {}), ...(truncated ? { truncated } : {}),
+      ...(headBreak ? { headBreak } : {}), ...(truncated ? { truncated } : {}), ...(missing ? { missing } : {}),
     },
   };
 }
@@ -583,6 +588,7 @@ export function settleVerify(plan: VerifyPlan, walkBreak: VerifyBreak | undefine
   if (brk) return { ok: false, records: brk.seq - plan.startSeq, checkpoints: plan.checkpoints, breakAt: brk };
   const records = plan.lastSeq >= plan.startSeq ? plan.lastSeq - plan.startSeq + 1 : 0;
   if (plan.truncated) return { ok: false, records, checkpoints: plan.checkpoints, breakAt: plan.truncated };
+  if (plan.missing) return { ok: false, records, checkpoints: plan.checkpoints, breakAt: plan.missing };
   return { ok: true, records, checkpoints: plan.checkpoints };
 }
 
@@ -600,7 +606,7 @@ export function verifyEntryLog(db: Db, publicKey?: KeyObject): VerifyResult {
     const cps = new CheckpointStore(db).all();
     const badSignature = publicKey ? checkSignatures(cps, publicKey) : undefined;
     if (badSignature) return { ok: false, records: 0, checkpoints: cps.length, breakAt: badSignature };
-    const planned = planVerify(db, cps);
+    const planned = planVerify(db, cps, { schedule: publicKey !== undefined });
     if ('fail' in planned) return { ok: false, records: 0, checkpoints: cps.length, breakAt: planned.fail };
     const { plan } = planned;
     const walkBreak = plan.walkTo >= plan.startSeq ? verifyChunk(db, { from: plan.startSeq, to: plan.walkTo, prevHash: plan.startHash }) : undefined;

@@ -264,4 +264,15 @@ export const migrations: string[] = [
   CREATE INDEX refresh_tokens_session ON refresh_tokens(session_hash);
   CREATE INDEX refresh_tokens_account ON refresh_tokens(account_id);
   `,
+  `
+  -- Checkpoints v2: each signs its ordinal (the n-th checkpoint ever written) and how many records,
+  -- and how many seconds of them, may follow it before the next, so a deleted checkpoint is a break
+  -- (checkpoints.ts). ordinal NULL: a v1 checkpoint, signed before this migration.
+  ALTER TABLE checkpoints ADD COLUMN ordinal INTEGER;
+  ALTER TABLE checkpoints ADD COLUMN next_within INTEGER;
+  ALTER TABLE checkpoints ADD COLUMN next_within_s INTEGER;
+  ALTER TABLE audit_checkpoints ADD COLUMN ordinal INTEGER;
+  ALTER TABLE audit_checkpoints ADD COLUMN next_within INTEGER;
+  ALTER TABLE audit_checkpoints ADD COLUMN next_within_s INTEGER;
+  `,
 ];

@@ -38,7 +38,7 @@ export interface VerifyFileOptions {
 // Tasks: what a worker (or this thread) runs on its connection. Plain data both ways.
 
 export type VerifyTask =
-  | { kind: 'plan' }
+  | { kind: 'plan'; schedule?: boolean }
   | { kind: 'signatures'; fromId: number; toId: number; publicKey: string }
   | ({ kind: 'chunk' } & ChunkTask)
   | { kind: 'first' };
@@ -70,7 +70,7 @@ export function runVerifyTask(db: Db, task: VerifyTask): unknown {
       if (own) db.exec('BEGIN');
       try {
         const cps = new CheckpointStore(db).all();
-        return { ids: cps.map((cp) => cp.id), planned: planVerify(db, cps) } satisfies PlanOutcome;
+        return { ids: cps.map((cp) => cp.id), planned: planVerify(db, cps, { schedule: task.schedule === true }) } satisfies PlanOutcome;
       } finally {
         if (own && db.inTransaction) db.exec('COMMIT');
       }
@@ -261,7 +261,8 @@ export async function verifyWith(runner: Runner, publicKey: KeyObject | undefine
 }
 
 async function verifyOnce(runner: Runner, pem: string | undefined, opts: VerifyFileOptions): Promise<{ result: VerifyResult; plan?: VerifyPlan }> {
-  const { ids, planned } = (await runner.run({ kind: 'plan' })) as PlanOutcome;
+  // With the key, the plan also checks that no signed checkpoint is missing.
+  const { ids, planned } = (await runner.run({ kind: 'plan', schedule: pem !== undefined })) as PlanOutcome;
   const checkpoints = ids.length;
   const fail = (b: VerifyBreak): VerifyResult => ({ ok: false, records: 0, checkpoints, breakAt: b });
 

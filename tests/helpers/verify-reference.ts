@@ -1,10 +1,11 @@
 // The entry log's verification as it was before it was split into steps for worker threads: one
 // walk, one row at a time, on one connection (commit 34d6ca8). Kept verbatim, for tests only: the
 // parallel verification must give exactly its result — the same break, the same message, the same
-// count — for every kind of tampering.
+// count — for every kind of tampering. Since checkpoints v2 it also ends, as the steps do, with the
+// schedule (`scheduleBreak`: no signed checkpoint missing), after truncation and only with the key.
 import type { KeyObject } from 'node:crypto';
 import type { Db } from '../../src/store/db.js';
-import { CheckpointStore, verifyCheckpointSignature, type Checkpoint, type StoredCheckpoint } from '../../src/store/checkpoints.js';
+import { CheckpointStore, lateInTailOf, scheduleBreak, verifyCheckpointSignature, type Checkpoint, type StoredCheckpoint } from '../../src/store/checkpoints.js';
 import { CANONICAL_SQL, GENESIS_HASH, entryHash, rowToRecord, type VerifyResult } from '../../src/store/entry-log.js';
 import * as crypto from 'node:crypto';
 
@@ -132,6 +133,10 @@ export function referenceVerify(db: Db, publicKey?: KeyObject): VerifyResult {
   if (widest && widest.count > lastSeq) {
     const remain = !first ? 'none remain' : first.seq === 1 ? `only ${lastSeq} remain` : `only records ${first.seq}–${lastSeq} remain`;
     return fail(lastSeq + 1, `truncated: checkpoint of ${widest.at} covers ${widest.count} records, ${remain}`);
+  }
+  if (publicKey) {
+    const missing = scheduleBreak(cps, lastSeq, lateInTailOf(db, 'entry_log'));
+    if (missing) return fail(missing.seq, missing.problem);
   }
   return { ok: true, records, checkpoints: cps.length };
 }

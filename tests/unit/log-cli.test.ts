@@ -8,6 +8,7 @@ import { openDatabase } from '../../src/store/db.js';
 import { EntryLog } from '../../src/store/entry-log.js';
 import { publishedCheckpoint, writeCheckpoint } from '../../src/store/checkpoints.js';
 import { loadOrCreateLogKey, publicKeyPem } from '../../src/store/log-key.js';
+import { rechain } from '../helpers/tamper.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -87,16 +88,40 @@ describe('tobira log verify', () => {
     expect(r.stderr).toContain('entry log BROKEN at record 18: truncated: checkpoint of 2026-11-25T00:21:00.000Z covers 20 records, only 17 remain');
   });
 
-  it('catches truncation with --checkpoint when the local checkpoints were deleted too', () => {
-    const dir = copyWith('DELETE FROM entry_log WHERE seq > 17; DELETE FROM checkpoints;');
-    // On its own the log looks whole: nothing local says it was longer.
+  it('catches truncation with --checkpoint when the newest local checkpoint was deleted too', () => {
+    // Cut back to record 12 with the shutdown checkpoint gone: what is left is within what the
+    // checkpoint at 10 allowed after it (a rollback to it), so only the copy kept off the gateway shows it.
+    const dir = copyWith('DELETE FROM entry_log WHERE seq > 12; DELETE FROM checkpoints WHERE count = 20;');
     expect(tobira('log', 'verify', '--data', dir).code).toBe(0);
     const r = tobira('log', 'verify', '--data', dir, '--checkpoint', join(offsite, 'checkpoint.json'));
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('entry log BROKEN at record 18: truncated: the external checkpoint of 2026-11-25T00:21:00.000Z covers 20 records, only 17 remain');
+    expect(r.stderr).toContain('entry log BROKEN at record 13: truncated: the external checkpoint of 2026-11-25T00:21:00.000Z covers 20 records, only 12 remain');
     const ok = tobira('log', 'verify', '--data', copyWith(), '--checkpoint', join(offsite, 'checkpoint.json'));
     expect(ok.stdout).toContain('matches the external checkpoint of 2026-11-25T00:21:00.000Z (20 records)');
     expect(ok.code).toBe(0);
+  });
+
+  it('exits 1 naming the missing checkpoints when the chain is rewritten and every checkpoint deleted', () => {
+    // The intruder edits record 8, recomputes every hash after it, and deletes the checkpoints.
+    const dir = copyWith("UPDATE entry_log SET decision = 'granted', reason = 'granted' WHERE seq = 8; DELETE FROM checkpoints;");
+    const db = openDatabase(dir);
+    rechain(db, 8);
+    db.close();
+    const r = tobira('log', 'verify', '--data', dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^entry log BROKEN at record 1: no signed checkpoint: records 1–20 are signed by none, .* the checkpoints were deleted/);
+    // A middle one alone: the ordinals signed in the checkpoints after it count it.
+    const middle = tobira('log', 'verify', '--data', copyWith('DELETE FROM checkpoints WHERE count = 10'));
+    expect(middle.code).toBe(1);
+    expect(middle.stderr).toMatch(/BROKEN at record 1: checkpoint #1 is missing: the shutdown checkpoint of 2026-11-25T00:21:00.000Z \(20 records\) is signed as #2/);
+    // The newest one, and the records after the one kept rewritten: more than it allowed in time.
+    const last = copyWith("UPDATE entry_log SET person_name = 'x' WHERE seq = 15; DELETE FROM checkpoints WHERE count = 20;");
+    const ldb = openDatabase(last);
+    rechain(ldb, 15);
+    ldb.close();
+    const l = tobira('log', 'verify', '--data', last);
+    expect(l.code).toBe(1);
+    expect(l.stderr).toMatch(/BROKEN at record 15: record 15 \(.*\) follows no signed checkpoint and is more than 180 s after record 11/);
   });
 
   it('catches a re-signed log when the key is taken from off the gateway', () => {

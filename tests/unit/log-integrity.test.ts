@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/store/db.js';
-import { AuditLog } from '../../src/store/audit-log.js';
+import { AuditLog, verifyAuditLog } from '../../src/store/audit-log.js';
+import { verifyEntryLogFile } from '../../src/store/verify-parallel.js';
+import { rechain } from '../helpers/tamper.js';
+import { referenceVerify } from '../helpers/verify-reference.js';
 import { EntryLog, verifyEntryLog, verifyExternalCheckpoint, type EntryInput, type EntryRecord } from '../../src/store/entry-log.js';
 import {
   CheckpointStore, checkpointMessage, parseCheckpointJson, publishedCheckpoint, signCheckpoint, verifyCheckpointSignature, writeCheckpoint,
@@ -108,7 +111,9 @@ describe('verification with checkpoints', () => {
     tamper(db, 'DELETE FROM entry_log WHERE seq > 7');
     expect(verifyEntryLog(db, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 8, problem: 'truncated: checkpoint of 2026-11-25T00:00:00.000Z covers 10 records, only 7 remain' } });
     db.exec('DELETE FROM checkpoints');
-    expect(verifyEntryLog(db, publicKey)).toEqual({ ok: true, records: 7, checkpoints: 0 });
+    // With the key, a log without checkpoints is itself a break; without it only the chain is checked.
+    expect(verifyEntryLog(db, publicKey)).toMatchObject({ ok: false, records: 7, checkpoints: 0, breakAt: { seq: 1, problem: expect.stringContaining('no signed checkpoint') } });
+    expect(verifyEntryLog(db)).toEqual({ ok: true, records: 7, checkpoints: 0 });
     expect(verifyExternalCheckpoint(db, cp, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 8, problem: expect.stringMatching(/^truncated: .* covers 10 records, only 7 remain/) } });
   });
 
@@ -116,10 +121,11 @@ describe('verification with checkpoints', () => {
     const db = newDb();
     const records = seed(db, 12);
     const { privateKey, publicKey } = keys();
-    // Checkpoints at 4 and 9, as the keeper would sign them while the log grew.
+    // Checkpoints at 4 and 9, as the keeper would sign them while the log grew (one record a day here).
     const store = new CheckpointStore(db);
-    store.insert(signCheckpoint({ kind: 'periodic', count: 4, headHash: records[3]!.hash, at: '2026-02-01T00:00:00.000Z' }, privateKey));
-    store.insert(signCheckpoint({ kind: 'periodic', count: 9, headHash: records[8]!.hash, at: '2026-02-02T00:00:00.000Z' }, privateKey));
+    const promise = { nextWithin: 10, nextWithinSeconds: 7 * 86_400 };
+    store.insert(signCheckpoint({ kind: 'periodic', count: 4, headHash: records[3]!.hash, at: '2026-02-01T00:00:00.000Z', ordinal: 1, ...promise }, privateKey));
+    store.insert(signCheckpoint({ kind: 'periodic', count: 9, headHash: records[8]!.hash, at: '2026-02-02T00:00:00.000Z', ordinal: 2, ...promise }, privateKey));
     expect(verifyEntryLog(db, publicKey).ok).toBe(true);
     // The intruder edits record 6 and re-chains everything after it: every link and hash holds.
     tamper(db, 'DELETE FROM entry_log WHERE seq >= 6');
@@ -191,6 +197,133 @@ describe('verification with checkpoints', () => {
     expect(() => assertRetention(89)).toThrow(/at least 90 days/);
     expect(() => assertRetention(90)).not.toThrow();
     expect(() => assertRetention(1095)).not.toThrow();
+  });
+});
+
+describe('deleted checkpoints (checkpoints v2: ordinals and a signed schedule)', () => {
+  const MIN = 60_000;
+  /** `n` records a minute apart; a checkpoint after every `every`-th, promising `nextWithin` records and `seconds`. */
+  function signedLog(n: number, every: number, promise: { nextWithin: number; nextWithinSeconds: number }) {
+    const dir = mkdtempSync(join(tmpdir(), 'tobira-v2-'));
+    const db = openDatabase(dir);
+    const log = new EntryLog(db);
+    const { privateKey, publicKey } = keys();
+    writeCheckpoint(db, privateKey, { kind: 'periodic', at: new Date(T0).toISOString(), ...promise });
+    for (let i = 1; i <= n; i++) {
+      log.append({ at: new Date(T0 + i * MIN).toISOString(), kind: 'decision', doorId: 'lab-main', personId: `p-${i % 3}`, decision: 'granted', reason: 'granted', factors: ['card'] });
+      if (i % every === 0) writeCheckpoint(db, privateKey, { kind: 'periodic', at: new Date(T0 + i * MIN + 1000).toISOString(), ...promise });
+    }
+    return { dir, db, privateKey, publicKey, file: join(dir, 'tobira.db') };
+  }
+  /** The same verdict in this thread, in worker threads (the CLI's and the API's path) and from the reference walk. */
+  async function verdict(db: Db, file: string, publicKey: KeyObject) {
+    const one = verifyEntryLog(db, publicKey);
+    expect(await verifyEntryLogFile(file, publicKey, { workers: 0 })).toEqual(one);
+    expect(referenceVerify(db, publicKey)).toEqual(one);
+    return one;
+  }
+  const wide = { nextWithin: 1000, nextWithinSeconds: 3600 };
+  const ords = (db: Db) => new CheckpointStore(db).all().map((c) => c.ordinal);
+
+  it('an untampered log with checkpoints verifies; each checkpoint is signed with its ordinal and promise', async () => {
+    const { db, file, publicKey } = signedLog(30, 10, wide);
+    expect(ords(db)).toEqual([1, 2, 3, 4]);
+    expect(await verdict(db, file, publicKey)).toEqual({ ok: true, records: 30, checkpoints: 4 });
+    // Records after the last checkpoint, within its promise, are the ordinary unsigned head.
+    new EntryLog(db).append({ at: new Date(T0 + 31 * MIN).toISOString(), kind: 'door', reason: 'rex' });
+    expect((await verdict(db, file, publicKey)).ok).toBe(true);
+  });
+
+  it('a chain rewritten with every checkpoint deleted is a break naming the missing checkpoints (with the key)', async () => {
+    const { db, file, publicKey } = signedLog(30, 10, wide);
+    tamper(db, "UPDATE entry_log SET decision = 'denied', reason = 'no-grant' WHERE seq = 5");
+    rechain(db, 5);
+    db.exec('DELETE FROM checkpoints');
+    expect(await verdict(db, file, publicKey)).toMatchObject({ ok: false, records: 30, checkpoints: 0, breakAt: { seq: 1, problem: expect.stringMatching(/^no signed checkpoint: records 1–30 are signed by none.*checkpoints were deleted/) } });
+    // Without the key only the chain can be checked (anyone could add unsigned rows), and it holds.
+    expect(verifyEntryLog(db).ok).toBe(true);
+  });
+
+  it('a checkpoint deleted in the middle leaves a gap in the signed ordinals', async () => {
+    const { db, file, publicKey } = signedLog(30, 10, wide);
+    db.exec('DELETE FROM checkpoints WHERE ordinal = 2');
+    expect(await verdict(db, file, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 1, problem: expect.stringMatching(/^checkpoint #2 is missing: the periodic checkpoint of .* \(20 records\) is signed as #3, so 2 were written before it and 1 remain/) } });
+    db.exec('DELETE FROM checkpoints WHERE ordinal = 3');
+    expect(verifyEntryLog(db, publicKey).breakAt!.problem).toMatch(/^checkpoints #2–#3 are missing/);
+    // Stripping the ordinal and promise to pass a v2 checkpoint off as v1 breaks its signature.
+    db.exec('UPDATE checkpoints SET ordinal = NULL, next_within = NULL, next_within_s = NULL WHERE ordinal = 4');
+    expect(verifyEntryLog(db, publicKey).breakAt!.problem).toMatch(/invalid signature/);
+  });
+
+  it('the last checkpoints deleted and the records after the one kept rewritten: caught past its promise in records, and in time', async () => {
+    // 45 records a minute apart, checkpoints after 10, 20, 30, 40: records 41–45 are the unsigned head.
+    const byCount = signedLog(45, 10, { nextWithin: 12, nextWithinSeconds: 3600 });
+    tamper(byCount.db, 'DELETE FROM checkpoints WHERE ordinal = 5');
+    rechain(byCount.db, 31);
+    expect(await verdict(byCount.db, byCount.file, byCount.publicKey)).toMatchObject({
+      ok: false, breakAt: { seq: 43, problem: expect.stringMatching(/^records 31–45 follow no signed checkpoint and the last one, #4, .* allowed at most 12: later checkpoints were deleted/) },
+    });
+    const byTime = signedLog(45, 10, { nextWithin: 1000, nextWithinSeconds: 600 });
+    tamper(byTime.db, 'DELETE FROM checkpoints WHERE ordinal = 5');
+    rechain(byTime.db, 31);
+    // Record 31 is at minute 31: record 42 (minute 42) is the first more than 600 s after it.
+    expect(await verdict(byTime.db, byTime.file, byTime.publicKey)).toMatchObject({
+      ok: false, breakAt: { seq: 42, problem: expect.stringMatching(/^record 42 .* is more than 600 s after record 31 .* the first after the last one, #4/) },
+    });
+    // The bound: deleting the newest checkpoint and rewriting no more, and no later, than the one
+    // before it allowed is a rollback to that checkpoint — only a copy kept off the gateway shows it.
+    const within = signedLog(40, 10, { nextWithin: 12, nextWithinSeconds: 600 });
+    tamper(within.db, 'DELETE FROM checkpoints WHERE ordinal = 5');
+    rechain(within.db, 35);
+    expect((await verdict(within.db, within.file, within.publicKey)).ok).toBe(true);
+  });
+
+  it('a checkpoint signed after the deletion (a restart) does not make the unsigned stretch good', async () => {
+    const { db, file, privateKey, publicKey } = signedLog(45, 10, { nextWithin: 12, nextWithinSeconds: 3600 });
+    tamper(db, 'DELETE FROM checkpoints WHERE ordinal = 5');
+    rechain(db, 31);
+    writeCheckpoint(db, privateKey, { kind: 'periodic', at: new Date(T0 + 50 * MIN).toISOString() });
+    expect(ords(db)).toEqual([1, 2, 3, 4, 5]);
+    expect(await verdict(db, file, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 43, problem: expect.stringMatching(/^records 31–45 were signed only by #5, .* but #4 allowed at most 12 before the next/) } });
+  });
+
+  it('a log written before checkpoints v2 still verifies; the first v2 checkpoint counts the v1 ones before it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tobira-v1-'));
+    const db = openDatabase(dir);
+    const file = join(dir, 'tobira.db');
+    const records = seed(db, 20);
+    const { privateKey, publicKey } = keys();
+    const store = new CheckpointStore(db);
+    // As the controller signed them before: the v1 message, no ordinal, no promise.
+    for (const n of [10, 20]) store.insert(signCheckpoint({ kind: 'periodic', count: n, headHash: records[n - 1]!.hash, at: `2026-02-0${n / 10}T00:00:00.000Z` }, privateKey));
+    expect(checkpointMessage(store.all()[0]!)).toMatch(/^tobira-checkpoint-v1\n/);
+    expect(await verdict(db, file, publicKey)).toEqual({ ok: true, records: 20, checkpoints: 2 });
+    // Records after a v1 checkpoint are nobody's promise: a break until the controller signs them.
+    new EntryLog(db).append({ at: '2026-02-03T00:00:00.000Z', kind: 'door', reason: 'rex' });
+    expect(await verdict(db, file, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 21, problem: expect.stringContaining('is in the old format (v1), which allows none after it') } });
+    const v2 = writeCheckpoint(db, privateKey, { kind: 'periodic', at: '2026-02-03T00:00:01.000Z' });
+    expect(v2).toMatchObject({ ordinal: 3, count: 21 });
+    expect(checkpointMessage(v2)).toMatch(/^tobira-checkpoint-v2\n/);
+    expect(await verdict(db, file, publicKey)).toEqual({ ok: true, records: 21, checkpoints: 3 });
+    // A v1 checkpoint deleted once a v2 one counts it.
+    db.exec('DELETE FROM checkpoints WHERE count = 10');
+    expect(verifyEntryLog(db, publicKey)).toMatchObject({ ok: false, breakAt: { problem: expect.stringMatching(/^checkpoint #2 is missing: .* signed as #3/) } });
+  });
+
+  it('the audit log: its checkpoints deleted is a break too', () => {
+    const db = newDb();
+    const log = new AuditLog(db);
+    const { privateKey, publicKey } = keys();
+    for (let i = 1; i <= 4; i++) log.append({ at: `2026-11-2${i}T00:00:00.000Z`, actor: 'm', role: 'manager', action: 'grant.create', target: `grant:${i}`, outcome: 'ok', address: null, detail: null });
+    log.checkpoint(privateKey, 'periodic', '2026-11-25T00:00:00.000Z', undefined, { nextWithin: 2, nextWithinSeconds: 3600 });
+    log.checkpoint(privateKey, 'periodic', '2026-11-25T00:00:01.000Z');
+    expect(new CheckpointStore(db, 'audit_checkpoints').all().map((c) => [c.ordinal, c.nextWithin])).toEqual([[1, 2], [2, 2]]);
+    expect(verifyAuditLog(db, publicKey)).toEqual({ ok: true, records: 4, checkpoints: 2 });
+    db.exec('DELETE FROM audit_checkpoints WHERE ordinal = 1');
+    expect(verifyAuditLog(db, publicKey)).toMatchObject({ ok: false, breakAt: { problem: expect.stringMatching(/^checkpoint #1 is missing/) } });
+    db.exec('DELETE FROM audit_checkpoints');
+    expect(verifyAuditLog(db, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 1, problem: expect.stringContaining('no signed checkpoint') } });
+    expect(verifyAuditLog(db).ok).toBe(true);
   });
 });
 
@@ -352,16 +485,18 @@ describe('log keeper', () => {
     return { dir, db, ctx, keeper, published, raised, append, setNow: (d: Date) => (now = d) };
   }
 
-  it('checkpoints every N records and at shutdown, publishing each with the public key', async () => {
+  it('checkpoints at start, every N records and at shutdown, publishing each with the public key', async () => {
     const k = keeperContext();
     k.keeper.start();
+    // At start, even an empty log is signed (record 0): from then on no record follows no checkpoint.
+    expect(k.published.map((p) => p.payload)).toMatchObject([{ kind: 'periodic', count: 0, ordinal: 1, nextWithin: 2 * 3 + 1000, nextWithinSeconds: 2 * 60 + 60 }]);
     k.append(2);
     await new Promise((r) => setImmediate(r));
-    expect(k.published).toHaveLength(0);
+    expect(k.published).toHaveLength(1);
     k.append(1);
     await new Promise((r) => setImmediate(r));
-    expect(k.published).toHaveLength(1);
-    const first = k.published[0]!;
+    expect(k.published).toHaveLength(2);
+    const first = k.published[1]!;
     expect(first.topic).toBe('tobira/log/checkpoints');
     expect(first.payload).toMatchObject({ kind: 'periodic', count: 3 });
     const parsed = parseCheckpointJson(JSON.stringify(first.payload));
@@ -371,7 +506,7 @@ describe('log keeper', () => {
     expect(k.keeper.checkpoint('periodic')).toBeUndefined();
     k.append(1);
     k.keeper.stop();
-    expect(k.published.map((p) => [p.payload.kind, p.payload.count])).toEqual([['periodic', 3], ['shutdown', 4]]);
+    expect(k.published.map((p) => [p.payload.kind, p.payload.count, p.payload.ordinal])).toEqual([['periodic', 0, 1], ['periodic', 3, 2], ['shutdown', 4, 3]]);
     // Published again when the broker link comes up (a client that did not exist dropped it).
     const again = keeperContext();
     again.append(2);
@@ -380,8 +515,27 @@ describe('log keeper', () => {
     again.ctx.bus.emit('broker.link', { connected: true });
     expect(again.published.map((p) => [p.payload.kind, p.payload.count])).toEqual([['periodic', 2], ['periodic', 2]]);
     again.keeper.stop();
-    expect(verifyEntryLog(k.db, loadLogKey(k.dir))).toEqual({ ok: true, records: 4, checkpoints: 2 });
+    expect(verifyEntryLog(k.db, loadLogKey(k.dir))).toEqual({ ok: true, records: 4, checkpoints: 3 });
     expect(k.raised).toEqual([]);
+  });
+
+  it('raises a security alarm at start when signed checkpoints were deleted while it was stopped', async () => {
+    const k = keeperContext();
+    k.keeper.start();
+    k.append(3);
+    await new Promise((r) => setImmediate(r));
+    k.append(3);
+    await new Promise((r) => setImmediate(r));
+    k.keeper.stop();
+    expect(new CheckpointStore(k.db).all().map((c) => c.ordinal)).toEqual([1, 2, 3]);
+    expect(k.raised).toEqual([]);
+    tamper(k.db, 'DELETE FROM checkpoints WHERE ordinal = 2');
+    const again = new LogKeeper(k.ctx, { dataDir: k.dir, checkpointTopic: 't', publishRetained: () => undefined });
+    again.start();
+    again.stop();
+    expect(k.raised).toMatchObject([{ category: 'security', type: 'log-checkpoints-missing', severity: 'alarm', detail: { problem: expect.stringMatching(/^checkpoint #2 is missing/) } }]);
+    // The checkpoint it signs at start does not hide the gap from verification.
+    expect(verifyEntryLog(k.db, loadLogKey(k.dir))).toMatchObject({ ok: false, breakAt: { problem: expect.stringMatching(/^checkpoint #2 is missing/) } });
   });
 
   it('prunes past the retention period at start and refuses less than 90 days', () => {

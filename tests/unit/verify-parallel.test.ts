@@ -208,7 +208,11 @@ describe('parallel verification: the same verdict as one walk', () => {
     { t: { label: 'edited, rechained, head record also edited', apply: (db) => { db.exec("UPDATE entry_log SET purpose = 'x' WHERE seq = 22"); rechain(db, 22); db.exec("UPDATE entry_log SET purpose = 'y' WHERE seq = 25"); } }, at: 25, problem: 'content does not match its hash (edited)' },
     { t: sql('a checkpoint head hash altered', `UPDATE checkpoints SET head_hash = '${'e'.repeat(64)}' WHERE count = 25`), at: 25, problem: /invalid signature/ },
     { t: sql('a checkpoint count altered', 'UPDATE checkpoints SET count = 24 WHERE count = 25'), at: 24, problem: /checkpoint #2, .*invalid signature/ },
-    { t: sql('every checkpoint dropped, then truncated', 'DELETE FROM checkpoints; DELETE FROM entry_log WHERE seq > 50'), at: 0, problem: '' },
+    // With the key, deleted checkpoints are a break of their own (checkpoints v2: ordinals and a signed schedule).
+    { t: sql('every checkpoint dropped, then truncated', 'DELETE FROM checkpoints; DELETE FROM entry_log WHERE seq > 50'), at: 1, problem: /^no signed checkpoint: records 1–50 are signed by none/ },
+    { t: sql('a middle checkpoint dropped', 'DELETE FROM checkpoints WHERE count = 25'), at: 11, problem: /^checkpoint #2 is missing: the periodic checkpoint of .* is signed as #3/ },
+    // Records an hour apart: record 42 is the first more than the promised 180 s after record 41.
+    { t: sql('the newest checkpoint dropped', 'DELETE FROM checkpoints WHERE count = 60'), at: 42, problem: /^record 42 .* more than 180 s after record 41 .* the last one, #3/ },
     { t: sql('delete past the prune anchor', 'DELETE FROM entry_log WHERE seq <= 15'), at: 13, problem: /records 13–15 are missing: the last prune/, on: 'pruned' },
     { t: sql('a record put back before the anchor', "INSERT INTO entry_log SELECT 12, at, kind, door_id, area_id, direction, person_id, person_name, affiliation, purpose, factors, decision, reason, device_id, device_boot, device_seq, linked_seq, linked_person_id, detail, prev_hash, hash FROM entry_log WHERE seq = 13"), at: 12, problem: /record 12 should not be there/, on: 'pruned' },
     { t: sql('the anchor record relinked', `UPDATE entry_log SET prev_hash = '${'a'.repeat(64)}' WHERE seq = 13`), at: 13, problem: /does not link to the anchor of the last prune/, on: 'pruned' },

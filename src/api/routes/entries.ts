@@ -1,11 +1,13 @@
 // The entry log through the API: query it (newest first, paged by seq), export it (the same bytes
-// as `tobira log export`, streamed from a read-only snapshot) and verify it.
+// as `tobira log export`, streamed from a read-only snapshot), verify it, and serve its signed
+// checkpoints (with the public key), so an auditor can keep copies off the gateway.
 import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { z } from 'zod';
 import { writeExport } from '../../cli/log-commands.js';
 import type { EntryFilter, VerifyResult } from '../../store/entry-log.js';
+import { CheckpointStore, checkpointFields } from '../../store/checkpoints.js';
 import { DATABASE_FILE, openDatabase } from '../../store/db.js';
 import { verifyEntryLogFile } from '../../store/verify-parallel.js';
 import { loadLogKey, publicKeyPem } from '../../store/log-key.js';
@@ -125,6 +127,47 @@ export async function entryRoutes(api: Api, ctx: ApiContext): Promise<void> {
       .header('content-disposition', `attachment; filename="tobira-entries-${stamp}.${format === 'csv' ? 'csv' : 'jsonl'}"`)
       .header('cache-control', 'no-store')
       .send(out);
+  });
+
+  api.get('/entries/checkpoints', {
+    config: { roles: ['auditor', 'manager'] },
+    schema: {
+      tags: ['entries'],
+      summary: 'The entry log\'s signed checkpoints, oldest first, paged by id (after=nextAfter), with the gateway\'s public key',
+      description: 'Each checkpoint signs (count, headHash, at, …) with the gateway\'s Ed25519 key; since checkpoints v2 also its ordinal ' +
+        '(the n-th checkpoint written) and nextWithin (the most records that may follow it before the next). Keep copies off the gateway: ' +
+        '`tobira log verify --checkpoint FILE` checks the log against one, and an independent verifier can check the signatures with publicKey.',
+      querystring: z.object({
+        after: z.coerce.number().int().min(0).default(0).describe('checkpoints with a larger id'),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+      }),
+      response: {
+        200: z.object({
+          items: z.array(z.object({
+            id: z.number().int(), kind: z.enum(['periodic', 'shutdown', 'prune']), count: z.number().int(), headHash: z.string(), at: z.string(),
+            anchorSeq: z.number().int().nullable(), anchorPrevHash: z.string().nullable(),
+            ordinal: z.number().int().nullable().describe('null: a v1 checkpoint (signed before ordinals)'),
+            nextWithin: z.number().int().nullable().describe('the most records that may follow before the next checkpoint'),
+            nextWithinSeconds: z.number().int().nullable().describe('the most seconds (of record time) that may follow before the next'),
+            signature: z.string().describe('Ed25519, base64'),
+          })),
+          nextAfter: z.number().int().nullable(),
+          publicKey: z.string().nullable().describe('SPKI PEM of the signing key'),
+        }),
+        ...errorResponses,
+      },
+    },
+  }, async (req) => {
+    const { after, limit } = req.query;
+    const rows = new CheckpointStore(store.db).page(after, limit + 1);
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    const key = loadLogKey(controller.dataDir);
+    return {
+      items: rows.map((cp) => ({ id: cp.id, ...checkpointFields(cp) })),
+      nextAfter: more ? rows[rows.length - 1]!.id : null,
+      publicKey: key ? publicKeyPem(key) : null,
+    };
   });
 
   // One verification at a time: a request while one runs joins it (and gets its result). It runs in

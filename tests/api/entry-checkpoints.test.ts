@@ -1,0 +1,72 @@
+// GET /api/v1/entries/checkpoints: the entry log's signed checkpoints, paged, with the public key,
+// for auditors (and managers) to keep off the gateway; an independent verifier checks them with the
+// key alone. Guards and admins get 403. The real controller (its log keeper signs at start).
+import { createPublicKey, verify } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkpointMessage, parseCheckpointJson, verifyCheckpointSignature, writeCheckpoint } from '../../src/store/checkpoints.js';
+import { loadLogKey, publicKeyPem } from '../../src/store/log-key.js';
+import { startApi, type TestApi } from '../helpers/api.js';
+
+const URL = '/api/v1/entries/checkpoints';
+
+describe('GET /entries/checkpoints', () => {
+  let api: TestApi;
+
+  beforeAll(async () => {
+    api = await startApi();
+    // A few more records and checkpoints than the start checkpoint, as the log keeper would sign them.
+    const { db, entryLog } = api.controller.ctx.store;
+    const key = loadLogKey(api.dataDir)!;
+    for (let i = 0; i < 5; i++) {
+      db.transaction(() => entryLog.append({ at: new Date().toISOString(), kind: 'door', doorId: 'lab-main', reason: 'rex' }))();
+      writeCheckpoint(db, key, { kind: 'periodic', at: new Date().toISOString() });
+    }
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it('serves an auditor every signed checkpoint, oldest first, that verifies with the returned public key alone', async () => {
+    const res = await api.call('auditor', 'GET', `${URL}?limit=1000`);
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json() as { items: Record<string, unknown>[]; nextAfter: number | null; publicKey: string };
+    expect(body.publicKey).toBe(publicKeyPem(loadLogKey(api.dataDir)!));
+    expect(body.nextAfter).toBeNull();
+    expect(body.items.length).toBeGreaterThanOrEqual(6);
+    expect(body.items[0]).toMatchObject({ kind: 'periodic', count: 0, ordinal: 1 });
+    expect(body.items.map((c) => c.ordinal)).toEqual(body.items.map((_, i) => i + 1));
+    const key = createPublicKey(body.publicKey);
+    for (const item of body.items) {
+      // As an independent verifier would: the documented message, Ed25519, nothing of the gateway's.
+      const { checkpoint } = parseCheckpointJson(JSON.stringify(item));
+      expect(verifyCheckpointSignature(checkpoint, key)).toBe(true);
+      expect(verify(null, Buffer.from(checkpointMessage(checkpoint), 'utf8'), key, Buffer.from(item.signature as string, 'base64'))).toBe(true);
+      expect(checkpointMessage(checkpoint).split('\n')[0]).toBe('tobira-checkpoint-v2');
+      // Altered in transit, it no longer verifies.
+      expect(verifyCheckpointSignature({ ...checkpoint, count: checkpoint.count + 1 }, key)).toBe(false);
+    }
+  });
+
+  it('pages by id with after=nextAfter', async () => {
+    const all = (await api.call('manager', 'GET', `${URL}?limit=1000`)).json().items as { id: number }[];
+    const seen: number[] = [];
+    let after = 0;
+    for (;;) {
+      const page = (await api.call('auditor', 'GET', `${URL}?limit=2&after=${after}`)).json() as { items: { id: number }[]; nextAfter: number | null };
+      seen.push(...page.items.map((c) => c.id));
+      if (page.nextAfter === null) break;
+      after = page.nextAfter;
+    }
+    expect(seen).toEqual(all.map((c) => c.id));
+    expect((await api.call('auditor', 'GET', `${URL}?limit=0`)).statusCode).toBe(400);
+  });
+
+  it.each(['guard', 'admin'] as const)('refuses a %s (403)', async (role) => {
+    expect((await api.call(role, 'GET', URL)).statusCode).toBe(403);
+  });
+
+  it('refuses an anonymous caller (401)', async () => {
+    expect((await api.call(null, 'GET', URL)).statusCode).toBe(401);
+  });
+});
