@@ -224,6 +224,38 @@ describe('the live stream for a guard at night', () => {
     expect((await fetch(`${base}${V1}/stream`, { headers: { authorization: `Bearer ${manager}`, 'last-event-id': 'yesterday' } })).status).toBe(400);
   });
 
+  it('events raised while the reconnect replays arrive once each, in order', async () => {
+    const manager = api.accounts.manager.token;
+    const s = await open(manager);
+    const first = raise('intrusion');
+    await s.until((m) => m.event === 'raised' && m.data.id === first, 'the first event');
+    const resumeAt = s.lastId()!;
+    await s.close();
+    const raised: number[] = [];
+    for (let i = 0; i < 300; i++) raised.push(raise('motion', 'alarm', 'info'));
+    // Keep raising while the new stream subscribes, reads the store and catches up.
+    let raising = true;
+    const pump = (async () => {
+      while (raising) {
+        raised.push(raise('motion', 'alarm', 'info'));
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    const again = await open(manager, { lastEventId: resumeAt });
+    try {
+      await again.until((m) => m.event === 'ready', 'caught up');
+      await new Promise((r) => setTimeout(r, 50));
+      raising = false;
+      await pump;
+      const last = raised[raised.length - 1];
+      await again.until((m) => m.event === 'raised' && m.data.id === last, 'the last one raised');
+      const got = again.messages.filter((m) => m.event === 'raised' && m.data.source === 'test').map((m) => m.data.id as number);
+      expect(got).toEqual(raised);
+    } finally {
+      await again.close();
+    }
+  });
+
   it(`a client more than ${REPLAY_LIMIT} items behind is told to re-sync, then carries on live`, async () => {
     const s = await open(api.accounts.auditor.token);
     await s.until((m) => m.event === 'ready', 'ready');

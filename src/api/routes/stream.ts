@@ -249,6 +249,9 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
         }
         // Admins get no records: the entry cursor moves with the head so their ids stay current.
         if (!wantEntries) cursor.entry = now.entry;
+        // Between pages the event loop is the doors' again (a long replay must not hold up a
+        // decision), and a slow reader is waited for rather than cut off.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         if (res.writableLength > REPLAY_HIGH_WATER) await new Promise<void>((resolve) => {
           res.once('drain', resolve);
           res.once('close', resolve);
