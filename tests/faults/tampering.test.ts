@@ -1,9 +1,10 @@
 // Tampering: a database written by the real daemon (reads granted and denied, doors opened, signed
 // checkpoints, a clean shutdown) is copied, and each copy tampered with as an intruder holding the
 // file would: records edited (any column), deleted, reordered, truncated, forged into the middle, a
-// record edited and the chain after it recomputed, checkpoints altered, and the log truncated with
-// the local checkpoints deleted (caught through the checkpoint kept off the gateway). `tobira log
-// verify` must catch each one (exit 1) and name the first record that does not hold.
+// record edited and the chain after it recomputed, checkpoints altered or deleted (the signed
+// ordinals and schedule show it), and the log truncated with the local checkpoints deleted (caught
+// locally, and through the checkpoint kept off the gateway). `tobira log verify` must catch each one
+// (exit 1) and name the first record that does not hold.
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -115,11 +116,11 @@ function tampers(last: number, counts: number[], offsite: string): fc.Arbitrary<
       },
     })),
     fc.integer({ min: 1, max: Math.min(10, last - 1) }).map((n): Tamper => ({
-      label: `the last ${n} record(s) cut off and every local checkpoint deleted (caught by the one kept off the gateway)`,
+      label: `the last ${n} record(s) cut off and the local checkpoints covering them deleted (caught by the one kept off the gateway)`,
       expectAt: last - n + 1, expectProblem: /truncated/, args: ['--checkpoint', offsite],
       apply: (db) => {
         db.prepare('DELETE FROM entry_log WHERE seq > ?').run(last - n);
-        db.prepare('DELETE FROM checkpoints').run();
+        db.prepare('DELETE FROM checkpoints WHERE count > ?').run(last - n);
       },
     })),
     inner.map((s): Tamper => ({
@@ -228,7 +229,8 @@ describe('tampering: `tobira log verify` catches each change to a copy of the da
         db.close();
       }
       if (t.args) {
-        // Without the copy kept off the gateway, a truncation behind deleted checkpoints cannot be seen.
+        // Without the copy kept off the gateway, this is a rollback to the last checkpoint kept: what
+        // remains after it is within what it allowed (the bound of local verification).
         expect((await verifyAsync(dir, [])).code).toBe(0);
       }
       const r = await verifyAsync(dir, t.args ?? []);
@@ -247,6 +249,21 @@ describe('tampering: `tobira log verify` catches each change to a copy of the da
       { label: 'reorder: two records swapped', expectAt: 5, expectProblem: /does not link|edited/,
         apply: (db) => db.exec('UPDATE entry_log SET seq = -1 WHERE seq = 5; UPDATE entry_log SET seq = 5 WHERE seq = 6; UPDATE entry_log SET seq = 6 WHERE seq = -1;') },
       { label: 'truncate: the last three records cut off', expectAt: last - 2, expectProblem: /truncated/, apply: (db) => db.prepare('DELETE FROM entry_log WHERE seq > ?').run(last - 3) },
+      { label: 'a denial turned into a grant, the chain recomputed and every checkpoint deleted', expectAt: 1,
+        expectProblem: new RegExp(`no signed checkpoint: records 1–${last} are signed by none`),
+        apply: (db) => {
+          const denied = rows.find((r) => r.decision === 'denied')!.seq;
+          db.prepare("UPDATE entry_log SET decision = 'granted', reason = 'granted' WHERE seq = ?").run(denied);
+          rechain(db, denied);
+          db.prepare('DELETE FROM checkpoints').run();
+        } },
+      { label: 'a checkpoint in the middle deleted', expectProblem: /checkpoint #3 is missing: .* signed as #4/,
+        apply: (db) => db.prepare('DELETE FROM checkpoints WHERE ordinal = 3').run() },
+      { label: 'the last records cut off and every local checkpoint deleted', expectAt: 1, expectProblem: /no signed checkpoint/,
+        apply: (db) => {
+          db.prepare('DELETE FROM entry_log WHERE seq > ?').run(last - 3);
+          db.prepare('DELETE FROM checkpoints').run();
+        } },
     ];
     for (const t of named) await tamperAndVerify(t);
     tally.assertAllSurvived();
@@ -257,6 +274,6 @@ describe('tampering: `tobira log verify` catches each change to a copy of the da
     for (let i = 0; i < cases.length; i += 2) await Promise.all(cases.slice(i, i + 2).map(tamperAndVerify));
     tally.note(`seed ${seed}: ${cases.map((c) => c.label).join('; ')}`);
     tally.assertAllSurvived();
-    expect(tally.counts.injected).toBe(GENERATED + 4);
+    expect(tally.counts.injected).toBe(GENERATED + 7);
   }, 120_000);
 });
