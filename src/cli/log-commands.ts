@@ -176,6 +176,8 @@ const HEX64 = /^[0-9a-f]{64}$/;
 class ExportVerifier {
   private records = 0;
   private prev?: { seq: number; hash: string; line: number };
+  /** The first record after the checkpoint's count (the start of the unsigned tail). */
+  private tailStart?: { seq: number; t: number; at: string };
   /** First seq of the run of linked consecutive records ending at `prev`. */
   private runStart = 0;
   private signed = 0;
@@ -274,6 +276,21 @@ class ExportVerifier {
       this.headSeen = true;
       this.signed = seq - this.runStart + 1;
     }
+    // The checkpoint's promise, by seq and record time: an export with an older (still signed)
+    // checkpoint in place of the latest has more records after it, or later ones, than it allowed.
+    // Sound for a filtered export too: its records are a subset of the log's.
+    if (cp && cp.ordinal != null && seq > cp.count) {
+      if (cp.nextWithin != null && seq - cp.count > cp.nextWithin) {
+        return fail(`record ${seq} is more than ${cp.nextWithin} records after the checkpoint of ${cp.at} (#${cp.ordinal}), which allowed at most that before the next: not the latest checkpoint, and the records after it may have been rewritten`, seq);
+      }
+      const t = typeof rec.at === 'string' ? Date.parse(rec.at) : NaN;
+      if (Number.isFinite(t)) {
+        this.tailStart ??= { seq, t, at: rec.at as string };
+        if (cp.nextWithinSeconds != null && t - this.tailStart.t > cp.nextWithinSeconds * 1000) {
+          return fail(`record ${seq} (${rec.at as string}) is more than ${cp.nextWithinSeconds} s after record ${this.tailStart.seq} (${this.tailStart.at}), the first after the checkpoint of ${cp.at} (#${cp.ordinal}), which allowed at most that before the next: not the latest checkpoint, and the records after it may have been rewritten`, seq);
+        }
+      }
+    }
     this.prev = { seq, hash, line: lineNo };
     this.records++;
   }
@@ -291,11 +308,6 @@ class ExportVerifier {
         return { ok: false, ...base, breakAt: { line: this.trailerLine, seq: this.prev.seq + 1, problem: `truncated: the checkpoint of ${cp.at} covers ${cp.count} records, the export ends at record ${this.prev.seq}` } };
       }
       this.notes.push(`the checkpoint's head, record ${cp.count}, is not in this export: only its signature was checked`);
-    }
-    // An export ends with the latest checkpoint: one with an older (still signed) checkpoint in its
-    // place has more records after it than that checkpoint allowed.
-    if (this.full && this.prev && cp.ordinal != null && cp.nextWithin != null && this.prev.seq - cp.count > cp.nextWithin) {
-      return { ok: false, ...base, breakAt: { line: this.trailerLine, seq: cp.count + cp.nextWithin + 1, problem: `records ${cp.count + 1}–${this.prev.seq} follow the checkpoint of ${cp.at} (#${cp.ordinal}), which allowed at most ${cp.nextWithin} before the next: not the latest checkpoint, the export's records after it may have been rewritten` } };
     }
     if (this.prev && this.prev.seq > cp.count) this.notes.push(`records after ${cp.count} are newer than the checkpoint: chained and hashed, not yet signed`);
     return { ok: true, ...base };

@@ -632,6 +632,14 @@ export function verifyExternalCheckpoint(db: Db, cp: Checkpoint, publicKey: KeyO
     const remain = !first ? 'none remain' : first.seq === 1 ? `only ${lastSeq} remain` : `only records ${first.seq}–${lastSeq} remain`;
     return { ok: false, breakAt: { seq: lastSeq + 1, problem: `truncated: the external checkpoint of ${cp.at} covers ${cp.count} records, ${remain}` } };
   }
+  // Checkpoints are never deleted (pruning keeps them): one kept off the gateway that the log no
+  // longer has says the local ones were deleted from there on.
+  if (cp.ordinal != null) {
+    const local = db.prepare('SELECT count(*) FROM checkpoints WHERE ordinal = ? AND signature = ?').pluck(true).get(cp.ordinal, cp.signature) as number;
+    if (local === 0) {
+      return { ok: false, breakAt: { seq: cp.count, problem: `the external checkpoint of ${cp.at} (#${cp.ordinal}, ${cp.count} records) is not among the log's checkpoints: checkpoints were deleted` } };
+    }
+  }
   if (cp.count === 0) {
     return cp.headHash === GENESIS_HASH ? { ok: true } : { ok: false, breakAt: { seq: 0, problem: `the external checkpoint of ${cp.at} counts no records but names a head hash` } };
   }

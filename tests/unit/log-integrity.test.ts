@@ -310,6 +310,35 @@ describe('deleted checkpoints (checkpoints v2: ordinals and a signed schedule)',
     expect(verifyEntryLog(db, publicKey)).toMatchObject({ ok: false, breakAt: { problem: expect.stringMatching(/^checkpoint #2 is missing: .* signed as #3/) } });
   });
 
+  it('a checkpoint kept off the gateway that the log no longer has shows the rollback', async () => {
+    const { db, file, publicKey } = signedLog(30, 10, wide);
+    const kept = new CheckpointStore(db).latest()!;
+    expect(verifyExternalCheckpoint(db, kept, publicKey)).toEqual({ ok: true });
+    db.exec('DELETE FROM checkpoints WHERE ordinal = 4');
+    // Within the promise of #3: locally a rollback to it, invisible ...
+    expect((await verdict(db, file, publicKey)).ok).toBe(true);
+    // ... but not to the copy kept off the gateway (published, or from GET /entries/checkpoints).
+    expect(verifyExternalCheckpoint(db, kept, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 30, problem: expect.stringContaining('(#4, 30 records) is not among the log\'s checkpoints: checkpoints were deleted') } });
+  });
+
+  it('an export ending with an older signed checkpoint than the latest breaks its promise', async () => {
+    const exportWith = async (promise: { nextWithin: number; nextWithinSeconds: number }) => {
+      const { db, publicKey } = signedLog(30, 10, promise);
+      let text = '';
+      await writeExport(db, { format: 'jsonl', publicKey: publicKeyPem(publicKey) }, (chunk) => { text += chunk; });
+      expect(verifyExportText(text, publicKey)).toMatchObject({ ok: true, records: 30, signed: 30 });
+      // The intruder swaps in checkpoint #2 (10 records), to rewrite records 11–30 unseen.
+      const ls = text.trimEnd().split('\n');
+      const trailer = JSON.parse(ls.pop()!);
+      const older = new CheckpointStore(db).all().find((c) => c.ordinal === 2)!;
+      trailer.checkpoint = { ...trailer.checkpoint, ...Object.fromEntries(Object.entries(older).filter(([k]) => k in trailer.checkpoint)) };
+      return verifyExportText([...ls, JSON.stringify(trailer)].join('\n') + '\n', publicKey);
+    };
+    expect(await exportWith({ nextWithin: 5, nextWithinSeconds: 3600 })).toMatchObject({ ok: false, breakAt: { seq: 16, problem: expect.stringMatching(/^record 16 is more than 5 records after the checkpoint of .* \(#2\)/) } });
+    // Records a minute apart: record 17 is the first more than 300 s after record 11.
+    expect(await exportWith({ nextWithin: 1000, nextWithinSeconds: 300 })).toMatchObject({ ok: false, breakAt: { seq: 17, problem: expect.stringMatching(/^record 17 .* is more than 300 s after record 11 .*\(#2\)/) } });
+  });
+
   it('the audit log: its checkpoints deleted is a break too', () => {
     const db = newDb();
     const log = new AuditLog(db);
