@@ -102,7 +102,8 @@ function issue(o: {
   if (o.issuer) extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: o.issuer.cert.generateSubjectKeyIdentifier().getBytes() });
   cert.setExtensions(extensions);
   cert.sign(nativeSigner(o.issuer ? o.issuer.keyPem : o.selfKeyPem!), forge.md.sha256.create());
-  return forge.pki.certificateToPem(cert);
+  // forge ends PEM lines with CRLF; devices and `tobira devices --ca` get plain newlines.
+  return forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n');
 }
 
 export function caPath(dataDir: string): string {

@@ -10,5 +10,10 @@ export function rawConnect(url: string, opts: mqtt.IClientOptions): Promise<{ cl
       client.end(true);
       resolve({ error });
     });
+    // Closed before a CONNACK without an error (a TLS server dropping a plain client): refused too.
+    client.once('close', () => {
+      client.end(true);
+      resolve({ error: new Error('connection closed before CONNACK') });
+    });
   });
 }
