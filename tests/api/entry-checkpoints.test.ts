@@ -41,7 +41,11 @@ describe('GET /entries/checkpoints', () => {
       // As an independent verifier would: the documented message, Ed25519, nothing of the gateway's.
       const { checkpoint } = parseCheckpointJson(JSON.stringify(item));
       expect(verifyCheckpointSignature(checkpoint, key)).toBe(true);
-      expect(verify(null, Buffer.from(checkpointMessage(checkpoint), 'utf8'), key, Buffer.from(item.signature as string, 'base64'))).toBe(true);
+      // The message as docs/api.md spells it: the v2 line, then the fields, a null as the empty string.
+      const fields = ['kind', 'count', 'headHash', 'at', 'anchorSeq', 'anchorPrevHash', 'ordinal', 'nextWithin', 'nextWithinSeconds'];
+      const message = ['tobira-checkpoint-v2', ...fields.map((f) => (item[f] == null ? '' : String(item[f])))].join('\n');
+      expect(message).toBe(checkpointMessage(checkpoint));
+      expect(verify(null, Buffer.from(message, 'utf8'), key, Buffer.from(item.signature as string, 'base64'))).toBe(true);
       expect(checkpointMessage(checkpoint).split('\n')[0]).toBe('tobira-checkpoint-v2');
       // Altered in transit, it no longer verifies.
       expect(verifyCheckpointSignature({ ...checkpoint, count: checkpoint.count + 1 }, key)).toBe(false);
