@@ -29,6 +29,8 @@ export class LogKeeper implements Extension {
   private publicKey = '';
   /** The record count the last checkpoint covered. */
   private covered = 0;
+  /** The ordinal of the last checkpoint this keeper saw written: one deleted behind its back stays a gap. */
+  private lastOrdinal: number | null = null;
   private sinceCheckpoint = 0;
   /** The latest checkpoint's promise (records before the next), entry log and audit log. */
   private promised: number | null = null;
@@ -58,6 +60,7 @@ export class LogKeeper implements Extension {
     const latest = new CheckpointStore(this.ctx.store.db).latest();
     this.covered = latest?.count ?? 0;
     this.promised = latest?.nextWithin ?? null;
+    this.lastOrdinal = latest?.ordinal ?? null;
     // Signed at once, records added or not: a new log gets one at record 0, a log written before
     // checkpoints v2 (or records a crash left unsigned) get one now, and the promise starts from
     // this start's schedule. Published (retained), so an embedded broker that forgot the last
@@ -125,11 +128,16 @@ export class LogKeeper implements Extension {
       if (!cps.some((cp) => cp.ordinal != null)) return;
       const brk = scheduleBreak(cps, headCount, lateInTailOf(db, 'entry_log'));
       if (!brk) return;
-      this.ctx.log.error({ breakAt: brk }, 'entry log: signed checkpoints are missing');
-      this.ctx.alarms.raise({ category: 'security', type: 'log-checkpoints-missing', severity: 'alarm', source: 'entry-log', detail: { seq: brk.seq, problem: brk.problem } });
+      this.missing(brk.problem, { seq: brk.seq });
     } catch (err) {
       this.fault(err, 'checking the checkpoints at start');
     }
+  }
+
+  /** Signed checkpoints went missing: a security alarm (log verify reports it as a break). */
+  private missing(problem: string, detail: Record<string, unknown>): void {
+    this.ctx.log.error({ ...detail, problem }, 'entry log: signed checkpoints are missing');
+    this.ctx.alarms.raise({ category: 'security', type: 'log-checkpoints-missing', severity: 'alarm', source: 'entry-log', detail: { ...detail, problem } });
   }
 
   stop(): void {
@@ -176,7 +184,12 @@ export class LogKeeper implements Extension {
       if (head.count < this.covered) {
         this.fault(new Error(`the entry log ends at record ${head.count} but the last checkpoint covered ${this.covered}: records were removed`), 'checkpoint');
       }
-      const cp = writeCheckpoint(db, this.key, { kind, at: this.ctx.now().toISOString(), ...this.promise });
+      // Numbered on from what this keeper wrote: checkpoints deleted while it runs are not renumbered over.
+      const next = new CheckpointStore(db).nextOrdinal();
+      const minOrdinal = this.lastOrdinal == null ? 0 : this.lastOrdinal + 1;
+      if (next < minOrdinal) this.missing(`the entry log's checkpoints end at #${next - 1} but #${this.lastOrdinal} was written: signed checkpoints were deleted`, { from: next, to: this.lastOrdinal! });
+      const cp = writeCheckpoint(db, this.key, { kind, at: this.ctx.now().toISOString(), ...this.promise, minOrdinal });
+      this.lastOrdinal = cp.ordinal;
       this.covered = cp.count;
       this.promised = cp.nextWithin;
       this.sinceCheckpoint = 0;
@@ -202,6 +215,7 @@ export class LogKeeper implements Extension {
       const pruned = pruneEntryLog(db, { before: retentionCutoff(this.ctx.now(), days), key: this.key, now: () => this.ctx.now() });
       if (pruned > 0) {
         const cp = new CheckpointStore(db).latest()!;
+        this.lastOrdinal = cp.ordinal;
         this.covered = cp.count;
         this.promised = cp.nextWithin;
         this.sinceCheckpoint = 0;

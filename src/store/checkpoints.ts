@@ -279,14 +279,18 @@ export function logHead(db: Db): { count: number; headHash: string } {
 export function writeCheckpoint(
   db: Db,
   privateKey: KeyObject,
-  opts: { kind: CheckpointKind; at: string; anchorSeq?: number | null; anchorPrevHash?: string | null; nextWithin?: number; nextWithinSeconds?: number },
+  opts: {
+    kind: CheckpointKind; at: string; anchorSeq?: number | null; anchorPrevHash?: string | null; nextWithin?: number; nextWithinSeconds?: number;
+    /** At least this ordinal (the writer's own count, when the table has lost some). */
+    minOrdinal?: number;
+  },
 ): StoredCheckpoint {
   const store = new CheckpointStore(db);
   const head = logHead(db);
   const latest = store.latest();
   const cp = signCheckpoint({
     kind: opts.kind, ...head, at: opts.at, anchorSeq: opts.anchorSeq ?? null, anchorPrevHash: opts.anchorPrevHash ?? null,
-    ordinal: store.nextOrdinal(),
+    ordinal: Math.max(store.nextOrdinal(), opts.minOrdinal ?? 0),
     nextWithin: opts.nextWithin ?? latest?.nextWithin ?? DEFAULT_NEXT_WITHIN,
     nextWithinSeconds: opts.nextWithinSeconds ?? latest?.nextWithinSeconds ?? DEFAULT_NEXT_WITHIN_SECONDS,
   }, privateKey);

@@ -567,6 +567,20 @@ describe('log keeper', () => {
     expect(verifyEntryLog(k.db, loadLogKey(k.dir))).toMatchObject({ ok: false, breakAt: { problem: expect.stringMatching(/^checkpoint #2 is missing/) } });
   });
 
+  it('does not number over checkpoints deleted while it runs', async () => {
+    const k = keeperContext();
+    k.keeper.start();
+    k.append(3);
+    await new Promise((r) => setImmediate(r));
+    tamper(k.db, 'DELETE FROM checkpoints WHERE ordinal = 2');
+    k.append(3);
+    await new Promise((r) => setImmediate(r));
+    expect(new CheckpointStore(k.db).all().map((c) => c.ordinal)).toEqual([1, 3]);
+    expect(k.raised).toMatchObject([{ category: 'security', type: 'log-checkpoints-missing', detail: { from: 2, to: 2 } }]);
+    expect(verifyEntryLog(k.db, loadLogKey(k.dir))).toMatchObject({ ok: false, breakAt: { problem: expect.stringMatching(/^checkpoint #2 is missing/) } });
+    k.keeper.stop();
+  });
+
   it('prunes past the retention period at start and refuses less than 90 days', () => {
     const k = keeperContext({ retentionDays: 90 });
     k.setNow(new Date('2026-01-01T00:00:00.000Z'));
