@@ -581,6 +581,19 @@ describe('log keeper', () => {
     k.keeper.stop();
   });
 
+  it('signs the audit log at start and every N audit records, with the same promise', async () => {
+    const k = keeperContext();
+    k.keeper.start();
+    const audit = k.ctx.store.audit;
+    const signed = () => new CheckpointStore(k.db, 'audit_checkpoints').all().map((c) => [c.ordinal, c.count, c.nextWithin, c.nextWithinSeconds]);
+    expect(signed()).toEqual([[1, 0, 1006, 180]]);
+    for (let i = 0; i < 3; i++) audit.append({ at: new Date().toISOString(), actor: 'm', role: 'manager', action: 'grant.create', target: null, outcome: 'ok', address: null, detail: null });
+    await new Promise((r) => setImmediate(r));
+    expect(signed()).toEqual([[1, 0, 1006, 180], [2, 3, 1006, 180]]);
+    expect(verifyAuditLog(k.db, loadLogKey(k.dir))).toEqual({ ok: true, records: 3, checkpoints: 2 });
+    k.keeper.stop();
+  });
+
   it('prunes past the retention period at start and refuses less than 90 days', () => {
     const k = keeperContext({ retentionDays: 90 });
     k.setNow(new Date('2026-01-01T00:00:00.000Z'));
