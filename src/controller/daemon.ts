@@ -342,8 +342,11 @@ export class Controller {
       else if (h.online === false) offline.push(id);
       else unknown.push(id);
     }
+    // An open broker found after a reconnect refuses device input: not healthy. Conditions the site
+    // allowed (a plain port, an allowed open broker) are listed but do not fail the check.
+    const refusing = [...this.security.values()].some((c) => c.detail.allowed === false);
     return {
-      ok: database.ok && this.brokerConnected,
+      ok: database.ok && this.brokerConnected && !refusing,
       database,
       broker: { mode: this.brokerMode, url: this.brokerUrl, connected: this.brokerConnected },
       devices: { total: this.supervision.devices().size, online, offline, unknown },

@@ -3,7 +3,7 @@
 // configured by `tobira mqtt-acl`) serves the server certificate. Private keys are mode 0600.
 import { constants, generateKeyPairSync, privateEncrypt, randomBytes, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import forge from 'node-forge';
@@ -48,11 +48,20 @@ function serial(): string {
   return b.toString('hex');
 }
 
-/** The names a device may use to reach this machine's broker: loopback, the host name, the listen address. */
+/**
+ * The names a device may use to reach this machine's broker: loopback, the host name, the listen
+ * address; listening on every address (0.0.0.0, ::), every address of this machine's interfaces.
+ */
 export function serverNames(listenHost?: string): { dns: string[]; ips: string[] } {
   const dns = new Set(['localhost', hostname()]);
   const ips = new Set(['127.0.0.1', '::1']);
-  if (listenHost && listenHost !== '0.0.0.0' && listenHost !== '::') (isIP(listenHost) ? ips : dns).add(listenHost);
+  if (listenHost === '0.0.0.0' || listenHost === '::') {
+    for (const addrs of Object.values(networkInterfaces())) {
+      for (const a of addrs ?? []) if (!a.address.includes('%')) ips.add(a.address);
+    }
+  } else if (listenHost) {
+    (isIP(listenHost) ? ips : dns).add(listenHost);
+  }
   return { dns: [...dns].filter(Boolean), ips: [...ips] };
 }
 

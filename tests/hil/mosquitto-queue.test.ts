@@ -1,15 +1,13 @@
 // Hardware-in-the-loop: the Mosquitto configuration `tobira mqtt-acl` writes keeps a burst of device
 // events for the controller's persistent session instead of dropping all but Mosquitto's default 1,000.
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { controllerClientId, deviceClientId, Topics } from '../../src/devices/protocol.js';
-import { CLI, prepareData } from '../helpers/daemon.js';
-import { mosquittoBinary, startOwnMosquitto, type OwnMosquitto } from '../helpers/mosquitto.js';
-import { freePort, waitFor } from '../helpers/ports.js';
+import { dataDirCa, prepareData } from '../helpers/daemon.js';
+import { mosquittoBinary, startAclMosquitto, type OwnMosquitto } from '../helpers/mosquitto.js';
+import { waitFor } from '../helpers/ports.js';
 
 const hasMosquitto = !!mosquittoBinary();
 if (!hasMosquitto) console.warn('\n!!! mosquitto is not installed: the Mosquitto queue test is SKIPPED\n');
@@ -25,28 +23,24 @@ describe.skipIf(!hasMosquitto)('Mosquitto with the `tobira mqtt-acl` files', () 
   /** Writes the files, optionally drops lines from mosquitto.conf, starts Mosquitto on a free port. */
   async function broker(withoutQueueLimits = false) {
     const prepared = prepareData();
-    const port = await freePort();
-    const out = mkdtempSync(join(tmpdir(), 'tobira-mosq-queue-'));
-    execFileSync(process.execPath, [CLI, 'mqtt-acl', '--site', prepared.siteFile, '--data', prepared.dataDir, '--out', out, '--port', String(port)]);
-    const conf = join(out, 'mosquitto.conf');
-    if (withoutQueueLimits) writeFileSync(conf, readFileSync(conf, 'utf8').split('\n').filter((l) => !/^max_(queued|inflight)_/.test(l)).join('\n'));
-    if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'mosquitto', out]);
-    const b = await startOwnMosquitto(conf, port);
+    const b = await startAclMosquitto({
+      ...prepared, edit: (lines) => (withoutQueueLimits ? lines.filter((l) => !/^max_(queued|inflight)_/.test(l)) : lines),
+    });
     brokers.push(b);
     const secrets = JSON.parse(readFileSync(join(prepared.dataDir, 'secrets.json'), 'utf8')) as { controller: { username: string; password: string }; devices: Record<string, string> };
-    return { b, base: prepared.baseTopic, secrets, conf: readFileSync(conf, 'utf8') };
+    return { b, base: prepared.baseTopic, secrets, conf: b.conf, ca: dataDirCa(prepared.dataDir) };
   }
 
   /** The controller's persistent session subscribes, goes away, a reader publishes BURST reads, the controller comes back. */
   async function burstWhileAway(setup: Awaited<ReturnType<typeof broker>>): Promise<number> {
-    const { b, base, secrets } = setup;
+    const { b, base, secrets, ca } = setup;
     const topics = new Topics(base);
-    const controllerOpts = { protocolVersion: 4 as const, clientId: controllerClientId(base), username: secrets.controller.username, password: secrets.controller.password, clean: false, reconnectPeriod: 0 };
+    const controllerOpts = { ca, protocolVersion: 4 as const, clientId: controllerClientId(base), username: secrets.controller.username, password: secrets.controller.password, clean: false, reconnectPeriod: 0 };
     const first = await mqtt.connectAsync(b.url, controllerOpts);
     await first.subscribeAsync(topics.allDeviceEvents, { qos: 1 });
     await first.endAsync();
 
-    const reader = await mqtt.connectAsync(b.url, { protocolVersion: 4, clientId: deviceClientId(base, 'lab-reader'), username: 'lab-reader', password: secrets.devices['lab-reader']!, clean: true, reconnectPeriod: 0 });
+    const reader = await mqtt.connectAsync(b.url, { ca, protocolVersion: 4, clientId: deviceClientId(base, 'lab-reader'), username: 'lab-reader', password: secrets.devices['lab-reader']!, clean: true, reconnectPeriod: 0 });
     await Promise.all(Array.from({ length: BURST }, (_, i) =>
       reader.publishAsync(topics.device('lab-reader', 'events'), JSON.stringify({ type: 'credential', credential: { kind: 'card', value: `C${i}` }, boot: 1, seq: i + 1 }), { qos: 1 })));
     await reader.endAsync();
