@@ -58,6 +58,24 @@ export interface LogVerifyFlags extends CommonFlags {
   export?: string;
   pubkey?: string;
   audit?: boolean;
+  /** Accept a check of the hash chain alone when no key is at hand (says so; never the default). */
+  chainOnly?: boolean;
+}
+
+/**
+ * Without a key nothing binds the chain: anyone holding the database can recompute every hash, so
+ * a chain that checks out proves nothing. Deleting the key file with the checkpoints must not turn
+ * a rewritten log into "OK": it is a failure unless the caller asked for the chain alone.
+ */
+function noKey(what: string, dir: string, flags: LogVerifyFlags): boolean {
+  if (flags.chainOnly) {
+    err(`note: no signing key in ${dir}: only the hash chain is checked (--chain-only); anyone holding the database can recompute it`);
+    return false;
+  }
+  err(`${what} NOT VERIFIED: no signing key in ${dir} and no --pubkey: without one, a rewritten chain cannot be told from the original. ` +
+    'Give --pubkey FILE.pem (from `tobira log pubkey`, kept off the gateway), or --chain-only to check the chain alone.');
+  process.exitCode = 1;
+  return true;
 }
 
 /** `log verify --audit`: the audit log of admin actions, chain and signed checkpoints. */
@@ -66,9 +84,10 @@ function auditVerify(flags: LogVerifyFlags): void {
   const { db, dir } = openLog(flags);
   try {
     const key = flags.pubkey ? publicKeyFromFile(flags.pubkey) : loadLogKey(dir);
+    if (!key && noKey('audit log', dir, flags)) return;
     const result = verifyAuditLog(db, key);
     if (result.ok) {
-      out(`audit log OK: ${result.records} records, hash chain intact; ${result.checkpoints} checkpoints${key ? ', signatures valid' : ' (no key: signatures not checked)'}`);
+      out(`audit log OK: ${result.records} records, hash chain intact; ${result.checkpoints} checkpoints${key ? ', signatures valid' : ' (chain only: signatures not checked)'}`);
       return;
     }
     err(`audit log BROKEN at record ${result.breakAt!.seq}: ${result.breakAt!.problem} (${result.records} records verified before it)`);
@@ -124,7 +143,7 @@ export async function logVerify(flags: LogVerifyFlags): Promise<void> {
       const own = loadLogKey(dir);
       if (own && publicKeyPem(own) !== publicKeyPem(key)) err(`note: the signing key in ${dir} is not the one from ${keySource}`);
     }
-    if (!key) err(`note: no signing key in ${dir}: checkpoint signatures not checked (give --pubkey FILE.pem)`);
+    if (!key && noKey('entry log', dir, flags)) return;
 
     // The walk runs in worker threads (one per core), each with its own read-only connection.
     const result = await verifyEntryLogFile(join(dir, DATABASE_FILE), key);

@@ -84,6 +84,7 @@ logData(logCommand.command('verify').description('check the whole hash chain and
   .option('--export <file>', 'verify a JSON Lines export offline instead of the database (with --pubkey)')
   .option('--pubkey <file>', 'the log\'s public key (PEM, from `tobira log pubkey`) to check signatures with')
   .option('--audit', 'check the audit log of admin actions instead of the entry log')
+  .option('--chain-only', 'with no signing key at hand, check the hash chain alone instead of failing (proves little: anyone with the database can recompute it)')
   .action(logVerify);
 logData(logCommand.command('export').description('export records, oldest first, as CSV (Excel) or JSON Lines with the chain fields (auditors)'))
   .requiredOption('--format <format>', 'csv or jsonl')

@@ -1,6 +1,6 @@
 // `tobira log ...` run as the built CLI, on copies of a real data directory.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -122,6 +122,30 @@ describe('tobira log verify', () => {
     const l = tobira('log', 'verify', '--data', last);
     expect(l.code).toBe(1);
     expect(l.stderr).toMatch(/BROKEN at record 15: record 15 \(.*\) follows no signed checkpoint and is more than 180 s after record 11/);
+  });
+
+  it('exits 1 when the signing key was deleted with the checkpoints: a chain alone proves nothing', () => {
+    // The intruder rewrites record 5, recomputes the chain, and deletes the checkpoints and the key file.
+    const dir = copyWith("UPDATE entry_log SET person_name = 'x' WHERE seq = 5; DELETE FROM checkpoints; DELETE FROM audit_checkpoints;");
+    const db = openDatabase(dir);
+    rechain(db, 5);
+    db.close();
+    rmSync(join(dir, 'log-signing-key.pem'));
+    const r = tobira('log', 'verify', '--data', dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('entry log NOT VERIFIED: no signing key');
+    expect(r.stdout).not.toContain('OK');
+    const audit = tobira('log', 'verify', '--audit', '--data', dir);
+    expect(audit.code).toBe(1);
+    expect(audit.stderr).toContain('audit log NOT VERIFIED: no signing key');
+    // Asked for explicitly, the chain alone is checked, and said to be only that.
+    const chain = tobira('log', 'verify', '--chain-only', '--data', dir);
+    expect(chain.code).toBe(0);
+    expect(chain.stderr).toContain('only the hash chain is checked (--chain-only)');
+    // With the key kept off the gateway the rewrite is caught.
+    const off = tobira('log', 'verify', '--data', dir, '--pubkey', join(offsite, 'log.pem'));
+    expect(off.code).toBe(1);
+    expect(off.stderr).toContain('entry log BROKEN');
   });
 
   it('catches a re-signed log when the key is taken from off the gateway', () => {
