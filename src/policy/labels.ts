@@ -95,6 +95,13 @@ export const eventLabels: Labels<string> = {
   'mqtt-login-refused': { en: 'Device login refused', ja: '機器ログイン拒否' },
   'mqtt-publish-refused': { en: 'Device publish refused', ja: '機器送信拒否' },
   'mqtt-subscribe-refused': { en: 'Device subscription refused', ja: '機器購読拒否' },
+  'mqtt-plain-listener': { en: 'Unencrypted device link enabled', ja: '暗号化されていない機器接続が有効' },
+  'open-broker': { en: 'MQTT broker open to anyone', ja: 'MQTTブローカーが無認証で接続可能' },
+  'open-broker-cleared': { en: 'MQTT broker closed again', ja: 'MQTTブローカーの無認証接続が解消' },
+  'file-modes-loose': { en: 'Data files readable by other users', ja: 'データファイルが他のユーザーから読み取り可能' },
+  'account-locked': { en: 'Account locked after failed sign-ins', ja: 'サインイン失敗によるアカウントロック' },
+  'login-refused': { en: 'Sign-in refused', ja: 'サインイン拒否' },
+  'refresh-token-reused': { en: 'Refresh token used twice (session ended)', ja: '更新トークンの再使用（セッション終了）' },
 };
 
 /** The label of a code in a language; unknown codes are shown as they are. */
