@@ -49,7 +49,7 @@ const createBody = z
   .strictObject({
     visitor: z.strictObject({ name: z.string().trim().min(1).max(200), affiliation: z.string().trim().min(1).max(200) }),
     purpose: z.string().trim().min(1).max(500),
-    hostId: z.string().min(1).max(100).describe('the staff member who receives (and may escort) the visitor'),
+    hostId: z.string().min(1).max(100).describe('the staff member who receives and escorts the visitor: only the host escorts them through a door'),
     areas: areaIds,
     validFrom: isoTime,
     validUntil: isoTime,
