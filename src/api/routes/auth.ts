@@ -10,7 +10,7 @@ export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
   api.post('/auth/login', {
     config: { public: true, action: 'auth.login' },
     schema: {
-      tags: ['auth'], summary: 'Sign in; admins and managers also give a TOTP code', security: [],
+      tags: ['auth'], summary: 'Sign in with password and TOTP code (an auditor an admin exempted: password alone)', security: [],
       body: z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(256), totp: z.string().max(12).optional() }),
       response: {
         200: z.object({
