@@ -187,6 +187,7 @@ export class Controller {
     } else {
       url = opts.broker.url;
       const tlsUrl = /^(mqtts|tls):/.test(url);
+      if (!tlsUrl) log.warn({ url }, 'the link to the MQTT broker is not encrypted: card numbers, PINs and unlock commands cross the network in clear; use mqtts:// (tobira mqtt-acl writes a TLS listener)');
       // Without a CA of its own, an mqtts:// broker is trusted if a public CA or this daemon's CA issued it.
       const ourCa = tlsUrl && !opts.broker.ca ? readCa(opts.dataDir) : undefined;
       connection = {
