@@ -273,7 +273,8 @@ describe.skipIf(!hasMosquitto)('an open external broker', () => {
     let sim: Simulator | undefined;
     try {
       expect((await daemon.health()).security).toEqual([]);
-      sim = await Simulator.start({ site: daemon.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: daemon.secrets, only: ['lab-reader', 'lab-lock'] });
+      sim = await Simulator.start({ site: daemon.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: daemon.secrets, only: ['lab-reader', 'lab-lock', 'lab-rex', 'fire-panel'] });
+      await waitFor(() => sim!.observed('lab-lock').length > 0, 5000, 'lab-lock driven to rest');
       // The broker comes back from a restart with anonymous access on.
       await broker.stop();
       writeFileSync(conf, closedConf.replace('allow_anonymous false', 'allow_anonymous true'));
@@ -282,13 +283,24 @@ describe.skipIf(!hasMosquitto)('an open external broker', () => {
       const open = (await daemon.health()).security.find((s) => s.type === 'open-broker')!;
       expect(open.detail).toMatchObject({ allowed: false, refusingDeviceInput: true });
       expect(events(daemon, 'open-broker')).toHaveLength(1);
-      await waitFor(() => sim!.isOnline('lab-reader') && sim!.isOnline('lab-lock'), 10_000, 'the devices back online');
-      // A card read (anyone could have forged it) is refused, not decided: no indication comes back.
+      await waitFor(() => ['lab-reader', 'lab-lock', 'lab-rex', 'fire-panel'].every((d) => sim!.isOnline(d)), 10_000, 'the devices back online');
+      expect((await daemon.health()).ok).toBe(false);
+      // A card read and an exit-button press (anyone could have forged them) are refused, not acted on.
       const before = (await daemon.health()).counters.rejected;
       const shown = sim.expectCommand('lab-reader', (c) => c.command === 'indicate', 1500, 'an indication');
+      const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 1500, 'an unlock');
       await sim.swipe('lab-reader', 'DEAD0002');
+      await sim.pressRex('lab-rex');
       await expect(shown).rejects.toThrow();
-      expect((await daemon.health()).counters.rejected).toBeGreaterThan(before);
+      await expect(unlocked).rejects.toThrow();
+      expect((await daemon.health()).counters.rejected).toBeGreaterThanOrEqual(before + 2);
+      // Life safety still acts: the fire panel releases the lab's fail-safe door, and its end relocks it.
+      const released = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'the emergency release');
+      await sim.input('fire-panel', true);
+      await released;
+      const relocked = sim.expectCommand('lab-lock', (c) => c.command === 'lock', 3000, 'the relock');
+      await sim.input('fire-panel', false);
+      await relocked;
 
       // Closed again (and restarted): the next probe clears the condition, reads are decided again.
       await broker.stop();
@@ -297,6 +309,7 @@ describe.skipIf(!hasMosquitto)('an open external broker', () => {
       await waitFor(async () => (await daemon.health()).security.length === 0, 15_000, 'the open-broker condition to clear');
       expect(events(daemon, 'open-broker-cleared')).toHaveLength(1);
       await waitFor(() => sim!.isOnline('lab-reader') && sim!.isOnline('lab-lock'), 10_000, 'the devices back online');
+      expect((await daemon.health()).ok).toBe(true);
       const again = sim.expectCommand('lab-reader', (c) => c.command === 'indicate', 3000, 'an indication');
       await sim.swipe('lab-reader', 'DEAD0003');
       await again;
