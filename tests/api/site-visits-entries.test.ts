@@ -13,6 +13,7 @@ import type { Role } from '../../src/store/accounts.js';
 import { startApi, type TestApi } from '../helpers/api.js';
 import { enrol } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/ports.js';
+import { readCa } from '../../src/devices/tls.js';
 
 const ROLES: Role[] = ['admin', 'manager', 'guard', 'auditor'];
 const V1 = '/api/v1';
@@ -26,7 +27,7 @@ describe('visits, site, entries, stream and metrics', () => {
     // The lab by card alone, so a visitor (who has only a card) can pass with an escort.
     api = await startApi({ edit: (raw) => (raw.areas.find((a: { id: string }) => a.id === 'lab').factors = ['card']) });
     ({ personId: escortId } = await enrol({ dataDir: api.dataDir }, { name: 'Escort Ito', affiliation: 'R&D', card: 'E0000001', areas: ['lab'], purpose: 'project alpha' }));
-    sim = await Simulator.start({ site: api.controller.ctx.site, url: api.controller.brokerUrl, secrets: loadSecrets(api.dataDir) });
+    sim = await Simulator.start({ site: api.controller.ctx.site, url: api.controller.brokerUrl, secrets: loadSecrets(api.dataDir), ca: readCa(api.dataDir) });
     await waitFor(() => api.controller.doors.state('lab-main')?.lock === 'locked' && api.controller.doors.state('vault-door')?.lock === 'locked', 5000, 'doors locked');
   });
 
