@@ -1,5 +1,5 @@
 // The smaller subcommands: config check, devices, mqtt-acl, people add, sim.
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Simulator, runRepl } from '../../firmware-sim/index.js';
 import { ensureSecrets, loadSecrets, secretsPath } from '../devices/secrets.js';
@@ -56,8 +56,12 @@ export function mqttAcl(flags: CommonFlags & { out: string; port: string; host: 
   const caFile = join(dir, 'ca.pem');
   const certFile = join(dir, 'server.pem');
   const keyFile = join(dir, 'server.key');
-  copyFileSync(tls.caFile, caFile);
-  copyFileSync(tls.certFile, certFile);
+  // Certificates are public (Mosquitto's own user reads them); only the key is private. In the data
+  // directory all three are 0600: nothing there is for anyone but the daemon.
+  for (const [file, pem] of [[caFile, tls.ca], [certFile, tls.cert]] as const) {
+    writeFileSync(file, pem);
+    chmodSync(file, 0o644);
+  }
   writeFileSync(keyFile, tls.key, { mode: 0o600 });
   writeFileSync(passwordFile, mosquittoPasswordFile(secrets, ids), { mode: 0o600 });
   writeFileSync(aclFile, mosquittoAclFile(site.mqtt.baseTopic, secrets.controller.username, ids, secrets.observer?.username));

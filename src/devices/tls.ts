@@ -1,6 +1,8 @@
 // The device links' TLS: a CA and a server certificate the daemon makes in its data directory at
 // first start. Devices trust the CA (`tobira devices --ca`); the embedded broker (or a Mosquitto
-// configured by `tobira mqtt-acl`) serves the server certificate. Private keys are mode 0600.
+// configured by `tobira mqtt-acl`) serves the server certificate. Everything in the data directory
+// is 0600: the certificates are public, but nothing there is for anyone but the daemon (`tobira
+// mqtt-acl` writes readable copies of them for Mosquitto).
 import { constants, generateKeyPairSync, privateEncrypt, randomBytes, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
@@ -149,9 +151,9 @@ export function ensureDeviceTls(dataDir: string, listenHost?: string): DeviceTls
     const keys = newKeyPair();
     const pem = issue({ subject: `tobira device CA ${hostname()}`, publicPem: keys.publicPem, selfKeyPem: keys.privatePem, years: 20, ca: true });
     writePrivate(f('caKey'), keys.privatePem, 0o600);
-    writePrivate(f('caCert'), pem, 0o644);
+    writePrivate(f('caCert'), pem, 0o600);
   }
-  chmodSync(f('caKey'), 0o600);
+  for (const name of ['caKey', 'caCert'] as const) chmodSync(f(name), 0o600);
   const caPem = readFileSync(f('caCert'), 'utf8');
   const names = serverNames(listenHost);
   const have = existsSync(f('serverCert')) && existsSync(f('serverKey')) ? readFileSync(f('serverCert'), 'utf8') : undefined;
@@ -160,9 +162,9 @@ export function ensureDeviceTls(dataDir: string, listenHost?: string): DeviceTls
     const issuer = { cert: forge.pki.certificateFromPem(caPem), keyPem: readFileSync(f('caKey'), 'utf8') };
     const pem = issue({ subject: names.dns[1] ?? 'localhost', publicPem: keys.publicPem, issuer, years: 5, ca: false, names });
     writePrivate(f('serverKey'), keys.privatePem, 0o600);
-    writePrivate(f('serverCert'), pem, 0o644);
+    writePrivate(f('serverCert'), pem, 0o600);
   }
-  chmodSync(f('serverKey'), 0o600);
+  for (const name of ['serverKey', 'serverCert'] as const) chmodSync(f(name), 0o600);
   return {
     caFile: f('caCert'), certFile: f('serverCert'), keyFile: f('serverKey'),
     ca: caPem, cert: readFileSync(f('serverCert'), 'utf8'), key: readFileSync(f('serverKey'), 'utf8'),
