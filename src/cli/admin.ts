@@ -23,7 +23,7 @@ export async function adminCreate(username: string, flags: CommonFlags & { name?
     out(`one-time password: ${created.oneTimePassword}`);
     out('  (must be changed at first login: POST /api/v1/auth/password)');
     out();
-    out('Scan this with an authenticator app (TOTP is required for admins):');
+    out('Scan this with an authenticator app (every account signs in with a TOTP code):');
     out(created.totpUri!);
     qrcode.generate(created.totpUri!, { small: true }, (qr) => out(qr));
   } finally {
