@@ -75,6 +75,13 @@ export class UnlockRequests {
     request.settled = { how, by, at: this.now() };
   }
 
+  /** Cancels every request still pending for these doors (an area locked down): none may be confirmed after it. */
+  cancelPendingFor(doorIds: ReadonlySet<string>, by: string): UnlockRequest[] {
+    const cancelled = this.pending().filter((r) => doorIds.has(r.doorId));
+    for (const r of cancelled) this.settle(r, 'cancelled', by);
+    return cancelled;
+  }
+
   /** Undoes a settle whose change did not commit (the entry log could not be written): it may be tried again. */
   reopen(request: UnlockRequest): void {
     request.settled = null;

@@ -157,4 +157,96 @@ describe('remote unlock of a door that needs two factors or two people', () => {
     expect(audit[0]).toMatchObject({ actor: 'test-guard', outcome: 'ok', target: 'door:vault-door', detail: { seq, reason } });
     await relockVault();
   });
+
+  it('a lockdown refuses remote unlocks of its doors and ends the requests waiting; an emergency unlock still opens', async () => {
+    const request = await ask('guard', 'asked before the lockdown');
+    const unlocks = vaultUnlocks();
+    const labUnlocks = sim.observed('lab-lock').filter((o) => o.command.command === 'unlock').length;
+    try {
+      expect((await api.call('manager', 'POST', `${V1}/areas/vault/lockdown`)).statusCode).toBe(200);
+      expect((await api.call('manager', 'POST', `${V1}/areas/lab/lockdown`)).statusCode).toBe(200);
+      const lockdownAudit = (await api.call('auditor', 'GET', `${V1}/audit?action=area.lockdown&limit=5`)).json().items;
+      expect(lockdownAudit).toContainEqual(expect.objectContaining({ target: 'area:vault', detail: expect.objectContaining({ cancelledRequests: [request.id] }) }));
+      // The request asked before the lockdown is cancelled by it: confirming it after does not open the vault.
+      const late = await as(manager2, 'POST', `${V1}/doors/vault-door/unlock-requests/${request.id}/confirm`);
+      expect(late.statusCode, late.body).toBe(409);
+      expect(late.json().detail).toMatch(/cancelled already by the lockdown of vault/);
+      expect((await api.call('manager', 'GET', `${V1}/unlock-requests?door=vault-door`)).json().items).toEqual([]);
+      // Neither a one-factor door nor the vault opens, nor takes a new request, while its area is locked down.
+      for (const door of ['lab-main', 'vault-door']) {
+        const res = await api.call('guard', 'POST', `${V1}/doors/${door}/unlock`, { note: 'let me in' });
+        expect(res.statusCode, res.body).toBe(409);
+        expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+        expect(res.json().detail).toMatch(/^the area is locked down: (lab|vault)/);
+      }
+      expect((await api.call('manager', 'GET', `${V1}/unlock-requests`)).json().items).toEqual([]);
+      expect(vaultUnlocks()).toBe(unlocks);
+      expect(sim.observed('lab-lock').filter((o) => o.command.command === 'unlock').length).toBe(labUnlocks);
+      expect(api.controller.doors.state('lab-main')).toMatchObject({ lock: 'locked', unlockedBy: null });
+      expect(api.controller.doors.state('vault-door')).toMatchObject({ lock: 'locked', unlockedBy: null });
+      // Life safety still wins: an emergency unlock opens the vault in a lockdown, with its alarm.
+      const unlocked = sim.expectCommand('vault-lock', (c) => c.command === 'unlock', 3000, 'unlock');
+      const emergency = await api.call('guard', 'POST', `${V1}/doors/vault-door/emergency-unlock`, { reason: 'smoke in the vault, archivist still inside' });
+      expect(emergency.statusCode, emergency.body).toBe(200);
+      await unlocked;
+      await relockVault();
+    } finally {
+      await api.call('manager', 'POST', `${V1}/areas/vault/normal`);
+      await api.call('manager', 'POST', `${V1}/areas/lab/normal`);
+    }
+    // Back to normal, the cancelled request stays cancelled.
+    expect((await as(manager2, 'POST', `${V1}/doors/vault-door/unlock-requests/${request.id}/confirm`)).statusCode).toBe(409);
+    expect(api.controller.doors.state('vault-door')).toMatchObject({ lock: 'locked' });
+  });
+
+  it('a request still waiting when its area is locked down by the controller itself is not confirmed', async () => {
+    // The API's lockdown cancels requests; a lockdown that reached the store another way must hold as well.
+    const request = await ask('guard');
+    const unlocks = vaultUnlocks();
+    expect(api.controller.areas.setMode('vault', 'lockdown', { by: 'guard-console' })).toBe(true);
+    try {
+      const res = await as(manager2, 'POST', `${V1}/doors/vault-door/unlock-requests/${request.id}/confirm`);
+      expect(res.statusCode, res.body).toBe(409);
+      expect(res.json().detail).toMatch(/^the area is locked down: vault since .* by guard-console/);
+      expect(vaultUnlocks()).toBe(unlocks);
+      expect(api.controller.doors.state('vault-door')).toMatchObject({ lock: 'locked', unlockedBy: null });
+    } finally {
+      expect(api.controller.areas.setMode('vault', 'normal', { by: 'guard-console' })).toBe(true);
+    }
+    expect((await api.call('guard', 'POST', `${V1}/doors/vault-door/unlock-requests/${request.id}/cancel`)).statusCode).toBe(200);
+  });
+
+  it('the account that made an emergency unlock may not acknowledge its alarm; another guard or a manager may', async () => {
+    const guard2 = await api.signIn('test-guard-2', 'guard');
+    /** An emergency unlock by one account; answers its alarm's id. */
+    async function emergencyBy(by: 'guard' | 'manager'): Promise<number> {
+      const unlocked = sim.expectCommand('vault-lock', (c) => c.command === 'unlock', 3000, 'unlock');
+      const res = await api.call(by, 'POST', `${V1}/doors/vault-door/emergency-unlock`, { reason: 'visitor fainted inside the vault' });
+      expect(res.statusCode, res.body).toBe(200);
+      await unlocked;
+      await relockVault();
+      const seq = res.json().seq as number;
+      const alarm = (await api.call(by, 'GET', `${V1}/events?type=emergency-unlock&open=true`)).json().items.find((e: { detail: { seq?: number } }) => e.detail.seq === seq);
+      expect(alarm).toBeDefined();
+      return alarm.id as number;
+    }
+    const ackedBy = async (id: number) => ((await api.call('auditor', 'GET', `${V1}/events?type=emergency-unlock`)).json().items.find((e: { id: number }) => e.id === id)).ackedBy;
+
+    const byGuard = await emergencyBy('guard');
+    const own = await api.call('guard', 'POST', `${V1}/events/${byGuard}/ack`, { note: 'all fine' });
+    expect(own.statusCode, own.body).toBe(403);
+    expect(own.json().detail).toMatch(/you may not acknowledge an alarm you raised yourself/);
+    expect(await ackedBy(byGuard)).toBeNull();
+    const audit = (await api.call('auditor', 'GET', `${V1}/audit?action=event.ack&limit=5`)).json().items;
+    expect(audit[0]).toMatchObject({ actor: 'test-guard', outcome: 'denied' });
+    const other = await as(guard2, 'POST', `${V1}/events/${byGuard}/ack`, { note: 'saw the paramedics leave' });
+    expect(other.statusCode, other.body).toBe(200);
+    expect(other.json()).toMatchObject({ ackedBy: 'test-guard-2' });
+
+    const byManager = await emergencyBy('manager');
+    expect((await api.call('manager', 'POST', `${V1}/events/${byManager}/ack`)).statusCode).toBe(403);
+    expect(await ackedBy(byManager)).toBeNull();
+    expect((await api.call('guard', 'POST', `${V1}/events/${byManager}/ack`)).statusCode).toBe(200);
+    expect(await ackedBy(byManager)).toBe('test-guard');
+  });
 });

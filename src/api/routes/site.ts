@@ -259,6 +259,17 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
   const requestParams = z.object({ id: idParam.shape.id, requestId: z.string().uuid() });
   const emergencyRefusal = () => new ApiError(409, 'the door is released for an emergency');
 
+  /**
+   * A remote unlock (asked or confirmed) does not open a door of an area locked down: keeping doors
+   * shut is what the lockdown is for. An emergency unlock still does: a life-safety override, already an alarm.
+   */
+  function refuseWhileLockedDown(door: Door): void {
+    const mode = store.areas.mode(door.area);
+    if (mode.mode !== 'lockdown') return;
+    const since = mode.changedAt ? ` since ${mode.changedAt}${mode.changedBy ? ` by ${mode.changedBy}` : ''}` : '';
+    throw new ApiError(409, `the area is locked down: ${door.area}${since}; no remote unlock until it is back to normal (POST /areas/${door.area}/normal)`);
+  }
+
   /** A request of the door that may still be settled; 404, or 409 saying why it may not. */
   function pendingRequest(doorId: string, requestId: string): UnlockRequest {
     const found = unlockRequests.find(doorId, requestId);
@@ -276,7 +287,8 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
       description: 'A door whose area needs one factor and one person unlocks at once: logged in the entry log (remote-unlock) '
         + 'before the lock opens, and a remote-unlock event raised (200). A door whose area needs two factors or two people '
         + `does not open: a request is made (202) that another account, a manager, confirms within ${REMOTE_UNLOCK_CONFIRM_MS / 1000} s `
-        + '(POST /doors/{id}/unlock-requests/{requestId}/confirm). Requests are kept in memory: a restart drops them.',
+        + '(POST /doors/{id}/unlock-requests/{requestId}/confirm). Requests are kept in memory: a restart drops them. '
+        + '409 while the door\'s area is locked down (a lockdown also cancels the requests waiting for its doors).',
       params: idParam, body: optionalNote,
       response: {
         200: z.object({ seq: z.number().int(), door: doorSchema }),
@@ -288,6 +300,7 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
     const door = findDoor(req.params.id);
     const { account } = principalOf(req);
     if (controller.doors.state(door.id)?.emergency) throw emergencyRefusal();
+    refuseWhileLockedDown(door);
     const note = req.body?.note ?? null;
     const who = { account: account.username, role: account.role, ...(note ? { note } : {}) };
     if (needsSecondAccount(findArea(door.area))) {
@@ -329,7 +342,7 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
     schema: {
       tags: ['site'],
       summary: 'Confirm another account\'s remote unlock: the door opens once, logged in the entry log (remote-unlock, both accounts) first',
-      description: `A manager other than the one who asked, within ${REMOTE_UNLOCK_CONFIRM_MS / 1000} s of the request. 403 for the account that asked; 409 once expired, confirmed or cancelled.`,
+      description: `A manager other than the one who asked, within ${REMOTE_UNLOCK_CONFIRM_MS / 1000} s of the request. 403 for the account that asked; 409 once expired, confirmed or cancelled, or while the door's area is locked down.`,
       params: requestParams, body: optionalNote,
       response: { 200: z.object({ seq: z.number().int(), door: doorSchema }), ...errorResponses },
     },
@@ -339,6 +352,7 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
     const request = pendingRequest(door.id, req.params.requestId);
     if (request.accountId === account.id) throw new ApiError(403, 'the account that asked may not confirm its own remote unlock: another manager must');
     if (controller.doors.state(door.id)?.emergency) throw emergencyRefusal();
+    refuseWhileLockedDown(door);
     const note = req.body?.note ?? null;
     const detail = {
       account: request.requestedBy, role: request.role, ...(request.note ? { note: request.note } : {}),
@@ -417,11 +431,11 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
   // --- area modes --------------------------------------------------------------------------------
 
   /** Changes a mode with its audit record in one transaction (Areas.setMode writes the entry log inside it). */
-  function setMode(req: Parameters<typeof audit>[1], areaId: string, mode: 'normal' | 'lockdown' | 'emergency', roles?: string[]): void {
+  function setMode(req: Parameters<typeof audit>[1], areaId: string, mode: 'normal' | 'lockdown' | 'emergency', roles?: string[], extra?: Record<string, unknown>): void {
     const { account } = principalOf(req);
     const previous = store.areas.mode(areaId).mode;
     db.transaction(() => {
-      audit(ctx, req, `area:${areaId}`, { previous, mode, ...(roles ? { allowedRoles: roles } : {}) });
+      audit(ctx, req, `area:${areaId}`, { previous, mode, ...(roles ? { allowedRoles: roles } : {}), ...extra });
       // Last in the transaction: it writes the entry log and acts on the doors.
       const applied = controller.areas.setMode(areaId, mode, { by: `api:${account.username}`, ...(roles ? { roles } : {}) });
       if (!applied) throw new ApiError(503, 'the entry log cannot be written: the mode did not change');
@@ -441,7 +455,11 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
   }, async (req) => {
     const area = findArea(req.params.id);
     if (store.areas.mode(area.id).mode === 'emergency') throw new ApiError(409, 'the area is released for an emergency: end it first (POST /areas/{id}/normal)');
-    setMode(req, area.id, 'lockdown', req.body?.roles);
+    // Remote unlocks waiting for a confirmation end with the lockdown: one asked before it must not open a door after it.
+    const doorIds = new Set(site().doors.filter((d) => d.area === area.id).map((d) => d.id));
+    const waiting = unlockRequests.pending().filter((r) => doorIds.has(r.doorId)).map((r) => r.id);
+    setMode(req, area.id, 'lockdown', req.body?.roles, waiting.length ? { cancelledRequests: waiting } : undefined);
+    unlockRequests.cancelPendingFor(doorIds, `the lockdown of ${area.id} (${principalOf(req).account.username})`);
     return areaView(area);
   });
 
@@ -504,12 +522,15 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
     config: { roles: operators, action: 'event.ack' },
     schema: {
       tags: ['events'], summary: 'Acknowledge an event (an alarm stays open until acknowledged): records who, when and a note',
+      description: 'An emergency-unlock alarm is acknowledged by another account than the one that unlocked (403 for that one).',
       params: numericIdParam, body: optionalNote, response: { 200: eventSchema, ...errorResponses },
     },
   }, async (req) => {
     const { account } = principalOf(req);
     const event = eventById(db, req.params.id);
     if (!event || !visible(account.role, event)) throw notFound('event');
+    // The alarm is what holds one account opening a door alone to account: someone else must see it and close it.
+    if (event.type === 'emergency-unlock' && event.detail?.account === account.username) throw new ApiError(403, 'you may not acknowledge an alarm you raised yourself: another guard or a manager must');
     if (event.ackedAt) throw new ApiError(409, `acknowledged already by ${event.ackedBy} at ${event.ackedAt}`);
     const note = req.body?.note ?? null;
     db.transaction(() => {
