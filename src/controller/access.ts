@@ -388,6 +388,11 @@ export class Access implements Extension {
       const record = records[i]!;
       if (a.direction === 'in' && !a.decision.needsEscort) {
         flow.recentHolders = [{ personId: a.person.id, credential: a.credential, seq: record.seq, at: now }, ...flow.recentHolders.filter((h) => h.personId !== a.person.id)].slice(0, 5);
+      } else if (a.direction === 'out') {
+        // A host who has gone out again escorts no one in: forgotten at every door of the area.
+        for (const other of this.flows.values()) {
+          if (other.area.id === flow.area.id) other.recentHolders = other.recentHolders.filter((h) => h.personId !== a.person.id);
+        }
       }
       if (a.duress) {
         this.ctx.alarms.raise({ category: 'alarm', type: 'duress', severity: 'alarm', source: flow.door.id, detail: { seq: record.seq, personId: a.person.id, personName: a.person.name } });

@@ -81,13 +81,13 @@ describe('escorts at the lab door (daemon, broker, simulated devices)', () => {
       },
     });
     // One host per case, so no case's recent holders escort another's visitor.
-    for (const [key, card, pin] of [['happy', 'A1000001', '2580'], ['left', 'A1000002', '2581'], ['revoked', 'A1000003', '2582'], ['absent', 'A1000004', '2583'], ['colleague', 'A1000005', '2584'], ['late', 'A1000006', '2585']] as const) {
+    for (const [key, card, pin] of [['happy', 'A1000001', '2580'], ['left', 'A1000002', '2581'], ['revoked', 'A1000003', '2582'], ['absent', 'A1000004', '2583'], ['colleague', 'A1000005', '2584'], ['late', 'A1000006', '2585'], ['gone', 'A1000007', '2586']] as const) {
       const e = await enrol(daemon, { name: `Host ${key}`, card, pin, areas: ['lab'] });
       ids[key] = e.personId;
       grants[key] = e.grantIds;
     }
     // Each visitor's PIN 8642, salted apart (a credential's value is unique).
-    const pinHash = await Promise.all([0, 1, 2, 3, 4].map(() => hashPin('8642')));
+    const pinHash = await Promise.all([0, 1, 2, 3, 4, 5].map(() => hashPin('8642')));
     const db = openDatabase(daemon.dataDir);
     try {
       const people = new PeopleStore(db);
@@ -98,6 +98,7 @@ describe('escorts at the lab door (daemon, broker, simulated devices)', () => {
       // Hosted by someone who never comes to the door: a colleague tries to escort.
       ids.visitorAbsent = addVisitor(people, visits, { name: 'Visitor Absent Host', card: 'B1000004', pinHash: pinHash[3], hostId: ids.absent! });
       ids.visitorLate = addVisitor(people, visits, { name: 'Visitor Late Host', card: 'B1000005', pinHash: pinHash[4], hostId: ids.late! });
+      ids.visitorGone = addVisitor(people, visits, { name: 'Visitor Gone Host', card: 'B1000006', pinHash: pinHash[5], hostId: ids.gone! });
     } finally {
       db.close();
     }
@@ -132,6 +133,21 @@ describe('escorts at the lab door (daemon, broker, simulated devices)', () => {
     const record = lastOf(ids.visitorLeft!);
     expect(record).toMatchObject({ decision: 'denied', reason: 'escort-not-valid', linked_seq: null });
     expect(JSON.parse(record.detail as string)).toEqual({ escort: { personId: ids.left, reason: 'person-inactive' } });
+    expect(unlocks()).toBe(before);
+  });
+
+  it('a host who went in and out again escorts no one: the visitor waits for them and is refused', async () => {
+    await holderEntersLab('A1000007', '2586', ids.gone!);
+    // Out at the exit reader (one factor to leave): in good standing, but no longer there.
+    const left = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'lab unlock for the host leaving');
+    await sim.swipe('lab-exit-reader', 'A1000007');
+    await left;
+    await waitFor(() => lastOf(ids.gone!).direction === 'out', 3000, 'the exit recorded');
+    const before = unlocks();
+    const shown = outcome('lab-reader');
+    await cardAndPin(sim, 'lab', 'B1000006', '8642');
+    expect(await shown).toBe('denied');
+    expect(lastOf(ids.visitorGone!)).toMatchObject({ decision: 'denied', reason: 'escort-timeout', linked_seq: null });
     expect(unlocks()).toBe(before);
   });
 
