@@ -38,7 +38,7 @@ export function devicesCommand(flags: CommonFlags & { secrets?: boolean; ca?: bo
   }
   if (secrets?.observer) {
     out(`\n${'observer'.padEnd(20)} read-only: may subscribe to ${topics.checkpoints} and nothing else`);
-    out(`${''.padEnd(20)} username=${secrets.observer.username} password=${secrets.observer.password} clientId=${observerClientIdPrefix(site.mqtt.baseTopic)}-NAME`);
+    out(`${''.padEnd(20)} username=${secrets.observer.username} password=${secrets.observer.password} clientId=${observerClientIdPrefix(site.mqtt.baseTopic)}NAME (e.g. ${observerClientIdPrefix(site.mqtt.baseTopic)}offsite)`);
   }
   if (secrets) out(`\nSecrets are kept in ${secretsPath(dataDir(flags))} (mode 0600). Treat this output as confidential.`);
 }

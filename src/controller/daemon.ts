@@ -74,7 +74,12 @@ export interface Health {
    * `SELECT 1` alone answers on a full disk.
    */
   database: { ok: boolean; entries: number; error?: string; lastStorageFaultAt?: string; walCheckpoint?: { runs: number; error: string | null } };
-  broker: { mode: 'embedded' | 'external'; url: string; connected: boolean };
+  /**
+   * deviceInput: whether device input that opens doors (cards, exit buttons, key switches) is acted
+   * on. With an external broker it is refused from every (re)connect until a probe with nothing
+   * inconclusive finds the broker closed, and while it is found open; emergency inputs act throughout.
+   */
+  broker: { mode: 'embedded' | 'external'; url: string; connected: boolean; deviceInput: DeviceInputTrust };
   devices: { total: number; online: number; offline: string[]; unknown: string[] };
   /** The data directory's modes: anything group or others can read is listed (names only). */
   files: { ok: boolean; loose: LooseMode[] };
@@ -82,6 +87,13 @@ export interface Health {
   /** Standing security conditions (plain MQTT served, an open broker allowed or found). */
   security: SecurityCondition[];
 }
+
+/** Whether device input that opens doors is acted on (see Health.broker). */
+export type DeviceInputTrust = 'acted-on' | 'refused-until-probed' | 'refused-open-broker';
+
+/** Retries of an inconclusive open-broker probe: 2 s, doubling, at most a minute apart. */
+const PROBE_RETRY_FIRST_MS = 2000;
+const PROBE_RETRY_MAX_MS = 60_000;
 
 export class Controller {
   private readonly extensions: Extension[];
@@ -96,9 +108,12 @@ export class Controller {
   private readonly security = new Map<SecurityCondition['type'], SecurityCondition>();
   /** The broker probe for an external broker, run at every reconnect; undefined with the embedded one. */
   probe?: () => Promise<ProbeResult>;
-  private probing = false;
-  /** The start already probed the broker: the first connection needs no second probe. */
+  /** Bumped at every link change and at stop: a probe's verdict counts only for the connection it probed. */
+  private probeGeneration = 0;
+  private probeRetry?: NodeJS.Timeout;
+  /** The start probed the broker conclusively: the first connection needs no second probe. */
   skipNextProbe = false;
+  private deviceInput: DeviceInputTrust = 'acted-on';
   private fileModesCache?: { at: number; files: Health['files'] };
 
   private constructor(
@@ -162,6 +177,7 @@ export class Controller {
     const standing: SecurityCondition[] = [];
     let probe: (() => Promise<ProbeResult>) | undefined;
     let probedAtStart = false;
+    let refuseAtStart = false;
     if (opts.broker.mode === 'embedded') {
       const { host, port, plainPort } = opts.broker;
       const tls = ensureDeviceTls(opts.dataDir, host);
@@ -206,7 +222,10 @@ export class Controller {
         device: aDeviceLogin(secrets, mqttDevices.map((d) => d.id)),
       });
       const found = await probe();
+      // Only a probe with nothing inconclusive is a verdict; until one says closed, device input
+      // that opens doors is refused (an open broker the site allows is a verdict too).
       probedAtStart = found.inconclusive.length === 0;
+      refuseAtStart = !probedAtStart && !site.mqtt.allowOpenBroker;
       if (found.open.length > 0) {
         if (!site.mqtt.allowOpenBroker) {
           store.close();
@@ -219,7 +238,9 @@ export class Controller {
         log.warn({ url, open: found.open }, 'the MQTT broker is open; allowed by the site file (mqtt.allowOpenBroker)');
         standing.push({ type: 'open-broker', since: new Date().toISOString(), detail: { url, open: found.open, allowed: true } });
       } else if (found.inconclusive.length > 0) {
-        log.warn({ url, inconclusive: found.inconclusive }, 'could not finish the open-broker probe; it runs again when the controller connects');
+        log.warn({ url, inconclusive: found.inconclusive }, refuseAtStart
+          ? 'could not finish the open-broker probe: device input that opens doors is refused until a probe finds the broker closed; it runs again when the controller connects'
+          : 'could not finish the open-broker probe; it runs again when the controller connects');
       }
     }
 
@@ -239,6 +260,7 @@ export class Controller {
     const controller = new Controller(ctx, new Doors(ctx), new Supervision(ctx), mqtt, broker, url, opts.broker.mode, faults, opts.dataDir);
     controller.probe = probe;
     controller.skipNextProbe = probedAtStart;
+    if (refuseAtStart) controller.setDeviceInput('refused-until-probed');
     for (const condition of standing) controller.raiseSecurity(condition);
     await controller.run();
     return controller;
@@ -255,10 +277,20 @@ export class Controller {
         this.ctx.alarms.raise({ category: 'system', type: 'broker-lost', severity: 'alarm', source: this.brokerUrl, detail: error ? { error } : null });
       }
       // Every (re)connect to an external broker: is it still closed? It may have been restarted
-      // with another configuration while we were away.
-      if (connected && !linkWasUp && this.probe) {
-        if (this.skipNextProbe) this.skipNextProbe = false;
-        else void this.reprobe();
+      // with another configuration while we were away. Distrusted as soon as the link drops: a
+      // resumed session's queued events can arrive before the client reports the connection.
+      if (this.probe) {
+        if (!connected) {
+          this.skipNextProbe = false;
+          this.probeGeneration++;
+          clearTimeout(this.probeRetry);
+          if (this.deviceInput === 'acted-on' && !this.ctx.site.mqtt.allowOpenBroker) this.setDeviceInput('refused-until-probed');
+          // An error that did not drop the link (the client is still connected): probe it as it is.
+          if (this.mqtt.connected) void this.probeUntilClosed(this.probeGeneration);
+        } else if (!linkWasUp) {
+          if (this.skipNextProbe) this.skipNextProbe = false;
+          else void this.probeUntilClosed(++this.probeGeneration);
+        }
       }
       linkWasUp = connected;
     });
@@ -279,35 +311,60 @@ export class Controller {
     this.ctx.alarms.raise({ category: 'security', type: condition.type, severity: 'alarm', source: this.brokerUrl, detail: condition.detail });
   }
 
-  private async reprobe(): Promise<void> {
-    if (this.probing || !this.probe) return;
-    this.probing = true;
+  /** Whether device input that opens doors is acted on; the MQTT driver refuses it otherwise. */
+  setDeviceInput(trust: DeviceInputTrust): void {
+    this.deviceInput = trust;
+    this.mqtt.untrustedBroker = trust !== 'acted-on';
+    this.mqtt.untrustedReason = trust === 'refused-open-broker'
+      ? 'the broker is open (security alarm): device input that opens doors is refused'
+      : 'the broker is not yet probed since the controller (re)connected: device input that opens doors is refused until the probe finds it closed';
+  }
+
+  /**
+   * Probes the broker of this connection until the verdict is in: found closed (nothing
+   * inconclusive), device input is acted on; found open, it stays refused (alarm) until a later
+   * connection's probe finds it closed; inconclusive, it stays refused and the probe is retried.
+   */
+  private async probeUntilClosed(generation: number, attempt = 0): Promise<void> {
+    if (!this.probe || generation !== this.probeGeneration) return;
     const { log, alarms, site } = this.ctx;
+    let found: ProbeResult;
     try {
-      const found = await this.probe();
-      const known = this.security.get('open-broker');
-      if (found.open.length > 0) {
-        // Fail secure without failing people: the controller stays connected so locks relock and
-        // emergency inputs still release fail-safe doors, but it no longer opens a door on device
-        // input (cards, exit buttons, key switches) that anyone could have written.
-        const allowed = site.mqtt.allowOpenBroker;
-        if (!allowed) this.mqtt.untrustedBroker = true;
-        if (!known) {
-          log.error({ url: this.brokerUrl, open: found.open, allowed }, allowed
-            ? 'the MQTT broker is open (allowed by the site file)'
-            : 'the MQTT broker is open: device input that opens doors is refused until it is closed; fix it with `tobira mqtt-acl`');
-          this.raiseSecurity({ type: 'open-broker', since: new Date().toISOString(), detail: { url: this.brokerUrl, open: found.open, allowed, refusingDeviceInput: !allowed } });
-        }
-      } else if (found.inconclusive.length === 0 && known) {
-        this.mqtt.untrustedBroker = false;
+      found = await this.probe();
+    } catch (err) {
+      found = { open: [], inconclusive: [`the probe failed: ${(err as Error).message}`] };
+    }
+    // The link changed (or the controller stops) meanwhile: this verdict is about another connection.
+    if (generation !== this.probeGeneration) return;
+    const known = this.security.get('open-broker');
+    const allowed = site.mqtt.allowOpenBroker;
+    if (found.open.length > 0) {
+      // Fail secure without failing people: the controller stays connected so locks relock and
+      // emergency inputs still release fail-safe doors, but it no longer opens a door on device
+      // input (cards, exit buttons, key switches) that anyone could have written.
+      if (!allowed) this.setDeviceInput('refused-open-broker');
+      if (!known) {
+        log.error({ url: this.brokerUrl, open: found.open, allowed }, allowed
+          ? 'the MQTT broker is open (allowed by the site file)'
+          : 'the MQTT broker is open: device input that opens doors is refused until it is closed; fix it with `tobira mqtt-acl`');
+        this.raiseSecurity({ type: 'open-broker', since: new Date().toISOString(), detail: { url: this.brokerUrl, open: found.open, allowed, refusingDeviceInput: !allowed } });
+      }
+    } else if (found.inconclusive.length > 0) {
+      const retryMs = Math.min(PROBE_RETRY_FIRST_MS * 2 ** attempt, PROBE_RETRY_MAX_MS);
+      log.warn({ url: this.brokerUrl, inconclusive: found.inconclusive, retryMs, deviceInput: this.deviceInput },
+        this.deviceInput === 'acted-on' ? 'could not finish the open-broker probe; retrying' : 'could not finish the open-broker probe: device input that opens doors stays refused; retrying');
+      this.probeRetry = setTimeout(() => void this.probeUntilClosed(generation, attempt + 1), retryMs);
+      this.probeRetry.unref();
+    } else {
+      const was = this.deviceInput;
+      this.setDeviceInput('acted-on');
+      if (known) {
         this.security.delete('open-broker');
         log.info({ url: this.brokerUrl }, 'the MQTT broker is closed again: device input is acted on');
         alarms.raise({ category: 'security', type: 'open-broker-cleared', severity: 'info', source: this.brokerUrl });
+      } else if (was !== 'acted-on') {
+        log.info({ url: this.brokerUrl }, 'the open-broker probe found the MQTT broker closed: device input is acted on');
       }
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'open-broker probe failed');
-    } finally {
-      this.probing = false;
     }
   }
 
@@ -343,13 +400,13 @@ export class Controller {
       else if (h.online === false) offline.push(id);
       else unknown.push(id);
     }
-    // An open broker found after a reconnect refuses device input: not healthy. Conditions the site
+    // An open broker found after a reconnect, or one not yet probed since, refuses device input: not healthy. Conditions the site
     // allowed (a plain port, an allowed open broker) are listed but do not fail the check.
-    const refusing = [...this.security.values()].some((c) => c.detail.allowed === false);
+    const refusing = [...this.security.values()].some((c) => c.detail.allowed === false) || this.deviceInput !== 'acted-on';
     return {
       ok: database.ok && this.brokerConnected && !refusing,
       database,
-      broker: { mode: this.brokerMode, url: this.brokerUrl, connected: this.brokerConnected },
+      broker: { mode: this.brokerMode, url: this.brokerUrl, connected: this.brokerConnected, deviceInput: this.deviceInput },
       devices: { total: this.supervision.devices().size, online, offline, unknown },
       files: this.fileModes(),
       counters: { ...this.ctx.counters },
@@ -402,6 +459,9 @@ export class Controller {
     this.stopping ??= (async () => {
       const { log } = this.ctx;
       log.info('stopping: locking every door');
+      // No probe verdict may act on a closed store.
+      this.probeGeneration++;
+      clearTimeout(this.probeRetry);
       await this.doors.stop();
       for (const ext of [...this.extensions].reverse()) if (ext.name !== 'doors') await ext.stop();
       await withTimeout(this.ctx.devices.stop(), 3000);

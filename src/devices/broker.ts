@@ -86,7 +86,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     } else if (observer && username === observer.username) {
       if (!sameSecret(password, observer.password)) return refuse('wrong secret');
       const prefix = observerClientIdPrefix(opts.baseTopic);
-      if (!client.id.startsWith(prefix)) return refuse(`observer must use a client id starting with ${prefix}`);
+      // A name after the separator is required: `{base}:observer:` alone names no one.
+      if (!client.id.startsWith(prefix) || client.id.length === prefix.length) return refuse(`observer must use a client id starting with ${prefix} and a name of its own`);
     } else {
       const secret = opts.secrets.devices[username];
       if (!secret) return refuse('unknown device');

@@ -56,11 +56,13 @@ export class MqttDriver implements DeviceDriver {
   private readonly pending = new Map<string, (r: CommandResult) => void>();
   private nextId = 0;
   /**
-   * Set while the broker was found open after a reconnect: anyone may have written what arrives.
+   * Set while the broker was found open, or is not yet probed since a (re)connect: anyone may have written what arrives.
    * Device input that opens a door or changes a mode is refused; life safety (emergency inputs),
    * acknowledgements, sensors and status still count. Doors stay locked: fail secure.
    */
   untrustedBroker = false;
+  /** Why, in the `device.rejected` record (set by the controller with untrustedBroker). */
+  untrustedReason = 'the broker is open (security alarm): device input that opens doors is refused';
   private readonly idPrefix = Date.now().toString(36);
 
   constructor(private readonly opts: MqttDriverOptions) {
@@ -149,7 +151,7 @@ export class MqttDriver implements DeviceDriver {
     const event = parseDeviceEvent(payload);
     if (!event.ok) return listener.rejected({ deviceId, topic, reason: event.error });
     if (this.untrustedBroker && opensSomething(event.value)) {
-      return listener.rejected({ deviceId, topic, reason: 'the broker is open (security alarm): device input that opens doors is refused' });
+      return listener.rejected({ deviceId, topic, reason: this.untrustedReason });
     }
     listener.event(deviceId, event.value, receivedAt);
   }

@@ -170,9 +170,13 @@ export function controllerClientId(base: string): string {
 export const CONTROLLER_USERNAME = 'tobira-controller';
 /** The read-only login that may subscribe to the log checkpoints and nothing else. */
 export const OBSERVER_USERNAME = 'tobira-observer';
-/** An observer's client id starts with this: it can never take over a device's or the controller's session. */
+/**
+ * An observer's client id starts with this, e.g. `tobira:observer:offsite`. The separator matters:
+ * with a bare `{base}:observer` prefix a device named `observer-cam` (client id `{base}:observer-cam`)
+ * could be knocked off by the observer login taking its client id.
+ */
 export function observerClientIdPrefix(base: string): string {
-  return `${base}:observer`;
+  return `${base}:observer:`;
 }
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };

@@ -2,7 +2,8 @@
 // serve MQTT over TLS with the data directory's CA; a device that does not trust it is refused; the
 // read-only observer reads the log checkpoints and nothing else; plain MQTT only when asked; an open
 // external broker is refused at start (exit 2) unless the site allows it, and found open after a
-// reconnect it raises a security alarm and stops device input from opening doors.
+// reconnect it raises a security alarm and stops device input from opening doors; after every reconnect,
+// and while a probe cannot be finished, that input waits until a probe finds the broker closed.
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -108,7 +109,7 @@ for (const setup of setups) {
     it('the observer login reads the retained log checkpoint and nothing else', async () => {
       const observer = daemon.secrets.observer!;
       const topics = new Topics(daemon.baseTopic);
-      const login = { username: observer.username, password: observer.password, clientId: `${observerClientIdPrefix(daemon.baseTopic)}-offsite` };
+      const login = { username: observer.username, password: observer.password, clientId: `${observerClientIdPrefix(daemon.baseTopic)}offsite` };
       // The card read above made a record, and with it a checkpoint, published retained.
       await waitFor(() => events(daemon).length > 0, 5000, 'the daemon to have recorded something');
       const client = await mqtt.connectAsync(daemon.mqttUrl, { ca: daemon.ca, protocolVersion: 4, reconnectPeriod: 0, ...login });
@@ -161,6 +162,8 @@ describe('the embedded broker: certificates, plain MQTT only when asked', () => 
     const secrets = spawnSync(process.execPath, [CLI, 'devices', '--secrets', '--site', prepared.siteFile, '--data', prepared.dataDir], { encoding: 'utf8' });
     expect(secrets.stdout).toMatch(/username=tobira-observer password=\S{16,}/);
     expect(secrets.stdout).toContain(`/log/checkpoints and nothing else`);
+    // The observer's client id has a separator after "observer": it cannot be a device's `{base}:observer-cam`.
+    expect(secrets.stdout).toContain(`clientId=${prepared.baseTopic}:observer:NAME (e.g. ${prepared.baseTopic}:observer:offsite)`);
   });
 
   it('makes the CA and server certificate at first start, private keys mode 0600', async () => {
@@ -260,6 +263,64 @@ describe.skipIf(!hasMosquitto)('an open external broker', () => {
       expect(r.output).toMatch(/receives commands meant for another device/);
       expect(r.output).not.toMatch(/anonymous client/);
     } finally {
+      await broker.stop();
+    }
+  });
+
+  it('a probe that cannot finish (its device login refused): device input that opens doors is refused, not acted on, until a probe finds the broker closed', async () => {
+    const prepared = prepareData();
+    // The probe reads with the site's first MQTT device's login (lab-reader): Mosquitto does not know it.
+    let passwd = '';
+    const broker = await startAclMosquitto({
+      ...prepared,
+      edit: (lines, dir) => {
+        passwd = readFileSync(join(dir, 'passwd'), 'utf8');
+        writeFileSync(join(dir, 'passwd'), passwd.split('\n').filter((l) => !l.startsWith('lab-reader:')).join('\n'));
+        return lines;
+      },
+    });
+    let daemon: Daemon | undefined;
+    let sim: Simulator | undefined;
+    try {
+      // It starts (an unfinished probe is no verdict), refusing that input meanwhile.
+      daemon = await startDaemon({ broker: { kind: 'external', url: broker.url }, dataDir: prepared.dataDir, baseTopic: prepared.baseTopic });
+      expect(daemon.output()).toMatch(/could not finish the open-broker probe: device input that opens doors is refused/);
+      const health = await daemon.health();
+      expect(health.broker).toMatchObject({ connected: true, deviceInput: 'refused-until-probed' });
+      expect(health.ok).toBe(false);
+      expect(health.security).toEqual([]);
+      expect(events(daemon, 'open-broker')).toEqual([]);
+      sim = await Simulator.start({ site: daemon.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: daemon.secrets, only: ['lab-exit-reader', 'lab-lock', 'fire-panel'] });
+      await waitFor(() => sim!.observed('lab-lock').length > 0, 5000, 'lab-lock driven to rest');
+      // A card read during the window is refused (recorded as rejected), not decided.
+      const before = (await daemon.health()).counters.rejected;
+      const shown = sim.expectCommand('lab-exit-reader', (c) => c.command === 'indicate', 1500, 'an indication');
+      await sim.swipe('lab-exit-reader', 'DEAD0004');
+      await expect(shown).rejects.toThrow();
+      expect((await daemon.health()).counters.rejected).toBeGreaterThanOrEqual(before + 1);
+      // Life safety acts throughout.
+      const released = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'the emergency release');
+      await sim.input('fire-panel', true);
+      await released;
+      const relocked = sim.expectCommand('lab-lock', (c) => c.command === 'lock', 3000, 'the relock');
+      await sim.input('fire-panel', false);
+      await relocked;
+      // The probe is retried, and says why.
+      await waitFor(() => /could not finish the open-broker probe: device input that opens doors stays refused; retrying/.test(daemon!.output()), 10_000, 'a retried probe');
+
+      // The installer fixes the password file and restarts Mosquitto: the probe of the new connection finds it closed.
+      await broker.stop();
+      writeFileSync(join(broker.dir, 'passwd'), passwd);
+      await broker.restart();
+      await waitFor(async () => (await daemon!.health()).broker.deviceInput === 'acted-on', 15_000, 'device input acted on again');
+      expect(daemon.output()).toMatch(/the open-broker probe found the MQTT broker closed: device input is acted on/);
+      await waitFor(() => sim!.isOnline('lab-exit-reader'), 10_000, 'the reader back online');
+      const again = sim.expectCommand('lab-exit-reader', (c) => c.command === 'indicate', 3000, 'an indication');
+      await sim.swipe('lab-exit-reader', 'DEAD0005');
+      await again;
+    } finally {
+      await sim?.stop();
+      await daemon?.stop();
       await broker.stop();
     }
   });
