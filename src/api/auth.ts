@@ -127,10 +127,14 @@ export class AuthService {
     const base = { actor: username, role: null, action: 'auth.login', target: null, address };
     const account = this.accounts.byUsername(username);
     const now = this.now();
-    // One answer, and one argon2 computation, for an unknown user, a disabled or locked account and
-    // a wrong password or code alike: neither the text nor the time tells which accounts exist.
-    const refuse = (outcome: string, detail: Record<string, unknown> | null = null): never => {
-      this.record({ ...base, role: account?.role ?? null, outcome, detail });
+    // One answer, one argon2 computation and one durable commit for an unknown user, a disabled or
+    // locked account and a wrong password or code alike: neither the text nor the time tells which
+    // accounts exist. `alsoRecord` runs in the refusal's transaction (a failure's count, a lockout).
+    const refuse = (outcome: string, detail: Record<string, unknown> | null = null, alsoRecord?: () => Record<string, unknown>): never => {
+      this.db.transaction(() => {
+        const more = alsoRecord?.() ?? {};
+        this.record({ ...base, role: account?.role ?? null, outcome, detail: detail || Object.keys(more).length ? { ...detail, ...more } : null });
+      })();
       throw new AuthError(401, 'wrong username, password or code');
     };
     if (!account) {
@@ -147,29 +151,34 @@ export class AuthService {
       if (account.totpSecret && totp && /^\d{6}$/.test(totp)) {
         const result = await verifyTotp({ secret: account.totpSecret, token: totp, epoch: Math.floor(now.getTime() / 1000), epochTolerance: 30 }).catch(() => ({ valid: false as const }));
         if (result.valid) {
-          const step = stepOf(result, Math.floor(now.getTime() / 1000));
-          totpStep = step;
-          // A code already used cannot log in again.
-          totpOk = account.lastTotpStep === null || step > account.lastTotpStep;
+          totpStep = stepOf(result, Math.floor(now.getTime() / 1000));
+          // A code already used cannot log in again (checked again, in SQL, when the session is made).
+          totpOk = account.lastTotpStep === null || totpStep > account.lastTotpStep;
         }
       }
     }
-    if (!passwordOk || !totpOk) {
-      const reason = !passwordOk ? 'wrong password' : totp ? 'wrong or reused code' : 'code required';
-      const failures = account.failedLogins + 1;
-      const lockedUntil = failures >= s.loginMaxFailures ? new Date(now.getTime() + s.loginLockoutMinutes * 60_000).toISOString() : null;
-      this.accounts.recordFailure(account.id, lockedUntil);
-      if (lockedUntil) this.record({ actor: account.username, role: account.role, action: 'auth.lockout', target: `account:${account.id}`, outcome: 'ok', address, detail: { failures, lockedUntil } });
-      return refuse('failed', { reason, failures });
-    }
+    /** A failure counted in SQL (parallel attempts each see their own count), and the lockout it earns. */
+    const fail = (reason: string): never => refuse('failed', { reason }, () => {
+      const failures = this.accounts.recordFailure(account.id, now.toISOString());
+      if (failures >= s.loginMaxFailures) {
+        const lockedUntil = new Date(now.getTime() + s.loginLockoutMinutes * 60_000).toISOString();
+        this.accounts.lock(account.id, lockedUntil);
+        this.record({ actor: account.username, role: account.role, action: 'auth.lockout', target: `account:${account.id}`, outcome: 'ok', address, detail: { failures, lockedUntil } });
+      }
+      return { failures };
+    });
+    if (!passwordOk || !totpOk) return fail(!passwordOk ? 'wrong password' : totp ? 'wrong or reused code' : 'code required');
     const token = randomBytes(32).toString('base64url');
     const expiresAt = new Date(Math.min(now.getTime() + s.sessionMaxHours * 3_600_000, Number.MAX_SAFE_INTEGER)).toISOString();
-    this.db.transaction(() => {
+    const signedIn = this.db.transaction(() => {
+      // Two sign-ins racing with one code: the step is taken once, the second finds it used.
+      if (totpStep !== null && !this.accounts.useTotpStep(account.id, totpStep)) return false;
       this.accounts.clearFailures(account.id);
-      if (totpStep !== null) this.accounts.setTotp(account.id, { lastStep: totpStep });
       this.accounts.createSession({ tokenHash: hashToken(token), accountId: account.id, createdAt: now.toISOString(), lastSeenAt: now.toISOString(), expiresAt, address });
       this.record({ ...base, role: account.role, outcome: 'ok', detail: account.mustChangePassword ? { mustChangePassword: true } : null });
+      return true;
     })();
+    if (!signedIn) return fail('wrong or reused code');
     return { token, expiresAt, account: this.accounts.byId(account.id)! };
   }
 
@@ -246,11 +255,13 @@ export class AuthService {
 
   /**
    * An open stream's session at a heartbeat: alive (and its idle clock reset: watching is activity),
-   * or why it ended. The absolute lifetime is never extended.
+   * or why it ended. The absolute lifetime is never extended. A session a refresh replaced is
+   * `session-renewed`, not `session-ended`: an unattended console cannot sign in again.
    */
-  keepStreamAlive(tokenHash: string, role: Role): 'alive' | 'session-ended' | 'session-expired' | 'session-idle' {
+  keepStreamAlive(tokenHash: string, role: Role): 'alive' | 'session-ended' | 'session-renewed' | 'session-expired' | 'session-idle' {
     const session = this.accounts.session(tokenHash);
-    if (!session) return 'session-ended';
+    // Ended by a refresh: the client holds the new token and only needs to reconnect with it.
+    if (!session) return this.accounts.sessionRenewed(tokenHash) ? 'session-renewed' : 'session-ended';
     const account = this.accounts.byId(session.accountId);
     if (!account || account.status !== 'active' || account.role !== role) return 'session-ended';
     const now = this.now().getTime();
@@ -322,7 +333,9 @@ export class AuthService {
     if (!account || account.status !== 'active') return refuse('failed', 'account disabled');
     if (row.credential !== this.credentialOf(account)) return refuse('failed', 'role or password changed');
     if (account.mustChangePassword) return refuse('failed', 'password must be changed');
-    if (account.lockedUntil && Date.parse(account.lockedUntil) > now.getTime()) return refuse('failed', 'account locked');
+    // No look at the password lockout: the refresh token is the credential here, and the lockout
+    // guards against password guessing. Anyone could otherwise lock a guard out from the LAN and so
+    // end the night console's refresh (and its token family).
 
     const token = randomBytes(32).toString('base64url');
     const expiresAt = new Date(Math.min(now.getTime() + this.settings().sessionMaxHours * 3_600_000, Date.parse(row.expiresAt))).toISOString();

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 import { dataDirOf, openSecretBox, SecretBox, SecretKeyError, secretsKeyPath } from './secret-box.js';
+import { rewriteSecurely } from './scrub.js';
 
 export type Role = 'admin' | 'manager' | 'guard' | 'auditor';
 export const roles: readonly Role[] = ['admin', 'manager', 'guard', 'auditor'];
@@ -74,18 +75,25 @@ export class AccountStore {
     return store;
   }
 
-  /** Seals seeds left in clear and checks that every sealed one opens. */
+  /**
+   * Seals seeds left in clear and checks that every sealed one opens. When some were in clear, the
+   * rows are rewritten with secure_delete on and the WAL checkpointed and truncated: the clear seeds
+   * must not live on in freed page space or in old WAL frames.
+   */
   private sealClearSeeds(): void {
     const rows = this.db.prepare('SELECT id, totp_secret AS secret, totp_pending_secret AS pending FROM accounts').all() as { id: string; secret: string | null; pending: string | null }[];
-    this.db.transaction(() => {
-      for (const r of rows) {
-        for (const [column, value, pending] of [['totp_secret', r.secret, false], ['totp_pending_secret', r.pending, true]] as const) {
-          if (value === null) continue;
-          if (SecretBox.isSealed(value)) this.box.open(value, seedContext(r.id, pending));
-          else this.db.prepare(`UPDATE accounts SET ${column} = ? WHERE id = ?`).run(this.box.seal(value, seedContext(r.id, pending)), r.id);
-        }
+    const clear: { column: 'totp_secret' | 'totp_pending_secret'; id: string; value: string; pending: boolean }[] = [];
+    for (const r of rows) {
+      for (const [column, value, pending] of [['totp_secret', r.secret, false], ['totp_pending_secret', r.pending, true]] as const) {
+        if (value === null) continue;
+        if (SecretBox.isSealed(value)) this.box.open(value, seedContext(r.id, pending));
+        else clear.push({ column, id: r.id, value, pending });
       }
-    })();
+    }
+    if (!clear.length) return;
+    rewriteSecurely(this.db, () => {
+      for (const c of clear) this.db.prepare(`UPDATE accounts SET ${c.column} = ? WHERE id = ?`).run(this.box.seal(c.value, seedContext(c.id, c.pending)), c.id);
+    });
   }
 
   private seal(id: string, seed: string | null, pending: boolean): string | null {
@@ -136,32 +144,74 @@ export class AccountStore {
     return this.byId(id)!;
   }
 
+  // Each change below ends the account's refresh tokens: a token issued before a password, role,
+  // status, exemption or seed change must not renew a session after it (a disabled and re-enabled
+  // account, a reset phone, an auditor no longer exempt). Their sessions end by the caller.
+
   setPassword(id: string, hash: string, history: string[], mustChange: boolean): void {
-    this.q('UPDATE accounts SET password_hash = ?, password_history = ?, must_change_password = ? WHERE id = ?').run(hash, JSON.stringify(history), mustChange ? 1 : 0, id);
+    this.db.transaction(() => {
+      this.q('UPDATE accounts SET password_hash = ?, password_history = ?, must_change_password = ? WHERE id = ?').run(hash, JSON.stringify(history), mustChange ? 1 : 0, id);
+      this.revokeRefreshOfAccount(id);
+    })();
   }
 
   /** A new role; an exemption from the second factor is for a reading auditor only, so it ends here. */
   setRole(id: string, role: Role): void {
-    this.q('UPDATE accounts SET role = ?, totp_exempt = 0 WHERE id = ?').run(role, id);
+    this.db.transaction(() => {
+      this.q('UPDATE accounts SET role = ?, totp_exempt = 0 WHERE id = ?').run(role, id);
+      this.revokeRefreshOfAccount(id);
+    })();
   }
 
   setTotpExempt(id: string, exempt: boolean): void {
-    this.q('UPDATE accounts SET totp_exempt = ? WHERE id = ?').run(exempt ? 1 : 0, id);
+    this.db.transaction(() => {
+      this.q('UPDATE accounts SET totp_exempt = ? WHERE id = ?').run(exempt ? 1 : 0, id);
+      this.revokeRefreshOfAccount(id);
+    })();
   }
 
   setStatus(id: string, status: Account['status']): void {
-    this.q('UPDATE accounts SET status = ? WHERE id = ?').run(status, id);
+    this.db.transaction(() => {
+      this.q('UPDATE accounts SET status = ? WHERE id = ?').run(status, id);
+      this.revokeRefreshOfAccount(id);
+    })();
   }
 
+  /** `secret`: a new seed (reset or confirmed enrolment) also ends the refresh tokens. */
   setTotp(id: string, fields: { secret?: string | null; pending?: string | null; lastStep?: number | null }): void {
-    if (fields.secret !== undefined) this.q('UPDATE accounts SET totp_secret = ?, last_totp_step = NULL WHERE id = ?').run(this.seal(id, fields.secret, false), id);
-    if (fields.pending !== undefined) this.q('UPDATE accounts SET totp_pending_secret = ? WHERE id = ?').run(this.seal(id, fields.pending, true), id);
-    if (fields.lastStep !== undefined) this.q('UPDATE accounts SET last_totp_step = ? WHERE id = ?').run(fields.lastStep, id);
+    this.db.transaction(() => {
+      if (fields.secret !== undefined) {
+        this.q('UPDATE accounts SET totp_secret = ?, last_totp_step = NULL WHERE id = ?').run(this.seal(id, fields.secret, false), id);
+        this.revokeRefreshOfAccount(id);
+      }
+      if (fields.pending !== undefined) this.q('UPDATE accounts SET totp_pending_secret = ? WHERE id = ?').run(this.seal(id, fields.pending, true), id);
+      if (fields.lastStep !== undefined) this.q('UPDATE accounts SET last_totp_step = ? WHERE id = ?').run(fields.lastStep, id);
+    })();
   }
 
-  recordFailure(id: string, lockedUntil: string | null): number {
-    this.q('UPDATE accounts SET failed_logins = failed_logins + 1, locked_until = coalesce(?, locked_until) WHERE id = ?').run(lockedUntil, id);
-    return this.byId(id)!.failedLogins;
+  /**
+   * Records the time step of a code just used to sign in: false when that step (or a later one) was
+   * used already. Conditional in SQL, so two sign-ins racing with one code cannot both pass.
+   */
+  useTotpStep(id: string, step: number): boolean {
+    return this.q('UPDATE accounts SET last_totp_step = ? WHERE id = ? AND (last_totp_step IS NULL OR last_totp_step < ?)').run(step, id, step).changes > 0;
+  }
+
+  /**
+   * Counts a failed sign-in and returns the count, incremented in SQL (parallel attempts each see
+   * their own). A lockout that has run out starts the count over: one wrong attempt after it is the
+   * first, not another lockout.
+   */
+  recordFailure(id: string, now: string): number {
+    const row = this.q(`UPDATE accounts SET
+        failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= @now THEN 1 ELSE failed_logins + 1 END,
+        locked_until = CASE WHEN locked_until IS NOT NULL AND locked_until <= @now THEN NULL ELSE locked_until END
+      WHERE id = @id RETURNING failed_logins AS n`).get({ now, id }) as { n: number } | undefined;
+    return row?.n ?? 0;
+  }
+
+  lock(id: string, until: string): void {
+    this.q('UPDATE accounts SET locked_until = ? WHERE id = ?').run(until, id);
   }
 
   clearFailures(id: string): void {
@@ -215,11 +265,20 @@ export class AccountStore {
     this.q('DELETE FROM refresh_tokens WHERE family = ?').run(family);
   }
 
+  /**
+   * Whether a session ended because a refresh token issued with it was used (renewed, not signed
+   * out): an open stream on it is told to reconnect with the new token.
+   */
+  sessionRenewed(sessionHash: string): boolean {
+    return this.q('SELECT 1 FROM refresh_tokens WHERE session_hash = ? AND used_at IS NOT NULL LIMIT 1').get(sessionHash) !== undefined;
+  }
+
   /** Signing out ends the session's refresh tokens too. */
   revokeRefreshOfSession(sessionHash: string): void {
     this.q('DELETE FROM refresh_tokens WHERE family IN (SELECT family FROM refresh_tokens WHERE session_hash = ?)').run(sessionHash);
   }
 
+  /** Every refresh token of an account (its password, role, status, exemption or seed changed). */
   revokeRefreshOfAccount(accountId: string): void {
     this.q('DELETE FROM refresh_tokens WHERE account_id = ?').run(accountId);
   }

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
 import { openSecretBox, SecretBox, SecretKeyError } from './secret-box.js';
+import { rewriteSecurely } from './scrub.js';
 
 export interface Person {
   id: string;
@@ -90,23 +91,27 @@ export class PeopleStore {
     return (this.box ??= openSecretBox(this.db));
   }
 
-  /** Door OTP seeds an older version left in clear are sealed; every sealed one must open (else no start). */
+  /**
+   * Door OTP seeds an older version left in clear are sealed (with secure_delete and a truncated
+   * WAL: scrub.ts); every sealed one must open (else no start).
+   */
   private sealClearOtpSeeds(): void {
     const rows = this.db.prepare("SELECT id, person_id AS personId, value FROM credentials WHERE kind = 'otp'").all() as { id: number; personId: string; value: string }[];
     if (!rows.length) return;
     const box = this.secrets();
-    this.db.transaction(() => {
-      for (const r of rows) {
-        if (!SecretBox.isSealed(r.value)) this.db.prepare('UPDATE credentials SET value = ? WHERE id = ?').run(box.seal(r.value, otpContext(r.personId)), r.id);
-        else {
-          try {
-            box.open(r.value, otpContext(r.personId));
-          } catch (err) {
-            throw new SecretKeyError(`people's door OTP seeds in the database do not open with the data directory's secrets-key (${(err as Error).message}); put back the key kept with this database`);
-          }
-        }
+    const clear = rows.filter((r) => !SecretBox.isSealed(r.value));
+    for (const r of rows) {
+      if (!SecretBox.isSealed(r.value)) continue;
+      try {
+        box.open(r.value, otpContext(r.personId));
+      } catch (err) {
+        throw new SecretKeyError(`people's door OTP seeds in the database do not open with the data directory's secrets-key (${(err as Error).message}); put back the key kept with this database`);
       }
-    })();
+    }
+    if (!clear.length) return;
+    rewriteSecurely(this.db, () => {
+      for (const r of clear) this.db.prepare('UPDATE credentials SET value = ? WHERE id = ?').run(box.seal(r.value, otpContext(r.personId)), r.id);
+    });
   }
 
   findCredential(kind: Credential['kind'], value: string): Credential | undefined {

@@ -1,7 +1,7 @@
 // Accounts, login, TOTP, sessions, lockout and the password policy, through fastify's inject.
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { buildServer } from '../../src/api/server.js';
 import { AuthService } from '../../src/api/auth.js';
 import { checkPassword } from '../../src/api/password-policy.js';
 import { Controller } from '../../src/controller/daemon.js';
+import { PeopleStore } from '../../src/store/people.js';
 import { SECRETS_KEY_FILE } from '../../src/store/secret-box.js';
 import { startApi, TEST_PASSWORD, type TestApi } from '../helpers/api.js';
 import { freePort } from '../helpers/ports.js';
@@ -230,6 +231,77 @@ describe('sign-in, sessions and accounts', () => {
     expect(res.body).not.toMatch(/at .*\.js/); // no stack trace
   });
 
+  it('a password lockout does not end a refresh token; a lockout that ran out starts the count over', async () => {
+    const acct = await api.signIn('console.guard', 'guard');
+    const attempt = (password: string, totp?: string) =>
+      api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: acct.username, password, ...(totp ? { totp } : {}) }, remoteAddress: '10.0.4.1' });
+    const signedIn = await attempt(acct.password, await api.code(acct.totpSecret!, 1));
+    expect(signedIn.statusCode).toBe(200);
+    // Anyone on the LAN can lock the guard out with wrong passwords...
+    for (let i = 0; i < 5; i++) expect((await attempt('wrong-password-xyz', '000000')).statusCode).toBe(401);
+    const account = () => api.auth.accounts.byUsername(acct.username)!;
+    expect(account().lockedUntil).not.toBeNull();
+    // ...but the console's refresh token is its own credential: it still renews, and the one after it too.
+    const renewed = await api.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: signedIn.json().refreshToken } });
+    expect(renewed.statusCode, renewed.body).toBe(200);
+    expect((await api.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: renewed.json().refreshToken } })).statusCode).toBe(200);
+
+    // The lockout runs out: one wrong attempt after it is the first of a new count, not another lockout.
+    api.controller.ctx.store.db.prepare("UPDATE accounts SET locked_until = '2020-01-01T00:00:00.000Z' WHERE username = ?").run(acct.username);
+    expect((await attempt('wrong-password-xyz', '000000')).statusCode).toBe(401);
+    expect(account()).toMatchObject({ failedLogins: 1, lockedUntil: null });
+  });
+
+  it('refresh tokens end when the account changes: a TOTP reset, an exemption ended, disabled and enabled again', async () => {
+    const acct = await api.signIn('console.auditor', 'auditor');
+    const id = api.auth.accounts.byUsername(acct.username)!.id;
+    const login = async (totp?: string) => {
+      const res = await api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: acct.username, password: acct.password, ...(totp ? { totp } : {}) }, remoteAddress: '10.0.5.1' });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json().refreshToken as string;
+    };
+    const refresh = (refreshToken: string) => api.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken } });
+    const patch = async (body: object) => expect((await api.call('admin', 'PATCH', `/api/v1/accounts/${id}`, body)).statusCode).toBe(200);
+
+    // A lost phone: the seed is reset, and what was signed in with the old one cannot renew.
+    const beforeReset = await login(await api.code(acct.totpSecret!, 1));
+    expect((await api.call('admin', 'POST', `/api/v1/accounts/${id}/reset-totp`)).statusCode).toBe(200);
+    expect((await refresh(beforeReset)).statusCode).toBe(401);
+
+    // An exempted auditor signs in without a code; ending the exemption ends that sign-in's renewal.
+    await patch({ totpExempt: true });
+    const exempt = await login();
+    await patch({ totpExempt: false });
+    expect((await refresh(exempt)).statusCode).toBe(401);
+
+    // Disabled and enabled again: the tokens from before do not come back with the account.
+    await patch({ totpExempt: true });
+    const beforeDisable = await login();
+    const stillGood = await login();
+    await patch({ status: 'disabled' });
+    await patch({ status: 'active' });
+    expect((await refresh(beforeDisable)).statusCode).toBe(401);
+    expect((await refresh(stillGood)).statusCode).toBe(401);
+    // The account itself is fine: a new sign-in renews.
+    expect((await refresh(await login())).statusCode).toBe(200);
+  });
+
+  it('two sign-ins racing with one code: one passes; parallel wrong attempts still lock the account', async () => {
+    const acct = await api.signIn('race.code', 'guard');
+    const attempt = (username: string, password: string, totp: string, address: string) =>
+      api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password, totp }, remoteAddress: address });
+    const code = await api.code(acct.totpSecret!, 1);
+    const both = await Promise.all([attempt(acct.username, acct.password, code, '10.0.6.1'), attempt(acct.username, acct.password, code, '10.0.6.2')]);
+    expect(both.map((r) => r.statusCode).sort()).toEqual([200, 401]);
+
+    const victim = await api.signIn('race.lock', 'guard');
+    const wrong = await Promise.all(Array.from({ length: 5 }, (_, i) => attempt(victim.username, 'wrong-password-xyz', '000000', `10.0.6.${10 + i}`)));
+    expect(wrong.map((r) => r.statusCode)).toEqual([401, 401, 401, 401, 401]);
+    expect(api.auth.accounts.byUsername(victim.username)).toMatchObject({ failedLogins: 5, lockedUntil: expect.any(String) });
+    const audit = (await api.call('auditor', 'GET', '/api/v1/audit?actor=race.lock&limit=20')).json().items as { action: string }[];
+    expect(audit.filter((r) => r.action === 'auth.lockout')).toHaveLength(1);
+  });
+
   it('role changes are audited and end the account\'s sessions', async () => {
     const acct = await api.signIn('role.test', 'guard');
     const me = await api.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${acct.token}` } });
@@ -333,6 +405,19 @@ describe('TOTP seeds at rest', () => {
       expect(auth.accounts.byId(id)!.totpSecret).toBe(api.accounts.guard.totpSecret);
       const stored = (db.prepare('SELECT totp_secret AS s FROM accounts WHERE id = ?').get(id) as { s: string }).s;
       expect(stored).toMatch(/^sealed:v1:/);
+      // A door OTP seed in clear too, sealed when the people are opened.
+      const doorSeed = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+      const person = api.controller.ctx.store.people.addPerson({ name: 'Clear Seed' });
+      db.prepare("INSERT INTO credentials (person_id, kind, value, use, status, created_at) VALUES (?, 'otp', ?, 'normal', 'active', ?)").run(person.id, doorSeed, new Date().toISOString());
+      new PeopleStore(db);
+      expect((db.prepare("SELECT value FROM credentials WHERE person_id = ? AND kind = 'otp'").get(person.id) as { value: string }).value).toMatch(/^sealed:v1:/);
+      // Nothing of either clear seed is left on disk: not in freed page space, not in the WAL.
+      for (const file of ['tobira.db', 'tobira.db-wal']) {
+        const path = join(api.dataDir, file);
+        const bytes = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
+        expect(bytes.includes(api.accounts.guard.totpSecret!), `the account seed in ${file}`).toBe(false);
+        expect(bytes.includes(doorSeed), `the door seed in ${file}`).toBe(false);
+      }
     } finally {
       await api.close();
     }

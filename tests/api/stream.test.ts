@@ -20,11 +20,16 @@ describe('the live stream for a guard at night', () => {
   let base: string;
   /** How far the second app's clock runs ahead of the real one. */
   let ahead = 0;
+  let lastStream: import('node:http').ServerResponse | undefined;
 
   beforeAll(async () => {
     api = await startApi();
     // The same controller and database, with a clock the test moves and a fast heartbeat.
     app = Fastify();
+    // The server side of the last stream opened, to count what it leaves on its socket.
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url.startsWith(`${V1}/stream`)) lastStream = reply.raw;
+    });
     await app.register(apiPlugin, { controller: api.controller, now: () => new Date(Date.now() + ahead), streamHeartbeatMs: 50 });
     base = (await app.listen({ port: 0, host: '127.0.0.1' })).replace('localhost', '127.0.0.1');
   });
@@ -172,6 +177,101 @@ describe('the live stream for a guard at night', () => {
     expect((await refresh(b.refreshToken)).statusCode).toBe(401);
     expect((await refresh('not-a-token')).statusCode).toBe(401);
   });
+
+  it('a refresh ends the old session: a stream open on it ends with session-renewed, and reconnects with the new token', async () => {
+    ahead = 0;
+    const first = await login(await api.signIn('night.guard5', 'guard'));
+    const s = await open(first.token);
+    try {
+      await s.until((m) => m.event === 'ready', 'ready');
+      const renewed = await refresh(first.refreshToken);
+      expect(renewed.statusCode, renewed.body).toBe(200);
+      const end = await s.until((m) => m.event === 'end', 'the end event');
+      // Not "session-ended, sign in again": an unattended console cannot; it has the new token.
+      expect(end.data).toMatchObject({ reason: 'session-renewed', message: expect.stringMatching(/reconnect with the new token/) });
+      const again = await open(renewed.json().token, { lastEventId: s.lastId()! });
+      try {
+        expect(again.res.status).toBe(200);
+        await again.until((m) => m.event === 'ready', 'ready after the reconnect');
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a storage fault at a heartbeat ends the stream with server-error; the daemon carries on', async () => {
+    ahead = 0;
+    const acct = await api.signIn('night.guard6', 'guard');
+    const s = await open(acct.token);
+    const { db } = api.controller.ctx.store;
+    const sealed = (db.prepare('SELECT totp_secret AS s FROM accounts WHERE username = ?').get(acct.username) as { s: string }).s;
+    try {
+      await s.until((m) => m.event === 'ready', 'ready');
+      // The account's seed no longer opens: reading the account at the next heartbeat throws.
+      db.prepare('UPDATE accounts SET totp_secret = ? WHERE username = ?').run('sealed:v1:broken', acct.username);
+      const end = await s.until((m) => m.event === 'end', 'the end event');
+      expect(end.data).toMatchObject({ reason: 'server-error' });
+      await waitFor(() => s.closed, 2000, 'the stream closed');
+    } finally {
+      db.prepare('UPDATE accounts SET totp_secret = ? WHERE username = ?').run(sealed, acct.username);
+      await s.close();
+    }
+    expect((await me(api.accounts.guard.token)).statusCode).toBe(200);
+  });
+
+  it('a slow reader of a long replay: each wait for the socket to drain leaves no listener behind', async () => {
+    ahead = 0;
+    const s = await open(api.accounts.auditor.token);
+    await s.until((m) => m.event === 'ready', 'ready');
+    const resumeAt = s.lastId()!;
+    await s.close();
+    const { db, entryLog } = api.controller.ctx.store;
+    const at = new Date().toISOString();
+    const filler = 'x'.repeat(2500);
+    db.transaction(() => {
+      for (let i = 0; i < 3000; i++) entryLog.append({ at, kind: 'door', doorId: 'bulk-slow', reason: 'rex', detail: { i, filler } });
+    })();
+    // A raw request whose reader stops after every 256 KiB for a moment: the server's socket buffer
+    // fills, and the replay waits for it to drain, page after page.
+    const { request } = await import('node:http');
+    let closeListeners = -1;
+    const entries = await new Promise<number>((resolve, reject) => {
+      const req = request(`${base}${V1}/stream`, { headers: { authorization: `Bearer ${api.accounts.auditor.token}`, 'last-event-id': resumeAt } }, (res) => {
+        let n = 0;
+        let text = '';
+        let sincePause = 0;
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          let cut: number;
+          while ((cut = text.indexOf('\n\n')) >= 0) {
+            const block = text.slice(0, cut);
+            text = text.slice(cut + 2);
+            if (block.startsWith('event: entry')) n++;
+            if (block.startsWith('event: ready') || block.startsWith('event: end')) {
+              closeListeners = lastStream!.listenerCount('close');
+              req.destroy();
+              return resolve(n);
+            }
+          }
+          sincePause += chunk.length;
+          if (sincePause > 256 * 1024) {
+            sincePause = 0;
+            res.pause();
+            setTimeout(() => res.resume(), 20);
+          }
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(entries).toBeGreaterThanOrEqual(3000);
+    // The stream's own listener only, however many times the replay waited.
+    expect(closeListeners).toBe(1);
+  }, 30_000);
 
   it('a reconnect with Last-Event-ID receives exactly what was raised and committed meanwhile, then carries on live', async () => {
     ahead = 0;

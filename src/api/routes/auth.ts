@@ -61,7 +61,9 @@ export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
       tags: ['auth'], security: [],
       summary: 'Renew a session without password or code: a new session token and a new refresh token (each refresh token works once)',
       description: 'The refresh token comes with the login and with each refresh. It ends with its family\'s absolute lifetime (7 days from the login), ' +
-        'at logout, and when the account\'s role, password or status changes. A refresh token used a second time was copied: ' +
+        'at logout, and when the account\'s role, password, status, TOTP seed or TOTP exemption changes (not at a password lockout: ' +
+        'the lockout guards against password guessing). A stream open on the old session ends with reason session-renewed. ' +
+        'A refresh token used a second time was copied: ' +
         'every session and token of its login end, and a security alarm is raised.',
       body: z.strictObject({ refreshToken: z.string().min(1).max(200) }),
       response: {

@@ -13,7 +13,9 @@
 // An open stream keeps its session alive: at every heartbeat (a comment line every 15 s) the session
 // is checked and its idle clock reset, so a console left watching at night is not signed out. The
 // session's absolute lifetime still ends it (`end` with reason session-expired); the client renews
-// with POST /auth/refresh and reconnects with its last event id, missing nothing.
+// with POST /auth/refresh and reconnects with its last event id, missing nothing. A refresh ends the
+// session it came with: a stream still open on it ends with reason session-renewed (reconnect with
+// the new token), not session-ended (sign in again), which an unattended console could not do.
 //
 // Resuming: every message carries an id `e<seq>-v<id>`, the last entry-log seq and the last event id
 // this stream has delivered (or skipped as not the role's). A client reconnecting with it
@@ -90,7 +92,7 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
       summary: 'Live decisions and events (Server-Sent Events, text/event-stream), filtered by role; resumable with Last-Event-ID',
       description: 'Events: `entry` (an entry-log record, after it committed), `raised` (an event the controller raised), ' +
         '`resync` (the client was too far behind to replay: fetch GET /entries and /events, then carry on), and `end` with a `reason` ' +
-        '(session-expired, session-ended, session-idle, too-slow, server-shutting-down) before the server closes the stream. ' +
+        '(session-expired, session-renewed, session-ended, session-idle, too-slow, server-error, server-shutting-down) before the server closes the stream. ' +
         'Each message has an id `e<seq>-v<id>`; reconnect with the `Last-Event-ID` header (or `?lastEventId=`) to receive everything after it, ' +
         `at most ${REPLAY_LIMIT} items. A comment line every 15 s keeps proxies from closing it and keeps the session alive, up to its absolute lifetime. ` +
         'Authenticate with the Authorization header or, for a browser EventSource, `?token=`.',
@@ -153,12 +155,20 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
     const sessionMessages = {
       'session-expired': 'the session reached its absolute lifetime; renew with POST /api/v1/auth/refresh and reconnect with the last event id',
       'session-ended': 'the session ended (signed out, or the account changed); sign in again',
+      'session-renewed': 'the session was renewed (POST /api/v1/auth/refresh); reconnect with the new token and the last event id',
       'session-idle': 'the session was idle too long; sign in again',
     } as const;
     const heartbeat = setInterval(() => {
-      const state = ctx.auth.keepStreamAlive(principal.tokenHash, role);
-      if (state !== 'alive') return end(state, sessionMessages[state]);
-      write(`: heartbeat ${ctx.now().toISOString()}\n\n`);
+      // In a timer nothing above catches: a storage fault (an I/O error, a seed that no longer
+      // opens) must end this stream, not the daemon.
+      try {
+        const state = ctx.auth.keepStreamAlive(principal.tokenHash, role);
+        if (state !== 'alive') return end(state, sessionMessages[state]);
+        write(`: heartbeat ${ctx.now().toISOString()}\n\n`);
+      } catch (err) {
+        req.log.error({ err }, 'stream heartbeat failed');
+        end('server-error', 'the server could not check the session; reconnect with the last event id');
+      }
     }, ctx.streamHeartbeatMs);
     heartbeat.unref();
 
@@ -253,8 +263,14 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
         // decision), and a slow reader is waited for rather than cut off.
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (res.writableLength > REPLAY_HIGH_WATER) await new Promise<void>((resolve) => {
-          res.once('drain', resolve);
-          res.once('close', resolve);
+          // Whichever comes first removes the other: a long replay must not pile up listeners.
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.once('drain', done);
+          res.once('close', done);
         });
       }
       cursor.entry = Math.max(cursor.entry, now.entry);
