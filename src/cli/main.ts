@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { SiteFileError } from '../site/load.js';
 import { UsageError } from './options.js';
 import { StartupError } from '../controller/daemon.js';
+import { SecretKeyError } from '../store/secret-box.js';
 import { start } from './start.js';
 import { adminCreate } from './admin.js';
 import { configCheck, devicesCommand, mqttAcl, peopleAdd, simCommand } from './commands.js';
@@ -102,7 +103,8 @@ logData(logCommand.command('pubkey').description('print the entry log\'s public 
   .action(logPubkey);
 
 program.parseAsync().catch((err: unknown) => {
-  if (err instanceof SiteFileError || err instanceof UsageError || err instanceof StartupError) {
+  // A configuration a person must fix: a message, no stack, exit 2.
+  if (err instanceof SiteFileError || err instanceof UsageError || err instanceof StartupError || err instanceof SecretKeyError) {
     process.stderr.write(`tobira: ${err.message}\n`);
     process.exit(2);
   }

@@ -6,7 +6,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { StartupError } from '../controller/errors.js';
 import type { Db } from './db.js';
 
 export const SECRETS_KEY_FILE = 'secrets-key';
@@ -15,7 +14,7 @@ const SEALED_PREFIX = 'sealed:v1:';
 const KEY_BYTES = 32;
 
 /** A key that is missing, malformed or not the one the database's secrets were sealed with: the daemon does not start. */
-export class SecretKeyError extends StartupError {}
+export class SecretKeyError extends Error {}
 
 export function secretsKeyPath(dataDir: string): string {
   return join(dataDir, SECRETS_KEY_FILE);
