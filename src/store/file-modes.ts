@@ -2,7 +2,7 @@
 // own user may read it. New directories are made 0700 and the database is created 0600 (SQLite gives
 // its -wal and -shm files the database file's mode); what an older version or an operator left
 // looser is reported, at start and in /healthz, rather than silently changed under an operator.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const PRIVATE_DIR_MODE = 0o700;
@@ -20,6 +20,31 @@ export function ensurePrivateFile(path: string): void {
     closeSync(openSync(path, 'a', PRIVATE_FILE_MODE));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+/**
+ * Creates a private file (0600) with its whole content, once: written to a temporary file, flushed,
+ * then linked into place, so a crash never leaves half a key, and two processes racing to create it
+ * end up sharing whichever won. Returns false when the file was there already (its content is kept).
+ */
+export function createPrivateFileOnce(path: string, content: string): boolean {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', PRIVATE_FILE_MODE);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return false;
+  } finally {
+    unlinkSync(tmp);
   }
 }
 

@@ -3,7 +3,8 @@
 // are signed with it; its public key is exported (`tobira log pubkey`) so an auditor can check a
 // log, an export or a published checkpoint without the gateway.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { createPrivateFileOnce, ensurePrivateDir } from './file-modes.js';
 import { join } from 'node:path';
 
 export const LOG_KEY_FILE = 'log-signing-key.pem';
@@ -16,27 +17,10 @@ export function logKeyPath(dataDir: string): string {
 export function loadOrCreateLogKey(dataDir: string): KeyObject {
   const existing = loadLogKey(dataDir);
   if (existing) return existing;
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  ensurePrivateDir(dataDir);
   const { privateKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-  const path = logKeyPath(dataDir);
-  // Written whole to a temporary file, then linked into place: a crash never leaves half a key,
-  // and two processes racing to create it end up sharing whichever won.
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, pem);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(tmp, path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  } finally {
-    unlinkSync(tmp);
-  }
+  createPrivateFileOnce(logKeyPath(dataDir), pem);
   return loadLogKey(dataDir)!;
 }
 

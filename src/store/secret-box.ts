@@ -4,7 +4,8 @@
 // does not give the seeds away. Each sealed value is bound to what it belongs to (the account or
 // person), so a seed copied into another row does not open there.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { createPrivateFileOnce, ensurePrivateDir } from './file-modes.js';
 import { dirname, join } from 'node:path';
 import type { Db } from './db.js';
 
@@ -101,24 +102,8 @@ export function secretBoxFor(dataDir: string, sealedInUse: boolean): SecretBox {
         'taken with the database (it is kept apart from tobira.db on purpose); without it, every account needs a new TOTP enrolment.',
     );
   }
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  // Written whole to a temporary file, then linked into place: a crash never leaves half a key,
-  // and two processes racing to create it end up sharing whichever won.
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, randomBytes(KEY_BYTES).toString('base64') + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(tmp, path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  } finally {
-    unlinkSync(tmp);
-  }
+  ensurePrivateDir(dataDir);
+  createPrivateFileOnce(path, randomBytes(KEY_BYTES).toString('base64') + '\n');
   return new SecretBox(loadSecretKey(dataDir)!);
 }
 
