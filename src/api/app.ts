@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import rateLimit, { type CreateRateLimitOptions } from '@fastify/rate-limit';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { Controller } from '../controller/daemon.js';
+import type { Controller } from '../controller/controller.js';
 import { AuthError, AuthService } from './auth.js';
 import { ApiError, problem, PROBLEM_CONTENT_TYPE, type Api, type ApiContext } from './context.js';
 import type { Role } from '../store/accounts.js';

@@ -1,7 +1,7 @@
 // What every route module receives: the controller, the store, the auth service, the audit log.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Controller } from '../controller/daemon.js';
+import type { Controller } from '../controller/controller.js';
 import type { Store } from '../store/index.js';
 import type { AuditLog } from '../store/audit-log.js';
 import type { Role } from '../store/accounts.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { CommanderError } from 'commander';
-import { doorEventLabels, label, reasonLabels, type Lang } from '../policy/labels.js';
+import { doorEventLabels, label, reasonLabels, type Lang } from '../i18n/labels.js';
 import { verifyAuditLog } from '../store/audit-log.js';
 import { openDatabase, DATABASE_FILE, type Db } from '../store/db.js';
 import { CheckpointStore, checkpointFields, parseCheckpointJson, verifyCheckpointSignature, type Checkpoint } from '../store/checkpoints.js';

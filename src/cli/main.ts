@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { SiteFileError } from '../site/load.js';
 import { UsageError } from './options.js';
-import { StartupError } from '../controller/daemon.js';
+import { StartupError } from '../controller/controller.js';
 import { SecretKeyError } from '../store/secret-box.js';
 import { start } from './start.js';
 import { adminCreate } from './admin.js';

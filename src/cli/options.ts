@@ -1,7 +1,7 @@
 // Resolving the CLI contract: a flag beats its environment twin, which beats the site file,
 // which beats the embedded default.
 import { resolve } from 'node:path';
-import type { BrokerChoice } from '../controller/daemon.js';
+import type { BrokerChoice } from '../controller/controller.js';
 import type { SiteFile } from '../site/schema.js';
 import { EXAMPLE_SITE } from './paths.js';
 

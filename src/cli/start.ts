@@ -1,5 +1,5 @@
 // `tobira start`: the process wiring around the controller and the API.
-import { Controller, BrokerPortInUseError } from '../controller/daemon.js';
+import { Controller, BrokerPortInUseError } from '../controller/controller.js';
 import { buildServer } from '../api/server.js';
 import { formatProblem, loadSiteFile, SiteFileError } from '../site/load.js';
 import { createLogger } from './logger.js';

@@ -4,7 +4,7 @@ import { isWithinSchedule } from '../policy/schedule.js';
 import type { InputEvent } from '../devices/protocol.js';
 import type { Area } from '../site/schema.js';
 import type { AreaMode } from '../store/areas.js';
-import type { Access } from './access.js';
+import type { Access } from './door-access.js';
 import type { Context, Extension } from './context.js';
 import type { Doors } from './doors.js';
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/api/server.js';
 import { AuthService } from '../../src/api/auth.js';
 import { checkPassword } from '../../src/api/password-policy.js';
-import { Controller } from '../../src/controller/daemon.js';
+import { Controller } from '../../src/controller/controller.js';
 import { PeopleStore } from '../../src/store/people.js';
 import { SECRETS_KEY_FILE } from '../../src/store/secret-box.js';
 import { startApi, TEST_PASSWORD, type TestApi } from '../helpers/api.js';

@@ -1,7 +1,7 @@
 // People, credentials, training and pledges, grants (with four-eyes), reviews and the access-holder
 // ledger through the real app: roles, validation, secrets never returned, revocation at once, audit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decidePass, type DenyReason } from '../../src/policy/access.js';
+import { decidePass, type DenyReason } from '../../src/policy/access-rules.js';
 import type { Role } from '../../src/store/accounts.js';
 import { verifyPin } from '../../src/store/pin.js';
 import { startApi, type TestApi } from '../helpers/api.js';

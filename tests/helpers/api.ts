@@ -5,7 +5,7 @@ import { generate } from 'otplib';
 import { pino } from 'pino';
 import { buildServer } from '../../src/api/server.js';
 import { AuthService } from '../../src/api/auth.js';
-import { Controller } from '../../src/controller/daemon.js';
+import { Controller } from '../../src/controller/controller.js';
 import type { Role } from '../../src/store/accounts.js';
 import { prepareData } from './daemon.js';
 import { freePort } from './ports.js';

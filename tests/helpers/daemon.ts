@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { loadSecrets, ensureSecrets, type Secrets } from '../../src/devices/secrets.js';
 import { parseSiteText } from '../../src/site/load.js';
 import type { SiteFile } from '../../src/site/schema.js';
-import type { Health } from '../../src/controller/daemon.js';
+import type { Health } from '../../src/controller/controller.js';
 import { freePort, waitFor } from './ports.js';
 import { openDatabase } from '../../src/store/db.js';
 import { PeopleStore } from '../../src/store/people.js';

@@ -9,7 +9,7 @@ import { generate as totpCode } from 'otplib';
 import { stringify } from 'yaml';
 import Database from 'better-sqlite3';
 import { AuthService } from '../../src/api/auth.js';
-import type { Health } from '../../src/controller/daemon.js';
+import type { Health } from '../../src/controller/controller.js';
 import { loadSecrets, type Secrets } from '../../src/devices/secrets.js';
 import type { Role } from '../../src/store/accounts.js';
 import { openDatabase } from '../../src/store/db.js';

@@ -3,7 +3,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../firmware-sim/index.js';
-import { Controller } from '../../src/controller/daemon.js';
+import { Controller } from '../../src/controller/controller.js';
 import { loadSecrets } from '../../src/devices/secrets.js';
 import { enrol, prepareData } from '../helpers/daemon.js';
 import { freePort, waitFor } from '../helpers/ports.js';

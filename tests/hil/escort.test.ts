@@ -5,7 +5,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../firmware-sim/index.js';
-import { Controller } from '../../src/controller/daemon.js';
+import { Controller } from '../../src/controller/controller.js';
 import type { EntryRecord } from '../../src/store/entry-log.js';
 import { openDatabase } from '../../src/store/db.js';
 import { PeopleStore } from '../../src/store/people.js';

@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, statSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Health } from '../../src/controller/daemon.js';
+import type { Health } from '../../src/controller/controller.js';
 import { prepareData, spawnStart } from '../helpers/daemon.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 

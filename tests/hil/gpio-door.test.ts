@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../firmware-sim/index.js';
-import { Controller } from '../../src/controller/daemon.js';
+import { Controller } from '../../src/controller/controller.js';
 import { FakePinLayer } from '../../src/devices/gpio-fake.js';
 import { loadSecrets } from '../../src/devices/secrets.js';
 import { CLI, enrolWiredHolder, prepareData } from '../helpers/daemon.js';

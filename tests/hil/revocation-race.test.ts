@@ -3,7 +3,7 @@
 // there at the commit, and the door does not open.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Controller } from '../../src/controller/daemon.js';
+import { Controller } from '../../src/controller/controller.js';
 import type { EntryRecord } from '../../src/store/entry-log.js';
 import { enrol, prepareData } from '../helpers/daemon.js';
 import { freePort, waitFor } from '../helpers/ports.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Simulator } from '../../firmware-sim/index.js';
 import type { Command } from '../../src/devices/protocol.js';
-import { Controller } from '../../src/controller/daemon.js';
+import { Controller } from '../../src/controller/controller.js';
 import type { DeviceEventOnBus } from '../../src/controller/bus.js';
 import { loadSecrets } from '../../src/devices/secrets.js';
 import { enrol, entries, events, prepareData, startDaemon, type Daemon } from '../helpers/daemon.js';

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { eventLabels, label, reasonLabels } from '../../src/policy/labels.js';
+import { eventLabels, label, reasonLabels } from '../../src/i18n/labels.js';
 import { ROOT } from '../helpers/daemon.js';
 
 describe('labels for people', () => {

@@ -17,7 +17,7 @@ import { LOG_KEY_FILE, loadLogKey, loadOrCreateLogKey, loadPublicKey, publicKeyP
 import { assertRetention, MIN_RETENTION_DAYS, pruneEntryLog } from '../../src/store/retention.js';
 import { verifyExportText, writeExport } from '../../src/cli/log-commands.js';
 import { LogKeeper } from '../../src/controller/log-keeper.js';
-import { StartupError } from '../../src/controller/daemon.js';
+import { StartupError } from '../../src/controller/controller.js';
 import { Bus } from '../../src/controller/bus.js';
 import type { Context } from '../../src/controller/context.js';
 

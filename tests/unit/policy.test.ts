@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decideEscort, decidePass, trainingLapsesAt, type GrantFacts, type PassRequest, type PersonFacts, type VisitFacts } from '../../src/policy/access.js';
+import { decideEscort, decidePass, trainingLapsesAt, type GrantFacts, type PassRequest, type PersonFacts, type VisitFacts } from '../../src/policy/access-rules.js';
 
 const now = new Date('2026-11-25T10:00:00+09:00');
 const grant = (over: Partial<GrantFacts> = {}): GrantFacts => ({ id: 1, validFrom: '2026-01-01T00:00:00Z', validUntil: null, purpose: 'battery project', outOfHours: false, ...over });

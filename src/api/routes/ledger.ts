@@ -3,7 +3,7 @@
 // purpose and approval, and the person's training and pledge standing. JSON, or CSV for a spreadsheet
 // (UTF-8 with BOM so Excel reads Japanese; lang=ja for Japanese headers and words).
 import { z } from 'zod';
-import type { Lang } from '../../policy/labels.js';
+import type { Lang } from '../../i18n/labels.js';
 import { labelText } from '../../site/schema.js';
 import { Registers } from '../../store/registers.js';
 import { audit, type Api, type ApiContext } from '../context.js';

@@ -3,7 +3,7 @@
 // PIN hashes and OTP seeds never leave the controller: summaries show only kind, use and status.
 import { generateSecret, generateURI } from 'otplib';
 import { z } from 'zod';
-import { trainingLapsesAt } from '../../policy/access.js';
+import { trainingLapsesAt } from '../../policy/access-rules.js';
 import type { Person } from '../../store/people.js';
 import { hashPin, verifyPin } from '../../store/pin.js';
 import { Registers, type CredentialSummary } from '../../store/registers.js';

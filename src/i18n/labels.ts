@@ -1,6 +1,6 @@
 // Words for people: reason codes and event types in English and Japanese, for exports, reports and
 // the guard console. The codes themselves stay the stable interface.
-import type { ReasonCode } from './access.js';
+import type { ReasonCode } from '../policy/access-rules.js';
 
 export type Lang = 'en' | 'ja';
 type Labels<K extends string> = Record<K, { en: string; ja: string }>;

@@ -1,7 +1,7 @@
 // The access flow at each door: identify the person, ask the policy, collect the second factor, the
 // escort or the second person, then log the decision (committed) before the door is released.
 import { verify as verifyTotp } from 'otplib';
-import { decideEscort, decidePass, invalidCredentialReasons, type DenyReason, type EscortDecision, type Factor, type PassDecision, type PassRequest } from '../policy/access.js';
+import { decideEscort, decidePass, invalidCredentialReasons, type DenyReason, type EscortDecision, type Factor, type PassDecision, type PassRequest } from '../policy/access-rules.js';
 import { isWithinSchedule } from '../policy/schedule.js';
 import type { CredentialEvent } from '../devices/protocol.js';
 import type { Area, Door } from '../site/schema.js';

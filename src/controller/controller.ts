@@ -20,7 +20,7 @@ import { Bus } from './bus.js';
 import type { Context, Counters, Extension } from './context.js';
 import { DeviceHub } from './device-hub.js';
 import { Doors } from './doors.js';
-import { Access } from './access.js';
+import { Access } from './door-access.js';
 import { Areas } from './areas.js';
 import { AlarmInputs } from './alarm-inputs.js';
 import { StartupError } from './errors.js';
