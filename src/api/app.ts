@@ -10,6 +10,7 @@ import { ApiError, problem, PROBLEM_CONTENT_TYPE, type Api, type ApiContext } fr
 import type { Role } from '../store/accounts.js';
 import { registerRoutes } from './routes/index.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { createServices, ServiceError } from '../services/index.js';
 
 export interface ApiOptions {
   controller: Controller;
@@ -20,6 +21,9 @@ export interface ApiOptions {
 }
 
 const API_PREFIX = '/api/v1';
+
+/** A service's refusal, as the status its kind names. */
+const SERVICE_STATUS = { invalid: 400, forbidden: 403, 'not-found': 404, conflict: 409, unavailable: 503 } as const;
 
 /**
  * How many client addresses each rate limit remembers (an LRU; IPv6 counts per /64). Far more than
@@ -69,7 +73,9 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
   const store = controller.ctx.store;
   const now = clock ?? (() => controller.ctx.now());
   const auth = new AuthService(store.db, store.audit, () => controller.ctx.site.api, now);
-  const ctx: ApiContext = { controller, store, auth, audit: store.audit, now, streamHeartbeatMs: streamHeartbeatMs ?? 15_000 };
+  const services = createServices({ store, now, controller });
+  app.decorate('services', services);
+  const ctx: ApiContext = { controller, services, store, auth, audit: store.audit, now, streamHeartbeatMs: streamHeartbeatMs ?? 15_000 };
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -103,6 +109,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
       return sendProblem(reply, 400, `invalid ${(err as { validationContext?: string }).validationContext ?? 'request'}`, details);
     }
     if (err instanceof ApiError) return sendProblem(reply, err.statusCode, err.message, err.details);
+    if (err instanceof ServiceError) return sendProblem(reply, SERVICE_STATUS[err.kind], err.message, err.details);
     if (err instanceof AuthError) return sendProblem(reply, err.status, err.message, Array.isArray(err.details) ? err.details : undefined);
     // Storage that cannot be written is the gateway's trouble, not a bug: 503, and the client may retry.
     const code = (err as { code?: unknown }).code;

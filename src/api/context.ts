@@ -6,9 +6,12 @@ import type { Store } from '../store/index.js';
 import type { AuditLog } from '../store/audit-log.js';
 import type { Role } from '../store/accounts.js';
 import type { AuthService, Principal } from './auth.js';
+import type { Services } from '../services/index.js';
 
 export interface ApiContext {
   controller: Controller;
+  /** The application services: routes call these for every rule and change. */
+  services: Services;
   store: Store;
   auth: AuthService;
   audit: AuditLog;
@@ -21,6 +24,9 @@ export interface ApiContext {
 export type Api = FastifyInstance<any, any, any, any, ZodTypeProvider>;
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
   interface FastifyRequest {
     principal?: Principal;
     /** Set once a handler recorded the call in the audit log itself (inside its transaction). */
