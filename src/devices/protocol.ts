@@ -1,6 +1,7 @@
 // Device protocol v1: the wire contract between devices and the controller.
 // Shared by the controller's MQTT driver and the firmware simulator; documented in docs/device-protocol.md.
 import { z } from 'zod';
+import { CREDENTIAL_KINDS, INDICATE_PATTERNS, INPUT_NAMES, type EventCategory } from '../policy/vocabulary.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -13,13 +14,17 @@ export const deviceIdSchema = z
 export const MAX_EVENT_BYTES = 16 * 1024;
 export const MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024;
 
-export const credentialKinds = ['card', 'pin', 'otp', 'bio'] as const;
-export const inputNames = ['contact', 'rex', 'tamper', 'motion', 'beam', 'key', 'dial', 'emergency', 'checkpoint'] as const;
-export const indicatePatterns = ['granted', 'denied', 'alarm', 'pin-required'] as const;
-
-export type CredentialKind = (typeof credentialKinds)[number];
-export type InputName = (typeof inputNames)[number];
-export type IndicatePattern = (typeof indicatePatterns)[number];
+// The protocol's words are the shared vocabulary's; re-exported so devices and the simulator need one import.
+export {
+  CREDENTIAL_KINDS as credentialKinds,
+  INPUT_NAMES as inputNames,
+  INDICATE_PATTERNS as indicatePatterns,
+  EVENT_CATEGORIES as eventCategories,
+  type CredentialKind,
+  type InputName,
+  type IndicatePattern,
+  type EventCategory,
+} from '../policy/vocabulary.js';
 
 // (boot, seq) lets the controller drop QoS 1 redeliveries and replays.
 const sequence = {
@@ -43,7 +48,7 @@ const occurred = {
 export const credentialEventSchema = z.strictObject({
   type: z.literal('credential'),
   credential: z.strictObject({
-    kind: z.enum(credentialKinds),
+    kind: z.enum(CREDENTIAL_KINDS),
     value: z.string().min(1).max(256),
   }),
   ...sequence,
@@ -52,7 +57,7 @@ export const credentialEventSchema = z.strictObject({
 
 export const inputEventSchema = z.strictObject({
   type: z.literal('input'),
-  input: z.enum(inputNames),
+  input: z.enum(INPUT_NAMES),
   active: z.boolean(),
   ...sequence,
   ...occurred,
@@ -104,7 +109,7 @@ export const commandSchema = z.discriminatedUnion('command', [
     expiresAt: epochMs.optional(),
   }),
   z.strictObject({ id: commandId, command: z.literal('lock') }),
-  z.strictObject({ id: commandId, command: z.literal('indicate'), pattern: z.enum(indicatePatterns) }),
+  z.strictObject({ id: commandId, command: z.literal('indicate'), pattern: z.enum(INDICATE_PATTERNS) }),
   z.strictObject({ id: commandId, command: z.literal('snapshot') }),
   z.strictObject({ id: commandId, command: z.literal('output'), on: z.boolean() }),
 ]);
@@ -120,9 +125,6 @@ export function msPastExpiry(command: Command, nowMs: number): number {
 }
 /** A command before the driver gives it an id. */
 export type CommandBody = Command extends infer C ? (C extends Command ? Omit<C, 'id'> : never) : never;
-
-export const eventCategories = ['access', 'door', 'alarm', 'device', 'security', 'system'] as const;
-export type EventCategory = (typeof eventCategories)[number];
 
 export type DeviceChannel = 'events' | 'status' | 'commands';
 

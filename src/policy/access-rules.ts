@@ -1,7 +1,9 @@
 // Who may pass: pure functions over plain data. Each denial names the first rule that failed.
 // Imports nothing of ours: the controller reads the facts from the store and hands them in.
 
-export type Factor = 'card' | 'pin' | 'otp' | 'bio';
+import type { Factor } from './vocabulary.js';
+
+export type { Factor };
 
 export type DenyReason =
   | 'unknown-credential'

@@ -1,0 +1,90 @@
+// The words tobira's parts share, each spelled once. The protocol, the site file, the store's CHECKs,
+// the API's schemas, the labels and the simulator derive their enums and types from these lists, so a
+// new word is added here and the compiler (and tests/unit/vocabulary.test.ts) finds every place that
+// must learn it. Imports nothing: src/policy depends on nothing of ours.
+
+/** How a person proves who they are: what a reader or keypad reads, and what an area may require. */
+export const CREDENTIAL_KINDS = ['card', 'pin', 'otp', 'bio'] as const;
+export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
+
+/** A factor of an area's required combination. Every credential kind is a factor (dial and key come with safes). */
+export const FACTORS = CREDENTIAL_KINDS;
+export type Factor = CredentialKind;
+
+/** The factor combinations an area may require (double locking: two independent methods), in order of presentation. */
+export const FACTOR_SETS = [['card'], ['bio'], ['card', 'pin'], ['card', 'otp'], ['card', 'bio'], ['pin', 'otp']] as const;
+export type FactorSet = (typeof FACTOR_SETS)[number];
+
+/** Credentials that are secrets: never shown back, never exported (a card number or a template id may be). */
+export const SECRET_CREDENTIAL_KINDS = ['pin', 'otp'] as const satisfies readonly CredentialKind[];
+
+/** A credential's status and use (a duress PIN opens the door and raises the duress alarm). */
+export const CREDENTIAL_STATUSES = ['active', 'suspended', 'revoked'] as const;
+export type CredentialStatus = (typeof CREDENTIAL_STATUSES)[number];
+export const CREDENTIAL_USES = ['normal', 'duress'] as const;
+export type CredentialUse = (typeof CREDENTIAL_USES)[number];
+
+/** The inputs a device reports by name in the device protocol. */
+export const INPUT_NAMES = ['contact', 'rex', 'tamper', 'motion', 'beam', 'key', 'dial', 'emergency', 'checkpoint'] as const;
+export type InputName = (typeof INPUT_NAMES)[number];
+
+/** What a reader or keypad shows. */
+export const INDICATE_PATTERNS = ['granted', 'denied', 'alarm', 'pin-required'] as const;
+export type IndicatePattern = (typeof INDICATE_PATTERNS)[number];
+
+/** The kinds of device a site file may declare; what each does is in src/devices/kinds.ts. */
+export const DEVICE_KINDS = ['reader', 'keypad', 'lock', 'contact', 'rex', 'ir-sensor', 'beam', 'siren', 'camera', 'input'] as const;
+export type DeviceKind = (typeof DEVICE_KINDS)[number];
+
+/** How a device is connected. */
+export const TRANSPORTS = ['mqtt', 'gpio'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+/** The parts a door is made of: each names one device, of the kinds given. */
+export const DOOR_ROLES = {
+  entryReader: { kinds: ['reader'], direction: 'in' },
+  keypad: { kinds: ['keypad', 'reader'], direction: 'in' },
+  exitReader: { kinds: ['reader'], direction: 'out' },
+  lock: { kinds: ['lock'] },
+  contact: { kinds: ['contact'] },
+  rex: { kinds: ['rex'] },
+} as const satisfies Record<string, { kinds: readonly DeviceKind[]; direction?: 'in' | 'out' }>;
+export type DoorRole = keyof typeof DOOR_ROLES;
+export const DOOR_ROLE_NAMES = Object.keys(DOOR_ROLES) as DoorRole[];
+/** The roles that read credentials, and which way they let a person through. */
+export type ReaderRole = { [R in DoorRole]: (typeof DOOR_ROLES)[R] extends { direction: string } ? R : never }[DoorRole];
+
+/** Event categories: also the MQTT topic level events are published under. */
+export const EVENT_CATEGORIES = ['access', 'door', 'alarm', 'device', 'security', 'system'] as const;
+export type EventCategory = (typeof EVENT_CATEGORIES)[number];
+export const SEVERITIES = ['info', 'warning', 'alarm'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** People: staff (access holders) and visitors; their status. */
+export const PERSON_KINDS = ['staff', 'visitor'] as const;
+export type PersonKind = (typeof PERSON_KINDS)[number];
+export const PERSON_STATUSES = ['active', 'suspended', 'left'] as const;
+export type PersonStatus = (typeof PERSON_STATUSES)[number];
+
+/** A grant waits for a second manager's approval when four-eyes is on. */
+export const GRANT_STATUSES = ['pending', 'active'] as const;
+export type GrantStatus = (typeof GRANT_STATUSES)[number];
+
+/** An area's mode: normal, locked down (only lockdown roles pass), emergency (fail-safe doors released). */
+export const AREA_MODES = ['normal', 'lockdown', 'emergency'] as const;
+export type AreaMode = (typeof AREA_MODES)[number];
+
+/** Why a signed log checkpoint was written. */
+export const CHECKPOINT_KINDS = ['periodic', 'shutdown', 'prune'] as const;
+export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
+
+/** Managers' API accounts: their roles and status. */
+export const ACCOUNT_ROLES = ['admin', 'manager', 'guard', 'auditor'] as const;
+export type AccountRole = (typeof ACCOUNT_ROLES)[number];
+export const ACCOUNT_STATUSES = ['active', 'disabled'] as const;
+export type AccountStatus = (typeof ACCOUNT_STATUSES)[number];
+
+/** True when `value` is one of `words` (narrows a string read from outside). */
+export function isOneOf<const W extends readonly string[]>(words: W, value: string): value is W[number] {
+  return (words as readonly string[]).includes(value);
+}

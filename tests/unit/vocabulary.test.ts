@@ -1,0 +1,53 @@
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import {
+  ACCOUNT_ROLES,
+  ACCOUNT_STATUSES,
+  AREA_MODES,
+  CHECKPOINT_KINDS,
+  CREDENTIAL_KINDS,
+  CREDENTIAL_STATUSES,
+  CREDENTIAL_USES,
+  GRANT_STATUSES,
+  PERSON_KINDS,
+  PERSON_STATUSES,
+} from '../../src/policy/vocabulary.js';
+import { migrations } from '../../src/store/schema.js';
+
+/** Every `column IN ('a', 'b')` CHECK of every table in a database migrated from nothing. */
+function checksOf(db: Database.Database): Map<string, string[]> {
+  const checks = new Map<string, string[]>();
+  const tables = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql IS NOT NULL").all() as { name: string; sql: string }[];
+  for (const { name, sql } of tables) {
+    for (const m of sql.matchAll(/CHECK\s*\(\s*(\w+)\s+IN\s*\(([^)]*)\)\s*\)/gi)) {
+      const words = [...m[2]!.matchAll(/'([^']*)'/g)].map((w) => w[1]!);
+      checks.set(`${name}.${m[1]}`, words);
+    }
+  }
+  return checks;
+}
+
+describe('the store speaks the shared vocabulary', () => {
+  it('each SQL CHECK of a fresh database lists exactly its registry', () => {
+    const db = new Database(':memory:');
+    for (const m of migrations) db.exec(m);
+    const expected: Record<string, readonly string[]> = {
+      'people.kind': PERSON_KINDS,
+      'people.status': PERSON_STATUSES,
+      'credentials.kind': CREDENTIAL_KINDS,
+      'credentials.use': CREDENTIAL_USES,
+      'credentials.status': CREDENTIAL_STATUSES,
+      'grants.status': GRANT_STATUSES,
+      'area_modes.mode': AREA_MODES,
+      'checkpoints.kind': CHECKPOINT_KINDS,
+      'audit_checkpoints.kind': CHECKPOINT_KINDS,
+      'accounts.role': ACCOUNT_ROLES,
+      'accounts.status': ACCOUNT_STATUSES,
+    };
+    const found = checksOf(db);
+    db.close();
+    // Same columns both ways: a new CHECK needs its registry here, a registry its CHECK.
+    expect([...found.keys()].sort()).toEqual(Object.keys(expected).sort());
+    for (const [column, words] of found) expect({ column, words: [...words].sort() }).toEqual({ column, words: [...expected[column]!].sort() });
+  });
+});
