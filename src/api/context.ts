@@ -5,8 +5,8 @@ import type { Controller } from '../controller/controller.js';
 import type { Store } from '../store/index.js';
 import type { AuditLog } from '../store/audit-log.js';
 import type { Role } from '../store/accounts.js';
-import type { AuthService, Principal } from './auth.js';
-import type { Services } from '../services/index.js';
+import { needsSecondFactor, type AuthService, type Principal } from './auth.js';
+import type { Actor, Services } from '../services/index.js';
 
 export interface ApiContext {
   controller: Controller;
@@ -59,6 +59,12 @@ export const notFound = (what: string) => new ApiError(404, `${what} not found`)
 export function principalOf(req: FastifyRequest): Principal {
   if (!req.principal) throw new ApiError(401, 'sign in first');
   return req.principal;
+}
+
+/** Who calls, as the services name an actor: the signed-in account, from the client's address. */
+export function actorOf(req: FastifyRequest): Actor {
+  const { account } = principalOf(req);
+  return { username: account.username, role: account.role, address: req.ip, ...(needsSecondFactor(account) ? {} : { readOnly: true }) };
 }
 
 /**

@@ -1,5 +1,6 @@
 // Who does an operation: an account signed in to the API, or the operator at the gateway's shell.
 import { userInfo } from 'node:os';
+import { ServiceError } from './errors.js';
 
 export interface Actor {
   /** The account's username; for the local operator `local:<os user>`. */
@@ -7,6 +8,8 @@ export interface Actor {
   role: 'admin' | 'manager' | 'guard' | 'auditor' | 'local-operator';
   /** The client's address (API), or `local` at the shell. */
   address: string;
+  /** Signed in without a second factor (an auditor an admin exempted): may only read, never approve. */
+  readOnly?: boolean;
 }
 
 /**
@@ -21,4 +24,9 @@ export function localOperator(): Actor {
     // No passwd entry (a container's arbitrary uid): still named as the local operator.
   }
   return { username: `local:${user}`, role: 'local-operator', address: 'local' };
+}
+
+/** Approving (four-eyes grants, visits) opens doors to others: never without a second factor. */
+export function assertMayApprove(actor: Actor): void {
+  if (actor.readOnly) throw new ServiceError('forbidden', 'an auditor without a second factor may only read');
 }

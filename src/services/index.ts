@@ -6,7 +6,8 @@ import type { Controller } from '../controller/controller.js';
 import type { Store } from '../store/index.js';
 
 export type { Actor } from './actor.js';
-export { localOperator } from './actor.js';
+export { assertMayApprove, localOperator } from './actor.js';
+export { recordChange } from './audit.js';
 export { ServiceError, type ServiceErrorKind } from './errors.js';
 
 export interface ServiceDeps {

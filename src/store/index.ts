@@ -17,6 +17,13 @@ export interface Store {
   entryLog: EntryLog;
   events: EventStore;
   sequences: SequenceStore;
+  /**
+   * Runs `fn` in one transaction: everything it writes commits together or not at all (a change
+   * and its audit record). Nested calls join the outer transaction (as a savepoint).
+   */
+  transaction<T>(fn: () => T): T;
+  /** Throws if the database cannot be read (the health check). */
+  ping(): void;
   close(): void;
 }
 
@@ -31,6 +38,10 @@ export function openStore(dataDir: string): Store {
     entryLog: new EntryLog(db),
     events: new EventStore(db),
     sequences: new SequenceStore(db),
+    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    ping() {
+      db.prepare('SELECT 1').get();
+    },
     close() {
       if (db.open) {
         db.pragma('wal_checkpoint(TRUNCATE)');
