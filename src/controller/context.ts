@@ -6,6 +6,7 @@ import type { Bus } from './bus.js';
 import type { DeviceHub } from './device-hub.js';
 import type { Alarms } from './alarms.js';
 import type { SiteIndex } from './site-index.js';
+import type { StorageFaults } from './storage-faults.js';
 
 export interface Counters {
   granted: number;
@@ -26,6 +27,8 @@ export interface Context {
   devices: DeviceHub;
   alarms: Alarms;
   counters: Counters;
+  /** Every write that failed is reported here: one count, one log line, one rate-limited event policy. */
+  storageFaults: StorageFaults;
   now(): Date;
 }
 

@@ -29,6 +29,7 @@ import { Topics } from '../devices/protocol.js';
 import { Faults } from './faults.js';
 import { Publisher } from './publisher.js';
 import { SiteIndex } from './site-index.js';
+import { StorageFaults } from './storage-faults.js';
 import { Supervision } from './supervision.js';
 
 export type BrokerChoice =
@@ -159,6 +160,7 @@ export class Controller {
     const now = () => new Date();
     const counters: Counters = { granted: 0, denied: 0, rejected: 0, duplicates: 0, storageFaults: 0 };
     const alarms = new Alarms(store.events, bus, log, now);
+    const storageFaults = new StorageFaults({ log, alarms, counters, now });
     const index = new SiteIndex(site);
     // Personal data, card numbers and keys: warned at every start while anyone else can read them.
     const loose = looseModes(opts.dataDir);
@@ -255,7 +257,7 @@ export class Controller {
       drivers.push({ driver: gpio, deviceIds: gpioDevices.map((d) => d.id) });
     }
     const devices = new DeviceHub(drivers, bus, store.sequences, counters, (_deviceId, commandId, result) => mqtt.settle(commandId, result));
-    const ctx: Context = { site, index, log, store, bus, devices, alarms, counters, now };
+    const ctx: Context = { site, index, log, store, bus, devices, alarms, counters, storageFaults, now };
     faults = new Faults(ctx);
     const controller = new Controller(ctx, new Doors(ctx), new Supervision(ctx), mqtt, broker, url, opts.broker.mode, faults, opts.dataDir);
     controller.probe = probe;
