@@ -60,7 +60,7 @@ export class Areas implements Extension {
       this.ctx.bus.emit('entry', record);
     } catch (err) {
       this.ctx.store.entryLog.resync();
-      this.ctx.alarms.raise({ category: 'system', type: 'storage-fault', severity: 'alarm', source: areaId, detail: { error: (err as Error).message, during: `mode ${mode}` } });
+      this.ctx.storageFaults.report(err, { source: areaId, during: `mode ${mode}` });
       if (mode !== 'emergency' && previous !== 'emergency') return false;
     }
     this.ctx.alarms.raise({

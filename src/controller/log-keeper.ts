@@ -166,7 +166,7 @@ export class LogKeeper implements Extension {
       }
       this.sinceAudit = 0;
     } catch (err) {
-      this.fault(err, `${kind} audit checkpoint`);
+      this.fault(err, `${kind} audit checkpoint`, 'audit-log');
     }
   }
 
@@ -246,14 +246,7 @@ export class LogKeeper implements Extension {
     }
   }
 
-  private fault(err: unknown, during: string): void {
-    const message = err instanceof Error ? err.message : String(err);
-    try {
-      this.ctx.log.error({ err }, `entry log: ${during} failed`);
-      this.ctx.counters.storageFaults++;
-      this.ctx.alarms.raise({ category: 'system', type: 'storage-fault', severity: 'alarm', source: 'entry-log', detail: { error: message, during } });
-    } catch {
-      // Reporting must not throw out of a timer either.
-    }
+  private fault(err: unknown, during: string, source: 'entry-log' | 'audit-log' = 'entry-log'): void {
+    this.ctx.storageFaults.report(err, { source, during });
   }
 }

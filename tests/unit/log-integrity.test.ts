@@ -20,6 +20,7 @@ import { LogKeeper } from '../../src/controller/log-keeper.js';
 import { StartupError } from '../../src/controller/controller.js';
 import { Bus } from '../../src/controller/bus.js';
 import type { Context } from '../../src/controller/context.js';
+import { StorageFaults } from '../../src/controller/storage-faults.js';
 
 const keys = () => generateKeyPairSync('ed25519');
 const newDb = () => openDatabase(mkdtempSync(join(tmpdir(), 'tobira-integrity-')));
@@ -497,13 +498,17 @@ describe('log keeper', () => {
     const bus = new Bus();
     const raised: unknown[] = [];
     let now = new Date('2026-11-25T00:00:00.000Z');
+    const log = pino({ level: 'silent' });
+    const alarms = { raise: (e: unknown) => raised.push(e), raiseLimited: (_key: string, _windowMs: number, e: unknown) => raised.push(e) };
+    const counters = { granted: 0, denied: 0, rejected: 0, duplicates: 0, storageFaults: 0 };
     const ctx = {
       site: { log: { retentionDays: 1095, checkpointEveryRecords: 3, checkpointIntervalSeconds: 60, ...overrides }, api: { auditRetentionDays: 1095 } },
-      log: pino({ level: 'silent' }),
+      log,
       store: { db, entryLog, audit: new AuditLog(db) },
       bus,
-      alarms: { raise: (e: unknown) => raised.push(e) },
-      counters: { granted: 0, denied: 0, rejected: 0, duplicates: 0, storageFaults: 0 },
+      alarms,
+      counters,
+      storageFaults: new StorageFaults({ log, alarms, counters, now: () => now }),
       now: () => now,
     } as unknown as Context;
     const published: { topic: string; payload: Record<string, unknown> }[] = [];
@@ -619,8 +624,8 @@ describe('log keeper', () => {
     expect(() => k.keeper.checkpoint('periodic')).not.toThrow();
     // Both logs fail to sign: the audit log's checkpoint first, then the entry log's.
     expect(k.raised).toMatchObject([
-      { category: 'system', type: 'storage-fault', severity: 'alarm', detail: { during: 'periodic audit checkpoint' } },
-      { category: 'system', type: 'storage-fault', severity: 'alarm', detail: { during: 'periodic checkpoint' } },
+      { category: 'system', type: 'storage-fault', severity: 'alarm', source: 'audit-log', detail: { during: 'periodic audit checkpoint' } },
+      { category: 'system', type: 'storage-fault', severity: 'alarm', source: 'entry-log', detail: { during: 'periodic checkpoint' } },
     ]);
     expect(k.ctx.counters.storageFaults).toBe(2);
     k.keeper.stop();
