@@ -38,3 +38,18 @@ function migrate(db: Db): void {
     })();
   }
 }
+
+/**
+ * Runs `read` (which may await between reads) inside one read transaction, so all it reads is one
+ * snapshot of the database (an export's records and its checkpoint agree). Inside a transaction
+ * already open, it reads in that one.
+ */
+export async function inReadSnapshot<T>(db: Db, read: () => Promise<T>): Promise<T> {
+  const own = !db.inTransaction;
+  if (own) db.exec('BEGIN');
+  try {
+    return await read();
+  } finally {
+    if (own && db.inTransaction) db.exec('COMMIT');
+  }
+}

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { Simulator } from '../../firmware-sim/index.js';
-import { writeExport } from '../../src/cli/log-commands.js';
+import { writeExport } from '../../src/services/entry-export.js';
 import { loadSecrets } from '../../src/devices/secrets.js';
 import { openDatabase } from '../../src/store/db.js';
 import { writeCheckpoint } from '../../src/store/checkpoints.js';

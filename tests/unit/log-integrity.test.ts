@@ -15,7 +15,8 @@ import {
 } from '../../src/store/checkpoints.js';
 import { LOG_KEY_FILE, loadLogKey, loadOrCreateLogKey, loadPublicKey, publicKeyPem } from '../../src/store/log-key.js';
 import { assertRetention, MIN_RETENTION_DAYS, pruneEntryLog } from '../../src/store/retention.js';
-import { verifyExportText, writeExport } from '../../src/cli/log-commands.js';
+import { verifyExportText } from '../../src/cli/log-commands.js';
+import { writeExport } from '../../src/services/entry-export.js';
 import { LogKeeper } from '../../src/controller/log-keeper.js';
 import { StartupError } from '../../src/controller/controller.js';
 import { Bus } from '../../src/controller/bus.js';

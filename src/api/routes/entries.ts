@@ -5,7 +5,7 @@ import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { z } from 'zod';
-import { writeExport } from '../../cli/log-commands.js';
+import { writeExport } from '../../services/entry-export.js';
 import type { EntryFilter, VerifyResult } from '../../store/entry-log.js';
 import { CheckpointStore, checkpointFields } from '../../store/checkpoints.js';
 import { DATABASE_FILE, openDatabase } from '../../store/db.js';

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Lang } from '../../i18n/labels.js';
 import { labelText } from '../../site/schema.js';
+import { csvFile } from '../../services/csv.js';
 import { Registers } from '../../store/registers.js';
 import { audit, type Api, type ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
@@ -89,18 +90,9 @@ const columns: { en: string; ja: string; cell: (h: Holder, g: LedgerGrant, lang:
   { en: 'pledge signed', ja: '誓約日', cell: (h) => h.pledge.signedAt ?? '' },
 ];
 
-/** A spreadsheet cell: quoted when needed; text that a spreadsheet would run as a formula stays text. */
-export function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  let text = String(value);
-  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) || /^\s|\s$/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
 export function ledgerCsv(ledger: Ledger, lang: Lang): string {
-  const lines = [columns.map((c) => csvCell(c[lang])).join(',')];
-  for (const h of ledger.holders) for (const g of h.grants) lines.push(columns.map((c) => csvCell(c.cell(h, g, lang))).join(','));
-  return '\ufeff' + lines.map((l) => l + '\r\n').join('');
+  const rows = ledger.holders.flatMap((h) => h.grants.map((g) => columns.map((c) => c.cell(h, g, lang))));
+  return csvFile(columns.map((c) => c[lang]), rows);
 }
 
 export async function ledgerRoutes(api: Api, ctx: ApiContext): Promise<void> {
