@@ -1,6 +1,7 @@
 // Inputs that are alarms in themselves: tamper switches on any device, and the UPS's contacts for
 // primary power and standby (battery) power.
 import type { Context, Extension } from './context.js';
+import type { EventType } from '../policy/vocabulary.js';
 
 export class AlarmInputs implements Extension {
   readonly name = 'alarm-inputs';
@@ -32,7 +33,7 @@ export class AlarmInputs implements Extension {
     this.off?.();
   }
 
-  private raise(deviceId: string, active: boolean, on: string, off: string): void {
+  private raise(deviceId: string, active: boolean, on: EventType, off: EventType): void {
     this.ctx.alarms.raise({ category: 'alarm', type: active ? on : off, severity: active ? 'alarm' : 'info', source: deviceId });
   }
 }

@@ -8,7 +8,7 @@ export interface RaisedEvent {
   id: number | null;
   at: string;
   category: 'access' | 'door' | 'alarm' | 'device' | 'security' | 'system';
-  type: string;
+  type: import('../policy/vocabulary.js').EventType;
   severity: 'info' | 'warning' | 'alarm';
   source: string | null;
   detail: Record<string, unknown> | null;

@@ -1,45 +1,9 @@
 // Who may pass: pure functions over plain data. Each denial names the first rule that failed.
 // Imports nothing of ours: the controller reads the facts from the store and hands them in.
 
-import type { Factor } from './vocabulary.js';
+import type { AreaMode, CredentialStatus, DenyReason, Factor, PersonKind, PersonStatus, ReasonCode } from './vocabulary.js';
 
-export type { Factor };
-
-export type DenyReason =
-  | 'unknown-credential'
-  | 'credential-revoked'
-  | 'credential-suspended'
-  | 'person-inactive'
-  | 'pin-locked-out'
-  | 'area-locked-down'
-  | 'no-grant'
-  | 'grant-not-yet-valid'
-  | 'grant-expired'
-  | 'no-visit'
-  | 'visit-not-approved'
-  | 'visit-not-yet-valid'
-  | 'visit-expired'
-  | 'outside-hours'
-  | 'no-training'
-  | 'training-lapsed'
-  | 'no-pledge'
-  | 'anti-passback'
-  // Outcomes of the multi-step flows, decided by the controller with the same vocabulary:
-  | 'factor-not-accepted'
-  | 'wrong-pin'
-  | 'wrong-otp'
-  | 'wrong-bio'
-  | 'second-factor-alone'
-  | 'second-factor-timeout'
-  | 'stale-read'
-  | 'superseded'
-  | 'cancelled'
-  | 'escort-timeout'
-  | 'escort-not-host'
-  | 'escort-not-valid'
-  | 'two-person-timeout';
-
-export type ReasonCode = 'granted' | DenyReason;
+export type { DenyReason, Factor, ReasonCode };
 
 /** Reasons that mean "an expired or suspended credential was used" (an event of its own). */
 export const invalidCredentialReasons: ReadonlySet<DenyReason> = new Set([
@@ -47,12 +11,12 @@ export const invalidCredentialReasons: ReadonlySet<DenyReason> = new Set([
 ]);
 
 export interface CredentialFacts {
-  status: 'active' | 'suspended' | 'revoked';
+  status: CredentialStatus;
 }
 
 export interface PersonFacts {
-  kind: 'staff' | 'visitor';
-  status: 'active' | 'suspended' | 'left';
+  kind: PersonKind;
+  status: PersonStatus;
   roles: readonly string[];
   /** The last completed training, ISO time, or null. */
   lastTrainingAt: string | null;
@@ -84,7 +48,7 @@ export interface VisitFacts {
 
 export interface AreaFacts {
   id: string;
-  mode: 'normal' | 'lockdown' | 'emergency';
+  mode: AreaMode;
   /** Roles that pass while locked down. */
   allowedRoles: readonly string[];
   /** Inside business hours now (no schedule: always). */

@@ -60,6 +60,126 @@ export type EventCategory = (typeof EVENT_CATEGORIES)[number];
 export const SEVERITIES = ['info', 'warning', 'alarm'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
+/**
+ * Every event the controller and the API raise, with the category it is published under and its
+ * severity (a cleared or restored event is `info`). `RaisedEvent.type` is this union, so an event
+ * without an entry here (and so without a label in src/i18n/labels.ts) does not compile.
+ */
+export const EVENT_TYPES = {
+  // Access decisions.
+  'access-denied': { category: 'access', severity: 'warning' },
+  'invalid-credential-used': { category: 'access', severity: 'warning' },
+  'anti-passback-violation': { category: 'access', severity: 'warning' },
+  // Alarms: people in danger, doors attacked, areas watched, power.
+  duress: { category: 'alarm', severity: 'alarm' },
+  'pin-lockout': { category: 'alarm', severity: 'alarm' },
+  'door-forced': { category: 'alarm', severity: 'alarm' },
+  'door-held-open': { category: 'alarm', severity: 'alarm' },
+  'lock-fault': { category: 'alarm', severity: 'alarm' },
+  tamper: { category: 'alarm', severity: 'alarm' },
+  'tamper-cleared': { category: 'alarm', severity: 'info' },
+  intrusion: { category: 'alarm', severity: 'alarm' },
+  motion: { category: 'alarm', severity: 'info' },
+  'primary-power-failed': { category: 'alarm', severity: 'alarm' },
+  'primary-power-restored': { category: 'alarm', severity: 'info' },
+  'standby-power-trouble': { category: 'alarm', severity: 'alarm' },
+  'standby-power-restored': { category: 'alarm', severity: 'info' },
+  'area-locked-down': { category: 'alarm', severity: 'alarm' },
+  'area-emergency-release': { category: 'alarm', severity: 'alarm' },
+  'emergency-unlock': { category: 'alarm', severity: 'alarm' },
+  // Doors.
+  'door-forced-cleared': { category: 'door', severity: 'info' },
+  'door-held-open-cleared': { category: 'door', severity: 'info' },
+  'granted-not-opened': { category: 'door', severity: 'info' },
+  'remote-unlock': { category: 'door', severity: 'info' },
+  'remote-unlock-requested': { category: 'door', severity: 'warning' },
+  // Devices.
+  'device-offline': { category: 'device', severity: 'alarm' },
+  'device-online': { category: 'device', severity: 'info' },
+  'device-fault': { category: 'device', severity: 'warning' },
+  // The controller itself.
+  'broker-lost': { category: 'system', severity: 'alarm' },
+  'broker-connected': { category: 'system', severity: 'info' },
+  'configuration-entered': { category: 'system', severity: 'info' },
+  'configuration-left': { category: 'system', severity: 'info' },
+  'configuration-rejected': { category: 'system', severity: 'warning' },
+  'area-normal': { category: 'system', severity: 'info' },
+  'storage-fault': { category: 'system', severity: 'alarm' },
+  'decision-backlog': { category: 'system', severity: 'warning' },
+  // Security of the controller, its broker and its API.
+  'log-checkpoints-missing': { category: 'security', severity: 'alarm' },
+  'api-denied': { category: 'security', severity: 'warning' },
+  'mqtt-login-refused': { category: 'security', severity: 'alarm' },
+  'mqtt-publish-refused': { category: 'security', severity: 'alarm' },
+  'mqtt-subscribe-refused': { category: 'security', severity: 'alarm' },
+  'mqtt-plain-listener': { category: 'security', severity: 'alarm' },
+  'open-broker': { category: 'security', severity: 'alarm' },
+  'open-broker-cleared': { category: 'security', severity: 'info' },
+  'file-modes-loose': { category: 'security', severity: 'warning' },
+  'account-locked': { category: 'security', severity: 'alarm' },
+  'login-refused': { category: 'security', severity: 'warning' },
+  'refresh-token-reused': { category: 'security', severity: 'alarm' },
+} as const satisfies Record<string, { category: EventCategory; severity: Severity }>;
+export type EventType = keyof typeof EVENT_TYPES;
+export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as EventType[];
+
+/**
+ * Why an access was decided as it was: `granted` or the first rule that failed. The rules of
+ * access-rules.ts name the first group; the multi-step flows decide the rest with the same words.
+ */
+export const DENY_REASONS = [
+  'unknown-credential',
+  'credential-revoked',
+  'credential-suspended',
+  'person-inactive',
+  'pin-locked-out',
+  'area-locked-down',
+  'no-grant',
+  'grant-not-yet-valid',
+  'grant-expired',
+  'no-visit',
+  'visit-not-approved',
+  'visit-not-yet-valid',
+  'visit-expired',
+  'outside-hours',
+  'no-training',
+  'training-lapsed',
+  'no-pledge',
+  'anti-passback',
+  // Outcomes of the multi-step flows:
+  'factor-not-accepted',
+  'wrong-pin',
+  'wrong-otp',
+  'wrong-bio',
+  'second-factor-alone',
+  'second-factor-timeout',
+  'stale-read',
+  'superseded',
+  'cancelled',
+  'escort-timeout',
+  'escort-not-host',
+  'escort-not-valid',
+  'two-person-timeout',
+] as const;
+export type DenyReason = (typeof DENY_REASONS)[number];
+export const REASON_CODES = ['granted', ...DENY_REASONS] as const;
+export type ReasonCode = (typeof REASON_CODES)[number];
+
+/** The reason column of the entry log's door and area-mode records (decisions use the reason codes). */
+export const DOOR_RECORD_REASONS = [
+  'rex',
+  'door-forced',
+  'door-held-open',
+  'emergency-release',
+  'emergency-release-ended',
+  'remote-unlock',
+  'emergency-unlock',
+  'mode-normal',
+  'mode-lockdown',
+  'mode-emergency',
+] as const;
+export type DoorRecordReason = (typeof DOOR_RECORD_REASONS)[number];
+
 /** People: staff (access holders) and visitors; their status. */
 export const PERSON_KINDS = ['staff', 'visitor'] as const;
 export type PersonKind = (typeof PERSON_KINDS)[number];

@@ -14,6 +14,7 @@ import { startApi, type TestApi } from '../helpers/api.js';
 import { enrol } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/ports.js';
 import { readCa } from '../../src/devices/tls.js';
+import type { EventType } from '../../src/policy/vocabulary.js';
 
 const ROLES: Role[] = ['admin', 'manager', 'guard', 'auditor'];
 const V1 = '/api/v1';
@@ -58,7 +59,7 @@ describe('visits, site, entries, stream and metrics', () => {
     return id;
   }
 
-  const raiseAlarm = (type = 'intrusion', category: 'alarm' | 'system' = 'alarm') =>
+  const raiseAlarm = (type: EventType = 'intrusion', category: 'alarm' | 'system' = 'alarm') =>
     api.controller.ctx.alarms.raise({ category, type, severity: 'alarm', source: 'lab', detail: { test: true } }).id!;
   const setMode = (area: string, mode: 'normal' | 'lockdown' | 'emergency') => {
     if (api.controller.ctx.store.areas.mode(area).mode !== mode) api.controller.areas.setMode(area, mode, { by: 'test' });

@@ -8,6 +8,7 @@ import { apiPlugin } from '../../src/api/app.js';
 import { REPLAY_LIMIT } from '../../src/api/routes/stream.js';
 import { startApi, type TestAccount, type TestApi } from '../helpers/api.js';
 import { waitFor } from '../helpers/ports.js';
+import type { EventType } from '../../src/policy/vocabulary.js';
 
 const V1 = '/api/v1';
 const MIN = 60_000;
@@ -94,7 +95,7 @@ describe('the live stream for a guard at night', () => {
     return res.json() as { token: string; refreshToken: string; refreshExpiresAt: string };
   };
   const refresh = (refreshToken: string) => app.inject({ method: 'POST', url: `${V1}/auth/refresh`, payload: { refreshToken } });
-  const raise = (type: string, category: 'alarm' | 'system' | 'security' = 'alarm', severity: 'info' | 'warning' | 'alarm' = 'alarm') =>
+  const raise = (type: EventType, category: 'alarm' | 'system' | 'security' = 'alarm', severity: 'info' | 'warning' | 'alarm' = 'alarm') =>
     api.controller.ctx.alarms.raise({ category, type, severity, source: 'test' }).id!;
 
   it('an open stream keeps its session alive past the idle time', async () => {
