@@ -1,9 +1,11 @@
 // Words for people: reason codes and event types in English and Japanese, for exports, reports and
 // the guard console. The codes themselves stay the stable interface.
-import type { ReasonCode } from '../policy/access-rules.js';
+// Each table is typed by its registry in src/policy/vocabulary.ts: a word without both labels, or a
+// label for no word, does not compile.
+import type { CredentialKind, DoorRecordReason, EventCategory, EventType, ReasonCode, Severity } from '../policy/vocabulary.js';
 
 export type Lang = 'en' | 'ja';
-type Labels<K extends string> = Record<K, { en: string; ja: string }>;
+export type Labels<K extends string> = Readonly<Record<K, { readonly en: string; readonly ja: string }>>;
 
 export const reasonLabels: Labels<ReasonCode> = {
   granted: { en: 'Granted', ja: '許可' },
@@ -41,7 +43,7 @@ export const reasonLabels: Labels<ReasonCode> = {
 };
 
 /** Door events and area mode changes that share the entry log's reason column. */
-export const doorEventLabels: Labels<string> = {
+export const doorEventLabels: Labels<DoorRecordReason> = {
   rex: { en: 'Exit button', ja: '退出ボタン' },
   'door-forced': { en: 'Door forced', ja: 'こじ開け' },
   'door-held-open': { en: 'Door held open', ja: '扉の開放放置' },
@@ -54,7 +56,7 @@ export const doorEventLabels: Labels<string> = {
   'mode-emergency': { en: 'Area emergency release', ja: '区域非常解錠' },
 };
 
-export const eventLabels: Labels<string> = {
+export const eventLabels: Labels<EventType> = {
   'access-denied': { en: 'Access denied', ja: '入室拒否' },
   'invalid-credential-used': { en: 'Expired or suspended credential used', ja: '失効・停止中の認証媒体の使用' },
   'pin-lockout': { en: 'Wrong PIN repeatedly: locked out', ja: '暗証番号の連続誤り（ロックアウト）' },
@@ -104,8 +106,31 @@ export const eventLabels: Labels<string> = {
   'refresh-token-reused': { en: 'Refresh token used twice (session ended)', ja: '更新トークンの再使用（セッション終了）' },
 };
 
+export const credentialKindLabels: Labels<CredentialKind> = {
+  card: { en: 'Card', ja: 'カード' },
+  pin: { en: 'PIN', ja: '暗証番号' },
+  otp: { en: 'One-time code', ja: 'ワンタイムコード' },
+  bio: { en: 'Biometrics', ja: '生体認証' },
+};
+
+export const eventCategoryLabels: Labels<EventCategory> = {
+  access: { en: 'Access', ja: '入退室' },
+  door: { en: 'Door', ja: '扉' },
+  alarm: { en: 'Alarm', ja: '警報' },
+  device: { en: 'Device', ja: '機器' },
+  security: { en: 'Security', ja: 'セキュリティ' },
+  system: { en: 'System', ja: 'システム' },
+};
+
+export const severityLabels: Labels<Severity> = {
+  info: { en: 'Information', ja: '情報' },
+  warning: { en: 'Warning', ja: '注意' },
+  alarm: { en: 'Alarm', ja: '警報' },
+};
+
 /** The label of a code in a language; unknown codes are shown as they are. */
-export function label(table: Labels<string>, code: string | null, lang: Lang): string {
+export function label(table: Partial<Labels<string>>, code: string | null, lang: Lang): string {
   if (code === null) return '';
-  return table[code]?.[lang] ?? code;
+  // Codes come from stored records, which may hold words older or newer than this build's.
+  return (Object.hasOwn(table, code) ? table[code]?.[lang] : undefined) ?? code;
 }
