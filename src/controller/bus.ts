@@ -40,16 +40,79 @@ export interface BusEvents {
   'broker.link': { connected: boolean; error?: string };
 }
 
+/** A listener threw (or its promise rejected): which listener, on which event, with what. */
+export interface ListenerFault {
+  owner: string;
+  event: keyof BusEvents;
+  error: unknown;
+}
+
 export class Bus {
   private readonly emitter = new EventEmitter({ captureRejections: false });
+  /**
+   * Told of every listener that throws. Until the controller sets it, the first error is thrown again
+   * once every listener has run, so a bare bus (in a test) hides nothing.
+   */
+  onListenerFault?: (fault: ListenerFault) => void;
+
   constructor() {
     this.emitter.setMaxListeners(50);
   }
-  on<K extends keyof BusEvents>(name: K, fn: (payload: BusEvents[K]) => void): () => void {
-    this.emitter.on(name, fn);
-    return () => this.emitter.off(name, fn);
+
+  /**
+   * Adds a listener; `owner` names it when it throws (the caller's place in the source if not given).
+   * Each listener runs on its own: one that throws cannot stop the others, so a failing publisher
+   * never skips the reader's indication or the duress alarm after a door was released.
+   */
+  on<K extends keyof BusEvents>(name: K, fn: (payload: BusEvents[K]) => void, owner: string = callerOf()): () => void {
+    const isolated = (payload: BusEvents[K]) => {
+      try {
+        const result = fn(payload) as unknown;
+        if (result instanceof Promise) result.catch((error: unknown) => this.fault({ owner, event: name, error }));
+      } catch (error) {
+        this.fault({ owner, event: name, error });
+      }
+    };
+    this.emitter.on(name, isolated);
+    return () => this.emitter.off(name, isolated);
   }
+
   emit<K extends keyof BusEvents>(name: K, payload: BusEvents[K]): void {
-    this.emitter.emit(name, payload);
+    if (this.onListenerFault) {
+      this.emitter.emit(name, payload);
+      return;
+    }
+    const outer = this.unreported;
+    const mine: unknown[] = [];
+    this.unreported = mine;
+    try {
+      this.emitter.emit(name, payload);
+    } finally {
+      this.unreported = outer;
+    }
+    if (mine.length) throw mine[0];
   }
+
+  /** Errors of the current emit's listeners while no one is told of them (see onListenerFault). */
+  private unreported?: unknown[];
+
+  private fault(f: ListenerFault): void {
+    if (!this.onListenerFault) {
+      if (this.unreported) this.unreported.push(f.error);
+      else queueMicrotask(() => { throw f.error; });
+      return;
+    }
+    try {
+      this.onListenerFault(f);
+    } catch {
+      // Reporting must not stop the next listener either.
+    }
+  }
+}
+
+/** Where `on` was called from, for a listener registered without an owner name. */
+function callerOf(): string {
+  const line = new Error().stack?.split('\n')[3]?.trim() ?? '';
+  const m = /at (?:(\S+) \()?(?:file:\/\/)?.*?([^/]+\/[^/]+:\d+):\d+\)?$/.exec(line);
+  return m ? (m[1] ? `${m[1]} (${m[2]})` : m[2]!) : 'unnamed';
 }

@@ -16,6 +16,8 @@ export interface Counters {
   /** Redelivered or replayed (boot, seq) dropped before any decision. */
   duplicates: number;
   storageFaults: number;
+  /** Bus listeners that threw: each reported with its owner, the others still ran. */
+  listenerFaults: number;
 }
 
 export interface Context {

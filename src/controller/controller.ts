@@ -26,7 +26,7 @@ import { AlarmInputs } from './alarm-inputs.js';
 import { StartupError } from './errors.js';
 import { LogKeeper } from './log-keeper.js';
 import { Topics } from '../devices/protocol.js';
-import { Faults } from './faults.js';
+import { Faults, listenerFaultReporter } from './faults.js';
 import { Publisher } from './publisher.js';
 import { SiteIndex } from './site-index.js';
 import { StorageFaults } from './storage-faults.js';
@@ -140,10 +140,10 @@ export class Controller {
     this.walCheckpointer = walCheckpointer;
     const checkpoints: Extension = { name: 'wal-checkpointer', start: () => walCheckpointer.start(), stop: () => walCheckpointer.stop() };
     this.extensions = [checkpoints, new Publisher(ctx, mqtt), logKeeper, faults, supervision, new AlarmInputs(ctx), this.access, this.areas, doors];
-    ctx.bus.on('broker.link', ({ connected }) => (this.brokerConnected = connected));
+    ctx.bus.on('broker.link', ({ connected }) => (this.brokerConnected = connected), 'controller');
     ctx.bus.on('raised', (e) => {
       if (e.type === 'storage-fault') this.lastStorageFaultAt = Date.now();
-    });
+    }, 'controller');
   }
 
   static async start(opts: ControllerOptions): Promise<Controller> {
@@ -158,8 +158,9 @@ export class Controller {
     const store: Store = openStore(opts.dataDir);
     const bus = new Bus();
     const now = () => new Date();
-    const counters: Counters = { granted: 0, denied: 0, rejected: 0, duplicates: 0, storageFaults: 0 };
+    const counters: Counters = { granted: 0, denied: 0, rejected: 0, duplicates: 0, storageFaults: 0, listenerFaults: 0 };
     const alarms = new Alarms(store.events, bus, log, now);
+    bus.onListenerFault = listenerFaultReporter({ log, alarms, counters });
     const storageFaults = new StorageFaults({ log, alarms, counters, now });
     const index = new SiteIndex(site);
     // Personal data, card numbers and keys: warned at every start while anyone else can read them.
@@ -295,7 +296,7 @@ export class Controller {
         }
       }
       linkWasUp = connected;
-    });
+    }, 'controller');
     // Features subscribe to the bus before any device message can arrive.
     for (const ext of this.extensions) {
       if (ext.name === 'doors') continue;

@@ -91,6 +91,7 @@ export const eventLabels: Labels<EventType> = {
   'remote-unlock-requested': { en: 'Remote unlock awaiting confirmation', ja: '遠隔解錠の承認待ち' },
   'emergency-unlock': { en: 'Emergency unlock', ja: '緊急解錠' },
   'storage-fault': { en: 'Storage fault', ja: '記録装置異常' },
+  'listener-fault': { en: 'Controller feature failed on an event', ja: '制御機能のイベント処理異常' },
   'log-checkpoints-missing': { en: 'Signed log checkpoints missing', ja: '署名チェックポイントの欠落' },
   'decision-backlog': { en: 'Reads refused as too old (backlog)', ja: '処理遅延による読み取り拒否' },
   'api-denied': { en: 'API call refused', ja: 'API操作の拒否' },

@@ -105,6 +105,7 @@ export const EVENT_TYPES = {
   'configuration-rejected': { category: 'system', severity: 'warning' },
   'area-normal': { category: 'system', severity: 'info' },
   'storage-fault': { category: 'system', severity: 'alarm' },
+  'listener-fault': { category: 'system', severity: 'alarm' },
   'decision-backlog': { category: 'system', severity: 'warning' },
   // Security of the controller, its broker and its API.
   'log-checkpoints-missing': { category: 'security', severity: 'alarm' },

@@ -501,7 +501,7 @@ describe('log keeper', () => {
     let now = new Date('2026-11-25T00:00:00.000Z');
     const log = pino({ level: 'silent' });
     const alarms = { raise: (e: unknown) => raised.push(e), raiseLimited: (_key: string, _windowMs: number, e: unknown) => raised.push(e) };
-    const counters = { granted: 0, denied: 0, rejected: 0, duplicates: 0, storageFaults: 0 };
+    const counters = { granted: 0, denied: 0, rejected: 0, duplicates: 0, storageFaults: 0, listenerFaults: 0 };
     const ctx = {
       site: { log: { retentionDays: 1095, checkpointEveryRecords: 3, checkpointIntervalSeconds: 60, ...overrides }, api: { auditRetentionDays: 1095 } },
       log,

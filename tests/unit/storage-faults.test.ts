@@ -15,11 +15,11 @@ function reporter() {
   const db = openDatabase(mkdtempSync(join(tmpdir(), 'tobira-storage-faults-')));
   const bus = new Bus();
   const raised: RaisedEvent[] = [];
-  bus.on('raised', (e) => raised.push(e));
+  bus.on('raised', (e) => raised.push(e), 'test');
   let now = new Date('2026-12-01T09:00:00.000Z');
   const lines: Record<string, unknown>[] = [];
   const log = pino({ level: 'error' }, { write: (l: string) => lines.push(JSON.parse(l)) });
-  const counters: Counters = { granted: 0, denied: 0, rejected: 0, duplicates: 0, storageFaults: 0 };
+  const counters: Counters = { granted: 0, denied: 0, rejected: 0, duplicates: 0, storageFaults: 0, listenerFaults: 0 };
   const alarms = new Alarms(new EventStore(db), bus, log, () => now);
   const faults = new StorageFaults({ log, alarms, counters, now: () => now });
   return { db, faults, raised, lines, counters, advance: (ms: number) => (now = new Date(now.getTime() + ms)) };
