@@ -26,7 +26,7 @@ export class AlarmInputs implements Extension {
       } else if (deviceId === power.standbyTroubleInput) {
         this.raise(deviceId, event.active, 'standby-power-trouble', 'standby-power-restored');
       }
-    });
+    }, this.name);
   }
 
   stop(): void {

@@ -23,7 +23,7 @@ export class Areas implements Extension {
   start(): void {
     this.off = this.ctx.bus.on('device.event', ({ deviceId, event }) => {
       if (event.type === 'input') this.onInput(deviceId, event);
-    });
+    }, this.name);
     // A release that was on when the controller stopped is on again: it ended with the emergency, not with us.
     for (const area of this.ctx.site.areas) {
       if (this.ctx.store.areas.mode(area.id).mode === 'emergency') this.applyEmergency(area, true);

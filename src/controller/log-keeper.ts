@@ -86,7 +86,7 @@ export class LogKeeper implements Extension {
       if (!connected) return;
       const last = this.latest();
       if (last) this.publish(last);
-    }));
+    }, this.name));
     this.off.push(this.ctx.bus.on('entry', () => {
       this.sinceCheckpoint++;
       // Signed after the decision path returns, never inside it.
@@ -96,7 +96,7 @@ export class LogKeeper implements Extension {
           this.checkpoint('periodic');
         });
       }
-    }));
+    }, this.name));
     this.checkpointTimer = setInterval(() => this.checkpoint('periodic'), settings.checkpointIntervalSeconds * 1000);
     this.checkpointTimer.unref();
     this.pruneTimer = setInterval(() => this.prune(), DAY_MS);

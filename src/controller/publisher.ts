@@ -13,8 +13,8 @@ export class Publisher implements Extension {
 
   start(): void {
     this.unsubscribe.push(
-      this.ctx.bus.on('raised', (e) => this.mqtt.publishEvent(e.category, e)),
-      this.ctx.bus.on('entry', (r) => this.mqtt.publishEvent(r.kind === 'decision' ? 'access' : 'door', { type: 'entry', ...r })),
+      this.ctx.bus.on('raised', (e) => this.mqtt.publishEvent(e.category, e), this.name),
+      this.ctx.bus.on('entry', (r) => this.mqtt.publishEvent(r.kind === 'decision' ? 'access' : 'door', { type: 'entry', ...r }), this.name),
     );
   }
 

@@ -33,8 +33,8 @@ export class Supervision implements Extension {
         if (status.firmware) h.firmware = status.firmware;
         if (status.online) this.seen(deviceId);
         else this.setOnline(deviceId, false, 'reported offline (last will or shutdown)');
-      }),
-      bus.on('device.event', ({ deviceId }) => this.seen(deviceId)),
+      }, this.name),
+      bus.on('device.event', ({ deviceId }) => this.seen(deviceId), this.name),
     );
     this.timer = setInterval(() => this.checkSilence(), 1000);
     this.timer.unref();
