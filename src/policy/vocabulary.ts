@@ -53,6 +53,11 @@ export type DoorRole = keyof typeof DOOR_ROLES;
 export const DOOR_ROLE_NAMES = Object.keys(DOOR_ROLES) as DoorRole[];
 /** The roles that read credentials, and which way they let a person through. */
 export type ReaderRole = { [R in DoorRole]: (typeof DOOR_ROLES)[R] extends { direction: string } ? R : never }[DoorRole];
+/** Which way a credential read in this role lets a person through; undefined for roles that read none. */
+export function directionOf(role: DoorRole): 'in' | 'out' | undefined {
+  const r = DOOR_ROLES[role];
+  return 'direction' in r ? r.direction : undefined;
+}
 
 /** Event categories: also the MQTT topic level events are published under. */
 export const EVENT_CATEGORIES = ['access', 'door', 'alarm', 'device', 'security', 'system'] as const;

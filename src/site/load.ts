@@ -1,7 +1,9 @@
 // Loads and checks a site file, reporting every problem with its path and line.
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode } from 'yaml';
-import { siteFileSchema, type SiteFile, type DeviceKind } from './schema.js';
+import { kindOf } from '../devices/kinds.js';
+import { DOOR_ROLE_NAMES, DOOR_ROLES, type DeviceKind } from '../policy/vocabulary.js';
+import { siteFileSchema, type SiteFile } from './schema.js';
 
 export interface SiteProblem {
   path: string;
@@ -137,21 +139,14 @@ function crossCheck(site: SiteFile): { path: PathPart[]; message: string }[] {
     if (ref !== undefined && !devices.has(ref)) problems.push({ path: ['power', field], message: `unknown device "${ref}"` });
   }
 
-  const deviceRoles: { field: 'entryReader' | 'keypad' | 'exitReader' | 'lock' | 'contact' | 'rex'; kinds: DeviceKind[] }[] = [
-    { field: 'entryReader', kinds: ['reader'] },
-    { field: 'keypad', kinds: ['keypad', 'reader'] },
-    { field: 'exitReader', kinds: ['reader'] },
-    { field: 'lock', kinds: ['lock'] },
-    { field: 'contact', kinds: ['contact'] },
-    { field: 'rex', kinds: ['rex'] },
-  ];
   const lockOwner = new Map<string, string>();
   site.doors.forEach((door, i) => {
     if (!areas.has(door.area)) problems.push({ path: ['doors', i, 'area'], message: `unknown area "${door.area}"` });
     if (!door.entryReader && !door.keypad) {
       problems.push({ path: ['doors', i], message: 'a door needs an entryReader or a keypad' });
     }
-    for (const { field, kinds } of deviceRoles) {
+    for (const field of DOOR_ROLE_NAMES) {
+      const kinds: readonly DeviceKind[] = DOOR_ROLES[field].kinds;
       const ref = door[field];
       if (ref === undefined) continue;
       const device = devices.get(ref);
@@ -171,7 +166,7 @@ function crossCheck(site: SiteFile): { path: PathPart[]; message: string }[] {
     const other = pins.get(device.gpio.pin);
     if (other) problems.push({ path: ['devices', i, 'gpio', 'pin'], message: `pin ${device.gpio.pin} is already used by "${other}"` });
     pins.set(device.gpio.pin, device.id);
-    if (device.kind === 'input' && !device.input) {
+    if (kindOf(device.kind).input === 'named' && !device.input) {
       problems.push({ path: ['devices', i, 'input'], message: 'a GPIO input device needs input: (emergency, tamper, key, ...)' });
     }
   });

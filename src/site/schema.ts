@@ -1,6 +1,8 @@
 // The site file: what is installed where. Validated with zod; cross-references are checked in load.ts.
 import { z } from 'zod';
+import { DEVICE_KIND_DEFINITIONS } from '../devices/kinds.js';
 import { deviceIdSchema } from '../devices/protocol.js';
+import { CREDENTIAL_KINDS, DEVICE_KINDS, FACTOR_SETS, INPUT_NAMES, TRANSPORTS, type DoorRole } from '../policy/vocabulary.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "-" and "_", at most 64 characters');
 
@@ -24,9 +26,7 @@ export const scheduleSchema = z.strictObject({
   holidays: z.array(date).default([]),
 });
 
-/** The factor combinations an area may require (double locking: two independent methods). */
-export const factorSets = [['card'], ['bio'], ['card', 'pin'], ['card', 'otp'], ['card', 'bio'], ['pin', 'otp']] as const;
-export type FactorSet = (typeof factorSets)[number];
+export { FACTOR_SETS as factorSets, type FactorSet } from '../policy/vocabulary.js';
 
 export const areaSchema = z.strictObject({
   id,
@@ -37,9 +37,9 @@ export const areaSchema = z.strictObject({
   schedule: id.optional(),
   /** Factors a person must present, the first at the reader, the second at the keypad. */
   factors: z
-    .array(z.enum(['card', 'pin', 'otp', 'bio']))
-    .refine((f) => factorSets.some((set) => set.length === f.length && set.every((x, i) => x === f[i])), {
-      message: `one of ${factorSets.map((f) => f.join(' + ')).join(', ')}`,
+    .array(z.enum(CREDENTIAL_KINDS))
+    .refine((f) => FACTOR_SETS.some((set) => set.length === f.length && set.every((x, i) => x === f[i])), {
+      message: `one of ${FACTOR_SETS.map((f) => f.join(' + ')).join(', ')}`,
     })
     .default(['card']),
   /** Two different access holders must authenticate at the door within the window. */
@@ -60,28 +60,26 @@ const gpioPinSchema = z.strictObject({
   debounceMs: z.number().int().min(0).max(1000).default(20),
 });
 
-export const deviceKinds = ['reader', 'keypad', 'lock', 'contact', 'rex', 'ir-sensor', 'beam', 'siren', 'camera', 'input'] as const;
-export type DeviceKind = (typeof deviceKinds)[number];
-/** Kinds a bare GPIO pin can be: one relay output or one contact input. */
-export const gpioKinds = ['lock', 'contact', 'rex', 'ir-sensor', 'beam', 'siren', 'input'] as const;
+// What each kind is (and so which may be wired to GPIO) is in src/devices/kinds.ts.
+export { DEVICE_KINDS as deviceKinds, type DeviceKind } from '../policy/vocabulary.js';
 
 export const deviceSchema = z
   .strictObject({
     id: deviceIdSchema,
-    kind: z.enum(deviceKinds),
+    kind: z.enum(DEVICE_KINDS),
     name: labelSchema.optional(),
-    transport: z.enum(['mqtt', 'gpio']),
+    transport: z.enum(TRANSPORTS),
     /** GPIO only: the pin wiring. */
     gpio: gpioPinSchema.optional(),
     /** For `input` devices: which protocol input the pin reports (emergency, tamper, key, ...). */
-    input: z.enum(['contact', 'rex', 'tamper', 'motion', 'beam', 'key', 'dial', 'emergency', 'checkpoint']).optional(),
+    input: z.enum(INPUT_NAMES).optional(),
     /** A device silent for longer than this is reported offline (MQTT devices re-publish their status). */
     heartbeatSeconds: z.number().int().min(5).max(3600).default(60),
   })
   .superRefine((device, ctx) => {
     if (device.transport === 'gpio') {
       if (!device.gpio) ctx.addIssue({ code: 'custom', path: ['gpio'], message: 'a GPIO device needs gpio: { pin }' });
-      if (!(gpioKinds as readonly string[]).includes(device.kind)) {
+      if (!DEVICE_KIND_DEFINITIONS[device.kind].gpio) {
         ctx.addIssue({ code: 'custom', path: ['kind'], message: `a ${device.kind} cannot be wired to GPIO (use mqtt)` });
       }
     } else if (device.gpio) {
@@ -89,16 +87,21 @@ export const deviceSchema = z
     }
   });
 
-export const doorSchema = z.strictObject({
-  id,
-  name: labelSchema,
-  area: id,
+/** A door's devices, one field per door role (which kinds each takes is checked in load.ts); only the lock is required. */
+const doorDevices = {
   entryReader: deviceIdSchema.optional(),
   keypad: deviceIdSchema.optional(),
   exitReader: deviceIdSchema.optional(),
   lock: deviceIdSchema,
   contact: deviceIdSchema.optional(),
   rex: deviceIdSchema.optional(),
+} satisfies Record<DoorRole, z.ZodType<string | undefined>>;
+
+export const doorSchema = z.strictObject({
+  id,
+  name: labelSchema,
+  area: id,
+  ...doorDevices,
   unlockMs: z.number().int().min(500).max(60_000).default(5000),
   heldOpenMs: z.number().int().min(1000).max(3_600_000).default(30_000),
   /** fail-secure: stays locked without power (strikes); fail-safe: releases without power (maglocks on escape routes). */

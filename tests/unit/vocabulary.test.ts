@@ -8,10 +8,14 @@ import {
   CREDENTIAL_KINDS,
   CREDENTIAL_STATUSES,
   CREDENTIAL_USES,
+  directionOf,
+  DOOR_ROLE_NAMES,
+  DOOR_ROLES,
   GRANT_STATUSES,
   PERSON_KINDS,
   PERSON_STATUSES,
 } from '../../src/policy/vocabulary.js';
+import { DEVICE_KIND_DEFINITIONS, GPIO_KINDS, inputOf } from '../../src/devices/kinds.js';
 import { migrations } from '../../src/store/schema.js';
 
 /** Every `column IN ('a', 'b')` CHECK of every table in a database migrated from nothing. */
@@ -49,5 +53,31 @@ describe('the store speaks the shared vocabulary', () => {
     // Same columns both ways: a new CHECK needs its registry here, a registry its CHECK.
     expect([...found.keys()].sort()).toEqual(Object.keys(expected).sort());
     for (const [column, words] of found) expect({ column, words: [...words].sort() }).toEqual({ column, words: [...expected[column]!].sort() });
+  });
+});
+
+describe('the device-kind table', () => {
+  it('a GPIO kind is one pin: a relay output with commands, or a contact input, never both or neither', () => {
+    for (const kind of GPIO_KINDS) {
+      const { input, commands } = DEVICE_KIND_DEFINITIONS[kind];
+      expect({ kind, pin: input !== null ? 'input' : commands.length > 0 ? 'output' : 'none', both: input !== null && commands.length > 0 })
+        .toEqual({ kind, pin: expect.stringMatching(/^(input|output)$/), both: false });
+    }
+    expect([...GPIO_KINDS].sort()).toEqual(['beam', 'contact', 'input', 'ir-sensor', 'lock', 'rex', 'siren']);
+  });
+
+  it('every kind a reading door role takes reads credentials; every other role takes kinds that read none', () => {
+    for (const role of DOOR_ROLE_NAMES) {
+      for (const kind of DOOR_ROLES[role].kinds) {
+        expect({ role, kind, reads: DEVICE_KIND_DEFINITIONS[kind].reads.length > 0 }).toEqual({ role, kind, reads: directionOf(role) !== undefined });
+      }
+    }
+  });
+
+  it('names the input a device reports: its kind\'s, or the one its site-file entry names', () => {
+    expect(inputOf({ kind: 'ir-sensor' })).toBe('motion');
+    expect(inputOf({ kind: 'input', input: 'emergency' })).toBe('emergency');
+    expect(inputOf({ kind: 'input' })).toBeUndefined();
+    expect(inputOf({ kind: 'lock', input: 'key' })).toBeUndefined();
   });
 });
