@@ -10,7 +10,8 @@ import {
   type IndicatePattern,
   type InputName,
 } from '../src/devices/protocol.js';
-import type { DeviceConfig, DeviceKind } from '../src/site/schema.js';
+import { inputOf, obeys, reads } from '../src/devices/kinds.js';
+import type { DeviceConfig } from '../src/site/schema.js';
 import { snapshotJpeg } from './jpeg.js';
 
 /** An event before the device stamps it with boot, seq and its time. */
@@ -29,43 +30,8 @@ export interface InvalidCommand {
   at: number;
 }
 
-/** Commands each kind obeys; anything else valid is acknowledged with ok:false. */
-export const kindCommands: Record<DeviceKind, readonly Command['command'][]> = {
-  reader: ['indicate'],
-  keypad: ['indicate'],
-  lock: ['unlock', 'lock'],
-  contact: [],
-  rex: [],
-  'ir-sensor': [],
-  beam: [],
-  siren: ['output'],
-  camera: ['snapshot'],
-  input: [],
-};
-
-/** Credentials each kind can read (a reader may double as a keypad, as the site file allows). */
-export const kindCredentials: Partial<Record<DeviceKind, readonly CredentialKind[]>> = {
-  reader: ['card', 'otp', 'bio', 'pin'],
-  keypad: ['pin', 'otp'],
-};
-
-/** The protocol input a device reports by default, if any. */
-export function inputOf(device: DeviceConfig): InputName | undefined {
-  switch (device.kind) {
-    case 'contact':
-      return 'contact';
-    case 'rex':
-      return 'rex';
-    case 'ir-sensor':
-      return 'motion';
-    case 'beam':
-      return 'beam';
-    case 'input':
-      return device.input;
-    default:
-      return undefined;
-  }
-}
+// What each kind reads, reports and obeys is the controller's own table: the simulator cannot drift from it.
+export { inputOf };
 
 /** One line for logs and the prompt: "unlock 5000 ms", "indicate granted", "output on". */
 export function describeCommand(c: Command): string {
@@ -133,8 +99,7 @@ export class SimDevice {
   }
 
   credential(kind: CredentialKind, value: string): Promise<void> {
-    const kinds = kindCredentials[this.config.kind];
-    if (!kinds?.includes(kind)) throw new Error(`${this.id} is a ${this.config.kind} and cannot read a ${kind} credential`);
+    if (!reads(this.config.kind, kind)) throw new Error(`${this.id} is a ${this.config.kind} and cannot read a ${kind} credential`);
     return this.emit({ type: 'credential', credential: { kind, value } });
   }
 
@@ -178,7 +143,7 @@ export class SimDevice {
 
   /** Why this device will not carry out a valid command, or undefined if it will. */
   private refusal(command: Command): string | undefined {
-    if (!kindCommands[this.config.kind].includes(command.command)) return `${command.command} is not supported by a ${this.config.kind}`;
+    if (!obeys(this.config.kind, command.command)) return `${command.command} is not supported by a ${this.config.kind}`;
     // A late unlock would open the door for whoever stands there now, not for the person it was for.
     // Checked on the device's own clock, as firmware would: expiresAt is the controller's, both keep NTP time.
     const late = msPastExpiry(command, this.now());

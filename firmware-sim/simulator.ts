@@ -1,6 +1,7 @@
 // Firmware simulator: every MQTT device of a site on its own connection, driven from tests or the prompt.
 import { Topics, type Command, type CredentialKind, type InputName } from '../src/devices/protocol.js';
 import type { Secrets } from '../src/devices/secrets.js';
+import { obeys } from '../src/devices/kinds.js';
 import type { DeviceConfig, Door, SiteFile } from '../src/site/schema.js';
 import { SimDevice, describeCommand, type EventBody, type InvalidCommand, type Observed } from './devices.js';
 import { DeviceLink, type GuardedResult } from './link.js';
@@ -163,9 +164,10 @@ export class Simulator {
       kind,
       online: link.online,
       silenced: link.silenced,
-      lockState: kind === 'lock' ? device.lockState : undefined,
+      // A device's state shows what its commands drive (src/devices/kinds.ts).
+      lockState: obeys(kind, 'unlock') ? device.lockState : undefined,
       indication: device.indication,
-      output: kind === 'siren' ? device.output : undefined,
+      output: obeys(kind, 'output') ? device.output : undefined,
       inputs: Object.fromEntries(device.inputs),
       seq: device.seq,
       commandDelayMs,

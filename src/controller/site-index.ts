@@ -1,7 +1,8 @@
 // Lookups over the site file, built once: which door a device serves, and in what role.
+import { DOOR_ROLE_NAMES, type DoorRole } from '../policy/vocabulary.js';
 import type { Area, DeviceConfig, Door, SiteFile } from '../site/schema.js';
 
-export type DoorRole = 'entryReader' | 'keypad' | 'exitReader' | 'lock' | 'contact' | 'rex';
+export type { DoorRole };
 
 export class SiteIndex {
   readonly doors = new Map<string, Door>();
@@ -15,7 +16,7 @@ export class SiteIndex {
     for (const d of site.devices) this.devices.set(d.id, d);
     for (const door of site.doors) {
       this.doors.set(door.id, door);
-      for (const role of ['entryReader', 'keypad', 'exitReader', 'lock', 'contact', 'rex'] as const) {
+      for (const role of DOOR_ROLE_NAMES) {
         const id = door[role];
         if (id === undefined) continue;
         const list = this.roles.get(id) ?? [];

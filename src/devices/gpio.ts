@@ -3,6 +3,7 @@ import { closeSync, constants, existsSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { CommandResult, DeviceDriver, DriverListener } from './driver.js';
+import { inputOf } from './kinds.js';
 import type { CommandBody, InputName } from './protocol.js';
 import type { DeviceConfig } from '../site/schema.js';
 
@@ -35,13 +36,6 @@ export interface GpioDriverOptions {
   pins: PinLayer;
 }
 
-const inputKinds: Partial<Record<DeviceConfig['kind'], InputName>> = {
-  contact: 'contact',
-  rex: 'rex',
-  'ir-sensor': 'motion',
-  beam: 'beam',
-};
-
 interface Wired {
   device: DeviceConfig;
   gpio: number;
@@ -61,7 +55,7 @@ export class GpioDriver implements DeviceDriver {
   constructor(private readonly opts: GpioDriverOptions) {
     for (const device of opts.devices) {
       if (device.transport !== 'gpio' || !device.gpio) continue;
-      const input = device.kind === 'input' ? device.input : inputKinds[device.kind];
+      const input = inputOf(device);
       if (device.kind === 'input' && !input) throw new Error(`GPIO input device "${device.id}" needs input:`);
       this.wired.set(device.id, { device, gpio: opts.chipBase + device.gpio.pin, ...(input ? { input } : {}) });
     }
