@@ -5,9 +5,10 @@ import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 import { dataDirOf, openSecretBox, SecretBox, SecretKeyError, secretsKeyPath } from './secret-box.js';
 import { rewriteSecurely } from './scrub.js';
+import { ACCOUNT_ROLES, type AccountRole, type AccountStatus } from '../policy/vocabulary.js';
 
-export type Role = 'admin' | 'manager' | 'guard' | 'auditor';
-export const roles: readonly Role[] = ['admin', 'manager', 'guard', 'auditor'];
+export type Role = AccountRole;
+export const roles: readonly Role[] = ACCOUNT_ROLES;
 
 export interface Account {
   id: string;
@@ -26,7 +27,7 @@ export interface Account {
   totpExempt: boolean;
   failedLogins: number;
   lockedUntil: string | null;
-  status: 'active' | 'disabled';
+  status: AccountStatus;
   createdAt: string;
   createdBy: string;
 }
@@ -34,7 +35,7 @@ export interface Account {
 interface Row {
   id: string; username: string; display_name: string; role: Role; password_hash: string; password_history: string;
   must_change_password: number; totp_secret: string | null; totp_pending_secret: string | null; last_totp_step: number | null;
-  totp_exempt: number; failed_logins: number; locked_until: string | null; status: 'active' | 'disabled'; created_at: string; created_by: string;
+  totp_exempt: number; failed_logins: number; locked_until: string | null; status: AccountStatus; created_at: string; created_by: string;
 }
 
 /** What a sealed seed is bound to: the account (and which of its two seeds). */

@@ -1,7 +1,8 @@
 // Area state that outlives a restart: each area's mode, and who is inside (anti-passback).
 import type { Db } from './db.js';
+import type { AreaMode } from '../policy/vocabulary.js';
 
-export type AreaMode = 'normal' | 'lockdown' | 'emergency';
+export type { AreaMode };
 
 export interface AreaModeState {
   mode: AreaMode;

@@ -13,8 +13,9 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from './db.js';
+import { CHECKPOINT_KINDS, type CheckpointKind } from '../policy/vocabulary.js';
 
-export type CheckpointKind = 'periodic' | 'shutdown' | 'prune';
+export type { CheckpointKind };
 
 export interface Checkpoint {
   kind: CheckpointKind;
@@ -327,7 +328,7 @@ export function publishedCheckpoint(cp: Checkpoint, publicKeyPemText: string): P
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits');
 export const checkpointSchema = z.object({
-  kind: z.enum(['periodic', 'shutdown', 'prune']),
+  kind: z.enum(CHECKPOINT_KINDS),
   count: z.number().int().min(0),
   headHash: hex64,
   at: z.string().min(1),

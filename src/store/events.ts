@@ -1,12 +1,13 @@
 // Events the controller raised (alarms, faults, security), kept for guards and the API.
 import type { Db } from './db.js';
+import type { Severity } from '../policy/vocabulary.js';
 
 export interface StoredEvent {
   id: number;
   at: string;
   category: string;
   type: string;
-  severity: 'info' | 'warning' | 'alarm';
+  severity: Severity;
   source: string | null;
   detail: Record<string, unknown> | null;
 }

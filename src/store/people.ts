@@ -4,25 +4,26 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
 import { openSecretBox, SecretBox, SecretKeyError } from './secret-box.js';
 import { rewriteSecurely } from './scrub.js';
+import type { CredentialKind, CredentialStatus, CredentialUse, GrantStatus, PersonKind, PersonStatus } from '../policy/vocabulary.js';
 
 export interface Person {
   id: string;
-  kind: 'staff' | 'visitor';
+  kind: PersonKind;
   number: number | null;
   name: string;
   affiliation: string;
   title: string;
   roles: string[];
-  status: 'active' | 'suspended' | 'left';
+  status: PersonStatus;
 }
 
 export interface Credential {
   id: number;
   personId: string;
-  kind: 'card' | 'pin' | 'otp' | 'bio';
+  kind: CredentialKind;
   value: string;
-  use: 'normal' | 'duress';
-  status: 'active' | 'suspended' | 'revoked';
+  use: CredentialUse;
+  status: CredentialStatus;
   lastOtpStep: number | null;
 }
 
@@ -35,7 +36,7 @@ export interface Grant {
   purpose: string;
   outOfHours: boolean;
   reviewBy: string | null;
-  status: 'pending' | 'active';
+  status: GrantStatus;
   grantedBy: string;
   grantedAt: string;
   approvedBy: string | null;
