@@ -40,7 +40,9 @@ export type DeviceKind = (typeof DEVICE_KINDS)[number];
 export const TRANSPORTS = ['mqtt', 'gpio'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
-/** The parts a door is made of: each names one device, of the kinds given. */
+/** The parts a door is made of: each names one device, of the kinds DOOR_ROLES gives. */
+export const DOOR_ROLE_NAMES = ['entryReader', 'keypad', 'exitReader', 'lock', 'contact', 'rex'] as const;
+export type DoorRole = (typeof DOOR_ROLE_NAMES)[number];
 export const DOOR_ROLES = {
   entryReader: { kinds: ['reader'], direction: 'in' },
   keypad: { kinds: ['keypad', 'reader'], direction: 'in' },
@@ -48,9 +50,7 @@ export const DOOR_ROLES = {
   lock: { kinds: ['lock'] },
   contact: { kinds: ['contact'] },
   rex: { kinds: ['rex'] },
-} as const satisfies Record<string, { kinds: readonly DeviceKind[]; direction?: 'in' | 'out' }>;
-export type DoorRole = keyof typeof DOOR_ROLES;
-export const DOOR_ROLE_NAMES = Object.keys(DOOR_ROLES) as DoorRole[];
+} as const satisfies Record<DoorRole, { kinds: readonly DeviceKind[]; direction?: 'in' | 'out' }>;
 /** The roles that read credentials, and which way they let a person through. */
 export type ReaderRole = { [R in DoorRole]: (typeof DOOR_ROLES)[R] extends { direction: string } ? R : never }[DoorRole];
 /** Which way a credential read in this role lets a person through; undefined for roles that read none. */
