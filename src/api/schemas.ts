@@ -1,5 +1,21 @@
 // Shared request and response shapes.
 import { z } from 'zod';
+import {
+  ACCOUNT_ROLES,
+  ACCOUNT_STATUSES,
+  AREA_MODES,
+  CHECKPOINT_KINDS,
+  CREDENTIAL_KINDS,
+  CREDENTIAL_STATUSES,
+  CREDENTIAL_USES,
+  DEVICE_KINDS,
+  DOOR_ROLE_NAMES,
+  EVENT_CATEGORIES,
+  PERSON_KINDS,
+  PERSON_STATUSES,
+  SEVERITIES,
+  TRANSPORTS,
+} from '../policy/vocabulary.js';
 
 /** An error: RFC 9457 problem details (application/problem+json), plus the failing fields of a 400. */
 export const errorSchema = z.object({
@@ -33,3 +49,19 @@ export function page<T>(item: z.ZodType<T>) {
 export const isoTime = z.iso.datetime({ offset: true });
 export const idParam = z.object({ id: z.string().min(1).max(100) });
 export const numericIdParam = z.object({ id: z.coerce.number().int().positive() });
+
+// The shared words, as the API's enums: the OpenAPI document lists what the registries hold.
+export const credentialKindSchema = z.enum(CREDENTIAL_KINDS);
+export const credentialUseSchema = z.enum(CREDENTIAL_USES);
+export const credentialStatusSchema = z.enum(CREDENTIAL_STATUSES);
+export const personKindSchema = z.enum(PERSON_KINDS);
+export const personStatusSchema = z.enum(PERSON_STATUSES);
+export const areaModeSchema = z.enum(AREA_MODES);
+export const deviceKindSchema = z.enum(DEVICE_KINDS);
+export const transportSchema = z.enum(TRANSPORTS);
+export const doorRoleSchema = z.enum(DOOR_ROLE_NAMES);
+export const eventCategorySchema = z.enum(EVENT_CATEGORIES);
+export const severitySchema = z.enum(SEVERITIES);
+export const checkpointKindSchema = z.enum(CHECKPOINT_KINDS);
+export const accountRoleSchema = z.enum(ACCOUNT_ROLES);
+export const accountStatusSchema = z.enum(ACCOUNT_STATUSES);
