@@ -2,15 +2,17 @@
 // Wire-independent: the simulator hands it a `send` function for the device's own connection.
 import {
   EXPIRED_ERROR,
+  inputOf,
   msPastExpiry,
+  obeys,
   parseCommand,
+  reads,
   type Command,
   type CredentialKind,
   type DeviceEvent,
   type IndicatePattern,
   type InputName,
 } from '../src/devices/protocol.js';
-import { inputOf, obeys, reads } from '../src/devices/kinds.js';
 import type { DeviceConfig } from '../src/site/schema.js';
 import { snapshotJpeg } from './jpeg.js';
 

@@ -1,7 +1,6 @@
 // Firmware simulator: every MQTT device of a site on its own connection, driven from tests or the prompt.
-import { Topics, type Command, type CredentialKind, type InputName } from '../src/devices/protocol.js';
+import { obeys, Topics, type Command, type CredentialKind, type InputName } from '../src/devices/protocol.js';
 import type { Secrets } from '../src/devices/secrets.js';
-import { obeys } from '../src/devices/kinds.js';
 import type { DeviceConfig, Door, SiteFile } from '../src/site/schema.js';
 import { SimDevice, describeCommand, type EventBody, type InvalidCommand, type Observed } from './devices.js';
 import { DeviceLink, type GuardedResult } from './link.js';

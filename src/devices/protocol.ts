@@ -25,6 +25,8 @@ export {
   type IndicatePattern,
   type EventCategory,
 } from '../policy/vocabulary.js';
+// What each kind of device reads, reports and obeys is part of the contract a device implements.
+export { DEVICE_KIND_DEFINITIONS, inputOf, obeys, reads, type DeviceKindDefinition } from './kinds.js';
 
 // (boot, seq) lets the controller drop QoS 1 redeliveries and replays.
 const sequence = {

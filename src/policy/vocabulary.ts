@@ -15,9 +15,6 @@ export type Factor = CredentialKind;
 export const FACTOR_SETS = [['card'], ['bio'], ['card', 'pin'], ['card', 'otp'], ['card', 'bio'], ['pin', 'otp']] as const;
 export type FactorSet = (typeof FACTOR_SETS)[number];
 
-/** Credentials that are secrets: never shown back, never exported (a card number or a template id may be). */
-export const SECRET_CREDENTIAL_KINDS = ['pin', 'otp'] as const satisfies readonly CredentialKind[];
-
 /** A credential's status and use (a duress PIN opens the door and raises the duress alarm). */
 export const CREDENTIAL_STATUSES = ['active', 'suspended', 'revoked'] as const;
 export type CredentialStatus = (typeof CREDENTIAL_STATUSES)[number];
