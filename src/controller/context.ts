@@ -39,4 +39,10 @@ export interface Extension {
   readonly name: string;
   start(): Promise<void> | void;
   stop(): Promise<void> | void;
+  /**
+   * The site file was reloaded (SIGHUP) and `ctx.site` is already `site`: a feature that keeps state
+   * derived from the site (timers, per-input state) brings it in line. Called for every extension,
+   * in start order; only rules change at a reload (devices, doors and areas need a restart).
+   */
+  reload?(site: SiteFile): void;
 }

@@ -437,8 +437,18 @@ export class Controller {
     const changed = (['schedules', 'policy', 'log', 'power', 'areas'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.ctx.site[k]));
     this.ctx.site = next;
     this.ctx.index = new SiteIndex(next);
+    // Every extension hears of it; one that fails is logged and named, and the others still reload.
+    const failed: string[] = [];
+    for (const ext of this.extensions) {
+      try {
+        ext.reload?.(next);
+      } catch (err) {
+        failed.push(ext.name);
+        this.ctx.log.error({ err, extension: ext.name }, `${ext.name} could not apply the reloaded site file`);
+      }
+    }
     this.access.reloadSite();
-    alarms.raise({ category: 'system', type: 'configuration-left', severity: 'info', source: 'site-file', detail: { applied: true, changed } });
+    alarms.raise({ category: 'system', type: 'configuration-left', severity: 'info', source: 'site-file', detail: { applied: true, changed, ...(failed.length ? { failed } : {}) } });
     return { applied: true };
   }
 
