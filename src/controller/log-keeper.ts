@@ -10,6 +10,7 @@ import {
 } from '../store/checkpoints.js';
 import { loadOrCreateLogKey, publicKeyPem } from '../store/log-key.js';
 import { assertRetention, pruneEntryLog, retentionCutoff, RetentionError } from '../store/retention.js';
+import type { SiteFile } from '../site/schema.js';
 import type { Context, Extension } from './context.js';
 import { StartupError } from './errors.js';
 
@@ -37,6 +38,8 @@ export class LogKeeper implements Extension {
   private auditPromised: number | null = null;
   private sinceAudit = 0;
   private checkpointTimer?: NodeJS.Timeout;
+  /** The schedule the timer runs on (the site's when it started or last reloaded). */
+  private schedule?: { intervalSeconds: number; everyRecords: number };
   private pruneTimer?: NodeJS.Timeout;
   private pending?: NodeJS.Immediate;
   private auditPending?: NodeJS.Immediate;
@@ -97,10 +100,31 @@ export class LogKeeper implements Extension {
         });
       }
     }, this.name));
-    this.checkpointTimer = setInterval(() => this.checkpoint('periodic'), settings.checkpointIntervalSeconds * 1000);
-    this.checkpointTimer.unref();
+    this.startCheckpointTimer(settings);
     this.pruneTimer = setInterval(() => this.prune(), DAY_MS);
     this.pruneTimer.unref();
+  }
+
+  /**
+   * A reloaded site file may change the checkpoint schedule. The timer takes the new interval, and a
+   * checkpoint is signed at once so the latest promise is the new schedule's: a longer interval under
+   * the old, shorter promise would leave records `log verify` reads as following a deleted checkpoint.
+   */
+  reload(site: SiteFile): void {
+    const { checkpointIntervalSeconds, checkpointEveryRecords } = site.log;
+    if (!this.key || !this.schedule) return;
+    if (checkpointIntervalSeconds === this.schedule.intervalSeconds && checkpointEveryRecords === this.schedule.everyRecords) return;
+    this.auditCheckpoint('periodic', true);
+    this.checkpoint('periodic', true);
+    this.startCheckpointTimer(site.log);
+  }
+
+  private startCheckpointTimer(settings: SiteFile['log']): void {
+    const { checkpointIntervalSeconds: intervalSeconds, checkpointEveryRecords: everyRecords } = settings;
+    clearInterval(this.checkpointTimer);
+    this.schedule = { intervalSeconds, everyRecords };
+    this.checkpointTimer = setInterval(() => this.checkpoint('periodic'), intervalSeconds * 1000);
+    this.checkpointTimer.unref();
   }
 
   /**
@@ -148,7 +172,7 @@ export class LogKeeper implements Extension {
     this.pending = this.auditPending = undefined;
     clearInterval(this.checkpointTimer);
     clearInterval(this.pruneTimer);
-    this.checkpointTimer = this.pruneTimer = undefined;
+    this.checkpointTimer = this.pruneTimer = this.schedule = undefined;
     if (this.key) this.checkpoint('shutdown');
   }
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { AuditLog, verifyAuditLog } from '../../src/store/audit-log.js';
 import { verifyEntryLogFile } from '../../src/store/verify-parallel.js';
@@ -11,7 +11,7 @@ import { rechain } from '../helpers/tamper.js';
 import { referenceVerify } from '../helpers/verify-reference.js';
 import { EntryLog, verifyEntryLog, verifyExternalCheckpoint, type EntryInput, type EntryRecord } from '../../src/store/entry-log.js';
 import {
-  CheckpointStore, checkpointMessage, parseCheckpointJson, publishedCheckpoint, signCheckpoint, verifyCheckpointSignature, writeCheckpoint,
+  CheckpointStore, checkpointMessage, nextWithinSecondsFor, parseCheckpointJson, publishedCheckpoint, signCheckpoint, verifyCheckpointSignature, writeCheckpoint,
 } from '../../src/store/checkpoints.js';
 import { LOG_KEY_FILE, loadLogKey, loadOrCreateLogKey, loadPublicKey, publicKeyPem } from '../../src/store/log-key.js';
 import { assertRetention, MIN_RETENTION_DAYS, pruneEntryLog } from '../../src/store/retention.js';
@@ -630,5 +630,31 @@ describe('log keeper', () => {
     ]);
     expect(k.ctx.counters.storageFaults).toBe(2);
     k.keeper.stop();
+  });
+
+  it('a reload that changes the schedule signs at once under the new promise and runs the timer on the new interval', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const k = keeperContext();
+      k.keeper.start();
+      k.append(1);
+      // Nothing changed in the schedule: nothing is signed.
+      k.keeper.reload(k.ctx.site);
+      expect(k.published).toHaveLength(1);
+      k.ctx.site = { ...k.ctx.site, log: { ...k.ctx.site.log, checkpointIntervalSeconds: 600 } };
+      k.keeper.reload(k.ctx.site);
+      expect(k.published.at(-1)!.payload).toMatchObject({ kind: 'periodic', count: 1, nextWithinSeconds: nextWithinSecondsFor(600) });
+      expect(new CheckpointStore(k.db, 'audit_checkpoints').latest()).toMatchObject({ nextWithinSeconds: nextWithinSecondsFor(600) });
+      k.append(1);
+      // The old interval's tick no longer comes; the new one does.
+      vi.advanceTimersByTime(60_000);
+      expect(k.published).toHaveLength(2);
+      vi.advanceTimersByTime(540_000);
+      expect(k.published.at(-1)!.payload).toMatchObject({ kind: 'periodic', count: 2 });
+      k.keeper.stop();
+      expect(verifyEntryLog(k.db, loadLogKey(k.dir))).toMatchObject({ ok: true, records: 2 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
