@@ -2,7 +2,7 @@
 // release, and the IR sensors and beams that watch an area.
 import { isWithinSchedule } from '../policy/schedule.js';
 import type { InputEvent } from '../devices/protocol.js';
-import type { Area } from '../site/schema.js';
+import type { Area, SiteFile } from '../site/schema.js';
 import type { AreaMode } from '../store/areas.js';
 import type { Access } from './door-access.js';
 import type { Context, Extension } from './context.js';
@@ -32,6 +32,21 @@ export class Areas implements Extension {
 
   stop(): void {
     this.off?.();
+  }
+
+  /**
+   * An input the reloaded site file no longer lists for an area is forgotten there: left as active,
+   * it would hold the area's emergency release past the last listed input clearing. A release on
+   * now is not ended by the reload itself (an operator ends it, or the last listed input clearing).
+   */
+  reload(site: SiteFile): void {
+    for (const area of site.areas) {
+      const active = this.activeEmergency.get(area.id);
+      if (!active) continue;
+      const forgotten = [...active].filter((id) => !area.emergencyInputs.includes(id));
+      for (const id of forgotten) active.delete(id);
+      if (forgotten.length) this.ctx.log.warn({ area: area.id, forgotten }, 'emergency inputs no longer listed for the area are forgotten');
+    }
   }
 
   /** The area and every area nested inside it. */

@@ -17,6 +17,9 @@ describe('area modes', () => {
     const { dataDir, site } = prepareData({
       edit: (raw) => {
         raw.schedules = [{ id: 'weekdays', weekly: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '00:00', to: '24:00' }] }];
+        // A second emergency input for the lab (a gas alarm's relay), for the reload below.
+        raw.devices.push({ id: 'gas-panel', kind: 'input', input: 'emergency', transport: 'mqtt' });
+        raw.areas.find((a: { id: string }) => a.id === 'lab').emergencyInputs = ['fire-panel', 'gas-panel'];
       },
     });
     controller = await Controller.start({ site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() } });
@@ -65,5 +68,23 @@ describe('area modes', () => {
     expect(controller.ctx.store.areas.mode('lab').mode).toBe('emergency');
     controller.areas.setMode('lab', 'normal', { by: 'guard-console' });
     await sim.waitFor(() => sim.lockState('lab-lock') === 'locked', 3000, 'relocked after the release');
+  });
+
+  it('a reload that no longer lists an active emergency input forgets it: the release ends with the last listed one', async () => {
+    const mode = () => controller.ctx.store.areas.mode('lab').mode;
+    await sim.input('fire-panel', true);
+    await sim.input('gas-panel', true);
+    await waitFor(() => mode() === 'emergency', 2000, 'released by the inputs');
+    const site = structuredClone(controller.ctx.site);
+    site.areas.find((a) => a.id === 'lab')!.emergencyInputs = ['gas-panel'];
+    expect(controller.reload(site)).toEqual({ applied: true });
+    // The reload itself ends no release: the gas panel still holds it.
+    expect(mode()).toBe('emergency');
+    await sim.input('gas-panel', false);
+    // The fire panel, still active but no longer listed, does not hold the release any more.
+    await waitFor(() => mode() === 'normal', 2000, 'back to normal when the last listed input cleared');
+    expect(controller.ctx.store.entryLog.recent(5).find((r) => r.kind === 'mode')).toMatchObject({ areaId: 'lab', reason: 'mode-normal', detail: { by: 'input:gas-panel' } });
+    await sim.input('fire-panel', false);
+    await sim.waitFor(() => sim.lockState('lab-lock') === 'locked', 3000, 'relocked');
   });
 });
