@@ -40,6 +40,7 @@ export const reasonLabels: Labels<ReasonCode> = {
   'escort-not-host': { en: 'Escort is not the visit\'s host', ja: '同行者が訪問の受入担当者ではない' },
   'escort-not-valid': { en: 'Escort no longer may enter', ja: '同行者の入室権限が無効' },
   'two-person-timeout': { en: 'No second person in time', ja: '二人目の認証なし' },
+  'credential-fault': { en: 'Stored credential unreadable', ja: '登録済み認証情報の読み取り不能' },
 };
 
 /** Door events and area mode changes that share the entry log's reason column. */
@@ -92,6 +93,7 @@ export const eventLabels: Labels<EventType> = {
   'emergency-unlock': { en: 'Emergency unlock', ja: '緊急解錠' },
   'storage-fault': { en: 'Storage fault', ja: '記録装置異常' },
   'listener-fault': { en: 'Controller feature failed on an event', ja: '制御機能のイベント処理異常' },
+  'credential-fault': { en: 'Stored credential unreadable (PIN hash, OTP seed)', ja: '登録済み認証情報の読み取り不能（暗証番号ハッシュ・OTPシード）' },
   'log-checkpoints-missing': { en: 'Signed log checkpoints missing', ja: '署名チェックポイントの欠落' },
   'decision-backlog': { en: 'Reads refused as too old (backlog)', ja: '処理遅延による読み取り拒否' },
   'api-denied': { en: 'API call refused', ja: 'API操作の拒否' },

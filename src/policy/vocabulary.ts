@@ -107,6 +107,7 @@ export const EVENT_TYPES = {
   'configuration-rejected': { category: 'system', severity: 'warning' },
   'area-normal': { category: 'system', severity: 'info' },
   'storage-fault': { category: 'system', severity: 'alarm' },
+  'credential-fault': { category: 'system', severity: 'warning' },
   'listener-fault': { category: 'system', severity: 'alarm' },
   'decision-backlog': { category: 'system', severity: 'warning' },
   // Security of the controller, its broker and its API.
@@ -163,6 +164,8 @@ export const DENY_REASONS = [
   'escort-not-host',
   'escort-not-valid',
   'two-person-timeout',
+  // A stored secret that cannot be checked (a malformed PIN hash, a seed that does not open): a fault, not a wrong secret.
+  'credential-fault',
 ] as const;
 export type DenyReason = (typeof DENY_REASONS)[number];
 export const REASON_CODES = ['granted', ...DENY_REASONS] as const;
