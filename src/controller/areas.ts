@@ -68,10 +68,10 @@ export class Areas implements Extension {
     const at = this.ctx.now().toISOString();
     try {
       const { store } = this.ctx;
-      const record = store.db.transaction(() => {
+      const record = store.transaction(() => {
         store.areas.setMode(areaId, mode, roles, opts.by, at);
         return store.entryLog.append({ at, kind: 'mode', areaId, reason: `mode-${mode}`, detail: { previous, by: opts.by, ...(mode === 'lockdown' ? { allowedRoles: roles } : {}) } });
-      })();
+      });
       this.ctx.bus.emit('entry', record);
     } catch (err) {
       this.ctx.store.entryLog.resync();

@@ -374,7 +374,7 @@ export class Controller {
   health(): Health {
     let database: Health['database'];
     try {
-      this.ctx.store.db.prepare('SELECT 1').get();
+      this.ctx.store.ping();
       database = { ok: true, entries: this.ctx.store.entryLog.count };
     } catch (err) {
       database = { ok: false, entries: this.ctx.store.entryLog.count, error: (err as Error).message };
