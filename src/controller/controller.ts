@@ -103,9 +103,9 @@ export class Controller {
   private brokerConnected = false;
   private stopping?: Promise<void>;
   private readonly walCheckpointer: WalCheckpointer;
-  /** The storage-fault count health last saw, and when it last grew. */
-  private storageFaultsSeen = 0;
-  private lastStorageFaultAt: number | null = null;
+  /** Storage faults counted but not reported (a caller counting on its own): how many health last saw, and when that grew. */
+  private unreportedFaultsSeen = 0;
+  private lastUnreportedFaultAt: number | null = null;
   private readonly security = new Map<SecurityCondition['type'], SecurityCondition>();
   /** The broker probe for an external broker, run at every reconnect; undefined with the embedded one. */
   probe?: () => Promise<ProbeResult>;
@@ -141,9 +141,6 @@ export class Controller {
     const checkpoints: Extension = { name: 'wal-checkpointer', start: () => walCheckpointer.start(), stop: () => walCheckpointer.stop() };
     this.extensions = [checkpoints, new Publisher(ctx, mqtt), logKeeper, faults, supervision, new AlarmInputs(ctx), this.access, this.areas, doors];
     ctx.bus.on('broker.link', ({ connected }) => (this.brokerConnected = connected), 'controller');
-    ctx.bus.on('raised', (e) => {
-      if (e.type === 'storage-fault') this.lastStorageFaultAt = Date.now();
-    }, 'controller');
   }
 
   static async start(opts: ControllerOptions): Promise<Controller> {
@@ -379,12 +376,14 @@ export class Controller {
     } catch (err) {
       database = { ok: false, entries: this.ctx.store.entryLog.count, error: (err as Error).message };
     }
-    const faults = this.ctx.counters.storageFaults;
-    if (faults > this.storageFaultsSeen) this.lastStorageFaultAt = Date.now();
-    this.storageFaultsSeen = faults;
-    if (this.lastStorageFaultAt !== null) {
-      database.lastStorageFaultAt = new Date(this.lastStorageFaultAt).toISOString();
-      if (Date.now() - this.lastStorageFaultAt < STORAGE_FAULT_HEALTH_MS) {
+    // A reported fault has its time; one only counted dates from the first look that sees it.
+    const unreported = this.ctx.counters.storageFaults - this.ctx.storageFaults.reports;
+    if (unreported > this.unreportedFaultsSeen) this.lastUnreportedFaultAt = Date.now();
+    this.unreportedFaultsSeen = unreported;
+    const lastFaultAt = Math.max(this.ctx.storageFaults.lastAt ?? -1, this.lastUnreportedFaultAt ?? -1);
+    if (lastFaultAt >= 0) {
+      database.lastStorageFaultAt = new Date(lastFaultAt).toISOString();
+      if (Date.now() - lastFaultAt < STORAGE_FAULT_HEALTH_MS) {
         database.ok = false;
         database.error ??= 'a write failed in the last minute (storage-fault): the disk may be full or read-only';
       }

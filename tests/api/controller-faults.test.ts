@@ -1,5 +1,6 @@
-// A listener that throws on the grant path (a broken publisher, a live stream gone wrong) cannot
-// skip what comes after the door was released: the reader's indication and the duress alarm. The
+// Faults inside the controller that must not skip safety or go unseen. A listener that throws on the
+// grant path (a broken publisher, a live stream gone wrong) cannot skip what comes after the door was
+// released: the reader's indication and the duress alarm. A storage fault shows in /healthz. The
 // real controller in-process, with the firmware simulator on its embedded broker.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { enrol, prepareData } from '../helpers/daemon.js';
 import { cardAndPin } from '../helpers/flows.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 
-describe('a throwing bus listener on the grant path', () => {
+describe('faults in the controller', () => {
   let controller: Controller;
   let sim: Simulator;
   let dataDir: string;
@@ -34,7 +35,7 @@ describe('a throwing bus listener on the grant path', () => {
     await controller?.stop();
   });
 
-  it('cannot stop the indication or the duress alarm; it is reported with its owner', async () => {
+  it('a throwing bus listener on the grant path cannot stop the indication or the duress alarm; it is reported with its owner', async () => {
     const { bus, store, counters } = controller.ctx;
     // Added first of the test's listeners, after the controller's own: each throws on every call.
     const offs = [
@@ -61,5 +62,19 @@ describe('a throwing bus listener on the grant path', () => {
     } finally {
       for (const off of offs) off();
     }
+  });
+
+  it('a storage fault, reported or only counted, fails the database health for a minute', () => {
+    expect(controller.health().database).toMatchObject({ ok: true });
+    controller.ctx.storageFaults.report(new Error('SQLITE_FULL'), { source: 'lab-main', during: 'access decision' });
+    const reported = controller.health().database;
+    expect(reported).toMatchObject({ ok: false, error: expect.stringMatching(/storage-fault/) });
+    expect(Date.parse(reported.lastStorageFaultAt!)).toBe(controller.ctx.storageFaults.lastAt);
+    expect(controller.ctx.store.events.recent(5, 'storage-fault')[0]).toMatchObject({ source: 'lab-main', detail: { during: 'access decision' } });
+    // A caller that counts on its own is seen by the next look.
+    controller.ctx.counters.storageFaults++;
+    const counted = controller.health().database;
+    expect(counted.ok).toBe(false);
+    expect(Date.parse(counted.lastStorageFaultAt!)).toBeGreaterThanOrEqual(controller.ctx.storageFaults.lastAt!);
   });
 });
