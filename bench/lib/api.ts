@@ -3,8 +3,8 @@
 // (a route that answers 404 "Route … not found" is not there yet: reported as not available).
 import { generate } from 'otplib';
 import { openDatabase } from '../../src/store/db.js';
-import { AuditLog } from '../../src/store/audit-log.js';
-import { AuthService } from '../../src/api/auth.js';
+import { storeOn } from '../../src/store/index.js';
+import { AuthService } from '../../src/services/auth.js';
 import type { Role } from '../../src/store/accounts.js';
 import type { SiteFile } from '../../src/site/schema.js';
 import { REVOCABLE_AREA } from './site.js';
@@ -28,7 +28,7 @@ export interface ApiPrep {
 export async function prepareApi(dataDir: string, site: SiteFile, meta: DbMeta, revocable: number): Promise<ApiPrep> {
   const db = openDatabase(dataDir);
   try {
-    const auth = new AuthService(db, new AuditLog(db), () => site.api);
+    const auth = new AuthService(storeOn(db), () => site.api);
     const accounts: BenchAccount[] = [];
     for (const role of ['manager', 'auditor'] as const) {
       const username = `bench-${role}`;

@@ -5,7 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import rateLimit, { type CreateRateLimitOptions } from '@fastify/rate-limit';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Controller } from '../controller/controller.js';
-import { AuthError, AuthService } from './auth.js';
+import { AuthError } from '../services/auth.js';
 import { ApiError, problem, PROBLEM_CONTENT_TYPE, type Api, type ApiContext } from './context.js';
 import type { Role } from '../store/accounts.js';
 import { registerRoutes } from './routes/index.js';
@@ -72,8 +72,9 @@ export function refusalText(role: Role, allowed: readonly Role[], action: string
 export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInstance, { controller, now: clock, streamHeartbeatMs }) => {
   const store = controller.ctx.store;
   const now = clock ?? (() => controller.ctx.now());
-  const auth = new AuthService(store.db, store.audit, () => controller.ctx.site.api, now);
   const services = createServices({ store, now, controller });
+  // Opened now, not at the first sign-in: seeds that do not open with the secrets key stop the start.
+  const { auth, security, status } = services;
   app.decorate('services', services);
   const ctx: ApiContext = { controller, services, store, auth, audit: store.audit, now, streamHeartbeatMs: streamHeartbeatMs ?? 15_000 };
 
@@ -128,8 +129,8 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
   // like any other attempt (other refused changes are recorded by the onResponse hook below).
   await app.register(rateLimit, { global: false });
   const limiter = (max: () => number) => app.createRateLimit({ max, timeWindow: 60_000, cache: RATE_LIMIT_ADDRESSES } as CreateRateLimitOptions);
-  const loginLimit = limiter(() => controller.ctx.site.api.loginAttemptsPerMinute);
-  const writeLimit = limiter(() => controller.ctx.site.api.writesPerMinute);
+  const loginLimit = limiter(() => security.apiSettings().loginAttemptsPerMinute);
+  const writeLimit = limiter(() => security.apiSettings().writesPerMinute);
   const LOGIN_URL = `${API_PREFIX}/auth/login`;
   const tooMany = (reply: FastifyReply, result: { isAllowed: false; ttlInSeconds: number; max: number }, what: string): ApiError => {
     reply.header('retry-after', String(Math.max(1, result.ttlInSeconds)));
@@ -182,17 +183,12 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
     } catch (err) {
       req.log.error({ err }, 'could not write the audit log');
     }
-    if (denied && req.principal) {
-      controller.ctx.alarms.raiseLimited(`api-denied:${req.principal.account.username}`, 10_000, {
-        category: 'security', type: 'api-denied', severity: 'warning', source: req.principal.account.username,
-        detail: { method: req.method, url: req.url, role: req.principal.account.role },
-      });
-    }
+    if (denied && req.principal) security.callRefused(req.principal.account, req.method, req.url);
   });
 
   // Liveness plus what an installer checks first: is the database writable, is the broker there.
   app.get('/healthz', { config: { public: true }, schema: { hide: true } }, async (_req, reply) => {
-    const health = controller.health();
+    const health = status.health();
     return reply.code(health.ok ? 200 : 503).send(health);
   });
 

@@ -5,7 +5,7 @@ import type { Controller } from '../controller/controller.js';
 import type { Store } from '../store/index.js';
 import type { AuditLog } from '../store/audit-log.js';
 import type { Role } from '../store/accounts.js';
-import { needsSecondFactor, type AuthService, type Principal } from './auth.js';
+import { needsSecondFactor, type AuthService, type Principal } from '../services/auth.js';
 import type { Actor, Services } from '../services/index.js';
 
 export interface ApiContext {
@@ -65,6 +65,12 @@ export function principalOf(req: FastifyRequest): Principal {
 export function actorOf(req: FastifyRequest): Actor {
   const { account } = principalOf(req);
   return { username: account.username, role: account.role, address: req.ip, ...(needsSecondFactor(account) ? {} : { readOnly: true }) };
+}
+
+/** Marks the call as recorded in the audit log (the service did, inside its transaction); returns `value`. */
+export function audited<T>(req: FastifyRequest, value: T): T {
+  req.audited = true;
+  return value;
 }
 
 /**

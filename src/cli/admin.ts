@@ -1,6 +1,6 @@
 // `tobira admin create USERNAME`: the first admin account. Everything after it goes through the API.
 import qrcode from 'qrcode-terminal';
-import { AuthService } from '../api/auth.js';
+import { AuthService } from '../services/auth.js';
 import { openStore } from '../store/index.js';
 import { loadSiteFile } from '../site/load.js';
 import { dataDir, sitePath, UsageError, type CommonFlags } from './options.js';
@@ -10,7 +10,7 @@ export async function adminCreate(username: string, flags: CommonFlags & { name?
   const site = loadSiteFile(sitePath(flags));
   const store = openStore(dataDir(flags));
   try {
-    const auth = new AuthService(store.db, store.audit, () => site.api);
+    const auth = new AuthService(store, () => site.api);
     const admins = auth.accounts.list().filter((a) => a.role === 'admin' && a.status === 'active');
     if (admins.length > 0 && !flags.force) {
       throw new UsageError(`an admin exists already (${admins.map((a) => a.username).join(', ')}): they create accounts through the API. --force makes another (recovery; audited)`);

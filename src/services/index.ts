@@ -4,6 +4,18 @@
 // no SQL.
 import type { Controller } from '../controller/controller.js';
 import type { Store } from '../store/index.js';
+import { AccountService } from './accounts.js';
+import { AreaService } from './areas.js';
+import { AuditLogService } from './audit-log.js';
+import { AuthService } from './auth.js';
+import { DeviceService } from './devices.js';
+import { DoorService } from './doors.js';
+import { EntryService } from './entries.js';
+import { EventService } from './events.js';
+import { running } from './running.js';
+import { SecurityService } from './security.js';
+import { StatusService } from './status.js';
+import { VisitService } from './visits.js';
 
 export type { Actor } from './actor.js';
 export { assertMayApprove, localOperator } from './actor.js';
@@ -20,8 +32,38 @@ export interface ServiceDeps {
 /** Every service, built once per process (the API decorates fastify with it). */
 export interface Services {
   deps: ServiceDeps;
+  /** Sign-in, sessions and refresh tokens (opened on first use: it opens the accounts' sealed seeds). */
+  readonly auth: AuthService;
+  accounts: AccountService;
+  doors: DoorService;
+  areas: AreaService;
+  devices: DeviceService;
+  events: EventService;
+  visits: VisitService;
+  entries: EntryService;
+  auditLog: AuditLogService;
+  status: StatusService;
+  security: SecurityService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
-  return { deps };
+  let auth: AuthService | undefined;
+  const authService = () => (auth ??= new AuthService(deps.store, () => running(deps).ctx.site.api, deps.now));
+  const doors = new DoorService(deps);
+  return {
+    deps,
+    get auth() {
+      return authService();
+    },
+    accounts: new AccountService(deps, authService),
+    doors,
+    areas: new AreaService(deps, doors),
+    devices: new DeviceService(deps),
+    events: new EventService(deps),
+    visits: new VisitService(deps),
+    entries: new EntryService(deps),
+    auditLog: new AuditLogService(deps),
+    status: new StatusService(deps),
+    security: new SecurityService(deps),
+  };
 }

@@ -238,8 +238,10 @@ export class AccountStore {
   }
 
   /** Ends every session of an account (password change, role change, disable). */
-  deleteSessionsOf(accountId: string): void {
-    this.q('DELETE FROM sessions WHERE account_id = ?').run(accountId);
+  /** Ends an account's sessions (but the one it keeps: a password changed from it). */
+  deleteSessionsOf(accountId: string, opts: { except?: string } = {}): void {
+    if (opts.except) this.q('DELETE FROM sessions WHERE account_id = ? AND token_hash <> ?').run(accountId, opts.except);
+    else this.q('DELETE FROM sessions WHERE account_id = ?').run(accountId);
   }
 
   // --- refresh tokens (only hashes are kept) ------------------------------------------------------

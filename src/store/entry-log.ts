@@ -310,6 +310,27 @@ export class EntryLog {
     const stmt = this.db.prepare(`SELECT * FROM entry_log ${sql} ORDER BY seq ${order === 'asc' ? 'ASC' : 'DESC'}`);
     for (const row of stmt.iterate(params) as IterableIterator<Row>) yield rowToRecord(row);
   }
+
+  /** Records after `seq`, oldest first, at most `limit`: what a resuming stream missed. */
+  after(seq: number, limit: number): EntryRecord[] {
+    return (this.db.prepare('SELECT * FROM entry_log WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as Row[]).map(rowToRecord);
+  }
+
+  /** How many records `after` would return, counting no further than `cap` (a bounded scan). */
+  countAfter(seq: number, cap: number): number {
+    return this.db.prepare('SELECT count(*) FROM (SELECT 1 FROM entry_log WHERE seq > ? LIMIT ?)').pluck(true).get(seq, cap) as number;
+  }
+
+  /** The last seq committed to disk (0 when none). */
+  lastStoredSeq(): number {
+    return this.db.prepare('SELECT coalesce(max(seq), 0) FROM entry_log').pluck(true).get() as number;
+  }
+
+  /** Records the log holds now (after pruning, fewer than the head's seq): from the primary key, no scan. */
+  rows(): number {
+    const r = this.db.prepare('SELECT min(seq) AS lo, max(seq) AS hi FROM entry_log').get() as { lo: number | null; hi: number | null };
+    return r.lo === null || r.hi === null ? 0 : r.hi - r.lo + 1;
+  }
 }
 
 export interface VerifyResult {

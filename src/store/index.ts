@@ -6,7 +6,10 @@ import { PeopleStore } from './people.js';
 import { SequenceStore } from './sequence.js';
 import { VisitStore } from './visits.js';
 import { AreaStore } from './areas.js';
-import { AuditLog } from './audit-log.js';
+import { AccountStore } from './accounts.js';
+import { AuditLog, verifyAuditLog, type AuditVerifyResult } from './audit-log.js';
+import { CheckpointStore } from './checkpoints.js';
+import type { KeyObject } from 'node:crypto';
 
 export interface Store {
   db: Db;
@@ -15,6 +18,8 @@ export interface Store {
   areas: AreaStore;
   audit: AuditLog;
   entryLog: EntryLog;
+  /** The entry log's signed checkpoints. */
+  checkpoints: CheckpointStore;
   events: EventStore;
   sequences: SequenceStore;
   /**
@@ -22,13 +27,24 @@ export interface Store {
    * and its audit record). Nested calls join the outer transaction (as a savepoint).
    */
   transaction<T>(fn: () => T): T;
+  /** Walks the audit log's hash chain and checks its signed checkpoints. */
+  verifyAuditLog(publicKey?: KeyObject): AuditVerifyResult;
+  /**
+   * The accounts, opened with the secrets key beside the database: seeds still in clear are sealed
+   * now, and a key that does not open them throws (SecretKeyError).
+   */
+  openAccounts(): AccountStore;
   /** Throws if the database cannot be read (the health check). */
   ping(): void;
   close(): void;
 }
 
 export function openStore(dataDir: string): Store {
-  const db = openDatabase(dataDir);
+  return storeOn(openDatabase(dataDir));
+}
+
+/** The store over a connection already open (tools that prepare a database before the daemon runs). */
+export function storeOn(db: Db): Store {
   return {
     db,
     people: new PeopleStore(db),
@@ -36,9 +52,12 @@ export function openStore(dataDir: string): Store {
     areas: new AreaStore(db),
     audit: new AuditLog(db),
     entryLog: new EntryLog(db),
+    checkpoints: new CheckpointStore(db),
     events: new EventStore(db),
     sequences: new SequenceStore(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    verifyAuditLog: (publicKey) => verifyAuditLog(db, publicKey),
+    openAccounts: () => AccountStore.open(db),
     ping() {
       db.prepare('SELECT 1').get();
     },

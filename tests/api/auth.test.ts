@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/api/server.js';
-import { AuthService } from '../../src/api/auth.js';
-import { checkPassword } from '../../src/api/password-policy.js';
+import { AuthService } from '../../src/services/auth.js';
+import { checkPassword } from '../../src/services/password-policy.js';
 import { Controller } from '../../src/controller/controller.js';
 import { PeopleStore } from '../../src/store/people.js';
 import { SECRETS_KEY_FILE } from '../../src/store/secret-box.js';
@@ -401,7 +401,7 @@ describe('TOTP seeds at rest', () => {
     const { id } = db.prepare("SELECT id FROM accounts WHERE username = 'test-guard'").get() as { id: string };
     db.prepare('UPDATE accounts SET totp_secret = ? WHERE id = ?').run(api.accounts.guard.totpSecret, id);
     try {
-      const auth = new AuthService(db, api.controller.ctx.store.audit, () => api.controller.ctx.site.api);
+      const auth = new AuthService(api.controller.ctx.store, () => api.controller.ctx.site.api);
       expect(auth.accounts.byId(id)!.totpSecret).toBe(api.accounts.guard.totpSecret);
       const stored = (db.prepare('SELECT totp_secret AS s FROM accounts WHERE id = ?').get(id) as { s: string }).s;
       expect(stored).toMatch(/^sealed:v1:/);

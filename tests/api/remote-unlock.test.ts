@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../firmware-sim/index.js';
 import { loadSecrets } from '../../src/devices/secrets.js';
 import { readCa } from '../../src/devices/tls.js';
-import { REMOTE_UNLOCK_CONFIRM_MS } from '../../src/api/remote-unlock.js';
+import { REMOTE_UNLOCK_CONFIRM_MS } from '../../src/services/unlock-requests.js';
 import { startApi, type TestAccount, type TestApi } from '../helpers/api.js';
 import { waitFor } from '../helpers/ports.js';
 

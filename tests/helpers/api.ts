@@ -4,7 +4,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { generate } from 'otplib';
 import { pino } from 'pino';
 import { buildServer } from '../../src/api/server.js';
-import { AuthService } from '../../src/api/auth.js';
+import { AuthService } from '../../src/services/auth.js';
 import { Controller } from '../../src/controller/controller.js';
 import type { Role } from '../../src/store/accounts.js';
 import { prepareData } from './daemon.js';
@@ -47,7 +47,7 @@ export async function startApi(opts: { edit?: (raw: any) => void } = {}): Promis
   const controller = await Controller.start({ site, dataDir, log, broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() } });
   const app = await buildServer({ controller, log });
   await app.ready();
-  const auth = new AuthService(controller.ctx.store.db, controller.ctx.store.audit, () => controller.ctx.site.api);
+  const auth = new AuthService(controller.ctx.store, () => controller.ctx.site.api);
 
   const code = async (secret: string, offsetSteps = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSteps * 30 });
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { generate as totpCode } from 'otplib';
 import { stringify } from 'yaml';
 import Database from 'better-sqlite3';
-import { AuthService } from '../../src/api/auth.js';
+import { AuthService } from '../../src/services/auth.js';
 import type { Health } from '../../src/controller/controller.js';
 import { loadSecrets, type Secrets } from '../../src/devices/secrets.js';
 import type { Role } from '../../src/store/accounts.js';
@@ -398,7 +398,7 @@ export const FAULT_PASSWORD = 'tram-ocean-7-violet-kite';
 export async function createAccounts(dataDir: string, site: SiteFile, wanted: { username: string; role: Role }[]): Promise<ApiAccount[]> {
   const store = openStore(dataDir);
   try {
-    const auth = new AuthService(store.db, store.audit, () => site.api);
+    const auth = new AuthService(store, () => site.api);
     const out: ApiAccount[] = [];
     for (const w of wanted) {
       const created = await auth.createAccount('fault-suite', { username: w.username, displayName: `Fault ${w.role}`, role: w.role });

@@ -2,8 +2,7 @@
 // reading auditor from the second factor, and disables them.
 import { z } from 'zod';
 import { roles, type Account } from '../../store/accounts.js';
-import { oneTimePassword } from '../auth.js';
-import { ApiError, audit, notFound, principalOf, type Api, type ApiContext } from '../context.js';
+import { actorOf, audited, type Api, type ApiContext } from '../context.js';
 import { errorResponses, idParam, page, pageQuery } from '../schemas.js';
 
 export const accountSchema = z.object({
@@ -30,6 +29,7 @@ export function accountView(a: Account): z.infer<typeof accountSchema> {
 const username = z.string().regex(/^[a-z0-9][a-z0-9._-]{2,63}$/, 'lower-case letters, digits, ".", "_" or "-", 3 to 64 characters');
 
 export async function accountRoutes(api: Api, ctx: ApiContext): Promise<void> {
+  const { accounts } = ctx.services;
   const admin = ['admin'] as const;
 
   api.get('/accounts', {
@@ -39,7 +39,7 @@ export async function accountRoutes(api: Api, ctx: ApiContext): Promise<void> {
       response: { 200: page(accountSchema), ...errorResponses },
     },
   }, async (req) => {
-    const all = ctx.auth.accounts.list().filter((a) => (!req.query.role || a.role === req.query.role) && (!req.query.status || a.status === req.query.status));
+    const all = accounts.list({ role: req.query.role, status: req.query.status });
     return { items: all.slice(req.query.offset, req.query.offset + req.query.limit).map(accountView), total: all.length, limit: req.query.limit, offset: req.query.offset };
   });
 
@@ -51,9 +51,7 @@ export async function accountRoutes(api: Api, ctx: ApiContext): Promise<void> {
       response: { 201: z.object({ account: accountSchema, oneTimePassword: z.string(), totpUri: z.string().nullable() }), ...errorResponses },
     },
   }, async (req, reply) => {
-    const by = principalOf(req).account.username;
-    const created = await ctx.auth.createAccount(by, req.body);
-    audit(ctx, req, `account:${created.account.id}`, { username: created.account.username, role: created.account.role });
+    const created = audited(req, await accounts.create(actorOf(req), req.body));
     return reply.code(201).send({ account: accountView(created.account), oneTimePassword: created.oneTimePassword, totpUri: created.totpUri });
   });
 
@@ -68,38 +66,7 @@ export async function accountRoutes(api: Api, ctx: ApiContext): Promise<void> {
       }),
       response: { 200: accountSchema, ...errorResponses },
     },
-  }, async (req) => {
-    const account = ctx.auth.accounts.byId(req.params.id);
-    if (!account) throw notFound('account');
-    const me = principalOf(req).account;
-    if (account.id === me.id && (req.body.status === 'disabled' || (req.body.role && req.body.role !== 'admin'))) {
-      throw new ApiError(409, 'an admin cannot disable or demote their own account');
-    }
-    const role = req.body.role ?? account.role;
-    if (req.body.totpExempt === true && role !== 'auditor') {
-      throw new ApiError(400, 'only an auditor (who only reads) may sign in without a second factor', [{ path: 'totpExempt', message: `a ${role} opens doors, approves or grants: TOTP is required` }]);
-    }
-    ctx.store.db.transaction(() => {
-      if (req.body.role && req.body.role !== account.role) {
-        ctx.auth.accounts.setRole(account.id, req.body.role);
-        // Without a seed the account cannot sign in until an admin resets its TOTP (POST …/reset-totp).
-        audit(ctx, req, `account:${account.id}`, { from: account.role, to: req.body.role, ...(account.totpExempt ? { totpExemptEnded: true } : {}) }, 'account.role-change');
-      }
-      // After a role change (which ends any exemption): an exemption asked for the new auditor role applies.
-      const exemptNow = req.body.role && req.body.role !== account.role ? false : account.totpExempt;
-      if (req.body.totpExempt !== undefined && req.body.totpExempt !== exemptNow) {
-        ctx.auth.accounts.setTotpExempt(account.id, req.body.totpExempt);
-        audit(ctx, req, `account:${account.id}`, { role, totpExempt: req.body.totpExempt }, 'account.totp-exempt');
-      }
-      if (req.body.status && req.body.status !== account.status) {
-        ctx.auth.accounts.setStatus(account.id, req.body.status);
-        audit(ctx, req, `account:${account.id}`, { from: account.status, to: req.body.status }, 'account.status-change');
-      }
-      ctx.auth.accounts.deleteSessionsOf(account.id);
-      req.audited = true;
-    })();
-    return accountView(ctx.auth.accounts.byId(account.id)!);
-  });
+  }, async (req) => accountView(audited(req, accounts.update(actorOf(req), req.params.id, req.body))));
 
   api.post('/accounts/:id/reset-totp', {
     config: { roles: admin, action: 'account.reset-totp' },
@@ -107,16 +74,7 @@ export async function accountRoutes(api: Api, ctx: ApiContext): Promise<void> {
       tags: ['accounts'], summary: 'Give an account a new TOTP seed (lost phone, or an account made before every role needed one): the old one stops working; ends its sessions', params: idParam,
       response: { 200: z.object({ totpUri: z.string() }), ...errorResponses },
     },
-  }, async (req) => {
-    const account = ctx.auth.accounts.byId(req.params.id);
-    if (!account) throw notFound('account');
-    const uri = ctx.store.db.transaction(() => {
-      const u = ctx.auth.resetTotp(account);
-      audit(ctx, req, `account:${account.id}`);
-      return u;
-    })();
-    return { totpUri: uri };
-  });
+  }, async (req) => ({ totpUri: audited(req, accounts.resetTotp(actorOf(req), req.params.id)) }));
 
   api.post('/accounts/:id/reset-password', {
     config: { roles: admin, action: 'account.reset-password' },
@@ -124,17 +82,5 @@ export async function accountRoutes(api: Api, ctx: ApiContext): Promise<void> {
       tags: ['accounts'], summary: 'Reset a password: returns a one-time password to change at next login; unlocks the account', params: idParam,
       response: { 200: z.object({ oneTimePassword: z.string() }), ...errorResponses },
     },
-  }, async (req) => {
-    const account = ctx.auth.accounts.byId(req.params.id);
-    if (!account) throw notFound('account');
-    const password = oneTimePassword();
-    const hash = await ctx.auth.hashPassword(password);
-    ctx.store.db.transaction(() => {
-      ctx.auth.accounts.setPassword(account.id, hash, [hash, ...account.passwordHistory].slice(0, 5), true);
-      ctx.auth.accounts.clearFailures(account.id);
-      ctx.auth.accounts.deleteSessionsOf(account.id);
-      audit(ctx, req, `account:${account.id}`);
-    })();
-    return { oneTimePassword: password };
-  });
+  }, async (req) => ({ oneTimePassword: audited(req, await accounts.resetPassword(actorOf(req), req.params.id)) }));
 }

@@ -1,8 +1,5 @@
 // The audit log, for auditors (and admins): query and verify.
-import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
-import { loadLogKey, publicKeyPem } from '../../store/log-key.js';
-import { verifyAuditLog } from '../../store/audit-log.js';
 import type { Api, ApiContext } from '../context.js';
 import { errorResponses, isoTime } from '../schemas.js';
 
@@ -26,7 +23,7 @@ export async function auditRoutes(api: Api, ctx: ApiContext): Promise<void> {
       response: { 200: z.object({ items: z.array(auditRecordSchema), nextBefore: z.number().int().nullable() }), ...errorResponses },
     },
   }, async (req) => {
-    const { records, nextBefore } = ctx.audit.query(req.query);
+    const { records, nextBefore } = ctx.services.auditLog.query(req.query);
     return { items: records, nextBefore };
   });
 
@@ -36,10 +33,5 @@ export async function auditRoutes(api: Api, ctx: ApiContext): Promise<void> {
       tags: ['audit'], summary: 'Walk the audit log\'s hash chain and check its signed checkpoints',
       response: { 200: z.object({ ok: z.boolean(), records: z.number().int(), checkpoints: z.number().int(), breakAt: z.object({ seq: z.number().int(), problem: z.string() }).optional(), publicKey: z.string().nullable() }), ...errorResponses },
     },
-  }, async () => {
-    const key = loadLogKey(ctx.controller.dataDir);
-    const publicKey = key ? publicKeyPem(key) : null;
-    const result = verifyAuditLog(ctx.store.db, key ? createPublicKey(key) : undefined);
-    return { ...result, publicKey };
-  });
+  }, async () => ctx.services.auditLog.verify());
 }

@@ -1,12 +1,13 @@
 // Sign in (password + TOTP code), renew (refresh token), sign out, who am I,
 // password change, TOTP enrolment.
 import { z } from 'zod';
-import { AuthError, rolesNeedingTotp } from '../auth.js';
-import { audit, principalOf, type Api, type ApiContext } from '../context.js';
+import { AuthError } from '../../services/auth.js';
+import { actorOf, audited, principalOf, type Api, type ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
 import { accountView, accountSchema } from './accounts.js';
 
 export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
+  const { auth, accounts, security } = ctx.services;
   api.post('/auth/login', {
     config: { public: true, action: 'auth.login' },
     schema: {
@@ -24,36 +25,17 @@ export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
     },
   }, async (req) => {
     req.audited = true; // the auth service records every attempt itself
-    const before = ctx.auth.accounts.byUsername(req.body.username);
-    const { token, expiresAt, account } = await ctx.auth.login(req.body.username, req.body.password, req.body.totp, req.ip).catch((err: unknown) => {
-      if (err instanceof AuthError && (err.status === 401 || err.status === 429)) refusedLogin(req.body.username, before?.lockedUntil ?? null, req.ip);
+    const before = auth.accounts.byUsername(req.body.username);
+    const { token, expiresAt, account } = await auth.login(req.body.username, req.body.password, req.body.totp, req.ip).catch((err: unknown) => {
+      if (err instanceof AuthError && (err.status === 401 || err.status === 429)) {
+        security.loginRefused(auth.accounts.byUsername(req.body.username), before?.lockedUntil ?? null, req.ip);
+      }
       throw err;
     });
     // A session that must change its password first gets no refresh token: it can do nothing else.
-    const refresh = account.mustChangePassword ? null : ctx.auth.issueRefreshToken(account, token);
+    const refresh = account.mustChangePassword ? null : auth.issueRefreshToken(account, token);
     return { token, expiresAt, refreshToken: refresh?.refreshToken ?? null, refreshExpiresAt: refresh?.refreshExpiresAt ?? null, mustChangePassword: account.mustChangePassword, account: accountView(account) };
   });
-
-  /**
-   * Refused logins reach the guards as security events: a lockout as an alarm, other refusals as
-   * one warning per address per minute. The typed username is named only when it is an account's
-   * (a password typed into the wrong field must not end up in the events).
-   */
-  function refusedLogin(username: string, lockedBefore: string | null, address: string): void {
-    const { alarms } = ctx.controller.ctx;
-    const account = ctx.auth.accounts.byUsername(username);
-    if (account?.lockedUntil && account.lockedUntil !== lockedBefore && Date.parse(account.lockedUntil) > ctx.now().getTime()) {
-      alarms.raise({
-        category: 'security', type: 'account-locked', severity: 'alarm', source: account.username,
-        detail: { account: account.username, role: account.role, lockedUntil: account.lockedUntil, address, failures: account.failedLogins },
-      });
-      return;
-    }
-    alarms.raiseLimited(`login-refused:${address}`, 60_000, {
-      category: 'security', type: 'login-refused', severity: 'warning', source: address,
-      detail: { address, account: account?.username ?? null },
-    });
-  }
 
   api.post('/auth/refresh', {
     config: { public: true, action: 'auth.refresh' },
@@ -74,11 +56,11 @@ export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
   }, async (req) => {
     req.audited = true; // the auth service records every refresh itself
     try {
-      const r = ctx.auth.refresh(req.body.refreshToken, req.ip);
+      const r = auth.refresh(req.body.refreshToken, req.ip);
       return { token: r.token, expiresAt: r.expiresAt, refreshToken: r.refreshToken, refreshExpiresAt: r.refreshExpiresAt, account: accountView(r.account) };
     } catch (err) {
       if (err instanceof AuthError && (err.details as { reused?: boolean } | undefined)?.reused) {
-        ctx.controller.ctx.alarms.raise({ category: 'security', type: 'refresh-token-reused', severity: 'alarm', source: req.ip, detail: { address: req.ip } });
+        security.refreshTokenReused(req.ip);
       }
       throw err;
     }
@@ -88,12 +70,7 @@ export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
     config: { action: 'auth.logout' },
     schema: { tags: ['auth'], summary: 'End this session', response: { 204: z.null(), ...errorResponses } },
   }, async (req, reply) => {
-    const p = principalOf(req);
-    ctx.store.db.transaction(() => {
-      ctx.auth.logout(p);
-      ctx.auth.accounts.revokeRefreshOfSession(p.tokenHash);
-      audit(ctx, req, `account:${p.account.id}`);
-    })();
+    audited(req, accounts.signOut(actorOf(req), principalOf(req)));
     return reply.code(204).send(null);
   });
 
@@ -109,9 +86,7 @@ export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
       response: { 204: z.null(), ...errorResponses },
     },
   }, async (req, reply) => {
-    const p = principalOf(req);
-    await ctx.auth.changePassword(p, req.body.currentPassword, req.body.newPassword);
-    audit(ctx, req, `account:${p.account.id}`);
+    audited(req, await accounts.changePassword(actorOf(req), principalOf(req), req.body.currentPassword, req.body.newPassword));
     return reply.code(204).send(null);
   });
 
@@ -122,10 +97,7 @@ export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
       response: { 200: z.object({ otpauthUri: z.string() }), ...errorResponses },
     },
   }, async (req) => {
-    const p = principalOf(req);
-    const otpauthUri = ctx.auth.startTotpEnrolment(p.account);
-    audit(ctx, req, `account:${p.account.id}`);
-    return { otpauthUri };
+    return { otpauthUri: audited(req, accounts.startTotpEnrolment(actorOf(req), principalOf(req).account)) };
   });
 
   api.post('/auth/totp/confirm', {
@@ -136,9 +108,7 @@ export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
       response: { 204: z.null(), ...errorResponses },
     },
   }, async (req, reply) => {
-    const p = principalOf(req);
-    await ctx.auth.confirmTotpEnrolment(p.account, req.body.code);
-    audit(ctx, req, `account:${p.account.id}`, { required: rolesNeedingTotp.has(p.account.role) });
+    audited(req, await accounts.confirmTotpEnrolment(actorOf(req), principalOf(req).account, req.body.code));
     return reply.code(204).send(null);
   });
 }

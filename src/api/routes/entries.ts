@@ -1,19 +1,10 @@
 // The entry log through the API: query it (newest first, paged by seq), export it (the same bytes
 // as `tobira log export`, streamed from a read-only snapshot), verify it, and serve its signed
 // checkpoints (with the public key), so an auditor can keep copies off the gateway.
-import { createPublicKey } from 'node:crypto';
-import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { z } from 'zod';
-import { writeExport } from '../../services/entry-export.js';
-import type { EntryFilter, VerifyResult } from '../../store/entry-log.js';
-import { CheckpointStore, checkpointFields } from '../../store/checkpoints.js';
-import { DATABASE_FILE, openDatabase } from '../../store/db.js';
-import { verifyEntryLogFile } from '../../store/verify-parallel.js';
-import { loadLogKey, publicKeyPem } from '../../store/log-key.js';
-import { ApiError, audit, principalOf, type Api, type ApiContext } from '../context.js';
+import type { EntryFilter } from '../../store/entry-log.js';
+import { actorOf, audited, type Api, type ApiContext } from '../context.js';
 import { errorResponses, isoTime } from '../schemas.js';
-import { entryForRole } from './stream.js';
 
 export const entrySchema = z.object({
   seq: z.number().int(),
@@ -56,7 +47,7 @@ const filterOf = (q: z.infer<typeof filterQuery>): EntryFilter => ({
 });
 
 export async function entryRoutes(api: Api, ctx: ApiContext): Promise<void> {
-  const { store, controller } = ctx;
+  const { entries } = ctx.services;
 
   api.get('/entries', {
     config: { roles: ['manager', 'auditor', 'guard'] },
@@ -68,17 +59,7 @@ export async function entryRoutes(api: Api, ctx: ApiContext): Promise<void> {
       }),
       response: { 200: z.object({ items: z.array(entrySchema), nextBefore: z.number().int().nullable() }), ...errorResponses },
     },
-  }, async (req) => {
-    const role = principalOf(req).account.role;
-    let page;
-    try {
-      page = store.entryLog.query({ ...filterOf(req.query), before: req.query.before, limit: req.query.limit });
-    } catch (err) {
-      if (err instanceof RangeError) throw new ApiError(400, 'invalid querystring', [{ path: err.message.split(':')[0] ?? '', message: err.message }]);
-      throw err;
-    }
-    return { items: page.records.map((r) => entryForRole(r, role)!), nextBefore: page.nextBefore };
-  });
+  }, async (req) => entries.query(actorOf(req), { ...filterOf(req.query), before: req.query.before, limit: req.query.limit }));
 
   api.get('/entries/export', {
     config: { roles: ['auditor', 'manager'] },
@@ -91,35 +72,10 @@ export async function entryRoutes(api: Api, ctx: ApiContext): Promise<void> {
     },
   }, async (req, reply) => {
     const { format, lang } = req.query;
-    const filter = filterOf(req.query);
-    const key = loadLogKey(controller.dataDir);
-    const given = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined));
-    store.db.transaction(() => audit(ctx, req, 'entry-log', { format, lang, filter: given }, 'entry.export'))();
-
-    // Its own read-only connection: the export holds a read snapshot and an open cursor for as long
-    // as the client takes to read, which the controller's connection must never wait on.
-    const db = openDatabase(controller.dataDir, { readonly: true });
-    const out = new PassThrough();
-    const write = async (chunk: string) => {
-      if (out.destroyed) throw new Error('the client went away');
-      if (!out.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            out.off('drain', done);
-            out.off('close', done);
-            resolve();
-          };
-          out.on('drain', done);
-          out.on('close', done);
-        });
-      }
-    };
-    writeExport(db, { format, lang, filter, publicKey: key ? publicKeyPem(key) : null }, write)
-      .then(() => out.end(), (err: Error) => {
-        req.log.warn({ err }, 'entry-log export ended early');
-        out.destroy(err);
-      })
-      .finally(() => db.close());
+    const { out, ended } = audited(req, entries.export(actorOf(req), { format, lang, filter: filterOf(req.query) }));
+    void ended.then((err) => {
+      if (err) req.log.warn({ err }, 'entry-log export ended early');
+    });
 
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     return reply
@@ -157,25 +113,10 @@ export async function entryRoutes(api: Api, ctx: ApiContext): Promise<void> {
         ...errorResponses,
       },
     },
-  }, async (req) => {
-    const { after, limit } = req.query;
-    const rows = new CheckpointStore(store.db).page(after, limit + 1);
-    const more = rows.length > limit;
-    if (more) rows.pop();
-    const key = loadLogKey(controller.dataDir);
-    return {
-      items: rows.map((cp) => ({ id: cp.id, ...checkpointFields(cp) })),
-      nextAfter: more ? rows[rows.length - 1]!.id : null,
-      publicKey: key ? publicKeyPem(key) : null,
-    };
-  });
+  }, async (req) => entries.checkpoints(req.query.after, req.query.limit));
 
-  // One verification at a time: a request while one runs joins it (and gets its result). It runs in
-  // worker threads on their own read-only connections, so doors are decided meanwhile; closing the
-  // API stops it.
-  let verifying: Promise<VerifyResult & { publicKey: string | null }> | undefined;
-  const stop = new AbortController();
-  api.addHook('onClose', async () => stop.abort(new Error('the API is closing')));
+  // One verification at a time (the service's): closing the API stops it.
+  api.addHook('onClose', async () => entries.close());
 
   api.get('/entries/verify', {
     config: { roles: ['auditor', 'manager'] },
@@ -193,14 +134,5 @@ export async function entryRoutes(api: Api, ctx: ApiContext): Promise<void> {
         ...errorResponses,
       },
     },
-  }, async () => {
-    verifying ??= (async () => {
-      const key = loadLogKey(controller.dataDir);
-      const result = await verifyEntryLogFile(join(controller.dataDir, DATABASE_FILE), key ? createPublicKey(key) : undefined, { signal: stop.signal });
-      return { ...result, publicKey: key ? publicKeyPem(key) : null };
-    })().finally(() => {
-      verifying = undefined;
-    });
-    return await verifying;
-  });
+  }, async () => await entries.verify());
 }

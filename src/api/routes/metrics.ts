@@ -22,14 +22,13 @@
 //   share the next one).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EntryRecord } from '../../store/entry-log.js';
-import { entryLogRows, openAlarmCount } from '../../store/queries.js';
 import type { Api, ApiContext } from '../context.js';
 
 const TIMER_REASONS = new Set(['second-factor-timeout', 'escort-timeout', 'two-person-timeout', 'cancelled', 'superseded']);
 const MAX_PENDING = 10_000;
 
 export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
-  const { controller } = ctx;
+  const { status, devices: deviceService, events } = ctx.services;
   const registry = new Registry();
 
   const seen = { granted: 0, denied: 0 };
@@ -38,8 +37,9 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
     registers: [registry],
     collect() {
       // Mirrors the controller's counters (monotonic within a controller's life) by their increase.
+      const decisions = status.decisions();
       for (const result of ['granted', 'denied'] as const) {
-        const now = controller.ctx.counters[result];
+        const now = decisions[result];
         this.inc({ result }, Math.max(0, now - seen[result]));
         seen[result] = now;
       }
@@ -53,32 +53,27 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
     registers: [registry],
   });
 
-  const devices = (state: boolean | null) => () => {
-    let n = 0;
-    for (const h of controller.supervision.devices().values()) if (h.online === state) n++;
-    return n;
-  };
+  const devices = (state: 'online' | 'offline' | 'unknown') => () => deviceService.counts()[state];
   for (const [name, help, count] of [
-    ['tobira_devices_online', 'Devices online now', devices(true)],
-    ['tobira_devices_offline', 'Devices reported offline or silent past their heartbeat', devices(false)],
-    ['tobira_devices_unknown', 'Devices not heard from since the controller started', devices(null)],
+    ['tobira_devices_online', 'Devices online now', devices('online')],
+    ['tobira_devices_offline', 'Devices reported offline or silent past their heartbeat', devices('offline')],
+    ['tobira_devices_unknown', 'Devices not heard from since the controller started', devices('unknown')],
   ] as const) {
     new Gauge({ name, help, registers: [registry], collect() { this.set(count()); } });
   }
   new Gauge({
     name: 'tobira_alarms_open', help: 'Alarms (severity alarm) not acknowledged', registers: [registry],
-    collect() { this.set(openAlarmCount(controller.ctx.store.db)); },
+    collect() { this.set(events.openAlarmCount()); },
   });
   new Gauge({
     name: 'tobira_entry_log_records', help: 'Records the entry log holds now (after retention pruning)', registers: [registry],
-    collect() { this.set(entryLogRows(controller.ctx.store.db)); },
+    collect() { this.set(status.entryLogRecords()); },
   });
 
-  const commits = controller.access.commits.stats;
   for (const [name, help, value] of [
-    ['tobira_decision_commits_total', 'Durable transactions committed by the access flow', () => commits.commits],
-    ['tobira_decision_commit_writes_total', 'Decisions carried by those transactions', () => commits.writes],
-    ['tobira_decision_wal_flushes_total', 'Flushes of the write-ahead log to disk that made those transactions durable', () => commits.walSyncs],
+    ['tobira_decision_commits_total', 'Durable transactions committed by the access flow', () => status.commits().commits],
+    ['tobira_decision_commit_writes_total', 'Decisions carried by those transactions', () => status.commits().writes],
+    ['tobira_decision_wal_flushes_total', 'Flushes of the write-ahead log to disk that made those transactions durable', () => status.commits().walSyncs],
   ] as const) {
     let last = 0;
     new Counter({ name, help, registers: [registry], collect() { const v = value(); this.inc(Math.max(0, v - last)); last = v; } });
@@ -106,12 +101,12 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
     for (const times of byDoor.values()) latency.observe(Math.max(0, committedAt - Math.max(...times)) / 1000);
   };
   const offs = [
-    controller.ctx.bus.on('device.event', ({ deviceId, event, receivedAt }) => {
+    status.on('device.event', ({ deviceId, event, receivedAt }) => {
       if (event.type !== 'credential' || event.seq === undefined) return;
       received.set(key(deviceId, event.boot, event.seq), receivedAt);
       if (received.size > MAX_PENDING) received.delete(received.keys().next().value!);
     }),
-    controller.ctx.bus.on('entry', (record) => {
+    status.on('entry', (record) => {
       if (record.kind !== 'decision') return;
       // Records of one decision are emitted together, synchronously: gather them, then measure once.
       if (batch.length === 0) queueMicrotask(flush);

@@ -5,17 +5,14 @@
 // back to normal; acknowledge an alarm. Every command is audited inside the transaction of the change
 // it makes, and every remote unlock raises an event guards see.
 import { z } from 'zod';
-import { labelText, deviceKinds, type Area, type Door, type Label } from '../../site/schema.js';
-import type { DoorRole } from '../../controller/site-index.js';
-import type { Role } from '../../store/accounts.js';
-import { ackEvent, eventById, queryEvents, type EventRecord } from '../../store/queries.js';
-import { ApiError, audit, notFound, principalOf, type Api, type ApiContext } from '../context.js';
+import { deviceKinds } from '../../site/schema.js';
+import { deviceStatuses } from '../../services/devices.js';
+import { eventCategories } from '../../services/events.js';
+import { CONFIRMING_ROLES, REMOTE_UNLOCK_CONFIRM_MS, type UnlockRequest } from '../../services/unlock-requests.js';
+import { actorOf, audited, type Api, type ApiContext } from '../context.js';
 import { errorResponses, idParam, isoTime, numericIdParam, page, pageQuery } from '../schemas.js';
-import { eventCategories, visibleCategories } from './stream.js';
-import { CONFIRMING_ROLES, needsSecondAccount, REMOTE_UNLOCK_CONFIRM_MS, UnlockRequests, type UnlockRequest } from '../remote-unlock.js';
 
 const names = z.object({ en: z.string(), ja: z.string() });
-const namesOf = (l: Label | undefined, fallback: string) => (l === undefined ? { en: fallback, ja: fallback } : { en: labelText(l, 'en'), ja: labelText(l, 'ja') });
 
 const modeSchema = z.object({
   mode: z.enum(['normal', 'lockdown', 'emergency']),
@@ -64,7 +61,6 @@ export const doorSchema = z.object({
   state: doorStateSchema,
 });
 
-const deviceStatuses = ['online', 'offline', 'unknown'] as const;
 export const deviceSchema = z.object({
   id: z.string(),
   kind: z.enum(deviceKinds),
@@ -99,64 +95,23 @@ function paged<T>(all: T[], q: { limit: number; offset: number }) {
   return { items: all.slice(q.offset, q.offset + q.limit), total: all.length, limit: q.limit, offset: q.offset };
 }
 
+const unlockRequestSchema = z.object({
+  id: z.string(),
+  door: z.string(),
+  requestedBy: z.string(),
+  role: z.string(),
+  note: z.string().nullable(),
+  requestedAt: z.string(),
+  expiresAt: z.string().describe('a manager other than the one who asked must confirm before this'),
+});
+const requestView = (r: UnlockRequest): z.infer<typeof unlockRequestSchema> => ({
+  id: r.id, door: r.doorId, requestedBy: r.requestedBy, role: r.role, note: r.note,
+  requestedAt: r.requestedAt.toISOString(), expiresAt: r.expiresAt.toISOString(),
+});
+const requestParams = z.object({ id: idParam.shape.id, requestId: z.string().uuid() });
+
 export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
-  const { controller, store } = ctx;
-  const site = () => controller.ctx.site;
-  const db = store.db;
-
-  function areaView(a: Area): z.infer<typeof areaSchema> {
-    const mode = store.areas.mode(a.id);
-    const occupants = a.antiPassback === 'off' ? null : store.areas.occupants(a.id);
-    return {
-      id: a.id, name: namesOf(a.name, a.id), parent: a.parent ?? null, schedule: a.schedule ?? null,
-      rules: { factors: a.factors, twoPerson: a.twoPerson, antiPassback: a.antiPassback, lockdownRoles: a.lockdownRoles },
-      mode: { mode: mode.mode, allowedRoles: mode.allowedRoles, changedAt: mode.changedAt, changedBy: mode.changedBy },
-      occupancy: occupants && {
-        count: occupants.length,
-        people: occupants.map((o) => ({ personId: o.personId, name: store.people.person(o.personId)?.name ?? null, since: o.enteredAt })),
-      },
-    };
-  }
-
-  function doorView(d: Door): z.infer<typeof doorSchema> {
-    const s = controller.doors.state(d.id);
-    return {
-      id: d.id, name: namesOf(d.name, d.id), area: d.area, failMode: d.failMode, unlockMs: d.unlockMs, heldOpenMs: d.heldOpenMs,
-      devices: {
-        entryReader: d.entryReader ?? null, keypad: d.keypad ?? null, exitReader: d.exitReader ?? null,
-        lock: d.lock, contact: d.contact ?? null, rex: d.rex ?? null,
-      },
-      state: s
-        ? { lock: s.lock, open: s.open, unlockedBy: s.unlockedBy?.kind ?? null, alarm: s.alarm, emergency: s.emergency }
-        : { lock: 'unknown', open: null, unlockedBy: null, alarm: null, emergency: false },
-    };
-  }
-
-  function deviceViews(): z.infer<typeof deviceSchema>[] {
-    const health = controller.supervision.devices();
-    return site().devices.map((d) => {
-      const h = health.get(d.id);
-      const roles: { door: Door; role: DoorRole }[] = controller.ctx.index.rolesOf(d.id);
-      return {
-        id: d.id, kind: d.kind, name: d.name === undefined ? null : namesOf(d.name, d.id), transport: d.transport,
-        status: h?.online === true ? 'online' : h?.online === false ? 'offline' : 'unknown',
-        lastSeen: h?.lastSeen ? new Date(h.lastSeen).toISOString() : null,
-        firmware: h?.firmware ?? null,
-        doors: roles.map((r) => ({ doorId: r.door.id, role: r.role })),
-      };
-    });
-  }
-
-  const findArea = (id: string) => {
-    const a = controller.ctx.index.areas.get(id);
-    if (!a) throw notFound('area');
-    return a;
-  };
-  const findDoor = (id: string) => {
-    const d = controller.ctx.index.doors.get(id);
-    if (!d) throw notFound('door');
-    return d;
-  };
+  const { doors, areas, devices, events } = ctx.services;
 
   // --- areas, doors, devices ---------------------------------------------------------------------
 
@@ -167,16 +122,12 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
       querystring: pageQuery.extend({ parent: z.string().max(64).optional(), mode: z.enum(['normal', 'lockdown', 'emergency']).optional() }),
       response: { 200: page(areaSchema), ...errorResponses },
     },
-  }, async (req) => {
-    const q = req.query;
-    const all = site().areas.filter((a) => q.parent === undefined || a.parent === q.parent).map(areaView).filter((a) => !q.mode || a.mode.mode === q.mode);
-    return paged(all, q);
-  });
+  }, async (req) => paged(areas.list({ parent: req.query.parent, mode: req.query.mode }), req.query));
 
   api.get('/areas/:id', {
     config: { roles: everyone },
     schema: { tags: ['site'], summary: 'One area', params: idParam, response: { 200: areaSchema, ...errorResponses } },
-  }, async (req) => areaView(findArea(req.params.id)));
+  }, async (req) => areas.get(req.params.id));
 
   api.get('/doors', {
     config: { roles: everyone },
@@ -185,17 +136,12 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
       querystring: pageQuery.extend({ area: z.string().max(64).optional(), alarm: bool.optional().describe('true: only doors forced or held open now') }),
       response: { 200: page(doorSchema), ...errorResponses },
     },
-  }, async (req) => {
-    const q = req.query;
-    const all = site().doors.filter((d) => !q.area || d.area === q.area).map(doorView)
-      .filter((d) => q.alarm === undefined || (d.state.alarm !== null) === q.alarm);
-    return paged(all, q);
-  });
+  }, async (req) => paged(doors.list({ area: req.query.area, alarm: req.query.alarm }), req.query));
 
   api.get('/doors/:id', {
     config: { roles: everyone },
     schema: { tags: ['site'], summary: 'One door', params: idParam, response: { 200: doorSchema, ...errorResponses } },
-  }, async (req) => doorView(findDoor(req.params.id)));
+  }, async (req) => doors.get(req.params.id));
 
   api.get('/devices', {
     config: { roles: everyone },
@@ -206,78 +152,9 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
       }),
       response: { 200: page(deviceSchema), ...errorResponses },
     },
-  }, async (req) => {
-    const q = req.query;
-    return paged(deviceViews().filter((d) => (!q.kind || d.kind === q.kind) && (!q.status || d.status === q.status) && (!q.transport || d.transport === q.transport)), q);
-  });
+  }, async (req) => paged(devices.list({ kind: req.query.kind, status: req.query.status, transport: req.query.transport }), req.query));
 
   // --- door commands -----------------------------------------------------------------------------
-
-  /**
-   * Writes the audit record and the door's entry-log record in one transaction, then opens the door
-   * for its unlock time: nothing opens unless both committed. logDoorEvent never throws (it raises
-   * storage-fault): a record that did not land shows as an unchanged head, and nothing opens.
-   */
-  function logThenRelease(req: Parameters<typeof audit>[1], door: Door, o: {
-    reason: string; detail: Record<string, unknown>; audit: Record<string, unknown>; by: string; action?: string;
-  }): number {
-    const log = store.entryLog;
-    let seq: number;
-    try {
-      seq = db.transaction(() => {
-        const next = log.nextSeq;
-        audit(ctx, req, `door:${door.id}`, { seq: next, ...o.audit }, o.action);
-        controller.doors.logDoorEvent(door.id, o.reason, null, null, o.detail);
-        if (log.count !== next) throw new ApiError(503, 'the entry log cannot be written: the door stays locked');
-        return next;
-      })();
-    } catch (err) {
-      // A failure at the outer commit (disk full in WAL mode) rolls back a record the log's head already counted.
-      log.resync();
-      if (err instanceof ApiError) throw err;
-      controller.ctx.counters.storageFaults++;
-      throw new ApiError(503, 'the entry log cannot be written: the door stays locked');
-    }
-    controller.doors.release(door.id, { kind: 'command', by: o.by });
-    return seq;
-  }
-
-  const unlockRequests = new UnlockRequests(() => controller.ctx.now());
-  const unlockRequestSchema = z.object({
-    id: z.string(),
-    door: z.string(),
-    requestedBy: z.string(),
-    role: z.string(),
-    note: z.string().nullable(),
-    requestedAt: z.string(),
-    expiresAt: z.string().describe('a manager other than the one who asked must confirm before this'),
-  });
-  const requestView = (r: UnlockRequest): z.infer<typeof unlockRequestSchema> => ({
-    id: r.id, door: r.doorId, requestedBy: r.requestedBy, role: r.role, note: r.note,
-    requestedAt: r.requestedAt.toISOString(), expiresAt: r.expiresAt.toISOString(),
-  });
-  const requestParams = z.object({ id: idParam.shape.id, requestId: z.string().uuid() });
-  const emergencyRefusal = () => new ApiError(409, 'the door is released for an emergency');
-
-  /**
-   * A remote unlock (asked or confirmed) does not open a door of an area locked down: keeping doors
-   * shut is what the lockdown is for. An emergency unlock still does: a life-safety override, already an alarm.
-   */
-  function refuseWhileLockedDown(door: Door): void {
-    const mode = store.areas.mode(door.area);
-    if (mode.mode !== 'lockdown') return;
-    const since = mode.changedAt ? ` since ${mode.changedAt}${mode.changedBy ? ` by ${mode.changedBy}` : ''}` : '';
-    throw new ApiError(409, `the area is locked down: ${door.area}${since}; no remote unlock until it is back to normal (POST /areas/${door.area}/normal)`);
-  }
-
-  /** A request of the door that may still be settled; 404, or 409 saying why it may not. */
-  function pendingRequest(doorId: string, requestId: string): UnlockRequest {
-    const found = unlockRequests.find(doorId, requestId);
-    if (found.ok) return found.request;
-    if (found.why === 'unknown') throw notFound('unlock request');
-    if (found.why === 'expired') throw new ApiError(409, `the request expired at ${found.request!.expiresAt.toISOString()}: the door stays locked; ask again`);
-    throw new ApiError(409, `the request was ${found.request!.settled!.how} already by ${found.request!.settled!.by}`);
-  }
 
   api.post('/doors/:id/unlock', {
     config: { roles: operators, action: 'door.unlock' },
@@ -297,35 +174,9 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
       },
     },
   }, async (req, reply) => {
-    const door = findDoor(req.params.id);
-    const { account } = principalOf(req);
-    if (controller.doors.state(door.id)?.emergency) throw emergencyRefusal();
-    refuseWhileLockedDown(door);
-    const note = req.body?.note ?? null;
-    const who = { account: account.username, role: account.role, ...(note ? { note } : {}) };
-    if (needsSecondAccount(findArea(door.area))) {
-      // Asking again while one's own request waits answers that request (its window is not extended).
-      const waiting = unlockRequests.pendingFor(door.id, account.id);
-      if (waiting) {
-        db.transaction(() => audit(ctx, req, `door:${door.id}`, { request: waiting.id, pending: true, again: true }))();
-        return reply.code(202).send({ request: requestView(waiting) });
-      }
-      const request = unlockRequests.open({ doorId: door.id, accountId: account.id, requestedBy: account.username, role: account.role, note });
-      try {
-        db.transaction(() => audit(ctx, req, `door:${door.id}`, { request: request.id, pending: true, expiresAt: request.expiresAt.toISOString(), ...(note ? { note } : {}) }))();
-      } catch (err) {
-        unlockRequests.settle(request, 'cancelled', 'storage');
-        throw err;
-      }
-      controller.ctx.alarms.raise({
-        category: 'door', type: 'remote-unlock-requested', severity: 'warning', source: door.id,
-        detail: { request: request.id, ...who, expiresAt: request.expiresAt.toISOString() },
-      });
-      return reply.code(202).send({ request: requestView(request) });
-    }
-    const seq = logThenRelease(req, door, { reason: 'remote-unlock', detail: who, audit: note ? { note } : {}, by: `api:${account.username}` });
-    controller.ctx.alarms.raise({ category: 'door', type: 'remote-unlock', severity: 'info', source: door.id, detail: { seq, ...who } });
-    return reply.code(200).send({ seq, door: doorView(door) });
+    const outcome = audited(req, doors.unlock(actorOf(req), req.params.id, req.body?.note ?? null));
+    if (!outcome.opened) return reply.code(202).send({ request: requestView(outcome.request) });
+    return reply.code(200).send({ seq: outcome.seq, door: outcome.door });
   });
 
   api.get('/unlock-requests', {
@@ -335,7 +186,7 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
       querystring: z.object({ door: z.string().max(100).optional() }),
       response: { 200: z.object({ items: z.array(unlockRequestSchema) }), ...errorResponses },
     },
-  }, async (req) => ({ items: unlockRequests.pending().filter((r) => !req.query.door || r.doorId === req.query.door).map(requestView) }));
+  }, async (req) => ({ items: doors.pendingRequests(req.query.door).map(requestView) }));
 
   api.post('/doors/:id/unlock-requests/:requestId/confirm', {
     config: { roles: CONFIRMING_ROLES, action: 'door.unlock-confirm' },
@@ -346,33 +197,7 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
       params: requestParams, body: optionalNote,
       response: { 200: z.object({ seq: z.number().int(), door: doorSchema }), ...errorResponses },
     },
-  }, async (req) => {
-    const door = findDoor(req.params.id);
-    const { account } = principalOf(req);
-    const request = pendingRequest(door.id, req.params.requestId);
-    if (request.accountId === account.id) throw new ApiError(403, 'the account that asked may not confirm its own remote unlock: another manager must');
-    if (controller.doors.state(door.id)?.emergency) throw emergencyRefusal();
-    refuseWhileLockedDown(door);
-    const note = req.body?.note ?? null;
-    const detail = {
-      account: request.requestedBy, role: request.role, ...(request.note ? { note: request.note } : {}),
-      confirmedBy: account.username, confirmedByRole: account.role, ...(note ? { confirmNote: note } : {}), request: request.id,
-    };
-    // Settled before the commit: a second confirmation racing this one finds it taken.
-    unlockRequests.settle(request, 'confirmed', account.username);
-    let seq: number;
-    try {
-      seq = logThenRelease(req, door, {
-        reason: 'remote-unlock', detail, audit: { request: request.id, requestedBy: request.requestedBy, ...(note ? { note } : {}) },
-        by: `api:${request.requestedBy}+${account.username}`,
-      });
-    } catch (err) {
-      unlockRequests.reopen(request);
-      throw err;
-    }
-    controller.ctx.alarms.raise({ category: 'door', type: 'remote-unlock', severity: 'info', source: door.id, detail: { seq, ...detail } });
-    return { seq, door: doorView(door) };
-  });
+  }, async (req) => audited(req, doors.confirm(actorOf(req), req.params.id, req.params.requestId, req.body?.note ?? null)));
 
   api.post('/doors/:id/unlock-requests/:requestId/cancel', {
     config: { roles: operators, action: 'door.unlock-cancel' },
@@ -380,16 +205,7 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
       tags: ['site'], summary: 'Withdraw a remote unlock waiting for confirmation (the account that asked), or turn it down (a manager)',
       params: requestParams, body: optionalNote, response: { 200: z.object({ request: unlockRequestSchema }), ...errorResponses },
     },
-  }, async (req) => {
-    const door = findDoor(req.params.id);
-    const { account } = principalOf(req);
-    const request = pendingRequest(door.id, req.params.requestId);
-    if (request.accountId !== account.id && account.role !== 'manager') throw new ApiError(403, 'a guard may withdraw only their own request');
-    const note = req.body?.note ?? null;
-    db.transaction(() => audit(ctx, req, `door:${door.id}`, { request: request.id, requestedBy: request.requestedBy, ...(note ? { note } : {}) }))();
-    unlockRequests.settle(request, 'cancelled', account.username);
-    return { request: requestView(request) };
-  });
+  }, async (req) => ({ request: requestView(audited(req, doors.cancel(actorOf(req), req.params.id, req.params.requestId, req.body?.note ?? null))) }));
 
   api.post('/doors/:id/emergency-unlock', {
     config: { roles: operators, action: 'door.emergency-unlock' },
@@ -403,16 +219,7 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
       body: z.strictObject({ reason: z.string().trim().min(10, 'say why, in at least 10 characters').max(500) }),
       response: { 200: z.object({ seq: z.number().int(), door: doorSchema }), ...errorResponses },
     },
-  }, async (req) => {
-    const door = findDoor(req.params.id);
-    const { account } = principalOf(req);
-    if (controller.doors.state(door.id)?.emergency) throw emergencyRefusal();
-    const { reason } = req.body;
-    const detail = { account: account.username, role: account.role, reason };
-    const seq = logThenRelease(req, door, { reason: 'emergency-unlock', detail, audit: { reason }, by: `api:${account.username} (emergency)` });
-    controller.ctx.alarms.raise({ category: 'alarm', type: 'emergency-unlock', severity: 'alarm', source: door.id, detail: { seq, ...detail } });
-    return { seq, door: doorView(door) };
-  });
+  }, async (req) => audited(req, doors.emergencyUnlock(actorOf(req), req.params.id, req.body.reason)));
 
   api.post('/doors/:id/lock', {
     config: { roles: operators, action: 'door.lock' },
@@ -420,27 +227,9 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
       tags: ['site'], summary: 'Lock a door now (ends an unlock early); waits for the lock to acknowledge',
       params: idParam, body: optionalNote, response: { 200: doorSchema, ...errorResponses },
     },
-  }, async (req) => {
-    const door = findDoor(req.params.id);
-    if (controller.doors.state(door.id)?.emergency) throw new ApiError(409, 'the door is released for an emergency: end it first (POST /areas/{id}/normal)');
-    db.transaction(() => audit(ctx, req, `door:${door.id}`, req.body?.note ? { note: req.body.note } : null))();
-    await controller.doors.lockNow(door.id);
-    return doorView(door);
-  });
+  }, async (req) => audited(req, await doors.lock(actorOf(req), req.params.id, req.body?.note ?? null)));
 
   // --- area modes --------------------------------------------------------------------------------
-
-  /** Changes a mode with its audit record in one transaction (Areas.setMode writes the entry log inside it). */
-  function setMode(req: Parameters<typeof audit>[1], areaId: string, mode: 'normal' | 'lockdown' | 'emergency', roles?: string[], extra?: Record<string, unknown>): void {
-    const { account } = principalOf(req);
-    const previous = store.areas.mode(areaId).mode;
-    db.transaction(() => {
-      audit(ctx, req, `area:${areaId}`, { previous, mode, ...(roles ? { allowedRoles: roles } : {}), ...extra });
-      // Last in the transaction: it writes the entry log and acts on the doors.
-      const applied = controller.areas.setMode(areaId, mode, { by: `api:${account.username}`, ...(roles ? { roles } : {}) });
-      if (!applied) throw new ApiError(503, 'the entry log cannot be written: the mode did not change');
-    })();
-  }
 
   const modeResponse = { 200: areaSchema, ...errorResponses };
 
@@ -452,16 +241,7 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
       body: z.strictObject({ roles: z.array(z.string().trim().min(1).max(64)).max(20).optional().describe('people roles that still pass') }).nullish(),
       response: modeResponse,
     },
-  }, async (req) => {
-    const area = findArea(req.params.id);
-    if (store.areas.mode(area.id).mode === 'emergency') throw new ApiError(409, 'the area is released for an emergency: end it first (POST /areas/{id}/normal)');
-    // Remote unlocks waiting for a confirmation end with the lockdown: one asked before it must not open a door after it.
-    const doorIds = new Set(site().doors.filter((d) => d.area === area.id).map((d) => d.id));
-    const waiting = unlockRequests.pending().filter((r) => doorIds.has(r.doorId)).map((r) => r.id);
-    setMode(req, area.id, 'lockdown', req.body?.roles, waiting.length ? { cancelledRequests: waiting } : undefined);
-    unlockRequests.cancelPendingFor(doorIds, `the lockdown of ${area.id} (${principalOf(req).account.username})`);
-    return areaView(area);
-  });
+  }, async (req) => audited(req, areas.lockdown(actorOf(req), req.params.id, req.body?.roles)));
 
   api.post('/areas/:id/release', {
     config: { roles: operators, action: 'area.emergency-release' },
@@ -469,26 +249,14 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
       tags: ['site'], summary: 'Emergency release by command: the fail-safe doors of the area (and the areas inside it) unlock until normal',
       params: idParam, response: modeResponse,
     },
-  }, async (req) => {
-    const area = findArea(req.params.id);
-    if (store.areas.mode(area.id).mode === 'emergency') throw new ApiError(409, 'the area is already released');
-    setMode(req, area.id, 'emergency');
-    return areaView(area);
-  });
+  }, async (req) => audited(req, areas.release(actorOf(req), req.params.id)));
 
   api.post('/areas/:id/normal', {
     config: { roles: operators, action: 'area.normal' },
     schema: { tags: ['site'], summary: 'End a lockdown or an emergency release', params: idParam, response: modeResponse },
-  }, async (req) => {
-    const area = findArea(req.params.id);
-    if (store.areas.mode(area.id).mode === 'normal') throw new ApiError(409, 'the area is in normal mode already');
-    setMode(req, area.id, 'normal');
-    return areaView(area);
-  });
+  }, async (req) => audited(req, areas.normal(actorOf(req), req.params.id)));
 
   // --- events ------------------------------------------------------------------------------------
-
-  const visible = (role: Role, e: Pick<EventRecord, 'category'>) => (visibleCategories[role] as readonly string[]).includes(e.category);
 
   api.get('/events', {
     config: { roles: everyone },
@@ -510,10 +278,8 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
     },
   }, async (req) => {
     const q = req.query;
-    const role = principalOf(req).account.role;
-    const categories = visibleCategories[role].filter((c) => !q.category || c === q.category);
-    return queryEvents(db, {
-      type: q.type, categories, severity: q.severity, source: q.source, open: q.open === true,
+    return events.list(actorOf(req), {
+      type: q.type, category: q.category, severity: q.severity, source: q.source, open: q.open === true,
       from: q.from ? iso(q.from) : undefined, to: q.to ? iso(q.to) : undefined, before: q.before, limit: q.limit,
     });
   });
@@ -525,18 +291,5 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
       description: 'An emergency-unlock alarm is acknowledged by another account than the one that unlocked (403 for that one).',
       params: numericIdParam, body: optionalNote, response: { 200: eventSchema, ...errorResponses },
     },
-  }, async (req) => {
-    const { account } = principalOf(req);
-    const event = eventById(db, req.params.id);
-    if (!event || !visible(account.role, event)) throw notFound('event');
-    // The alarm is what holds one account opening a door alone to account: someone else must see it and close it.
-    if (event.type === 'emergency-unlock' && event.detail?.account === account.username) throw new ApiError(403, 'you may not acknowledge an alarm you raised yourself: another guard or a manager must');
-    if (event.ackedAt) throw new ApiError(409, `acknowledged already by ${event.ackedBy} at ${event.ackedAt}`);
-    const note = req.body?.note ?? null;
-    db.transaction(() => {
-      if (!ackEvent(db, event.id, account.username, controller.ctx.now().toISOString(), note)) throw new ApiError(409, 'acknowledged already');
-      audit(ctx, req, `event:${event.id}`, { type: event.type, severity: event.severity, ...(note ? { note } : {}) });
-    })();
-    return eventById(db, event.id)!;
-  });
+  }, async (req) => audited(req, events.acknowledge(actorOf(req), req.params.id, req.body?.note ?? null)));
 }

@@ -25,9 +25,10 @@
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { RaisedEvent } from '../../controller/bus.js';
-import type { Role } from '../../store/accounts.js';
-import { rowToRecord, type EntryRecord } from '../../store/entry-log.js';
-import type { Principal } from '../auth.js';
+import type { EntryRecord } from '../../store/entry-log.js';
+import type { Principal } from '../../services/auth.js';
+import { entryForRole } from '../../services/entries.js';
+import { visibleCategories } from '../../services/events.js';
 import { ApiError, type Api, type ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
 
@@ -38,23 +39,6 @@ const REPLAY_HIGH_WATER = 256 * 1024;
 /** At most this many records and events are replayed; further behind, the client must re-sync. */
 export const REPLAY_LIMIT = 10_000;
 const REPLAY_PAGE = 200;
-
-export const eventCategories = ['access', 'door', 'alarm', 'device', 'security', 'system'] as const satisfies readonly RaisedEvent['category'][];
-
-/** The event categories each role may see (the stream and GET /events alike). */
-export const visibleCategories: Record<Role, readonly RaisedEvent['category'][]> = {
-  guard: eventCategories,
-  manager: eventCategories,
-  auditor: eventCategories,
-  admin: ['system', 'security', 'device'],
-};
-
-/** An entry-log record as a role may see it: null when it may not; guards without affiliation and purpose. */
-export function entryForRole(r: EntryRecord, role: Role): EntryRecord | null {
-  if (role === 'admin') return null;
-  if (role === 'guard') return { ...r, affiliation: null, purpose: null };
-  return r;
-}
 
 /** Where a stream stands: the last entry-log seq and the last event id it has passed. */
 export interface Cursor {
@@ -73,11 +57,8 @@ type Item = { kind: 'entry'; record: EntryRecord } | { kind: 'raised'; event: Ra
 
 export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
   const open = new Set<() => void>();
-  const { db } = ctx.store;
-  const entriesAfter = db.prepare('SELECT * FROM entry_log WHERE seq > ? ORDER BY seq LIMIT ?');
-  const entriesCount = db.prepare('SELECT count(*) FROM (SELECT 1 FROM entry_log WHERE seq > ? LIMIT ?)').pluck(true);
-  const entryHead = db.prepare('SELECT coalesce(max(seq), 0) FROM entry_log').pluck(true);
-  const head = (): Cursor => ({ entry: entryHead.get() as number, event: ctx.store.events.lastId() });
+  const { auth, entries, events, status } = ctx.services;
+  const head = (): Cursor => ({ entry: entries.lastSeq(), event: events.lastId() });
 
   // Without this, closing the server would wait for every console to hang up.
   api.addHook('preClose', async () => {
@@ -105,7 +86,7 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
   }, async (req, reply) => {
     const header = req.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7) : req.query.token;
-    const principal: Principal | undefined = ctx.auth.authenticate(token);
+    const principal: Principal | undefined = auth.authenticate(token);
     if (!principal) throw new ApiError(401, token ? 'session ended or unknown; sign in again' : 'sign in first (Authorization: Bearer <token>, or ?token= for EventSource)');
     if (principal.restricted) throw new ApiError(403, 'change your password first (POST /api/v1/auth/password)');
     req.principal = principal;
@@ -136,7 +117,6 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
       res.write(text);
     };
     const send = (event: string, data: unknown, id?: string) => write(`event: ${event}\n${id ? `id: ${id}\n` : ''}data: ${JSON.stringify(data)}\n\n`);
-    const { bus } = ctx.controller.ctx;
 
     function end(reason?: string, message?: string): void {
       if (ended) return;
@@ -162,7 +142,7 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
       // In a timer nothing above catches: a storage fault (an I/O error, a seed that no longer
       // opens) must end this stream, not the daemon.
       try {
-        const state = ctx.auth.keepStreamAlive(principal.tokenHash, role);
+        const state = auth.keepStreamAlive(principal.tokenHash, role);
         if (state !== 'alive') return end(state, sessionMessages[state]);
         write(`: heartbeat ${ctx.now().toISOString()}\n\n`);
       } catch (err) {
@@ -199,8 +179,8 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
       pending.push(item);
     };
     unsubscribe.push(
-      bus.on('entry', (record) => take({ kind: 'entry', record })),
-      bus.on('raised', (event) => take({ kind: 'raised', event })),
+      status.on('entry', (record) => take({ kind: 'entry', record })),
+      status.on('raised', (event) => take({ kind: 'raised', event })),
     );
     res.on('close', () => end());
     res.on('error', () => end());
@@ -225,8 +205,8 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
         return;
       }
       const wantEntries = role !== 'admin';
-      const behind = (wantEntries ? (entriesCount.get(from.entry, REPLAY_LIMIT + 1) as number) : 0)
-        + ctx.store.events.countAfter(from.event, categories, REPLAY_LIMIT + 1);
+      const behind = (wantEntries ? entries.countAfter(from.entry, REPLAY_LIMIT + 1) : 0)
+        + events.countAfter(from.event, categories, REPLAY_LIMIT + 1);
       if (behind > REPLAY_LIMIT) {
         send('resync', { reason: 'too-far-behind', limit: REPLAY_LIMIT, from: cursorId(from), id: cursorId(now) }, cursorId(now));
         return;
@@ -235,18 +215,18 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
       cursor.entry = from.entry;
       cursor.event = from.event;
       while (!ended) {
-        const entries = wantEntries && cursor.entry < now.entry
-          ? (entriesAfter.all(cursor.entry, REPLAY_PAGE) as Parameters<typeof rowToRecord>[0][]).map(rowToRecord).filter((r) => r.seq <= now.entry)
+        const records = wantEntries && cursor.entry < now.entry
+          ? entries.after(cursor.entry, REPLAY_PAGE).filter((r) => r.seq <= now.entry)
           : [];
-        const events = cursor.event < now.event ? ctx.store.events.after(cursor.event, categories, REPLAY_PAGE).filter((e) => e.id <= now.event) : [];
-        if (!entries.length && !events.length) break;
-        const moreEntries = entries.length === REPLAY_PAGE;
-        const moreEvents = events.length === REPLAY_PAGE;
+        const raised = cursor.event < now.event ? events.after(cursor.event, categories, REPLAY_PAGE).filter((e) => e.id <= now.event) : [];
+        if (!records.length && !raised.length) break;
+        const moreEntries = records.length === REPLAY_PAGE;
+        const moreEvents = raised.length === REPLAY_PAGE;
         let i = 0;
         let j = 0;
         for (;;) {
-          const e = entries[i];
-          const v = events[j];
+          const e = records[i];
+          const v = raised[j];
           // A page that may continue bounds the merge: nothing past its last item is certain yet.
           const next = e && v ? (e.at <= v.at ? 'entry' : 'event') : e && !moreEvents ? 'entry' : v && !moreEntries ? 'event' : null;
           if (next === 'entry') {

@@ -4,12 +4,14 @@
 // locked, and whoever asked asks again).
 import { randomUUID } from 'node:crypto';
 import type { Area } from '../site/schema.js';
-import type { Role } from '../store/accounts.js';
+import type { Actor } from './actor.js';
+
+type Role = Actor['role'];
 
 /** How long a request waits for its confirmation. */
 export const REMOTE_UNLOCK_CONFIRM_MS = 120_000;
 /** Who may confirm: managers. Admins run accounts and the site, not doors; guards are the ones who ask. */
-export const CONFIRMING_ROLES = ['manager'] as const satisfies readonly Role[];
+export const CONFIRMING_ROLES = ['manager'] as const;
 /** An expired or settled request is still known this long, so a late confirmation hears why it failed. */
 const KEPT_AFTER_MS = 10 * 60_000;
 /** A bound on what the book holds: guards asking again and again must not grow it without end. */
@@ -23,7 +25,7 @@ export function needsSecondAccount(area: Pick<Area, 'factors' | 'twoPerson'>): b
 export interface UnlockRequest {
   id: string;
   doorId: string;
-  accountId: string;
+  /** The account that asked (its username). */
   requestedBy: string;
   role: Role;
   note: string | null;
@@ -43,9 +45,9 @@ export class UnlockRequests {
   constructor(private readonly now: () => Date, private readonly windowMs = REMOTE_UNLOCK_CONFIRM_MS) {}
 
   /** The account's pending request for a door, if one is waiting: asking again does not start a new one. */
-  pendingFor(doorId: string, accountId: string): UnlockRequest | undefined {
+  pendingFor(doorId: string, requestedBy: string): UnlockRequest | undefined {
     const at = this.now().getTime();
-    for (const r of this.book.values()) if (r.doorId === doorId && r.accountId === accountId && !r.settled && r.expiresAt.getTime() > at) return r;
+    for (const r of this.book.values()) if (r.doorId === doorId && r.requestedBy === requestedBy && !r.settled && r.expiresAt.getTime() > at) return r;
     return undefined;
   }
 
@@ -54,7 +56,7 @@ export class UnlockRequests {
     return [...this.book.values()].filter((r) => !r.settled && r.expiresAt.getTime() > at);
   }
 
-  open(r: { doorId: string; accountId: string; requestedBy: string; role: Role; note: string | null }): UnlockRequest {
+  open(r: { doorId: string; requestedBy: string; role: Role; note: string | null }): UnlockRequest {
     this.prune();
     const requestedAt = this.now();
     const request: UnlockRequest = { id: randomUUID(), ...r, requestedAt, expiresAt: new Date(requestedAt.getTime() + this.windowMs), settled: null };

@@ -1,0 +1,144 @@
+// The entry log for its readers: query it (newest first, paged by seq; guards see no affiliation or
+// purpose), export it (the same bytes as `tobira log export`, from a read-only snapshot), verify it
+// (one verification at a time, in worker threads), and its signed checkpoints with the public key.
+import { createPublicKey } from 'node:crypto';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { writeExport } from './entry-export.js';
+import type { EntryFilter, EntryRecord, VerifyResult } from '../store/entry-log.js';
+import { checkpointFields } from '../store/checkpoints.js';
+import { DATABASE_FILE, openDatabase } from '../store/db.js';
+import { verifyEntryLogFile } from '../store/verify-parallel.js';
+import { loadLogKey, publicKeyPem } from '../store/log-key.js';
+import type { Actor } from './actor.js';
+import { recordChange } from './audit.js';
+import { ServiceError } from './errors.js';
+import type { ServiceDeps } from './index.js';
+import { running } from './running.js';
+
+/** An entry-log record as a role may see it: null when it may not; guards without affiliation and purpose. */
+export function entryForRole(r: EntryRecord, role: Actor['role']): EntryRecord | null {
+  if (role === 'admin') return null;
+  if (role === 'guard') return { ...r, affiliation: null, purpose: null };
+  return r;
+}
+
+export interface ExportRequest {
+  format: 'csv' | 'jsonl';
+  lang: 'en' | 'ja';
+  filter: EntryFilter;
+}
+
+export class EntryService {
+  /** One verification at a time: a request while one runs joins it (and gets its result). */
+  private verifying: Promise<VerifyResult & { publicKey: string | null }> | undefined;
+  private readonly stop = new AbortController();
+
+  constructor(private readonly deps: ServiceDeps) {}
+
+  private get dataDir(): string {
+    return running(this.deps).dataDir;
+  }
+
+  /** One page, newest first; `nextBefore` is the cursor for the next (older) page. */
+  query(actor: Pick<Actor, 'role'>, q: EntryFilter & { before?: number; limit: number }): { items: EntryRecord[]; nextBefore: number | null } {
+    let page;
+    try {
+      page = this.deps.store.entryLog.query(q);
+    } catch (err) {
+      if (err instanceof RangeError) throw new ServiceError('invalid', 'invalid querystring', [{ path: err.message.split(':')[0] ?? '', message: err.message }]);
+      throw err;
+    }
+    return { items: page.records.map((r) => entryForRole(r, actor.role)!), nextBefore: page.nextBefore };
+  }
+
+  /** Records after `seq`, oldest first, at most `limit` (a stream catching up). */
+  after(seq: number, limit: number): EntryRecord[] {
+    return this.deps.store.entryLog.after(seq, limit);
+  }
+
+  /** How many records follow `seq`, counting no further than `cap`. */
+  countAfter(seq: number, cap: number): number {
+    return this.deps.store.entryLog.countAfter(seq, cap);
+  }
+
+  /** The last seq committed: where a new stream starts. */
+  lastSeq(): number {
+    return this.deps.store.entryLog.lastStoredSeq();
+  }
+
+  /**
+   * Starts an export, recorded in the audit log first, and returns the stream it is written to.
+   * `ended` settles when the stream is done (with the error that cut it short, if one did).
+   */
+  export(actor: Actor, r: ExportRequest): { out: PassThrough; ended: Promise<Error | undefined> } {
+    const { store } = this.deps;
+    const dataDir = this.dataDir;
+    const key = loadLogKey(dataDir);
+    const given = Object.fromEntries(Object.entries(r.filter).filter(([, v]) => v !== undefined));
+    store.transaction(() => recordChange(store, actor, 'entry.export', 'entry-log', { format: r.format, lang: r.lang, filter: given }));
+
+    // Its own read-only connection: the export holds a read snapshot and an open cursor for as long
+    // as the client takes to read, which the controller's connection must never wait on.
+    const db = openDatabase(dataDir, { readonly: true });
+    const out = new PassThrough();
+    const write = async (chunk: string) => {
+      if (out.destroyed) throw new Error('the client went away');
+      if (!out.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            out.off('drain', done);
+            out.off('close', done);
+            resolve();
+          };
+          out.on('drain', done);
+          out.on('close', done);
+        });
+      }
+    };
+    const ended = writeExport(db, { format: r.format, lang: r.lang, filter: r.filter, publicKey: key ? publicKeyPem(key) : null }, write)
+      .then(() => {
+        out.end();
+        return undefined;
+      }, (err: Error) => {
+        out.destroy(err);
+        return err;
+      })
+      .finally(() => db.close());
+    return { out, ended };
+  }
+
+  /** The signed checkpoints after `after`, oldest first, with the gateway's public key. */
+  checkpoints(after: number, limit: number) {
+    const rows = this.deps.store.checkpoints.page(after, limit + 1);
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    const key = loadLogKey(this.dataDir);
+    return {
+      items: rows.map((cp) => ({ id: cp.id, ...checkpointFields(cp) })),
+      nextAfter: more ? rows[rows.length - 1]!.id : null,
+      publicKey: key ? publicKeyPem(key) : null,
+    };
+  }
+
+  /**
+   * Walks the hash chain and checks the checkpoints, in worker threads on their own read-only
+   * connections (doors are decided meanwhile). A call while one runs gets that one's result.
+   */
+  verify(): Promise<VerifyResult & { publicKey: string | null }> {
+    const dataDir = this.dataDir;
+    this.verifying ??= (async () => {
+      const key = loadLogKey(dataDir);
+      const result = await verifyEntryLogFile(join(dataDir, DATABASE_FILE), key ? createPublicKey(key) : undefined, { signal: this.stop.signal });
+      return { ...result, publicKey: key ? publicKeyPem(key) : null };
+    })().finally(() => {
+      this.verifying = undefined;
+    });
+    return this.verifying;
+  }
+
+  /** Stops a verification under way (the API is closing). */
+  close(): void {
+    this.stop.abort(new Error('the API is closing'));
+  }
+}

@@ -1,0 +1,42 @@
+// What the controller is doing, for /metrics, /healthz and the live stream: decision counters, the
+// access flow's group-commit figures, devices by supervision state, open alarms, the entry log's
+// size, health, and the live feed of committed records, raised events and device events. Counts
+// only: no names, no card numbers.
+import type { BusEvents } from '../controller/bus.js';
+import type { Health } from '../controller/controller.js';
+import type { ServiceDeps } from './index.js';
+import { running } from './running.js';
+
+/** What the live feed carries: records after they committed, events as they are raised, device events as received. */
+export type Feed = Pick<BusEvents, 'entry' | 'raised' | 'device.event'>;
+
+export class StatusService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  /** Access decisions committed since the controller started (monotonic within its life). */
+  decisions(): { granted: number; denied: number } {
+    const { counters } = running(this.deps).ctx;
+    return { granted: counters.granted, denied: counters.denied };
+  }
+
+  /** Transactions the access flow committed, the decisions they carried, and the WAL flushes that made them durable. */
+  commits(): { commits: number; writes: number; walSyncs: number } {
+    const { commits, writes, walSyncs } = running(this.deps).access.commits.stats;
+    return { commits, writes, walSyncs };
+  }
+
+  /** Records the entry log holds now (after retention pruning). */
+  entryLogRecords(): number {
+    return this.deps.store.entryLog.rows();
+  }
+
+  /** Liveness and what an installer checks first: is the database writable, is the broker there. */
+  health(): Health {
+    return running(this.deps).health();
+  }
+
+  /** Subscribes to the live feed; returns the unsubscribe. */
+  on<K extends keyof Feed>(name: K, fn: (payload: Feed[K]) => void): () => void {
+    return running(this.deps).ctx.bus.on(name, fn);
+  }
+}
