@@ -74,7 +74,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
   const now = clock ?? (() => controller.ctx.now());
   const services = createServices({ store, now, controller });
   // Opened now, not at the first sign-in: seeds that do not open with the secrets key stop the start.
-  const { auth, security, status } = services;
+  const { auth, auditLog, security, status } = services;
   app.decorate('services', services);
   const ctx: ApiContext = { controller, services, store, auth, audit: store.audit, now, streamHeartbeatMs: streamHeartbeatMs ?? 15_000 };
 
@@ -175,8 +175,8 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS' || req.audited) return;
     const denied = reply.statusCode === 401 || reply.statusCode === 403;
     try {
-      store.audit.append({
-        at: new Date().toISOString(), actor: req.principal?.account.username ?? null, role: req.principal?.account.role ?? null,
+      auditLog.recordAttempt({
+        actor: req.principal?.account.username ?? null, role: req.principal?.account.role ?? null,
         action: req.routeOptions.config.action ?? `${req.method} ${req.routeOptions.url ?? req.url}`,
         target: req.url, outcome: outcomeOf(reply.statusCode), address: req.ip, detail: { status: reply.statusCode },
       });
