@@ -13,7 +13,7 @@ import { rootCertificates } from 'node:tls';
 import type { DeviceDriver } from '../devices/driver.js';
 import type { SiteFile } from '../site/schema.js';
 import { openStore, type Store } from '../store/index.js';
-import { WalCheckpointer } from '../store/wal-checkpointer.js';
+import type { WalCheckpointer } from '../store/wal-checkpointer.js';
 import { looseModes, type LooseMode } from '../store/file-modes.js';
 import { Alarms } from './alarms.js';
 import { Bus } from './bus.js';
@@ -136,7 +136,7 @@ export class Controller {
       dataDir, checkpointTopic: new Topics(ctx.site.mqtt.baseTopic).checkpoints, publishRetained: (t, p) => mqtt.publishRetained(t, p),
     });
     // First to start, last to stop: the WAL is checkpointed off the event loop while doors decide.
-    const walCheckpointer = new WalCheckpointer(ctx.store.db);
+    const walCheckpointer = ctx.store.walCheckpointer();
     this.walCheckpointer = walCheckpointer;
     const checkpoints: Extension = { name: 'wal-checkpointer', start: () => walCheckpointer.start(), stop: () => walCheckpointer.stop() };
     this.extensions = [checkpoints, new Publisher(ctx, mqtt), logKeeper, faults, supervision, new AlarmInputs(ctx), this.access, this.areas, doors];

@@ -5,11 +5,9 @@
 // keeper keeps that promise: verification treats more records after the last checkpoint as deleted
 // checkpoints. The audit log is signed on the same schedule.
 import type { KeyObject } from 'node:crypto';
-import {
-  CheckpointStore, lateInTailOf, logHead, nextWithinFor, nextWithinSecondsFor, publishedCheckpoint, scheduleBreak, writeCheckpoint, type Checkpoint, type CheckpointKind,
-} from '../store/checkpoints.js';
+import { nextWithinFor, nextWithinSecondsFor, publishedCheckpoint, scheduleBreak, type Checkpoint, type CheckpointKind } from '../store/checkpoints.js';
 import { loadOrCreateLogKey, publicKeyPem } from '../store/log-key.js';
-import { assertRetention, pruneEntryLog, retentionCutoff, RetentionError } from '../store/retention.js';
+import { assertRetention, retentionCutoff, RetentionError } from '../store/retention.js';
 import type { SiteFile } from '../site/schema.js';
 import type { Context, Extension } from './context.js';
 import { StartupError } from './errors.js';
@@ -60,7 +58,7 @@ export class LogKeeper implements Extension {
     }
     this.key = loadOrCreateLogKey(this.opts.dataDir);
     this.publicKey = publicKeyPem(this.key);
-    const latest = new CheckpointStore(this.ctx.store.db).latest();
+    const latest = this.ctx.store.checkpoints.latest();
     this.covered = latest?.count ?? 0;
     this.promised = latest?.nextWithin ?? null;
     this.lastOrdinal = latest?.ordinal ?? null;
@@ -68,7 +66,7 @@ export class LogKeeper implements Extension {
     // checkpoints v2 (or records a crash left unsigned) get one now, and the promise starts from
     // this start's schedule. Published (retained), so an embedded broker that forgot the last
     // checkpoint on restart has one again.
-    this.checkSchedule(logHead(this.ctx.store.db).count);
+    this.checkSchedule(this.ctx.store.checkpoints.storedHead().count);
     const signed = this.checkpoint('periodic', true);
     if (latest && !signed) this.publish(latest);
     this.auditCheckpoint('periodic', true);
@@ -147,10 +145,10 @@ export class LogKeeper implements Extension {
    */
   private checkSchedule(headCount: number): void {
     try {
-      const db = this.ctx.store.db;
-      const cps = new CheckpointStore(db).all();
+      const { checkpoints } = this.ctx.store;
+      const cps = checkpoints.all();
       if (!cps.some((cp) => cp.ordinal != null)) return;
-      const brk = scheduleBreak(cps, headCount, lateInTailOf(db, 'entry_log'));
+      const brk = scheduleBreak(cps, headCount, checkpoints.lateInTail());
       if (!brk) return;
       this.missing(brk.problem, { seq: brk.seq });
     } catch (err) {
@@ -181,7 +179,7 @@ export class LogKeeper implements Extension {
     if (!this.key) return;
     try {
       const audit = this.ctx.store.audit;
-      const latest = new CheckpointStore(this.ctx.store.db, 'audit_checkpoints').latest();
+      const latest = this.ctx.store.auditCheckpoints.latest();
       if (atStart || audit.count !== (latest?.count ?? 0)) {
         const cp = audit.checkpoint(this.key, kind, this.ctx.now().toISOString(), undefined, this.promise);
         this.auditPromised = cp.nextWithin;
@@ -199,8 +197,8 @@ export class LogKeeper implements Extension {
     if (!this.key) return undefined;
     this.auditCheckpoint(kind);
     try {
-      const db = this.ctx.store.db;
-      const head = logHead(db);
+      const { checkpoints } = this.ctx.store;
+      const head = checkpoints.storedHead();
       if (head.count === this.covered && !force) {
         this.sinceCheckpoint = 0;
         return undefined;
@@ -209,10 +207,10 @@ export class LogKeeper implements Extension {
         this.fault(new Error(`the entry log ends at record ${head.count} but the last checkpoint covered ${this.covered}: records were removed`), 'checkpoint');
       }
       // Numbered on from what this keeper wrote: checkpoints deleted while it runs are not renumbered over.
-      const next = new CheckpointStore(db).nextOrdinal();
+      const next = checkpoints.nextOrdinal();
       const minOrdinal = this.lastOrdinal == null ? 0 : this.lastOrdinal + 1;
       if (next < minOrdinal) this.missing(`the entry log's checkpoints end at #${next - 1} but #${this.lastOrdinal} was written: signed checkpoints were deleted`, { from: next, to: this.lastOrdinal! });
-      const cp = writeCheckpoint(db, this.key, { kind, at: this.ctx.now().toISOString(), ...this.promise, minOrdinal });
+      const cp = checkpoints.write(this.key, { kind, at: this.ctx.now().toISOString(), ...this.promise, minOrdinal });
       this.lastOrdinal = cp.ordinal;
       this.covered = cp.count;
       this.promised = cp.nextWithin;
@@ -229,16 +227,16 @@ export class LogKeeper implements Extension {
   prune(): number {
     if (!this.key) return 0;
     try {
-      const db = this.ctx.store.db;
+      const { checkpoints } = this.ctx.store;
       // The site file may have been reloaded since start: a period below the minimum never prunes.
       const days = this.ctx.site.log.retentionDays;
       assertRetention(days);
       const auditDays = this.ctx.site.api.auditRetentionDays;
       assertRetention(auditDays);
       this.ctx.store.audit.prune(this.key, retentionCutoff(this.ctx.now(), auditDays), this.ctx.now().toISOString());
-      const pruned = pruneEntryLog(db, { before: retentionCutoff(this.ctx.now(), days), key: this.key, now: () => this.ctx.now() });
+      const pruned = checkpoints.prune(this.key, retentionCutoff(this.ctx.now(), days), () => this.ctx.now());
       if (pruned > 0) {
-        const cp = new CheckpointStore(db).latest()!;
+        const cp = checkpoints.latest()!;
         this.lastOrdinal = cp.ordinal;
         this.covered = cp.count;
         this.promised = cp.nextWithin;
@@ -255,7 +253,7 @@ export class LogKeeper implements Extension {
 
   private latest(): Checkpoint | undefined {
     try {
-      return new CheckpointStore(this.ctx.store.db).latest();
+      return this.ctx.store.checkpoints.latest();
     } catch (err) {
       this.fault(err, 'reading the latest checkpoint');
       return undefined;

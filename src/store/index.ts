@@ -9,6 +9,8 @@ import { AreaStore } from './areas.js';
 import { AccountStore } from './accounts.js';
 import { AuditLog, verifyAuditLog, type AuditVerifyResult } from './audit-log.js';
 import { CheckpointStore } from './checkpoints.js';
+import { EntryCheckpoints } from './entry-checkpoints.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 import type { KeyObject } from 'node:crypto';
 
 export interface Store {
@@ -18,10 +20,14 @@ export interface Store {
   areas: AreaStore;
   audit: AuditLog;
   entryLog: EntryLog;
-  /** The entry log's signed checkpoints. */
-  checkpoints: CheckpointStore;
+  /** The entry log's signed checkpoints, and signing and pruning it. */
+  checkpoints: EntryCheckpoints;
+  /** The audit log's signed checkpoints (it signs and prunes itself: AuditLog). */
+  auditCheckpoints: CheckpointStore;
   events: EventStore;
   sequences: SequenceStore;
+  /** A checkpointer of this database's WAL, off the event loop (not started). */
+  walCheckpointer(): WalCheckpointer;
   /**
    * Runs `fn` in one transaction: everything it writes commits together or not at all (a change
    * and its audit record). Nested calls join the outer transaction (as a savepoint).
@@ -52,9 +58,11 @@ export function storeOn(db: Db): Store {
     areas: new AreaStore(db),
     audit: new AuditLog(db),
     entryLog: new EntryLog(db),
-    checkpoints: new CheckpointStore(db),
+    checkpoints: new EntryCheckpoints(db),
+    auditCheckpoints: new CheckpointStore(db, 'audit_checkpoints'),
     events: new EventStore(db),
     sequences: new SequenceStore(db),
+    walCheckpointer: () => new WalCheckpointer(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     verifyAuditLog: (publicKey) => verifyAuditLog(db, publicKey),
     openAccounts: () => AccountStore.open(db),

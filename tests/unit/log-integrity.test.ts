@@ -22,6 +22,7 @@ import { StartupError } from '../../src/controller/controller.js';
 import { Bus } from '../../src/controller/bus.js';
 import type { Context } from '../../src/controller/context.js';
 import { StorageFaults } from '../../src/controller/storage-faults.js';
+import { EntryCheckpoints } from '../../src/store/entry-checkpoints.js';
 
 const keys = () => generateKeyPairSync('ed25519');
 const newDb = () => openDatabase(mkdtempSync(join(tmpdir(), 'tobira-integrity-')));
@@ -505,7 +506,7 @@ describe('log keeper', () => {
     const ctx = {
       site: { log: { retentionDays: 1095, checkpointEveryRecords: 3, checkpointIntervalSeconds: 60, ...overrides }, api: { auditRetentionDays: 1095 } },
       log,
-      store: { db, entryLog, audit: new AuditLog(db) },
+      store: { entryLog, audit: new AuditLog(db), checkpoints: new EntryCheckpoints(db), auditCheckpoints: new CheckpointStore(db, 'audit_checkpoints') },
       bus,
       alarms,
       counters,
