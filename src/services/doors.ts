@@ -254,7 +254,7 @@ export class DoorService {
       // A failure at the outer commit (disk full in WAL mode) rolls back a record the log's head already counted.
       log.resync();
       if (err instanceof ServiceError) throw err;
-      controller.ctx.counters.storageFaults++;
+      controller.ctx.storageFaults.report(err, { source: door.id, during: action });
       throw new ServiceError('unavailable', 'the entry log cannot be written: the door stays locked');
     }
     controller.doors.release(door.id, { kind: 'command', by: o.by });
