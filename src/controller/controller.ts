@@ -11,6 +11,7 @@ import { probeBroker, type ProbeResult } from '../devices/broker-probe.js';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { DeviceDriver } from '../devices/driver.js';
+import { commandTimeouts } from '../devices/commands.js';
 import type { SiteFile } from '../site/schema.js';
 import { openStore, type Store } from '../store/index.js';
 import type { WalCheckpointer } from '../store/wal-checkpointer.js';
@@ -245,7 +246,7 @@ export class Controller {
     }
 
     const mqtt = new MqttDriver({
-      connection, baseTopic: site.mqtt.baseTopic, deviceIds: mqttDevices.map((d) => d.id), commandTimeoutMs: site.mqtt.commandTimeoutMs,
+      connection, baseTopic: site.mqtt.baseTopic, deviceIds: mqttDevices.map((d) => d.id),
       onLink: (connected, error) => bus.emit('broker.link', { connected, error }),
     });
     const drivers: { driver: DeviceDriver; deviceIds: string[] }[] = [{ driver: mqtt, deviceIds: mqttDevices.map((d) => d.id) }];
@@ -254,7 +255,7 @@ export class Controller {
       const gpio = new GpioDriver({ devices: gpioDevices, chipBase: site.gpio.chipBase, lockFailModes, pins: opts.gpioPins ?? onoffPinLayer() });
       drivers.push({ driver: gpio, deviceIds: gpioDevices.map((d) => d.id) });
     }
-    const devices = new DeviceHub(drivers, bus, store.sequences, counters, (_deviceId, commandId, result) => mqtt.settle(commandId, result));
+    const devices = new DeviceHub(drivers, bus, store.sequences, counters, commandTimeouts(site.mqtt));
     const ctx: Context = { site, index, log, store, bus, devices, alarms, counters, storageFaults, now };
     faults = new Faults(ctx);
     const controller = new Controller(ctx, new Doors(ctx), new Supervision(ctx), mqtt, broker, url, opts.broker.mode, faults, opts.dataDir);

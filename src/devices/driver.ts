@@ -1,12 +1,11 @@
-// One interface for every transport: the controller drives MQTT and GPIO devices alike.
-import type { CommandBody, DeviceEvent, DeviceStatus } from './protocol.js';
+// One interface for every transport: the controller drives MQTT and GPIO devices alike. A driver
+// only carries commands out and events in; the hub matches answers to commands (command-replies.ts).
+import type { DeviceConfig } from '../site/schema.js';
+import type { Acknowledgement, Sent } from './commands.js';
+import type { Command, DeviceEvent, DeviceStatus } from './protocol.js';
 
-/**
- * `unconfirmed`: no acknowledgement came in time. The device may or may not have carried the command
- * out (the ack can be stuck in the same backlog); any other failure means it did not: the device
- * refused it or it was never sent.
- */
-export type CommandResult = { ok: true } | { ok: false; error: string; unconfirmed?: true };
+/** A lock's or a siren's answer: today's callers rely on this shape (see `Acknowledgement`). */
+export type CommandResult = Acknowledgement;
 
 /** Something a driver refused before it reached the controller: malformed, unknown device, replay... */
 export interface RejectedInput {
@@ -16,7 +15,10 @@ export interface RejectedInput {
 }
 
 export interface DriverListener {
-  /** A validated event from a known device. `receivedAt` is the driver's clock, ms since epoch. */
+  /**
+   * A validated event from a known device, answers to commands (`ack`, `snapshot`) included.
+   * `receivedAt` is the driver's clock, ms since epoch.
+   */
   event(deviceId: string, event: DeviceEvent, receivedAt: number): void;
   /** A device reported its status (MQTT: retained status or last will; GPIO: always online once started). */
   status(deviceId: string, status: DeviceStatus): void;
@@ -24,10 +26,16 @@ export interface DriverListener {
   rejected(info: RejectedInput): void;
 }
 
+export type TransportName = DeviceConfig['transport'];
+
 export interface DeviceDriver {
-  readonly transport: 'mqtt' | 'gpio';
+  readonly transport: TransportName;
   start(listener: DriverListener): Promise<void>;
-  /** Sends a command and resolves when the device acknowledges it, or with an error on timeout. Never rejects. */
-  send(deviceId: string, command: CommandBody): Promise<CommandResult>;
+  /**
+   * Hands a command to its device. Resolves `{ok:true}` once it has left (its answer, if any, comes
+   * back through the listener as an event, echoing `command.id`), or with why it could not be sent
+   * or carried out. Never rejects.
+   */
+  deliver(deviceId: string, command: Command): Promise<Sent>;
   stop(): Promise<void>;
 }

@@ -2,9 +2,10 @@
 import { closeSync, constants, existsSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { commands, type Sent } from './commands.js';
 import type { CommandResult, DeviceDriver, DriverListener } from './driver.js';
 import { inputOf } from './kinds.js';
-import type { CommandBody, InputName } from './protocol.js';
+import type { Command, CommandBody, InputName } from './protocol.js';
 import type { DeviceConfig } from '../site/schema.js';
 
 export type Level = 0 | 1;
@@ -105,6 +106,16 @@ export class GpioDriver implements DeviceDriver {
     return energised ? 1 : 0;
   }
 
+  async deliver(deviceId: string, command: Command): Promise<Sent> {
+    const { id, ...body } = command;
+    const result = await this.send(deviceId, body as CommandBody);
+    if (!result.ok) return result;
+    // The pin is driven: that is the acknowledgement, answered the way any device answers.
+    if (commands[command.command].reply !== 'none') this.listener?.event(deviceId, { type: 'ack', command: id, ok: true }, Date.now());
+    return { ok: true };
+  }
+
+  /** Drives the pins for a command now and says whether it could: a pin answers at once. */
   async send(deviceId: string, command: CommandBody): Promise<CommandResult> {
     const w = this.wired.get(deviceId);
     if (!w) return { ok: false, error: `unknown GPIO device "${deviceId}"` };

@@ -2,9 +2,10 @@
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
-import type { CommandResult, DeviceDriver, DriverListener } from './driver.js';
+import { commands, type Sent } from './commands.js';
+import type { DeviceDriver, DriverListener } from './driver.js';
 import {
-  Topics, controllerClientId, parseDeviceEvent, parseDeviceStatus, type CommandBody, type DeviceEvent, type EventCategory,
+  Topics, controllerClientId, parseDeviceEvent, parseDeviceStatus, type Command, type DeviceEvent, type EventCategory,
 } from './protocol.js';
 
 export interface MqttConnection {
@@ -28,7 +29,6 @@ export interface MqttDriverOptions {
   connection: MqttConnection;
   baseTopic: string;
   deviceIds: readonly string[];
-  commandTimeoutMs: number;
   /** Called on every change of the link to the broker. */
   onLink?(connected: boolean, error?: string): void;
 }
@@ -53,8 +53,6 @@ export class MqttDriver implements DeviceDriver {
   readonly topics: Topics;
   private client?: MqttClient;
   private readonly known: Set<string>;
-  private readonly pending = new Map<string, (r: CommandResult) => void>();
-  private nextId = 0;
   /**
    * Set while the broker was found open, or is not yet probed since a (re)connect: anyone may have written what arrives.
    * Device input that opens a door or changes a mode is refused; life safety (emergency inputs),
@@ -63,7 +61,6 @@ export class MqttDriver implements DeviceDriver {
   untrustedBroker = false;
   /** Why, in the `device.rejected` record (set by the controller with untrustedBroker). */
   untrustedReason = 'the broker is open (security alarm): device input that opens doors is refused';
-  private readonly idPrefix = Date.now().toString(36);
 
   constructor(private readonly opts: MqttDriverOptions) {
     this.topics = new Topics(opts.baseTopic);
@@ -156,38 +153,18 @@ export class MqttDriver implements DeviceDriver {
     listener.event(deviceId, event.value, receivedAt);
   }
 
-  /** The controller calls this when an ack event (after its replay check) arrives. */
-  settle(commandId: string, result: CommandResult): boolean {
-    const resolve = this.pending.get(commandId);
-    if (!resolve) return false;
-    this.pending.delete(commandId);
-    resolve(result);
-    return true;
-  }
-
-  send(deviceId: string, command: CommandBody): Promise<CommandResult> {
+  deliver(deviceId: string, command: Command): Promise<Sent> {
     const client = this.client;
     // Never queue a command while the broker is away: an unlock delivered minutes late is a breach.
     if (!client?.connected) return Promise.resolve({ ok: false, error: 'broker not connected' });
-    const id = `${this.idPrefix}-${++this.nextId}`;
-    if (command.command === 'indicate') {
-      // A beep or an LED: at most once and not acknowledged. A lost one costs nothing, and an
-      // acknowledged one is four more messages per read through the broker (protocol: indicate).
-      client.publish(this.topics.device(deviceId, 'commands'), JSON.stringify({ id, ...command }), { qos: 0 });
+    const topic = this.topics.device(deviceId, 'commands');
+    if (commands[command.command].reply === 'none') {
+      // At most once (a beep, an LED): nothing waits for it, nor for the broker to take it.
+      client.publish(topic, JSON.stringify(command), { qos: 0 });
       return Promise.resolve({ ok: true });
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        resolve({ ok: false, error: `no acknowledgement within ${this.opts.commandTimeoutMs} ms`, unconfirmed: true });
-      }, this.opts.commandTimeoutMs);
-      this.pending.set(id, (r) => {
-        clearTimeout(timer);
-        resolve(r);
-      });
-      client.publish(this.topics.device(deviceId, 'commands'), JSON.stringify({ id, ...command }), { qos: 1 }, (err) => {
-        if (err) this.settle(id, { ok: false, error: err.message });
-      });
+      client.publish(topic, JSON.stringify(command), { qos: 1 }, (err) => resolve(err ? { ok: false, error: err.message } : { ok: true }));
     });
   }
 
@@ -203,7 +180,6 @@ export class MqttDriver implements DeviceDriver {
   async stop(): Promise<void> {
     const client = this.client;
     if (!client) return;
-    for (const id of [...this.pending.keys()]) this.settle(id, { ok: false, error: 'controller stopping' });
     if (client.connected) {
       // Say goodbye ourselves: a clean disconnect does not fire the last will.
       await new Promise<void>((resolve) => client.publish(this.topics.controllerStatus, '{"online":false}', { qos: 1, retain: true }, () => resolve()));
