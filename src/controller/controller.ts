@@ -4,14 +4,14 @@ import { relative } from 'node:path';
 import type { Logger } from 'pino';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../devices/broker.js';
 import { MqttDriver } from '../devices/mqtt-driver.js';
-import { GpioDriver, checkGpioAvailable, onoffPinLayer, type PinLayer } from '../devices/gpio.js';
+import type { PinLayer } from '../devices/gpio.js';
+import { commandTimeouts } from '../devices/commands.js';
+import { devicesByTransport, transportDrivers, unavailableTransports } from '../devices/transports.js';
 import { ensureSecrets, type Secrets } from '../devices/secrets.js';
 import { ensureDeviceTls, readCa } from '../devices/tls.js';
 import { probeBroker, type ProbeResult } from '../devices/broker-probe.js';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import type { DeviceDriver } from '../devices/driver.js';
-import { commandTimeouts } from '../devices/commands.js';
 import type { SiteFile } from '../site/schema.js';
 import { openStore, type Store } from '../store/index.js';
 import type { WalCheckpointer } from '../store/wal-checkpointer.js';
@@ -146,12 +146,10 @@ export class Controller {
 
   static async start(opts: ControllerOptions): Promise<Controller> {
     const { site, log } = opts;
-    const gpioDevices = site.devices.filter((d) => d.transport === 'gpio');
-    const mqttDevices = site.devices.filter((d) => d.transport === 'mqtt');
-    if (gpioDevices.length > 0 && !opts.gpioPins) {
-      const missing = checkGpioAvailable();
-      if (missing) throw new StartupError(`this machine has no usable GPIO: ${missing}; the site wires ${gpioDevices.map((d) => d.id).join(', ')} to GPIO pins`);
-    }
+    const byTransport = devicesByTransport(site.devices);
+    const mqttDevices = byTransport.mqtt;
+    const unavailable = unavailableTransports(byTransport, { gpioPins: opts.gpioPins });
+    if (unavailable) throw new StartupError(unavailable);
 
     const store: Store = openStore(opts.dataDir);
     const bus = new Bus();
@@ -249,12 +247,7 @@ export class Controller {
       connection, baseTopic: site.mqtt.baseTopic, deviceIds: mqttDevices.map((d) => d.id),
       onLink: (connected, error) => bus.emit('broker.link', { connected, error }),
     });
-    const drivers: { driver: DeviceDriver; deviceIds: string[] }[] = [{ driver: mqtt, deviceIds: mqttDevices.map((d) => d.id) }];
-    if (gpioDevices.length > 0) {
-      const lockFailModes = new Map(site.doors.map((d) => [d.lock, d.failMode] as const));
-      const gpio = new GpioDriver({ devices: gpioDevices, chipBase: site.gpio.chipBase, lockFailModes, pins: opts.gpioPins ?? onoffPinLayer() });
-      drivers.push({ driver: gpio, deviceIds: gpioDevices.map((d) => d.id) });
-    }
+    const drivers = transportDrivers(byTransport, { site, mqtt, gpioPins: opts.gpioPins });
     const devices = new DeviceHub(drivers, bus, store.sequences, counters, commandTimeouts(site.mqtt));
     const ctx: Context = { site, index, log, store, bus, devices, alarms, counters, storageFaults, now };
     faults = new Faults(ctx);
