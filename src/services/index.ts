@@ -3,6 +3,7 @@
 // result or throws a ServiceError. Routes and CLI commands call only these; they hold no rules and
 // no SQL.
 import type { Controller } from '../controller/controller.js';
+import type { SiteFile } from '../site/schema.js';
 import type { Store } from '../store/index.js';
 import { AccountService } from './accounts.js';
 import { AreaService } from './areas.js';
@@ -16,6 +17,11 @@ import { running } from './running.js';
 import { SecurityService } from './security.js';
 import { StatusService } from './status.js';
 import { VisitService } from './visits.js';
+import { CredentialService } from './credentials.js';
+import { EnrolmentService } from './enrolment.js';
+import { GrantService } from './grants.js';
+import { LedgerService } from './ledger.js';
+import { PeopleService } from './people.js';
 
 export type { Actor } from './actor.js';
 export { assertMayApprove, localOperator } from './actor.js';
@@ -27,6 +33,8 @@ export interface ServiceDeps {
   now: () => Date;
   /** The running controller; absent in CLI commands that work on the database alone. */
   controller?: Controller;
+  /** The site file as it stands; absent: the controller's (which a reload replaces). */
+  site?: () => SiteFile;
 }
 
 /** Every service, built once per process (the API decorates fastify with it). */
@@ -44,12 +52,20 @@ export interface Services {
   auditLog: AuditLogService;
   status: StatusService;
   security: SecurityService;
+  people: PeopleService;
+  credentials: CredentialService;
+  grants: GrantService;
+  ledger: LedgerService;
+  enrolment: EnrolmentService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
   let auth: AuthService | undefined;
   const authService = () => (auth ??= new AuthService(deps.store, () => running(deps).ctx.site.api, deps.now));
   const doors = new DoorService(deps);
+  const people = new PeopleService(deps);
+  const credentials = new CredentialService(deps, people);
+  const grants = new GrantService(deps);
   return {
     deps,
     get auth() {
@@ -65,5 +81,10 @@ export function createServices(deps: ServiceDeps): Services {
     auditLog: new AuditLogService(deps),
     status: new StatusService(deps),
     security: new SecurityService(deps),
+    people,
+    credentials,
+    grants,
+    ledger: new LedgerService(deps, people),
+    enrolment: new EnrolmentService(deps, people, credentials, grants),
   };
 }

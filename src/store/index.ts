@@ -3,6 +3,9 @@ import { openDatabase, type Db } from './db.js';
 import { EntryLog } from './entry-log.js';
 import { EventStore } from './events.js';
 import { PeopleStore } from './people.js';
+import { CredentialRepository } from './credentials.js';
+import { GrantRepository } from './grants.js';
+import { PledgeRepository, TrainingRepository } from './training.js';
 import { SequenceStore } from './sequence.js';
 import { VisitStore } from './visits.js';
 import { AreaStore } from './areas.js';
@@ -16,6 +19,10 @@ import type { KeyObject } from 'node:crypto';
 export interface Store {
   db: Db;
   people: PeopleStore;
+  credentials: CredentialRepository;
+  grants: GrantRepository;
+  trainings: TrainingRepository;
+  pledges: PledgeRepository;
   visits: VisitStore;
   areas: AreaStore;
   audit: AuditLog;
@@ -51,9 +58,11 @@ export function openStore(dataDir: string): Store {
 
 /** The store over a connection already open (tools that prepare a database before the daemon runs). */
 export function storeOn(db: Db): Store {
+  const records = { credentials: new CredentialRepository(db), grants: new GrantRepository(db), trainings: new TrainingRepository(db), pledges: new PledgeRepository(db) };
   return {
     db,
-    people: new PeopleStore(db),
+    people: new PeopleStore(db, records),
+    ...records,
     visits: new VisitStore(db),
     areas: new AreaStore(db),
     audit: new AuditLog(db),

@@ -1,10 +1,17 @@
-// Access holders and visitors, their credentials, training, pledges and grants. Every read goes to
-// SQLite: a revocation applies to the very next card read, with no cache to go stale.
+// People: access holders (staff) and visitors, their standing for the access policy (training,
+// pledge, PIN lockout) and their PIN failures. Every read goes to SQLite: a change applies to the
+// very next card read, with no cache to go stale. Credentials, grants, trainings and pledges each
+// have their own repository (credentials.ts, grants.ts, training.ts).
 import { randomUUID } from 'node:crypto';
+import type { PersonKind, PersonStatus } from '../policy/vocabulary.js';
+import { CredentialRepository, type Credential } from './credentials.js';
 import type { Db } from './db.js';
-import { openSecretBox, SecretBox, SecretKeyError } from './secret-box.js';
-import { rewriteSecurely } from './scrub.js';
-import type { CredentialKind, CredentialStatus, CredentialUse, GrantStatus, PersonKind, PersonStatus } from '../policy/vocabulary.js';
+import { GrantRepository, type GrantInForce, type NewGrant } from './grants.js';
+import type { Paging } from './paging.js';
+import { PledgeRepository, TrainingRepository } from './training.js';
+
+export type { Credential } from './credentials.js';
+export { normaliseCard } from './credentials.js';
 
 export interface Person {
   id: string;
@@ -17,32 +24,6 @@ export interface Person {
   status: PersonStatus;
 }
 
-export interface Credential {
-  id: number;
-  personId: string;
-  kind: CredentialKind;
-  value: string;
-  use: CredentialUse;
-  status: CredentialStatus;
-  lastOtpStep: number | null;
-}
-
-export interface Grant {
-  id: number;
-  personId: string;
-  areaId: string;
-  validFrom: string;
-  validUntil: string | null;
-  purpose: string;
-  outOfHours: boolean;
-  reviewBy: string | null;
-  status: GrantStatus;
-  grantedBy: string;
-  grantedAt: string;
-  approvedBy: string | null;
-  revokedAt: string | null;
-}
-
 /** What the access policy needs to know about a person beyond their record. */
 export interface PersonStanding {
   lastTrainingAt: string | null;
@@ -50,88 +31,41 @@ export interface PersonStanding {
   lockedOutUntil: string | null;
 }
 
-/** Card numbers arrive in any case and with separators from different readers: compare them canonical. */
-export function normaliseCard(value: string): string {
-  return value.replace(/[\s:-]/g, '').toUpperCase();
+export interface PersonFilter extends Paging {
+  status?: PersonStatus;
+  kind?: PersonKind;
+  /** Part of the name or the affiliation (ASCII letters compared case-insensitively). */
+  q?: string;
 }
 
-const CREDENTIAL_COLUMNS = 'id, person_id AS personId, kind, value, use, status, last_otp_step AS lastOtpStep';
-const GRANT_COLUMNS = `id, person_id AS personId, area_id AS areaId, valid_from AS validFrom, valid_until AS validUntil,
-  purpose, out_of_hours AS outOfHours, review_by AS reviewBy, status, granted_by AS grantedBy, granted_at AS grantedAt,
-  approved_by AS approvedBy, revoked_at AS revokedAt`;
+/** The fields of a person a manager may change. */
+export type PersonChanges = Partial<Pick<Person, 'name' | 'affiliation' | 'title' | 'status' | 'roles' | 'number'>>;
 
+/** The repositories of a person's other records (the store opens them once and shares them). */
+export interface PersonRecords {
+  credentials: CredentialRepository;
+  grants: GrantRepository;
+  trainings: TrainingRepository;
+  pledges: PledgeRepository;
+}
+
+const PERSON_COLUMNS = 'id, kind, number, name, affiliation, title, roles, status';
 type PersonRow = Omit<Person, 'roles'> & { roles: string };
-type GrantRow = Omit<Grant, 'outOfHours'> & { outOfHours: number };
-
 const toPerson = (r: PersonRow): Person => ({ ...r, roles: JSON.parse(r.roles) as string[] });
-const toGrant = (r: GrantRow): Grant => ({ ...r, outOfHours: r.outOfHours === 1 });
-
-/** What a door OTP seed is sealed to: its person (a seed copied to someone else does not open). */
-const otpContext = (personId: string) => `person-otp:${personId}`;
 
 export class PeopleStore {
   private readonly q;
-  /** The secrets key, read when a door OTP seed is first sealed or opened. */
-  private box: SecretBox | undefined;
+  private readonly records: PersonRecords;
 
-  constructor(private readonly db: Db) {
+  constructor(private readonly db: Db, records?: PersonRecords) {
+    this.records = records ?? {
+      credentials: new CredentialRepository(db), grants: new GrantRepository(db), trainings: new TrainingRepository(db), pledges: new PledgeRepository(db),
+    };
     this.q = {
-      credentialByValue: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE kind = ? AND value = ?`),
-      credentialsOf: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE person_id = ? AND kind = ? AND status = 'active'`),
-      personById: db.prepare('SELECT id, kind, number, name, affiliation, title, roles, status FROM people WHERE id = ?'),
-      personByNumber: db.prepare('SELECT id, kind, number, name, affiliation, title, roles, status FROM people WHERE number = ?'),
-      grantsFor: db.prepare(`SELECT ${GRANT_COLUMNS} FROM grants WHERE person_id = ? AND area_id = ? AND revoked_at IS NULL AND status = 'active' ORDER BY id`),
-      lastTraining: db.prepare('SELECT max(completed_at) AS at FROM trainings WHERE person_id = ?'),
-      pledge: db.prepare('SELECT max(signed_at) AS at FROM pledges WHERE person_id = ? AND withdrawn_at IS NULL'),
+      personById: db.prepare(`SELECT ${PERSON_COLUMNS} FROM people WHERE id = ?`),
+      personByNumber: db.prepare(`SELECT ${PERSON_COLUMNS} FROM people WHERE number = ?`),
       lockout: db.prepare('SELECT failures, locked_until AS lockedUntil FROM pin_failures WHERE person_id = ?'),
     };
-    if (!db.readonly) this.sealClearOtpSeeds();
-  }
-
-  private secrets(): SecretBox {
-    return (this.box ??= openSecretBox(this.db));
-  }
-
-  /**
-   * Door OTP seeds an older version left in clear are sealed (with secure_delete and a truncated
-   * WAL: scrub.ts); every sealed one must open (else no start).
-   */
-  private sealClearOtpSeeds(): void {
-    const rows = this.db.prepare("SELECT id, person_id AS personId, value FROM credentials WHERE kind = 'otp'").all() as { id: number; personId: string; value: string }[];
-    if (!rows.length) return;
-    const box = this.secrets();
-    const clear = rows.filter((r) => !SecretBox.isSealed(r.value));
-    for (const r of rows) {
-      if (!SecretBox.isSealed(r.value)) continue;
-      try {
-        box.open(r.value, otpContext(r.personId));
-      } catch (err) {
-        throw new SecretKeyError(`people's door OTP seeds in the database do not open with the data directory's secrets-key (${(err as Error).message}); put back the key kept with this database`);
-      }
-    }
-    if (!clear.length) return;
-    rewriteSecurely(this.db, () => {
-      for (const r of clear) this.db.prepare('UPDATE credentials SET value = ? WHERE id = ?').run(box.seal(r.value, otpContext(r.personId)), r.id);
-    });
-  }
-
-  findCredential(kind: Credential['kind'], value: string): Credential | undefined {
-    const v = kind === 'card' ? normaliseCard(value) : value;
-    return this.q.credentialByValue.get(kind, v) as Credential | undefined;
-  }
-
-  /** A person's active credentials of one kind (PIN hashes, TOTP seeds in clear, biometric references). */
-  credentialsOf(personId: string, kind: Credential['kind']): Credential[] {
-    const found = this.q.credentialsOf.all(personId, kind) as Credential[];
-    if (kind !== 'otp') return found;
-    // A seed that does not open (altered since the start-up check) matches no code: it is left out.
-    return found.flatMap((c) => {
-      try {
-        return [{ ...c, value: this.secrets().open(c.value, otpContext(personId)) }];
-      } catch {
-        return [];
-      }
-    });
   }
 
   person(id: string): Person | undefined {
@@ -144,21 +78,29 @@ export class PeopleStore {
     return row ? toPerson(row) : undefined;
   }
 
+  /** A page of people by name, filtered. */
+  list(f: PersonFilter): { items: Person[]; total: number } {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: f.limit, offset: f.offset };
+    if (f.status) { where.push('status = @status'); params.status = f.status; }
+    if (f.kind) { where.push('kind = @kind'); params.kind = f.kind; }
+    if (f.q) { where.push('(instr(lower(name), lower(@q)) > 0 OR instr(lower(affiliation), lower(@q)) > 0)'); params.q = f.q; }
+    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM people ${clause}`).get(params) as { n: number }).n;
+    const rows = this.db.prepare(`SELECT ${PERSON_COLUMNS} FROM people ${clause} ORDER BY name, id LIMIT @limit OFFSET @offset`).all(params) as PersonRow[];
+    return { items: rows.map(toPerson), total };
+  }
+
   standing(personId: string): PersonStanding {
     const lockout = this.q.lockout.get(personId) as { lockedUntil: string | null } | undefined;
     return {
-      lastTrainingAt: (this.q.lastTraining.get(personId) as { at: string | null }).at,
-      pledgeSignedAt: (this.q.pledge.get(personId) as { at: string | null }).at,
+      lastTrainingAt: this.records.trainings.lastAt(personId),
+      pledgeSignedAt: this.records.pledges.signedAt(personId),
       lockedOutUntil: lockout?.lockedUntil ?? null,
     };
   }
 
-  /** Unrevoked, approved grants of one person for one area; validity windows are the policy's to judge. */
-  grants(personId: string, areaId: string): Grant[] {
-    return (this.q.grantsFor.all(personId, areaId) as GrantRow[]).map(toGrant);
-  }
-
-  addPerson(p: { id?: string; kind?: Person['kind']; number?: number | null; name: string; affiliation?: string; title?: string; roles?: string[] }): Person {
+  addPerson(p: { id?: string; kind?: PersonKind; number?: number | null; name: string; affiliation?: string; title?: string; roles?: string[] }): Person {
     const person: Person = {
       id: p.id ?? randomUUID(), kind: p.kind ?? 'staff', number: p.number ?? null, name: p.name,
       affiliation: p.affiliation ?? '', title: p.title ?? '', roles: p.roles ?? [], status: 'active',
@@ -169,56 +111,19 @@ export class PeopleStore {
     return person;
   }
 
-  setPersonStatus(id: string, status: Person['status']): void {
-    this.db.prepare('UPDATE people SET status = ? WHERE id = ?').run(status, id);
+  /** Changes the given fields only. */
+  updatePerson(id: string, fields: PersonChanges): void {
+    const sets: string[] = [];
+    const params: Record<string, unknown> = { id };
+    for (const key of ['name', 'affiliation', 'title', 'status', 'number'] as const) {
+      if (fields[key] !== undefined) { sets.push(`${key} = @${key}`); params[key] = fields[key]; }
+    }
+    if (fields.roles !== undefined) { sets.push('roles = @roles'); params.roles = JSON.stringify(fields.roles); }
+    if (sets.length) this.db.prepare(`UPDATE people SET ${sets.join(', ')} WHERE id = @id`).run(params);
   }
 
-  /** `value`: a card number or biometric reference as read; for a PIN, its hash (see pin.ts); for OTP, the seed (stored sealed). */
-  addCredential(personId: string, kind: Credential['kind'], value: string, use: Credential['use'] = 'normal'): Credential {
-    const v = kind === 'card' ? normaliseCard(value) : value;
-    // A door OTP seed is kept sealed, like the accounts' (secret-box.ts).
-    const stored = kind === 'otp' ? this.secrets().seal(v, otpContext(personId)) : v;
-    const info = this.db
-      .prepare('INSERT INTO credentials (person_id, kind, value, use, status, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(personId, kind, stored, use, 'active', new Date().toISOString());
-    return { id: Number(info.lastInsertRowid), personId, kind, value: v, use, status: 'active', lastOtpStep: null };
-  }
-
-  setCredentialStatus(id: number, status: Credential['status']): void {
-    this.db.prepare('UPDATE credentials SET status = ? WHERE id = ?').run(status, id);
-  }
-
-  /** Records the TOTP time step just used, so the same code cannot open twice. False if not newer. */
-  useOtpStep(credentialId: number, step: number): boolean {
-    return this.db.prepare('UPDATE credentials SET last_otp_step = ? WHERE id = ? AND (last_otp_step IS NULL OR last_otp_step < ?)').run(step, credentialId, step).changes > 0;
-  }
-
-  addTraining(personId: string, completedAt: string, course = '', recordedBy = ''): void {
-    this.db.prepare('INSERT INTO trainings (person_id, completed_at, course, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?)')
-      .run(personId, completedAt, course, recordedBy, new Date().toISOString());
-  }
-
-  addPledge(personId: string, signedAt: string, document = '', recordedBy = ''): void {
-    this.db.prepare('INSERT INTO pledges (person_id, signed_at, document, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?)')
-      .run(personId, signedAt, document, recordedBy, new Date().toISOString());
-  }
-
-  addGrant(g: { personId: string; areaId: string; validFrom?: string; validUntil?: string | null; purpose?: string; outOfHours?: boolean; reviewBy?: string | null; status?: Grant['status']; grantedBy?: string }): Grant {
-    const now = new Date().toISOString();
-    const grant = {
-      personId: g.personId, areaId: g.areaId, validFrom: g.validFrom ?? now, validUntil: g.validUntil ?? null,
-      purpose: g.purpose ?? '', outOfHours: g.outOfHours ?? false, reviewBy: g.reviewBy ?? null, status: g.status ?? 'active',
-      grantedBy: g.grantedBy ?? '', grantedAt: now, approvedBy: null, revokedAt: null,
-    };
-    const info = this.db
-      .prepare(`INSERT INTO grants (person_id, area_id, valid_from, valid_until, purpose, out_of_hours, review_by, status, granted_by, granted_at)
-        VALUES (@personId, @areaId, @validFrom, @validUntil, @purpose, @outOfHours, @reviewBy, @status, @grantedBy, @grantedAt)`)
-      .run({ ...grant, outOfHours: grant.outOfHours ? 1 : 0 });
-    return { id: Number(info.lastInsertRowid), ...grant };
-  }
-
-  revokeGrant(id: number, by = ''): boolean {
-    return this.db.prepare('UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL').run(new Date().toISOString(), by, id).changes > 0;
+  setPersonStatus(id: string, status: PersonStatus): void {
+    this.updatePerson(id, { status });
   }
 
   /** Counts a wrong PIN; at `attempts` in a row the person is locked out. Returns the new state. */
@@ -234,5 +139,50 @@ export class PeopleStore {
 
   clearPinFailures(personId: string): void {
     this.db.prepare('DELETE FROM pin_failures WHERE person_id = ?').run(personId);
+  }
+
+  // The door flow's reads and the test helpers' enrolment, by their first names: each is the
+  // repository's own operation (store.credentials, store.grants, store.trainings, store.pledges).
+
+  findCredential(kind: Credential['kind'], value: string): Credential | undefined {
+    return this.records.credentials.find(kind, value);
+  }
+
+  /** A person's active credentials of one kind (PIN hashes, TOTP seeds in clear, biometric references). */
+  credentialsOf(personId: string, kind: Credential['kind']): Credential[] {
+    return this.records.credentials.activeOf(personId, kind);
+  }
+
+  addCredential(personId: string, kind: Credential['kind'], value: string, use: Credential['use'] = 'normal'): Credential {
+    return this.records.credentials.add(personId, kind, value, use);
+  }
+
+  setCredentialStatus(id: number, status: Credential['status']): void {
+    this.records.credentials.setStatus(id, status);
+  }
+
+  useOtpStep(credentialId: number, step: number): boolean {
+    return this.records.credentials.useOtpStep(credentialId, step);
+  }
+
+  /** Unrevoked, approved grants of one person for one area; validity windows are the policy's to judge. */
+  grants(personId: string, areaId: string): GrantInForce[] {
+    return this.records.grants.inForce(personId, areaId);
+  }
+
+  addGrant(g: NewGrant): GrantInForce {
+    return this.records.grants.add(g);
+  }
+
+  revokeGrant(id: number, by = ''): boolean {
+    return this.records.grants.revoke(id, by);
+  }
+
+  addTraining(personId: string, completedAt: string, course = '', recordedBy = ''): void {
+    this.records.trainings.add(personId, completedAt, course, recordedBy);
+  }
+
+  addPledge(personId: string, signedAt: string, document = '', recordedBy = ''): void {
+    this.records.pledges.add(personId, signedAt, document, recordedBy);
   }
 }

@@ -2,16 +2,13 @@
 // four-eyes on, a new grant stays pending (it opens nothing) until a different manager or an auditor
 // approves it. A revocation applies to the very next card read: the door flow reads SQLite each time.
 import { z } from 'zod';
-import { Registers, type GrantRecord } from '../../store/registers.js';
-import { assertMayApprove } from '../auth.js';
-import { ApiError, audit, notFound, principalOf, type Api, type ApiContext } from '../context.js';
+import { GRANT_STATUSES } from '../../policy/vocabulary.js';
+import type { Grant } from '../../store/grants.js';
+import { actorOf, type Api, type ApiContext } from '../context.js';
 import { errorResponses, isoTime, numericIdParam, page, pageQuery } from '../schemas.js';
 
 /** A point in time as ISO 8601 with an offset, or a plain date (midnight UTC). */
 export const timeInput = z.union([isoTime, z.iso.date()]);
-
-/** Stored times are UTC ISO strings, so they sort and compare as text. */
-export const toIso = (s: string): string => new Date(s).toISOString();
 
 export const grantSchema = z.object({
   id: z.number().int(),
@@ -23,7 +20,7 @@ export const grantSchema = z.object({
   purpose: z.string(),
   outOfHours: z.boolean(),
   reviewBy: z.string().nullable(),
-  status: z.enum(['pending', 'active', 'revoked']),
+  status: z.enum([...GRANT_STATUSES, 'revoked']),
   grantedBy: z.string(),
   grantedAt: z.string(),
   approvedBy: z.string().nullable(),
@@ -32,17 +29,12 @@ export const grantSchema = z.object({
   revokedBy: z.string().nullable(),
   reviewedAt: z.string().nullable(),
   reviewedBy: z.string().nullable(),
-});
-
-export const grantView = (g: GrantRecord): z.infer<typeof grantSchema> => ({ ...g });
-
-export const invalidField = (path: string, message: string) => new ApiError(400, 'invalid body', [{ path, message }]);
+}) satisfies z.ZodType<Grant>;
 
 export async function grantRoutes(api: Api, ctx: ApiContext): Promise<void> {
-  const registers = new Registers(ctx.store.db);
+  const { grants } = ctx.services;
   const readers = ['manager', 'auditor'] as const;
   const managers = ['manager'] as const;
-  const now = () => ctx.controller.ctx.now();
 
   api.get('/grants', {
     config: { roles: readers },
@@ -51,24 +43,22 @@ export async function grantRoutes(api: Api, ctx: ApiContext): Promise<void> {
       querystring: pageQuery.extend({
         personId: z.string().min(1).max(100).optional(),
         areaId: z.string().min(1).max(64).optional(),
-        status: z.enum(['pending', 'active', 'revoked']).optional(),
+        status: z.enum([...GRANT_STATUSES, 'revoked']).optional(),
         reviewDue: z.enum(['true', 'false']).optional(),
       }),
       response: { 200: page(grantSchema), ...errorResponses },
     },
   }, async (req) => {
     const { limit, offset } = req.query;
-    const { items, total } = registers.grants({ ...req.query, reviewDue: req.query.reviewDue === 'true', now: now().toISOString() });
-    return { items: items.map(grantView), total, limit, offset };
+    const { items, total } = grants.list({ ...req.query, reviewDue: req.query.reviewDue === 'true' });
+    return { items, total, limit, offset };
   });
 
   api.get('/grants/:id', {
     config: { roles: readers },
     schema: { tags: ['grants'], summary: 'One grant', params: numericIdParam, response: { 200: grantSchema, ...errorResponses } },
   }, async (req) => {
-    const grant = registers.grant(req.params.id);
-    if (!grant) throw notFound('grant');
-    return grantView(grant);
+    return grants.get(req.params.id);
   });
 
   api.post('/grants', {
@@ -88,32 +78,9 @@ export async function grantRoutes(api: Api, ctx: ApiContext): Promise<void> {
       response: { 201: grantSchema, ...errorResponses },
     },
   }, async (req, reply) => {
-    const by = principalOf(req).account.username;
-    const { site } = ctx.controller.ctx;
-    const body = req.body;
-    const area = site.areas.find((a) => a.id === body.areaId);
-    if (!area) throw invalidField('areaId', `no area "${body.areaId}" in the site file (areas: ${site.areas.map((a) => a.id).join(', ')})`);
-    const person = ctx.store.people.person(body.personId);
-    if (!person) throw invalidField('personId', 'no such person');
-    if (person.kind !== 'staff') throw invalidField('personId', 'a visitor is let in by a visit, not a grant');
-    if (person.status === 'left') throw new ApiError(409, 'the person has left');
-    const validFrom = body.validFrom ? toIso(body.validFrom) : now().toISOString();
-    const validUntil = body.validUntil ? toIso(body.validUntil) : null;
-    if (validUntil !== null && validUntil <= validFrom) throw invalidField('validUntil', 'must be after validFrom');
-    if (validUntil !== null && validUntil <= now().toISOString()) throw invalidField('validUntil', 'is in the past');
-    const fourEyes = site.api.fourEyes;
-    const grant = ctx.store.db.transaction(() => {
-      const created = ctx.store.people.addGrant({
-        personId: person.id, areaId: area.id, validFrom, validUntil, purpose: body.purpose, outOfHours: body.outOfHours ?? false,
-        reviewBy: body.reviewBy ? toIso(body.reviewBy) : null, status: fourEyes ? 'pending' : 'active', grantedBy: by,
-      });
-      audit(ctx, req, `grant:${created.id}`, {
-        personId: person.id, personName: person.name, areaId: area.id, purpose: body.purpose, validFrom, validUntil,
-        outOfHours: created.outOfHours, status: created.status,
-      });
-      return registers.grant(created.id)!;
-    })();
-    return reply.code(201).send(grantView(grant));
+    const grant = grants.create(actorOf(req), req.body);
+    req.audited = true;
+    return reply.code(201).send(grant);
   });
 
   api.post('/grants/:id/approve', {
@@ -123,19 +90,9 @@ export async function grantRoutes(api: Api, ctx: ApiContext): Promise<void> {
       params: numericIdParam, response: { 200: grantSchema, ...errorResponses },
     },
   }, async (req) => {
-    assertMayApprove(principalOf(req).account);
-    const by = principalOf(req).account.username;
-    const grant = registers.grant(req.params.id);
-    if (!grant) throw notFound('grant');
-    if (grant.status === 'revoked') throw new ApiError(409, 'the grant is revoked');
-    if (grant.status === 'active') throw new ApiError(409, 'the grant is active already');
-    if (grant.grantedBy.toLowerCase() === by.toLowerCase()) throw new ApiError(409, 'the grant needs a second person: its creator cannot approve it');
-    const approved = ctx.store.db.transaction(() => {
-      if (!registers.approveGrant(grant.id, by, now().toISOString())) throw new ApiError(409, 'the grant is no longer pending');
-      audit(ctx, req, `grant:${grant.id}`, { personId: grant.personId, areaId: grant.areaId, grantedBy: grant.grantedBy });
-      return registers.grant(grant.id)!;
-    })();
-    return grantView(approved);
+    const approved = grants.approve(actorOf(req), req.params.id);
+    req.audited = true;
+    return approved;
   });
 
   api.post('/grants/:id/revoke', {
@@ -147,15 +104,8 @@ export async function grantRoutes(api: Api, ctx: ApiContext): Promise<void> {
       response: { 200: grantSchema, ...errorResponses },
     },
   }, async (req) => {
-    const by = principalOf(req).account.username;
-    const grant = registers.grant(req.params.id);
-    if (!grant) throw notFound('grant');
-    if (grant.status === 'revoked') throw new ApiError(409, 'the grant is revoked already');
-    const revoked = ctx.store.db.transaction(() => {
-      if (!ctx.store.people.revokeGrant(grant.id, by)) throw new ApiError(409, 'the grant is revoked already');
-      audit(ctx, req, `grant:${grant.id}`, { personId: grant.personId, areaId: grant.areaId, was: grant.status, reason: req.body?.reason ?? null });
-      return registers.grant(grant.id)!;
-    })();
-    return grantView(revoked);
+    const revoked = grants.revoke(actorOf(req), req.params.id, req.body?.reason ?? null);
+    req.audited = true;
+    return revoked;
   });
 }
