@@ -8,9 +8,9 @@ import { ensureDeviceTls, readCa } from '../devices/tls.js';
 import { mosquittoAclFile, mosquittoConfSnippet, mosquittoPasswordFile } from '../devices/mosquitto.js';
 import { loadSiteFile } from '../site/load.js';
 import { labelText } from '../site/schema.js';
-import { openDatabase } from '../store/db.js';
-import { PeopleStore } from '../store/people.js';
-import { hashPin, isValidPin } from '../store/pin.js';
+import { createServices, localOperator, ServiceError } from '../services/index.js';
+import { openStore } from '../store/index.js';
+import { isValidPin } from '../store/pin.js';
 import { brokerChoice, brokerUrl, dataDir, sitePath, UsageError, type CommonFlags } from './options.js';
 
 const out = (line = '') => process.stdout.write(line + '\n');
@@ -91,6 +91,17 @@ function isoDate(value: string | undefined, flag: string): string | undefined {
   return new Date(value).toISOString();
 }
 
+/** The CLI's flag for a field a service names in a refusal. */
+const FLAG_OF: Record<string, string> = {
+  pin: '--pin', duressPin: '--duress-pin', value: '--card', purpose: '--purpose', completedAt: '--trained-on', signedAt: '--pledge-signed-on', areaId: '--grant',
+};
+
+/**
+ * Enrols an access holder through the same services as the API, as the local operator: every part
+ * is in the audit log, the duress PIN must differ from the PIN, and with four-eyes on (the site's
+ * api.fourEyes) the grants wait for a manager's or an auditor's approval in the API, as a manager's
+ * own grants do. All of it is one transaction: a refused part enrols nothing.
+ */
 export async function peopleAdd(flags: PeopleAddFlags): Promise<void> {
   const site = loadSiteFile(sitePath(flags));
   const areas = new Set(site.areas.map((a) => a.id));
@@ -102,28 +113,34 @@ export async function peopleAdd(flags: PeopleAddFlags): Promise<void> {
   if (number !== null && (!Number.isInteger(number) || number < 0)) throw new UsageError(`--number: "${flags.number}" is not a staff number`);
   const trainedAt = isoDate(flags.trainedOn, '--trained-on');
   const pledgeAt = isoDate(flags.pledgeSignedOn, '--pledge-signed-on');
-  const pinHash = flags.pin ? await hashPin(flags.pin) : undefined;
-  const duressHash = flags.duressPin ? await hashPin(flags.duressPin) : undefined;
-  const db = openDatabase(dataDir(flags));
+  const store = openStore(dataDir(flags));
   try {
-    const people = new PeopleStore(db);
-    db.transaction(() => {
-      const person = people.addPerson({ name: flags.name, affiliation: flags.affiliation, number, roles: flags.role ?? [] });
-      if (flags.card) people.addCredential(person.id, 'card', flags.card);
-      if (pinHash) people.addCredential(person.id, 'pin', pinHash);
-      if (duressHash) people.addCredential(person.id, 'pin', duressHash, 'duress');
-      if (trainedAt) people.addTraining(person.id, trainedAt, 'annual security training', 'cli');
-      if (pledgeAt) people.addPledge(person.id, pledgeAt, 'confidentiality pledge', 'cli');
-      for (const area of flags.grant ?? []) people.addGrant({ personId: person.id, areaId: area, purpose: flags.purpose, outOfHours: flags.outOfHours ?? false, grantedBy: 'cli' });
-      out(`added ${person.name} (${person.id})${flags.card ? ` with card ${flags.card}` : ''}${flags.grant?.length ? `, granted ${flags.grant.join(', ')}` : ''}`);
-      if (!trainedAt) out('  note: no training on record: restricted areas refuse this person until it is (--trained-on)');
-      if (!pledgeAt) out('  note: no confidentiality pledge on record: restricted areas refuse this person until it is (--pledge-signed-on)');
-    })();
+    const services = createServices({ store, now: () => new Date(), site: () => site });
+    const actor = localOperator();
+    const auditBefore = store.audit.count;
+    const { person, grants } = await services.enrolment.enrolHolder(actor, {
+      name: flags.name, affiliation: flags.affiliation, number, roles: flags.role ?? [],
+      card: flags.card, pin: flags.pin, duressPin: flags.duressPin,
+      training: trainedAt ? { completedAt: trainedAt, course: 'annual security training' } : undefined,
+      pledge: pledgeAt ? { signedAt: pledgeAt, document: 'confidentiality pledge' } : undefined,
+      grants: (flags.grant ?? []).map((areaId) => ({ areaId, purpose: flags.purpose, outOfHours: flags.outOfHours ?? false })),
+    });
+    out(`added ${person.name} (${person.id})${flags.card ? ` with card ${flags.card}` : ''}${grants.length ? `, granted ${grants.map((g) => g.areaId).join(', ')}` : ''}`);
+    const pending = grants.filter((g) => g.status === 'pending');
+    if (pending.length) {
+      out(`  pending approval (four-eyes): ${pending.map((g) => `grant ${g.id} (${g.areaId})`).join(', ')} opens nothing until a manager or an auditor approves it (POST /api/v1/grants/ID/approve)`);
+    }
+    if (!trainedAt) out('  note: no training on record: restricted areas refuse this person until it is (--trained-on)');
+    if (!pledgeAt) out('  note: no confidentiality pledge on record: restricted areas refuse this person until it is (--pledge-signed-on)');
+    out(`  audit log: ${store.audit.count - auditBefore} records by ${actor.username} (tobira log verify --audit)`);
   } catch (err) {
-    if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new UsageError('that card or staff number is already enrolled');
+    if (err instanceof ServiceError) {
+      const field = err.details?.[0];
+      throw new UsageError(field ? `${FLAG_OF[field.path] ?? field.path}: ${field.message}` : err.message);
+    }
     throw err;
   } finally {
-    db.close();
+    store.close();
   }
 }
 
