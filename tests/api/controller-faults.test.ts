@@ -77,4 +77,25 @@ describe('faults in the controller', () => {
     expect(counted.ok).toBe(false);
     expect(Date.parse(counted.lastStorageFaultAt!)).toBeGreaterThanOrEqual(controller.ctx.storageFaults.lastAt!);
   });
+
+  it('a reload reaches every extension: one whose hook throws is named, and the reload still completes', () => {
+    const { areas } = controller;
+    const before = controller.ctx.store.checkpoints.count();
+    // The area modes' hook fails; the log keeper must still take its new schedule, and the reload its end.
+    const reload = areas.reload;
+    areas.reload = () => {
+      throw new Error('area reload broke');
+    };
+    try {
+      const site = structuredClone(controller.ctx.site);
+      site.log = { ...site.log, checkpointIntervalSeconds: site.log.checkpointIntervalSeconds + 60 };
+      expect(controller.reload(site)).toEqual({ applied: true });
+    } finally {
+      areas.reload = reload;
+    }
+    expect(controller.ctx.store.events.recent(1, 'configuration-left')[0]?.detail).toMatchObject({ applied: true, changed: ['log'], failed: ['areas'] });
+    // The log keeper signed at once under the new schedule's promise.
+    expect(controller.ctx.store.checkpoints.count()).toBe(before + 1);
+    expect(controller.ctx.store.checkpoints.latest()?.nextWithinSeconds).toBe(2 * controller.ctx.site.log.checkpointIntervalSeconds + 60);
+  });
 });
