@@ -95,7 +95,6 @@ export class Areas implements Extension {
   private applyEmergency(area: Area, on: boolean): void {
     const ids = new Set(this.withNested(area).map((a) => a.id));
     for (const door of this.ctx.site.doors.filter((d) => ids.has(d.area))) {
-      if (on) this.access.cancelPending(door.id);
       if (this.doors.setEmergency(door.id, on)) {
         this.doors.logDoorEvent(door.id, on ? 'emergency-release' : 'emergency-release-ended', null, null, { area: area.id });
       }

@@ -130,6 +130,7 @@ export class Controller {
     readonly dataDir: string,
   ) {
     this.access = new Access(ctx, doors);
+    doors.cancelsPendingWith((doorId) => this.access.cancelPending(doorId));
     this.areas = new Areas(ctx, doors, this.access);
     // Started in this order, stopped in reverse: the log keeper stops last but one, so its shutdown
     // checkpoint comes after every door has locked.

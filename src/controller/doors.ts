@@ -1,55 +1,53 @@
-// Each door's state machine: release for the unlock time, relock on close, forced and held-open
-// alarms, REX from inside, emergency release of fail-safe doors, lock faults.
-import type { CommandResult } from '../devices/driver.js';
-import type { CommandBody, InputEvent } from '../devices/protocol.js';
+// Runs each door's state machine (src/policy/door.ts): feeds it the contact, REX, releases,
+// emergencies, the lock's answers and the time, and carries out its effects: lock commands, door
+// events in the entry log, alarms. One timer per door, for the machine's earliest deadline.
+import {
+  type DoorEffect,
+  type DoorInput,
+  type DoorMachine,
+  type DoorSettings,
+  type DoorView,
+  type Release,
+  doorStep,
+  doorView,
+  initialDoor,
+  nextDeadline,
+} from '../policy/door.js';
+import { EVENT_TYPES } from '../policy/vocabulary.js';
+import type { InputEvent } from '../devices/protocol.js';
 import type { Door } from '../site/schema.js';
 import type { Context, Extension } from './context.js';
 
-/** Why a door's lock is open now. */
-export type Release = { kind: 'grant'; seq: number } | { kind: 'rex' } | { kind: 'emergency' } | { kind: 'command'; by: string };
-
-export interface DoorState {
-  lock: 'locked' | 'unlocked' | 'unknown';
-  open: boolean | null;
-  unlockedBy: Release | null;
-  openedSinceUnlock: boolean;
-  alarm: 'forced' | 'held' | null;
-  emergency: boolean;
-}
+export type { Release };
+/** What a door is now, as GET /doors shows it. */
+export type DoorState = DoorView;
 
 interface DoorRuntime {
   door: Door;
-  state: DoorState;
-  /** Bumped by every lock or unlock command: an acknowledgement only counts if nothing was sent since. */
-  generation: number;
-  relockTimer?: NodeJS.Timeout;
-  heldTimer?: NodeJS.Timeout;
-  emergencyTimer?: NodeJS.Timeout;
+  machine: DoorMachine;
+  timer?: NodeJS.Timeout;
 }
-
-/** The longest unlock a lock accepts; an emergency release is renewed before it runs out. */
-const EMERGENCY_UNLOCK_MS = 3_600_000;
-const EMERGENCY_RENEW_MS = 50 * 60_000;
 
 export class Doors implements Extension {
   readonly name = 'doors';
   private readonly runtime = new Map<string, DoorRuntime>();
   private readonly unsubscribe: (() => void)[] = [];
-  /** Locks known to be online; a lock coming online is driven to its resting state once. */
-  private readonly lockOnline = new Map<string, boolean>();
+  /** Drops what the door's access flow waits for; the access flow is made after the doors. */
+  private cancelPending: (doorId: string) => void = () => {};
+  private stopped = false;
 
   constructor(private readonly ctx: Context) {
-    for (const door of ctx.site.doors) {
-      this.runtime.set(door.id, {
-        door,
-        state: { lock: 'unknown', open: null, unlockedBy: null, openedSinceUnlock: false, alarm: null, emergency: false },
-        generation: 0,
-      });
-    }
+    for (const door of ctx.site.doors) this.runtime.set(door.id, { door, machine: initialDoor() });
+  }
+
+  /** Who drops a door's pending access (a second factor, a second person) when an emergency begins. */
+  cancelsPendingWith(fn: (doorId: string) => void): void {
+    this.cancelPending = fn;
   }
 
   state(doorId: string): DoorState | undefined {
-    return this.runtime.get(doorId)?.state;
+    const rt = this.runtime.get(doorId);
+    return rt && doorView(rt.machine);
   }
 
   async start(): Promise<void> {
@@ -58,226 +56,169 @@ export class Doors implements Extension {
       this.ctx.log.warn('policy.unlockCommandTtlMs is 0: unlock commands carry no expiry, so a lock obeys one however late it arrives');
     }
     this.unsubscribe.push(
-      bus.on('device.event', ({ deviceId, event }) => {
-        if (event.type === 'input') this.onInput(deviceId, event);
-      }),
-      // Only on the transition: a heartbeat (the same status again) must not cut an unlock short.
-      bus.on('device.status', ({ deviceId, status }) => {
-        const door = this.ctx.index.doorOfLock(deviceId);
-        if (!door) return;
-        const wasOnline = this.lockOnline.get(deviceId) ?? false;
-        this.lockOnline.set(deviceId, status.online);
-        if (status.online && !wasOnline) {
-          const rt = this.runtime.get(door.id)!;
-          if (rt.state.emergency) this.sendEmergencyUnlock(rt);
-          else void this.driveToRest(rt, 'lock came online');
-        }
-      }),
+      bus.on(
+        'device.event',
+        ({ deviceId, event }) => {
+          if (event.type === 'input') this.onInput(deviceId, event);
+        },
+        this.name,
+      ),
+      bus.on(
+        'device.status',
+        ({ deviceId, status }) => {
+          const door = this.ctx.index.doorOfLock(deviceId);
+          const rt = door && this.runtime.get(door.id);
+          if (rt) this.feed(rt, { on: 'lock-link', online: status.online, at: this.nowMs() });
+        },
+        this.name,
+      ),
     );
     // Not awaited: readiness must not wait on locks that are not connected yet.
-    for (const rt of this.runtime.values()) if (!rt.state.emergency) void this.driveToRest(rt, 'start');
+    for (const rt of this.runtime.values()) this.feed(rt, { on: 'start', at: this.nowMs() });
   }
 
   /** Leaves every lock locked (an emergency release ends with the controller: hardware takes over). */
   async stop(): Promise<void> {
     for (const off of this.unsubscribe.splice(0)) off();
-    await Promise.all(
-      [...this.runtime.values()].map(async (rt) => {
-        this.clearTimers(rt);
-        rt.state.emergency = false;
-        await this.driveToRest(rt, 'shutdown');
-      }),
-    );
+    this.stopped = true;
+    await Promise.all([...this.runtime.values()].flatMap((rt) => this.feed(rt, { on: 'shutdown', at: this.nowMs() })));
+    for (const rt of this.runtime.values()) this.arm(rt, null);
   }
 
   /** Unlocks a door for its unlock time. The caller has already committed the reason to the entry log. */
   release(doorId: string, by: Release): void {
     const rt = this.runtime.get(doorId);
-    if (!rt || rt.state.emergency) return;
-    this.clearTimers(rt, 'relock');
-    rt.state.lock = 'unlocked';
-    rt.state.unlockedBy = by;
-    rt.state.openedSinceUnlock = false;
-    const generation = ++rt.generation;
-    const durationMs = rt.door.unlockMs;
-    // Valid for a short while only: behind a backlog, an unlock that reaches the lock after the person
-    // has gone would open the door for whoever is standing there. The lock refuses it once expired.
-    const ttlMs = this.ctx.site.policy.unlockCommandTtlMs;
-    const command: CommandBody = ttlMs > 0
-      ? { command: 'unlock', durationMs, expiresAt: this.ctx.now().getTime() + ttlMs }
-      : { command: 'unlock', durationMs };
-    void this.ctx.devices.send(rt.door.lock, command).then((r) => {
-      if (!r.ok) this.unlockFailed(rt, generation, by, r);
-    });
-    // The lock relocks itself after durationMs; the controller follows and confirms.
-    rt.relockTimer = setTimeout(() => {
-      if (!rt.state.openedSinceUnlock && by.kind === 'grant') {
-        this.ctx.alarms.raise({ category: 'door', type: 'granted-not-opened', severity: 'info', source: rt.door.id, detail: { seq: by.seq } });
-      }
-      if (!rt.state.open) void this.relock(rt);
-    }, durationMs);
+    if (rt) this.feed(rt, { on: 'release', by, at: this.nowMs() });
   }
 
-  /**
-   * An unlock failed. Refused by the lock (expired, jammed...) or never sent: the door did not unlock, so
-   * it must not count as released (an opening is then forced); the lock is confirmed locked at once. No
-   * acknowledgement in time: the lock may have unlocked all the same (the ack can be stuck in a backlog),
-   * so the door stays released until its unlock time runs out, then relocks as usual.
-   */
-  private unlockFailed(rt: DoorRuntime, generation: number, by: Release, result: Extract<CommandResult, { ok: false }>): void {
-    const { error } = result;
-    this.lockFault(rt, 'unlock', error, undefined, { release: by });
-    // A later lock or unlock command decides the state now.
-    if (rt.generation !== generation || result.unconfirmed) return;
-    this.ctx.log.debug({ door: rt.door.id, lock: rt.door.lock, error, release: by }, 'unlock refused or not sent: the door stays locked');
-    this.clearTimers(rt, 'relock');
-    rt.state.lock = 'unknown';
-    rt.state.unlockedBy = null;
-    rt.state.openedSinceUnlock = false;
-    if (!rt.state.open) void this.relock(rt);
-  }
-
-  /** Locks a door now (a guard's command, a lockdown). */
-  lockNow(doorId: string): Promise<void> {
+  /** Locks a door now (a guard's command, a lockdown); resolves when the lock has answered. */
+  async lockNow(doorId: string): Promise<void> {
     const rt = this.runtime.get(doorId);
-    if (!rt || rt.state.emergency) return Promise.resolve();
-    return this.relock(rt);
+    if (rt) await Promise.all(this.feed(rt, { on: 'lock-now', at: this.nowMs() }));
   }
 
   /**
    * Emergency release: fail-safe doors unlock at once and stay unlocked until it ends, whatever else is
    * happening; fail-secure doors (vaults, safes) stay locked. Works without the log: it is life safety.
+   * Whether the door's release changed.
    */
   setEmergency(doorId: string, on: boolean): boolean {
     const rt = this.runtime.get(doorId);
-    if (!rt || rt.door.failMode !== 'safe' || rt.state.emergency === on) return false;
-    rt.state.emergency = on;
-    this.clearTimers(rt);
-    if (on) {
-      rt.state.alarm = null;
-      this.sendEmergencyUnlock(rt);
-    } else {
-      rt.state.unlockedBy = null;
-      if (!rt.state.open) void this.relock(rt);
+    if (!rt) return false;
+    const was = rt.machine.phase.is === 'emergency';
+    this.feed(rt, { on: 'emergency', active: on, at: this.nowMs() });
+    return was !== (rt.machine.phase.is === 'emergency');
+  }
+
+  /** Door events go in the entry log with the decisions. Never throws. */
+  logDoorEvent(
+    doorId: string,
+    reason: string,
+    deviceId: string | null,
+    direction: 'in' | 'out' | null = null,
+    detail: Record<string, unknown> | null = null,
+  ): void {
+    const door = this.runtime.get(doorId)?.door;
+    if (!door) return;
+    const { store } = this.ctx;
+    try {
+      const record = store.transaction(() => {
+        const rec = store.entryLog.append({
+          at: this.ctx.now().toISOString(),
+          kind: 'door',
+          doorId: door.id,
+          areaId: door.area,
+          direction,
+          reason,
+          deviceId,
+          detail,
+        });
+        if (deviceId) store.sequences.persist(deviceId);
+        return rec;
+      });
+      this.ctx.bus.emit('entry', record);
+    } catch (err) {
+      store.entryLog.resync();
+      this.ctx.storageFaults.report(err, { source: door.id, during: reason });
     }
-    return true;
-  }
-
-  /** Never expires (no `expiresAt`): life safety, and a late emergency release is still wanted. */
-  private sendEmergencyUnlock(rt: DoorRuntime): void {
-    rt.state.lock = 'unlocked';
-    rt.state.unlockedBy = { kind: 'emergency' };
-    rt.generation++;
-    void this.ctx.devices.send(rt.door.lock, { command: 'unlock', durationMs: EMERGENCY_UNLOCK_MS }).then((r) => {
-      if (!r.ok) this.lockFault(rt, 'unlock', r.error, 'emergency release');
-    });
-    if (rt.emergencyTimer) clearTimeout(rt.emergencyTimer);
-    rt.emergencyTimer = setTimeout(() => rt.state.emergency && this.sendEmergencyUnlock(rt), EMERGENCY_RENEW_MS);
-  }
-
-  /** Resting state: locked. Fail-safe doors differ only in what the hardware does without power. */
-  private async driveToRest(rt: DoorRuntime, why: string): Promise<void> {
-    this.clearTimers(rt);
-    rt.state.unlockedBy = null;
-    const generation = ++rt.generation;
-    const result = await this.ctx.devices.send(rt.door.lock, { command: 'lock' });
-    // A grant may have unlocked the door while this lock command was in flight: the later command wins.
-    if (rt.generation !== generation) return;
-    rt.state.lock = result.ok ? 'locked' : 'unknown';
-    if (result.ok) this.ctx.log.info({ door: rt.door.id, lock: rt.door.lock, failMode: rt.door.failMode, why }, 'lock driven to resting state: locked');
-    else if (why === 'start') {
-      // A lock not connected yet is supervision's to report (device-offline), not a lock fault.
-      this.ctx.log.warn({ door: rt.door.id, lock: rt.door.lock, error: result.error }, 'lock not reached at start; it is locked when it comes online');
-    } else this.lockFault(rt, 'lock', result.error, why);
-  }
-
-  private async relock(rt: DoorRuntime): Promise<void> {
-    this.clearTimers(rt, 'relock');
-    rt.state.unlockedBy = null;
-    const generation = ++rt.generation;
-    const r = await this.ctx.devices.send(rt.door.lock, { command: 'lock' });
-    if (rt.generation !== generation) return;
-    rt.state.lock = r.ok ? 'locked' : 'unknown';
-    if (!r.ok) this.lockFault(rt, 'lock', r.error);
   }
 
   private onInput(deviceId: string, event: InputEvent): void {
     for (const { door, role } of this.ctx.index.rolesOf(deviceId)) {
-      const rt = this.runtime.get(door.id)!;
-      if (role === 'contact' && event.input === 'contact') this.onContact(rt, event.active, deviceId);
-      if (role === 'rex' && event.input === 'rex' && event.active) this.onRex(rt, deviceId);
+      const rt = this.runtime.get(door.id);
+      if (!rt) continue;
+      if (role === 'contact' && event.input === 'contact') this.feed(rt, { on: 'contact', open: event.active, device: deviceId, at: this.nowMs() });
+      if (role === 'rex' && event.input === 'rex' && event.active) this.feed(rt, { on: 'rex', device: deviceId, at: this.nowMs() });
     }
   }
 
-  private onContact(rt: DoorRuntime, open: boolean, deviceId: string): void {
-    const wasOpen = rt.state.open;
-    rt.state.open = open;
-    if (open && wasOpen !== true) {
-      if (rt.state.emergency) return; // released for evacuation: openings are expected
-      if (rt.state.lock === 'unlocked' && rt.state.unlockedBy) {
-        rt.state.openedSinceUnlock = true;
-      } else {
-        // Opened with no grant and no REX behind it: forced, whatever the lock last said.
-        rt.state.alarm = 'forced';
-        this.logDoorEvent(rt, 'door-forced', deviceId);
-        this.ctx.alarms.raise({ category: 'alarm', type: 'door-forced', severity: 'alarm', source: rt.door.id, detail: { device: deviceId } });
+  /** One step of the door's machine, its effects carried out in order; the commands it sent, answered. */
+  private feed(rt: DoorRuntime, input: DoorInput): Promise<void>[] {
+    const { state, effects } = doorStep(rt.machine, input, this.settings(rt.door));
+    rt.machine = state;
+    const answered: Promise<void>[] = [];
+    for (const effect of effects) {
+      const sent = this.run(rt, effect);
+      if (sent) answered.push(sent);
+    }
+    return answered;
+  }
+
+  private run(rt: DoorRuntime, e: DoorEffect): Promise<void> | undefined {
+    const { door } = rt;
+    switch (e.do) {
+      case 'send':
+        return this.ctx.devices.send(door.lock, e.command).then((result) => {
+          this.feed(rt, { on: 'answer', attempt: e.attempt, sent: e.sent, result, at: this.nowMs() });
+        });
+      case 'record':
+        this.logDoorEvent(door.id, e.reason, e.device, e.direction, e.detail);
+        return;
+      case 'raise': {
+        const event = { ...EVENT_TYPES[e.type], type: e.type, source: door.id, detail: e.detail };
+        if (e.limit) this.ctx.alarms.raiseLimited(e.limit.key, e.limit.windowMs, event);
+        else this.ctx.alarms.raise(event);
+        return;
       }
-      rt.heldTimer = setTimeout(() => {
-        rt.state.alarm = 'held';
-        this.logDoorEvent(rt, 'door-held-open', deviceId);
-        this.ctx.alarms.raise({ category: 'alarm', type: 'door-held-open', severity: 'alarm', source: rt.door.id, detail: { heldOpenMs: rt.door.heldOpenMs } });
-      }, rt.door.heldOpenMs);
-    } else if (!open && wasOpen === true) {
-      this.clearTimers(rt, 'held');
-      if (rt.state.alarm) this.ctx.alarms.raise({ category: 'door', type: `${rt.state.alarm === 'forced' ? 'door-forced' : 'door-held-open'}-cleared`, severity: 'info', source: rt.door.id });
-      rt.state.alarm = null;
-      // Relock as soon as the door closes after an entry, not when the timer runs out.
-      if (!rt.state.emergency && rt.state.lock !== 'locked') void this.relock(rt);
+      case 'cancel-pending':
+        this.cancelPending(door.id);
+        return;
+      case 'note':
+        this.ctx.log[e.level]({ door: door.id, lock: door.lock, ...e.detail }, e.msg);
+        return;
+      case 'wake':
+        // The state's own deadline, not the effect's: an effect run before this one may have stepped the door again.
+        this.arm(rt, nextDeadline(rt.machine));
+        return;
     }
   }
 
-  /** REX is an exit from inside: it opens even when the log cannot be written (logDoorEvent never throws). */
-  private onRex(rt: DoorRuntime, deviceId: string): void {
-    if (rt.state.emergency) return;
-    this.logDoorEvent(rt, 'rex', deviceId, 'out');
-    this.release(rt.door.id, { kind: 'rex' });
+  private arm(rt: DoorRuntime, at: number | null): void {
+    clearTimeout(rt.timer);
+    rt.timer = undefined;
+    if (at === null || this.stopped) return;
+    rt.timer = setTimeout(
+      () => {
+        rt.timer = undefined;
+        // At least the deadline it was set for: a timer may fire a millisecond before the clock says so.
+        this.feed(rt, { on: 'tick', at: Math.max(this.nowMs(), at) });
+      },
+      Math.max(0, at - this.nowMs()),
+    );
   }
 
-  /** Door events go in the entry log with the decisions. Never throws. */
-  logDoorEvent(rt: DoorRuntime | string, reason: string, deviceId: string | null, direction: 'in' | 'out' | null = null, detail: Record<string, unknown> | null = null): void {
-    const r = typeof rt === 'string' ? this.runtime.get(rt) : rt;
-    if (!r) return;
-    const { store } = this.ctx;
-    try {
-      const record = store.db.transaction(() => {
-        const rec = store.entryLog.append({ at: this.ctx.now().toISOString(), kind: 'door', doorId: r.door.id, areaId: r.door.area, direction, reason, deviceId, detail });
-        if (deviceId) store.sequences.persist(deviceId);
-        return rec;
-      })();
-      this.ctx.bus.emit('entry', record);
-    } catch (err) {
-      store.entryLog.resync();
-      this.ctx.counters.storageFaults++;
-      this.ctx.alarms.raiseLimited('storage-fault', 10_000, {
-        category: 'system', type: 'storage-fault', severity: 'alarm', source: r.door.id, detail: { error: (err as Error).message, during: reason },
-      });
-    }
+  /** Read at each step: a site reload changes the policy at once (doors need a restart). */
+  private settings(door: Door): DoorSettings {
+    return {
+      lock: door.lock,
+      unlockMs: door.unlockMs,
+      heldOpenMs: door.heldOpenMs,
+      failMode: door.failMode,
+      unlockTtlMs: this.ctx.site.policy.unlockCommandTtlMs,
+    };
   }
 
-  /** One lock-fault alarm per lock per 10 s: an overloaded loop must not feed itself with alarms. */
-  private lockFault(rt: DoorRuntime, command: string, error: string, why?: string, more?: Record<string, unknown>): void {
-    this.ctx.alarms.raiseLimited(`lock-fault:${rt.door.lock}`, 10_000, {
-      category: 'alarm', type: 'lock-fault', severity: 'alarm', source: rt.door.id,
-      detail: { lock: rt.door.lock, command, error, ...(why ? { during: why } : {}), ...more },
-    });
-  }
-
-  private clearTimers(rt: DoorRuntime, which: 'relock' | 'held' | 'all' = 'all'): void {
-    if (which !== 'held' && rt.relockTimer) clearTimeout(rt.relockTimer);
-    if (which !== 'relock' && rt.heldTimer) clearTimeout(rt.heldTimer);
-    if (which === 'all' && rt.emergencyTimer) clearTimeout(rt.emergencyTimer);
-    if (which !== 'held') rt.relockTimer = undefined;
-    if (which !== 'relock') rt.heldTimer = undefined;
-    if (which === 'all') rt.emergencyTimer = undefined;
+  private nowMs(): number {
+    return this.ctx.now().getTime();
   }
 }
