@@ -10,7 +10,7 @@ import type { Credential, Person } from '../store/people.js';
 import { verifyPin } from '../store/pin.js';
 import type { Context, Extension } from './context.js';
 import type { Doors } from './doors.js';
-import { GroupCommit } from './group-commit.js';
+import type { GroupCommit } from '../store/group-commit.js';
 
 type Direction = 'in' | 'out';
 type PassOk = Extract<PassDecision, { ok: true }>;
@@ -79,7 +79,7 @@ export class Access implements Extension {
     private readonly ctx: Context,
     private readonly doors: Doors,
   ) {
-    this.commits = new GroupCommit(ctx.store.db, () => ctx.store.entryLog.resync());
+    this.commits = ctx.store.groupCommit(() => ctx.store.entryLog.resync());
     for (const door of ctx.site.doors) {
       this.flows.set(door.id, { door, area: ctx.index.areas.get(door.area)!, factor: null, group: null, recentHolders: [], queue: Promise.resolve() });
     }

@@ -12,6 +12,7 @@ import { AreaStore } from './areas.js';
 import { AccountStore } from './accounts.js';
 import { AuditLog, verifyAuditLog, type AuditVerifyResult } from './audit-log.js';
 import { CheckpointStore } from './checkpoints.js';
+import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
 import { EntryCheckpoints } from './entry-checkpoints.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import type { KeyObject } from 'node:crypto';
@@ -47,6 +48,11 @@ export interface Store {
    * now, and a key that does not open them throws (SecretKeyError).
    */
   openAccounts(): AccountStore;
+  /**
+   * Group commit for the access flow's decisions on this connection: `onRollback` re-reads what a
+   * failed transaction left (the entry log's head).
+   */
+  groupCommit(onRollback: () => void, opts?: GroupCommitOptions): GroupCommit;
   /** Throws if the database cannot be read (the health check). */
   ping(): void;
   close(): void;
@@ -75,6 +81,7 @@ export function storeOn(db: Db): Store {
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     verifyAuditLog: (publicKey) => verifyAuditLog(db, publicKey),
     openAccounts: () => AccountStore.open(db),
+    groupCommit: (onRollback, opts) => new GroupCommit(db, onRollback, opts),
     ping() {
       db.prepare('SELECT 1').get();
     },

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GroupCommit, type GroupCommitOptions } from '../../src/controller/group-commit.js';
+import { GroupCommit, type GroupCommitOptions } from '../../src/store/group-commit.js';
 import { fdatasync } from 'node:fs';
 import { openDatabase } from '../../src/store/db.js';
 import { EntryLog, verifyEntryLog } from '../../src/store/entry-log.js';

@@ -10,7 +10,7 @@
 // keeps synchronous=FULL (its own commit fsyncs the WAL, ours included).
 import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
 import type { Statement } from 'better-sqlite3';
-import type { Db } from '../store/db.js';
+import type { Db } from './db.js';
 
 type Outcome = { ok: true; value: unknown } | { ok: false; err: Error };
 
