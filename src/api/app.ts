@@ -76,7 +76,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
   // Opened now, not at the first sign-in: seeds that do not open with the secrets key stop the start.
   const { auth, auditLog, security, status } = services;
   app.decorate('services', services);
-  const ctx: ApiContext = { controller, services, store, auth, audit: store.audit, now, streamHeartbeatMs: streamHeartbeatMs ?? 15_000 };
+  const ctx: ApiContext = { services, now, streamHeartbeatMs: streamHeartbeatMs ?? 15_000 };
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -1,20 +1,14 @@
-// What every route module receives: the controller, the store, the auth service, the audit log.
+// What every route module receives: the application services (and the API's clock and stream
+// heartbeat). Routes reach the controller and the store only through the services.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Controller } from '../controller/controller.js';
-import type { Store } from '../store/index.js';
-import type { AuditLog } from '../store/audit-log.js';
 import type { Role } from '../store/accounts.js';
-import { needsSecondFactor, type AuthService, type Principal } from '../services/auth.js';
+import { needsSecondFactor, type Principal } from '../services/auth.js';
 import type { Actor, Services } from '../services/index.js';
 
 export interface ApiContext {
-  controller: Controller;
   /** The application services: routes call these for every rule and change. */
   services: Services;
-  store: Store;
-  auth: AuthService;
-  audit: AuditLog;
   /** The API's clock (sessions, refresh tokens, the stream's session checks): the controller's. */
   now: () => Date;
   /** How often an open stream checks its session, keeps it alive and sends a comment line. */
@@ -53,7 +47,6 @@ export class ApiError extends Error {
   }
 }
 
-export const notFound = (what: string) => new ApiError(404, `${what} not found`);
 
 /** The signed-in account (the auth hook guarantees one on non-public routes). */
 export function principalOf(req: FastifyRequest): Principal {
@@ -71,20 +64,6 @@ export function actorOf(req: FastifyRequest): Actor {
 export function audited<T>(req: FastifyRequest, value: T): T {
   req.audited = true;
   return value;
-}
-
-/**
- * Records a successful change in the audit log; call inside the change's own transaction so both
- * commit or neither does.
- */
-export function audit(ctx: ApiContext, req: FastifyRequest, target: string | null, detail: Record<string, unknown> | null = null, action?: string): void {
-  const p = req.principal;
-  ctx.audit.append({
-    at: new Date().toISOString(), actor: p?.account.username ?? null, role: p?.account.role ?? null,
-    action: action ?? req.routeOptions.config.action ?? `${req.method} ${req.routeOptions.url}`,
-    target, outcome: 'ok', address: req.ip, detail,
-  });
-  req.audited = true;
 }
 
 /** HTTP status phrases: the `title` of a problem whose `type` is about:blank (RFC 9457 §4.2.1). */
