@@ -23,7 +23,9 @@ export const errorSchema = z.object({
   title: z.string().describe('the HTTP status phrase'),
   status: z.number().int(),
   detail: z.string().describe('what went wrong, in words'),
-  details: z.array(z.object({ path: z.string(), message: z.string(), problem: z.string().optional() })).optional()
+  details: z
+    .array(z.object({ path: z.string(), message: z.string(), problem: z.string().optional() }))
+    .optional()
     .describe('400: each failing field, as a dotted path into the request (body, query or params)'),
   error: z.string().describe('the same as detail (kept for clients of the first error shape)'),
 });

@@ -37,7 +37,7 @@ export const reasonLabels: Labels<ReasonCode> = {
   superseded: { en: 'Replaced by a newer read before completion', ja: '完了前に別の読み取りで置換' },
   cancelled: { en: 'Cancelled (lockdown, emergency or reload)', ja: '取消（封鎖・非常解錠・設定変更）' },
   'escort-timeout': { en: 'No escort in time', ja: '同行者の認証なし' },
-  'escort-not-host': { en: 'Escort is not the visit\'s host', ja: '同行者が訪問の受入担当者ではない' },
+  'escort-not-host': { en: "Escort is not the visit's host", ja: '同行者が訪問の受入担当者ではない' },
   'escort-not-valid': { en: 'Escort no longer may enter', ja: '同行者の入室権限が無効' },
   'two-person-timeout': { en: 'No second person in time', ja: '二人目の認証なし' },
   'credential-fault': { en: 'Stored credential unreadable', ja: '登録済み認証情報の読み取り不能' },

@@ -9,14 +9,7 @@ import {
   severityLabels,
   type Labels,
 } from '../../src/i18n/labels.js';
-import {
-  CREDENTIAL_KINDS,
-  DOOR_RECORD_REASONS,
-  EVENT_CATEGORIES,
-  EVENT_TYPE_NAMES,
-  REASON_CODES,
-  SEVERITIES,
-} from '../../src/policy/vocabulary.js';
+import { CREDENTIAL_KINDS, DOOR_RECORD_REASONS, EVENT_CATEGORIES, EVENT_TYPE_NAMES, REASON_CODES, SEVERITIES } from '../../src/policy/vocabulary.js';
 
 describe('labels for people', () => {
   // The types make a missing entry a compile error; this holds each entry to real words in both languages.

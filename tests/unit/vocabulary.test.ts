@@ -60,8 +60,11 @@ describe('the device-kind table', () => {
   it('a GPIO kind is one pin: a relay output with commands, or a contact input, never both or neither', () => {
     for (const kind of GPIO_KINDS) {
       const { input, commands } = DEVICE_KIND_DEFINITIONS[kind];
-      expect({ kind, pin: input !== null ? 'input' : commands.length > 0 ? 'output' : 'none', both: input !== null && commands.length > 0 })
-        .toEqual({ kind, pin: expect.stringMatching(/^(input|output)$/), both: false });
+      expect({ kind, pin: input !== null ? 'input' : commands.length > 0 ? 'output' : 'none', both: input !== null && commands.length > 0 }).toEqual({
+        kind,
+        pin: expect.stringMatching(/^(input|output)$/),
+        both: false,
+      });
     }
     expect([...GPIO_KINDS].sort()).toEqual(['beam', 'contact', 'input', 'ir-sensor', 'lock', 'rex', 'siren']);
   });
@@ -74,7 +77,7 @@ describe('the device-kind table', () => {
     }
   });
 
-  it('names the input a device reports: its kind\'s, or the one its site-file entry names', () => {
+  it("names the input a device reports: its kind's, or the one its site-file entry names", () => {
     expect(inputOf({ kind: 'ir-sensor' })).toBe('motion');
     expect(inputOf({ kind: 'input', input: 'emergency' })).toBe('emergency');
     expect(inputOf({ kind: 'input' })).toBeUndefined();
