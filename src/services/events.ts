@@ -2,13 +2,14 @@
 // stays open until someone acknowledges it, with a note; an emergency unlock's alarm is closed by
 // another account than the one that unlocked.
 import type { RaisedEvent } from '../controller/bus.js';
+import { EVENT_CATEGORIES as eventCategories } from '../policy/vocabulary.js';
 import type { EventFilter, EventRecord, StoredEvent } from '../store/events.js';
 import type { Actor } from './actor.js';
 import { recordChange } from './audit.js';
 import { notFound, ServiceError } from './errors.js';
 import type { ServiceDeps } from './index.js';
 
-export const eventCategories = ['access', 'door', 'alarm', 'device', 'security', 'system'] as const satisfies readonly RaisedEvent['category'][];
+export { eventCategories };
 
 /**
  * The event categories each role may see (the stream and the event list alike): guards, managers

@@ -1,16 +1,16 @@
 // Accounts: only an admin creates them, changes roles, resets passwords and TOTP seeds, exempts a
 // reading auditor from the second factor, and disables them.
 import { z } from 'zod';
-import { roles, type Account } from '../../store/accounts.js';
+import type { Account } from '../../store/accounts.js';
 import { actorOf, audited, type Api, type ApiContext } from '../context.js';
-import { errorResponses, idParam, page, pageQuery } from '../schemas.js';
+import { accountRoleSchema, accountStatusSchema, errorResponses, idParam, page, pageQuery } from '../schemas.js';
 
 export const accountSchema = z.object({
   id: z.string(),
   username: z.string(),
   displayName: z.string(),
-  role: z.enum(roles),
-  status: z.enum(['active', 'disabled']),
+  role: accountRoleSchema,
+  status: accountStatusSchema,
   mustChangePassword: z.boolean(),
   totpEnrolled: z.boolean(),
   totpExempt: z.boolean().describe('an auditor an admin let sign in without a code: may only read'),
@@ -35,7 +35,7 @@ export async function accountRoutes(api: Api, ctx: ApiContext): Promise<void> {
   api.get('/accounts', {
     config: { roles: admin },
     schema: {
-      tags: ['accounts'], summary: 'List accounts', querystring: pageQuery.extend({ role: z.enum(roles).optional(), status: z.enum(['active', 'disabled']).optional() }),
+      tags: ['accounts'], summary: 'List accounts', querystring: pageQuery.extend({ role: accountRoleSchema.optional(), status: accountStatusSchema.optional() }),
       response: { 200: page(accountSchema), ...errorResponses },
     },
   }, async (req) => {
@@ -47,7 +47,7 @@ export async function accountRoutes(api: Api, ctx: ApiContext): Promise<void> {
     config: { roles: admin, action: 'account.create' },
     schema: {
       tags: ['accounts'], summary: 'Create an account: returns a one-time password and the TOTP enrolment URI (every role signs in with a code)',
-      body: z.strictObject({ username, displayName: z.string().min(1).max(200), role: z.enum(roles) }),
+      body: z.strictObject({ username, displayName: z.string().min(1).max(200), role: accountRoleSchema }),
       response: { 201: z.object({ account: accountSchema, oneTimePassword: z.string(), totpUri: z.string().nullable() }), ...errorResponses },
     },
   }, async (req, reply) => {
@@ -60,8 +60,8 @@ export async function accountRoutes(api: Api, ctx: ApiContext): Promise<void> {
     schema: {
       tags: ['accounts'], summary: 'Change an account\'s role or status, or exempt an auditor who only reads from TOTP (ends its sessions; a role change ends an exemption)', params: idParam,
       body: z.strictObject({
-        role: z.enum(roles).optional(),
-        status: z.enum(['active', 'disabled']).optional(),
+        role: accountRoleSchema.optional(),
+        status: accountStatusSchema.optional(),
         totpExempt: z.boolean().optional().describe('true: this auditor signs in without a code and may then only read (never approve)'),
       }),
       response: { 200: accountSchema, ...errorResponses },

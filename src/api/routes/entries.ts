@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { EntryFilter } from '../../store/entry-log.js';
 import { actorOf, audited, type Api, type ApiContext } from '../context.js';
-import { errorResponses, isoTime } from '../schemas.js';
+import { checkpointKindSchema, errorResponses, isoTime } from '../schemas.js';
 
 export const entrySchema = z.object({
   seq: z.number().int(),
@@ -100,7 +100,7 @@ export async function entryRoutes(api: Api, ctx: ApiContext): Promise<void> {
       response: {
         200: z.object({
           items: z.array(z.object({
-            id: z.number().int(), kind: z.enum(['periodic', 'shutdown', 'prune']), count: z.number().int(), headHash: z.string(), at: z.string(),
+            id: z.number().int(), kind: checkpointKindSchema, count: z.number().int(), headHash: z.string(), at: z.string(),
             anchorSeq: z.number().int().nullable(), anchorPrevHash: z.string().nullable(),
             ordinal: z.number().int().nullable().describe('null: a v1 checkpoint (signed before ordinals)'),
             nextWithin: z.number().int().nullable().describe('the most records that may follow before the next checkpoint'),

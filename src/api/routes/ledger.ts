@@ -1,7 +1,7 @@
 // The register of access holders (管理台帳, built in src/services/ledger.ts): JSON, or CSV for a
 // spreadsheet (UTF-8 with BOM so Excel reads Japanese; lang=ja for Japanese headers and words).
 import { z } from 'zod';
-import { PERSON_STATUSES } from '../../policy/vocabulary.js';
+import { GRANT_STATUSES, PERSON_STATUSES } from '../../policy/vocabulary.js';
 import type { Holder, Ledger, LedgerGrant } from '../../services/ledger.js';
 import { actorOf, type Api, type ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
@@ -17,7 +17,7 @@ const ledgerGrantSchema = z.object({
   purpose: z.string(),
   outOfHours: z.boolean(),
   reviewBy: z.string().nullable(),
-  approval: z.object({ status: z.enum(['pending', 'active']), approvedBy: z.string().nullable(), approvedAt: z.string().nullable() }),
+  approval: z.object({ status: z.enum(GRANT_STATUSES), approvedBy: z.string().nullable(), approvedAt: z.string().nullable() }),
 }) satisfies z.ZodType<LedgerGrant>;
 
 const holderSchema = z.object({

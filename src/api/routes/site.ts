@@ -5,17 +5,16 @@
 // back to normal; acknowledge an alarm. Every command is audited inside the transaction of the change
 // it makes, and every remote unlock raises an event guards see.
 import { z } from 'zod';
-import { deviceKinds } from '../../site/schema.js';
 import { deviceStatuses } from '../../services/devices.js';
 import { eventCategories } from '../../services/events.js';
 import { CONFIRMING_ROLES, REMOTE_UNLOCK_CONFIRM_MS, type UnlockRequest } from '../../services/unlock-requests.js';
 import { actorOf, audited, type Api, type ApiContext } from '../context.js';
-import { errorResponses, idParam, isoTime, numericIdParam, page, pageQuery } from '../schemas.js';
+import { areaModeSchema, credentialKindSchema, deviceKindSchema, errorResponses, idParam, isoTime, numericIdParam, page, pageQuery, severitySchema, transportSchema } from '../schemas.js';
 
 const names = z.object({ en: z.string(), ja: z.string() });
 
 const modeSchema = z.object({
-  mode: z.enum(['normal', 'lockdown', 'emergency']),
+  mode: areaModeSchema,
   allowedRoles: z.array(z.string()).describe('people roles that still pass while locked down'),
   changedAt: z.string().nullable(),
   changedBy: z.string().nullable(),
@@ -27,7 +26,7 @@ export const areaSchema = z.object({
   parent: z.string().nullable(),
   schedule: z.string().nullable(),
   rules: z.object({
-    factors: z.array(z.enum(['card', 'pin', 'otp', 'bio'])),
+    factors: z.array(credentialKindSchema),
     twoPerson: z.boolean(),
     antiPassback: z.enum(['off', 'soft', 'hard']),
     lockdownRoles: z.array(z.string()),
@@ -63,9 +62,9 @@ export const doorSchema = z.object({
 
 export const deviceSchema = z.object({
   id: z.string(),
-  kind: z.enum(deviceKinds),
+  kind: deviceKindSchema,
   name: names.nullable(),
-  transport: z.enum(['mqtt', 'gpio']),
+  transport: transportSchema,
   status: z.enum(deviceStatuses).describe('unknown: not heard from since the controller started'),
   lastSeen: z.string().nullable(),
   firmware: z.string().nullable(),
@@ -77,7 +76,7 @@ export const eventSchema = z.object({
   at: z.string(),
   category: z.string(),
   type: z.string(),
-  severity: z.enum(['info', 'warning', 'alarm']),
+  severity: severitySchema,
   source: z.string().nullable(),
   detail: z.record(z.string(), z.unknown()).nullable(),
   ackedAt: z.string().nullable(),
@@ -119,7 +118,7 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
     config: { roles: everyone },
     schema: {
       tags: ['site'], summary: 'Areas: rules, mode, and who is inside where anti-passback tracks it',
-      querystring: pageQuery.extend({ parent: z.string().max(64).optional(), mode: z.enum(['normal', 'lockdown', 'emergency']).optional() }),
+      querystring: pageQuery.extend({ parent: z.string().max(64).optional(), mode: areaModeSchema.optional() }),
       response: { 200: page(areaSchema), ...errorResponses },
     },
   }, async (req) => paged(areas.list({ parent: req.query.parent, mode: req.query.mode }), req.query));
@@ -148,7 +147,7 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
     schema: {
       tags: ['site'], summary: 'Devices: online, offline or unknown, firmware, where they serve',
       querystring: pageQuery.extend({
-        kind: z.enum(deviceKinds).optional(), status: z.enum(deviceStatuses).optional(), transport: z.enum(['mqtt', 'gpio']).optional(),
+        kind: deviceKindSchema.optional(), status: z.enum(deviceStatuses).optional(), transport: transportSchema.optional(),
       }),
       response: { 200: page(deviceSchema), ...errorResponses },
     },
@@ -266,7 +265,7 @@ export async function siteRoutes(api: Api, ctx: ApiContext): Promise<void> {
       querystring: z.object({
         type: z.string().max(64).optional(),
         category: z.enum(eventCategories).optional(),
-        severity: z.enum(['info', 'warning', 'alarm']).optional(),
+        severity: severitySchema.optional(),
         source: z.string().max(100).optional(),
         open: bool.optional().describe('true: only alarms nobody has acknowledged'),
         from: isoTime.optional(),

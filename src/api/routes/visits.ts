@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { MAX_VISIT_MS, visitStages as stages, visitStatuses } from '../../services/visits.js';
 import { actorOf, audited, type Api, type ApiContext } from '../context.js';
-import { errorResponses, isoTime, numericIdParam, page, pageQuery } from '../schemas.js';
+import { credentialStatusSchema, errorResponses, isoTime, numericIdParam, page, pageQuery } from '../schemas.js';
 
 export const visitSchema = z.object({
   id: z.number().int(),
@@ -27,7 +27,7 @@ export const visitSchema = z.object({
   cancelledAt: z.string().nullable(),
   createdBy: z.string(),
   createdAt: z.string(),
-  card: z.object({ value: z.string(), status: z.enum(['active', 'suspended', 'revoked']) }).nullable()
+  card: z.object({ value: z.string(), status: credentialStatusSchema }).nullable()
     .describe('the visitor\'s card: suspended until check-in, revoked at check-out or cancellation'),
 });
 
