@@ -166,7 +166,12 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     connectInProcess() {
       const { socket1: brokerSide, socket2: clientSide } = new DuplexPair();
       inProcess.add(clientSide as unknown as Duplex);
-      brokerSide.on('close', () => inProcess.delete(clientSide as unknown as Duplex));
+      // Closed by the broker (after a DISCONNECT, a takeover, a keepalive timeout): close the client's
+      // end too, as a socket would. Left open, the client's clean disconnect waited forever for it.
+      brokerSide.on('close', () => {
+        inProcess.delete(clientSide as unknown as Duplex);
+        clientSide.destroy();
+      });
       broker.handle(brokerSide as unknown as Duplex);
       return clientSide as unknown as Duplex;
     },
