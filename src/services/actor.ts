@@ -1,11 +1,12 @@
 // Who does an operation: an account signed in to the API, or the operator at the gateway's shell.
 import { userInfo } from 'node:os';
+import type { AccountRole } from '../policy/vocabulary.js';
 import { ServiceError } from './errors.js';
 
 export interface Actor {
   /** The account's username; for the local operator `local:<os user>`. */
   username: string;
-  role: 'admin' | 'manager' | 'guard' | 'auditor' | 'local-operator';
+  role: AccountRole | 'local-operator';
   /** The client's address (API), or `local` at the shell. */
   address: string;
   /** Signed in without a second factor (an auditor an admin exempted): may only read, never approve. */

@@ -1,6 +1,6 @@
 // Devices: online, offline or unknown (not heard from since the controller started), their
 // firmware, and the doors they serve.
-import type { DeviceKind } from '../site/schema.js';
+import type { DeviceKind, Transport } from '../policy/vocabulary.js';
 import { namesOf, type Names } from './doors.js';
 import type { ServiceDeps } from './index.js';
 import { running } from './running.js';
@@ -12,7 +12,7 @@ export interface DeviceView {
   id: string;
   kind: DeviceKind;
   name: Names | null;
-  transport: 'mqtt' | 'gpio';
+  transport: Transport;
   status: DeviceStatus;
   lastSeen: string | null;
   firmware: string | null;
@@ -22,7 +22,7 @@ export interface DeviceView {
 export class DeviceService {
   constructor(private readonly deps: ServiceDeps) {}
 
-  list(filter: { kind?: DeviceKind; status?: DeviceStatus; transport?: 'mqtt' | 'gpio' } = {}): DeviceView[] {
+  list(filter: { kind?: DeviceKind; status?: DeviceStatus; transport?: Transport } = {}): DeviceView[] {
     const controller = running(this.deps);
     const health = controller.supervision.devices();
     return controller.ctx.site.devices.map((d): DeviceView => {

@@ -4,6 +4,7 @@
 // or as CSV for a spreadsheet (one row per grant; Japanese headers and words for lang=ja). Personal
 // data leaving the controller: each export is in the audit log.
 import type { Lang } from '../i18n/labels.js';
+import type { GrantStatus } from '../policy/vocabulary.js';
 import { labelText } from '../site/schema.js';
 import type { Person } from '../store/people.js';
 import type { Actor } from './actor.js';
@@ -23,7 +24,7 @@ export interface LedgerGrant {
   purpose: string;
   outOfHours: boolean;
   reviewBy: string | null;
-  approval: { status: 'pending' | 'active'; approvedBy: string | null; approvedAt: string | null };
+  approval: { status: GrantStatus; approvedBy: string | null; approvedAt: string | null };
 }
 
 export interface Holder {

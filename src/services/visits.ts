@@ -4,6 +4,7 @@
 // checking out or cancelling ends the visit and revokes the card. Each step and its audit record
 // commit in one transaction.
 import type { Controller } from '../controller/controller.js';
+import type { CredentialStatus } from '../policy/vocabulary.js';
 import { visitStatus, type VisitRecord, type VisitStatus } from '../store/visits.js';
 import { assertMayApprove, type Actor } from './actor.js';
 import { recordChange } from './audit.js';
@@ -38,7 +39,7 @@ export interface VisitView {
   cancelledAt: string | null;
   createdBy: string;
   createdAt: string;
-  card: { value: string; status: 'active' | 'suspended' | 'revoked' } | null;
+  card: { value: string; status: CredentialStatus } | null;
 }
 
 export interface NewVisit {
