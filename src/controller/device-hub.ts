@@ -68,11 +68,15 @@ export class DeviceHub {
     const checked = definition.payload.safeParse({ id, ...body });
     if (!checked.success) {
       const issue = checked.error.issues[0];
-      return Promise.resolve({ ok: false, error: `invalid ${body.command} command: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'rejected'}` });
+      return Promise.resolve({
+        ok: false,
+        error: `invalid ${body.command} command: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'rejected'}`,
+      });
     }
     // Sent as given, id first: the schema's parse may reorder or copy, the bytes need not change.
     const command = { id, ...body } as Command;
-    const deliver = () => driver.deliver(deviceId, command).catch((err: unknown) => ({ ok: false as const, error: err instanceof Error ? err.message : String(err) }));
+    const deliver = () =>
+      driver.deliver(deviceId, command).catch((err: unknown) => ({ ok: false as const, error: err instanceof Error ? err.message : String(err) }));
     if (definition.reply === 'none') return deliver();
     // Waiting before delivering: a pin answers while it is driven, a fast device before the PUBACK.
     const reply = this.replies.expect(id, deviceId, body.command);

@@ -29,11 +29,19 @@ export function checkImage(contentType: ImageContentType, data: Buffer): ImageCh
 }
 
 /** Builds the `Image` of a checked picture. */
-export function toImage(contentType: ImageContentType, data: Buffer, receivedAt: number, takenAt?: number): { ok: true; image: Image } | { ok: false; error: string } {
+export function toImage(
+  contentType: ImageContentType,
+  data: Buffer,
+  receivedAt: number,
+  takenAt?: number,
+): { ok: true; image: Image } | { ok: false; error: string } {
   const check = checkImage(contentType, data);
   if (!check.ok) return check;
   const sha256 = createHash('sha256').update(data).digest('hex');
-  return { ok: true, image: { contentType, data, width: check.width, height: check.height, sha256, ...(takenAt === undefined ? {} : { takenAt }), receivedAt } };
+  return {
+    ok: true,
+    image: { contentType, data, width: check.width, height: check.height, sha256, ...(takenAt === undefined ? {} : { takenAt }), receivedAt },
+  };
 }
 
 // Start-of-frame markers carry the size; C4 (Huffman tables), C8 (reserved) and CC (arithmetic
@@ -48,13 +56,14 @@ function checkJpeg(data: Buffer): ImageCheck {
   if (data[data.length - 2] !== 0xff || data[data.length - 1] !== 0xd9) return { ok: false, error: 'JPEG is truncated (no end-of-image marker)' };
   let pos = 2;
   while (pos + 4 <= data.length) {
-    if (data[pos] !== 0xff) return { ok: false, error: `JPEG is corrupt (no marker at byte ${pos})` };
-    let marker = data[pos + 1]!;
+    if (data.readUInt8(pos) !== 0xff) return { ok: false, error: `JPEG is corrupt (no marker at byte ${pos})` };
+    let marker = data.readUInt8(pos + 1);
     // Fill bytes: any number of 0xFF may precede a marker.
-    while (marker === 0xff && pos + 2 < data.length) marker = data[++pos + 1]!;
+    while (marker === 0xff && pos + 2 < data.length) marker = data.readUInt8(++pos + 1);
     pos += 2;
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue; // markers without a length
     if (marker === 0xd9 || marker === 0xda) break; // end of image or start of scan before any frame
+    if (pos + 2 > data.length) return { ok: false, error: 'JPEG is corrupt (a segment runs past the end)' };
     const length = data.readUInt16BE(pos);
     if (length < 2 || pos + length > data.length) return { ok: false, error: 'JPEG is corrupt (a segment runs past the end)' };
     if (isStartOfFrame(marker)) {

@@ -6,6 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Simulator } from '../../firmware-sim/index.js';
 import { snapshotJpeg } from '../../firmware-sim/jpeg.js';
@@ -48,6 +49,24 @@ describe('image checks', () => {
     expect(checkImage('image/jpeg', Buffer.from([0xff, 0xd8, 0xff, 0xd9]))).toMatchObject({ ok: false });
   });
 
+  it('never throws on bytes a device makes up', () => {
+    const framed = fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.concat([Buffer.from([0xff, 0xd8]), Buffer.from(b), Buffer.from([0xff, 0xd9])]));
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          framed,
+          fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+        ),
+        fc.constantFrom('image/jpeg' as const, 'image/png' as const),
+        (data, type) => {
+          const check = checkImage(type, data);
+          expect(typeof check.ok).toBe('boolean');
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   it('waits for an acknowledgement as long as the site says, for a picture at least 10 s', () => {
     expect(commandTimeouts({ commandTimeoutMs: 2000 })).toEqual({ acknowledgement: 2000, image: 10_000 });
     expect(commandTimeouts({ commandTimeoutMs: 30_000 })).toEqual({ acknowledgement: 30_000, image: 30_000 });
@@ -73,7 +92,14 @@ describe('command replies over MQTT (embedded broker, simulated and raw devices)
 
   /** A device on its own login that answers only what the test publishes for it. */
   async function rawDevice(id: string): Promise<void> {
-    const client = await mqtt.connectAsync(url, { ca, protocolVersion: 4, reconnectPeriod: 0, clientId: deviceClientId(BASE, id), username: id, password: secrets.devices[id] });
+    const client = await mqtt.connectAsync(url, {
+      ca,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      clientId: deviceClientId(BASE, id),
+      username: id,
+      password: secrets.devices[id],
+    });
     const commands: Command[] = [];
     client.on('message', (_topic, payload) => {
       const parsed = parseCommand(payload);
@@ -101,7 +127,10 @@ describe('command replies over MQTT (embedded broker, simulated and raw devices)
     const dataDir = mkdtempSync(join(tmpdir(), 'tobira-replies-'));
     seedDeviceTls(dataDir);
     ca = dataDirCa(dataDir);
-    secrets = ensureSecrets(dataDir, site.devices.map((d) => d.id)).secrets;
+    secrets = ensureSecrets(
+      dataDir,
+      site.devices.map((d) => d.id),
+    ).secrets;
     broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, baseTopic: BASE, secrets, tls: ensureDeviceTls(dataDir), onRefused: () => undefined });
     url = `mqtts://127.0.0.1:${broker.port}`;
     db = openDatabase(dataDir);
@@ -110,7 +139,8 @@ describe('command replies over MQTT (embedded broker, simulated and raw devices)
     const ids = site.devices.map((d) => d.id);
     link = new MqttDriver({
       connection: { url, username: secrets.controller.username, password: secrets.controller.password, inProcess: () => broker.connectInProcess() },
-      baseTopic: BASE, deviceIds: ids,
+      baseTopic: BASE,
+      deviceIds: ids,
     });
     hub = new DeviceHub([{ driver: link, deviceIds: ids }], bus, new SequenceStore(db), counters, TIMEOUTS);
     await hub.start();
@@ -138,7 +168,7 @@ describe('command replies over MQTT (embedded broker, simulated and raw devices)
     expect(locked).toEqual({ ok: true });
   });
 
-  it('a refusal settles at once with the device\'s error', async () => {
+  it("a refusal settles at once with the device's error", async () => {
     expect(await hub.send('lab-contact', { command: 'unlock', durationMs: 1000 })).toEqual({ ok: false, error: 'unlock is not supported by a contact' });
   });
 
@@ -197,7 +227,12 @@ describe('command replies over MQTT (embedded broker, simulated and raw devices)
     const waiting = hub.send('raw-lock', { command: 'lock' });
     const { id } = await received('raw-lock', 4);
     await answer('raw-lock', { type: 'snapshot', command: id, contentType: 'image/jpeg', data: snapshotJpeg(3).toString('base64') });
-    expect(await waiting).toMatchObject({ ok: false, unconfirmed: true, timeout: 'acknowledgement', error: expect.stringContaining('refused: a snapshot does not answer "lock"') });
+    expect(await waiting).toMatchObject({
+      ok: false,
+      unconfirmed: true,
+      timeout: 'acknowledgement',
+      error: expect.stringContaining('refused: a snapshot does not answer "lock"'),
+    });
   });
 
   it('a snapshot with a bad picture is refused; the wait for a good one runs out naming why', async () => {
@@ -210,7 +245,8 @@ describe('command replies over MQTT (embedded broker, simulated and raw devices)
     await answer('raw-camera', { type: 'snapshot', command: id, contentType: 'image/jpeg', data: jpeg.subarray(0, jpeg.length - 64).toString('base64') });
     const reply = await waiting;
     expect(reply).toEqual({
-      ok: false, timeout: 'image',
+      ok: false,
+      timeout: 'image',
       error: 'no valid image within 2000 ms (image timeout; the device acknowledged the command; refused: JPEG is truncated (no end-of-image marker))',
     });
     expect(rejected.slice(seen).map((r) => r.reason)).toEqual([
@@ -255,7 +291,7 @@ describe('command replies over MQTT (embedded broker, simulated and raw devices)
 });
 
 describe('command replies over GPIO (fake pins)', () => {
-  it('a driven pin is the acknowledgement, matched like any device\'s', async () => {
+  it("a driven pin is the acknowledgement, matched like any device's", async () => {
     const pins = new FakePinLayer();
     const devices = [
       deviceSchema.parse({ id: 'strike', kind: 'lock', transport: 'gpio', gpio: { pin: 17 } }),
