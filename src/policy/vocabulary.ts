@@ -48,8 +48,6 @@ export const DOOR_ROLES = {
   contact: { kinds: ['contact'] },
   rex: { kinds: ['rex'] },
 } as const satisfies Record<DoorRole, { kinds: readonly DeviceKind[]; direction?: 'in' | 'out' }>;
-/** The roles that read credentials, and which way they let a person through. */
-export type ReaderRole = { [R in DoorRole]: (typeof DOOR_ROLES)[R] extends { direction: string } ? R : never }[DoorRole];
 /** Which way a credential read in this role lets a person through; undefined for roles that read none. */
 export function directionOf(role: DoorRole): 'in' | 'out' | undefined {
   const r = DOOR_ROLES[role];
