@@ -1,6 +1,6 @@
 // One interface for every transport: the controller drives MQTT and GPIO devices alike. A driver
 // only carries commands out and events in; the hub matches answers to commands (command-replies.ts).
-import type { DeviceConfig } from '../site/schema.js';
+import type { Transport } from '../policy/vocabulary.js';
 import type { Acknowledgement, Sent } from './commands.js';
 import type { Command, DeviceEvent, DeviceStatus } from './protocol.js';
 
@@ -26,7 +26,8 @@ export interface DriverListener {
   rejected(info: RejectedInput): void;
 }
 
-export type TransportName = DeviceConfig['transport'];
+/** How a device is reached (the site file's `transport:`); src/devices/transports.ts has a driver for each. */
+export type TransportName = Transport;
 
 export interface DeviceDriver {
   readonly transport: TransportName;
