@@ -24,7 +24,7 @@ export const visibleCategories: Record<Actor['role'], readonly RaisedEvent['cate
   'local-operator': eventCategories,
 };
 
-export type { EventRecord };
+export type { EventRecord, RaisedEvent };
 
 export class EventService {
   constructor(private readonly deps: ServiceDeps) {}

@@ -24,7 +24,7 @@
 // because the stream subscribes before it reads the store and drops anything at or below its cursor.
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
-import type { RaisedEvent } from '../../controller/bus.js';
+import type { RaisedEvent } from '../../services/events.js';
 import type { EntryRecord } from '../../store/entry-log.js';
 import type { Principal } from '../../services/auth.js';
 import { entryForRole } from '../../services/entries.js';
