@@ -21,6 +21,9 @@ export interface Credential {
 /** A credential as the registers show it: `value` only for cards and biometric references. */
 export type CredentialSummary = Omit<Credential, 'value' | 'lastOtpStep'> & { createdAt: string; value: string | null };
 
+/** A door OTP seed opened, or why it would not open. */
+export type OpenedSeed = { credential: Credential; seed: string } | { credential: Credential; error: string };
+
 /** Card numbers arrive in any case and with separators from different readers: compare them canonical. */
 export function normaliseCard(value: string): string {
   return value.replace(/[\s:-]/g, '').toUpperCase();
@@ -86,11 +89,23 @@ export class CredentialRepository {
     const found = this.q.activeOf.all(personId, kind) as Credential[];
     if (kind !== 'otp') return found;
     // A seed that does not open (altered since the start-up check) matches no code: it is left out.
-    return found.flatMap((c) => {
+    return this.opened(found).flatMap((o) => ('seed' in o ? [{ ...o.credential, value: o.seed }] : []));
+  }
+
+  /**
+   * A person's active door OTP seeds, opened; one that does not open (altered since the start-up
+   * check) comes back with the error instead, for the door to report as a fault.
+   */
+  otpSeedsOf(personId: string): OpenedSeed[] {
+    return this.opened(this.q.activeOf.all(personId, 'otp') as Credential[]);
+  }
+
+  private opened(sealed: Credential[]): OpenedSeed[] {
+    return sealed.map((credential) => {
       try {
-        return [{ ...c, value: this.secrets().open(c.value, otpContext(personId)) }];
-      } catch {
-        return [];
+        return { credential, seed: this.secrets().open(credential.value, otpContext(credential.personId)) };
+      } catch (err) {
+        return { credential, error: (err as Error).message };
       }
     });
   }

@@ -14,10 +14,15 @@ export function hashPin(pin: string): Promise<string> {
   return hash(pin, PIN_HASH);
 }
 
+/** Whether `pin` is the one hashed; throws on a malformed hash (a fault to report, not a wrong PIN). */
+export function checkPin(pinHash: string, pin: string): Promise<boolean> {
+  return verify(pinHash, pin);
+}
+
 /** Never throws: a malformed hash is simply not a match. */
 export async function verifyPin(pinHash: string, pin: string): Promise<boolean> {
   try {
-    return await verify(pinHash, pin);
+    return await checkPin(pinHash, pin);
   } catch {
     return false;
   }
