@@ -163,7 +163,7 @@ export async function logVerify(flags: LogVerifyFlags): Promise<void> {
       if (ext.note) err(`note: ${ext.note}`);
       externalNote = `; matches the external checkpoint of ${external.checkpoint.at} (${external.checkpoint.count} records)`;
     }
-    const first = db.prepare('SELECT min(seq) FROM entry_log').pluck(true).get() as number | null;
+    const first = new EntryLog(db).firstStoredSeq();
     const pruned = first !== null && first > 1 ? ` (records before ${first} pruned)` : '';
     out(`entry log OK: ${result.records} records${pruned}, hash chain intact; ${result.checkpoints} checkpoints${key ? ', signatures valid' : ''}${externalNote}`);
   } finally {

@@ -321,6 +321,11 @@ export class EntryLog {
     return this.db.prepare('SELECT count(*) FROM (SELECT 1 FROM entry_log WHERE seq > ? LIMIT ?)').pluck(true).get(seq, cap) as number;
   }
 
+  /** The first seq the log still holds (null when empty): above 1 once retention pruned. */
+  firstStoredSeq(): number | null {
+    return this.db.prepare('SELECT min(seq) FROM entry_log').pluck(true).get() as number | null;
+  }
+
   /** The last seq committed to disk (0 when none). */
   lastStoredSeq(): number {
     return this.db.prepare('SELECT coalesce(max(seq), 0) FROM entry_log').pluck(true).get() as number;
