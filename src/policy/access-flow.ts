@@ -537,12 +537,14 @@ class Flow {
       : { phase: 'gathering' as const, holders: [], visitors: [], refused: {}, deadline: this.now + (a.decision.needsEscort ? settings.escortWindowMs : settings.twoPersonWindowMs) };
     let { holders, visitors } = group;
     const refused = { ...group.refused };
-    // The same person again does not count twice.
-    const list = a.decision.needsEscort ? visitors : holders;
-    if (!list.some((x) => x.person.id === a.person.id)) {
-      if (a.decision.needsEscort) visitors = [...visitors, a];
-      else holders = [...holders, a];
-    }
+    // The same person again does not count twice; a duress PIN the second time is carried by the wait.
+    const join = (list: Authenticated[]): Authenticated[] => {
+      const same = list.find((x) => x.person.id === a.person.id);
+      if (!same) return [...list, a];
+      return a.duress && !same.duress ? list.map((x) => (x === same ? { ...x, duress: true } : x)) : list;
+    };
+    if (a.decision.needsEscort) visitors = join(visitors);
+    else holders = join(holders);
     if (refusal) refused[a.person.id] = refusal;
     if (holders.length < holdersNeeded) {
       this.state.group = { ...group, holders, visitors, refused };
