@@ -441,7 +441,6 @@ export class Controller {
         this.ctx.log.error({ err, extension: ext.name }, `${ext.name} could not apply the reloaded site file`);
       }
     }
-    this.access.reloadSite();
     alarms.raise({ category: 'system', type: 'configuration-left', severity: 'info', source: 'site-file', detail: { applied: true, changed, ...(failed.length ? { failed } : {}) } });
     return { applied: true };
   }

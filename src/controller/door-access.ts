@@ -96,7 +96,7 @@ export class Access implements Extension {
   }
 
   /** The site file was reloaded: areas' rules may have changed; anything half-done starts over. */
-  reloadSite(): void {
+  reload(): void {
     for (const flow of this.flows.values()) this.input(flow, { type: 'cancel' });
   }
 
