@@ -104,9 +104,6 @@ export class Controller {
   private brokerConnected = false;
   private stopping?: Promise<void>;
   private readonly walCheckpointer: WalCheckpointer;
-  /** Storage faults counted but not reported (a caller counting on its own): how many health last saw, and when that grew. */
-  private unreportedFaultsSeen = 0;
-  private lastUnreportedFaultAt: number | null = null;
   private readonly security = new Map<SecurityCondition['type'], SecurityCondition>();
   /** The broker probe for an external broker, run at every reconnect; undefined with the embedded one. */
   probe?: () => Promise<ProbeResult>;
@@ -371,12 +368,9 @@ export class Controller {
     } catch (err) {
       database = { ok: false, entries: this.ctx.store.entryLog.count, error: (err as Error).message };
     }
-    // A reported fault has its time; one only counted dates from the first look that sees it.
-    const unreported = this.ctx.counters.storageFaults - this.ctx.storageFaults.reports;
-    if (unreported > this.unreportedFaultsSeen) this.lastUnreportedFaultAt = Date.now();
-    this.unreportedFaultsSeen = unreported;
-    const lastFaultAt = Math.max(this.ctx.storageFaults.lastAt ?? -1, this.lastUnreportedFaultAt ?? -1);
-    if (lastFaultAt >= 0) {
+    // Every write that failed went through the reporter, with its time.
+    const lastFaultAt = this.ctx.storageFaults.lastAt;
+    if (lastFaultAt !== null) {
       database.lastStorageFaultAt = new Date(lastFaultAt).toISOString();
       if (Date.now() - lastFaultAt < STORAGE_FAULT_HEALTH_MS) {
         database.ok = false;

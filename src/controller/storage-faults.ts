@@ -28,7 +28,6 @@ export interface StorageFaultsDeps {
 
 export class StorageFaults {
   private last: number | null = null;
-  private reported = 0;
 
   constructor(private readonly deps: StorageFaultsDeps) {}
 
@@ -40,7 +39,6 @@ export class StorageFaults {
     const { log, alarms, counters, now } = this.deps;
     const error = err instanceof Error ? err.message : String(err);
     counters.storageFaults++;
-    this.reported++;
     try {
       this.last = now().getTime();
       log.error({ err, source: fault.source, during: fault.during, ...fault.detail }, `storage fault: ${fault.during} (${fault.source}) could not be written`);
@@ -51,11 +49,6 @@ export class StorageFaults {
     } catch {
       // The count is in; the log or the event could not be made either.
     }
-  }
-
-  /** How many faults were reported here (`counters.storageFaults` less any counted elsewhere). */
-  get reports(): number {
-    return this.reported;
   }
 
   /** When the last fault was reported (ms since the epoch), null if none was. */
