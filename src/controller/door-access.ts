@@ -4,8 +4,18 @@
 // release, the indications and the events).
 import { verify as verifyTotp } from 'otplib';
 import {
-  decideAgain, initialFlowState, nextDeadline, step,
-  type CredentialFault, type FlowEffect, type FlowFacts, type FlowInput, type FlowSettings, type FlowState, type Refusal, type Verification,
+  decideAgain,
+  initialFlowState,
+  nextDeadline,
+  step,
+  type CredentialFault,
+  type FlowEffect,
+  type FlowFacts,
+  type FlowInput,
+  type FlowSettings,
+  type FlowState,
+  type Refusal,
+  type Verification,
 } from '../policy/access-flow.js';
 import { isWithinSchedule } from '../policy/schedule.js';
 import { directionOf, type Factor } from '../policy/vocabulary.js';
@@ -72,17 +82,21 @@ export class Access implements Extension {
   }
 
   start(): void {
-    this.off = this.ctx.bus.on('device.event', ({ deviceId, event, occurredAt }) => {
-      if (event.type !== 'credential') return;
-      for (const { door, role } of this.ctx.index.rolesOf(deviceId)) {
-        const direction = directionOf(role);
-        if (!direction) continue;
-        const flow = this.flows.get(door.id)!;
-        const source = { deviceId, boot: event.boot ?? null, seq: event.seq ?? null, occurredAt };
-        const read: FlowInput = { type: 'read', kind: event.credential.kind, value: event.credential.value, direction, source };
-        flow.queue = flow.queue.then(() => this.feed(flow, read)).catch((err: unknown) => this.failed(flow, err));
-      }
-    }, this.name);
+    this.off = this.ctx.bus.on(
+      'device.event',
+      ({ deviceId, event, occurredAt }) => {
+        if (event.type !== 'credential') return;
+        for (const { door, role } of this.ctx.index.rolesOf(deviceId)) {
+          const direction = directionOf(role);
+          if (!direction) continue;
+          const flow = this.flows.get(door.id)!;
+          const source = { deviceId, boot: event.boot ?? null, seq: event.seq ?? null, occurredAt };
+          const read: FlowInput = { type: 'read', kind: event.credential.kind, value: event.credential.value, direction, source };
+          flow.queue = flow.queue.then(() => this.feed(flow, read)).catch((err: unknown) => this.failed(flow, err));
+        }
+      },
+      this.name,
+    );
   }
 
   stop(): void {
@@ -239,10 +253,13 @@ export class Access implements Extension {
     if (flow.timer) clearTimeout(flow.timer.handle);
     flow.timer = null;
     if (at === null) return;
-    const handle = setTimeout(() => {
-      flow.timer = null;
-      this.input(flow, { type: 'tick' });
-    }, Math.max(1, at - this.ctx.now().getTime()));
+    const handle = setTimeout(
+      () => {
+        flow.timer = null;
+        this.input(flow, { type: 'tick' });
+      },
+      Math.max(1, at - this.ctx.now().getTime()),
+    );
     flow.timer = { at, handle };
   }
 
@@ -250,9 +267,16 @@ export class Access implements Extension {
     const { policy } = this.ctx.site;
     const area = this.ctx.index.areas.get(flow.door.area)!;
     return {
-      doorId: flow.door.id, areaId: area.id, factors: area.factors, twoPerson: area.twoPerson, antiPassback: area.antiPassback,
-      factorWindowMs: policy.factorWindowSeconds * 1000, escortWindowMs: policy.escortWindowSeconds * 1000,
-      twoPersonWindowMs: policy.twoPersonWindowSeconds * 1000, maxReadAgeMs: policy.maxReadAgeMs, pinAttempts: policy.pinAttempts,
+      doorId: flow.door.id,
+      areaId: area.id,
+      factors: area.factors,
+      twoPerson: area.twoPerson,
+      antiPassback: area.antiPassback,
+      factorWindowMs: policy.factorWindowSeconds * 1000,
+      escortWindowMs: policy.escortWindowSeconds * 1000,
+      twoPersonWindowMs: policy.twoPersonWindowSeconds * 1000,
+      maxReadAgeMs: policy.maxReadAgeMs,
+      pinAttempts: policy.pinAttempts,
     };
   }
 
@@ -270,16 +294,19 @@ export class Access implements Extension {
         const mode = store.areas.mode(area.id);
         const schedule = area.schedule ? site.schedules.find((s) => s.id === area.schedule) : undefined;
         return {
-          now, direction, credential,
+          now,
+          direction,
+          credential,
           person: person && { kind: person.kind, status: person.status, roles: person.roles, ...store.people.standing(person.id) },
           area: {
-            id: area.id, mode: mode.mode, allowedRoles: mode.mode === 'lockdown' ? mode.allowedRoles : [],
-            open: schedule ? isWithinSchedule(schedule, now, site.site.timezone) : true, antiPassback: area.antiPassback,
+            id: area.id,
+            mode: mode.mode,
+            allowedRoles: mode.mode === 'lockdown' ? mode.allowedRoles : [],
+            open: schedule ? isWithinSchedule(schedule, now, site.site.timezone) : true,
+            antiPassback: area.antiPassback,
           },
           grants: person && person.kind === 'staff' ? store.people.grants(person.id, area.id) : [],
-          visits: person && person.kind === 'visitor'
-            ? store.visits.visitsOf(person.id).map((v) => ({ ...v, endedAt: v.cancelledAt ?? v.checkedOutAt }))
-            : [],
+          visits: person && person.kind === 'visitor' ? store.visits.visitsOf(person.id).map((v) => ({ ...v, endedAt: v.cancelledAt ?? v.checkedOutAt })) : [],
           inside: person && area.antiPassback !== 'off' ? store.areas.isInside(area.id, person.id) : null,
           settings: site.policy,
         };
@@ -339,7 +366,9 @@ export class Access implements Extension {
       if (!result.valid) continue;
       const delta = 'delta' in result && typeof result.delta === 'number' ? result.delta : 0;
       const otpStep = Math.floor(now / 1000 / OTP_STEP_SECONDS) + delta;
-      return credentials.useOtpStep(s.credential.id, otpStep) ? { outcome: 'match', credential: s.credential, faults } : { outcome: 'mismatch', personId, faults };
+      return credentials.useOtpStep(s.credential.id, otpStep)
+        ? { outcome: 'match', credential: s.credential, faults }
+        : { outcome: 'mismatch', personId, faults };
     }
     return { outcome: unchecked(seeds.length, faults), personId, faults };
   }

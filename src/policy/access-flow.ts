@@ -15,8 +15,19 @@
 // numbered in the state; an answer for a number the state does not hold does nothing.
 import { decideEscort, decidePass, invalidCredentialReasons, type PassDecision, type PassRequest } from './access-rules.js';
 import {
-  EVENT_TYPES, FACTORS, isOneOf,
-  type CredentialStatus, type CredentialUse, type DenyReason, type EventCategory, type EventType, type Factor, type PersonKind, type PersonStatus, type ReasonCode, type Severity,
+  EVENT_TYPES,
+  FACTORS,
+  isOneOf,
+  type CredentialStatus,
+  type CredentialUse,
+  type DenyReason,
+  type EventCategory,
+  type EventType,
+  type Factor,
+  type PersonKind,
+  type PersonStatus,
+  type ReasonCode,
+  type Severity,
 } from './vocabulary.js';
 
 export type { Factor } from './vocabulary.js';
@@ -279,8 +290,18 @@ export interface Refusal {
 
 /** A holder refused for one of these does not pass the area's rules: as a host, they escort no one. */
 const STANDING_REASONS: ReadonlySet<DenyReason> = new Set([
-  'credential-revoked', 'credential-suspended', 'person-inactive', 'pin-locked-out', 'area-locked-down', 'no-grant',
-  'grant-not-yet-valid', 'grant-expired', 'outside-hours', 'no-training', 'training-lapsed', 'no-pledge',
+  'credential-revoked',
+  'credential-suspended',
+  'person-inactive',
+  'pin-locked-out',
+  'area-locked-down',
+  'no-grant',
+  'grant-not-yet-valid',
+  'grant-expired',
+  'outside-hours',
+  'no-training',
+  'training-lapsed',
+  'no-pledge',
 ]);
 
 /** How many recent holders a door remembers. */
@@ -295,8 +316,9 @@ export function step(state: FlowState, input: FlowInput, facts: FlowFacts, setti
 
 /** The earliest deadline the state waits for (ms), or null: when the controller should tick. */
 export function nextDeadline(state: FlowState): number | null {
-  const ds = [state.factor.phase === 'awaiting-factor' ? state.factor.deadline : null, state.group.phase === 'gathering' ? state.group.deadline : null]
-    .filter((d): d is number => d !== null);
+  const ds = [state.factor.phase === 'awaiting-factor' ? state.factor.deadline : null, state.group.phase === 'gathering' ? state.group.deadline : null].filter(
+    (d): d is number => d !== null,
+  );
   return ds.length ? Math.min(...ds) : null;
 }
 
@@ -379,18 +401,31 @@ class Flow {
 
   handle(input: FlowInput): void {
     switch (input.type) {
-      case 'read': return this.read(input.kind, input.value, input.direction, input.source);
-      case 'verified': return this.verified(input.op, input.result);
+      case 'read':
+        this.read(input.kind, input.value, input.direction, input.source);
+        return;
+      case 'verified':
+        this.verified(input.op, input.result);
+        return;
       case 'failure-counted': {
         const op = this.take(input.op, 'count-failure');
         if (op) this.deny({ ...op.denial, lockedUntil: input.lockedUntil });
         return;
       }
-      case 'committed': return this.committed(input.op, input.seqs);
-      case 'decided-again': return this.decidedAgain(input.op, input.refusal);
-      case 'commit-failed': return this.commitFailed(input.op);
-      case 'tick': return;
-      case 'cancel': return this.cancel();
+      case 'committed':
+        this.committed(input.op, input.seqs);
+        return;
+      case 'decided-again':
+        this.decidedAgain(input.op, input.refusal);
+        return;
+      case 'commit-failed':
+        this.commitFailed(input.op);
+        return;
+      case 'tick':
+        return;
+      case 'cancel':
+        this.cancel();
+        return;
       case 'holder-left':
         this.state.recentHolders = this.state.recentHolders.filter((h) => h.personId !== input.personId);
         return;
@@ -436,9 +471,13 @@ class Flow {
     // Behind a backlog the person may have gone: a late unlock opens the door for whoever is there.
     // Denied before anything else (no lookup, no PIN attempt counted); they can read again.
     if (this.now - source.occurredAt > this.settings.maxReadAgeMs) {
-      return this.deny({ direction, source, factors: [kind as Factor], reason: 'stale-read' });
+      this.deny({ direction, source, factors: [kind as Factor], reason: 'stale-read' });
+      return;
     }
-    if (!isFactor(kind) || !factors.includes(kind)) return this.deny({ direction, source, factors: [kind as Factor], reason: 'factor-not-accepted' });
+    if (!isFactor(kind) || !factors.includes(kind)) {
+      this.deny({ direction, source, factors: [kind as Factor], reason: 'factor-not-accepted' });
+      return;
+    }
     const factor = this.state.factor;
     if (kind !== factors[0]) {
       // A later factor: it completes the wait of the person before, if it is the one they owe.
@@ -450,9 +489,14 @@ class Flow {
         return;
       }
       // A second factor alone never opens.
-      return this.deny({ direction, source, factors: [kind], reason: 'second-factor-alone' });
+      this.deny({ direction, source, factors: [kind], reason: 'second-factor-alone' });
+      return;
     }
-    const op = this.begin({ kind: 'identify', attempt: { direction, source, factors: [kind], duress: false }, tried: { kind, value: factorTraits[kind].secret ? '(hidden)' : value } });
+    const op = this.begin({
+      kind: 'identify',
+      attempt: { direction, source, factors: [kind], duress: false },
+      tried: { kind, value: factorTraits[kind].secret ? '(hidden)' : value },
+    });
     this.effects.push({ type: 'verify', op, factor: kind, value, personId: null });
   }
 
@@ -466,10 +510,19 @@ class Flow {
     for (const f of result.faults ?? []) {
       this.raise('credential-fault', { credentialId: f.credentialId, factor, personId, error: f.error });
     }
-    if (op.kind === 'identify') return this.identified(op.attempt, op.tried, result);
+    if (op.kind === 'identify') {
+      this.identified(op.attempt, op.tried, result);
+      return;
+    }
     const a = op.attempt;
-    if (result.outcome === 'fault') return this.deny({ ...this.denialOf(a), reason: 'credential-fault' });
-    if (result.outcome !== 'match') return this.wrongSecret({ ...this.denialOf(a), reason: factorTraits[factor].wrong });
+    if (result.outcome === 'fault') {
+      this.deny({ ...this.denialOf(a), reason: 'credential-fault' });
+      return;
+    }
+    if (result.outcome !== 'match') {
+      this.wrongSecret({ ...this.denialOf(a), reason: factorTraits[factor].wrong });
+      return;
+    }
     this.effects.push({ type: 'clear-failures', personId: a.person.id });
     const duress = a.duress || result.credential.use === 'duress';
     // Decide again on fresh data: a grant revoked between the card and the PIN must not open. The
@@ -478,24 +531,40 @@ class Flow {
     const fresh = credential ? this.facts.person(credential.personId) : undefined;
     const req = this.facts.request(fresh, credential, a.direction);
     const decision = decidePass(req.person ? { ...req, person: { ...req.person, lockedOutUntil: null } } : req);
-    if (!decision.ok) return this.deny({ ...this.denialOf(a), reason: decision.reason, duress });
+    if (!decision.ok) {
+      this.deny({ ...this.denialOf(a), reason: decision.reason, duress });
+      return;
+    }
     this.proceed({ ...a, person: fresh!, credential: credential!, duress }, decision);
   }
 
   private identified(attempt: Attempt, tried: { kind: Factor; value: string }, result: Verification): void {
     const denial = { direction: attempt.direction, source: attempt.source, factors: attempt.factors };
-    if (result.outcome === 'unknown') return this.deny({ ...denial, reason: 'unknown-credential', tried });
+    if (result.outcome === 'unknown') {
+      this.deny({ ...denial, reason: 'unknown-credential', tried });
+      return;
+    }
     if (result.outcome !== 'match') {
       const person = this.facts.person(result.personId);
-      if (result.outcome === 'fault') return this.deny({ ...denial, reason: 'credential-fault', person });
-      if (!person) return this.deny({ ...denial, reason: 'unknown-credential', tried });
-      return this.wrongSecret({ ...denial, reason: factorTraits[tried.kind].wrong, person });
+      if (result.outcome === 'fault') {
+        this.deny({ ...denial, reason: 'credential-fault', person });
+        return;
+      }
+      if (!person) {
+        this.deny({ ...denial, reason: 'unknown-credential', tried });
+        return;
+      }
+      this.wrongSecret({ ...denial, reason: factorTraits[tried.kind].wrong, person });
+      return;
     }
     const credential = result.credential;
     const person = this.facts.person(credential.personId);
     const duress = credential.use === 'duress';
     const decision = decidePass(this.facts.request(person, credential, attempt.direction));
-    if (!decision.ok) return this.deny({ ...denial, reason: decision.reason, person, duress });
+    if (!decision.ok) {
+      this.deny({ ...denial, reason: decision.reason, person, duress });
+      return;
+    }
     this.proceed({ ...attempt, person: person!, credential, duress }, decision);
   }
 
@@ -515,7 +584,10 @@ class Flow {
 
   private authenticated(a: Authenticated): void {
     const { settings } = this;
-    if (a.direction === 'out') return this.grant([a], null);
+    if (a.direction === 'out') {
+      this.grant([a], null);
+      return;
+    }
     const holdersNeeded = settings.twoPerson ? 2 : 1;
     let refusal: EscortRefusal | null = null;
     if (a.decision.needsEscort && holdersNeeded === 1) {
@@ -525,16 +597,25 @@ class Flow {
       const found = findEscort(a, recent, this.facts);
       if ('escort' in found) {
         const h = recent.find((x) => x.personId === found.escort.personId)!;
-        return this.grant([a], { seq: h.seq, personId: h.personId, credential: h.credential });
+        this.grant([a], { seq: h.seq, personId: h.personId, credential: h.credential });
+        return;
       }
       // Not yet: the host may still come after; why the ones here did not count is kept for the end.
       refusal = found.refusal;
     } else if (!a.decision.needsEscort && holdersNeeded === 1 && this.state.group.phase === 'none') {
-      return this.grant([a], null);
+      this.grant([a], null);
+      return;
     }
-    const group = this.state.group.phase === 'gathering'
-      ? this.state.group
-      : { phase: 'gathering' as const, holders: [], visitors: [], refused: {}, deadline: this.now + (a.decision.needsEscort ? settings.escortWindowMs : settings.twoPersonWindowMs) };
+    const group =
+      this.state.group.phase === 'gathering'
+        ? this.state.group
+        : {
+            phase: 'gathering' as const,
+            holders: [],
+            visitors: [],
+            refused: {},
+            deadline: this.now + (a.decision.needsEscort ? settings.escortWindowMs : settings.twoPersonWindowMs),
+          };
     let { holders, visitors } = group;
     const refused = { ...group.refused };
     // The same person again does not count twice; a duress PIN the second time is carried by the wait.
@@ -576,14 +657,29 @@ class Flow {
     const { settings } = this;
     const at = new Date(this.now).toISOString();
     const op = this.begin({ kind: 'commit-grant', people, linkTo });
-    const records = people.map((a): DecisionRecord => ({
-      at, kind: 'decision', doorId: settings.doorId, areaId: settings.areaId, direction: a.direction,
-      personId: a.person.id, personName: a.person.name, affiliation: a.person.affiliation, purpose: a.decision.purpose,
-      factors: a.factors, decision: 'granted', reason: 'granted', deviceId: a.source.deviceId, deviceBoot: a.source.boot,
-      deviceSeq: a.source.seq, linkedSeq: people.length > 1 ? null : linkTo?.seq ?? null, linkedPersonId: people.length > 1 ? null : linkTo?.personId ?? null,
-      detail: grantDetail(a),
-    }));
-    const occupancy = people.map((a) => (settings.antiPassback === 'off' ? null : a.direction === 'in' ? 'enter' as const : 'leave' as const));
+    const records = people.map(
+      (a): DecisionRecord => ({
+        at,
+        kind: 'decision',
+        doorId: settings.doorId,
+        areaId: settings.areaId,
+        direction: a.direction,
+        personId: a.person.id,
+        personName: a.person.name,
+        affiliation: a.person.affiliation,
+        purpose: a.decision.purpose,
+        factors: a.factors,
+        decision: 'granted',
+        reason: 'granted',
+        deviceId: a.source.deviceId,
+        deviceBoot: a.source.boot,
+        deviceSeq: a.source.seq,
+        linkedSeq: people.length > 1 ? null : (linkTo?.seq ?? null),
+        linkedPersonId: people.length > 1 ? null : (linkTo?.personId ?? null),
+        detail: grantDetail(a),
+      }),
+    );
+    const occupancy = people.map((a) => (settings.antiPassback === 'off' ? null : a.direction === 'in' ? ('enter' as const) : ('leave' as const)));
     this.effects.push({ type: 'commit', op, records, ring: people.length > 1, occupancy, recheck: { people, linkTo } });
   }
 
@@ -597,12 +693,25 @@ class Flow {
     if (d.person && d.direction === 'in' && STANDING_REASONS.has(d.reason)) this.hostRefused(d.person.id, d.reason);
     const op = this.begin({ kind: 'commit-denial', denial: d });
     const record: DecisionRecord = {
-      at: new Date(this.now).toISOString(), kind: 'decision', doorId: this.settings.doorId, areaId: this.settings.areaId, direction: d.direction,
-      personId: d.person?.id ?? null, personName: d.person?.name ?? null, affiliation: d.person?.affiliation ?? null, purpose: null,
-      factors: d.factors, decision: 'denied', reason: d.reason, deviceId: d.source.deviceId, deviceBoot: d.source.boot, deviceSeq: d.source.seq,
-      linkedSeq: null, linkedPersonId: null,
+      at: new Date(this.now).toISOString(),
+      kind: 'decision',
+      doorId: this.settings.doorId,
+      areaId: this.settings.areaId,
+      direction: d.direction,
+      personId: d.person?.id ?? null,
+      personName: d.person?.name ?? null,
+      affiliation: d.person?.affiliation ?? null,
+      purpose: null,
+      factors: d.factors,
+      decision: 'denied',
+      reason: d.reason,
+      deviceId: d.source.deviceId,
+      deviceBoot: d.source.boot,
+      deviceSeq: d.source.seq,
+      linkedSeq: null,
+      linkedPersonId: null,
       // An unknown card's number is kept so a guard can see what was tried; secrets (PIN, OTP) never are.
-      detail: d.tried ? { credential: d.tried } : d.detail ?? null,
+      detail: d.tried ? { credential: d.tried } : (d.detail ?? null),
     };
     this.effects.push({ type: 'commit', op, records: [record], ring: false, occupancy: [null], recheck: null });
   }
@@ -624,7 +733,10 @@ class Flow {
     const op = this.state.ops[opId];
     if (!op || (op.kind !== 'commit-grant' && op.kind !== 'commit-denial')) return;
     delete this.state.ops[opId];
-    if (op.kind === 'commit-denial') return this.denied(opId, op.denial, seqs[0] ?? null);
+    if (op.kind === 'commit-denial') {
+      this.denied(opId, op.denial, seqs[0] ?? null);
+      return;
+    }
     const { people } = op;
     // Committed: the unlock goes first, the publishing of the records after it.
     this.effects.push({ type: 'release', seq: seqs.at(-1)! });
@@ -634,7 +746,10 @@ class Flow {
     people.forEach((a, i) => {
       const seq = seqs[i]!;
       if (a.direction === 'in' && !a.decision.needsEscort) {
-        this.state.recentHolders = [{ ...escortOf(a), seq, at: this.now }, ...this.state.recentHolders.filter((h) => h.personId !== a.person.id)].slice(0, RECENT_HOLDERS);
+        this.state.recentHolders = [{ ...escortOf(a), seq, at: this.now }, ...this.state.recentHolders.filter((h) => h.personId !== a.person.id)].slice(
+          0,
+          RECENT_HOLDERS,
+        );
       } else if (a.direction === 'out') {
         // A host who has gone out again escorts no one in: forgotten at every door of the area.
         this.effects.push({ type: 'holder-left', personId: a.person.id });
@@ -653,7 +768,11 @@ class Flow {
       this.indicate('denied', d.direction);
       if (d.reason === 'stale-read') {
         // One event for a backlog, not one per read: a flood of events would deepen it.
-        this.raise('decision-backlog', { seq, ageMs: this.now - d.source.occurredAt, maxReadAgeMs: this.settings.maxReadAgeMs, device: d.source.deviceId }, { key: 'decision-backlog', windowMs: 10_000 });
+        this.raise(
+          'decision-backlog',
+          { seq, ageMs: this.now - d.source.occurredAt, maxReadAgeMs: this.settings.maxReadAgeMs, device: d.source.deviceId },
+          { key: 'decision-backlog', windowMs: 10_000 },
+        );
       } else {
         const detail = { seq, reason: d.reason, personId: d.person?.id ?? null, device: d.source.deviceId };
         this.raise('access-denied', detail);
@@ -692,7 +811,10 @@ class Flow {
     if (!op || (op.kind !== 'commit-grant' && op.kind !== 'commit-denial')) return;
     delete this.state.ops[opId];
     this.indicate('denied', 'in');
-    if (op.kind === 'commit-denial') return this.afterDenial(op.denial, null);
+    if (op.kind === 'commit-denial') {
+      this.afterDenial(op.denial, null);
+      return;
+    }
     for (const a of op.people) if (a.duress) this.duress(a.person, null);
   }
 

@@ -42,7 +42,12 @@ describe('a corrupt PIN hash or OTP seed (controller in process)', () => {
 
   function read(deviceId: string, kind: 'card' | 'pin' | 'otp', value: string): void {
     const now = Date.now();
-    controller.ctx.bus.emit('device.event', { deviceId, event: { type: 'credential', credential: { kind, value }, boot: 1, seq: ++seq }, receivedAt: now, occurredAt: now });
+    controller.ctx.bus.emit('device.event', {
+      deviceId,
+      event: { type: 'credential', credential: { kind, value }, boot: 1, seq: ++seq },
+      receivedAt: now,
+      occurredAt: now,
+    });
   }
 
   /** Card at the reader, the secret at the keypad; the decision's record. */
@@ -55,9 +60,16 @@ describe('a corrupt PIN hash or OTP seed (controller in process)', () => {
 
   beforeAll(async () => {
     // Always open; the lab asks card + PIN, the vault card + OTP, one person at a time.
-    const prepared = prepareData({ edit: (raw) => {
-      raw.areas = raw.areas.map((a: { id: string }) => ({ ...a, schedule: undefined, antiPassback: 'off', ...(a.id === 'vault' ? { factors: ['card', 'otp'], twoPerson: false } : {}) }));
-    } });
+    const prepared = prepareData({
+      edit: (raw) => {
+        raw.areas = raw.areas.map((a: { id: string }) => ({
+          ...a,
+          schedule: undefined,
+          antiPassback: 'off',
+          ...(a.id === 'vault' ? { factors: ['card', 'otp'], twoPerson: false } : {}),
+        }));
+      },
+    });
     dataDir = prepared.dataDir;
     const pin = await enrol({ dataDir }, { name: 'Sato Hanako', card: 'A0000001', pin: '2580', areas: ['lab'] });
     const otp = await enrol({ dataDir }, { name: 'Tanaka Ken', card: 'A0000002', areas: ['vault'] });
@@ -69,7 +81,12 @@ describe('a corrupt PIN hash or OTP seed (controller in process)', () => {
     } finally {
       db.close();
     }
-    controller = await Controller.start({ site: prepared.site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() } });
+    controller = await Controller.start({
+      site: prepared.site,
+      dataDir,
+      log: pino({ level: 'silent' }),
+      broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() },
+    });
     controller.ctx.bus.on('entry', (r) => records.push(r), 'test');
     controller.ctx.bus.on('raised', (e) => raised.push(e), 'test');
   });
@@ -86,7 +103,12 @@ describe('a corrupt PIN hash or OTP seed (controller in process)', () => {
     }
     const faults = raised.filter((e) => e.type === 'credential-fault');
     expect(faults).toHaveLength(attempts);
-    expect(faults[0]).toMatchObject({ category: 'system', severity: 'warning', source: 'lab-main', detail: { credentialId: pinHolder.pinId, personId: pinHolder.personId, factor: 'pin' } });
+    expect(faults[0]).toMatchObject({
+      category: 'system',
+      severity: 'warning',
+      source: 'lab-main',
+      detail: { credentialId: pinHolder.pinId, personId: pinHolder.personId, factor: 'pin' },
+    });
     expect(failures(pinHolder.personId)).toBeUndefined();
     expect(raised.filter((e) => e.type === 'pin-lockout')).toEqual([]);
     expect(controller.ctx.counters.granted).toBe(0);
@@ -95,7 +117,9 @@ describe('a corrupt PIN hash or OTP seed (controller in process)', () => {
   it('a sealed OTP seed that does not open: denied credential-fault, not counted', async () => {
     corrupt(otpHolder.otpId, `sealed:v1:${randomBytes(48).toString('base64url')}`);
     expect(await present('vault', 'A0000002', 'otp', '123456')).toMatchObject({ decision: 'denied', reason: 'credential-fault', personId: otpHolder.personId });
-    expect(raised.filter((e) => e.type === 'credential-fault').at(-1)).toMatchObject({ detail: { credentialId: otpHolder.otpId, personId: otpHolder.personId, factor: 'otp' } });
+    expect(raised.filter((e) => e.type === 'credential-fault').at(-1)).toMatchObject({
+      detail: { credentialId: otpHolder.otpId, personId: otpHolder.personId, factor: 'otp' },
+    });
     expect(failures(otpHolder.personId)).toBeUndefined();
     expect(controller.ctx.counters.granted).toBe(0);
   });

@@ -3,9 +3,21 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  decideAgain, initialFlowState, nextDeadline, step,
-  type CredentialRecord, type DecisionRecord, type Direction, type FlowEffect, type FlowEvent, type FlowFacts, type FlowInput,
-  type FlowSettings, type FlowState, type PersonRecord, type Verification,
+  decideAgain,
+  initialFlowState,
+  nextDeadline,
+  step,
+  type CredentialRecord,
+  type DecisionRecord,
+  type Direction,
+  type FlowEffect,
+  type FlowEvent,
+  type FlowFacts,
+  type FlowInput,
+  type FlowSettings,
+  type FlowState,
+  type PersonRecord,
+  type Verification,
 } from '../../src/policy/access-flow.js';
 import { decidePass, type GrantFacts, type PassRequest, type VisitFacts } from '../../src/policy/access-rules.js';
 
@@ -30,11 +42,28 @@ class World {
   constructor(private readonly settings: () => FlowSettings) {}
 
   staff(id: string, card: string, pin: string, duressPin?: string): void {
-    this.people.set(id, { id, kind: 'staff', name: `Name ${id}`, affiliation: 'R&D', roles: [], status: 'active', trainedAt: '2026-04-01T00:00:00Z', pledgeAt: '2025-04-01T00:00:00Z' });
+    this.people.set(id, {
+      id,
+      kind: 'staff',
+      name: `Name ${id}`,
+      affiliation: 'R&D',
+      roles: [],
+      status: 'active',
+      trainedAt: '2026-04-01T00:00:00Z',
+      pledgeAt: '2025-04-01T00:00:00Z',
+    });
     this.credential(id, 'card', card);
     this.credential(id, 'pin', pin);
     if (duressPin) this.credential(id, 'pin', duressPin, 'duress');
-    this.grants.push({ id: this.nextId++, personId: id, validFrom: '2026-01-01T00:00:00Z', validUntil: null, purpose: 'battery project', outOfHours: false, revoked: false });
+    this.grants.push({
+      id: this.nextId++,
+      personId: id,
+      validFrom: '2026-01-01T00:00:00Z',
+      validUntil: null,
+      purpose: 'battery project',
+      outOfHours: false,
+      revoked: false,
+    });
   }
 
   visitor(id: string, card: string, pin: string, hostId: string): void {
@@ -42,8 +71,16 @@ class World {
     this.credential(id, 'card', card);
     this.credential(id, 'pin', pin);
     this.visits.push({
-      id: this.nextId++, visitorId: id, hostId, purpose: 'audit', areas: ['lab'], validFrom: '2026-11-25T00:00:00Z', validUntil: '2026-11-26T00:00:00Z',
-      approvedAt: '2026-11-20T00:00:00Z', pledgeSignedAt: '2026-11-25T00:30:00Z', endedAt: null,
+      id: this.nextId++,
+      visitorId: id,
+      hostId,
+      purpose: 'audit',
+      areas: ['lab'],
+      validFrom: '2026-11-25T00:00:00Z',
+      validUntil: '2026-11-26T00:00:00Z',
+      approvedAt: '2026-11-20T00:00:00Z',
+      pledgeSignedAt: '2026-11-25T00:30:00Z',
+      endedAt: null,
     });
   }
 
@@ -62,22 +99,30 @@ class World {
   }
 
   facts(): FlowFacts {
-    const w = this;
     return {
-      now: w.now,
-      credential: (kind, value) => w.credentials.find((c) => c.kind === kind && c.value === value),
-      person: (id) => w.people.get(id),
-      visitHost: (visitId) => w.visits.find((v) => v.id === visitId)?.hostId ?? null,
+      now: this.now,
+      credential: (kind, value) => this.credentials.find((c) => c.kind === kind && c.value === value),
+      person: (id) => this.people.get(id),
+      visitHost: (visitId) => this.visits.find((v) => v.id === visitId)?.hostId ?? null,
       request: (person, credential, direction): PassRequest => {
-        const p = person && w.people.get(person.id);
-        const s = w.settings();
+        const p = person && this.people.get(person.id);
+        const s = this.settings();
         return {
-          now: new Date(w.now), direction, credential,
-          person: p && { kind: p.kind, status: p.status, roles: p.roles, lastTrainingAt: p.trainedAt, pledgeSignedAt: p.pledgeAt, lockedOutUntil: w.lockedUntil.get(p.id) ?? null },
-          area: { id: s.areaId, mode: w.mode, allowedRoles: [], open: true, antiPassback: s.antiPassback },
-          grants: p?.kind === 'staff' ? w.grants.filter((g) => g.personId === p.id && !g.revoked) : [],
-          visits: p?.kind === 'visitor' ? w.visits.filter((v) => v.visitorId === p.id) : [],
-          inside: p && s.antiPassback !== 'off' ? w.inside.has(p.id) : null,
+          now: new Date(this.now),
+          direction,
+          credential,
+          person: p && {
+            kind: p.kind,
+            status: p.status,
+            roles: p.roles,
+            lastTrainingAt: p.trainedAt,
+            pledgeSignedAt: p.pledgeAt,
+            lockedOutUntil: this.lockedUntil.get(p.id) ?? null,
+          },
+          area: { id: s.areaId, mode: this.mode, allowedRoles: [], open: true, antiPassback: s.antiPassback },
+          grants: p?.kind === 'staff' ? this.grants.filter((g) => g.personId === p.id && !g.revoked) : [],
+          visits: p?.kind === 'visitor' ? this.visits.filter((v) => v.visitorId === p.id) : [],
+          inside: p && s.antiPassback !== 'off' ? this.inside.has(p.id) : null,
           settings: { trainingValidityMonths: 12 },
         };
       },
@@ -108,7 +153,14 @@ class World {
 }
 
 type Logged = DecisionRecord & { seq: number };
-interface Commit { op: number; records: DecisionRecord[]; ring: boolean; occupancy: ('enter' | 'leave' | null)[]; recheck: Extract<FlowEffect, { type: 'commit' }>['recheck']; version: number }
+interface Commit {
+  op: number;
+  records: DecisionRecord[];
+  ring: boolean;
+  occupancy: ('enter' | 'leave' | null)[];
+  recheck: Extract<FlowEffect, { type: 'commit' }>['recheck'];
+  version: number;
+}
 
 /**
  * A door run the way the controller runs it, synchronously: verifications and failure counts are
@@ -119,8 +171,16 @@ class Door {
   state: FlowState = initialFlowState();
   readonly world: World;
   settings: FlowSettings = {
-    doorId: 'lab-main', areaId: 'lab', factors: ['card', 'pin'], twoPerson: false, antiPassback: 'off',
-    factorWindowMs: 20_000, escortWindowMs: 30_000, twoPersonWindowMs: 30_000, maxReadAgeMs: 3000, pinAttempts: 3,
+    doorId: 'lab-main',
+    areaId: 'lab',
+    factors: ['card', 'pin'],
+    twoPerson: false,
+    antiPassback: 'off',
+    factorWindowMs: 20_000,
+    escortWindowMs: 30_000,
+    twoPersonWindowMs: 30_000,
+    maxReadAgeMs: 3000,
+    pinAttempts: 3,
   };
   /** Every effect, in order; each input the step saw. */
   readonly effects: FlowEffect[] = [];
@@ -151,9 +211,12 @@ class Door {
   private run(e: FlowEffect): void {
     this.effects.push(e);
     switch (e.type) {
-      case 'verify': return this.feed({ type: 'verified', op: e.op, result: this.world.verify(e.factor, e.value, e.personId) });
+      case 'verify':
+        this.feed({ type: 'verified', op: e.op, result: this.world.verify(e.factor, e.value, e.personId) });
+        return;
       case 'count-failure':
-        return this.feed({ type: 'failure-counted', op: e.op, lockedUntil: this.world.countFailure(e.personId, this.settings.pinAttempts, 300_000) });
+        this.feed({ type: 'failure-counted', op: e.op, lockedUntil: this.world.countFailure(e.personId, this.settings.pinAttempts, 300_000) });
+        return;
       case 'clear-failures':
         this.world.failures.delete(e.personId);
         this.world.lockedUntil.delete(e.personId);
@@ -161,8 +224,11 @@ class Door {
       case 'commit':
         this.pending.push({ op: e.op, records: e.records, ring: e.ring, occupancy: e.occupancy, recheck: e.recheck, version: this.world.version });
         return;
-      case 'holder-left': return this.feed({ type: 'holder-left', personId: e.personId });
-      default: return;
+      case 'holder-left':
+        this.feed({ type: 'holder-left', personId: e.personId });
+        return;
+      default:
+        return;
     }
   }
 
@@ -259,8 +325,18 @@ describe('the access flow, step by step', () => {
     // Nothing is released before the commit answers.
     expect(door.releases()).toEqual([]);
     door.flush();
-    expect(door.last).toMatchObject({ decision: 'granted', reason: 'granted', personId: 'tanaka', factors: ['card', 'pin'], deviceId: 'lab-keypad', purpose: 'battery project' });
-    const order = door.effectsSince(mark).map((e) => e.type).filter((t) => ['commit', 'release', 'publish', 'indicate'].includes(t));
+    expect(door.last).toMatchObject({
+      decision: 'granted',
+      reason: 'granted',
+      personId: 'tanaka',
+      factors: ['card', 'pin'],
+      deviceId: 'lab-keypad',
+      purpose: 'battery project',
+    });
+    const order = door
+      .effectsSince(mark)
+      .map((e) => e.type)
+      .filter((t) => ['commit', 'release', 'publish', 'indicate'].includes(t));
     expect(order).toEqual(['commit', 'release', 'publish', 'indicate']);
     expect(door.releases()).toEqual([door.last.seq]);
     expect(door.state.factor).toEqual({ phase: 'none' });
@@ -308,7 +384,7 @@ describe('the access flow, step by step', () => {
     expect(door.releases()).toEqual([]);
   });
 
-  it('a second card before the first person\'s PIN replaces the wait; the first is logged superseded, quietly', () => {
+  it("a second card before the first person's PIN replaces the wait; the first is logged superseded, quietly", () => {
     const door = lab();
     door.read('reader', 'card', 'A0000002');
     const mark = door.effects.length;
@@ -388,7 +464,7 @@ describe('the access flow, step by step', () => {
     expect(door.releases()).toEqual([b!.seq]);
   });
 
-  it('an escorted visitor: alone refused at the deadline; the host after the visitor: both enter, linked, with the visit\'s purpose', () => {
+  it("an escorted visitor: alone refused at the deadline; the host after the visitor: both enter, linked, with the visit's purpose", () => {
     const door = lab();
     door.cardAndPin('B0000001', '8642');
     expect(door.state.group).toMatchObject({ phase: 'gathering', deadline: T0 + 30_000 });
@@ -399,12 +475,19 @@ describe('the access flow, step by step', () => {
     door.cardAndPin('A0000001', '2580');
     const [host, visitor] = door.log.slice(-2);
     expect(host).toMatchObject({ decision: 'granted', personId: 'sato', linkedPersonId: 'jane', linkedSeq: visitor!.seq });
-    expect(visitor).toMatchObject({ decision: 'granted', personId: 'jane', personName: 'Visitor jane', affiliation: 'Audit Co.', purpose: 'audit', linkedPersonId: 'sato' });
+    expect(visitor).toMatchObject({
+      decision: 'granted',
+      personId: 'jane',
+      personName: 'Visitor jane',
+      affiliation: 'Audit Co.',
+      purpose: 'audit',
+      linkedPersonId: 'sato',
+    });
     expect(door.releases()).toEqual([visitor!.seq]);
     expect(door.state.group).toEqual({ phase: 'none' });
   });
 
-  it('an escorted visitor after the host went in: granted, linked to the host\'s record, within the escort window only', () => {
+  it("an escorted visitor after the host went in: granted, linked to the host's record, within the escort window only", () => {
     const door = lab();
     door.cardAndPin('A0000001', '2580');
     const host = door.last;
@@ -450,7 +533,12 @@ describe('the access flow, step by step', () => {
     later.flush();
     expect(later.last).toMatchObject({ decision: 'denied', reason: 'person-inactive', personId: 'sato' });
     later.advance(30_000);
-    expect(later.last).toMatchObject({ decision: 'denied', reason: 'escort-not-valid', personId: 'jane', detail: { escort: { personId: 'sato', reason: 'person-inactive' } } });
+    expect(later.last).toMatchObject({
+      decision: 'denied',
+      reason: 'escort-not-valid',
+      personId: 'jane',
+      detail: { escort: { personId: 'sato', reason: 'person-inactive' } },
+    });
     expect(later.releases()).toEqual([]);
   });
 
@@ -496,7 +584,10 @@ describe('the access flow, step by step', () => {
     door.flush();
     expect(door.last).toMatchObject({ decision: 'denied', reason: 'stale-read', factors: ['card'] });
     const [backlog] = door.effects.filter((e) => e.type === 'raise');
-    expect(backlog).toMatchObject({ event: { type: 'decision-backlog', detail: { ageMs: 3001, maxReadAgeMs: 3000 } }, limit: { key: 'decision-backlog', windowMs: 10_000 } });
+    expect(backlog).toMatchObject({
+      event: { type: 'decision-backlog', detail: { ageMs: 3001, maxReadAgeMs: 3000 } },
+      limit: { key: 'decision-backlog', windowMs: 10_000 },
+    });
     expect(door.raised('access-denied')).toEqual([]);
     // Exactly at the limit is not stale.
     door.read('reader', 'card', 'A0000002', T0 - 3000);
@@ -515,14 +606,19 @@ describe('the access flow, step by step', () => {
     expect(door.releases()).toHaveLength(1);
   });
 
-  it('decided again in the commit: the visitor\'s escort revoked before the commit refuses the visitor, naming the escort', () => {
+  it("decided again in the commit: the visitor's escort revoked before the commit refuses the visitor, naming the escort", () => {
     const door = lab({ factors: ['card'] });
     door.read('reader', 'card', 'A0000001');
     door.flush();
     door.read('reader', 'card', 'B0000001');
     door.world.revokeGrants('sato');
     door.flush();
-    expect(door.last).toMatchObject({ decision: 'denied', reason: 'escort-not-valid', personId: 'jane', detail: { escort: { personId: 'sato', reason: 'no-grant' } } });
+    expect(door.last).toMatchObject({
+      decision: 'denied',
+      reason: 'escort-not-valid',
+      personId: 'jane',
+      detail: { escort: { personId: 'sato', reason: 'no-grant' } },
+    });
     expect(door.releases()).toHaveLength(1);
   });
 
@@ -534,7 +630,10 @@ describe('the access flow, step by step', () => {
     door.world.revokeGrants('suzuki');
     const mark = door.effects.length;
     door.flush();
-    expect(door.log.slice(-2).map((r) => [r.personId, r.reason])).toEqual([['sato', 'cancelled'], ['suzuki', 'no-grant']]);
+    expect(door.log.slice(-2).map((r) => [r.personId, r.reason])).toEqual([
+      ['sato', 'cancelled'],
+      ['suzuki', 'no-grant'],
+    ]);
     expect(door.releases()).toEqual([]);
     expect(door.indications(mark)).toEqual(['denied:in']);
   });
@@ -556,7 +655,10 @@ describe('the access flow, step by step', () => {
     const mark = door.effects.length;
     door.feed({ type: 'cancel' });
     door.flush();
-    expect(door.log.map((r) => [r.personId, r.reason]).sort()).toEqual([['jane', 'cancelled'], ['tanaka', 'cancelled']]);
+    expect(door.log.map((r) => [r.personId, r.reason]).sort()).toEqual([
+      ['jane', 'cancelled'],
+      ['tanaka', 'cancelled'],
+    ]);
     expect(door.indications(mark)).toEqual([]);
     expect(nextDeadline(door.state)).toBeNull();
   });
@@ -567,7 +669,11 @@ describe('the access flow, step by step', () => {
     pin.value = CORRUPT;
     for (let i = 0; i < 4; i++) door.cardAndPin('A0000002', '1397');
     expect(door.log.map((r) => r.reason)).toEqual(['credential-fault', 'credential-fault', 'credential-fault', 'credential-fault']);
-    expect(door.raised('credential-fault')[0]).toMatchObject({ category: 'system', severity: 'warning', detail: { credentialId: pin.id, personId: 'tanaka', factor: 'pin' } });
+    expect(door.raised('credential-fault')[0]).toMatchObject({
+      category: 'system',
+      severity: 'warning',
+      detail: { credentialId: pin.id, personId: 'tanaka', factor: 'pin' },
+    });
     expect(door.world.failures.get('tanaka')).toBeUndefined();
     expect(door.raised('pin-lockout')).toEqual([]);
     expect(door.effects.some((e) => e.type === 'count-failure')).toBe(false);
@@ -617,14 +723,31 @@ function play(door: Door, actions: readonly Action[]): Door {
   for (const a of actions) {
     if (a.t === 'card' || a.t === 'pin' || a.t === 'exit') door.flush();
     switch (a.t) {
-      case 'card': door.read('reader', 'card', a.card!); break;
-      case 'pin': door.read('keypad', 'pin', a.pin!); break;
-      case 'exit': door.read('exit', 'card', a.card!); break;
-      case 'wait': door.advance(a.ms!); break;
-      case 'late': door.world.now += a.ms!; break;
-      case 'revoke': if (a.who === 'jane') door.world.setLeft('sato'); else door.world.revokeGrants(a.who!); break;
-      case 'cancel': door.feed({ type: 'cancel' }); break;
-      case 'storage-fault': door.failNextCommits = 1; break;
+      case 'card':
+        door.read('reader', 'card', a.card!);
+        break;
+      case 'pin':
+        door.read('keypad', 'pin', a.pin!);
+        break;
+      case 'exit':
+        door.read('exit', 'card', a.card!);
+        break;
+      case 'wait':
+        door.advance(a.ms!);
+        break;
+      case 'late':
+        door.world.now += a.ms!;
+        break;
+      case 'revoke':
+        if (a.who === 'jane') door.world.setLeft('sato');
+        else door.world.revokeGrants(a.who!);
+        break;
+      case 'cancel':
+        door.feed({ type: 'cancel' });
+        break;
+      case 'storage-fault':
+        door.failNextCommits = 1;
+        break;
     }
   }
   door.flush();
@@ -634,70 +757,91 @@ function play(door: Door, actions: readonly Action[]): Door {
 
 describe('properties of the access flow over random input sequences', () => {
   it('no release without a committed grant whose every person passes the rules at the commit (a visitor only with the host)', () => {
-    fc.assert(fc.property(setup, fc.array(action, { maxLength: 40 }), (settings, actions) => {
-      const door = lab(settings);
-      // Asked as each grant commits, on the data of that moment, before its occupancy moves.
-      door.beforeGrantCommit = (records) => {
-        for (const r of records) {
-          const person = door.world.people.get(r.personId!)!;
-          const credential = door.world.credentials.find((c) => c.personId === person.id && c.kind === 'card');
-          const decision = decidePass(door.world.facts().request(person, credential, r.direction));
-          expect(decision.ok, `${r.personId} ${r.direction} passes`).toBe(true);
-          if (r.direction === 'in') expect(r.factors).toEqual(['card', 'pin']);
-          if (person.kind === 'visitor' && r.direction === 'in') {
-            // With the host: entering together, or linked to the host's own entry just before.
-            expect(r.linkedPersonId).toBe('sato');
-            const host = door.world.people.get('sato')!;
-            expect(decidePass(door.world.facts().request(host, door.world.credentials.find((c) => c.personId === 'sato' && c.kind === 'card'), 'in')).ok).toBe(true);
+    fc.assert(
+      fc.property(setup, fc.array(action, { maxLength: 40 }), (settings, actions) => {
+        const door = lab(settings);
+        // Asked as each grant commits, on the data of that moment, before its occupancy moves.
+        door.beforeGrantCommit = (records) => {
+          for (const r of records) {
+            const person = door.world.people.get(r.personId!)!;
+            const credential = door.world.credentials.find((c) => c.personId === person.id && c.kind === 'card');
+            const decision = decidePass(door.world.facts().request(person, credential, r.direction));
+            expect(decision.ok, `${r.personId} ${r.direction} passes`).toBe(true);
+            if (r.direction === 'in') expect(r.factors).toEqual(['card', 'pin']);
+            if (person.kind === 'visitor' && r.direction === 'in') {
+              // With the host: entering together, or linked to the host's own entry just before.
+              expect(r.linkedPersonId).toBe('sato');
+              const host = door.world.people.get('sato')!;
+              expect(
+                decidePass(
+                  door.world.facts().request(
+                    host,
+                    door.world.credentials.find((c) => c.personId === 'sato' && c.kind === 'card'),
+                    'in',
+                  ),
+                ).ok,
+              ).toBe(true);
+            }
           }
+        };
+        play(door, actions);
+        for (const s of door.steps) {
+          const releases = s.effects.filter((e) => e.type === 'release');
+          if (!releases.length) continue;
+          expect(s.input.type).toBe('committed');
+          const seqs = s.input.type === 'committed' ? s.input.seqs : [];
+          const records = door.log.filter((r) => seqs.includes(r.seq));
+          expect(records.length).toBeGreaterThan(0);
+          expect(records.every((r) => r.decision === 'granted')).toBe(true);
+          expect(releases).toEqual([{ type: 'release', seq: Math.max(...seqs) }]);
         }
-      };
-      play(door, actions);
-      for (const s of door.steps) {
-        const releases = s.effects.filter((e) => e.type === 'release');
-        if (!releases.length) continue;
-        expect(s.input.type).toBe('committed');
-        const seqs = s.input.type === 'committed' ? s.input.seqs : [];
-        const records = door.log.filter((r) => seqs.includes(r.seq));
-        expect(records.length).toBeGreaterThan(0);
-        expect(records.every((r) => r.decision === 'granted')).toBe(true);
-        expect(releases).toEqual([{ type: 'release', seq: Math.max(...seqs) }]);
-      }
-    }), { numRuns: 1000 });
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it('a duress PIN always raises the duress alarm, whatever happens after; no duress alarm without one', () => {
-    fc.assert(fc.property(setup, fc.array(action, { maxLength: 40 }), (settings, actions) => {
-      const door = play(lab(settings), actions);
-      const isDuress = (s: Door['steps'][number]) => s.input.type === 'verified' && s.input.result.outcome === 'match' && s.input.result.credential.use === 'duress';
-      door.steps.forEach((s, i) => {
-        if (!isDuress(s)) return;
-        const later = door.steps.slice(i).flatMap((x) => x.effects).filter((e) => e.type === 'raise' && e.event.type === 'duress');
-        expect(later.length, 'a duress alarm after the duress PIN').toBeGreaterThan(0);
-      });
-      if (!door.steps.some(isDuress)) expect(door.raised('duress')).toEqual([]);
-    }), { numRuns: 1000 });
+    fc.assert(
+      fc.property(setup, fc.array(action, { maxLength: 40 }), (settings, actions) => {
+        const door = play(lab(settings), actions);
+        const isDuress = (s: Door['steps'][number]) =>
+          s.input.type === 'verified' && s.input.result.outcome === 'match' && s.input.result.credential.use === 'duress';
+        door.steps.forEach((s, i) => {
+          if (!isDuress(s)) return;
+          const later = door.steps
+            .slice(i)
+            .flatMap((x) => x.effects)
+            .filter((e) => e.type === 'raise' && e.event.type === 'duress');
+          expect(later.length, 'a duress alarm after the duress PIN').toBeGreaterThan(0);
+        });
+        if (!door.steps.some(isDuress)) expect(door.raised('duress')).toEqual([]);
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it('a deadline passed never grants: no one whose wait ended is let in by it', () => {
-    fc.assert(fc.property(setup, fc.array(action, { maxLength: 40 }), (settings, actions) => {
-      const door = play(lab(settings), actions);
-      for (const s of door.steps) {
-        // Whoever waited past their deadline when this input came is not among those it grants.
-        const expired: (number | null)[] = [];
-        if (s.before.factor.phase === 'awaiting-factor' && s.now >= s.before.factor.deadline) expired.push(s.before.factor.attempt.source.seq);
-        if (s.before.group.phase === 'gathering' && s.now >= s.before.group.deadline) {
-          for (const a of [...s.before.group.holders, ...s.before.group.visitors]) expired.push(a.source.seq);
+    fc.assert(
+      fc.property(setup, fc.array(action, { maxLength: 40 }), (settings, actions) => {
+        const door = play(lab(settings), actions);
+        for (const s of door.steps) {
+          // Whoever waited past their deadline when this input came is not among those it grants.
+          const expired: (number | null)[] = [];
+          if (s.before.factor.phase === 'awaiting-factor' && s.now >= s.before.factor.deadline) expired.push(s.before.factor.attempt.source.seq);
+          if (s.before.group.phase === 'gathering' && s.now >= s.before.group.deadline) {
+            for (const a of [...s.before.group.holders, ...s.before.group.visitors]) expired.push(a.source.seq);
+          }
+          if (!expired.length) continue;
+          for (const e of s.effects) {
+            if (e.type !== 'commit') continue;
+            for (const r of e.records) if (r.decision === 'granted') expect(expired).not.toContain(r.deviceSeq);
+          }
+          // And the state waits for nothing already due.
+          const next = nextDeadline(s.after);
+          expect(next === null || next > s.now).toBe(true);
         }
-        if (!expired.length) continue;
-        for (const e of s.effects) {
-          if (e.type !== 'commit') continue;
-          for (const r of e.records) if (r.decision === 'granted') expect(expired).not.toContain(r.deviceSeq);
-        }
-        // And the state waits for nothing already due.
-        const next = nextDeadline(s.after);
-        expect(next === null || next > s.now).toBe(true);
-      }
-    }), { numRuns: 1000 });
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
