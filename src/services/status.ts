@@ -35,8 +35,8 @@ export class StatusService {
     return running(this.deps).health();
   }
 
-  /** Subscribes to the live feed; returns the unsubscribe. */
-  on<K extends keyof Feed>(name: K, fn: (payload: Feed[K]) => void): () => void {
-    return running(this.deps).ctx.bus.on(name, fn);
+  /** Subscribes to the live feed; returns the unsubscribe. `owner` names the listener if it throws. */
+  on<K extends keyof Feed>(name: K, fn: (payload: Feed[K]) => void, owner: string): () => void {
+    return running(this.deps).ctx.bus.on(name, fn, owner);
   }
 }

@@ -105,13 +105,13 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
       if (event.type !== 'credential' || event.seq === undefined) return;
       received.set(key(deviceId, event.boot, event.seq), receivedAt);
       if (received.size > MAX_PENDING) received.delete(received.keys().next().value!);
-    }),
+    }, 'metrics'),
     status.on('entry', (record) => {
       if (record.kind !== 'decision') return;
       // Records of one decision are emitted together, synchronously: gather them, then measure once.
       if (batch.length === 0) queueMicrotask(flush);
       batch.push(record);
-    }),
+    }, 'metrics'),
   ];
   api.addHook('onClose', async () => {
     for (const off of offs) off();

@@ -179,8 +179,8 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
       pending.push(item);
     };
     unsubscribe.push(
-      status.on('entry', (record) => take({ kind: 'entry', record })),
-      status.on('raised', (event) => take({ kind: 'raised', event })),
+      status.on('entry', (record) => take({ kind: 'entry', record }), 'live-stream'),
+      status.on('raised', (event) => take({ kind: 'raised', event }), 'live-stream'),
     );
     res.on('close', () => end());
     res.on('error', () => end());
