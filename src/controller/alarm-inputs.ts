@@ -12,21 +12,25 @@ export class AlarmInputs implements Extension {
   constructor(private readonly ctx: Context) {}
 
   start(): void {
-    this.off = this.ctx.bus.on('device.event', ({ deviceId, event }) => {
-      if (event.type !== 'input') return;
-      const { power } = this.ctx.site; // read each time: a reload may change it
-      const key = `${deviceId}/${event.input}`;
-      const was = this.levels.get(key);
-      this.levels.set(key, event.active);
-      if (was === event.active) return;
-      if (event.input === 'tamper') {
-        this.raise(deviceId, event.active, 'tamper', 'tamper-cleared');
-      } else if (deviceId === power.primaryFailInput) {
-        this.raise(deviceId, event.active, 'primary-power-failed', 'primary-power-restored');
-      } else if (deviceId === power.standbyTroubleInput) {
-        this.raise(deviceId, event.active, 'standby-power-trouble', 'standby-power-restored');
-      }
-    }, this.name);
+    this.off = this.ctx.bus.on(
+      'device.event',
+      ({ deviceId, event }) => {
+        if (event.type !== 'input') return;
+        const { power } = this.ctx.site; // read each time: a reload may change it
+        const key = `${deviceId}/${event.input}`;
+        const was = this.levels.get(key);
+        this.levels.set(key, event.active);
+        if (was === event.active) return;
+        if (event.input === 'tamper') {
+          this.raise(deviceId, event.active, 'tamper', 'tamper-cleared');
+        } else if (deviceId === power.primaryFailInput) {
+          this.raise(deviceId, event.active, 'primary-power-failed', 'primary-power-restored');
+        } else if (deviceId === power.standbyTroubleInput) {
+          this.raise(deviceId, event.active, 'standby-power-trouble', 'standby-power-restored');
+        }
+      },
+      this.name,
+    );
   }
 
   stop(): void {

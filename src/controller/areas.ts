@@ -21,9 +21,13 @@ export class Areas implements Extension {
   ) {}
 
   start(): void {
-    this.off = this.ctx.bus.on('device.event', ({ deviceId, event }) => {
-      if (event.type === 'input') this.onInput(deviceId, event);
-    }, this.name);
+    this.off = this.ctx.bus.on(
+      'device.event',
+      ({ deviceId, event }) => {
+        if (event.type === 'input') this.onInput(deviceId, event);
+      },
+      this.name,
+    );
     // A release that was on when the controller stopped is on again: it ended with the emergency, not with us.
     for (const area of this.ctx.site.areas) {
       if (this.ctx.store.areas.mode(area.id).mode === 'emergency') this.applyEmergency(area, true);
@@ -70,7 +74,13 @@ export class Areas implements Extension {
       const { store } = this.ctx;
       const record = store.transaction(() => {
         store.areas.setMode(areaId, mode, roles, opts.by, at);
-        return store.entryLog.append({ at, kind: 'mode', areaId, reason: `mode-${mode}`, detail: { previous, by: opts.by, ...(mode === 'lockdown' ? { allowedRoles: roles } : {}) } });
+        return store.entryLog.append({
+          at,
+          kind: 'mode',
+          areaId,
+          reason: `mode-${mode}`,
+          detail: { previous, by: opts.by, ...(mode === 'lockdown' ? { allowedRoles: roles } : {}) },
+        });
       });
       this.ctx.bus.emit('entry', record);
     } catch (err) {
@@ -79,8 +89,11 @@ export class Areas implements Extension {
       if (mode !== 'emergency' && previous !== 'emergency') return false;
     }
     this.ctx.alarms.raise({
-      category: mode === 'normal' ? 'system' : 'alarm', type: `area-${mode === 'normal' ? 'normal' : mode === 'lockdown' ? 'locked-down' : 'emergency-release'}`,
-      severity: mode === 'normal' ? 'info' : 'alarm', source: areaId, detail: { by: opts.by, previous },
+      category: mode === 'normal' ? 'system' : 'alarm',
+      type: `area-${mode === 'normal' ? 'normal' : mode === 'lockdown' ? 'locked-down' : 'emergency-release'}`,
+      severity: mode === 'normal' ? 'info' : 'alarm',
+      source: areaId,
+      detail: { by: opts.by, previous },
     });
     if (mode === 'emergency' || previous === 'emergency') this.applyEmergency(area, mode === 'emergency');
     if (mode === 'lockdown') {
@@ -124,7 +137,13 @@ export class Areas implements Extension {
     const schedule = area.schedule ? this.ctx.site.schedules.find((s) => s.id === area.schedule) : undefined;
     const open = schedule ? isWithinSchedule(schedule, this.ctx.now(), this.ctx.site.site.timezone) : true;
     if (open) {
-      this.ctx.alarms.raiseLimited(`motion:${deviceId}`, 60_000, { category: 'alarm', type: 'motion', severity: 'info', source: area.id, detail: { device: deviceId, input } });
+      this.ctx.alarms.raiseLimited(`motion:${deviceId}`, 60_000, {
+        category: 'alarm',
+        type: 'motion',
+        severity: 'info',
+        source: area.id,
+        detail: { device: deviceId, input },
+      });
       return;
     }
     this.ctx.alarms.raise({ category: 'alarm', type: 'intrusion', severity: 'alarm', source: area.id, detail: { device: deviceId, input } });

@@ -99,7 +99,10 @@ export class Bus {
   private fault(f: ListenerFault): void {
     if (!this.onListenerFault) {
       if (this.unreported) this.unreported.push(f.error);
-      else queueMicrotask(() => { throw f.error; });
+      else
+        queueMicrotask(() => {
+          throw f.error;
+        });
       return;
     }
     try {

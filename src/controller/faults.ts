@@ -24,7 +24,10 @@ export function listenerFaultReporter(deps: { log: Logger; alarms: Pick<Alarms, 
     reporting = true;
     try {
       deps.alarms.raiseLimited(`listener-fault:${owner}:${event}`, LISTENER_FAULT_WINDOW_MS, {
-        category: 'system', type: 'listener-fault', severity: 'alarm', source: owner,
+        category: 'system',
+        type: 'listener-fault',
+        severity: 'alarm',
+        source: owner,
         detail: { event, error: error instanceof Error ? error.message : String(error) },
       });
     } finally {
@@ -40,13 +43,20 @@ export class Faults implements Extension {
   constructor(private readonly ctx: Context) {}
 
   start(): void {
-    this.off = this.ctx.bus.on('device.rejected', (info) => {
-      const source = info.deviceId ?? info.topic ?? 'unknown';
-      this.ctx.alarms.raiseLimited(`device-fault:${source}`, 10_000, {
-        category: 'device', type: 'device-fault', severity: 'warning', source,
-        detail: { reason: info.reason, topic: info.topic ?? null, rejectedSoFar: this.ctx.counters.rejected },
-      });
-    }, this.name);
+    this.off = this.ctx.bus.on(
+      'device.rejected',
+      (info) => {
+        const source = info.deviceId ?? info.topic ?? 'unknown';
+        this.ctx.alarms.raiseLimited(`device-fault:${source}`, 10_000, {
+          category: 'device',
+          type: 'device-fault',
+          severity: 'warning',
+          source,
+          detail: { reason: info.reason, topic: info.topic ?? null, rejectedSoFar: this.ctx.counters.rejected },
+        });
+      },
+      this.name,
+    );
   }
 
   stop(): void {
@@ -57,7 +67,10 @@ export class Faults implements Extension {
   brokerRefused(r: BrokerRefusal): void {
     this.ctx.counters.rejected++;
     this.ctx.alarms.raiseLimited(`mqtt-refused:${r.what}:${r.username ?? r.address ?? '?'}`, 10_000, {
-      category: 'security', type: `mqtt-${r.what}-refused`, severity: 'alarm', source: r.username ?? r.address ?? null,
+      category: 'security',
+      type: `mqtt-${r.what}-refused`,
+      severity: 'alarm',
+      source: r.username ?? r.address ?? null,
       detail: { ...r },
     });
   }

@@ -83,21 +83,33 @@ export class LogKeeper implements Extension {
 
     // The broker link comes up after the extensions start (and again after each outage): the
     // latest checkpoint is published then, whatever was written while there was no client.
-    this.off.push(this.ctx.bus.on('broker.link', ({ connected }) => {
-      if (!connected) return;
-      const last = this.latest();
-      if (last) this.publish(last);
-    }, this.name));
-    this.off.push(this.ctx.bus.on('entry', () => {
-      this.sinceCheckpoint++;
-      // Signed after the decision path returns, never inside it.
-      if (this.sinceCheckpoint >= this.threshold(this.promised) && !this.pending) {
-        this.pending = setImmediate(() => {
-          this.pending = undefined;
-          this.checkpoint('periodic');
-        });
-      }
-    }, this.name));
+    this.off.push(
+      this.ctx.bus.on(
+        'broker.link',
+        ({ connected }) => {
+          if (!connected) return;
+          const last = this.latest();
+          if (last) this.publish(last);
+        },
+        this.name,
+      ),
+    );
+    this.off.push(
+      this.ctx.bus.on(
+        'entry',
+        () => {
+          this.sinceCheckpoint++;
+          // Signed after the decision path returns, never inside it.
+          if (this.sinceCheckpoint >= this.threshold(this.promised) && !this.pending) {
+            this.pending = setImmediate(() => {
+              this.pending = undefined;
+              this.checkpoint('periodic');
+            });
+          }
+        },
+        this.name,
+      ),
+    );
     this.startCheckpointTimer(settings);
     this.pruneTimer = setInterval(() => this.prune(), DAY_MS);
     this.pruneTimer.unref();
@@ -135,7 +147,10 @@ export class LogKeeper implements Extension {
   }
 
   private get promise(): { nextWithin: number; nextWithinSeconds: number } {
-    return { nextWithin: nextWithinFor(this.ctx.site.log.checkpointEveryRecords), nextWithinSeconds: nextWithinSecondsFor(this.ctx.site.log.checkpointIntervalSeconds) };
+    return {
+      nextWithin: nextWithinFor(this.ctx.site.log.checkpointEveryRecords),
+      nextWithinSeconds: nextWithinSecondsFor(this.ctx.site.log.checkpointIntervalSeconds),
+    };
   }
 
   /**
@@ -209,7 +224,11 @@ export class LogKeeper implements Extension {
       // Numbered on from what this keeper wrote: checkpoints deleted while it runs are not renumbered over.
       const next = checkpoints.nextOrdinal();
       const minOrdinal = this.lastOrdinal == null ? 0 : this.lastOrdinal + 1;
-      if (next < minOrdinal) this.missing(`the entry log's checkpoints end at #${next - 1} but #${this.lastOrdinal} was written: signed checkpoints were deleted`, { from: next, to: this.lastOrdinal! });
+      if (next < minOrdinal)
+        this.missing(`the entry log's checkpoints end at #${next - 1} but #${this.lastOrdinal} was written: signed checkpoints were deleted`, {
+          from: next,
+          to: this.lastOrdinal!,
+        });
       const cp = checkpoints.write(this.key, { kind, at: this.ctx.now().toISOString(), ...this.promise, minOrdinal });
       this.lastOrdinal = cp.ordinal;
       this.covered = cp.count;

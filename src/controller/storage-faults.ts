@@ -43,7 +43,10 @@ export class StorageFaults {
       this.last = now().getTime();
       log.error({ err, source: fault.source, during: fault.during, ...fault.detail }, `storage fault: ${fault.during} (${fault.source}) could not be written`);
       alarms.raiseLimited(`storage-fault:${fault.source}`, STORAGE_FAULT_WINDOW_MS, {
-        category: 'system', type: 'storage-fault', severity: 'alarm', source: fault.source,
+        category: 'system',
+        type: 'storage-fault',
+        severity: 'alarm',
+        source: fault.source,
         detail: { error, during: fault.during, ...fault.detail },
       });
     } catch {

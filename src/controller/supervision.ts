@@ -27,13 +27,17 @@ export class Supervision implements Extension {
   start(): void {
     const { bus } = this.ctx;
     this.unsubscribe.push(
-      bus.on('device.status', ({ deviceId, status }) => {
-        const h = this.health.get(deviceId);
-        if (!h) return;
-        if (status.firmware) h.firmware = status.firmware;
-        if (status.online) this.seen(deviceId);
-        else this.setOnline(deviceId, false, 'reported offline (last will or shutdown)');
-      }, this.name),
+      bus.on(
+        'device.status',
+        ({ deviceId, status }) => {
+          const h = this.health.get(deviceId);
+          if (!h) return;
+          if (status.firmware) h.firmware = status.firmware;
+          if (status.online) this.seen(deviceId);
+          else this.setOnline(deviceId, false, 'reported offline (last will or shutdown)');
+        },
+        this.name,
+      ),
       bus.on('device.event', ({ deviceId }) => this.seen(deviceId), this.name),
     );
     this.timer = setInterval(() => this.checkSilence(), 1000);
@@ -59,7 +63,8 @@ export class Supervision implements Extension {
       if (this.ctx.index.devices.get(id)?.transport === 'gpio') continue;
       const limit = (this.ctx.index.devices.get(id)?.heartbeatSeconds ?? 60) * 1000;
       const since = h.lastSeen ?? this.startedAt;
-      if (h.online !== false && now - since > limit) this.setOnline(id, false, h.lastSeen ? `silent for more than ${limit / 1000} s` : `not heard from since start (${limit / 1000} s)`);
+      if (h.online !== false && now - since > limit)
+        this.setOnline(id, false, h.lastSeen ? `silent for more than ${limit / 1000} s` : `not heard from since start (${limit / 1000} s)`);
     }
   }
 

@@ -25,7 +25,10 @@ describe('faults in the controller', () => {
     dataDir = prepared.dataDir;
     await enrol({ dataDir }, { name: '佐藤 花子', card: 'A0000001', pin: '2580', duressPin: '2581', areas: ['lab'] });
     controller = await Controller.start({
-      site: prepared.site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() },
+      site: prepared.site,
+      dataDir,
+      log: pino({ level: 'silent' }),
+      broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() },
     });
     sim = await Simulator.start({ site: prepared.site, url: controller.brokerUrl, secrets: loadSecrets(dataDir), ca: readCa(dataDir) });
     await waitFor(() => controller.doors.state('lab-main')?.lock === 'locked', 5000, 'lab locked');
@@ -39,12 +42,20 @@ describe('faults in the controller', () => {
     const { bus, store, counters } = controller.ctx;
     // Added first of the test's listeners, after the controller's own: each throws on every call.
     const offs = [
-      bus.on('entry', () => {
-        throw new Error('entry listener broke');
-      }, 'test-entry-listener'),
-      bus.on('raised', (e) => {
-        if (e.type !== 'listener-fault') throw new Error('raised listener broke');
-      }, 'test-raised-listener'),
+      bus.on(
+        'entry',
+        () => {
+          throw new Error('entry listener broke');
+        },
+        'test-entry-listener',
+      ),
+      bus.on(
+        'raised',
+        (e) => {
+          if (e.type !== 'listener-fault') throw new Error('raised listener broke');
+        },
+        'test-raised-listener',
+      ),
     ];
     try {
       const shown = sim.expectCommand('lab-reader', (c) => c.command === 'indicate' && c.pattern !== 'pin-required', 4000, 'outcome');
@@ -55,9 +66,12 @@ describe('faults in the controller', () => {
       const duress = await waitFor(() => store.events.recent(20, 'duress')[0], 2000, 'duress alarm');
       expect(duress.detail).toMatchObject({ seq: record.seq });
       const faults = store.events.recent(20, 'listener-fault');
-      expect(faults.map((f) => [f.source, f.detail?.event])).toEqual(expect.arrayContaining([
-        ['test-entry-listener', 'entry'], ['test-raised-listener', 'raised'],
-      ]));
+      expect(faults.map((f) => [f.source, f.detail?.event])).toEqual(
+        expect.arrayContaining([
+          ['test-entry-listener', 'entry'],
+          ['test-raised-listener', 'raised'],
+        ]),
+      );
       expect(counters.listenerFaults).toBeGreaterThanOrEqual(2);
     } finally {
       for (const off of offs) off();

@@ -20,9 +20,13 @@ describe('bus', () => {
     bus.onListenerFault = (f) => faults.push(f);
     const ran: string[] = [];
     bus.on('broker.link', () => ran.push('first'), 'first');
-    bus.on('broker.link', () => {
-      throw new Error('publisher down');
-    }, 'publisher');
+    bus.on(
+      'broker.link',
+      () => {
+        throw new Error('publisher down');
+      },
+      'publisher',
+    );
     bus.on('broker.link', () => ran.push('last'), 'last');
     expect(() => bus.emit('broker.link', link)).not.toThrow();
     expect(ran).toEqual(['first', 'last']);
@@ -36,12 +40,19 @@ describe('bus', () => {
     bus.on('broker.link', () => {
       throw new Error('sync');
     });
-    bus.on('broker.link', (async () => {
-      throw new Error('async');
-    }) as () => void, 'slow');
+    bus.on(
+      'broker.link',
+      (async () => {
+        throw new Error('async');
+      }) as () => void,
+      'slow',
+    );
     bus.emit('broker.link', link);
     await new Promise((r) => setImmediate(r));
-    expect(faults.map((f) => [f.owner, (f.error as Error).message])).toEqual([[expect.stringMatching(/bus\.test\.ts:\d+/), 'sync'], ['slow', 'async']]);
+    expect(faults.map((f) => [f.owner, (f.error as Error).message])).toEqual([
+      [expect.stringMatching(/bus\.test\.ts:\d+/), 'sync'],
+      ['slow', 'async'],
+    ]);
   });
 
   it('removes exactly the listener it added', () => {
@@ -57,22 +68,34 @@ describe('bus', () => {
   it('with no one told of faults, every listener still runs and then the first error is thrown', () => {
     const bus = new Bus();
     const ran: string[] = [];
-    bus.on('broker.link', () => {
-      throw new Error('first');
-    }, 'a');
-    bus.on('broker.link', () => {
-      // A nested emit with its own failing listener does not lose the outer one's error.
-      bus.emit('device.rejected', { reason: 'x' } as never);
-    }, 'b');
-    bus.on('device.rejected', () => {
-      throw new Error('inner');
-    }, 'c');
+    bus.on(
+      'broker.link',
+      () => {
+        throw new Error('first');
+      },
+      'a',
+    );
+    bus.on(
+      'broker.link',
+      () => {
+        // A nested emit with its own failing listener does not lose the outer one's error.
+        bus.emit('device.rejected', { reason: 'x' } as never);
+      },
+      'b',
+    );
+    bus.on(
+      'device.rejected',
+      () => {
+        throw new Error('inner');
+      },
+      'c',
+    );
     bus.on('broker.link', () => ran.push('last'), 'd');
     expect(() => bus.emit('broker.link', link)).toThrow('first');
     expect(ran).toEqual(['last']);
   });
 
-  it('the controller\'s report: logged with the owner, counted, one listener-fault event per window, no loop through raised', () => {
+  it("the controller's report: logged with the owner, counted, one listener-fault event per window, no loop through raised", () => {
     const db = openDatabase(mkdtempSync(join(tmpdir(), 'tobira-bus-')));
     const bus = new Bus();
     let now = new Date('2026-12-01T09:00:00.000Z');
@@ -83,9 +106,13 @@ describe('bus', () => {
     bus.onListenerFault = listenerFaultReporter({ log, alarms, counters });
     const raised: RaisedEvent[] = [];
     // Throws on every raised event, its own listener-fault event included.
-    bus.on('raised', () => {
-      throw new Error('stream gone');
-    }, 'live-stream');
+    bus.on(
+      'raised',
+      () => {
+        throw new Error('stream gone');
+      },
+      'live-stream',
+    );
     bus.on('raised', (e) => raised.push(e), 'collector');
     alarms.raise({ category: 'door', type: 'door-forced', severity: 'alarm', source: 'd1' });
     alarms.raise({ category: 'door', type: 'door-forced', severity: 'alarm', source: 'd2' });
