@@ -33,10 +33,11 @@ const CSV_COLUMNS: { field: keyof EntryRecord; en: string; ja: string }[] = [
 ];
 const REASON_TEXT = { en: 'reason (text)', ja: '理由（説明）' };
 
-/** One export line (JSON Lines): every chained field as stored, then prevHash and hash. */
+/** One export line (JSON Lines): every chained field as stored, its encoding version, then prevHash and hash. */
 export function exportRecord(r: EntryRecord): Record<string, unknown> {
   const line: Record<string, unknown> = {};
   for (const f of ENTRY_FIELDS) line[f] = r[f];
+  line.chainVersion = r.chainVersion;
   line.prevHash = r.prevHash;
   line.hash = r.hash;
   return line;

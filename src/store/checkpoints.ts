@@ -1,5 +1,6 @@
-// Signed checkpoints of the entry log: (record count, head hash, time) signed with the gateway's
-// Ed25519 key. A checkpoint pins the chain: rewriting, truncating or re-chaining records before it
+// Signed checkpoints of a log (the entry log's and the audit log's, each in its own table and under
+// its own first line: `ChainLog`, hash-chain.ts): (record count, head hash, time) signed with the
+// gateway's Ed25519 key. A checkpoint pins the chain: rewriting, truncating or re-chaining records before it
 // no longer matches a signature the intruder cannot make. A prune checkpoint also anchors the first
 // record kept after pruning (its seq and prev_hash), so the remainder verifies without what went.
 //
@@ -14,6 +15,7 @@ import { sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from './db.js';
 import { CHECKPOINT_KINDS, type CheckpointKind } from '../policy/vocabulary.js';
+import { AUDIT_CHAIN, chainHead, ENTRY_CHAIN, type ChainLog } from './hash-chain.js';
 
 export type { CheckpointKind };
 
@@ -47,9 +49,9 @@ export interface StoredCheckpoint extends Checkpoint {
   nextWithinSeconds: number | null;
 }
 
-export const CHECKPOINT_MESSAGE_VERSION = 'tobira-checkpoint-v1';
+export const CHECKPOINT_MESSAGE_VERSION = ENTRY_CHAIN.checkpointDomain;
 /** The audit log's checkpoints are signed under their own first line, so one can never pass for the other. */
-export const AUDIT_CHECKPOINT_MESSAGE_VERSION = 'tobira-audit-checkpoint-v1';
+export const AUDIT_CHECKPOINT_MESSAGE_VERSION = AUDIT_CHAIN.checkpointDomain;
 
 /**
  * The most records the log keeper lets follow a checkpoint before the next, for a schedule of one
@@ -263,19 +265,17 @@ export function lateInTailOf(db: Db, table: 'entry_log' | 'audit_log'): LateInTa
   };
 }
 
-const EMPTY_HEAD_HASH = '0'.repeat(64);
-
-/** The head of the entry log as stored: (seq, hash) of the last record, or (0, genesis). */
-export function logHead(db: Db): { count: number; headHash: string } {
-  const row = db.prepare('SELECT seq, hash FROM entry_log ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
-  return row ? { count: row.seq, headHash: row.hash } : { count: 0, headHash: EMPTY_HEAD_HASH };
+/** The head of a log (the entry log unless named) as a checkpoint counts it: (seq, hash) of the last record, or (0, genesis). */
+export function logHead(db: Db, log: ChainLog = ENTRY_CHAIN): { count: number; headHash: string } {
+  const head = chainHead(db, log);
+  return { count: head.seq, headHash: head.hash };
 }
 
-/** Signs the log's current head and stores the checkpoint. Call inside the transaction it must commit with, if any. */
 /**
- * Signs the log's current head and stores the checkpoint (v2: the next ordinal, and `nextWithin`:
- * given, else the latest checkpoint's, else the default schedule's). Call inside the transaction it
- * must commit with, if any.
+ * Signs the current head of a log (the entry log unless `log` names another) and stores the
+ * checkpoint in that log's table, under that log's first line (v2: the next ordinal, and the
+ * promise: given, else the latest checkpoint's, else the default schedule's where the log has one).
+ * Call inside the transaction it must commit with, if any.
  */
 export function writeCheckpoint(
   db: Db,
@@ -284,17 +284,19 @@ export function writeCheckpoint(
     kind: CheckpointKind; at: string; anchorSeq?: number | null; anchorPrevHash?: string | null; nextWithin?: number; nextWithinSeconds?: number;
     /** At least this ordinal (the writer's own count, when the table has lost some). */
     minOrdinal?: number;
+    log?: ChainLog;
   },
 ): StoredCheckpoint {
-  const store = new CheckpointStore(db);
-  const head = logHead(db);
+  const log = opts.log ?? ENTRY_CHAIN;
+  const store = new CheckpointStore(db, log.checkpointTable);
+  const head = logHead(db, log);
   const latest = store.latest();
   const cp = signCheckpoint({
     kind: opts.kind, ...head, at: opts.at, anchorSeq: opts.anchorSeq ?? null, anchorPrevHash: opts.anchorPrevHash ?? null,
     ordinal: Math.max(store.nextOrdinal(), opts.minOrdinal ?? 0),
-    nextWithin: opts.nextWithin ?? latest?.nextWithin ?? DEFAULT_NEXT_WITHIN,
-    nextWithinSeconds: opts.nextWithinSeconds ?? latest?.nextWithinSeconds ?? DEFAULT_NEXT_WITHIN_SECONDS,
-  }, privateKey);
+    nextWithin: opts.nextWithin ?? latest?.nextWithin ?? (log.promiseByDefault ? DEFAULT_NEXT_WITHIN : null),
+    nextWithinSeconds: opts.nextWithinSeconds ?? latest?.nextWithinSeconds ?? (log.promiseByDefault ? DEFAULT_NEXT_WITHIN_SECONDS : null),
+  }, privateKey, log.checkpointDomain);
   return store.insert(cp);
 }
 

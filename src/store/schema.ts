@@ -275,4 +275,10 @@ export const migrations: string[] = [
   ALTER TABLE audit_checkpoints ADD COLUMN next_within INTEGER;
   ALTER TABLE audit_checkpoints ADD COLUMN next_within_s INTEGER;
   `,
+  `
+  -- The hash chain's encoding version of each record (hash-chain.ts), which its hash also covers:
+  -- NULL for a record written before versions (v1), 2 for every record written since.
+  ALTER TABLE entry_log ADD COLUMN chain_version INTEGER;
+  ALTER TABLE audit_log ADD COLUMN chain_version INTEGER;
+  `,
 ];

@@ -1,8 +1,8 @@
-// Verifying the entry log off the event loop, in parallel: worker threads (verify-worker.ts), each
-// with its own read-only connection to the database file, run the steps of entry-log.ts's
-// verification — the plan, the checkpoint signatures in batches, the walk in chunks of the seq
+// Verifying a log (the entry log or the audit log: `ChainLog`, hash-chain.ts) off the event loop, in
+// parallel: worker threads (verify-worker.ts), each with its own read-only connection to the
+// database file, run the steps of hash-chain-verify.ts's verification — the plan, the checkpoint signatures in batches, the walk in chunks of the seq
 // range — and this thread only hands out the tasks and settles the verdict: the first break in seq
-// order, exactly as `verifyEntryLog` reports it, whichever chunk finishes first.
+// order, exactly as `verifyLog` reports it, whichever chunk finishes first.
 //
 // Each chunk can be checked on its own because every record stores prev_hash: a chunk's first
 // record links to the hash of the record just before the chunk, read directly. Once a chunk breaks,
@@ -19,9 +19,10 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { Db } from './db.js';
 import { CheckpointStore, type StoredCheckpoint } from './checkpoints.js';
+import { AUDIT_CHAIN, CHAIN_LOGS, ENTRY_CHAIN, type ChainLog } from './hash-chain.js';
 import {
   checkSignatures, planVerify, settleVerify, verifyChunk, type ChunkTask, type VerifyBreak, type VerifyPlan, type VerifyResult,
-} from './entry-log.js';
+} from './hash-chain-verify.js';
 
 export interface VerifyFileOptions {
   /** Worker threads: default one per core (`os.availableParallelism()`); 0 runs every step in this thread, blocking it. */
@@ -37,11 +38,13 @@ export interface VerifyFileOptions {
 // ---------------------------------------------------------------------------------------------
 // Tasks: what a worker (or this thread) runs on its connection. Plain data both ways.
 
-export type VerifyTask =
+/** Every task names its log (absent: the entry log). */
+export type VerifyTask = { log?: ChainLog['name'] } & (
   | { kind: 'plan'; schedule?: boolean }
   | { kind: 'signatures'; fromId: number; toId: number; publicKey: string }
   | ({ kind: 'chunk' } & ChunkTask)
-  | { kind: 'first' };
+  | { kind: 'first' }
+);
 
 export interface PlanOutcome {
   /** Checkpoint ids in order, for the signature batches. */
@@ -59,28 +62,29 @@ export function openForVerify(file: string): Db {
   return db;
 }
 
-const checkpointsBetween = (db: Db, fromId: number, toId: number): StoredCheckpoint[] =>
-  new CheckpointStore(db).all().filter((cp) => cp.id >= fromId && cp.id <= toId);
+const checkpointsBetween = (db: Db, log: ChainLog, fromId: number, toId: number): StoredCheckpoint[] =>
+  new CheckpointStore(db, log.checkpointTable).all().filter((cp) => cp.id >= fromId && cp.id <= toId);
 
 /** Runs one task on a connection (the worker's, or this thread's with `workers: 0`). */
 export function runVerifyTask(db: Db, task: VerifyTask): unknown {
+  const log = CHAIN_LOGS[task.log ?? 'entry'];
   switch (task.kind) {
     case 'plan': {
       const own = !db.inTransaction;
       if (own) db.exec('BEGIN');
       try {
-        const cps = new CheckpointStore(db).all();
-        return { ids: cps.map((cp) => cp.id), planned: planVerify(db, cps, { schedule: task.schedule === true }) } satisfies PlanOutcome;
+        const cps = new CheckpointStore(db, log.checkpointTable).all();
+        return { ids: cps.map((cp) => cp.id), planned: planVerify(db, log, cps, { schedule: task.schedule === true }) } satisfies PlanOutcome;
       } finally {
         if (own && db.inTransaction) db.exec('COMMIT');
       }
     }
     case 'signatures':
-      return checkSignatures(checkpointsBetween(db, task.fromId, task.toId), createPublicKey(task.publicKey)) ?? null;
+      return checkSignatures(log, checkpointsBetween(db, log, task.fromId, task.toId), createPublicKey(task.publicKey)) ?? null;
     case 'chunk':
-      return verifyChunk(db, { from: task.from, to: task.to, prevHash: task.prevHash }) ?? null;
+      return verifyChunk(db, log, { from: task.from, to: task.to, prevHash: task.prevHash }) ?? null;
     case 'first':
-      return (db.prepare('SELECT min(seq) FROM entry_log').pluck(true).get() as number | null) ?? null;
+      return (db.prepare(`SELECT min(seq) FROM ${log.table}`).pluck(true).get() as number | null) ?? null;
   }
 }
 
@@ -199,7 +203,7 @@ export function verifyWorkerScript(): URL | undefined {
   if (here.pathname.endsWith('.js')) return new URL('./verify-worker.js', here);
   const root = new URL('../../', here);
   const compiled = new URL('dist/src/store/verify-worker.js', root);
-  const fresh = ['verify-worker', 'verify-parallel', 'entry-log', 'checkpoints'].every((name) => {
+  const fresh = ['verify-worker', 'verify-parallel', 'hash-chain', 'hash-chain-verify', 'checkpoints'].every((name) => {
     const js = fileURLToPath(new URL(`dist/src/store/${name}.js`, root));
     const ts = fileURLToPath(new URL(`src/store/${name}.ts`, root));
     return existsSync(js) && (!existsSync(ts) || statSync(js).mtimeMs >= statSync(ts).mtimeMs);
@@ -220,13 +224,23 @@ function split(from: number, to: number, size: number): [number, number][] {
   return out;
 }
 
+/** `verifyLogFile` of the entry log. */
+export function verifyEntryLogFile(file: string, publicKey?: KeyObject, opts: VerifyFileOptions = {}): Promise<VerifyResult> {
+  return verifyLogFile(file, ENTRY_CHAIN, publicKey, opts);
+}
+
+/** `verifyLogFile` of the audit log. */
+export function verifyAuditLogFile(file: string, publicKey?: KeyObject, opts: VerifyFileOptions = {}): Promise<VerifyResult> {
+  return verifyLogFile(file, AUDIT_CHAIN, publicKey, opts);
+}
+
 /**
- * Verifies the entry log in the database file as `verifyEntryLog` does — the same result, the same
- * first break — with the walk split into chunks run by worker threads, each on its own read-only
- * connection: the caller's event loop stays free. Records appended meanwhile are not covered (the
- * plan fixes the last record); a prune meanwhile makes it verify again from the new start.
+ * Verifies a log in the database file as `verifyLog` does — the same result, the same first break —
+ * with the walk split into chunks run by worker threads, each on its own read-only connection: the
+ * caller's event loop stays free. Records appended meanwhile are not covered (the plan fixes the
+ * last record); a prune meanwhile makes it verify again from the new start.
  */
-export async function verifyEntryLogFile(file: string, publicKey?: KeyObject, opts: VerifyFileOptions = {}): Promise<VerifyResult> {
+export async function verifyLogFile(file: string, log: ChainLog, publicKey?: KeyObject, opts: VerifyFileOptions = {}): Promise<VerifyResult> {
   if (!existsSync(file)) {
     throw Object.assign(new Error(`no database at ${file}`), { code: 'SQLITE_CANTOPEN' });
   }
@@ -234,14 +248,17 @@ export async function verifyEntryLogFile(file: string, publicKey?: KeyObject, op
   const script = wanted > 0 ? verifyWorkerScript() : undefined;
   const runner: Runner = script ? new WorkerRunner(script, file, wanted) : new LocalRunner(file);
   try {
-    return await verifyWith(runner, publicKey, opts);
+    return await verifyWith(runner, publicKey, { ...opts, log });
   } finally {
     await runner.close();
   }
 }
 
 /** The orchestration on a given runner (which the caller closes). */
-export async function verifyWith(runner: Runner, publicKey: KeyObject | undefined, opts: Omit<VerifyFileOptions, 'workers'> = {}): Promise<VerifyResult> {
+export async function verifyWith(
+  runner: Runner, publicKey: KeyObject | undefined, opts: Omit<VerifyFileOptions, 'workers'> & { log?: ChainLog } = {},
+): Promise<VerifyResult> {
+  const log = (opts.log ?? ENTRY_CHAIN).name;
   // The key crosses to the workers as PEM (a private key, as the CLI may hold, checks as its public half).
   const pem = publicKey ? ((publicKey.type === 'private' ? createPublicKey(publicKey) : publicKey).export({ type: 'spki', format: 'pem' }) as string) : undefined;
   const abort = opts.signal;
@@ -250,19 +267,19 @@ export async function verifyWith(runner: Runner, publicKey: KeyObject | undefine
     ? new Promise<never>((_, reject) => abort.addEventListener('abort', () => reject(abort.reason), { once: true }))
     : undefined;
   aborted?.catch(() => undefined);
-  const once = () => (aborted ? Promise.race([verifyOnce(runner, pem, opts), aborted]) : verifyOnce(runner, pem, opts));
+  const once = () => (aborted ? Promise.race([verifyOnce(runner, log, pem, opts), aborted]) : verifyOnce(runner, log, pem, opts));
   let { result, plan } = await once();
   if (!result.ok && plan) {
     // A prune between the plan and the walk removes records the walk expected: verify again from the new start.
-    const first = (await runner.run({ kind: 'first' })) as number | null;
+    const first = (await runner.run({ kind: 'first', log })) as number | null;
     if (first !== plan.firstSeq) ({ result } = await once());
   }
   return result;
 }
 
-async function verifyOnce(runner: Runner, pem: string | undefined, opts: VerifyFileOptions): Promise<{ result: VerifyResult; plan?: VerifyPlan }> {
+async function verifyOnce(runner: Runner, log: ChainLog['name'], pem: string | undefined, opts: VerifyFileOptions): Promise<{ result: VerifyResult; plan?: VerifyPlan }> {
   // With the key, the plan also checks that no signed checkpoint is missing.
-  const { ids, planned } = (await runner.run({ kind: 'plan', schedule: pem !== undefined })) as PlanOutcome;
+  const { ids, planned } = (await runner.run({ kind: 'plan', log, schedule: pem !== undefined })) as PlanOutcome;
   const checkpoints = ids.length;
   const fail = (b: VerifyBreak): VerifyResult => ({ ok: false, records: 0, checkpoints, breakAt: b });
 
@@ -271,7 +288,7 @@ async function verifyOnce(runner: Runner, pem: string | undefined, opts: VerifyF
   if (pem) {
     const batch = Math.max(1, opts.signatureBatch ?? 1000);
     for (let i = 0; i < ids.length; i += batch) {
-      tasks.push({ kind: 'signatures', fromId: ids[i]!, toId: ids[Math.min(ids.length, i + batch) - 1]!, publicKey: pem });
+      tasks.push({ kind: 'signatures', log, fromId: ids[i]!, toId: ids[Math.min(ids.length, i + batch) - 1]!, publicKey: pem });
     }
   }
   const signatureTasks = tasks.length;
@@ -280,7 +297,7 @@ async function verifyOnce(runner: Runner, pem: string | undefined, opts: VerifyF
     const rows = plan.walkTo - plan.startSeq + 1;
     const size = Math.max(1, opts.chunkRows ?? Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, Math.ceil(rows / runner.size))));
     for (const [from, to] of split(plan.startSeq, plan.walkTo, size)) {
-      tasks.push({ kind: 'chunk', from, to, prevHash: from === plan.startSeq ? plan.startHash : null });
+      tasks.push({ kind: 'chunk', log, from, to, prevHash: from === plan.startSeq ? plan.startHash : null });
     }
   }
 

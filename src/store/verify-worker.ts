@@ -1,4 +1,4 @@
-// A worker thread of the entry log's verification (verify-parallel.ts): its own read-only
+// A worker thread of a log's verification (verify-parallel.ts): its own read-only
 // connection to the database file, opened at the first task, then one task at a time, each answered
 // with { ok, value } or { ok: false, error } (message, name and SQLite's code).
 import { parentPort, workerData } from 'node:worker_threads';

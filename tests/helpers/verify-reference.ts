@@ -14,7 +14,7 @@ const sha256Hex: (data: string) => string = typeof oneShot === 'function'
   ? (data) => oneShot('sha256', data)
   : (data) => crypto.createHash('sha256').update(data).digest('hex');
 const RAW_COLUMNS = `seq, at, kind, door_id, area_id, direction, person_id, person_name, affiliation, purpose, factors,
-  decision, reason, device_id, device_boot, device_seq, linked_seq, linked_person_id, detail, prev_hash, hash`;
+  decision, reason, device_id, device_boot, device_seq, linked_seq, linked_person_id, detail, prev_hash, hash, chain_version`;
 type RawRow = unknown[];
 const RAW_PREV = 19;
 const RAW_HASH = 20;

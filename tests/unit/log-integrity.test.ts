@@ -441,7 +441,7 @@ describe('export and offline verification', () => {
     expect(ls).toHaveLength(13);
     expect(Object.keys(JSON.parse(ls[0]!))).toEqual([
       'seq', 'at', 'kind', 'doorId', 'areaId', 'direction', 'personId', 'personName', 'affiliation', 'purpose', 'factors',
-      'decision', 'reason', 'deviceId', 'deviceBoot', 'deviceSeq', 'linkedSeq', 'linkedPersonId', 'detail', 'prevHash', 'hash',
+      'decision', 'reason', 'deviceId', 'deviceBoot', 'deviceSeq', 'linkedSeq', 'linkedPersonId', 'detail', 'chainVersion', 'prevHash', 'hash',
     ]);
     const trailer = JSON.parse(ls[12]!);
     expect(trailer).toMatchObject({ checkpoint: { kind: 'periodic', count: 12 }, publicKey: publicKeyPem(publicKey), filter: {}, records: 12 });

@@ -199,6 +199,7 @@ describe('parallel verification: the same verdict as one walk', () => {
     { t: sql('detail not JSON', `UPDATE entry_log SET detail = '{"z":' WHERE seq = 17`), at: 17, problem: 'factors or detail is not valid JSON (edited)' },
     { t: sql('factors not JSON', `UPDATE entry_log SET factors = '[card' WHERE seq = 16`), at: 16, problem: 'factors or detail is not valid JSON (edited)' },
     { t: sql('detail changed inside', `UPDATE entry_log SET detail = json_set(detail, '$.z', 1000) WHERE seq = 17`), at: 17, problem: 'content does not match its hash (edited)' },
+    { t: sql('a record\'s encoding version cleared (v2 read as v1)', 'UPDATE entry_log SET chain_version = NULL WHERE seq = 9'), at: 9, problem: 'content does not match its hash (edited)' },
     { t: sql('record 1 renumbered 0', 'UPDATE entry_log SET seq = 0 WHERE seq = 1'), at: 1, problem: 'record 1 is missing (next is 0)' },
     { t: sql('an edit before a deletion in a later chunk', "UPDATE entry_log SET reason = 'x' WHERE seq = 30; DELETE FROM entry_log WHERE seq = 9"), at: 9, problem: 'record 9 is missing (next is 10)' },
     { t: sql('a deletion before an edit', "DELETE FROM entry_log WHERE seq = 45; UPDATE entry_log SET reason = 'x' WHERE seq = 50"), at: 45, problem: 'record 45 is missing (next is 46)' },
@@ -214,7 +215,7 @@ describe('parallel verification: the same verdict as one walk', () => {
     // Records an hour apart: record 42 is the first more than the promised 180 s after record 41.
     { t: sql('the newest checkpoint dropped', 'DELETE FROM checkpoints WHERE count = 60'), at: 42, problem: /^record 42 .* more than 180 s after record 41 .* the last one, #3/ },
     { t: sql('delete past the prune anchor', 'DELETE FROM entry_log WHERE seq <= 15'), at: 13, problem: /records 13–15 are missing: the last prune/, on: 'pruned' },
-    { t: sql('a record put back before the anchor', "INSERT INTO entry_log SELECT 12, at, kind, door_id, area_id, direction, person_id, person_name, affiliation, purpose, factors, decision, reason, device_id, device_boot, device_seq, linked_seq, linked_person_id, detail, prev_hash, hash FROM entry_log WHERE seq = 13"), at: 12, problem: /record 12 should not be there/, on: 'pruned' },
+    { t: sql('a record put back before the anchor', "INSERT INTO entry_log SELECT 12, at, kind, door_id, area_id, direction, person_id, person_name, affiliation, purpose, factors, decision, reason, device_id, device_boot, device_seq, linked_seq, linked_person_id, detail, prev_hash, hash, chain_version FROM entry_log WHERE seq = 13"), at: 12, problem: /record 12 should not be there/, on: 'pruned' },
     { t: sql('the anchor record relinked', `UPDATE entry_log SET prev_hash = '${'a'.repeat(64)}' WHERE seq = 13`), at: 13, problem: /does not link to the anchor of the last prune/, on: 'pruned' },
     { t: sql('an edit in a pruned log', "UPDATE entry_log SET person_name = 'x' WHERE seq = 31"), at: 31, problem: 'content does not match its hash (edited)', on: 'pruned' },
     { t: sql('a deletion in a pruned log', 'DELETE FROM entry_log WHERE seq = 14'), at: 14, problem: 'record 14 is missing (next is 15)', on: 'pruned' },
