@@ -41,22 +41,17 @@ describe('entry log hash chain', () => {
     expect(() => db.exec('DELETE FROM entry_log WHERE seq = 1')).toThrow(/append-only/);
   });
 
-  it('detects an edited record', () => {
-    const { db } = logWith(5);
-    tamper(db, "UPDATE entry_log SET decision = 'granted', reason = 'granted' WHERE seq = 4");
-    expect(verifyEntryLog(db)).toEqual({ ok: false, records: 3, checkpoints: 0, breakAt: { seq: 4, problem: 'content does not match its hash (edited)' } });
-  });
-
-  it('detects a deleted record', () => {
-    const { db } = logWith(5);
-    tamper(db, 'DELETE FROM entry_log WHERE seq = 2');
-    expect(verifyEntryLog(db)).toMatchObject({ ok: false, breakAt: { seq: 2 } });
-  });
-
-  it('detects reordered records', () => {
-    const { db } = logWith(4);
-    tamper(db, 'UPDATE entry_log SET seq = 100 WHERE seq = 2; UPDATE entry_log SET seq = 2 WHERE seq = 3; UPDATE entry_log SET seq = 3 WHERE seq = 100;');
-    expect(verifyEntryLog(db)).toMatchObject({ ok: false, breakAt: { seq: 2 } });
+  // Tampering as data: what the intruder does to a log of `records`, and the break verify must name.
+  const tampers: { what: string; records: number; sql: string; breakAt: { seq: number; problem?: string } }[] = [
+    { what: 'an edited record', records: 5, sql: "UPDATE entry_log SET decision = 'granted', reason = 'granted' WHERE seq = 4", breakAt: { seq: 4, problem: 'content does not match its hash (edited)' } },
+    { what: 'a deleted record', records: 5, sql: 'DELETE FROM entry_log WHERE seq = 2', breakAt: { seq: 2 } },
+    { what: 'reordered records', records: 4, sql: 'UPDATE entry_log SET seq = 100 WHERE seq = 2; UPDATE entry_log SET seq = 2 WHERE seq = 3; UPDATE entry_log SET seq = 3 WHERE seq = 100;', breakAt: { seq: 2 } },
+    { what: 'a record\'s encoding version changed', records: 4, sql: 'UPDATE entry_log SET chain_version = NULL WHERE seq = 3', breakAt: { seq: 3, problem: 'content does not match its hash (edited)' } },
+  ];
+  it.each(tampers)('detects $what', ({ records, sql, breakAt }) => {
+    const { db } = logWith(records);
+    tamper(db, sql);
+    expect(verifyEntryLog(db)).toMatchObject({ ok: false, records: breakAt.seq - 1, checkpoints: 0, breakAt });
   });
 });
 
