@@ -3,7 +3,7 @@
 import { relative } from 'node:path';
 import type { Logger } from 'pino';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../devices/broker.js';
-import { MqttDriver } from '../devices/mqtt-driver.js';
+import { MqttDriver, type MqttConnection } from '../devices/mqtt-driver.js';
 import type { PinLayer } from '../devices/gpio.js';
 import { commandTimeouts } from '../devices/commands.js';
 import { devicesByTransport, transportDrivers, unavailableTransports } from '../devices/transports.js';
@@ -53,7 +53,10 @@ export { StartupError };
 const STORAGE_FAULT_HEALTH_MS = 60_000;
 
 export class BrokerPortInUseError extends StartupError {
-  constructor(readonly host: string, readonly port: number) {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {
     super(`the embedded MQTT broker cannot listen on ${host}:${port}: the port is already in use (another MQTT broker?)`);
   }
 }
@@ -132,7 +135,9 @@ export class Controller {
     // Started in this order, stopped in reverse: the log keeper stops last but one, so its shutdown
     // checkpoint comes after every door has locked.
     const logKeeper = new LogKeeper(ctx, {
-      dataDir, checkpointTopic: new Topics(ctx.site.mqtt.baseTopic).checkpoints, publishRetained: (t, p) => mqtt.publishRetained(t, p),
+      dataDir,
+      checkpointTopic: new Topics(ctx.site.mqtt.baseTopic).checkpoints,
+      publishRetained: (t, p) => mqtt.publishRetained(t, p),
     });
     // First to start, last to stop: the WAL is checkpointed off the event loop while doors decide.
     const walCheckpointer = ctx.store.walCheckpointer();
@@ -163,14 +168,17 @@ export class Controller {
       log.warn({ loose }, `the data directory is readable by other users: chmod 700 ${opts.dataDir} and chmod 600 the files listed`);
       alarms.raise({ category: 'security', type: 'file-modes-loose', severity: 'warning', source: opts.dataDir, detail: { loose } });
     }
-    const { secrets, added } = ensureSecrets(opts.dataDir, site.devices.map((d) => d.id));
+    const { secrets, added } = ensureSecrets(
+      opts.dataDir,
+      site.devices.map((d) => d.id),
+    );
     if (added.length) log.info({ devices: added }, 'created secrets for new devices (see `tobira devices --secrets`)');
 
     // Broker refusals can arrive as soon as the broker listens; faults exists before it does.
     let faults: Faults | undefined;
     let broker: EmbeddedBroker | undefined;
     let url: string;
-    let connection;
+    let connection: MqttConnection;
     const standing: SecurityCondition[] = [];
     let probe: (() => Promise<ProbeResult>) | undefined;
     let probedAtStart = false;
@@ -200,12 +208,20 @@ export class Controller {
     } else {
       url = opts.broker.url;
       const tlsUrl = /^(mqtts|tls):/.test(url);
-      if (!tlsUrl) log.warn({ url }, 'the link to the MQTT broker is not encrypted: card numbers, PINs and unlock commands cross the network in clear; use mqtts:// (tobira mqtt-acl writes a TLS listener)');
+      if (!tlsUrl)
+        log.warn(
+          { url },
+          'the link to the MQTT broker is not encrypted: card numbers, PINs and unlock commands cross the network in clear; use mqtts:// (tobira mqtt-acl writes a TLS listener)',
+        );
       // Without a CA of its own, an mqtts:// broker is trusted if a public CA or this daemon's CA issued it.
       const ourCa = tlsUrl && !opts.broker.ca ? readCa(opts.dataDir) : undefined;
       connection = {
-        url, username: opts.broker.username ?? secrets.controller.username, password: opts.broker.password ?? secrets.controller.password,
-        ca: opts.broker.ca, cert: opts.broker.cert, key: opts.broker.key,
+        url,
+        username: opts.broker.username ?? secrets.controller.username,
+        password: opts.broker.password ?? secrets.controller.password,
+        ca: opts.broker.ca,
+        cert: opts.broker.cert,
+        key: opts.broker.key,
         ...(ourCa ? { caPems: [...rootCertificates, ourCa] } : {}),
       };
       const c = connection;
@@ -214,10 +230,17 @@ export class Controller {
         ...(c.cert ? { cert: readFileSync(c.cert) } : {}),
         ...(c.key ? { key: readFileSync(c.key) } : {}),
       };
-      probe = () => probeBroker({
-        url: c.url, baseTopic: site.mqtt.baseTopic, tls: tlsOptions, controller: { username: c.username, password: c.password },
-        device: aDeviceLogin(secrets, mqttDevices.map((d) => d.id)),
-      });
+      probe = () =>
+        probeBroker({
+          url: c.url,
+          baseTopic: site.mqtt.baseTopic,
+          tls: tlsOptions,
+          controller: { username: c.username, password: c.password },
+          device: aDeviceLogin(
+            secrets,
+            mqttDevices.map((d) => d.id),
+          ),
+        });
       const found = await probe();
       // Only a probe with nothing inconclusive is a verdict; until one says closed, device input
       // that opens doors is refused (an open broker the site allows is a verdict too).
@@ -235,14 +258,19 @@ export class Controller {
         log.warn({ url, open: found.open }, 'the MQTT broker is open; allowed by the site file (mqtt.allowOpenBroker)');
         standing.push({ type: 'open-broker', since: new Date().toISOString(), detail: { url, open: found.open, allowed: true } });
       } else if (found.inconclusive.length > 0) {
-        log.warn({ url, inconclusive: found.inconclusive }, refuseAtStart
-          ? 'could not finish the open-broker probe: device input that opens doors is refused until a probe finds the broker closed; it runs again when the controller connects'
-          : 'could not finish the open-broker probe; it runs again when the controller connects');
+        log.warn(
+          { url, inconclusive: found.inconclusive },
+          refuseAtStart
+            ? 'could not finish the open-broker probe: device input that opens doors is refused until a probe finds the broker closed; it runs again when the controller connects'
+            : 'could not finish the open-broker probe; it runs again when the controller connects',
+        );
       }
     }
 
     const mqtt = new MqttDriver({
-      connection, baseTopic: site.mqtt.baseTopic, deviceIds: mqttDevices.map((d) => d.id),
+      connection,
+      baseTopic: site.mqtt.baseTopic,
+      deviceIds: mqttDevices.map((d) => d.id),
       onLink: (connected, error) => bus.emit('broker.link', { connected, error }),
     });
     const drivers = transportDrivers(byTransport, { site, mqtt, gpioPins: opts.gpioPins });
@@ -261,38 +289,44 @@ export class Controller {
   private async run(): Promise<void> {
     const { log, bus } = this.ctx;
     let linkWasUp = false;
-    bus.on('broker.link', ({ connected, error }) => {
-      if (connected && !linkWasUp) {
-        log.info({ url: this.brokerUrl }, 'connected to MQTT broker');
-        this.ctx.alarms.raise({ category: 'system', type: 'broker-connected', severity: 'info', source: this.brokerUrl });
-      } else if (!connected && linkWasUp) {
-        this.ctx.alarms.raise({ category: 'system', type: 'broker-lost', severity: 'alarm', source: this.brokerUrl, detail: error ? { error } : null });
-      }
-      // Every (re)connect to an external broker: is it still closed? It may have been restarted
-      // with another configuration while we were away. Distrusted as soon as the link drops: a
-      // resumed session's queued events can arrive before the client reports the connection.
-      if (this.probe) {
-        if (!connected) {
-          this.skipNextProbe = false;
-          this.probeGeneration++;
-          clearTimeout(this.probeRetry);
-          if (this.deviceInput === 'acted-on' && !this.ctx.site.mqtt.allowOpenBroker) this.setDeviceInput('refused-until-probed');
-          // An error that did not drop the link (the client is still connected): probe it as it is.
-          if (this.mqtt.connected) void this.probeUntilClosed(this.probeGeneration);
-        } else if (!linkWasUp) {
-          if (this.skipNextProbe) this.skipNextProbe = false;
-          else void this.probeUntilClosed(++this.probeGeneration);
+    bus.on(
+      'broker.link',
+      ({ connected, error }) => {
+        if (connected && !linkWasUp) {
+          log.info({ url: this.brokerUrl }, 'connected to MQTT broker');
+          this.ctx.alarms.raise({ category: 'system', type: 'broker-connected', severity: 'info', source: this.brokerUrl });
+        } else if (!connected && linkWasUp) {
+          this.ctx.alarms.raise({ category: 'system', type: 'broker-lost', severity: 'alarm', source: this.brokerUrl, detail: error ? { error } : null });
         }
-      }
-      linkWasUp = connected;
-    }, 'controller');
+        // Every (re)connect to an external broker: is it still closed? It may have been restarted
+        // with another configuration while we were away. Distrusted as soon as the link drops: a
+        // resumed session's queued events can arrive before the client reports the connection.
+        if (this.probe) {
+          if (!connected) {
+            this.skipNextProbe = false;
+            this.probeGeneration++;
+            clearTimeout(this.probeRetry);
+            if (this.deviceInput === 'acted-on' && !this.ctx.site.mqtt.allowOpenBroker) this.setDeviceInput('refused-until-probed');
+            // An error that did not drop the link (the client is still connected): probe it as it is.
+            if (this.mqtt.connected) void this.probeUntilClosed(this.probeGeneration);
+          } else if (!linkWasUp) {
+            if (this.skipNextProbe) this.skipNextProbe = false;
+            else void this.probeUntilClosed(++this.probeGeneration);
+          }
+        }
+        linkWasUp = connected;
+      },
+      'controller',
+    );
     // Features subscribe to the bus before any device message can arrive.
     for (const ext of this.extensions) {
       if (ext.name === 'doors') continue;
       await ext.start();
     }
     await this.ctx.devices.start();
-    await this.mqtt.waitConnected(5000).catch((err: Error) => log.warn({ err: err.message, url: this.brokerUrl }, 'MQTT broker not reachable yet; deciding locally and retrying'));
+    await this.mqtt
+      .waitConnected(5000)
+      .catch((err: Error) => log.warn({ err: err.message, url: this.brokerUrl }, 'MQTT broker not reachable yet; deciding locally and retrying'));
     await this.doors.start();
     log.info({ doors: this.ctx.site.doors.length, devices: this.ctx.site.devices.length }, 'controller ready');
   }
@@ -307,9 +341,10 @@ export class Controller {
   setDeviceInput(trust: DeviceInputTrust): void {
     this.deviceInput = trust;
     this.mqtt.untrustedBroker = trust !== 'acted-on';
-    this.mqtt.untrustedReason = trust === 'refused-open-broker'
-      ? 'the broker is open (security alarm): device input that opens doors is refused'
-      : 'the broker is not yet probed since the controller (re)connected: device input that opens doors is refused until the probe finds it closed';
+    this.mqtt.untrustedReason =
+      trust === 'refused-open-broker'
+        ? 'the broker is open (security alarm): device input that opens doors is refused'
+        : 'the broker is not yet probed since the controller (re)connected: device input that opens doors is refused until the probe finds it closed';
   }
 
   /**
@@ -336,15 +371,26 @@ export class Controller {
       // input (cards, exit buttons, key switches) that anyone could have written.
       if (!allowed) this.setDeviceInput('refused-open-broker');
       if (!known) {
-        log.error({ url: this.brokerUrl, open: found.open, allowed }, allowed
-          ? 'the MQTT broker is open (allowed by the site file)'
-          : 'the MQTT broker is open: device input that opens doors is refused until it is closed; fix it with `tobira mqtt-acl`');
-        this.raiseSecurity({ type: 'open-broker', since: new Date().toISOString(), detail: { url: this.brokerUrl, open: found.open, allowed, refusingDeviceInput: !allowed } });
+        log.error(
+          { url: this.brokerUrl, open: found.open, allowed },
+          allowed
+            ? 'the MQTT broker is open (allowed by the site file)'
+            : 'the MQTT broker is open: device input that opens doors is refused until it is closed; fix it with `tobira mqtt-acl`',
+        );
+        this.raiseSecurity({
+          type: 'open-broker',
+          since: new Date().toISOString(),
+          detail: { url: this.brokerUrl, open: found.open, allowed, refusingDeviceInput: !allowed },
+        });
       }
     } else if (found.inconclusive.length > 0) {
       const retryMs = Math.min(PROBE_RETRY_FIRST_MS * 2 ** attempt, PROBE_RETRY_MAX_MS);
-      log.warn({ url: this.brokerUrl, inconclusive: found.inconclusive, retryMs, deviceInput: this.deviceInput },
-        this.deviceInput === 'acted-on' ? 'could not finish the open-broker probe; retrying' : 'could not finish the open-broker probe: device input that opens doors stays refused; retrying');
+      log.warn(
+        { url: this.brokerUrl, inconclusive: found.inconclusive, retryMs, deviceInput: this.deviceInput },
+        this.deviceInput === 'acted-on'
+          ? 'could not finish the open-broker probe; retrying'
+          : 'could not finish the open-broker probe: device input that opens doors stays refused; retrying',
+      );
       this.probeRetry = setTimeout(() => void this.probeUntilClosed(generation, attempt + 1), retryMs);
       this.probeRetry.unref();
     } else {
@@ -435,7 +481,13 @@ export class Controller {
         this.ctx.log.error({ err, extension: ext.name }, `${ext.name} could not apply the reloaded site file`);
       }
     }
-    alarms.raise({ category: 'system', type: 'configuration-left', severity: 'info', source: 'site-file', detail: { applied: true, changed, ...(failed.length ? { failed } : {}) } });
+    alarms.raise({
+      category: 'system',
+      type: 'configuration-left',
+      severity: 'info',
+      source: 'site-file',
+      detail: { applied: true, changed, ...(failed.length ? { failed } : {}) },
+    });
     return { applied: true };
   }
 
