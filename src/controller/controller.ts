@@ -273,7 +273,9 @@ export class Controller {
       deviceIds: mqttDevices.map((d) => d.id),
       onLink: (connected, error) => bus.emit('broker.link', { connected, error }),
     });
-    const drivers = transportDrivers(byTransport, { site, mqtt, gpioPins: opts.gpioPins });
+    const drivers = transportDrivers(byTransport, {
+      mqtt, gpioPins: opts.gpioPins, chipBase: site.gpio.chipBase, lockFailModes: new Map(site.doors.map((d) => [d.lock, d.failMode] as const)),
+    });
     const devices = new DeviceHub(drivers, bus, store.sequences, counters, commandTimeouts(site.mqtt));
     const ctx: Context = { site, index, log, store, bus, devices, alarms, counters, storageFaults, now };
     faults = new Faults(ctx);

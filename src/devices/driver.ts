@@ -1,6 +1,6 @@
 // One interface for every transport: the controller drives MQTT and GPIO devices alike. A driver
 // only carries commands out and events in; the hub matches answers to commands (command-replies.ts).
-import type { Transport } from '../policy/vocabulary.js';
+import type { DeviceKind, InputName, Transport } from '../policy/vocabulary.js';
 import type { Acknowledgement, Sent } from './commands.js';
 import type { Command, DeviceEvent, DeviceStatus } from './protocol.js';
 
@@ -28,6 +28,20 @@ export interface DriverListener {
 
 /** How a device is reached (the site file's `transport:`); src/devices/transports.ts has a driver for each. */
 export type TransportName = Transport;
+
+/**
+ * A device as the drivers need it: the site file's device entry satisfies this. Declared here so
+ * the wire does not import the site file's schema (the site imports the protocol: one way only).
+ */
+export interface DeviceWiring {
+  id: string;
+  kind: DeviceKind;
+  transport: TransportName;
+  /** GPIO only: the pin (before the chip's offset), its polarity and debounce. */
+  gpio?: { pin: number; activeLow: boolean; debounceMs: number };
+  /** For `input` devices: which protocol input the pin reports. */
+  input?: InputName;
+}
 
 export interface DeviceDriver {
   readonly transport: TransportName;

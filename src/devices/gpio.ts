@@ -3,10 +3,9 @@ import { closeSync, constants, existsSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { commands, type Sent } from './commands.js';
-import type { CommandResult, DeviceDriver, DriverListener } from './driver.js';
+import type { CommandResult, DeviceDriver, DeviceWiring, DriverListener } from './driver.js';
 import { inputOf } from './kinds.js';
 import type { Command, CommandBody, InputName } from './protocol.js';
-import type { DeviceConfig } from '../site/schema.js';
 
 export type Level = 0 | 1;
 
@@ -31,14 +30,14 @@ export interface PinLayer {
 }
 
 export interface GpioDriverOptions {
-  devices: DeviceConfig[];
+  devices: DeviceWiring[];
   chipBase: number;
-  lockFailModes: Map<string, 'secure' | 'safe'>;
+  lockFailModes: ReadonlyMap<string, 'secure' | 'safe'>;
   pins: PinLayer;
 }
 
 interface Wired {
-  device: DeviceConfig;
+  device: DeviceWiring;
   gpio: number;
   /** Set for inputs: the protocol input the pin reports. */
   input?: InputName;

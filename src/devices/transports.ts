@@ -1,12 +1,14 @@
 // How the controller reaches devices, by the site file's `transport:`. A new transport (OSDP over
 // RS-485, another site's controller) is an entry here: the controller asks the table, not `if`s.
-import type { DeviceConfig, SiteFile } from '../site/schema.js';
-import type { DeviceDriver, TransportName } from './driver.js';
+import type { DeviceDriver, DeviceWiring, TransportName } from './driver.js';
 import { GpioDriver, checkGpioAvailable, onoffPinLayer, type PinLayer } from './gpio.js';
 import type { MqttDriver } from './mqtt-driver.js';
 
 export interface TransportEnv {
-  site: SiteFile;
+  /** GPIO: the sysfs number of the chip's first line (the site file's gpio.chipBase). */
+  chipBase: number;
+  /** GPIO: each lock's fail mode, by device id (a fail-safe lock is driven the other way). */
+  lockFailModes: ReadonlyMap<string, 'secure' | 'safe'>;
   /** The controller's own link to the broker: MQTT devices are reached through it. */
   mqtt: MqttDriver;
   /** The GPIO pin layer; onoff's sysfs pins unless a test hands in a fake. */
@@ -18,9 +20,9 @@ export interface Transport {
    * Why this machine cannot reach these devices (at least one), asked before anything is opened;
    * undefined when it can.
    */
-  unavailable?(devices: readonly DeviceConfig[], env: Pick<TransportEnv, 'gpioPins'>): string | undefined;
+  unavailable?(devices: readonly DeviceWiring[], env: Pick<TransportEnv, 'gpioPins'>): string | undefined;
   /** The driver for the site's devices on this transport (maybe none); undefined when it needs none. */
-  driver(devices: readonly DeviceConfig[], env: TransportEnv): DeviceDriver | undefined;
+  driver(devices: readonly DeviceWiring[], env: TransportEnv): DeviceDriver | undefined;
 }
 
 export const transports: Record<TransportName, Transport> = {
@@ -34,21 +36,20 @@ export const transports: Record<TransportName, Transport> = {
     },
     driver(devices, env) {
       if (devices.length === 0) return undefined;
-      const lockFailModes = new Map(env.site.doors.map((d) => [d.lock, d.failMode] as const));
-      return new GpioDriver({ devices: [...devices], chipBase: env.site.gpio.chipBase, lockFailModes, pins: env.gpioPins ?? onoffPinLayer() });
+      return new GpioDriver({ devices: [...devices], chipBase: env.chipBase, lockFailModes: env.lockFailModes, pins: env.gpioPins ?? onoffPinLayer() });
     },
   },
 };
 
 /** The site's devices by transport, every transport listed (maybe with none). */
-export function devicesByTransport(devices: readonly DeviceConfig[]): Record<TransportName, DeviceConfig[]> {
-  const by = Object.fromEntries(Object.keys(transports).map((t) => [t, [] as DeviceConfig[]])) as Record<TransportName, DeviceConfig[]>;
+export function devicesByTransport(devices: readonly DeviceWiring[]): Record<TransportName, DeviceWiring[]> {
+  const by = Object.fromEntries(Object.keys(transports).map((t) => [t, [] as DeviceWiring[]])) as Record<TransportName, DeviceWiring[]>;
   for (const d of devices) by[d.transport].push(d);
   return by;
 }
 
 /** Why the site's devices cannot all be reached from this machine (one line per transport), or undefined. */
-export function unavailableTransports(by: Record<TransportName, DeviceConfig[]>, env: Pick<TransportEnv, 'gpioPins'>): string | undefined {
+export function unavailableTransports(by: Record<TransportName, DeviceWiring[]>, env: Pick<TransportEnv, 'gpioPins'>): string | undefined {
   const problems = (Object.keys(transports) as TransportName[])
     .filter((t) => by[t].length > 0)
     .map((t) => transports[t].unavailable?.(by[t], env))
@@ -57,7 +58,7 @@ export function unavailableTransports(by: Record<TransportName, DeviceConfig[]>,
 }
 
 /** One driver per transport that needs one, in the table's order (stopped in reverse). */
-export function transportDrivers(by: Record<TransportName, DeviceConfig[]>, env: TransportEnv): { driver: DeviceDriver; deviceIds: string[] }[] {
+export function transportDrivers(by: Record<TransportName, DeviceWiring[]>, env: TransportEnv): { driver: DeviceDriver; deviceIds: string[] }[] {
   const drivers: { driver: DeviceDriver; deviceIds: string[] }[] = [];
   for (const t of Object.keys(transports) as TransportName[]) {
     const driver = transports[t].driver(by[t], env);
