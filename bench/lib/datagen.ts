@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import { openDatabase, DATABASE_FILE, type Db } from '../../src/store/db.js';
 import { migrations } from '../../src/store/schema.js';
 import { entryHash, GENESIS_HASH } from '../../src/store/entry-log.js';
+import { CHAIN_VERSION } from '../../src/store/hash-chain.js';
 import { hashPin } from '../../src/store/pin.js';
 import { CARD_AREA, GRANT_AREAS, PIN_AREA } from './site.js';
 import { prng as rng } from '../../tests/helpers/prng.js';
 
 /** Bump when the generated data changes shape: every cached database is rebuilt. */
-const GENERATOR_VERSION = 3;
+const GENERATOR_VERSION = 4;
 const DAY_MS = 86_400_000;
 /** Every card + PIN holder's PIN (each row has its own salted hash: (kind, value) is unique). */
 export const BENCH_PIN = '2580';
@@ -266,7 +267,7 @@ async function generatePeople(db: Db, key: string, spec: DbSpec, say: (line: str
 
 /**
  * Appends `rows` entry-log records after the current head, chained exactly as EntryLog.append does
- * (entryHash over the canonical encoding; factors and detail stored as canonical JSON), over the last
+ * (entryHash over the canonical encoding, in the current version; factors and detail stored as canonical JSON), over the last
  * year up to a few minutes ago: decisions at the bench site's doors by its card holders, 2% denials.
  */
 function generateLog(db: Db, meta: DbMeta, rows: number, say: (line: string) => void): DbMeta['log'] {
@@ -275,8 +276,8 @@ function generateLog(db: Db, meta: DbMeta, rows: number, say: (line: string) => 
   let prevHash = head?.hash ?? GENESIS_HASH;
   const recreate = dropIndexes(db, 'entry_log');
   const insert = db.prepare(`INSERT INTO entry_log (seq, at, kind, door_id, area_id, direction, person_id, person_name, affiliation, purpose,
-    factors, decision, reason, device_id, device_boot, device_seq, linked_seq, linked_person_id, detail, prev_hash, hash)
-    VALUES (?, ?, 'decision', ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL, NULL, ?, ?, ?)`);
+    factors, decision, reason, device_id, device_boot, device_seq, linked_seq, linked_person_id, detail, chain_version, prev_hash, hash)
+    VALUES (?, ?, 'decision', ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL, NULL, ?, ${CHAIN_VERSION}, ?, ?)`);
   const affiliations = ['R&D', 'Production', 'Quality', 'Sales', 'Finance', 'IT', 'Facilities', 'Legal'];
   const end = Date.now() - 10 * 60_000;
   const start = end - 365 * DAY_MS;
@@ -329,7 +330,7 @@ function generateLog(db: Db, meta: DbMeta, rows: number, say: (line: string) => 
           personId, personName: unknown ? null : `Bench Person ${index}`, affiliation: unknown ? null : affiliations[index % affiliations.length]!,
           purpose: denied ? null : 'benchmark', factors: unknown ? ['card'] : factors,
           decision: denied ? ('denied' as const) : ('granted' as const), reason: denied ? (unknown ? 'unknown-credential' : 'no-grant') : 'granted',
-          deviceId, deviceBoot: 1, deviceSeq: dseq, linkedSeq: null, linkedPersonId: null, detail,
+          deviceId, deviceBoot: 1, deviceSeq: dseq, linkedSeq: null, linkedPersonId: null, detail, chainVersion: CHAIN_VERSION,
         };
         const hash = entryHash(prevHash, base);
         // Canonical JSON as append() stores it: arrays as they are, objects with sorted keys (these have one key per level).
