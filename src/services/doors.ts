@@ -56,8 +56,11 @@ export class DoorService {
 
   /** Remote unlocks waiting for confirmation: kept in memory (a restart drops them). */
   private get requests(): UnlockRequests {
-    const controller = this.controller;
-    return (this.requestBook ??= new UnlockRequests(() => controller.ctx.now()));
+    if (!this.requestBook) {
+      const controller = this.controller;
+      this.requestBook = new UnlockRequests(() => controller.ctx.now());
+    }
+    return this.requestBook;
   }
 
   list(filter: { area?: string; alarm?: boolean } = {}): DoorView[] {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { writeExport } from './entry-export.js';
 import type { EntryFilter, EntryRecord, VerifyResult } from '../store/entry-log.js';
+import type { Store } from '../store/index.js';
 import { checkpointFields } from '../store/checkpoints.js';
 import { DATABASE_FILE, openDatabase } from '../store/db.js';
 import { verifyEntryLogFile } from '../store/verify-parallel.js';
@@ -42,7 +43,7 @@ export class EntryService {
 
   /** One page, newest first; `nextBefore` is the cursor for the next (older) page. */
   query(actor: Pick<Actor, 'role'>, q: EntryFilter & { before?: number; limit: number }): { items: EntryRecord[]; nextBefore: number | null } {
-    let page;
+    let page: ReturnType<Store['entryLog']['query']>;
     try {
       page = this.deps.store.entryLog.query(q);
     } catch (err) {

@@ -174,9 +174,9 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
       }
     };
     const take = (item: Item): void => {
-      if (!replaying) return deliver(item);
-      if (pending.length >= REPLAY_LIMIT) return end('too-slow', 'too many events while replaying');
-      pending.push(item);
+      if (!replaying) deliver(item);
+      else if (pending.length >= REPLAY_LIMIT) end('too-slow', 'too many events while replaying');
+      else pending.push(item);
     };
     unsubscribe.push(
       status.on('entry', (record) => take({ kind: 'entry', record }), 'live-stream'),
