@@ -18,7 +18,6 @@ import { WalCheckpointer } from './wal-checkpointer.js';
 import type { KeyObject } from 'node:crypto';
 
 export interface Store {
-  db: Db;
   people: PeopleStore;
   credentials: CredentialRepository;
   grants: GrantRepository;
@@ -66,7 +65,6 @@ export function openStore(dataDir: string): Store {
 export function storeOn(db: Db): Store {
   const records = { credentials: new CredentialRepository(db), grants: new GrantRepository(db), trainings: new TrainingRepository(db), pledges: new PledgeRepository(db) };
   return {
-    db,
     people: new PeopleStore(db, records),
     ...records,
     visits: new VisitStore(db),

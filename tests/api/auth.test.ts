@@ -219,7 +219,7 @@ describe('sign-in, sessions and accounts', () => {
     expect((await api.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers })).statusCode).toBe(204);
     expect((await api.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers })).statusCode).toBe(401);
     const idle = await api.signIn('idle.test', 'auditor');
-    api.controller.ctx.store.db.prepare("UPDATE sessions SET last_seen_at = '2020-01-01T00:00:00.000Z' WHERE account_id = (SELECT id FROM accounts WHERE username = 'idle.test')").run();
+    api.db().prepare("UPDATE sessions SET last_seen_at = '2020-01-01T00:00:00.000Z' WHERE account_id = (SELECT id FROM accounts WHERE username = 'idle.test')").run();
     expect((await api.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${idle.token}` } })).statusCode).toBe(401);
   });
 
@@ -247,7 +247,7 @@ describe('sign-in, sessions and accounts', () => {
     expect((await api.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: renewed.json().refreshToken } })).statusCode).toBe(200);
 
     // The lockout runs out: one wrong attempt after it is the first of a new count, not another lockout.
-    api.controller.ctx.store.db.prepare("UPDATE accounts SET locked_until = '2020-01-01T00:00:00.000Z' WHERE username = ?").run(acct.username);
+    api.db().prepare("UPDATE accounts SET locked_until = '2020-01-01T00:00:00.000Z' WHERE username = ?").run(acct.username);
     expect((await attempt('wrong-password-xyz', '000000')).statusCode).toBe(401);
     expect(account()).toMatchObject({ failedLogins: 1, lockedUntil: null });
   });
@@ -397,7 +397,7 @@ describe('TOTP seeds at rest', () => {
 
   it('seeds left in clear by an older version are sealed when the accounts are opened', async () => {
     const api = await startApi();
-    const db = api.controller.ctx.store.db;
+    const db = api.db();
     const { id } = db.prepare("SELECT id FROM accounts WHERE username = 'test-guard'").get() as { id: string };
     db.prepare('UPDATE accounts SET totp_secret = ? WHERE id = ?').run(api.accounts.guard.totpSecret, id);
     try {

@@ -3,7 +3,7 @@
 // key alone. Guards and admins get 403. The real controller (its log keeper signs at start).
 import { createPublicKey, verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkpointMessage, parseCheckpointJson, verifyCheckpointSignature, writeCheckpoint } from '../../src/store/checkpoints.js';
+import { checkpointMessage, parseCheckpointJson, verifyCheckpointSignature } from '../../src/store/checkpoints.js';
 import { loadLogKey, publicKeyPem } from '../../src/store/log-key.js';
 import { startApi, type TestApi } from '../helpers/api.js';
 
@@ -15,11 +15,11 @@ describe('GET /entries/checkpoints', () => {
   beforeAll(async () => {
     api = await startApi();
     // A few more records and checkpoints than the start checkpoint, as the log keeper would sign them.
-    const { db, entryLog } = api.controller.ctx.store;
+    const store = api.controller.ctx.store;
     const key = loadLogKey(api.dataDir)!;
     for (let i = 0; i < 5; i++) {
-      db.transaction(() => entryLog.append({ at: new Date().toISOString(), kind: 'door', doorId: 'lab-main', reason: 'rex' }))();
-      writeCheckpoint(db, key, { kind: 'periodic', at: new Date().toISOString() });
+      store.transaction(() => store.entryLog.append({ at: new Date().toISOString(), kind: 'door', doorId: 'lab-main', reason: 'rex' }));
+      store.checkpoints.write(key, { kind: 'periodic', at: new Date().toISOString() });
     }
   });
 

@@ -32,7 +32,7 @@ describe('remote unlock of a door that needs two factors or two people', () => {
 
   const as = (account: TestAccount, method: 'GET' | 'POST', url: string, body?: unknown) =>
     api.app.inject({ method, url, ...(body !== undefined ? { payload: body as object } : {}), headers: { authorization: `Bearer ${account.token}` } });
-  const vaultRecords = () => api.controller.ctx.store.db
+  const vaultRecords = () => api.db()
     .prepare(`SELECT seq, reason, decision, detail FROM entry_log WHERE door_id = 'vault-door' AND (reason IN ('remote-unlock', 'emergency-unlock') OR decision = 'granted') ORDER BY seq`)
     .all() as { seq: number; reason: string; decision: string | null; detail: string }[];
   const vaultUnlocks = () => sim.observed('vault-lock').filter((o) => o.command.command === 'unlock').length;

@@ -7,7 +7,6 @@ import { Simulator } from '../../firmware-sim/index.js';
 import { writeExport } from '../../src/services/entry-export.js';
 import { loadSecrets } from '../../src/devices/secrets.js';
 import { openDatabase } from '../../src/store/db.js';
-import { writeCheckpoint } from '../../src/store/checkpoints.js';
 import { loadLogKey, publicKeyPem } from '../../src/store/log-key.js';
 import type { Role } from '../../src/store/accounts.js';
 import { startApi, type TestApi } from '../helpers/api.js';
@@ -375,17 +374,18 @@ describe('visits, site, entries, stream and metrics', () => {
 
     it('verifies in worker threads while a card read is decided; a request made meanwhile joins the running one', async () => {
       // Enough records for the walk to take a while (door events, through the controller's own log).
-      const { db, entryLog } = api.controller.ctx.store;
+      const store = api.controller.ctx.store;
+      const { entryLog } = store;
       const at = iso(-1000);
       // Signed every 1,000 as the log keeper would (it never sees these appends): more unsigned
       // records than the last checkpoint allowed would be a break of their own.
       const key = loadLogKey(api.dataDir)!;
-      db.transaction(() => {
+      store.transaction(() => {
         for (let i = 0; i < 200_000; i++) {
           entryLog.append({ at, kind: 'door', doorId: 'bulk', reason: 'rex', detail: { i } });
-          if (i % 1000 === 999) writeCheckpoint(db, key, { kind: 'periodic', at });
+          if (i % 1000 === 999) store.checkpoints.write(key, { kind: 'periodic', at });
         }
-      })();
+      });
       const before = entryLog.count;
       let verified = false;
       const first = api.call('auditor', 'GET', `${V1}/entries/verify`).then((r) => {
@@ -554,7 +554,7 @@ describe('visits, site, entries, stream and metrics', () => {
       expect(value(/^tobira_decisions_total\{result="denied"\} (\d+)$/m)).toBe(api.controller.ctx.counters.denied);
       expect(value(/^tobira_decision_latency_seconds_count (\d+)$/m)).toBeGreaterThan(0);
       expect(value(/^tobira_entry_log_records (\d+)$/m)).toBe(api.controller.ctx.store.entryLog.count);
-      const open = api.controller.ctx.store.db.prepare("SELECT count(*) FROM events WHERE severity = 'alarm' AND acked_at IS NULL").pluck().get();
+      const open = api.db().prepare("SELECT count(*) FROM events WHERE severity = 'alarm' AND acked_at IS NULL").pluck().get();
       expect(value(/^tobira_alarms_open (\d+)$/m)).toBe(open);
       expect(value(/^tobira_devices_online (\d+)$/m)).toBeGreaterThan(5);
     });

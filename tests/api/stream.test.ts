@@ -206,7 +206,7 @@ describe('the live stream for a guard at night', () => {
     ahead = 0;
     const acct = await api.signIn('night.guard6', 'guard');
     const s = await open(acct.token);
-    const { db } = api.controller.ctx.store;
+    const db = api.db();
     const sealed = (db.prepare('SELECT totp_secret AS s FROM accounts WHERE username = ?').get(acct.username) as { s: string }).s;
     try {
       await s.until((m) => m.event === 'ready', 'ready');
@@ -228,12 +228,12 @@ describe('the live stream for a guard at night', () => {
     await s.until((m) => m.event === 'ready', 'ready');
     const resumeAt = s.lastId()!;
     await s.close();
-    const { db, entryLog } = api.controller.ctx.store;
+    const store = api.controller.ctx.store;
     const at = new Date().toISOString();
     const filler = 'x'.repeat(2500);
-    db.transaction(() => {
-      for (let i = 0; i < 3000; i++) entryLog.append({ at, kind: 'door', doorId: 'bulk-slow', reason: 'rex', detail: { i, filler } });
-    })();
+    store.transaction(() => {
+      for (let i = 0; i < 3000; i++) store.entryLog.append({ at, kind: 'door', doorId: 'bulk-slow', reason: 'rex', detail: { i, filler } });
+    });
     // A raw request whose reader stops after every 256 KiB for a moment: the server's socket buffer
     // fills, and the replay waits for it to drain, page after page.
     const { request } = await import('node:http');
@@ -362,11 +362,11 @@ describe('the live stream for a guard at night', () => {
     await s.until((m) => m.event === 'ready', 'ready');
     const resumeAt = s.lastId()!;
     await s.close();
-    const { db, entryLog } = api.controller.ctx.store;
+    const store = api.controller.ctx.store;
     const at = new Date().toISOString();
-    db.transaction(() => {
-      for (let i = 0; i <= REPLAY_LIMIT; i++) entryLog.append({ at, kind: 'door', doorId: 'bulk', reason: 'rex', detail: { i } });
-    })();
+    store.transaction(() => {
+      for (let i = 0; i <= REPLAY_LIMIT; i++) store.entryLog.append({ at, kind: 'door', doorId: 'bulk', reason: 'rex', detail: { i } });
+    });
     const again = await open(api.accounts.auditor.token, { lastEventId: resumeAt });
     try {
       const resync = await again.until((m) => m.event === 'resync', 'the re-sync');

@@ -162,7 +162,7 @@ describe.skipIf(!hasMosquitto)('broker loss: Mosquitto stopped and restarted dur
       pins.setInput(CONTACT, 1); // active-low: closed
       pins.setInput(REX, 1); // not pressed
       controller = await Controller.start({ site: prepared.site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'external', url: broker.url }, gpioPins: pins });
-      enrolWiredHolder(controller.ctx.store.db);
+      enrolWiredHolder(controller.ctx.store.people);
       observer = await eventSubscriber(broker.url, base);
       sim = await Simulator.start({ site: prepared.site, url: broker.url, ca: readCa(dataDir), secrets: loadSecrets(dataDir) });
       await waitFor(() => controller.health().broker.connected, 5000, 'controller connected');

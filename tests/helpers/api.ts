@@ -1,6 +1,8 @@
 // An API under test: the real controller (embedded broker, SQLite in a temp dir) with the real
 // fastify app, and one signed-in account per role (each with its TOTP seed: every role needs a code).
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { generate } from 'otplib';
 import { pino } from 'pino';
 import { buildServer } from '../../src/api/server.js';
@@ -23,6 +25,8 @@ export interface TestApi {
   dataDir: string;
   auth: AuthService;
   accounts: Record<Role, TestAccount>;
+  /** A connection of the test's own to the database file, for fixtures and checks (opened once, closed with the API). */
+  db(): Database.Database;
   /** A request as one role (or anonymous), through fastify's inject. */
   call(as: Role | null, method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<LightMyRequestResponse>;
   /** A current TOTP code for a secret. */
@@ -63,11 +67,14 @@ export async function startApi(opts: { edit?: (raw: any) => void } = {}): Promis
   const accounts = {} as Record<Role, TestAccount>;
   for (const role of ['admin', 'manager', 'guard', 'auditor'] as const) accounts[role] = await signIn(`test-${role}`, role);
 
+  let db: Database.Database | undefined;
   return {
     app, controller, dataDir, auth, accounts, code, signIn,
+    db: () => (db ??= new Database(join(dataDir, 'tobira.db'))),
     call: (as, method, url, body) =>
       app.inject({ method, url, ...(body !== undefined ? { payload: body as object } : {}), headers: as ? { authorization: `Bearer ${accounts[as].token}` } : {} }),
     close: async () => {
+      db?.close();
       await app.close();
       await controller.stop();
     },

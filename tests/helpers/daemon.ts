@@ -226,8 +226,7 @@ export function revokeGrant(daemon: Daemon, grantId: number): void {
 }
 
 /** The wired fixture site's access holder (tests/fixtures/wired-site.yaml): card A0A0A0A0, a grant for `store`. */
-export function enrolWiredHolder(db: Database.Database): void {
-  const people = new PeopleStore(db);
+export function enrolWiredHolder(people: PeopleStore): void {
   const person = people.addPerson({ name: 'Ito Jun', affiliation: '製造部' });
   people.addCredential(person.id, 'card', 'A0A0A0A0');
   people.addGrant({ personId: person.id, areaId: 'store', purpose: 'inventory' });

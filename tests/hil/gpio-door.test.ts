@@ -30,7 +30,7 @@ describe('wired door through GPIO', () => {
     controller = await Controller.start({
       site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() }, gpioPins: pins,
     });
-    enrolWiredHolder(controller.ctx.store.db);
+    enrolWiredHolder(controller.ctx.store.people);
     sim = await Simulator.start({ site, url: controller.brokerUrl, ca: readCa(dataDir), secrets: loadSecrets(dataDir) });
   });
 
