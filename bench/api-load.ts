@@ -46,33 +46,41 @@ async function run(route: LoadRoute): Promise<RouteResult> {
   let errors = 0;
   let timeouts = 0;
   let sent = 0;
-  const one = (delayMs: number) => new Promise<void>((resolve) => setTimeout(() => {
-    const instance = autocannon({
-      url: args.url,
-      duration: args.seconds - delayMs / 1000,
-      connections: 1,
-      overallRate: 1,
-      timeout: 30,
-      requests: [{
-        method: route.method,
-        headers: { authorization: `Bearer ${route.token}`, ...(route.body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        ...(route.body !== undefined ? { body: JSON.stringify(route.body) } : {}),
-        setupRequest: (req: Record<string, unknown>) => ({ ...req, path: route.paths[next++ % route.paths.length] }),
-      }],
-    }, (err, result) => {
-      if (err) errors++;
-      else {
-        errors += result.errors;
-        timeouts += result.timeouts;
-        sent += result.requests.sent;
-      }
-      resolve();
-    });
-    instance.on('response', (_client: unknown, status: number, _bytes: number, responseTime: number) => {
-      samples.push(responseTime);
-      statuses[status] = (statuses[status] ?? 0) + 1;
-    });
-  }, delayMs));
+  const one = (delayMs: number) =>
+    new Promise<void>((resolve) =>
+      setTimeout(() => {
+        const instance = autocannon(
+          {
+            url: args.url,
+            duration: args.seconds - delayMs / 1000,
+            connections: 1,
+            overallRate: 1,
+            timeout: 30,
+            requests: [
+              {
+                method: route.method,
+                headers: { authorization: `Bearer ${route.token}`, ...(route.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+                ...(route.body !== undefined ? { body: JSON.stringify(route.body) } : {}),
+                setupRequest: (req: Record<string, unknown>) => ({ ...req, path: route.paths[next++ % route.paths.length] }),
+              },
+            ],
+          },
+          (err, result) => {
+            if (err) errors++;
+            else {
+              errors += result.errors;
+              timeouts += result.timeouts;
+              sent += result.requests.sent;
+            }
+            resolve();
+          },
+        );
+        instance.on('response', (_client: unknown, status: number, _bytes: number, responseTime: number) => {
+          samples.push(responseTime);
+          statuses[status] = (statuses[status] ?? 0) + 1;
+        });
+      }, delayMs),
+    );
   const n = Math.max(1, Math.round(route.rate));
   await Promise.all(Array.from({ length: n }, (_, k) => one((k * 1000) / n)));
   return { name: route.name, samples, statuses, errors, timeouts, sent };

@@ -26,12 +26,18 @@ const secrets = loadSecrets(args.dataDir);
 const topics = new Topics(args.baseTopic);
 // The daemon's own TLS settings: the same certificate, the same listener code.
 const tls = ensureDeviceTls(args.dataDir);
-const broker = args.mode === 'embedded'
-  ? await startEmbeddedBroker({
-    host: '127.0.0.1', port: args.port ?? 0, plainPort: args.plainPort, tls, baseTopic: args.baseTopic, secrets,
-    onRefused: (r) => console.error('refused', JSON.stringify(r)),
-  })
-  : undefined;
+const broker =
+  args.mode === 'embedded'
+    ? await startEmbeddedBroker({
+        host: '127.0.0.1',
+        port: args.port ?? 0,
+        plainPort: args.plainPort,
+        tls,
+        baseTopic: args.baseTopic,
+        secrets,
+        onRefused: (r) => console.error('refused', JSON.stringify(r)),
+      })
+    : undefined;
 const url = broker ? `mqtts://127.0.0.1:${broker.port}` : args.url!;
 const plainUrl = broker?.plainPort !== undefined ? `mqtt://127.0.0.1:${broker.plainPort}` : '';
 

@@ -15,7 +15,18 @@ import { BENCH_PIN, cardOf, copyDb, ensureDb, grantedPerson, personIdOf, rng, ty
 import { closeRigs, connectRigs, makeRigs, trustCa, type DoorRig } from './lib/devices.js';
 import { burst, checkLog, logHead, quietReads, type BurstResult, type QuietResult } from './lib/drive.js';
 import { appendRate, commitFloor, pinFloor } from './lib/floors.js';
-import { killAll, mosquittoBinary, ROOT, sleep, startDaemon, startHelper, startMosquitto, freePort, type DaemonHandle, type MosquittoHandle } from './lib/procs.js';
+import {
+  killAll,
+  mosquittoBinary,
+  ROOT,
+  sleep,
+  startDaemon,
+  startHelper,
+  startMosquitto,
+  freePort,
+  type DaemonHandle,
+  type MosquittoHandle,
+} from './lib/procs.js';
 import { prepareApi, probe, signIn, type ApiPrep } from './lib/api.js';
 import { summarize, concat, ratio, type Summary } from './lib/stats.js';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
@@ -79,18 +90,54 @@ export interface Results {
     pinVerify?: Summary;
   };
   decision: {
-    broker: BrokerName; credentials: number; door: 'card' | 'card+pin'; latency: Summary; lost: number; denied: number;
+    broker: BrokerName;
+    credentials: number;
+    door: 'card' | 'card+pin';
+    latency: Summary;
+    lost: number;
+    denied: number;
     floor: { p50: number | null; p99: number | null; parts: string };
-    ratioP50: number | null; ratioP99: number | null;
-    promptLatency?: Summary; pinToUnlock?: Summary; cpu?: CpuShare; daemonWarnings?: Record<string, number>;
+    ratioP50: number | null;
+    ratioP99: number | null;
+    promptLatency?: Summary;
+    pinToUnlock?: Summary;
+    cpu?: CpuShare;
+    daemonWarnings?: Record<string, number>;
   }[];
-  burst: (Omit<BurstResult, 'keys'> & { broker: BrokerName; withApi: boolean; quietP99: number | null; p99OverQuiet: number | null; log: ReturnType<typeof checkLog> | null; cpu?: CpuShare; daemonCpuPerRead?: number | null; commits?: { commits: number; writes: number } | null; daemonWarnings?: Record<string, number>; daemonCrashed: boolean; brokerDropped?: number | null })[];
+  burst: (Omit<BurstResult, 'keys'> & {
+    broker: BrokerName;
+    withApi: boolean;
+    quietP99: number | null;
+    p99OverQuiet: number | null;
+    log: ReturnType<typeof checkLog> | null;
+    cpu?: CpuShare;
+    daemonCpuPerRead?: number | null;
+    commits?: { commits: number; writes: number } | null;
+    daemonWarnings?: Record<string, number>;
+    daemonCrashed: boolean;
+    brokerDropped?: number | null;
+  })[];
   api: {
     phase: 'alone' | 'during burst';
     routes: { name: string; available: boolean; why?: string; latency: Summary | null; statuses: Record<string, number>; rate: number; errors: number }[];
   }[];
-  logIntegrity: { rows: number; verify: { ok: boolean; records: number; seconds: number; recordsPerSec: number; breakAt?: unknown } | null; append: ReturnType<typeof appendRate> | null };
-  footprint: { credentials: number; logRows: number; broker: BrokerName; readyMs: number; bootMs: number; rssAtReadyMB: number | null; rssSettledMB: number | null; peakRssMB: number | null; dbMB: number; note: string } | null;
+  logIntegrity: {
+    rows: number;
+    verify: { ok: boolean; records: number; seconds: number; recordsPerSec: number; breakAt?: unknown } | null;
+    append: ReturnType<typeof appendRate> | null;
+  };
+  footprint: {
+    credentials: number;
+    logRows: number;
+    broker: BrokerName;
+    readyMs: number;
+    bootMs: number;
+    rssAtReadyMB: number | null;
+    rssSettledMB: number | null;
+    peakRssMB: number | null;
+    dbMB: number;
+    note: string;
+  } | null;
   profiles: (ProfileSummary & { scenario: string })[];
   databases: { key: string; buildSeconds: number; mb: number }[];
   /** The daemon ending on its own during a session: a finding, not a harness error. */
@@ -124,7 +171,9 @@ async function main(): Promise<void> {
   say(`tobira benchmark, ${cfg.mode} mode`);
   say(`machine: ${machineLine(m)}`);
   if (cfg.mode === 'full') {
-    say('the full run takes about 12 minutes here once its databases are cached (the first run generates them: about 10 more minutes, ~7.5 GB under bench/results/tmp/db/, and each run copies the 6 GB one)');
+    say(
+      'the full run takes about 12 minutes here once its databases are cached (the first run generates them: about 10 more minutes, ~7.5 GB under bench/results/tmp/db/, and each run copies the 6 GB one)',
+    );
   }
   rmSync(RUN, { recursive: true, force: true });
   mkdirSync(RUN, { recursive: true });
@@ -135,7 +184,8 @@ async function main(): Promise<void> {
   const sizeDbs = new Map<number, CachedDb>();
   for (const n of cfg.sizes) sizeDbs.set(n, await ensureDb(CACHE, { credentials: n, grants: cfg.grants, pinHolders: cfg.pinHolders, logRows: 0 }, say));
   const big = await ensureDb(CACHE, { credentials: cfg.bigCredentials, grants: cfg.grants, pinHolders: cfg.pinHolders, logRows: cfg.logRows }, say);
-  for (const db of [...sizeDbs.values(), big]) results.databases.push({ key: db.meta.key, buildSeconds: db.meta.buildSeconds, mb: Math.round(db.meta.bytes / 2 ** 20) });
+  for (const db of [...sizeDbs.values(), big])
+    results.databases.push({ key: db.meta.key, buildSeconds: db.meta.buildSeconds, mb: Math.round(db.meta.bytes / 2 ** 20) });
   if (prepareOnly) {
     say('--prepare-only: the databases are ready; nothing measured');
     process.exit(0);
@@ -157,7 +207,10 @@ async function main(): Promise<void> {
     mosquitto = await startMosquitto(secrets, baseTopic, site.deviceIds, tls);
     theMosquitto = mosquitto;
     brokers.push('mosquitto');
-    results.brokers.push({ name: 'mosquitto', detail: `${mosquitto.version}, own instance on ${mosquitto.url}, files from \`tobira mqtt-acl\` (TLS listener, set_tcp_nodelay true)` });
+    results.brokers.push({
+      name: 'mosquitto',
+      detail: `${mosquitto.version}, own instance on ${mosquitto.url}, files from \`tobira mqtt-acl\` (TLS listener, set_tcp_nodelay true)`,
+    });
     say(`Mosquitto: ${mosquitto.version} at ${mosquitto.url}`);
   } else {
     const why = noMosquitto ? '--no-mosquitto' : 'mosquitto is not installed';
@@ -179,13 +232,21 @@ async function main(): Promise<void> {
         results.floors.plainEcho = summarize(plain.samples);
         const tlsEcho = summarize(echoBefore.samples);
         const plainEcho = results.floors.plainEcho;
-        say(`TLS adds ${((tlsEcho.p50 ?? 0) - (plainEcho.p50 ?? 0)).toFixed(2)} ms at p50, ${((tlsEcho.p99 ?? 0) - (plainEcho.p99 ?? 0)).toFixed(2)} ms at p99 to the echo (embedded)`);
+        say(
+          `TLS adds ${((tlsEcho.p50 ?? 0) - (plainEcho.p50 ?? 0)).toFixed(2)} ms at p50, ${((tlsEcho.p99 ?? 0) - (plainEcho.p99 ?? 0)).toFixed(2)} ms at p99 to the echo (embedded)`,
+        );
       }
       for (const n of cfg.sizes) await decisionSession(broker, sizeDbs.get(n)!, site, secrets, mosquitto);
       const echoAfter = await echoFloor(broker, site, secrets, secretsDir, mosquitto);
       results.floors.echo[broker] = {
-        before: summarize(echoBefore.samples), after: summarize(echoAfter.samples), pooled: summarize(concat(echoBefore.samples, echoAfter.samples)),
-        noDelay: echoBefore.noDelay, process: broker === 'embedded' ? 'echo peer = aedes + controller-login client in one child process (as the daemon)' : 'echo peer = controller-login client in its own child process (as the daemon)',
+        before: summarize(echoBefore.samples),
+        after: summarize(echoAfter.samples),
+        pooled: summarize(concat(echoBefore.samples, echoAfter.samples)),
+        noDelay: echoBefore.noDelay,
+        process:
+          broker === 'embedded'
+            ? 'echo peer = aedes + controller-login client in one child process (as the daemon)'
+            : 'echo peer = controller-login client in its own child process (as the daemon)',
       };
       // Now that the echo floor is known, the ratios of this broker's decisions.
       for (const d of results.decision.filter((x) => x.broker === broker)) fillRatio(d);
@@ -201,11 +262,25 @@ async function main(): Promise<void> {
 // ------------------------------------------------------------------------------------------------
 
 async function echoFloor(
-  broker: BrokerName, site: BenchSite, secrets: Secrets, secretsDir: string, mosquitto?: MosquittoHandle, transport: 'tls' | 'plain' = 'tls',
+  broker: BrokerName,
+  site: BenchSite,
+  secrets: Secrets,
+  secretsDir: string,
+  mosquitto?: MosquittoHandle,
+  transport: 'tls' | 'plain' = 'tls',
 ): Promise<{ samples: number[]; noDelay: boolean }> {
-  const peer = startHelper('echo-peer.js', broker === 'embedded'
-    ? { mode: 'embedded', port: await freePort(), ...(transport === 'plain' ? { plainPort: await freePort() } : {}), baseTopic: site.site.mqtt.baseTopic, dataDir: secretsDir }
-    : { mode: 'external', url: mosquitto!.url, baseTopic: site.site.mqtt.baseTopic, dataDir: secretsDir });
+  const peer = startHelper(
+    'echo-peer.js',
+    broker === 'embedded'
+      ? {
+          mode: 'embedded',
+          port: await freePort(),
+          ...(transport === 'plain' ? { plainPort: await freePort() } : {}),
+          baseTopic: site.site.mqtt.baseTopic,
+          dataDir: secretsDir,
+        }
+      : { mode: 'external', url: mosquitto!.url, baseTopic: site.site.mqtt.baseTopic, dataDir: secretsDir },
+  );
   try {
     const line = await peer.waitLine(/^READY /, 10_000);
     const [tlsUrl, plainUrl] = line.slice('READY '.length).trim().split(' ');
@@ -220,7 +295,9 @@ async function echoFloor(
     const noDelay = rigs.every((r) => r.reader.noDelay && r.lock.noDelay);
     await closeRigs(rigs);
     const s = summarize(q.samples);
-    say(`echo floor (${broker}${transport === 'plain' ? ', plain MQTT' : ', TLS'}): p50 ${s.p50} ms, p99 ${s.p99} ms, max ${s.max} ms, n ${s.count}${q.lost ? `, ${q.lost} LOST` : ''}${cpu ? `; other load ${cpu.otherCores} cores` : ''}`);
+    say(
+      `echo floor (${broker}${transport === 'plain' ? ', plain MQTT' : ', TLS'}): p50 ${s.p50} ms, p99 ${s.p99} ms, max ${s.max} ms, n ${s.count}${q.lost ? `, ${q.lost} LOST` : ''}${cpu ? `; other load ${cpu.otherCores} cores` : ''}`,
+    );
     if (q.lost) results.errors.push(`echo floor (${broker}): ${q.lost} echoes lost`);
     return { samples: q.samples, noDelay };
   } finally {
@@ -241,7 +318,11 @@ interface Session {
 
 /** Starts the daemon on a working copy (or an existing directory), connects every device, waits for the locks, runs `body`, stops. */
 async function withDaemon<T>(
-  label: string, broker: BrokerName, site: BenchSite, secrets: Secrets, mosquitto: MosquittoHandle | undefined,
+  label: string,
+  broker: BrokerName,
+  site: BenchSite,
+  secrets: Secrets,
+  mosquitto: MosquittoHandle | undefined,
   data: { copyOf: CachedDb } | { dir: string },
   body: (s: Session) => Promise<T>,
   opts: { prepare?: (dir: string) => Promise<void> | void; nodeArgs?: string[]; cleanup?: boolean } = {},
@@ -257,7 +338,10 @@ async function withDaemon<T>(
   writeFileSync(siteFile, site.yaml);
   await opts.prepare?.(dir);
   const daemon = await startDaemon({
-    dataDir: dir, siteFile, logFile: join(RUN, `${label}.daemon.log`), nodeArgs: opts.nodeArgs,
+    dataDir: dir,
+    siteFile,
+    logFile: join(RUN, `${label}.daemon.log`),
+    nodeArgs: opts.nodeArgs,
     broker: broker === 'embedded' ? { mode: 'embedded' } : { mode: 'external', url: mosquitto!.url },
   });
   const rssAtReadyMB = residentMB(daemon.pid)?.rss ?? null;
@@ -270,15 +354,27 @@ async function withDaemon<T>(
     daemon.resetProblems();
     const pids = () => [process.pid, daemon.pid, ...(broker === 'mosquitto' && mosquitto ? [mosquitto.pid] : [])];
     return await body({
-      label, dir, daemon, rigs, rssAtReadyMB,
-      cardRigs: rigs.filter((r) => r.door.kind === 'card'), pinRigs: rigs.filter((r) => r.door.kind === 'card+pin'),
+      label,
+      dir,
+      daemon,
+      rigs,
+      rssAtReadyMB,
+      cardRigs: rigs.filter((r) => r.door.kind === 'card'),
+      pinRigs: rigs.filter((r) => r.door.kind === 'card+pin'),
       cpu: () => new CpuMeter(pids),
     });
   } finally {
     const crash = daemon.crash();
     if (crash) {
       results.crashes.push({ session: label, during: phase, code: crash.code, signal: crash.signal, output: crash.tail.slice(-1500) });
-      say(`!!! the daemon (${label}) ended on its own during ${phase}: exit ${crash.code ?? crash.signal}; ${crash.tail.trim().split('\n').find((l) => /Error/.test(l)) ?? ''}`);
+      say(
+        `!!! the daemon (${label}) ended on its own during ${phase}: exit ${crash.code ?? crash.signal}; ${
+          crash.tail
+            .trim()
+            .split('\n')
+            .find((l) => /Error/.test(l)) ?? ''
+        }`,
+      );
     }
     // The devices stay until the daemon has stopped: it locks every lock on the way out, and they acknowledge.
     const { code } = await daemon.stop();
@@ -297,41 +393,68 @@ async function decisionSession(broker: BrokerName, db: CachedDb, site: BenchSite
   const n = db.meta.spec.credentials;
   const label = `decision-${broker}-${n}`;
   say(`decision latency: ${broker}, ${n.toLocaleString('en')} credentials (copying the database, starting the daemon)`);
-  await withDaemon(label, broker, site, secrets, mosquitto, { copyOf: db }, async (s) => {
-    const card = cardPicker(db);
-    let meter = s.cpu();
-    phase = 'quiet card reads';
-    const c = await quietReads(s.cardRigs.slice(0, cfg.quietDoors), () => card(), cfg.card.n, cfg.card.warmup, cfg.gapMs);
-    const cpuCard = meter.stop();
-    const warnCard = s.daemon.problems();
-    s.daemon.resetProblems();
-    record(broker, n, 'card', c, cpuCard, warnCard);
-    const holders = db.meta.pinHolders;
-    const random = rng(3);
-    meter = s.cpu();
-    const p = await quietReads(s.pinRigs, () => holders[Math.floor(random() * holders.length)]!.card, cfg.pin.n, cfg.pin.warmup, cfg.gapMs, 10_000);
-    record(broker, n, 'card+pin', p, meter.stop(), s.daemon.problems());
-  }, {
-    // The working copy goes once the session is over (up to 1.4 GB each); its daemon log stays.
-    cleanup: true,
-    // The commit floor on this very copy, before the daemon opens it.
-    prepare: async (dir) => {
-      const sum = summarize(await commitFloor(dir, db.meta, cfg.commit.n, cfg.commit.warmup, cfg.gapMs));
-      const hot = summarize(await commitFloor(dir, db.meta, Math.ceil(cfg.commit.n / 3), cfg.commit.warmup, 0));
-      results.floors.commit.push({ broker, credentials: n, summary: sum, backToBack: hot });
-      say(`  commit floor: p50 ${sum.p50} ms, p99 ${sum.p99} ms, max ${sum.max} ms (back to back: p50 ${hot.p50} ms, p99 ${hot.p99} ms)`);
+  await withDaemon(
+    label,
+    broker,
+    site,
+    secrets,
+    mosquitto,
+    { copyOf: db },
+    async (s) => {
+      const card = cardPicker(db);
+      let meter = s.cpu();
+      phase = 'quiet card reads';
+      const c = await quietReads(s.cardRigs.slice(0, cfg.quietDoors), () => card(), cfg.card.n, cfg.card.warmup, cfg.gapMs);
+      const cpuCard = meter.stop();
+      const warnCard = s.daemon.problems();
+      s.daemon.resetProblems();
+      record(broker, n, 'card', c, cpuCard, warnCard);
+      const holders = db.meta.pinHolders;
+      const random = rng(3);
+      meter = s.cpu();
+      const p = await quietReads(s.pinRigs, () => holders[Math.floor(random() * holders.length)]!.card, cfg.pin.n, cfg.pin.warmup, cfg.gapMs, 10_000);
+      record(broker, n, 'card+pin', p, meter.stop(), s.daemon.problems());
     },
-  });
+    {
+      // The working copy goes once the session is over (up to 1.4 GB each); its daemon log stays.
+      cleanup: true,
+      // The commit floor on this very copy, before the daemon opens it.
+      prepare: async (dir) => {
+        const sum = summarize(await commitFloor(dir, db.meta, cfg.commit.n, cfg.commit.warmup, cfg.gapMs));
+        const hot = summarize(await commitFloor(dir, db.meta, Math.ceil(cfg.commit.n / 3), cfg.commit.warmup, 0));
+        results.floors.commit.push({ broker, credentials: n, summary: sum, backToBack: hot });
+        say(`  commit floor: p50 ${sum.p50} ms, p99 ${sum.p99} ms, max ${sum.max} ms (back to back: p50 ${hot.p50} ms, p99 ${hot.p99} ms)`);
+      },
+    },
+  );
 }
 
-function record(broker: BrokerName, credentials: number, door: 'card' | 'card+pin', q: QuietResult, cpu: CpuShare | undefined, warnings: Record<string, number>): void {
+function record(
+  broker: BrokerName,
+  credentials: number,
+  door: 'card' | 'card+pin',
+  q: QuietResult,
+  cpu: CpuShare | undefined,
+  warnings: Record<string, number>,
+): void {
   const latency = summarize(q.samples);
   results.decision.push({
-    broker, credentials, door, latency, lost: q.lost, denied: q.denied, floor: { p50: null, p99: null, parts: '' }, ratioP50: null, ratioP99: null,
+    broker,
+    credentials,
+    door,
+    latency,
+    lost: q.lost,
+    denied: q.denied,
+    floor: { p50: null, p99: null, parts: '' },
+    ratioP50: null,
+    ratioP99: null,
     ...(door === 'card+pin' ? { promptLatency: summarize(q.promptSamples), pinToUnlock: summarize(q.pinSamples) } : {}),
-    cpu, daemonWarnings: warnings,
+    cpu,
+    daemonWarnings: warnings,
   });
-  say(`  ${door}: p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms, n ${latency.count}${q.lost ? `, ${q.lost} LOST` : ''}${q.denied ? `, ${q.denied} DENIED` : ''}${cpu ? `; other load ${cpu.otherCores} cores` : ''}`);
+  say(
+    `  ${door}: p50 ${latency.p50} ms, p99 ${latency.p99} ms, max ${latency.max} ms, n ${latency.count}${q.lost ? `, ${q.lost} LOST` : ''}${q.denied ? `, ${q.denied} DENIED` : ''}${cpu ? `; other load ${cpu.otherCores} cores` : ''}`,
+  );
   if (q.lost || q.denied) results.errors.push(`decision ${broker} ${credentials} ${door}: ${q.lost} lost, ${q.denied} denied (every read should be granted)`);
 }
 
@@ -345,7 +468,11 @@ function fillRatio(d: Results['decision'][number]): void {
   if (d.door === 'card') {
     d.floor = { p50: add(echo.p50, commit.p50), p99: add(echo.p99, commit.p99), parts: 'echo + commit' };
   } else {
-    d.floor = { p50: add(echo.p50, echo.p50, commit.p50, pin?.p50), p99: add(echo.p99, echo.p99, commit.p99, pin?.p99), parts: '2 × echo + commit + PIN check' };
+    d.floor = {
+      p50: add(echo.p50, echo.p50, commit.p50, pin?.p50),
+      p99: add(echo.p99, echo.p99, commit.p99, pin?.p99),
+      parts: '2 × echo + commit + PIN check',
+    };
   }
   d.ratioP50 = ratio(d.latency.p50, d.floor.p50);
   d.ratioP99 = ratio(d.latency.p99, d.floor.p99);
@@ -362,8 +489,16 @@ async function bigDatabase(big: CachedDb, site: BenchSite, secrets: Secrets, bro
     const t0 = process.hrtime.bigint();
     const v = await verifyEntryLogFile(big.file);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    results.logIntegrity.verify = { ok: v.ok, records: v.records, seconds: Number(seconds.toFixed(2)), recordsPerSec: Math.round(v.records / seconds), ...(v.breakAt ? { breakAt: v.breakAt } : {}) };
-    say(`  ${v.ok ? 'ok' : 'BROKEN'}: ${v.records.toLocaleString('en')} records in ${seconds.toFixed(2)} s = ${Math.round(v.records / seconds).toLocaleString('en')} records/s`);
+    results.logIntegrity.verify = {
+      ok: v.ok,
+      records: v.records,
+      seconds: Number(seconds.toFixed(2)),
+      recordsPerSec: Math.round(v.records / seconds),
+      ...(v.breakAt ? { breakAt: v.breakAt } : {}),
+    };
+    say(
+      `  ${v.ok ? 'ok' : 'BROKEN'}: ${v.records.toLocaleString('en')} records in ${seconds.toFixed(2)} s = ${Math.round(v.records / seconds).toLocaleString('en')} records/s`,
+    );
     if (!v.ok) results.errors.push(`the generated entry log does not verify: ${JSON.stringify(v.breakAt)}`);
   }
   const dir = join(RUN, 'big');
@@ -372,7 +507,9 @@ async function bigDatabase(big: CachedDb, site: BenchSite, secrets: Secrets, bro
   copyDb(big, dir);
   say(`durable append rate: ${cfg.append.single} appends, each its own transaction; ${cfg.append.batched} in transactions of 1,000`);
   results.logIntegrity.append = appendRate(dir, cfg.append.single, cfg.append.batched);
-  say(`  ${results.logIntegrity.append.perCommitPerSec.toLocaleString('en')}/s one per commit, ${results.logIntegrity.append.batchedPerSec.toLocaleString('en')}/s batched`);
+  say(
+    `  ${results.logIntegrity.append.perCommitPerSec.toLocaleString('en')}/s one per commit, ${results.logIntegrity.append.batchedPerSec.toLocaleString('en')}/s batched`,
+  );
 
   let apiPrep: ApiPrep | undefined;
   // Quiet reads on this database, daemon and broker: the burst's "quiet value".
@@ -391,24 +528,42 @@ async function bigDatabase(big: CachedDb, site: BenchSite, secrets: Secrets, bro
   };
   for (const broker of brokers) {
     if (broker === 'mosquitto' && !cfg.burstOnMosquitto) continue;
-    say(`big database (${big.meta.spec.credentials.toLocaleString('en')} credentials, ${rows.toLocaleString('en')} log rows), ${broker}: ${broker === 'embedded' ? 'start-up, ' : ''}quiet reads, burst`);
-    await withDaemon(`big-${broker}`, broker, site, secrets, mosquitto, { dir }, async (s) => {
-      if (broker === 'embedded') {
-        results.footprint = {
-          credentials: big.meta.spec.credentials, logRows: rows, broker, readyMs: s.daemon.readyMs, bootMs: s.daemon.bootMs, rssAtReadyMB: s.rssAtReadyMB,
-          rssSettledMB: residentMB(s.daemon.pid)?.rss ?? null, peakRssMB: null, dbMB: Math.round(big.meta.bytes / 2 ** 20),
-          note: 'embedded broker (everything in one process, as on the gateway); database in the page cache (just copied); peak over this session and the API one',
-        };
-        say(`  ready in ${s.daemon.readyMs} ms (Node and modules ${s.daemon.bootMs} ms, then the controller), RSS ${s.rssAtReadyMB} MB at ready`);
-      }
-      const quiet = await quietFirst(s, broker);
-      await runBurst(s, broker, big, quiet, false);
-      if (broker === 'embedded') peak(s.daemon.peakRssMB());
-    }, {
-      prepare: async (d) => {
-        if (broker === 'embedded') apiPrep = await prepareApi(d, site.site, big.meta, cfg.api.revocable);
+    say(
+      `big database (${big.meta.spec.credentials.toLocaleString('en')} credentials, ${rows.toLocaleString('en')} log rows), ${broker}: ${broker === 'embedded' ? 'start-up, ' : ''}quiet reads, burst`,
+    );
+    await withDaemon(
+      `big-${broker}`,
+      broker,
+      site,
+      secrets,
+      mosquitto,
+      { dir },
+      async (s) => {
+        if (broker === 'embedded') {
+          results.footprint = {
+            credentials: big.meta.spec.credentials,
+            logRows: rows,
+            broker,
+            readyMs: s.daemon.readyMs,
+            bootMs: s.daemon.bootMs,
+            rssAtReadyMB: s.rssAtReadyMB,
+            rssSettledMB: residentMB(s.daemon.pid)?.rss ?? null,
+            peakRssMB: null,
+            dbMB: Math.round(big.meta.bytes / 2 ** 20),
+            note: 'embedded broker (everything in one process, as on the gateway); database in the page cache (just copied); peak over this session and the API one',
+          };
+          say(`  ready in ${s.daemon.readyMs} ms (Node and modules ${s.daemon.bootMs} ms, then the controller), RSS ${s.rssAtReadyMB} MB at ready`);
+        }
+        const quiet = await quietFirst(s, broker);
+        await runBurst(s, broker, big, quiet, false);
+        if (broker === 'embedded') peak(s.daemon.peakRssMB());
       },
-    });
+      {
+        prepare: async (d) => {
+          if (broker === 'embedded') apiPrep = await prepareApi(d, site.site, big.meta, cfg.api.revocable);
+        },
+      },
+    );
     if (broker === 'embedded') {
       // A fresh daemon for the API (whatever the burst did to the last one).
       say(`big database, ${broker}: API${cfg.api.aloneSeconds > 0 ? ' alone, then' : ''} during a burst`);
@@ -420,26 +575,41 @@ async function bigDatabase(big: CachedDb, site: BenchSite, secrets: Secrets, bro
     }
   }
   if (cfg.profile.enabled) {
-    say(`profile: the daemon under ${cfg.profile.quiet} quiet reads, then a ${cfg.profile.burstSeconds} s burst with the API load, with --cpu-prof (embedded broker, big database)`);
+    say(
+      `profile: the daemon under ${cfg.profile.quiet} quiet reads, then a ${cfg.profile.burstSeconds} s burst with the API load, with --cpu-prof (embedded broker, big database)`,
+    );
     const profDir = join(RUN, 'profile');
     rmSync(profDir, { recursive: true, force: true });
     mkdirSync(profDir, { recursive: true });
     const windows: { scenario: string; from: number; to: number }[] = [];
-    await withDaemon('profile', 'embedded', site, secrets, undefined, { dir }, async (s) => {
-      const card = cardPicker(big);
-      let from = Date.now() - s.daemon.spawnedAt;
-      phase = 'profiled quiet reads';
-      const q = await quietReads(s.cardRigs.slice(0, cfg.quietDoors), () => card(), cfg.profile.quiet, 0, cfg.gapMs);
-      windows.push({ scenario: `${cfg.profile.quiet} quiet reads (one at a time)`, from, to: Date.now() - s.daemon.spawnedAt });
-      if (q.lost || q.denied) results.errors.push(`profile session: ${q.lost} quiet reads lost, ${q.denied} denied`);
-      const load = apiPrep ? await prepareLoad(s, big, apiPrep) : undefined;
-      from = Date.now() - s.daemon.spawnedAt;
-      const loading = load?.run(cfg.profile.burstSeconds);
-      phase = 'the profiled burst';
-      await burst(s.cardRigs, card, cfg.burst.rate, cfg.profile.burstSeconds, cfg.burst.drainMs, () => s.daemon.alive());
-      await loading;
-      windows.push({ scenario: `burst of ${cfg.burst.rate}/s over ${cfg.cardDoors} doors for ${cfg.profile.burstSeconds} s${load?.routes.length ? ' with the API load' : ''}`, from, to: Date.now() - s.daemon.spawnedAt });
-    }, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+    await withDaemon(
+      'profile',
+      'embedded',
+      site,
+      secrets,
+      undefined,
+      { dir },
+      async (s) => {
+        const card = cardPicker(big);
+        let from = Date.now() - s.daemon.spawnedAt;
+        phase = 'profiled quiet reads';
+        const q = await quietReads(s.cardRigs.slice(0, cfg.quietDoors), () => card(), cfg.profile.quiet, 0, cfg.gapMs);
+        windows.push({ scenario: `${cfg.profile.quiet} quiet reads (one at a time)`, from, to: Date.now() - s.daemon.spawnedAt });
+        if (q.lost || q.denied) results.errors.push(`profile session: ${q.lost} quiet reads lost, ${q.denied} denied`);
+        const load = apiPrep ? await prepareLoad(s, big, apiPrep) : undefined;
+        from = Date.now() - s.daemon.spawnedAt;
+        const loading = load?.run(cfg.profile.burstSeconds);
+        phase = 'the profiled burst';
+        await burst(s.cardRigs, card, cfg.burst.rate, cfg.profile.burstSeconds, cfg.burst.drainMs, () => s.daemon.alive());
+        await loading;
+        windows.push({
+          scenario: `burst of ${cfg.burst.rate}/s over ${cfg.cardDoors} doors for ${cfg.profile.burstSeconds} s${load?.routes.length ? ' with the API load' : ''}`,
+          from,
+          to: Date.now() - s.daemon.spawnedAt,
+        });
+      },
+      { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] },
+    );
     for (const w of windows) {
       const p = summarizeProfile(profDir, w.from, w.to);
       if (p) results.profiles.push({ ...p, scenario: w.scenario });
@@ -456,7 +626,11 @@ async function bigDatabase(big: CachedDb, site: BenchSite, secrets: Secrets, bro
       phase,
       routes: [
         ...rs.map((r) => ({
-          name: r.name, available: true, latency: summarize(r.samples), statuses: r.statuses, errors: r.errors + r.timeouts,
+          name: r.name,
+          available: true,
+          latency: summarize(r.samples),
+          statuses: r.statuses,
+          errors: r.errors + r.timeouts,
           rate: Number((r.samples.length / seconds).toFixed(1)),
         })),
         ...load.unavailable.map((u) => ({ name: u.name, available: false, why: u.why, latency: null, statuses: {}, rate: 0, errors: 0 })),
@@ -487,7 +661,11 @@ let revocable: number[] | undefined;
  * Signs in (once), probes each route, and returns the routes to load with autocannon (a route that
  * is not there yet is reported as not available) and a runner for a given number of seconds.
  */
-async function prepareLoad(s: Session, db: CachedDb, prep: ApiPrep): Promise<{ routes: LoadRoute[]; unavailable: { name: string; why: string }[]; run(seconds: number): Promise<RouteResult[]> }> {
+async function prepareLoad(
+  s: Session,
+  db: CachedDb,
+  prep: ApiPrep,
+): Promise<{ routes: LoadRoute[]; unavailable: { name: string; why: string }[]; run(seconds: number): Promise<RouteResult[]> }> {
   const account = (role: string) => prep.accounts.find((a) => a.role === role)!;
   const login = async (offsetSteps: number) => ({
     manager: await signIn(s.daemon.apiUrl, account('manager'), offsetSteps),
@@ -506,16 +684,46 @@ async function prepareLoad(s: Session, db: CachedDb, prep: ApiPrep): Promise<{ r
     day.setUTCHours(0, 0, 0, 0);
     days.push(day.toISOString());
   }
-  const dayPath = (d: string) => `/api/v1/entries?areaId=${CARD_AREA}&from=${encodeURIComponent(d)}&to=${encodeURIComponent(new Date(Date.parse(d) + 86_400_000).toISOString())}`;
+  const dayPath = (d: string) =>
+    `/api/v1/entries?areaId=${CARD_AREA}&from=${encodeURIComponent(d)}&to=${encodeURIComponent(new Date(Date.parse(d) + 86_400_000).toISOString())}`;
   const createBody = { personId: persons[0]!, areaId: 'zone09', purpose: 'benchmark load' };
   // Each grant is revoked once: the probe takes one now, each load its own (see run).
   const probeId = revocable.shift();
   const revokePath = (id: number) => `/api/v1/grants/${id}/revoke`;
-  const candidates: (Omit<LoadRoute, 'token' | 'rate'> & { rateKey: 'create' | 'revoke' | 'byPerson' | 'byAreaDay'; probe: { method: 'GET' | 'POST'; path: string; body?: unknown } })[] = [
-    { name: 'grant create (POST /api/v1/grants)', method: 'POST', paths: ['/api/v1/grants'], body: createBody, rateKey: 'create', probe: { method: 'POST', path: '/api/v1/grants', body: createBody } },
-    { name: 'grant revoke (POST /api/v1/grants/:id/revoke)', method: 'POST', paths: [], body: {}, rateKey: 'revoke', probe: { method: 'POST', path: revokePath(probeId!), body: {} } },
-    { name: 'entries by person (GET /api/v1/entries?personId=)', method: 'GET', paths: persons.map((p) => `/api/v1/entries?personId=${p}`), rateKey: 'byPerson', probe: { method: 'GET', path: `/api/v1/entries?personId=${persons[1]}` } },
-    { name: 'entries by area and day (GET /api/v1/entries?areaId=&from=&to=)', method: 'GET', paths: days.map(dayPath), rateKey: 'byAreaDay', probe: { method: 'GET', path: dayPath(days[0]!) } },
+  const candidates: (Omit<LoadRoute, 'token' | 'rate'> & {
+    rateKey: 'create' | 'revoke' | 'byPerson' | 'byAreaDay';
+    probe: { method: 'GET' | 'POST'; path: string; body?: unknown };
+  })[] = [
+    {
+      name: 'grant create (POST /api/v1/grants)',
+      method: 'POST',
+      paths: ['/api/v1/grants'],
+      body: createBody,
+      rateKey: 'create',
+      probe: { method: 'POST', path: '/api/v1/grants', body: createBody },
+    },
+    {
+      name: 'grant revoke (POST /api/v1/grants/:id/revoke)',
+      method: 'POST',
+      paths: [],
+      body: {},
+      rateKey: 'revoke',
+      probe: { method: 'POST', path: revokePath(probeId!), body: {} },
+    },
+    {
+      name: 'entries by person (GET /api/v1/entries?personId=)',
+      method: 'GET',
+      paths: persons.map((p) => `/api/v1/entries?personId=${p}`),
+      rateKey: 'byPerson',
+      probe: { method: 'GET', path: `/api/v1/entries?personId=${persons[1]}` },
+    },
+    {
+      name: 'entries by area and day (GET /api/v1/entries?areaId=&from=&to=)',
+      method: 'GET',
+      paths: days.map(dayPath),
+      rateKey: 'byAreaDay',
+      probe: { method: 'GET', path: dayPath(days[0]!) },
+    },
   ];
   const routes: LoadRoute[] = [];
   const unavailable: { name: string; why: string }[] = [];
@@ -544,9 +752,9 @@ async function prepareLoad(s: Session, db: CachedDb, prep: ApiPrep): Promise<{ r
     if (routes.length === 0 || seconds <= 0) return [];
     const out = join(RUN, `api-${Date.now()}.json`);
     // Fresh grants to revoke for this load: enough for its rate and length, with room.
-    const fresh = routes.map((r) => (r.name.startsWith('grant revoke')
-      ? { ...r, paths: revocable!.splice(0, Math.ceil(r.rate * seconds * 1.5) + 2).map(revokePath) }
-      : r));
+    const fresh = routes.map((r) =>
+      r.name.startsWith('grant revoke') ? { ...r, paths: revocable!.splice(0, Math.ceil(r.rate * seconds * 1.5) + 2).map(revokePath) } : r,
+    );
     const args: LoadArgs = { url: s.daemon.apiUrl, seconds, routes: fresh, out };
     const h = startHelper('api-load.js', args);
     const code = await h.exited;
@@ -560,7 +768,9 @@ function logApi(rs: RouteResult[]): void {
   for (const r of rs) {
     const l = summarize(r.samples);
     const bad = Object.entries(r.statuses).filter(([k]) => !k.startsWith('2'));
-    say(`    ${r.name}: p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms, n ${l.count}${bad.length ? `, non-2xx ${JSON.stringify(Object.fromEntries(bad))}` : ''}`);
+    say(
+      `    ${r.name}: p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms, n ${l.count}${bad.length ? `, non-2xx ${JSON.stringify(Object.fromEntries(bad))}` : ''}`,
+    );
   }
 }
 
@@ -572,7 +782,7 @@ async function runBurst(s: Session, broker: BrokerName, db: CachedDb, quiet: Sum
   say(`  burst${withApi ? ' (with API load)' : ''}: ${cfg.cardDoors} doors, ${cfg.burst.rate} reads/s in total for ${cfg.burst.seconds} s`);
   s.daemon.resetProblems();
   const droppedBefore = broker === 'mosquitto' ? await theMosquitto?.dropped() : undefined;
-  if (broker === 'mosquitto' && droppedBefore === undefined) say('    (could not read Mosquitto\'s dropped-messages counter before the burst)');
+  if (broker === 'mosquitto' && droppedBefore === undefined) say("    (could not read Mosquitto's dropped-messages counter before the burst)");
   const commitsBefore = await commitCounters(s.daemon.apiUrl);
   const meter = s.cpu();
   phase = `the burst${withApi ? ' with API load' : ''}`;
@@ -584,7 +794,7 @@ async function runBurst(s: Session, broker: BrokerName, db: CachedDb, quiet: Sum
     await sleep(1500); // $SYS is refreshed every second
     const after = await theMosquitto?.dropped();
     if (after !== undefined) brokerDropped = after - droppedBefore;
-    else say('    (could not read Mosquitto\'s dropped-messages counter after the burst)');
+    else say("    (could not read Mosquitto's dropped-messages counter after the burst)");
   }
   let log: ReturnType<typeof checkLog> | null = null;
   try {
@@ -595,19 +805,46 @@ async function runBurst(s: Session, broker: BrokerName, db: CachedDb, quiet: Sum
   const { keys: _keys, ...rest } = b;
   const p99OverQuiet = ratio(b.latency.p99, quiet.p99);
   // The daemon's CPU per read: robust to other work on the machine, unlike the latencies.
-  const daemonCpuPerRead = cpu && cpu.byPid[s.daemon.pid] !== undefined && b.reads > 0
-    ? Number(((cpu.byPid[s.daemon.pid]! * cpu.seconds * 1000) / b.reads).toFixed(3)) : null;
+  const daemonCpuPerRead =
+    cpu && cpu.byPid[s.daemon.pid] !== undefined && b.reads > 0 ? Number(((cpu.byPid[s.daemon.pid]! * cpu.seconds * 1000) / b.reads).toFixed(3)) : null;
   const commitsAfter = daemonCrashed ? null : await commitCounters(s.daemon.apiUrl);
-  const commits = commitsAfter && commitsBefore
-    ? { commits: commitsAfter.commits - commitsBefore.commits, writes: commitsAfter.writes - commitsBefore.writes } : null;
-  results.burst.push({ ...rest, broker, withApi, quietP99: quiet.p99, p99OverQuiet, log, cpu, daemonCpuPerRead, commits, daemonWarnings: s.daemon.problems(), daemonCrashed, brokerDropped });
-  say(`    sent ${b.reads} at ${b.sentRate}/s (max backlog ${b.maxBacklog})${b.unsent ? `, ${b.unsent} never sent (daemon gone)` : ''}; answered ${b.answered}, lost ${b.lost}, duplicated ${b.duplicated}, denied ${b.denied}; p50 ${b.latency.p50} ms, p99 ${b.latency.p99} ms (${p99OverQuiet}× quiet), max ${b.latency.max} ms`);
-  const warnings = Object.entries(s.daemon.problems()).sort((a, b2) => b2[1] - a[1]).slice(0, 3);
+  const commits =
+    commitsAfter && commitsBefore ? { commits: commitsAfter.commits - commitsBefore.commits, writes: commitsAfter.writes - commitsBefore.writes } : null;
+  results.burst.push({
+    ...rest,
+    broker,
+    withApi,
+    quietP99: quiet.p99,
+    p99OverQuiet,
+    log,
+    cpu,
+    daemonCpuPerRead,
+    commits,
+    daemonWarnings: s.daemon.problems(),
+    daemonCrashed,
+    brokerDropped,
+  });
+  say(
+    `    sent ${b.reads} at ${b.sentRate}/s (max backlog ${b.maxBacklog})${b.unsent ? `, ${b.unsent} never sent (daemon gone)` : ''}; answered ${b.answered}, lost ${b.lost}, duplicated ${b.duplicated}, denied ${b.denied}; p50 ${b.latency.p50} ms, p99 ${b.latency.p99} ms (${p99OverQuiet}× quiet), max ${b.latency.max} ms`,
+  );
+  const warnings = Object.entries(s.daemon.problems())
+    .sort((a, b2) => b2[1] - a[1])
+    .slice(0, 3);
   if (warnings.length) say(`    daemon warnings: ${warnings.map(([k, v]) => `${v} × ${k}`).join('; ')}`);
-  if (log) say(`    entry log: ${log.logged} logged once, ${log.missing} missing, ${log.duplicated} more than once; ${log.unlockedNotLogged} unlocked without a record`);
-  if (cpu) say(`    CPU: machine ${cpu.machineCores} cores, bench processes ${cpu.benchCores}, other work ${cpu.otherCores}; the daemon ${cpu.byPid[s.daemon.pid] ?? '?'} cores${daemonCpuPerRead !== null ? `, ${daemonCpuPerRead} ms of CPU per read` : ''}`);
-  if (commits) say(`    group commit: ${commits.writes} decisions in ${commits.commits} durable transactions (${(commits.writes / Math.max(1, commits.commits)).toFixed(1)} per commit)`);
-  if (brokerDropped !== null) say(`    Mosquitto dropped ${brokerDropped} messages during it ($SYS/broker/publish/messages/dropped: a client's queue was full)`);
+  if (log)
+    say(
+      `    entry log: ${log.logged} logged once, ${log.missing} missing, ${log.duplicated} more than once; ${log.unlockedNotLogged} unlocked without a record`,
+    );
+  if (cpu)
+    say(
+      `    CPU: machine ${cpu.machineCores} cores, bench processes ${cpu.benchCores}, other work ${cpu.otherCores}; the daemon ${cpu.byPid[s.daemon.pid] ?? '?'} cores${daemonCpuPerRead !== null ? `, ${daemonCpuPerRead} ms of CPU per read` : ''}`,
+    );
+  if (commits)
+    say(
+      `    group commit: ${commits.writes} decisions in ${commits.commits} durable transactions (${(commits.writes / Math.max(1, commits.commits)).toFixed(1)} per commit)`,
+    );
+  if (brokerDropped !== null)
+    say(`    Mosquitto dropped ${brokerDropped} messages during it ($SYS/broker/publish/messages/dropped: a client's queue was full)`);
   return daemonCrashed;
 }
 
@@ -636,7 +873,10 @@ function headline(): void {
   };
   const sum = (f: (b: Results['burst'][number]) => number) => (results.burst.length ? results.burst.reduce((a, b) => a + f(b), 0) : null);
   const during = results.api.find((p) => p.phase === 'during burst');
-  const queryP99s = (during?.routes ?? []).filter((r) => r.name.startsWith('entries') && r.latency).map((r) => r.latency!.p99!).filter((x) => x !== null);
+  const queryP99s = (during?.routes ?? [])
+    .filter((r) => r.name.startsWith('entries') && r.latency)
+    .map((r) => r.latency!.p99!)
+    .filter((x) => x !== null);
   results.headline = {
     decisionP50Ratio: worst('ratioP50'),
     decisionP99Ratio: worst('ratioP99'),
@@ -649,12 +889,27 @@ function headline(): void {
     rssMB: results.footprint?.rssSettledMB ?? null,
   };
   const h = results.headline;
-  const t = (key: string, what: string, target: string, value: number | null, met: boolean | null, note?: string) => results.targets.push({ key, what, target, value, met, ...(note ? { note } : {}) });
+  const t = (key: string, what: string, target: string, value: number | null, met: boolean | null, note?: string) =>
+    results.targets.push({ key, what, target, value, met, ...(note ? { note } : {}) });
   const le = (v: number | null, lim: number) => (v === null ? null : v <= lim);
   const ge = (v: number | null, lim: number) => (v === null ? null : v >= lim);
   const brokersNote = `worst of ${cardAtMax.map((d) => d.broker).join(' and ')}`;
-  t('decisionP50Ratio', `decision ÷ (echo + commit), p50, card-only, ${maxSize.toLocaleString('en')} credentials`, `≤ ${TARGETS.decisionP50Ratio}`, h.decisionP50Ratio!, le(h.decisionP50Ratio!, TARGETS.decisionP50Ratio), brokersNote);
-  t('decisionP99Ratio', `decision ÷ (echo + commit), p99, card-only, ${maxSize.toLocaleString('en')} credentials`, `≤ ${TARGETS.decisionP99Ratio}`, h.decisionP99Ratio!, le(h.decisionP99Ratio!, TARGETS.decisionP99Ratio), brokersNote);
+  t(
+    'decisionP50Ratio',
+    `decision ÷ (echo + commit), p50, card-only, ${maxSize.toLocaleString('en')} credentials`,
+    `≤ ${TARGETS.decisionP50Ratio}`,
+    h.decisionP50Ratio!,
+    le(h.decisionP50Ratio!, TARGETS.decisionP50Ratio),
+    brokersNote,
+  );
+  t(
+    'decisionP99Ratio',
+    `decision ÷ (echo + commit), p99, card-only, ${maxSize.toLocaleString('en')} credentials`,
+    `≤ ${TARGETS.decisionP99Ratio}`,
+    h.decisionP99Ratio!,
+    le(h.decisionP99Ratio!, TARGETS.decisionP99Ratio),
+    brokersNote,
+  );
   t('burstLost', 'burst: reads lost (no unlock, or no entry-log record)', '0', h.burstLost!, h.burstLost === null ? null : h.burstLost === 0);
   t('burstDuplicated', 'burst: reads answered twice (or logged twice)', '0', h.burstDuplicated!, h.burstDuplicated === null ? null : h.burstDuplicated === 0);
   const worstBurst = results.burst.map((b) => b.p99OverQuiet).filter((x): x is number => x !== null);
@@ -662,12 +917,32 @@ function headline(): void {
   t('burstP99OverQuiet', 'burst p99 ÷ quiet p99 (worst burst)', `≤ ${TARGETS.burstP99OverQuiet}`, wb, le(wb, TARGETS.burstP99OverQuiet));
   const notLogged = results.burst.reduce((a, b) => a + (b.log ? b.log.missing : 0), 0);
   t('burstLogged', 'burst: decisions missing from the entry log', '0', results.burst.length ? notLogged : null, results.burst.length ? notLogged === 0 : null);
-  t('queryP99Ms', 'entry-log query p99 under load (worst of by-person, by-area-and-day)', `≤ ${TARGETS.queryP99Ms} ms`, h.queryP99Ms!, le(h.queryP99Ms!, TARGETS.queryP99Ms), h.queryP99Ms === null ? 'not available: GET /api/v1/entries answered 404' : undefined);
-  t('verifyRecordsPerSec', 'hash-chain verification rate', `≥ ${TARGETS.verifyRecordsPerSec.toLocaleString('en')}/s`, h.verifyRecordsPerSec!, ge(h.verifyRecordsPerSec!, TARGETS.verifyRecordsPerSec));
+  t(
+    'queryP99Ms',
+    'entry-log query p99 under load (worst of by-person, by-area-and-day)',
+    `≤ ${TARGETS.queryP99Ms} ms`,
+    h.queryP99Ms!,
+    le(h.queryP99Ms!, TARGETS.queryP99Ms),
+    h.queryP99Ms === null ? 'not available: GET /api/v1/entries answered 404' : undefined,
+  );
+  t(
+    'verifyRecordsPerSec',
+    'hash-chain verification rate',
+    `≥ ${TARGETS.verifyRecordsPerSec.toLocaleString('en')}/s`,
+    h.verifyRecordsPerSec!,
+    ge(h.verifyRecordsPerSec!, TARGETS.verifyRecordsPerSec),
+  );
   t('readyMs', 'start-up to ready, big database', `≤ ${TARGETS.readyMs} ms`, h.readyMs!, le(h.readyMs!, TARGETS.readyMs));
   t('rssMB', 'resident memory, big database, started with every device connected', `≤ ${TARGETS.rssMB} MB`, h.rssMB!, le(h.rssMB!, TARGETS.rssMB));
   const peakRss = results.footprint?.peakRssMB ?? null;
-  t('rssPeakMB', 'resident memory, peak over the big-database sessions (bursts and API load included)', `≤ ${TARGETS.rssMB} MB`, peakRss, le(peakRss, TARGETS.rssMB), peakRss === null ? 'not recorded' : undefined);
+  t(
+    'rssPeakMB',
+    'resident memory, peak over the big-database sessions (bursts and API load included)',
+    `≤ ${TARGETS.rssMB} MB`,
+    peakRss,
+    le(peakRss, TARGETS.rssMB),
+    peakRss === null ? 'not recorded' : undefined,
+  );
 }
 
 function loadNote(): string {
@@ -693,7 +968,10 @@ function write(rerendered = false): void {
   writeFileSync(join(RESULTS, `${name}.md`), renderMarkdown(results));
   say(`wrote bench/results/${name}.json and bench/results/${name}.md`);
   console.log('\nheadline: ' + JSON.stringify(results.headline));
-  for (const t of results.targets) console.log(`  ${t.met === null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.what}: ${t.value ?? '—'} (target ${t.target})${t.note ? ` — ${t.note}` : ''}`);
+  for (const t of results.targets)
+    console.log(
+      `  ${t.met === null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.what}: ${t.value ?? '—'} (target ${t.target})${t.note ? ` — ${t.note}` : ''}`,
+    );
   console.log(`machine: ${machineLine(results.machine)}${results.loadNote ? `\n${results.loadNote}` : ''}`);
 }
 

@@ -1,6 +1,6 @@
 // One simulated device's own MQTT connection: credentials, last will, status and heartbeat, commands.
 import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
-import { Topics, deviceClientId } from '../src/devices/protocol.js';
+import { type Topics, deviceClientId } from '../src/devices/protocol.js';
 
 export const FIRMWARE = 'tobira-sim/1';
 const ONLINE = Buffer.from(JSON.stringify({ online: true, firmware: FIRMWARE }));

@@ -180,23 +180,33 @@ export class Simulator {
    */
   expectCommand<C extends Command>(id: string, match: (c: Command) => c is C, timeoutMs?: number, description?: string, opts?: { since?: number }): Promise<C>;
   expectCommand(id: string, match: (c: Command) => boolean, timeoutMs?: number, description?: string, opts?: { since?: number }): Promise<Command>;
-  expectCommand(id: string, match: (c: Command) => boolean, timeoutMs = 1000, description = 'a matching command', opts: { since?: number } = {}): Promise<Command> {
+  expectCommand(
+    id: string,
+    match: (c: Command) => boolean,
+    timeoutMs = 1000,
+    description = 'a matching command',
+    opts: { since?: number } = {},
+  ): Promise<Command> {
     const device = this.get(id).device;
     const since = opts.since;
     const from = since === undefined ? device.observed.length : device.observed.filter((o) => o.at < since).length;
     const startedAt = Date.now();
     let found: Command | undefined;
     // Marked handled: a test that fails before awaiting its expectation should report that failure, not this one.
-    return quiet(this.waitUntil(
-      () => (found = device.observed.slice(from).find((o) => match(o.command))?.command) !== undefined,
-      timeoutMs,
-      () => {
-        const seen = device.observed.slice(from).map((o) => `${describeCommand(o.command)} (+${o.at - startedAt} ms)`);
-        return `${id}: no ${description} within ${timeoutMs} ms; observed ${seen.length ? seen.join(', ') : 'no commands'}` +
-          (device.invalid.length ? `; ${device.invalid.length} invalid command(s), last: ${device.invalid.at(-1)!.error}` : '') +
-          (this.get(id).link.online ? '' : ` (${id} is offline)`);
-      },
-    ).then(() => found!));
+    return quiet(
+      this.waitUntil(
+        () => (found = device.observed.slice(from).find((o) => match(o.command))?.command) !== undefined,
+        timeoutMs,
+        () => {
+          const seen = device.observed.slice(from).map((o) => `${describeCommand(o.command)} (+${o.at - startedAt} ms)`);
+          return (
+            `${id}: no ${description} within ${timeoutMs} ms; observed ${seen.length ? seen.join(', ') : 'no commands'}` +
+            (device.invalid.length ? `; ${device.invalid.length} invalid command(s), last: ${device.invalid.at(-1)!.error}` : '') +
+            (this.get(id).link.online ? '' : ` (${id} is offline)`)
+          );
+        },
+      ).then(() => found!),
+    );
   }
 
   /** Resolves once `condition` holds (checked on every simulator change and every 10 ms). */
@@ -342,10 +352,12 @@ export class Simulator {
 
   /** Ends every connection cleanly (each device publishes an offline status first). */
   async stop(): Promise<void> {
-    await Promise.all([...this.sims.values()].map(async ({ device, link }) => {
-      device.dispose();
-      await link.close();
-    }));
+    await Promise.all(
+      [...this.sims.values()].map(async ({ device, link }) => {
+        device.dispose();
+        await link.close();
+      }),
+    );
     this.watchers.clear();
   }
 

@@ -56,7 +56,8 @@ export async function prepareApi(dataDir: string, site: SiteFile, meta: DbMeta, 
 export async function signIn(apiUrl: string, account: BenchAccount, offsetSteps = 0): Promise<string> {
   const totp = account.totpSecret ? await generate({ secret: account.totpSecret, epoch: Math.floor(Date.now() / 1000) + 30 * offsetSteps }) : undefined;
   const res = await fetch(`${apiUrl}/api/v1/auth/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username: account.username, password: BENCH_PASSWORD, ...(totp ? { totp } : {}) }),
   });
   const body = (await res.json()) as { token?: string; error?: string };
@@ -75,6 +76,7 @@ export async function probe(apiUrl: string, method: 'GET' | 'POST', path: string
   });
   const text = await res.text();
   if (res.status >= 200 && res.status < 300) return { available: true, status: res.status, body: text.slice(0, 300) };
-  if (res.status === 404 && /Route .* not found/.test(text)) return { available: false, status: 404, why: 'route not there (404 from the router)', body: text.slice(0, 300) };
+  if (res.status === 404 && /Route .* not found/.test(text))
+    return { available: false, status: 404, why: 'route not there (404 from the router)', body: text.slice(0, 300) };
   return { available: false, status: res.status, why: `answered ${res.status}`, body: text.slice(0, 300) };
 }

@@ -196,7 +196,10 @@ function finish(db: Db): void {
 
 /** Drops a table's own (non-automatic) indexes for a bulk insert; returns the SQL to recreate them exactly. */
 function dropIndexes(db: Db, table: string): string[] {
-  const rows = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL").all(table) as { name: string; sql: string }[];
+  const rows = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL").all(table) as {
+    name: string;
+    sql: string;
+  }[];
   for (const r of rows) db.exec(`DROP INDEX "${r.name}"`);
   return rows.map((r) => r.sql);
 }
@@ -210,16 +213,29 @@ async function generatePeople(db: Db, key: string, spec: DbSpec, say: (line: str
   const validFrom = new Date(now - 90 * DAY_MS).toISOString();
   const affiliations = ['R&D', 'Production', 'Quality', 'Sales', 'Finance', 'IT', 'Facilities', 'Legal'];
   const meta: DbMeta = {
-    key, spec, builtAt: new Date(now).toISOString(), buildSeconds: 0, bytes: 0,
-    cardHolders: Math.min(Math.max(spec.grants - spec.pinHolders, 0), n), stride: strideFor(n), pinHolders: [], log: null,
+    key,
+    spec,
+    builtAt: new Date(now).toISOString(),
+    buildSeconds: 0,
+    bytes: 0,
+    cardHolders: Math.min(Math.max(spec.grants - spec.pinHolders, 0), n),
+    stride: strideFor(n),
+    pinHolders: [],
+    log: null,
   };
   if (spec.pinHolders > meta.cardHolders) throw new Error('pin holders must be card holders too');
 
   const recreate = ['credentials', 'trainings', 'pledges', 'grants'].flatMap((t) => dropIndexes(db, t));
-  const person = db.prepare("INSERT INTO people (id, kind, number, name, affiliation, title, roles, status, created_at) VALUES (?, 'staff', ?, ?, ?, '', '[]', 'active', ?)");
+  const person = db.prepare(
+    "INSERT INTO people (id, kind, number, name, affiliation, title, roles, status, created_at) VALUES (?, 'staff', ?, ?, ?, '', '[]', 'active', ?)",
+  );
   const credential = db.prepare("INSERT INTO credentials (person_id, kind, value, use, status, created_at) VALUES (?, ?, ?, 'normal', 'active', ?)");
-  const training = db.prepare("INSERT INTO trainings (person_id, completed_at, course, recorded_by, recorded_at) VALUES (?, ?, 'annual security training', 'bench', ?)");
-  const pledge = db.prepare("INSERT INTO pledges (person_id, signed_at, document, recorded_by, recorded_at) VALUES (?, ?, 'confidentiality pledge v1', 'bench', ?)");
+  const training = db.prepare(
+    "INSERT INTO trainings (person_id, completed_at, course, recorded_by, recorded_at) VALUES (?, ?, 'annual security training', 'bench', ?)",
+  );
+  const pledge = db.prepare(
+    "INSERT INTO pledges (person_id, signed_at, document, recorded_by, recorded_at) VALUES (?, ?, 'confidentiality pledge v1', 'bench', ?)",
+  );
   const grant = db.prepare(`INSERT INTO grants (person_id, area_id, valid_from, valid_until, purpose, out_of_hours, review_by, status, granted_by, granted_at)
     VALUES (?, ?, ?, NULL, 'benchmark', 1, NULL, 'active', 'bench', ?)`);
 
@@ -324,18 +340,51 @@ function generateLog(db: Db, meta: DbMeta, rows: number, say: (line: string) => 
         const personId = unknown ? null : personIdOf(index);
         const detail: Record<string, unknown> | null = unknown
           ? { credential: { kind: 'card', value: 'DEADBEEF' } }
-          : !denied && j >= 0 ? { grantId: j + 1 } : null;
+          : !denied && j >= 0
+            ? { grantId: j + 1 }
+            : null;
         const base = {
-          seq, at, kind: 'decision' as const, doorId, areaId, direction: 'in' as const,
-          personId, personName: unknown ? null : `Bench Person ${index}`, affiliation: unknown ? null : affiliations[index % affiliations.length]!,
-          purpose: denied ? null : 'benchmark', factors: unknown ? ['card'] : factors,
-          decision: denied ? ('denied' as const) : ('granted' as const), reason: denied ? (unknown ? 'unknown-credential' : 'no-grant') : 'granted',
-          deviceId, deviceBoot: 1, deviceSeq: dseq, linkedSeq: null, linkedPersonId: null, detail, chainVersion: CHAIN_VERSION,
+          seq,
+          at,
+          kind: 'decision' as const,
+          doorId,
+          areaId,
+          direction: 'in' as const,
+          personId,
+          personName: unknown ? null : `Bench Person ${index}`,
+          affiliation: unknown ? null : affiliations[index % affiliations.length]!,
+          purpose: denied ? null : 'benchmark',
+          factors: unknown ? ['card'] : factors,
+          decision: denied ? ('denied' as const) : ('granted' as const),
+          reason: denied ? (unknown ? 'unknown-credential' : 'no-grant') : 'granted',
+          deviceId,
+          deviceBoot: 1,
+          deviceSeq: dseq,
+          linkedSeq: null,
+          linkedPersonId: null,
+          detail,
+          chainVersion: CHAIN_VERSION,
         };
         const hash = entryHash(prevHash, base);
         // Canonical JSON as append() stores it: arrays as they are, objects with sorted keys (these have one key per level).
-        insert.run(seq, at, doorId, areaId, base.personId, base.personName, base.affiliation, base.purpose, JSON.stringify(base.factors),
-          base.decision, base.reason, deviceId, dseq, detail ? JSON.stringify(detail) : null, prevHash, hash);
+        insert.run(
+          seq,
+          at,
+          doorId,
+          areaId,
+          base.personId,
+          base.personName,
+          base.affiliation,
+          base.purpose,
+          JSON.stringify(base.factors),
+          base.decision,
+          base.reason,
+          deviceId,
+          dseq,
+          detail ? JSON.stringify(detail) : null,
+          prevHash,
+          hash,
+        );
         prevHash = hash;
       }
     })();

@@ -123,7 +123,11 @@ export class Device {
     if (!client) return;
     const within = (p: Promise<unknown>, ms: number) => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
     // Say offline first, as a device going away cleanly would (a clean disconnect sends no will).
-    if (client.connected) await within(new Promise<void>((r) => client.publish(this.topics.device(this.id, 'status'), '{"online":false}', { qos: 1, retain: true }, () => r())), 2000);
+    if (client.connected)
+      await within(
+        new Promise<void>((r) => client.publish(this.topics.device(this.id, 'status'), '{"online":false}', { qos: 1, retain: true }, () => r())),
+        2000,
+      );
     // A client whose broker went away (a daemon that crashed) may never finish a clean end: force it.
     await within(client.endAsync(false), 2000);
     if (!client.disconnected) client.end(true);
@@ -262,7 +266,13 @@ export async function connectRigs(rigs: DoorRig[], url: string, opts: { waitLock
   if (opts.waitLocked) {
     const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
     while (rigs.some((r) => r.lockCommands === 0)) {
-      if (Date.now() > deadline) throw new Error(`locks never driven to rest: ${rigs.filter((r) => r.lockCommands === 0).map((r) => r.door.id).join(', ')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `locks never driven to rest: ${rigs
+            .filter((r) => r.lockCommands === 0)
+            .map((r) => r.door.id)
+            .join(', ')}`,
+        );
       await new Promise((r) => setTimeout(r, 10));
     }
   }

@@ -19,7 +19,14 @@ export interface QuietResult {
  * `n` reads after `warmup`, each waiting for its unlock (and its indication) before the next, with
  * `gapMs` between: the daemon is idle when each read arrives.
  */
-export async function quietReads(rigs: DoorRig[], card: (rig: DoorRig) => string, n: number, warmup: number, gapMs: number, timeoutMs = 5000): Promise<QuietResult> {
+export async function quietReads(
+  rigs: DoorRig[],
+  card: (rig: DoorRig) => string,
+  n: number,
+  warmup: number,
+  gapMs: number,
+  timeoutMs = 5000,
+): Promise<QuietResult> {
   const out: QuietResult = { samples: [], promptSamples: [], pinSamples: [], lost: 0, denied: 0 };
   for (let i = 0; i < warmup + n; i++) {
     const rig = rigs[i % rigs.length]!;
@@ -77,7 +84,14 @@ export interface BurstResult {
  * FIFO. Then waits (up to `drainMs`) for the answers. Lost: no unlock. Duplicated: unlocks beyond
  * the reads (a read answered twice).
  */
-export async function burst(rigs: DoorRig[], card: () => string, rate: number, seconds: number, drainMs: number, alive: () => boolean = () => true): Promise<BurstResult> {
+export async function burst(
+  rigs: DoorRig[],
+  card: () => string,
+  rate: number,
+  seconds: number,
+  drainMs: number,
+  alive: () => boolean = () => true,
+): Promise<BurstResult> {
   const total = Math.round(rate * seconds);
   let sent = 0;
   let maxBacklog = 0;
@@ -127,14 +141,30 @@ export async function burst(rigs: DoorRig[], card: () => string, rate: number, s
   }
   const duplicated = rigs.reduce((a, r) => a + r.extraUnlocks, 0);
   const keys = rigs.flatMap((rig) => rig.all().map((r) => ({ reader: r.reader, boot: rig.reader.boot, seq: r.seq, unlocked: r.unlockAt !== undefined })));
-  const perSecond = [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([second, l]) => {
-    const s = summarize(l);
-    return { second, count: s.count, p50: s.p50, p99: s.p99, max: s.max };
-  });
+  const perSecond = [...buckets.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([second, l]) => {
+      const s = summarize(l);
+      return { second, count: s.count, p50: s.p50, p99: s.p99, max: s.max };
+    });
   for (const rig of rigs) rig.reset();
   return {
-    doors: rigs.length, targetRate: rate, seconds, sentSeconds: Number(sendSeconds.toFixed(1)), reads: reads.length, sentRate: Math.round(reads.length / sendSeconds),
-    maxBacklog, answered: latencies.length, lost: lost + (total - reads.length), unsent: total - reads.length, duplicated, denied, latency: summarize(latencies), perSecond, drainMs: drainMsUsed, keys,
+    doors: rigs.length,
+    targetRate: rate,
+    seconds,
+    sentSeconds: Number(sendSeconds.toFixed(1)),
+    reads: reads.length,
+    sentRate: Math.round(reads.length / sendSeconds),
+    maxBacklog,
+    answered: latencies.length,
+    lost: lost + (total - reads.length),
+    unsent: total - reads.length,
+    duplicated,
+    denied,
+    latency: summarize(latencies),
+    perSecond,
+    drainMs: drainMsUsed,
+    keys,
   };
 }
 
@@ -164,8 +194,10 @@ export interface LogCheck {
 export function checkLog(dbFile: string, afterSeq: number, keys: BurstResult['keys']): LogCheck {
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   try {
-    const rows = db.prepare(`SELECT device_id AS d, device_boot AS b, device_seq AS s, count(*) AS n, sum(decision = 'granted') AS g
-      FROM entry_log WHERE seq > ? AND kind = 'decision' GROUP BY device_id, device_boot, device_seq`).all(afterSeq) as { d: string; b: number; s: number; n: number; g: number }[];
+    const rows = db
+      .prepare(`SELECT device_id AS d, device_boot AS b, device_seq AS s, count(*) AS n, sum(decision = 'granted') AS g
+      FROM entry_log WHERE seq > ? AND kind = 'decision' GROUP BY device_id, device_boot, device_seq`)
+      .all(afterSeq) as { d: string; b: number; s: number; n: number; g: number }[];
     const found = new Map<string, { n: number; g: number }>();
     for (const r of rows) found.set(`${r.d}\u0000${r.b}\u0000${r.s}`, { n: r.n, g: r.g });
     const out: LogCheck = { logged: 0, missing: 0, duplicated: 0, granted: 0, unlockedNotLogged: 0 };

@@ -23,10 +23,24 @@ export async function commitFloor(dataDir: string, meta: DbMeta, n: number, warm
       const j = Math.floor(random() * meta.cardHolders);
       const index = grantedPerson(meta, j);
       const input = {
-        at: new Date().toISOString(), kind: 'decision' as const, doorId: 'd01', areaId: 'office', direction: 'in' as const,
-        personId: personIdOf(index), personName: `Bench Person ${index}`, affiliation: 'R&D', purpose: 'benchmark',
-        factors: ['card'], decision: 'granted' as const, reason: 'granted', deviceId: 'bench-commit-floor', deviceBoot: 1, deviceSeq: i + 1,
-        linkedSeq: null, linkedPersonId: null, detail: { grantId: j + 1 },
+        at: new Date().toISOString(),
+        kind: 'decision' as const,
+        doorId: 'd01',
+        areaId: 'office',
+        direction: 'in' as const,
+        personId: personIdOf(index),
+        personName: `Bench Person ${index}`,
+        affiliation: 'R&D',
+        purpose: 'benchmark',
+        factors: ['card'],
+        decision: 'granted' as const,
+        reason: 'granted',
+        deviceId: 'bench-commit-floor',
+        deviceBoot: 1,
+        deviceSeq: i + 1,
+        linkedSeq: null,
+        linkedPersonId: null,
+        detail: { grantId: j + 1 },
       };
       const t0 = process.hrtime.bigint();
       db.transaction(() => log.append(input))();
@@ -60,9 +74,22 @@ export function appendRate(dataDir: string, single: number, batched: number): { 
   try {
     const log = new EntryLog(db);
     const input = (i: number) => ({
-      at: new Date().toISOString(), kind: 'decision' as const, doorId: 'd01', areaId: 'office', direction: 'in' as const,
-      personId: personIdOf(i), personName: `Bench Person ${i}`, affiliation: 'R&D', purpose: 'benchmark', factors: ['card'],
-      decision: 'granted' as const, reason: 'granted', deviceId: 'bench-append-rate', deviceBoot: 1, deviceSeq: i + 1, detail: { grantId: 1 },
+      at: new Date().toISOString(),
+      kind: 'decision' as const,
+      doorId: 'd01',
+      areaId: 'office',
+      direction: 'in' as const,
+      personId: personIdOf(i),
+      personName: `Bench Person ${i}`,
+      affiliation: 'R&D',
+      purpose: 'benchmark',
+      factors: ['card'],
+      decision: 'granted' as const,
+      reason: 'granted',
+      deviceId: 'bench-append-rate',
+      deviceBoot: 1,
+      deviceSeq: i + 1,
+      detail: { grantId: 1 },
     });
     let t0 = process.hrtime.bigint();
     for (let i = 0; i < single; i++) db.transaction(() => log.append(input(i)))();

@@ -110,7 +110,14 @@ export class CpuMeter {
       byPid[pid] = seconds > 0 ? r(ticks / hz / seconds) : 0;
     }
     const benchCores = seconds > 0 ? own / hz / seconds : 0;
-    return { seconds: r(seconds), machineCores: r(machineCores), benchCores: r(benchCores), otherCores: r(machineCores - benchCores), byPid, loadAverage: loadavg().map((x) => Number(x.toFixed(2))) };
+    return {
+      seconds: r(seconds),
+      machineCores: r(machineCores),
+      benchCores: r(benchCores),
+      otherCores: r(machineCores - benchCores),
+      byPid,
+      loadAverage: loadavg().map((x) => Number(x.toFixed(2))),
+    };
   }
 }
 

@@ -152,10 +152,14 @@ export async function startDaemon(opts: {
     tail = (tail + d.toString('utf8')).slice(-4000);
   });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  await waitFor(() => {
-    if (proc.exitCode !== null) throw new Error(`the daemon exited with ${proc.exitCode}:\n${tail}`);
-    return readyAt !== undefined;
-  }, opts.readyTimeoutMs ?? 120_000, 'the daemon to be ready');
+  await waitFor(
+    () => {
+      if (proc.exitCode !== null) throw new Error(`the daemon exited with ${proc.exitCode}:\n${tail}`);
+      return readyAt !== undefined;
+    },
+    opts.readyTimeoutMs ?? 120_000,
+    'the daemon to be ready',
+  );
   const rssSamples: { atMs: number; rss: number }[] = [];
   let lastPeak: number | null = null;
   let stopping = false;
@@ -181,7 +185,7 @@ export async function startDaemon(opts: {
     },
     peakRssMB: () => residentMB(proc.pid!)?.peak ?? lastPeak,
     alive: () => proc.exitCode === null && proc.signalCode === null,
-    crash: () => (proc.exitCode === null && proc.signalCode === null) || stopping ? undefined : { code: proc.exitCode, signal: proc.signalCode, tail },
+    crash: () => ((proc.exitCode === null && proc.signalCode === null) || stopping ? undefined : { code: proc.exitCode, signal: proc.signalCode, tail }),
     stop: async () => {
       stopping = true;
       lastPeak = residentMB(proc.pid!)?.peak ?? lastPeak;
@@ -228,9 +232,17 @@ export async function startMosquitto(secrets: Secrets, baseTopic: string, device
   writeFileSync(caFile, tls.ca);
   writeFileSync(certFile, tls.cert);
   writeFileSync(keyFile, tls.key, { mode: 0o600 });
-  writeFileSync(aclFile, mosquittoAclFile(baseTopic, secrets.controller.username, deviceIds, secrets.observer?.username) + `\n# benchmark only\nuser ${secrets.controller.username}\ntopic read $SYS/#\n`);
+  writeFileSync(
+    aclFile,
+    mosquittoAclFile(baseTopic, secrets.controller.username, deviceIds, secrets.observer?.username) +
+      `\n# benchmark only\nuser ${secrets.controller.username}\ntopic read $SYS/#\n`,
+  );
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, mosquittoConfSnippet({ port, host: '127.0.0.1', passwordFile, aclFile, caFile, certFile, keyFile }) + '# benchmark only: $SYS counters every second\nsys_interval 1\n');
+  writeFileSync(
+    conf,
+    mosquittoConfSnippet({ port, host: '127.0.0.1', passwordFile, aclFile, caFile, certFile, keyFile }) +
+      '# benchmark only: $SYS counters every second\nsys_interval 1\n',
+  );
   chmodSync(dir, 0o755);
   if (process.getuid?.() === 0) spawnSync('chown', ['-R', 'mosquitto', dir]);
   const version = spawnSync(bin, ['-h'], { encoding: 'utf8' }).stdout.split('\n')[0]?.trim() ?? '';
@@ -238,10 +250,14 @@ export async function startMosquitto(secrets: Secrets, baseTopic: string, device
   let out = '';
   proc.stdout!.on('data', (d) => (out = (out + d).slice(-4000)));
   proc.stderr!.on('data', (d) => (out = (out + d).slice(-4000)));
-  await waitFor(async () => {
-    if (proc.exitCode !== null) throw new Error(`mosquitto exited: ${out}`);
-    return portOpen(port);
-  }, 5000, `mosquitto on port ${port}`);
+  await waitFor(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`mosquitto exited: ${out}`);
+      return portOpen(port);
+    },
+    5000,
+    `mosquitto on port ${port}`,
+  );
   const url = `mqtts://127.0.0.1:${port}`;
   const dropped = followSysCounter(url, secrets, tls.ca, '$SYS/broker/publish/messages/dropped');
   return {
@@ -263,8 +279,15 @@ export async function startMosquitto(secrets: Secrets, baseTopic: string, device
  */
 function followSysCounter(url: string, secrets: Secrets, ca: string, topic: string): { latest(): Promise<number | undefined>; close(): void } {
   const client = mqtt.connect(url, {
-    protocolVersion: 4, clientId: `bench-sys-${process.pid}`, username: secrets.controller.username, password: secrets.controller.password, ca,
-    clean: true, reconnectPeriod: 1000, connectTimeout: 15_000, keepalive: 30,
+    protocolVersion: 4,
+    clientId: `bench-sys-${process.pid}`,
+    username: secrets.controller.username,
+    password: secrets.controller.password,
+    ca,
+    clean: true,
+    reconnectPeriod: 1000,
+    connectTimeout: 15_000,
+    keepalive: 30,
   });
   let value: number | undefined;
   let at = 0;
@@ -310,11 +333,15 @@ export function startHelper(script: string, arg: unknown): HelperHandle {
     exited,
     waitLine: async (pattern, timeoutMs) => {
       let found: string | undefined;
-      await waitFor(() => {
-        found = out.split('\n').find((l) => pattern.test(l));
-        if (!found && proc.exitCode !== null) throw new Error(`${script} exited with ${proc.exitCode}: ${out.slice(-2000)}`);
-        return found !== undefined;
-      }, timeoutMs, `${script}: ${pattern}`);
+      await waitFor(
+        () => {
+          found = out.split('\n').find((l) => pattern.test(l));
+          if (!found && proc.exitCode !== null) throw new Error(`${script} exited with ${proc.exitCode}: ${out.slice(-2000)}`);
+          return found !== undefined;
+        },
+        timeoutMs,
+        `${script}: ${pattern}`,
+      );
       return found!;
     },
     stop: async () => {

@@ -38,7 +38,11 @@ function packageOf(url: string, fn: string): string {
   if (url.startsWith('node:')) return 'node:' + url.slice(5).split('/')[0];
   const src = /\/dist\/(src\/[^/]+)\//.exec(url);
   if (src) return src[1]!;
-  return url.replace(/^file:\/\//, '').split('/').slice(-2).join('/');
+  return url
+    .replace(/^file:\/\//, '')
+    .split('/')
+    .slice(-2)
+    .join('/');
 }
 
 function label(n: ProfileNode): string {
@@ -47,7 +51,19 @@ function label(n: ProfileNode): string {
   return `${functionName || '(anonymous)'}${where ? ' ' + where : ''}`;
 }
 
-const INCLUSIVE = ['onCredential', 'firstFactor', 'grant', 'decide', 'append', 'onMessage', 'parseDeviceEvent', 'send', 'publishEvent', 'raise', 'authenticate'];
+const INCLUSIVE = [
+  'onCredential',
+  'firstFactor',
+  'grant',
+  'decide',
+  'append',
+  'onMessage',
+  'parseDeviceEvent',
+  'send',
+  'publishEvent',
+  'raise',
+  'authenticate',
+];
 
 /**
  * Summarises the newest main-thread profile in `dir`, only the samples between `fromMs` and `untilMs` after the
@@ -105,7 +121,10 @@ export function summarizeProfile(dir: string, fromMs = 0, untilMs = Infinity): P
   const pct = (us: number) => Number(((us / totalUs) * 100).toFixed(1));
   const toMs = (us: number) => Number((us / 1000).toFixed(1));
   const top = <K extends string>(m: Map<string, number>, key: K, n: number) =>
-    [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => ({ [key]: k, selfMs: toMs(us), pct: pct(us) }) as { [P in K]: string } & { selfMs: number; pct: number });
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, us]) => ({ [key]: k, selfMs: toMs(us), pct: pct(us) }) as { [P in K]: string } & { selfMs: number; pct: number });
   return {
     file: join(dir, file),
     window: { fromMs: Math.round(fromMs), toMs: Math.round(Math.min(untilMs, (prof.endTime - prof.startTime) / 1000)) },

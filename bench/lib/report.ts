@@ -11,24 +11,45 @@ export function renderMarkdown(r: Results): string {
   const out: string[] = [];
   const p = (...lines: string[]) => out.push(...lines);
   p(`# tobira benchmark — ${r.mode} run`, '');
-  p(`${r.startedAt} · ${r.durationSeconds ?? '?'} s · \`npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}\` · what each figure means: [bench/README.md](../README.md)`, '');
-  p(`**Machine:** ${r.machine.cpuModel}, ${r.machine.cores} cores, Node ${r.machine.node}, ${r.machine.platform} ${r.machine.kernel}, ${r.machine.memoryGB} GB.`, '');
+  p(
+    `${r.startedAt} · ${r.durationSeconds ?? '?'} s · \`npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}\` · what each figure means: [bench/README.md](../README.md)`,
+    '',
+  );
+  p(
+    `**Machine:** ${r.machine.cpuModel}, ${r.machine.cores} cores, Node ${r.machine.node}, ${r.machine.platform} ${r.machine.kernel}, ${r.machine.memoryGB} GB.`,
+    '',
+  );
   if (r.loadNote) p(`**Load:** ${r.loadNote}. Figures taken while others use the machine are noisy (p99 and max most).`, '');
   p(`**Brokers:** ${r.brokers.map((b) => `${b.name} — ${b.detail}`).join('; ')}.`, '');
-  if (r.mode === 'quick') p('> Quick run (CI): reduced sizes and sample counts; the figures only show that the harness works. The full run is `latest.md`.', '');
+  if (r.mode === 'quick')
+    p('> Quick run (CI): reduced sizes and sample counts; the figures only show that the harness works. The full run is `latest.md`.', '');
 
   p('## Headline', '', '| figure | value | target | |', '|---|---:|---|---|');
   for (const t of r.targets) p(`| ${t.what} | ${t.value === null ? '—' : f(t.value, 2)} | ${t.target} | ${mark(t.met)}${t.note ? ` (${t.note})` : ''} |`);
   p('');
 
-  p('## Decision latency (quiet: one read at a time)', '', 'Card event published by the reader → unlock command received by the lock, ms. Floor: echo + commit (card); 2 × echo + commit + one PIN check (card + PIN).', '');
-  p('| broker | credentials | door | p50 | p99 | max | count | floor p50 | floor p99 | ratio p50 | ratio p99 |', '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const d of r.decision) p(`| ${d.broker} | ${n(d.credentials)} | ${d.door} | ${lat(d.latency)} | ${f(d.floor.p50)} | ${f(d.floor.p99)} | ${f(d.ratioP50, 2)} | ${f(d.ratioP99, 2)} |`);
+  p(
+    '## Decision latency (quiet: one read at a time)',
+    '',
+    'Card event published by the reader → unlock command received by the lock, ms. Floor: echo + commit (card); 2 × echo + commit + one PIN check (card + PIN).',
+    '',
+  );
+  p(
+    '| broker | credentials | door | p50 | p99 | max | count | floor p50 | floor p99 | ratio p50 | ratio p99 |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const d of r.decision)
+    p(
+      `| ${d.broker} | ${n(d.credentials)} | ${d.door} | ${lat(d.latency)} | ${f(d.floor.p50)} | ${f(d.floor.p99)} | ${f(d.ratioP50, 2)} | ${f(d.ratioP99, 2)} |`,
+    );
   const pins = r.decision.filter((d) => d.door === 'card+pin');
   if (pins.length) {
     p('', 'Card + PIN, split: card → pin-required at the keypad, and PIN published → unlock (ms, p50 / p99 / max).', '');
     p('| broker | credentials | card → prompt | PIN → unlock |', '|---|---:|---|---|');
-    for (const d of pins) p(`| ${d.broker} | ${n(d.credentials)} | ${f(d.promptLatency?.p50)} / ${f(d.promptLatency?.p99)} / ${f(d.promptLatency?.max)} | ${f(d.pinToUnlock?.p50)} / ${f(d.pinToUnlock?.p99)} / ${f(d.pinToUnlock?.max)} |`);
+    for (const d of pins)
+      p(
+        `| ${d.broker} | ${n(d.credentials)} | ${f(d.promptLatency?.p50)} / ${f(d.promptLatency?.p99)} / ${f(d.promptLatency?.max)} | ${f(d.pinToUnlock?.p50)} / ${f(d.pinToUnlock?.p99)} / ${f(d.pinToUnlock?.max)} |`,
+      );
   }
   p('');
 
@@ -40,7 +61,9 @@ export function renderMarkdown(r: Results): string {
     p(`| MQTT echo, pooled (used in the ratio) | ${broker} | | ${lat(e.pooled)} |`);
   }
   for (const c of r.floors.commit) {
-    p(`| one durable commit of one entry-log row (WAL, synchronous=FULL), paced as the reads (used in the ratio) | ${c.broker} run | ${n(c.credentials)} | ${lat(c.summary)} |`);
+    p(
+      `| one durable commit of one entry-log row (WAL, synchronous=FULL), paced as the reads (used in the ratio) | ${c.broker} run | ${n(c.credentials)} | ${lat(c.summary)} |`,
+    );
     p(`| the same, back to back | ${c.broker} run | ${n(c.credentials)} | ${lat(c.backToBack)} |`);
   }
   if (r.floors.plainEcho) p(`| MQTT echo over plain MQTT (not TLS), for what TLS adds | embedded | | ${lat(r.floors.plainEcho)} |`);
@@ -49,15 +72,28 @@ export function renderMarkdown(r: Results): string {
   if (echoNotes.length) p('', `Echo: reader → broker → echo peer → broker → lock, the same device clients as the decisions; ${echoNotes.join('; ')}.`);
   p('');
 
-  p('## Burst', '', 'Open loop: reads sent on schedule over all doors whatever the answers do; latency from each read\'s publish to its unlock (ms). Denied: refused; every burst read is enrolled and granted, so under a backlog these are `stale-read` (older than `policy.maxReadAgeMs` when decided: the controller will not open late). Daemon CPU per read: the daemon process\'s user + system CPU over the burst and its drain, divided by the reads — unlike the latencies, little moved by other work on the machine.', '');
-  p('| broker | API load | doors | target rate | sent rate | reads | lost | duplicated | denied | logged once | p50 | p99 | max | p99 ÷ quiet p99 | CPU: machine / ours / others (cores) | daemon CPU per read | decisions per commit |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|');
+  p(
+    '## Burst',
+    '',
+    "Open loop: reads sent on schedule over all doors whatever the answers do; latency from each read's publish to its unlock (ms). Denied: refused; every burst read is enrolled and granted, so under a backlog these are `stale-read` (older than `policy.maxReadAgeMs` when decided: the controller will not open late). Daemon CPU per read: the daemon process's user + system CPU over the burst and its drain, divided by the reads — unlike the latencies, little moved by other work on the machine.",
+    '',
+  );
+  p(
+    '| broker | API load | doors | target rate | sent rate | reads | lost | duplicated | denied | logged once | p50 | p99 | max | p99 ÷ quiet p99 | CPU: machine / ours / others (cores) | daemon CPU per read | decisions per commit |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|',
+  );
   for (const b of r.burst) {
-    p(`| ${b.broker}${b.daemonCrashed ? ' (**daemon crashed**)' : ''} | ${b.withApi ? 'yes' : 'no'} | ${b.doors} | ${n(b.targetRate)}/s × ${b.seconds} s | ${n(b.sentRate)}/s | ${n(b.reads)}${b.unsent ? ` (+${n(b.unsent)} not sent)` : ''} | ${n(b.lost)} | ${n(b.duplicated)} | ${n(b.denied)} | ${b.log ? `${n(b.log.logged)} (missing ${n(b.log.missing)}, twice ${n(b.log.duplicated)}${b.log.unlockedNotLogged ? `, **${n(b.log.unlockedNotLogged)} unlocked without a record**` : ''})` : '—'} | ${f(b.latency.p50)} | ${f(b.latency.p99)} | ${f(b.latency.max)} | ${f(b.p99OverQuiet, 1)} (quiet ${f(b.quietP99)}) | ${b.cpu ? `${b.cpu.machineCores} / ${b.cpu.benchCores} / ${b.cpu.otherCores}` : '—'} | ${b.daemonCpuPerRead != null ? `${f(b.daemonCpuPerRead)} ms` : '—'} | ${b.commits ? f(b.commits.writes / Math.max(1, b.commits.commits), 1) : '—'} |`);
+    p(
+      `| ${b.broker}${b.daemonCrashed ? ' (**daemon crashed**)' : ''} | ${b.withApi ? 'yes' : 'no'} | ${b.doors} | ${n(b.targetRate)}/s × ${b.seconds} s | ${n(b.sentRate)}/s | ${n(b.reads)}${b.unsent ? ` (+${n(b.unsent)} not sent)` : ''} | ${n(b.lost)} | ${n(b.duplicated)} | ${n(b.denied)} | ${b.log ? `${n(b.log.logged)} (missing ${n(b.log.missing)}, twice ${n(b.log.duplicated)}${b.log.unlockedNotLogged ? `, **${n(b.log.unlockedNotLogged)} unlocked without a record**` : ''})` : '—'} | ${f(b.latency.p50)} | ${f(b.latency.p99)} | ${f(b.latency.max)} | ${f(b.p99OverQuiet, 1)} (quiet ${f(b.quietP99)}) | ${b.cpu ? `${b.cpu.machineCores} / ${b.cpu.benchCores} / ${b.cpu.otherCores}` : '—'} | ${b.daemonCpuPerRead != null ? `${f(b.daemonCpuPerRead)} ms` : '—'} | ${b.commits ? f(b.commits.writes / Math.max(1, b.commits.commits), 1) : '—'} |`,
+    );
   }
   for (const b of r.burst) {
     if (b.perSecond.length < 2) continue;
     const worst = b.perSecond.reduce((a, x) => ((x.p99 ?? 0) > (a.p99 ?? 0) ? x : a));
-    p('', `${b.broker}${b.withApi ? ' + API' : ''}: p99 per second of sending: ${b.perSecond.map((x) => f(x.p99, 1)).join(', ')} ms (worst in second ${worst.second}).`);
+    p(
+      '',
+      `${b.broker}${b.withApi ? ' + API' : ''}: p99 per second of sending: ${b.perSecond.map((x) => f(x.p99, 1)).join(', ')} ms (worst in second ${worst.second}).`,
+    );
   }
   p('');
 
@@ -70,21 +106,42 @@ export function renderMarkdown(r: Results): string {
     p('', '```', r.crashes[0]!.output.trim().split('\n').slice(-14).join('\n'), '```', '');
   }
   for (const b of r.burst) {
-    if (b.brokerDropped) p(`Mosquitto dropped ${n(b.brokerDropped)} messages during the ${b.broker}${b.withApi ? ' + API' : ''} burst ($SYS/broker/publish/messages/dropped: a client's queue, max_queued_messages, was full).`, '');
+    if (b.brokerDropped)
+      p(
+        `Mosquitto dropped ${n(b.brokerDropped)} messages during the ${b.broker}${b.withApi ? ' + API' : ''} burst ($SYS/broker/publish/messages/dropped: a client's queue, max_queued_messages, was full).`,
+        '',
+      );
   }
   const warned = r.burst.filter((b) => b.daemonWarnings && Object.keys(b.daemonWarnings).length);
   if (warned.length) {
     p('Warnings and alarms the daemon logged during the bursts:', '');
-    for (const b of warned) p(`- ${b.broker}${b.withApi ? ' + API' : ''}: ${Object.entries(b.daemonWarnings!).sort((x, y) => y[1] - x[1]).slice(0, 5).map(([k, v]) => `${n(v)} × ${k}`).join('; ')}`);
+    for (const b of warned)
+      p(
+        `- ${b.broker}${b.withApi ? ' + API' : ''}: ${Object.entries(b.daemonWarnings!)
+          .sort((x, y) => y[1] - x[1])
+          .slice(0, 5)
+          .map(([k, v]) => `${n(v)} × ${k}`)
+          .join('; ')}`,
+      );
     p('');
   }
 
-  p('## API under load', '', 'autocannon in its own process, every route at once, each at a fixed rate spread evenly over the second (one connection per request a second); response times in ms.', '');
+  p(
+    '## API under load',
+    '',
+    'autocannon in its own process, every route at once, each at a fixed rate spread evenly over the second (one connection per request a second); response times in ms.',
+    '',
+  );
   p('| phase | route | p50 | p99 | max | count | rate/s | statuses |', '|---|---|---:|---:|---:|---:|---:|---|');
   for (const phase of r.api) {
     for (const route of phase.routes) {
       if (!route.available) p(`| ${phase.phase} | ${route.name} | ${route.why ?? 'not available'} | | | | | |`);
-      else p(`| ${phase.phase} | ${route.name} | ${lat(route.latency)} | ${f(route.rate, 1)} | ${Object.entries(route.statuses).map(([k, v]) => `${k}: ${v}`).join(', ')} |`);
+      else
+        p(
+          `| ${phase.phase} | ${route.name} | ${lat(route.latency)} | ${f(route.rate, 1)} | ${Object.entries(route.statuses)
+            .map(([k, v]) => `${k}: ${v}`)
+            .join(', ')} |`,
+        );
     }
   }
   if (!r.api.length) p('| — | not run | | | | | | |');
@@ -114,7 +171,12 @@ export function renderMarkdown(r: Results): string {
   } else p('not measured', '');
 
   for (const pr of r.profiles) {
-    p(`## Profile of the daemon: ${pr.scenario}`, '', `${f(pr.totalMs / 1000, 1)} s of samples (${f(pr.window.fromMs / 1000, 1)}–${f(pr.window.toMs / 1000, 1)} s after the process started), ${f(pr.idlePct, 1)}% idle. \`${pr.file.replace(/.*\/bench\//, 'bench/')}\` opens in Chrome DevTools.`, '');
+    p(
+      `## Profile of the daemon: ${pr.scenario}`,
+      '',
+      `${f(pr.totalMs / 1000, 1)} s of samples (${f(pr.window.fromMs / 1000, 1)}–${f(pr.window.toMs / 1000, 1)} s after the process started), ${f(pr.idlePct, 1)}% idle. \`${pr.file.replace(/.*\/bench\//, 'bench/')}\` opens in Chrome DevTools.`,
+      '',
+    );
     p('| package | self ms | % |', '|---|---:|---:|');
     for (const x of pr.byPackage.slice(0, 12)) p(`| ${x.pkg} | ${f(x.selfMs, 0)} | ${f(x.pct, 1)} |`);
     p('', '| function (self time) | self ms | % |', '|---|---:|---:|');
@@ -136,11 +198,20 @@ export function renderMarkdown(r: Results): string {
   }
   if (na.length) p('', `Not measured: ${na.map((t) => `${t.what}${t.note ? ` (${t.note})` : ''}`).join('; ')}.`);
   for (const pr of missed.length ? r.profiles : []) {
-    const top = pr.byPackage.filter((x) => !x.pkg.startsWith('(idle')).slice(0, 4).map((x) => `${x.pkg} ${f(x.pct, 1)}%`).join(', ');
-    const fns = pr.topFunctions.filter((x) => !x.fn.startsWith('(idle')).slice(0, 4).map((x) => `\`${x.fn}\` ${f(x.pct, 1)}%`).join(', ');
+    const top = pr.byPackage
+      .filter((x) => !x.pkg.startsWith('(idle'))
+      .slice(0, 4)
+      .map((x) => `${x.pkg} ${f(x.pct, 1)}%`)
+      .join(', ');
+    const fns = pr.topFunctions
+      .filter((x) => !x.fn.startsWith('(idle'))
+      .slice(0, 4)
+      .map((x) => `\`${x.fn}\` ${f(x.pct, 1)}%`)
+      .join(', ');
     p('', `What the profile shows (${pr.scenario}): the daemon's thread was ${f(100 - pr.idlePct, 1)}% busy; by package ${top}; by function ${fns}.`);
   }
-  if (r.crashes.length) p('', `The daemon crashed ${r.crashes.length} time(s): ${r.crashes.map((c) => `${c.session} during ${c.during}`).join('; ')} (see above).`);
+  if (r.crashes.length)
+    p('', `The daemon crashed ${r.crashes.length} time(s): ${r.crashes.map((c) => `${c.session} during ${c.during}`).join('; ')} (see above).`);
   if (r.errors.length) p('', 'Problems with the run itself:', '', ...r.errors.map((e) => `- ${e.split('\n')[0]}`));
   p('');
   return out.join('\n');

@@ -35,7 +35,8 @@ export function benchDoors(cardDoors: number, pinDoors: number): { cardDoors: Be
   const card: BenchDoor[] = [];
   for (let i = 1; i <= cardDoors; i++) card.push({ id: `d${pad(i)}`, kind: 'card', reader: `d${pad(i)}-reader`, lock: `d${pad(i)}-lock` });
   const pin: BenchDoor[] = [];
-  for (let i = 1; i <= pinDoors; i++) pin.push({ id: `p${pad(i)}`, kind: 'card+pin', reader: `p${pad(i)}-reader`, keypad: `p${pad(i)}-keypad`, lock: `p${pad(i)}-lock` });
+  for (let i = 1; i <= pinDoors; i++)
+    pin.push({ id: `p${pad(i)}`, kind: 'card+pin', reader: `p${pad(i)}-reader`, keypad: `p${pad(i)}-keypad`, lock: `p${pad(i)}-lock` });
   return { cardDoors: card, pinDoors: pin };
 }
 
@@ -55,7 +56,16 @@ export function benchSite(opts: { baseTopic: string; cardDoors: number; pinDoors
       { id: d.keypad!, kind: 'keypad', transport: 'mqtt', heartbeatSeconds },
       { id: d.lock, kind: 'lock', transport: 'mqtt', heartbeatSeconds },
     );
-    doors.push({ id: d.id, name: `Lab door ${d.id}`, area: PIN_AREA, entryReader: d.reader, keypad: d.keypad, lock: d.lock, unlockMs: 5000, failMode: 'secure' });
+    doors.push({
+      id: d.id,
+      name: `Lab door ${d.id}`,
+      area: PIN_AREA,
+      entryReader: d.reader,
+      keypad: d.keypad,
+      lock: d.lock,
+      unlockMs: 5000,
+      failMode: 'secure',
+    });
   }
   const raw = {
     site: { name: { en: 'tobira benchmark site', ja: 'ベンチマーク用サイト' }, timezone: 'Asia/Tokyo' },

@@ -38,28 +38,62 @@ const restrictedAllowed = new Set([`${API_PREFIX}/auth/password`, `${API_PREFIX}
 
 function outcomeOf(status: number): string {
   if (status < 400) return 'ok';
-  return ({ 400: 'invalid', 401: 'unauthenticated', 403: 'denied', 404: 'not-found', 409: 'conflict', 429: 'rate-limited' } as Record<number, string>)[status] ?? 'error';
+  return (
+    ({ 400: 'invalid', 401: 'unauthenticated', 403: 'denied', 404: 'not-found', 409: 'conflict', 429: 'rate-limited' } as Record<number, string>)[status] ??
+    'error'
+  );
 }
 
 /** What a role-refused route does, in words: "a guard may not <this>". */
 const actionWords: Record<string, string> = {
-  'account.create': 'create accounts', 'account.update': 'change accounts', 'account.reset-password': 'reset passwords',
-  'grant.create': 'grant access', 'grant.approve': 'approve grants', 'grant.revoke': 'revoke grants', 'review.decide': 'review grants',
-  'person.create': 'register people', 'person.update': 'change people\'s details', 'credential.enrol': 'enrol credentials',
-  'credential.pin-set': 'set PINs', 'credential.otp-enrol': 'enrol door OTP seeds', 'credential.status-change': 'suspend or revoke credentials',
-  'training.record': 'record trainings', 'pledge.record': 'record pledges',
-  'account.reset-totp': 'reset TOTP seeds', 'door.unlock': 'unlock doors', 'door.unlock-confirm': 'confirm remote unlocks',
-  'door.unlock-cancel': 'cancel remote unlocks', 'door.emergency-unlock': 'unlock doors in an emergency', 'door.lock': 'lock doors', 'area.lockdown': 'lock areas down',
-  'area.emergency-release': 'release areas in an emergency', 'area.normal': 'return areas to normal', 'event.ack': 'acknowledge events',
-  'visit.create': 'register visits', 'visit.approve': 'approve visits', 'visit.pledge': 'record visitors\' pledges',
-  'visit.check-in': 'check visitors in', 'visit.check-out': 'check visitors out', 'visit.cancel': 'cancel visits',
+  'account.create': 'create accounts',
+  'account.update': 'change accounts',
+  'account.reset-password': 'reset passwords',
+  'grant.create': 'grant access',
+  'grant.approve': 'approve grants',
+  'grant.revoke': 'revoke grants',
+  'review.decide': 'review grants',
+  'person.create': 'register people',
+  'person.update': "change people's details",
+  'credential.enrol': 'enrol credentials',
+  'credential.pin-set': 'set PINs',
+  'credential.otp-enrol': 'enrol door OTP seeds',
+  'credential.status-change': 'suspend or revoke credentials',
+  'training.record': 'record trainings',
+  'pledge.record': 'record pledges',
+  'account.reset-totp': 'reset TOTP seeds',
+  'door.unlock': 'unlock doors',
+  'door.unlock-confirm': 'confirm remote unlocks',
+  'door.unlock-cancel': 'cancel remote unlocks',
+  'door.emergency-unlock': 'unlock doors in an emergency',
+  'door.lock': 'lock doors',
+  'area.lockdown': 'lock areas down',
+  'area.emergency-release': 'release areas in an emergency',
+  'area.normal': 'return areas to normal',
+  'event.ack': 'acknowledge events',
+  'visit.create': 'register visits',
+  'visit.approve': 'approve visits',
+  'visit.pledge': "record visitors' pledges",
+  'visit.check-in': 'check visitors in',
+  'visit.check-out': 'check visitors out',
+  'visit.cancel': 'cancel visits',
 };
 /** Reads, by the first path segment under /api/v1. */
 const readWords: Record<string, string> = {
-  accounts: 'read accounts', audit: 'read the audit log', entries: 'read the entry log', grants: 'read grants',
-  ledger: 'read the register of access holders', people: 'read people\'s records', reviews: 'read the grants due for review',
-  visits: 'read visits', events: 'read events', areas: 'read areas', doors: 'read doors', devices: 'read devices',
-  credentials: 'read credentials', 'unlock-requests': 'read remote unlock requests',
+  accounts: 'read accounts',
+  audit: 'read the audit log',
+  entries: 'read the entry log',
+  grants: 'read grants',
+  ledger: 'read the register of access holders',
+  people: "read people's records",
+  reviews: 'read the grants due for review',
+  visits: 'read visits',
+  events: 'read events',
+  areas: 'read areas',
+  doors: 'read doors',
+  devices: 'read devices',
+  credentials: 'read credentials',
+  'unlock-requests': 'read remote unlock requests',
 };
 
 export function refusalText(role: Role, allowed: readonly Role[], action: string | undefined, method: string, url: string): string {
@@ -85,9 +119,10 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
     openapi: {
       openapi: '3.0.3',
       info: {
-        title: 'tobira managers\' API',
+        title: "tobira managers' API",
         version: '1',
-        description: 'Grant and revoke access to restricted areas, manage people, visits and accounts, read the entry and audit logs. ' +
+        description:
+          'Grant and revoke access to restricted areas, manage people, visits and accounts, read the entry and audit logs. ' +
           '技術情報管理認証制度のための入退室管理 API。',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
@@ -100,11 +135,17 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
   // Never a stack trace or internal detail to the client; 400 lists the failing fields. Every error
   // is RFC 9457 problem details (application/problem+json).
   const sendProblem = (reply: FastifyReply, status: number, detail: string, details?: unknown[]) =>
-    reply.code(status).type(PROBLEM_CONTENT_TYPE).send(problem(status, detail, details));
+    reply
+      .code(status)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send(problem(status, detail, details));
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req: FastifyRequest, reply: FastifyReply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
       const details = err.validation.map((v) => ({
-        path: `${v.instancePath ? v.instancePath.replace(/^\//, '').replace(/\//g, '.') : ''}`.replace(/^$/, (err as { validationContext?: string }).validationContext ?? ''),
+        path: `${v.instancePath ? v.instancePath.replace(/^\//, '').replace(/\//g, '.') : ''}`.replace(
+          /^$/,
+          (err as { validationContext?: string }).validationContext ?? '',
+        ),
         message: v.message ?? 'invalid',
       }));
       return sendProblem(reply, 400, `invalid ${(err as { validationContext?: string }).validationContext ?? 'request'}`, details);
@@ -163,7 +204,8 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
     const principal = auth.authenticate(token);
     if (!principal) throw new ApiError(401, token ? 'session ended or unknown; sign in again' : 'sign in first (Authorization: Bearer <token>)');
     req.principal = principal;
-    if (principal.restricted && !restrictedAllowed.has(req.routeOptions.url)) throw new ApiError(403, 'change your password first (POST /api/v1/auth/password)');
+    if (principal.restricted && !restrictedAllowed.has(req.routeOptions.url))
+      throw new ApiError(403, 'change your password first (POST /api/v1/auth/password)');
     if (config.roles && !config.roles.includes(principal.account.role)) {
       throw new ApiError(403, refusalText(principal.account.role, config.roles, config.action, req.method, req.routeOptions.url));
     }
@@ -176,9 +218,13 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
     const denied = reply.statusCode === 401 || reply.statusCode === 403;
     try {
       auditLog.recordAttempt({
-        actor: req.principal?.account.username ?? null, role: req.principal?.account.role ?? null,
+        actor: req.principal?.account.username ?? null,
+        role: req.principal?.account.role ?? null,
         action: req.routeOptions.config.action ?? `${req.method} ${req.routeOptions.url ?? req.url}`,
-        target: req.url, outcome: outcomeOf(reply.statusCode), address: req.ip, detail: { status: reply.statusCode },
+        target: req.url,
+        outcome: outcomeOf(reply.statusCode),
+        address: req.ip,
+        detail: { status: reply.statusCode },
       });
     } catch (err) {
       req.log.error({ err }, 'could not write the audit log');

@@ -47,7 +47,6 @@ export class ApiError extends Error {
   }
 }
 
-
 /** The signed-in account (the auth hook guarantees one on non-public routes). */
 export function principalOf(req: FastifyRequest): Principal {
   if (!req.principal) throw new ApiError(401, 'sign in first');
@@ -68,8 +67,16 @@ export function audited<T>(req: FastifyRequest, value: T): T {
 
 /** HTTP status phrases: the `title` of a problem whose `type` is about:blank (RFC 9457 §4.2.1). */
 const statusTitles: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Content Too Large',
-  415: 'Unsupported Media Type', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
 };
 
 export interface Problem {
@@ -89,8 +96,12 @@ export interface Problem {
  */
 export function problem(status: number, detail: string, details?: unknown[]): Problem {
   return {
-    type: 'about:blank', title: statusTitles[status] ?? (status >= 500 ? 'Server Error' : 'Client Error'), status, detail,
-    ...(details && details.length ? { details } : {}), error: detail,
+    type: 'about:blank',
+    title: statusTitles[status] ?? (status >= 500 ? 'Server Error' : 'Client Error'),
+    status,
+    detail,
+    ...(details && details.length ? { details } : {}),
+    error: detail,
   };
 }
 

@@ -13,10 +13,20 @@ export async function adminCreate(username: string, flags: CommonFlags & { name?
     const auth = new AuthService(store, () => site.api);
     const admins = auth.accounts.list().filter((a) => a.role === 'admin' && a.status === 'active');
     if (admins.length > 0 && !flags.force) {
-      throw new UsageError(`an admin exists already (${admins.map((a) => a.username).join(', ')}): they create accounts through the API. --force makes another (recovery; audited)`);
+      throw new UsageError(
+        `an admin exists already (${admins.map((a) => a.username).join(', ')}): they create accounts through the API. --force makes another (recovery; audited)`,
+      );
     }
     const created = await auth.createAccount('cli', { username, displayName: flags.name ?? username, role: 'admin' });
-    auth.record({ actor: 'cli', role: null, action: 'account.create', target: `account:${created.account.id}`, outcome: 'ok', address: 'local', detail: { username, role: 'admin', recovery: admins.length > 0 } });
+    auth.record({
+      actor: 'cli',
+      role: null,
+      action: 'account.create',
+      target: `account:${created.account.id}`,
+      outcome: 'ok',
+      address: 'local',
+      detail: { username, role: 'admin', recovery: admins.length > 0 },
+    });
     const out = (s = '') => process.stdout.write(s + '\n');
     out(`created admin "${username}"`);
     out();

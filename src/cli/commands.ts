@@ -27,7 +27,12 @@ export function devicesCommand(flags: CommonFlags & { secrets?: boolean; ca?: bo
     process.stdout.write(ensureDeviceTls(dataDir(flags)).ca);
     return;
   }
-  const secrets = flags.secrets ? ensureSecrets(dataDir(flags), site.devices.map((d) => d.id)).secrets : undefined;
+  const secrets = flags.secrets
+    ? ensureSecrets(
+        dataDir(flags),
+        site.devices.map((d) => d.id),
+      ).secrets
+    : undefined;
   const topics = new Topics(site.mqtt.baseTopic);
   for (const d of site.devices) {
     const where = d.transport === 'gpio' ? `gpio pin ${d.gpio?.pin} (sysfs ${site.gpio.chipBase + (d.gpio?.pin ?? 0)})` : topics.device(d.id, 'events');
@@ -38,7 +43,9 @@ export function devicesCommand(flags: CommonFlags & { secrets?: boolean; ca?: bo
   }
   if (secrets?.observer) {
     out(`\n${'observer'.padEnd(20)} read-only: may subscribe to ${topics.checkpoints} and nothing else`);
-    out(`${''.padEnd(20)} username=${secrets.observer.username} password=${secrets.observer.password} clientId=${observerClientIdPrefix(site.mqtt.baseTopic)}NAME (e.g. ${observerClientIdPrefix(site.mqtt.baseTopic)}offsite)`);
+    out(
+      `${''.padEnd(20)} username=${secrets.observer.username} password=${secrets.observer.password} clientId=${observerClientIdPrefix(site.mqtt.baseTopic)}NAME (e.g. ${observerClientIdPrefix(site.mqtt.baseTopic)}offsite)`,
+    );
   }
   if (secrets) out(`\nSecrets are kept in ${secretsPath(dataDir(flags))} (mode 0600). Treat this output as confidential.`);
 }
@@ -46,7 +53,10 @@ export function devicesCommand(flags: CommonFlags & { secrets?: boolean; ca?: bo
 export function mqttAcl(flags: CommonFlags & { out: string; port: string; host: string }): void {
   const site = loadSiteFile(sitePath(flags));
   const ids = site.devices.filter((d) => d.transport === 'mqtt').map((d) => d.id);
-  const { secrets } = ensureSecrets(dataDir(flags), site.devices.map((d) => d.id));
+  const { secrets } = ensureSecrets(
+    dataDir(flags),
+    site.devices.map((d) => d.id),
+  );
   const dir = resolve(flags.out);
   mkdirSync(dir, { recursive: true });
   const passwordFile = join(dir, 'passwd');
@@ -58,16 +68,26 @@ export function mqttAcl(flags: CommonFlags & { out: string; port: string; host: 
   const keyFile = join(dir, 'server.key');
   // Certificates are public (Mosquitto's own user reads them); only the key is private. In the data
   // directory all three are 0600: nothing there is for anyone but the daemon.
-  for (const [file, pem] of [[caFile, tls.ca], [certFile, tls.cert]] as const) {
+  for (const [file, pem] of [
+    [caFile, tls.ca],
+    [certFile, tls.cert],
+  ] as const) {
     writeFileSync(file, pem);
     chmodSync(file, 0o644);
   }
   writeFileSync(keyFile, tls.key, { mode: 0o600 });
   writeFileSync(passwordFile, mosquittoPasswordFile(secrets, ids), { mode: 0o600 });
   writeFileSync(aclFile, mosquittoAclFile(site.mqtt.baseTopic, secrets.controller.username, ids, secrets.observer?.username));
-  writeFileSync(join(dir, 'mosquitto.conf'), mosquittoConfSnippet({ port: Number(flags.port), host: flags.host, passwordFile, aclFile, caFile, certFile, keyFile }));
-  out(`wrote ${passwordFile}, ${aclFile}, ${caFile}, ${certFile}, ${keyFile} and ${join(dir, 'mosquitto.conf')} for ${ids.length} devices, the controller and the observer`);
-  out(`the controller connects with --mqtt-url mqtts://${flags.host}:${flags.port}; Mosquitto must be able to read passwd and server.key (chown them to its user)`);
+  writeFileSync(
+    join(dir, 'mosquitto.conf'),
+    mosquittoConfSnippet({ port: Number(flags.port), host: flags.host, passwordFile, aclFile, caFile, certFile, keyFile }),
+  );
+  out(
+    `wrote ${passwordFile}, ${aclFile}, ${caFile}, ${certFile}, ${keyFile} and ${join(dir, 'mosquitto.conf')} for ${ids.length} devices, the controller and the observer`,
+  );
+  out(
+    `the controller connects with --mqtt-url mqtts://${flags.host}:${flags.port}; Mosquitto must be able to read passwd and server.key (chown them to its user)`,
+  );
 }
 
 interface PeopleAddFlags extends CommonFlags {
@@ -93,7 +113,13 @@ function isoDate(value: string | undefined, flag: string): string | undefined {
 
 /** The CLI's flag for a field a service names in a refusal. */
 const FLAG_OF: Record<string, string> = {
-  pin: '--pin', duressPin: '--duress-pin', value: '--card', purpose: '--purpose', completedAt: '--trained-on', signedAt: '--pledge-signed-on', areaId: '--grant',
+  pin: '--pin',
+  duressPin: '--duress-pin',
+  value: '--card',
+  purpose: '--purpose',
+  completedAt: '--trained-on',
+  signedAt: '--pledge-signed-on',
+  areaId: '--grant',
 };
 
 /**
@@ -106,7 +132,10 @@ export async function peopleAdd(flags: PeopleAddFlags): Promise<void> {
   const site = loadSiteFile(sitePath(flags));
   const areas = new Set(site.areas.map((a) => a.id));
   for (const area of flags.grant ?? []) if (!areas.has(area)) throw new UsageError(`unknown area "${area}" (the site has ${[...areas].join(', ')})`);
-  for (const [pin, flag] of [[flags.pin, '--pin'], [flags.duressPin, '--duress-pin']] as const) {
+  for (const [pin, flag] of [
+    [flags.pin, '--pin'],
+    [flags.duressPin, '--duress-pin'],
+  ] as const) {
     if (pin !== undefined && !isValidPin(pin)) throw new UsageError(`${flag}: a PIN is 4 to 12 digits`);
   }
   const number = flags.number === undefined ? null : Number(flags.number);
@@ -119,16 +148,25 @@ export async function peopleAdd(flags: PeopleAddFlags): Promise<void> {
     const actor = localOperator();
     const auditBefore = store.audit.count;
     const { person, grants } = await services.enrolment.enrolHolder(actor, {
-      name: flags.name, affiliation: flags.affiliation, number, roles: flags.role ?? [],
-      card: flags.card, pin: flags.pin, duressPin: flags.duressPin,
+      name: flags.name,
+      affiliation: flags.affiliation,
+      number,
+      roles: flags.role ?? [],
+      card: flags.card,
+      pin: flags.pin,
+      duressPin: flags.duressPin,
       training: trainedAt ? { completedAt: trainedAt, course: 'annual security training' } : undefined,
       pledge: pledgeAt ? { signedAt: pledgeAt, document: 'confidentiality pledge' } : undefined,
       grants: (flags.grant ?? []).map((areaId) => ({ areaId, purpose: flags.purpose, outOfHours: flags.outOfHours ?? false })),
     });
-    out(`added ${person.name} (${person.id})${flags.card ? ` with card ${flags.card}` : ''}${grants.length ? `, granted ${grants.map((g) => g.areaId).join(', ')}` : ''}`);
+    out(
+      `added ${person.name} (${person.id})${flags.card ? ` with card ${flags.card}` : ''}${grants.length ? `, granted ${grants.map((g) => g.areaId).join(', ')}` : ''}`,
+    );
     const pending = grants.filter((g) => g.status === 'pending');
     if (pending.length) {
-      out(`  pending approval (four-eyes): ${pending.map((g) => `grant ${g.id} (${g.areaId})`).join(', ')} opens nothing until a manager or an auditor approves it (POST /api/v1/grants/ID/approve)`);
+      out(
+        `  pending approval (four-eyes): ${pending.map((g) => `grant ${g.id} (${g.areaId})`).join(', ')} opens nothing until a manager or an auditor approves it (POST /api/v1/grants/ID/approve)`,
+      );
     }
     if (!trainedAt) out('  note: no training on record: restricted areas refuse this person until it is (--trained-on)');
     if (!pledgeAt) out('  note: no confidentiality pledge on record: restricted areas refuse this person until it is (--pledge-signed-on)');

@@ -7,13 +7,11 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
-import { CommanderError } from 'commander';
+import type { CommanderError } from 'commander';
 import { verifyAuditLog } from '../store/audit-log.js';
 import { openDatabase, DATABASE_FILE, type Db } from '../store/db.js';
 import { CheckpointStore, parseCheckpointJson, verifyCheckpointSignature, type Checkpoint } from '../store/checkpoints.js';
-import {
-  ENTRY_FIELDS, EntryLog, GENESIS_HASH, entryHash, verifyExternalCheckpoint, type EntryFilter, type EntryRecord,
-} from '../store/entry-log.js';
+import { ENTRY_FIELDS, EntryLog, GENESIS_HASH, entryHash, verifyExternalCheckpoint, type EntryFilter, type EntryRecord } from '../store/entry-log.js';
 import { verifyEntryLogFile } from '../store/verify-parallel.js';
 import { loadLogKey, loadPublicKey, logKeyPath, publicKeyPem } from '../store/log-key.js';
 import { writeExport } from '../services/entry-export.js';
@@ -29,7 +27,8 @@ export function usageExit(e: CommanderError): never {
 
 function openLog(flags: CommonFlags): { db: Db; dir: string } {
   const dir = dataDir(flags);
-  if (!existsSync(`${dir}/${DATABASE_FILE}`)) throw new UsageError(`no entry log in ${dir} (no ${DATABASE_FILE}); give the data directory with --data or TOBIRA_DATA`);
+  if (!existsSync(`${dir}/${DATABASE_FILE}`))
+    throw new UsageError(`no entry log in ${dir} (no ${DATABASE_FILE}); give the data directory with --data or TOBIRA_DATA`);
   return { db: openDatabase(dir, { readonly: true }), dir };
 }
 
@@ -72,8 +71,10 @@ function noKey(what: string, dir: string, flags: LogVerifyFlags): boolean {
     err(`note: no signing key in ${dir}: only the hash chain is checked (--chain-only); anyone holding the database can recompute it`);
     return false;
   }
-  err(`${what} NOT VERIFIED: no signing key in ${dir} and no --pubkey: without one, a rewritten chain cannot be told from the original. ` +
-    'Give --pubkey FILE.pem (from `tobira log pubkey`, kept off the gateway), or --chain-only to check the chain alone.');
+  err(
+    `${what} NOT VERIFIED: no signing key in ${dir} and no --pubkey: without one, a rewritten chain cannot be told from the original. ` +
+      'Give --pubkey FILE.pem (from `tobira log pubkey`, kept off the gateway), or --chain-only to check the chain alone.',
+  );
   process.exitCode = 1;
   return true;
 }
@@ -87,7 +88,9 @@ function auditVerify(flags: LogVerifyFlags): void {
     if (!key && noKey('audit log', dir, flags)) return;
     const result = verifyAuditLog(db, key);
     if (result.ok) {
-      out(`audit log OK: ${result.records} records, hash chain intact; ${result.checkpoints} checkpoints${key ? ', signatures valid' : ' (chain only: signatures not checked)'}`);
+      out(
+        `audit log OK: ${result.records} records, hash chain intact; ${result.checkpoints} checkpoints${key ? ', signatures valid' : ' (chain only: signatures not checked)'}`,
+      );
       return;
     }
     err(`audit log BROKEN at record ${result.breakAt!.seq}: ${result.breakAt!.problem} (${result.records} records verified before it)`);
@@ -100,13 +103,16 @@ function auditVerify(flags: LogVerifyFlags): void {
 export async function logVerify(flags: LogVerifyFlags): Promise<void> {
   if (flags.audit) return auditVerify(flags);
   if (flags.export) {
-    if (!flags.pubkey) throw new UsageError('log verify --export needs the public key: --pubkey FILE.pem (from `tobira log pubkey`, kept apart from the export)');
+    if (!flags.pubkey)
+      throw new UsageError('log verify --export needs the public key: --pubkey FILE.pem (from `tobira log pubkey`, kept apart from the export)');
     if (flags.checkpoint) throw new UsageError('give --export or --checkpoint, not both');
     const key = publicKeyFromFile(flags.pubkey);
     const result = await verifyExportFile(flags.export, key);
     for (const note of result.notes) err(`note: ${note}`);
     if (result.ok) {
-      out(`export OK: ${result.records} records, every hash matches its content${result.signed ? `; ${result.signed} of them chained to the signed checkpoint of ${result.checkpoint!.at} (${result.checkpoint!.count} records)` : ''}`);
+      out(
+        `export OK: ${result.records} records, every hash matches its content${result.signed ? `; ${result.signed} of them chained to the signed checkpoint of ${result.checkpoint!.at} (${result.checkpoint!.count} records)` : ''}`,
+      );
       return;
     }
     const b = result.breakAt!;
@@ -130,13 +136,22 @@ export async function logVerify(flags: LogVerifyFlags): Promise<void> {
     // else the gateway's own (which catches edits by anyone without the key file).
     let key: KeyObject | undefined;
     let keySource = '';
-    if (flags.pubkey) { key = publicKeyFromFile(flags.pubkey); keySource = flags.pubkey; }
-    else if (external?.publicKey) {
-      try { key = loadPublicKey(external.publicKey); } catch (e) { throw new UsageError(`--checkpoint ${flags.checkpoint}: publicKey: ${(e as Error).message}`); }
+    if (flags.pubkey) {
+      key = publicKeyFromFile(flags.pubkey);
+      keySource = flags.pubkey;
+    } else if (external?.publicKey) {
+      try {
+        key = loadPublicKey(external.publicKey);
+      } catch (e) {
+        throw new UsageError(`--checkpoint ${flags.checkpoint}: publicKey: ${(e as Error).message}`);
+      }
       keySource = `the checkpoint file ${flags.checkpoint}`;
     } else {
       const own = loadLogKey(dir);
-      if (own) { key = own; keySource = logKeyPath(dir); }
+      if (own) {
+        key = own;
+        keySource = logKeyPath(dir);
+      }
     }
     if (external && !key) throw new UsageError(`--checkpoint ${flags.checkpoint} names no public key: give --pubkey FILE.pem`);
     if (key && keySource !== logKeyPath(dir)) {
@@ -165,7 +180,9 @@ export async function logVerify(flags: LogVerifyFlags): Promise<void> {
     }
     const first = new EntryLog(db).firstStoredSeq();
     const pruned = first !== null && first > 1 ? ` (records before ${first} pruned)` : '';
-    out(`entry log OK: ${result.records} records${pruned}, hash chain intact; ${result.checkpoints} checkpoints${key ? ', signatures valid' : ''}${externalNote}`);
+    out(
+      `entry log OK: ${result.records} records${pruned}, hash chain intact; ${result.checkpoints} checkpoints${key ? ', signatures valid' : ''}${externalNote}`,
+    );
   } finally {
     db.close();
   }
@@ -209,7 +226,10 @@ class ExportVerifier {
   readonly notes: string[] = [];
   private breakAt?: { line: number; seq?: number; problem: string };
 
-  constructor(trailerText: string | undefined, private readonly key: KeyObject) {
+  constructor(
+    trailerText: string | undefined,
+    private readonly key: KeyObject,
+  ) {
     if (trailerText === undefined) return;
     let raw: Record<string, unknown>;
     try {
@@ -246,7 +266,9 @@ class ExportVerifier {
     if (this.breakAt) return;
     if (lineNo === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     if (text.trim() === '') return;
-    const fail = (problem: string, seq?: number) => { this.breakAt = { line: lineNo, ...(seq !== undefined ? { seq } : {}), problem }; };
+    const fail = (problem: string, seq?: number) => {
+      this.breakAt = { line: lineNo, ...(seq !== undefined ? { seq } : {}), problem };
+    };
     if (this.trailerSeen) return fail('a line after the checkpoint line (the checkpoint must be last)');
     let rec: Record<string, unknown>;
     try {
@@ -278,7 +300,8 @@ class ExportVerifier {
     if (!prev && seq > 1 && this.full) {
       // A whole export of a pruned log starts at the prune anchor, when the checkpoint is that prune's.
       if (cp?.kind === 'prune' && cp.anchorSeq != null) {
-        if (seq !== cp.anchorSeq) return fail(`the export starts at record ${seq} but the prune checkpoint of ${cp.at} kept every record from ${cp.anchorSeq}`, seq);
+        if (seq !== cp.anchorSeq)
+          return fail(`the export starts at record ${seq} but the prune checkpoint of ${cp.at} kept every record from ${cp.anchorSeq}`, seq);
         if (prevHash !== cp.anchorPrevHash) return fail(`does not link to the anchor of the prune checkpoint of ${cp.at}`, seq);
       } else {
         this.notes.push(`the export starts at record ${seq} (earlier records pruned): its link to them is not checked offline`);
@@ -287,7 +310,11 @@ class ExportVerifier {
     if (prev && seq === prev.seq + 1) {
       if (prevHash !== prev.hash) return fail(`does not link to record ${prev.seq} (line ${prev.line})`, seq);
     } else {
-      if (prev && this.full) return fail(`${seq - prev.seq === 2 ? `record ${prev.seq + 1} is` : `records ${prev.seq + 1}–${seq - 1} are`} missing (between lines ${prev.line} and ${lineNo})`, seq);
+      if (prev && this.full)
+        return fail(
+          `${seq - prev.seq === 2 ? `record ${prev.seq + 1} is` : `records ${prev.seq + 1}–${seq - 1} are`} missing (between lines ${prev.line} and ${lineNo})`,
+          seq,
+        );
       this.runStart = seq;
     }
     if (cp && seq === cp.count) {
@@ -300,13 +327,19 @@ class ExportVerifier {
     // Sound for a filtered export too: its records are a subset of the log's.
     if (cp && cp.ordinal != null && seq > cp.count) {
       if (cp.nextWithin != null && seq - cp.count > cp.nextWithin) {
-        return fail(`record ${seq} is more than ${cp.nextWithin} records after the checkpoint of ${cp.at} (#${cp.ordinal}), which allowed at most that before the next: not the latest checkpoint, and the records after it may have been rewritten`, seq);
+        return fail(
+          `record ${seq} is more than ${cp.nextWithin} records after the checkpoint of ${cp.at} (#${cp.ordinal}), which allowed at most that before the next: not the latest checkpoint, and the records after it may have been rewritten`,
+          seq,
+        );
       }
       const t = typeof rec.at === 'string' ? Date.parse(rec.at) : NaN;
       if (Number.isFinite(t)) {
         this.tailStart ??= { seq, t, at: rec.at as string };
         if (cp.nextWithinSeconds != null && t - this.tailStart.t > cp.nextWithinSeconds * 1000) {
-          return fail(`record ${seq} (${rec.at as string}) is more than ${cp.nextWithinSeconds} s after record ${this.tailStart.seq} (${this.tailStart.at}), the first after the checkpoint of ${cp.at} (#${cp.ordinal}), which allowed at most that before the next: not the latest checkpoint, and the records after it may have been rewritten`, seq);
+          return fail(
+            `record ${seq} (${rec.at as string}) is more than ${cp.nextWithinSeconds} s after record ${this.tailStart.seq} (${this.tailStart.at}), the first after the checkpoint of ${cp.at} (#${cp.ordinal}), which allowed at most that before the next: not the latest checkpoint, and the records after it may have been rewritten`,
+            seq,
+          );
         }
       }
     }
@@ -318,13 +351,25 @@ class ExportVerifier {
     const base = { records: this.records, signed: this.signed, notes: this.notes, ...(this.checkpoint ? { checkpoint: this.checkpoint } : {}) };
     if (this.breakAt) return { ok: false, ...base, breakAt: this.breakAt };
     if (!this.trailerSeen) {
-      return { ok: false, ...base, breakAt: { line: lastLine + 1, problem: 'the export does not end with its checkpoint line: cut short, or not a tobira export' } };
+      return {
+        ok: false,
+        ...base,
+        breakAt: { line: lastLine + 1, problem: 'the export does not end with its checkpoint line: cut short, or not a tobira export' },
+      };
     }
     if (this.trailerProblem) return { ok: false, ...base, breakAt: { line: this.trailerProblem.line, problem: this.trailerProblem.problem } };
     const cp = this.checkpoint!;
     if (!this.headSeen && this.prev) {
       if (this.full && cp.count > this.prev.seq) {
-        return { ok: false, ...base, breakAt: { line: this.trailerLine, seq: this.prev.seq + 1, problem: `truncated: the checkpoint of ${cp.at} covers ${cp.count} records, the export ends at record ${this.prev.seq}` } };
+        return {
+          ok: false,
+          ...base,
+          breakAt: {
+            line: this.trailerLine,
+            seq: this.prev.seq + 1,
+            problem: `truncated: the checkpoint of ${cp.at} covers ${cp.count} records, the export ends at record ${this.prev.seq}`,
+          },
+        };
       }
       this.notes.push(`the checkpoint's head, record ${cp.count}, is not in this export: only its signature was checked`);
     }
@@ -359,7 +404,10 @@ export async function verifyExportFile(file: string, publicKey: KeyObject): Prom
     n++;
     if (line.trim() !== '') lastNonEmpty = n;
     v.line(line, n);
-    if (v.broken) { rl.close(); break; }
+    if (v.broken) {
+      rl.close();
+      break;
+    }
   }
   return v.finish(lastNonEmpty);
 }
@@ -415,12 +463,23 @@ export async function logExport(flags: LogExportFlags): Promise<void> {
   if (format !== 'csv' && format !== 'jsonl') throw new UsageError(`--format ${format ?? '(missing)'}: give --format csv or --format jsonl`);
   const lang = flags.lang ?? 'en';
   if (lang !== 'en' && lang !== 'ja') throw new UsageError(`--lang ${lang}: give en or ja`);
-  for (const [name, value] of [['--from', flags.from], ['--to', flags.to]] as const) {
-    if (value !== undefined && !Number.isFinite(Date.parse(value))) throw new UsageError(`${name} "${value}" is not an ISO date or time (e.g. 2026-11-01 or 2026-11-01T09:00+09:00)`);
+  for (const [name, value] of [
+    ['--from', flags.from],
+    ['--to', flags.to],
+  ] as const) {
+    if (value !== undefined && !Number.isFinite(Date.parse(value)))
+      throw new UsageError(`${name} "${value}" is not an ISO date or time (e.g. 2026-11-01 or 2026-11-01T09:00+09:00)`);
   }
-  if (flags.decision !== undefined && flags.decision !== 'granted' && flags.decision !== 'denied') throw new UsageError(`--decision ${flags.decision}: give granted or denied`);
+  if (flags.decision !== undefined && flags.decision !== 'granted' && flags.decision !== 'denied')
+    throw new UsageError(`--decision ${flags.decision}: give granted or denied`);
   const filter: EntryFilter = {
-    areaId: flags.area, doorId: flags.door, personId: flags.person, decision: flags.decision, reason: flags.reason, from: flags.from, to: flags.to,
+    areaId: flags.area,
+    doorId: flags.door,
+    personId: flags.person,
+    decision: flags.decision,
+    reason: flags.reason,
+    from: flags.from,
+    to: flags.to,
   };
   const { db, dir } = openLog(flags);
   try {

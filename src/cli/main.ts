@@ -10,9 +10,7 @@ import { adminCreate } from './admin.js';
 import { configCheck, devicesCommand, mqttAcl, peopleAdd, simCommand } from './commands.js';
 import { logExport, logPubkey, logVerify, usageExit } from './log-commands.js';
 
-const program = new Command('tobira')
-  .description('tobira: access control for restricted areas and safes')
-  .showHelpAfterError();
+const program = new Command('tobira').description('tobira: access control for restricted areas and safes').showHelpAfterError();
 
 const common = (cmd: Command) =>
   cmd
@@ -25,7 +23,7 @@ const brokerFlags = (cmd: Command) =>
     .option('--mqtt-plain-port <n>', 'also serve plain MQTT on this port: insecure, raises a standing security alarm (env TOBIRA_MQTT_PLAIN_PORT)')
     .option('--mqtt-host <addr>', 'address the embedded broker listens on (env TOBIRA_MQTT_HOST; default 127.0.0.1)')
     .option('--mqtt-username <name>', 'username at the external broker (env TOBIRA_MQTT_USERNAME; password in TOBIRA_MQTT_PASSWORD)')
-    .option('--mqtt-ca <file>', 'CA certificate for mqtts:// (env TOBIRA_MQTT_CA; default: public CAs and the data directory\'s CA)')
+    .option('--mqtt-ca <file>', "CA certificate for mqtts:// (env TOBIRA_MQTT_CA; default: public CAs and the data directory's CA)")
     .option('--mqtt-cert <file>', 'client certificate (env TOBIRA_MQTT_CERT)')
     .option('--mqtt-key <file>', 'client key (env TOBIRA_MQTT_KEY)');
 
@@ -47,18 +45,20 @@ program
   .description('validate a site file; lists every problem with its path and line')
   .action(configCheck);
 
-common(program.command('devices').description('list the site\'s devices'))
-  .option('--secrets', 'print each device\'s MQTT login and the read-only observer login (for the installer)')
+common(program.command('devices').description("list the site's devices"))
+  .option('--secrets', "print each device's MQTT login and the read-only observer login (for the installer)")
   .option('--ca', 'print the CA certificate (PEM) devices must trust for MQTT over TLS')
   .action(devicesCommand);
 
-common(program.command('mqtt-acl').description('write Mosquitto password, ACL and listener files for the site\'s devices'))
+common(program.command('mqtt-acl').description("write Mosquitto password, ACL and listener files for the site's devices"))
   .requiredOption('--out <dir>', 'directory to write passwd, acl and mosquitto.conf into')
   .option('--port <n>', 'TLS listener port in mosquitto.conf', '8883')
   .option('--host <addr>', 'listener address in mosquitto.conf', '127.0.0.1')
   .action(mqttAcl);
 
-common(program.command('people').description('access holders').command('add').description('enrol an access holder (demo and installer use; managers use the API)'))
+common(
+  program.command('people').description('access holders').command('add').description('enrol an access holder (demo and installer use; managers use the API)'),
+)
   .requiredOption('--name <name>', 'full name')
   .option('--affiliation <text>', 'department or company', '')
   .option('--number <n>', 'staff number (typed as "number#PIN" where a PIN is the first factor)')
@@ -73,8 +73,14 @@ common(program.command('people').description('access holders').command('add').de
   .option('--out-of-hours', 'the grant also passes outside business hours')
   .action(peopleAdd);
 
-common(program.command('admin').description('accounts').command('create <username>').description('create the first admin: prints a one-time password and the TOTP enrolment (URI and QR code)'))
-  .option('--name <display name>', 'the admin\'s full name')
+common(
+  program
+    .command('admin')
+    .description('accounts')
+    .command('create <username>')
+    .description('create the first admin: prints a one-time password and the TOTP enrolment (URI and QR code)'),
+)
+  .option('--name <display name>', "the admin's full name")
   .option('--force', 'create another admin although one exists (recovery; audited)')
   .action(adminCreate);
 
@@ -83,9 +89,12 @@ const logData = (cmd: Command) => cmd.option('--data <dir>', 'data directory (en
 logData(logCommand.command('verify').description('check the whole hash chain and the signed checkpoints; exits 1 at any break, naming the record'))
   .option('--checkpoint <file>', 'also check the log against a checkpoint kept off the gateway (JSON as published on {base}/log/checkpoints)')
   .option('--export <file>', 'verify a JSON Lines export offline instead of the database (with --pubkey)')
-  .option('--pubkey <file>', 'the log\'s public key (PEM, from `tobira log pubkey`) to check signatures with')
+  .option('--pubkey <file>', "the log's public key (PEM, from `tobira log pubkey`) to check signatures with")
   .option('--audit', 'check the audit log of admin actions instead of the entry log')
-  .option('--chain-only', 'with no signing key at hand, check the hash chain alone instead of failing (proves little: anyone with the database can recompute it)')
+  .option(
+    '--chain-only',
+    'with no signing key at hand, check the hash chain alone instead of failing (proves little: anyone with the database can recompute it)',
+  )
   .action(logVerify);
 logData(logCommand.command('export').description('export records, oldest first, as CSV (Excel) or JSON Lines with the chain fields (auditors)'))
   .requiredOption('--format <format>', 'csv or jsonl')
@@ -99,8 +108,7 @@ logData(logCommand.command('export').description('export records, oldest first, 
   .option('--to <time>', 'records before this ISO time')
   .option('--out <file>', 'write to this file instead of standard output')
   .action(logExport);
-logData(logCommand.command('pubkey').description('print the entry log\'s public key (PEM), for auditors and checkpoint subscribers'))
-  .action(logPubkey);
+logData(logCommand.command('pubkey').description("print the entry log's public key (PEM), for auditors and checkpoint subscribers")).action(logPubkey);
 
 program.parseAsync().catch((err: unknown) => {
   // A configuration a person must fix: a message, no stack, exit 2.

@@ -54,7 +54,9 @@ export function brokerChoice(flags: CommonFlags, site: SiteFile, env = process.e
   const plain = flags.mqttPlainPort ?? env.TOBIRA_MQTT_PLAIN_PORT;
   const plainPort = plain !== undefined ? parsePort(plain, '--mqtt-plain-port') : site.mqtt.plainPort;
   return {
-    mode: 'embedded', host: flags.mqttHost ?? env.TOBIRA_MQTT_HOST ?? '127.0.0.1', port: parsePort(port ?? '8883', '--mqtt-port'),
+    mode: 'embedded',
+    host: flags.mqttHost ?? env.TOBIRA_MQTT_HOST ?? '127.0.0.1',
+    port: parsePort(port ?? '8883', '--mqtt-port'),
     ...(plainPort !== undefined ? { plainPort } : {}),
   };
 }

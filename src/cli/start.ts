@@ -51,7 +51,10 @@ export async function start(flags: StartFlags): Promise<void> {
     throw new UsageError(`the API cannot listen on ${apiHost}:${apiPort}: ${(err as Error).message}. Use --api-port N (or TOBIRA_API_PORT).`);
   }
   if (!tlsCert && apiHost !== '127.0.0.1' && apiHost !== '::1' && apiHost !== 'localhost') {
-    log.warn({ host: apiHost }, 'the API listens beyond this machine without TLS: passwords and tokens cross the network in clear; give --tls-cert and --tls-key');
+    log.warn(
+      { host: apiHost },
+      'the API listens beyond this machine without TLS: passwords and tokens cross the network in clear; give --tls-cert and --tls-key',
+    );
   }
   log.info({ api: `${tlsCert ? 'https' : 'http'}://${apiHost}:${(api.server.address() as { port: number }).port}` }, 'ready');
 

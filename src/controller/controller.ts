@@ -274,7 +274,10 @@ export class Controller {
       onLink: (connected, error) => bus.emit('broker.link', { connected, error }),
     });
     const drivers = transportDrivers(byTransport, {
-      mqtt, gpioPins: opts.gpioPins, chipBase: site.gpio.chipBase, lockFailModes: new Map(site.doors.map((d) => [d.lock, d.failMode] as const)),
+      mqtt,
+      gpioPins: opts.gpioPins,
+      chipBase: site.gpio.chipBase,
+      lockFailModes: new Map(site.doors.map((d) => [d.lock, d.failMode] as const)),
     });
     const devices = new DeviceHub(drivers, bus, store.sequences, counters, commandTimeouts(site.mqtt));
     const ctx: Context = { site, index, log, store, bus, devices, alarms, counters, storageFaults, now };

@@ -102,7 +102,11 @@ export async function probeBroker(o: ProbeOptions): Promise<ProbeResult> {
 
   if (o.device) {
     const topic = new Topics(o.baseTopic).device(PROBE_DEVICE, 'commands');
-    const reader = await probeConnect(o.url, { ...o.tls, clientId: client('device'), username: o.device.username, password: o.device.password }, connectTimeoutMs);
+    const reader = await probeConnect(
+      o.url,
+      { ...o.tls, clientId: client('device'), username: o.device.username, password: o.device.password },
+      connectTimeoutMs,
+    );
     let writer: ProbeConnection = {};
     try {
       if (!reader.client) {
@@ -133,11 +137,18 @@ export async function probeBroker(o: ProbeOptions): Promise<ProbeResult> {
             lost = true;
             wake();
           });
-          writer = await probeConnect(o.url, { ...o.tls, clientId: client('controller'), username: o.controller.username, password: o.controller.password }, connectTimeoutMs);
+          writer = await probeConnect(
+            o.url,
+            { ...o.tls, clientId: client('controller'), username: o.controller.username, password: o.controller.password },
+            connectTimeoutMs,
+          );
           if (!writer.client) {
             result.inconclusive.push(`the controller login could not connect: ${writer.error}`);
           } else {
-            const published = await writer.client.publishAsync(topic, payload, { qos: 1 }).then(() => undefined, (err: Error) => err.message);
+            const published = await writer.client.publishAsync(topic, payload, { qos: 1 }).then(
+              () => undefined,
+              (err: Error) => err.message,
+            );
             if (published !== undefined) {
               result.inconclusive.push(`the controller login could not publish the probe message: ${published}`);
             } else {

@@ -87,7 +87,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       if (!sameSecret(password, observer.password)) return refuse('wrong secret');
       const prefix = observerClientIdPrefix(opts.baseTopic);
       // A name after the separator is required: `{base}:observer:` alone names no one.
-      if (!client.id.startsWith(prefix) || client.id.length === prefix.length) return refuse(`observer must use a client id starting with ${prefix} and a name of its own`);
+      if (!client.id.startsWith(prefix) || client.id.length === prefix.length)
+        return refuse(`observer must use a client id starting with ${prefix} and a name of its own`);
     } else {
       const secret = opts.secrets.devices[username];
       if (!secret) return refuse('unknown device');
@@ -105,7 +106,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     const allowed =
       username === controller.username
         ? packet.topic.startsWith(`${opts.baseTopic}/`)
-        : username !== undefined && username !== observer?.username &&
+        : username !== undefined &&
+          username !== observer?.username &&
           (packet.topic === topics.device(username, 'events') || packet.topic === topics.device(username, 'status'));
     if (allowed) return done(null);
     opts.onRefused({ what: 'publish', username, clientId: client.id, topic: packet.topic, address: address(client), reason: 'topic not allowed' });
@@ -135,7 +137,11 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   // A handshake that takes longer than this is dropped: an idle half-open TLS client holds a socket.
   const server: Server = createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 }, accept);
   server.on('tlsClientError', (err, socket) => {
-    opts.onRefused({ what: 'login', address: socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : undefined, reason: `TLS handshake failed: ${err.message}` });
+    opts.onRefused({
+      what: 'login',
+      address: socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : undefined,
+      reason: `TLS handshake failed: ${err.message}`,
+    });
   });
   const servers: Server[] = [server];
   const listen = (srv: Server, port: number) =>

@@ -202,10 +202,11 @@ export function onoffPinLayer(): PinLayer {
           write: () => {
             throw new Error(`GPIO ${gpio} is an input`);
           },
-          watch: (cb) => g.watch((err, value) => {
-            // A failed read has no level to report; the next edge re-reads the pin.
-            if (!err) cb(value);
-          }),
+          watch: (cb) =>
+            g.watch((err, value) => {
+              // A failed read has no level to report; the next edge re-reads the pin.
+              if (!err) cb(value);
+            }),
           // No unexport: a pending debounced read would hit the closed value file and crash the process.
           close: () => g.unwatchAll(),
         };

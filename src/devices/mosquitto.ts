@@ -45,7 +45,13 @@ export const MOSQUITTO_LIMITS = {
 
 /** A listener block to include in mosquitto.conf. */
 export function mosquittoConfSnippet(opts: {
-  port: number; host: string; passwordFile: string; aclFile: string; caFile: string; certFile: string; keyFile: string;
+  port: number;
+  host: string;
+  passwordFile: string;
+  aclFile: string;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
 }): string {
   return [
     '# tobira: include from mosquitto.conf, or run `mosquitto -c` on this file',
@@ -62,12 +68,12 @@ export function mosquittoConfSnippet(opts: {
     '# Nagle holds back QoS 1 acknowledgements by 40-90 ms: turn it off.',
     'set_tcp_nodelay true',
     '# Mosquitto queues at most 1000 QoS 1 messages per client by default and silently drops the rest:',
-    '# in a burst of card reads the controller\'s queue overflowed and reads were lost without a record.',
+    "# in a burst of card reads the controller's queue overflowed and reads were lost without a record.",
     '# Queue far more for it; reads that waited too long are denied as stale and logged, not lost.',
     '# These limits apply to every client (Mosquitto has no per-client setting); devices get few commands.',
     `max_queued_messages ${MOSQUITTO_LIMITS.maxQueuedMessages}`,
     `max_queued_bytes ${MOSQUITTO_LIMITS.maxQueuedBytes}`,
-    '# In flight per client (Mosquitto\'s default): more would only move the backlog into the socket.',
+    "# In flight per client (Mosquitto's default): more would only move the backlog into the socket.",
     `max_inflight_messages ${MOSQUITTO_LIMITS.maxInflightMessages}`,
     '',
   ].join('\n');

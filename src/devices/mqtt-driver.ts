@@ -4,9 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { commands, type Sent } from './commands.js';
 import type { DeviceDriver, DriverListener } from './driver.js';
-import {
-  Topics, controllerClientId, parseDeviceEvent, parseDeviceStatus, type Command, type DeviceEvent, type EventCategory,
-} from './protocol.js';
+import { Topics, controllerClientId, parseDeviceEvent, parseDeviceStatus, type Command, type DeviceEvent, type EventCategory } from './protocol.js';
 
 export interface MqttConnection {
   url: string;
@@ -40,7 +38,6 @@ export function setClientNoDelay(client: MqttClient): boolean {
   stream.setNoDelay(true);
   return true;
 }
-
 
 /** Input an attacker on an open broker would forge to get in: credentials, exit buttons, key switches. */
 function opensSomething(event: DeviceEvent): boolean {

@@ -6,9 +6,7 @@ import { CREDENTIAL_KINDS, INDICATE_PATTERNS, INPUT_NAMES, type EventCategory } 
 export const PROTOCOL_VERSION = 1;
 
 /** Device ids become topic levels and broker usernames: no wildcards, no slashes. */
-export const deviceIdSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "-" and "_", at most 64 characters');
+export const deviceIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "-" and "_", at most 64 characters');
 
 /** Largest payload accepted before parsing: JSON events are small; snapshots carry a JPEG. */
 export const MAX_EVENT_BYTES = 16 * 1024;
@@ -30,7 +28,12 @@ export { DEVICE_KIND_DEFINITIONS, inputOf, obeys, reads, type DeviceKindDefiniti
 
 // (boot, seq) lets the controller drop QoS 1 redeliveries and replays.
 const sequence = {
-  boot: z.number().int().min(0).max(2 ** 32).optional(),
+  boot: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32)
+    .optional(),
   seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 };
 
@@ -83,12 +86,7 @@ export const snapshotEventSchema = z.strictObject({
   ...occurred,
 });
 
-export const deviceEventSchema = z.discriminatedUnion('type', [
-  credentialEventSchema,
-  inputEventSchema,
-  ackEventSchema,
-  snapshotEventSchema,
-]);
+export const deviceEventSchema = z.discriminatedUnion('type', [credentialEventSchema, inputEventSchema, ackEventSchema, snapshotEventSchema]);
 
 export type CredentialEvent = z.infer<typeof credentialEventSchema>;
 export type InputEvent = z.infer<typeof inputEventSchema>;

@@ -77,13 +77,21 @@ const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420',
 function nativeSigner(keyPem: string): forge.pki.PrivateKey {
   return {
     sign: (md: { digest(): { getBytes(): string } }) =>
-      privateEncrypt({ key: keyPem, padding: constants.RSA_PKCS1_PADDING }, Buffer.concat([SHA256_DIGEST_INFO, Buffer.from(md.digest().getBytes(), 'binary')])).toString('binary'),
+      privateEncrypt(
+        { key: keyPem, padding: constants.RSA_PKCS1_PADDING },
+        Buffer.concat([SHA256_DIGEST_INFO, Buffer.from(md.digest().getBytes(), 'binary')]),
+      ).toString('binary'),
   } as forge.pki.PrivateKey;
 }
 
 function issue(o: {
-  subject: string; publicPem: string; issuer?: { cert: forge.pki.Certificate; keyPem: string }; selfKeyPem?: string;
-  years: number; ca: boolean; names?: { dns: string[]; ips: string[] };
+  subject: string;
+  publicPem: string;
+  issuer?: { cert: forge.pki.Certificate; keyPem: string };
+  selfKeyPem?: string;
+  years: number;
+  ca: boolean;
+  names?: { dns: string[]; ips: string[] };
 }): string {
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(o.publicPem);
@@ -91,7 +99,10 @@ function issue(o: {
   // An hour back: a device whose clock is slightly behind still accepts a certificate made just now.
   cert.validity.notBefore = new Date(Date.now() - 3_600_000);
   cert.validity.notAfter = new Date(Date.now() + o.years * YEAR_MS);
-  const subject = [{ name: 'commonName', value: o.subject }, { name: 'organizationName', value: 'tobira' }];
+  const subject = [
+    { name: 'commonName', value: o.subject },
+    { name: 'organizationName', value: 'tobira' },
+  ];
   cert.setSubject(subject);
   cert.setIssuer(o.issuer ? o.issuer.cert.subject.attributes : subject);
   const extensions: object[] = o.ca
@@ -166,7 +177,11 @@ export function ensureDeviceTls(dataDir: string, listenHost?: string): DeviceTls
   }
   for (const name of ['serverKey', 'serverCert'] as const) chmodSync(f(name), 0o600);
   return {
-    caFile: f('caCert'), certFile: f('serverCert'), keyFile: f('serverKey'),
-    ca: caPem, cert: readFileSync(f('serverCert'), 'utf8'), key: readFileSync(f('serverKey'), 'utf8'),
+    caFile: f('caCert'),
+    certFile: f('serverCert'),
+    keyFile: f('serverKey'),
+    ca: caPem,
+    cert: readFileSync(f('serverCert'), 'utf8'),
+    key: readFileSync(f('serverKey'), 'utf8'),
   };
 }

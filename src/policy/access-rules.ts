@@ -7,7 +7,11 @@ export type { DenyReason, Factor, ReasonCode };
 
 /** Reasons that mean "an expired or suspended credential was used" (an event of its own). */
 export const invalidCredentialReasons: ReadonlySet<DenyReason> = new Set([
-  'credential-revoked', 'credential-suspended', 'person-inactive', 'grant-expired', 'visit-expired',
+  'credential-revoked',
+  'credential-suspended',
+  'person-inactive',
+  'grant-expired',
+  'visit-expired',
 ]);
 
 export interface CredentialFacts {
@@ -178,7 +182,7 @@ export interface EscortRequest {
 
 export type EscortDecision =
   | { ok: true }
-  | { ok: false; reason: 'escort-not-host' | 'escort-not-valid'; /** The escort's own failing rule. */ escortReason: DenyReason | null };
+  | { ok: false; reason: 'escort-not-host' | 'escort-not-valid' /** The escort's own failing rule. */; escortReason: DenyReason | null };
 
 /**
  * Whether an access holder may escort a visitor in, at the moment the visitor is decided: the visit's

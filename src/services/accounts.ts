@@ -9,13 +9,21 @@ import { notFound, ServiceError } from './errors.js';
 import type { ServiceDeps } from './index.js';
 
 export class AccountService {
-  constructor(private readonly deps: ServiceDeps, private readonly auth: () => AuthService) {}
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly auth: () => AuthService,
+  ) {}
 
   list(filter: { role?: Role; status?: Account['status'] } = {}): Account[] {
-    return this.auth().accounts.list().filter((a) => (!filter.role || a.role === filter.role) && (!filter.status || a.status === filter.status));
+    return this.auth()
+      .accounts.list()
+      .filter((a) => (!filter.role || a.role === filter.role) && (!filter.status || a.status === filter.status));
   }
 
-  async create(actor: Actor, a: { username: string; displayName: string; role: Role }): Promise<{ account: Account; oneTimePassword: string; totpUri: string | null }> {
+  async create(
+    actor: Actor,
+    a: { username: string; displayName: string; role: Role },
+  ): Promise<{ account: Account; oneTimePassword: string; totpUri: string | null }> {
     const created = await this.auth().createAccount(actor.username, a);
     recordChange(this.deps.store, actor, 'account.create', `account:${created.account.id}`, { username: created.account.username, role: created.account.role });
     return created;
@@ -32,14 +40,20 @@ export class AccountService {
     }
     const role = change.role ?? account.role;
     if (change.totpExempt === true && role !== 'auditor') {
-      throw new ServiceError('invalid', 'only an auditor (who only reads) may sign in without a second factor', [{ path: 'totpExempt', message: `a ${role} opens doors, approves or grants: TOTP is required` }]);
+      throw new ServiceError('invalid', 'only an auditor (who only reads) may sign in without a second factor', [
+        { path: 'totpExempt', message: `a ${role} opens doors, approves or grants: TOTP is required` },
+      ]);
     }
     const target = `account:${account.id}`;
     store.transaction(() => {
       if (change.role && change.role !== account.role) {
         accounts.setRole(account.id, change.role);
         // Without a seed the account cannot sign in until an admin resets its TOTP (POST …/reset-totp).
-        recordChange(store, actor, 'account.role-change', target, { from: account.role, to: change.role, ...(account.totpExempt ? { totpExemptEnded: true } : {}) });
+        recordChange(store, actor, 'account.role-change', target, {
+          from: account.role,
+          to: change.role,
+          ...(account.totpExempt ? { totpExemptEnded: true } : {}),
+        });
       }
       // After a role change (which ends any exemption): an exemption asked for the new auditor role applies.
       const exemptNow = change.role && change.role !== account.role ? false : account.totpExempt;

@@ -24,14 +24,19 @@ export interface AreaView {
 }
 
 export class AreaService {
-  constructor(private readonly deps: ServiceDeps, private readonly doors: DoorService) {}
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly doors: DoorService,
+  ) {}
 
   private get controller(): Controller {
     return running(this.deps);
   }
 
   list(filter: { parent?: string; mode?: AreaMode } = {}): AreaView[] {
-    return this.controller.ctx.site.areas.filter((a) => filter.parent === undefined || a.parent === filter.parent).map((a) => this.view(a))
+    return this.controller.ctx.site.areas
+      .filter((a) => filter.parent === undefined || a.parent === filter.parent)
+      .map((a) => this.view(a))
       .filter((a) => !filter.mode || a.mode.mode === filter.mode);
   }
 
@@ -42,7 +47,8 @@ export class AreaService {
   /** Locks an area down: its doors lock, only the listed people roles pass, and remote unlocks waiting for its doors end. */
   lockdown(actor: Actor, areaId: string, roles?: string[]): AreaView {
     const area = this.area(areaId);
-    if (this.deps.store.areas.mode(area.id).mode === 'emergency') throw new ServiceError('conflict', 'the area is released for an emergency: end it first (POST /areas/{id}/normal)');
+    if (this.deps.store.areas.mode(area.id).mode === 'emergency')
+      throw new ServiceError('conflict', 'the area is released for an emergency: end it first (POST /areas/{id}/normal)');
     // Remote unlocks waiting for a confirmation end with the lockdown: one asked before it must not open a door after it.
     const doorIds = new Set(this.controller.ctx.site.doors.filter((d) => d.area === area.id).map((d) => d.id));
     const waiting = this.doors.waitingFor(doorIds).map((r) => r.id);
@@ -90,7 +96,10 @@ export class AreaService {
     const mode = store.areas.mode(a.id);
     const occupants = a.antiPassback === 'off' ? null : store.areas.occupants(a.id);
     return {
-      id: a.id, name: namesOf(a.name, a.id), parent: a.parent ?? null, schedule: a.schedule ?? null,
+      id: a.id,
+      name: namesOf(a.name, a.id),
+      parent: a.parent ?? null,
+      schedule: a.schedule ?? null,
       rules: { factors: a.factors, twoPerson: a.twoPerson, antiPassback: a.antiPassback, lockdownRoles: a.lockdownRoles },
       mode: { mode: mode.mode, allowedRoles: mode.allowedRoles, changedAt: mode.changedAt, changedBy: mode.changedBy },
       occupancy: occupants && {

@@ -5,7 +5,7 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
 import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
-import { AccountStore, type Account, type Role } from '../store/accounts.js';
+import type { AccountStore, Account, Role } from '../store/accounts.js';
 import type { AuditInput } from '../store/audit-log.js';
 import type { Store } from '../store/index.js';
 import { checkPassword, passwordProblemText, PASSWORD_HISTORY } from './password-policy.js';
@@ -91,7 +91,10 @@ export class AuthService {
   }
 
   /** Creates an account with a one-time password (changed at first login) and a TOTP seed (every role needs one). */
-  async createAccount(by: string, a: { username: string; displayName: string; role: Role }): Promise<{ account: Account; oneTimePassword: string; totpUri: string | null }> {
+  async createAccount(
+    by: string,
+    a: { username: string; displayName: string; role: Role },
+  ): Promise<{ account: Account; oneTimePassword: string; totpUri: string | null }> {
     if (this.accounts.byUsername(a.username)) throw new AuthError(409, `username "${a.username}" is taken`);
     const password = oneTimePassword();
     const secret = rolesNeedingTotp.has(a.role) ? generateSecret() : null;
@@ -145,7 +148,9 @@ export class AuthService {
     if (needsSecondFactor(account)) {
       totpOk = false;
       if (account.totpSecret && totp && /^\d{6}$/.test(totp)) {
-        const result = await verifyTotp({ secret: account.totpSecret, token: totp, epoch: Math.floor(now.getTime() / 1000), epochTolerance: 30 }).catch(() => ({ valid: false as const }));
+        const result = await verifyTotp({ secret: account.totpSecret, token: totp, epoch: Math.floor(now.getTime() / 1000), epochTolerance: 30 }).catch(() => ({
+          valid: false as const,
+        }));
         if (result.valid) {
           totpStep = stepOf(result, Math.floor(now.getTime() / 1000));
           // A code already used cannot log in again (checked again, in SQL, when the session is made).
@@ -154,15 +159,24 @@ export class AuthService {
       }
     }
     /** A failure counted in SQL (parallel attempts each see their own count), and the lockout it earns. */
-    const fail = (reason: string): never => refuse('failed', { reason }, () => {
-      const failures = this.accounts.recordFailure(account.id, now.toISOString());
-      if (failures >= s.loginMaxFailures) {
-        const lockedUntil = new Date(now.getTime() + s.loginLockoutMinutes * 60_000).toISOString();
-        this.accounts.lock(account.id, lockedUntil);
-        this.record({ actor: account.username, role: account.role, action: 'auth.lockout', target: `account:${account.id}`, outcome: 'ok', address, detail: { failures, lockedUntil } });
-      }
-      return { failures };
-    });
+    const fail = (reason: string): never =>
+      refuse('failed', { reason }, () => {
+        const failures = this.accounts.recordFailure(account.id, now.toISOString());
+        if (failures >= s.loginMaxFailures) {
+          const lockedUntil = new Date(now.getTime() + s.loginLockoutMinutes * 60_000).toISOString();
+          this.accounts.lock(account.id, lockedUntil);
+          this.record({
+            actor: account.username,
+            role: account.role,
+            action: 'auth.lockout',
+            target: `account:${account.id}`,
+            outcome: 'ok',
+            address,
+            detail: { failures, lockedUntil },
+          });
+        }
+        return { failures };
+      });
     if (!passwordOk || !totpOk) return fail(!passwordOk ? 'wrong password' : totp ? 'wrong or reused code' : 'code required');
     const token = randomBytes(32).toString('base64url');
     const expiresAt = new Date(Math.min(now.getTime() + s.sessionMaxHours * 3_600_000, Number.MAX_SAFE_INTEGER)).toISOString();
@@ -170,7 +184,14 @@ export class AuthService {
       // Two sign-ins racing with one code: the step is taken once, the second finds it used.
       if (totpStep !== null && !this.accounts.useTotpStep(account.id, totpStep)) return false;
       this.accounts.clearFailures(account.id);
-      this.accounts.createSession({ tokenHash: hashToken(token), accountId: account.id, createdAt: now.toISOString(), lastSeenAt: now.toISOString(), expiresAt, address });
+      this.accounts.createSession({
+        tokenHash: hashToken(token),
+        accountId: account.id,
+        createdAt: now.toISOString(),
+        lastSeenAt: now.toISOString(),
+        expiresAt,
+        address,
+      });
       this.record({ ...base, role: account.role, outcome: 'ok', detail: account.mustChangePassword ? { mustChangePassword: true } : null });
       return true;
     });
@@ -219,10 +240,17 @@ export class AuthService {
   /** Sets a password after the policy and history checks. `mustChange`: a reset by an admin. */
   async setPassword(account: Account, next: string, mustChange: boolean): Promise<void> {
     const problems = checkPassword(next, account);
-    if (problems.length) throw new AuthError(400, 'the password does not meet the policy', problems.map((p) => ({ path: 'newPassword', problem: p, message: passwordProblemText[p] })));
+    if (problems.length)
+      throw new AuthError(
+        400,
+        'the password does not meet the policy',
+        problems.map((p) => ({ path: 'newPassword', problem: p, message: passwordProblemText[p] })),
+      );
     for (const old of account.passwordHistory.slice(0, PASSWORD_HISTORY)) {
       if (await argonVerify(old, next).catch(() => false)) {
-        throw new AuthError(400, 'the password does not meet the policy', [{ path: 'newPassword', problem: 'reused', message: `not one of the last ${PASSWORD_HISTORY} passwords` }]);
+        throw new AuthError(400, 'the password does not meet the policy', [
+          { path: 'newPassword', problem: 'reused', message: `not one of the last ${PASSWORD_HISTORY} passwords` },
+        ]);
       }
     }
     const hash = await this.hashPassword(next);
@@ -239,7 +267,9 @@ export class AuthService {
   async confirmTotpEnrolment(account: Account, code: string): Promise<void> {
     const pending = this.accounts.byId(account.id)?.totpPendingSecret;
     if (!pending) throw new AuthError(409, 'no TOTP enrolment in progress');
-    const result = await verifyTotp({ secret: pending, token: code, epoch: Math.floor(this.now().getTime() / 1000), epochTolerance: 30 }).catch(() => ({ valid: false as const }));
+    const result = await verifyTotp({ secret: pending, token: code, epoch: Math.floor(this.now().getTime() / 1000), epochTolerance: 30 }).catch(() => ({
+      valid: false as const,
+    }));
     if (!result.valid) throw new AuthError(400, 'the code does not match', [{ path: 'code', message: 'wrong code' }]);
     this.store.transaction(() => {
       this.accounts.setTotp(account.id, { secret: pending, pending: null });
@@ -293,8 +323,13 @@ export class AuthService {
     const refreshToken = randomBytes(32).toString('base64url');
     const expiresAt = family?.expiresAt ?? new Date(now.getTime() + AuthService.REFRESH_MAX_HOURS * 3_600_000).toISOString();
     this.accounts.createRefreshToken({
-      tokenHash: hashToken(refreshToken), family: family?.id ?? randomBytes(16).toString('hex'), accountId: account.id,
-      sessionHash: hashToken(sessionToken), credential: this.credentialOf(account), createdAt: now.toISOString(), expiresAt,
+      tokenHash: hashToken(refreshToken),
+      family: family?.id ?? randomBytes(16).toString('hex'),
+      accountId: account.id,
+      sessionHash: hashToken(sessionToken),
+      credential: this.credentialOf(account),
+      createdAt: now.toISOString(),
+      expiresAt,
     });
     return { refreshToken, refreshExpiresAt: expiresAt };
   }
@@ -339,7 +374,14 @@ export class AuthService {
       // Two refreshes racing with one token: the second finds it used.
       if (!this.accounts.useRefreshToken(tokenHash, now.toISOString())) return undefined;
       this.accounts.deleteSession(row.sessionHash);
-      this.accounts.createSession({ tokenHash: hashToken(token), accountId: account.id, createdAt: now.toISOString(), lastSeenAt: now.toISOString(), expiresAt, address });
+      this.accounts.createSession({
+        tokenHash: hashToken(token),
+        accountId: account.id,
+        createdAt: now.toISOString(),
+        lastSeenAt: now.toISOString(),
+        expiresAt,
+        address,
+      });
       const next = this.issueRefreshToken(account, token, { id: row.family, expiresAt: row.expiresAt });
       this.accounts.pruneRefreshTokens(now.toISOString());
       this.record({ ...base, ...who, outcome: 'ok', detail: { family: row.family, expiresAt } });

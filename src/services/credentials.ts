@@ -37,13 +37,18 @@ export class CredentialService {
     if (kind === 'card' && !/[0-9A-Za-z]/.test(value)) throw invalidField('value', 'a card number needs at least one letter or digit');
     const existing = this.store.credentials.find(kind, value);
     if (existing) {
-      throw new ServiceError('conflict', `this ${kind} is enrolled already${existing.personId === person.id ? ' for this person' : ''} (credential ${existing.id}, ${existing.status})`);
+      throw new ServiceError(
+        'conflict',
+        `this ${kind} is enrolled already${existing.personId === person.id ? ' for this person' : ''} (credential ${existing.id}, ${existing.status})`,
+      );
     }
-    return uniqueOrConflict(`this ${kind}`, () => this.store.transaction(() => {
-      const added = this.store.credentials.add(person.id, kind, value);
-      recordChange(this.store, actor, 'credential.enrol', `credential:${added.id}`, { personId: person.id, kind, value: added.value });
-      return this.store.credentials.summary(added.id)!;
-    }));
+    return uniqueOrConflict(`this ${kind}`, () =>
+      this.store.transaction(() => {
+        const added = this.store.credentials.add(person.id, kind, value);
+        recordChange(this.store, actor, 'credential.enrol', `credential:${added.id}`, { personId: person.id, kind, value: added.value });
+        return this.store.credentials.summary(added.id)!;
+      }),
+    );
   }
 
   /**
@@ -102,7 +107,12 @@ export class CredentialService {
     if (credential.status === 'revoked' && status !== 'revoked') throw new ServiceError('conflict', 'a revoked credential stays revoked: enrol a new one');
     return this.store.transaction(() => {
       this.store.credentials.setStatus(credential.id, status);
-      recordChange(this.store, actor, 'credential.status-change', `credential:${credential.id}`, { personId: credential.personId, kind: credential.kind, from: credential.status, to: status });
+      recordChange(this.store, actor, 'credential.status-change', `credential:${credential.id}`, {
+        personId: credential.personId,
+        kind: credential.kind,
+        from: credential.status,
+        to: status,
+      });
       return this.store.credentials.summary(credential.id)!;
     });
   }

@@ -25,16 +25,24 @@ export class DeviceService {
   list(filter: { kind?: DeviceKind; status?: DeviceStatus; transport?: Transport } = {}): DeviceView[] {
     const controller = running(this.deps);
     const health = controller.supervision.devices();
-    return controller.ctx.site.devices.map((d): DeviceView => {
-      const h = health.get(d.id);
-      return {
-        id: d.id, kind: d.kind, name: d.name === undefined ? null : namesOf(d.name, d.id), transport: d.transport,
-        status: h?.online === true ? 'online' : h?.online === false ? 'offline' : 'unknown',
-        lastSeen: h?.lastSeen ? new Date(h.lastSeen).toISOString() : null,
-        firmware: h?.firmware ?? null,
-        doors: controller.ctx.index.rolesOf(d.id).map((r) => ({ doorId: r.door.id, role: r.role })),
-      };
-    }).filter((d) => (!filter.kind || d.kind === filter.kind) && (!filter.status || d.status === filter.status) && (!filter.transport || d.transport === filter.transport));
+    return controller.ctx.site.devices
+      .map((d): DeviceView => {
+        const h = health.get(d.id);
+        return {
+          id: d.id,
+          kind: d.kind,
+          name: d.name === undefined ? null : namesOf(d.name, d.id),
+          transport: d.transport,
+          status: h?.online === true ? 'online' : h?.online === false ? 'offline' : 'unknown',
+          lastSeen: h?.lastSeen ? new Date(h.lastSeen).toISOString() : null,
+          firmware: h?.firmware ?? null,
+          doors: controller.ctx.index.rolesOf(d.id).map((r) => ({ doorId: r.door.id, role: r.role })),
+        };
+      })
+      .filter(
+        (d) =>
+          (!filter.kind || d.kind === filter.kind) && (!filter.status || d.status === filter.status) && (!filter.transport || d.transport === filter.transport),
+      );
   }
 
   /** How many devices are in each supervision state now. */

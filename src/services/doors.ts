@@ -18,7 +18,7 @@ export interface Names {
 }
 
 export const namesOf = (l: Label | undefined, fallback: string): Names =>
-  (l === undefined ? { en: fallback, ja: fallback } : { en: labelText(l, 'en'), ja: labelText(l, 'ja') });
+  l === undefined ? { en: fallback, ja: fallback } : { en: labelText(l, 'en'), ja: labelText(l, 'ja') };
 
 export interface DoorView {
   id: string;
@@ -28,8 +28,12 @@ export interface DoorView {
   unlockMs: number;
   heldOpenMs: number;
   devices: {
-    entryReader: string | null; keypad: string | null; exitReader: string | null;
-    lock: string; contact: string | null; rex: string | null;
+    entryReader: string | null;
+    keypad: string | null;
+    exitReader: string | null;
+    lock: string;
+    contact: string | null;
+    rex: string | null;
   };
   state: {
     lock: 'locked' | 'unlocked' | 'unknown';
@@ -64,7 +68,9 @@ export class DoorService {
   }
 
   list(filter: { area?: string; alarm?: boolean } = {}): DoorView[] {
-    return this.controller.ctx.site.doors.filter((d) => !filter.area || d.area === filter.area).map((d) => this.view(d))
+    return this.controller.ctx.site.doors
+      .filter((d) => !filter.area || d.area === filter.area)
+      .map((d) => this.view(d))
       .filter((d) => filter.alarm === undefined || (d.state.alarm !== null) === filter.alarm);
   }
 
@@ -96,15 +102,23 @@ export class DoorService {
       }
       const request = this.requests.open({ doorId: door.id, requestedBy: actor.username, role: actor.role, note });
       try {
-        store.transaction(() => recordChange(store, actor, 'door.unlock', `door:${door.id}`, {
-          request: request.id, pending: true, expiresAt: request.expiresAt.toISOString(), ...(note ? { note } : {}),
-        }));
+        store.transaction(() =>
+          recordChange(store, actor, 'door.unlock', `door:${door.id}`, {
+            request: request.id,
+            pending: true,
+            expiresAt: request.expiresAt.toISOString(),
+            ...(note ? { note } : {}),
+          }),
+        );
       } catch (err) {
         this.requests.settle(request, 'cancelled', 'storage');
         throw err;
       }
       controller.ctx.alarms.raise({
-        category: 'door', type: 'remote-unlock-requested', severity: 'warning', source: door.id,
+        category: 'door',
+        type: 'remote-unlock-requested',
+        severity: 'warning',
+        source: door.id,
         detail: { request: request.id, ...who, expiresAt: request.expiresAt.toISOString() },
       });
       return { opened: false, request };
@@ -119,19 +133,27 @@ export class DoorService {
     const controller = this.controller;
     const door = this.door(doorId);
     const request = this.pendingRequest(door.id, requestId);
-    if (request.requestedBy === actor.username) throw new ServiceError('forbidden', 'the account that asked may not confirm its own remote unlock: another manager must');
+    if (request.requestedBy === actor.username)
+      throw new ServiceError('forbidden', 'the account that asked may not confirm its own remote unlock: another manager must');
     if (controller.doors.state(door.id)?.emergency) throw emergencyRefusal();
     this.refuseWhileLockedDown(door);
     const detail = {
-      account: request.requestedBy, role: request.role, ...(request.note ? { note: request.note } : {}),
-      confirmedBy: actor.username, confirmedByRole: actor.role, ...(note ? { confirmNote: note } : {}), request: request.id,
+      account: request.requestedBy,
+      role: request.role,
+      ...(request.note ? { note: request.note } : {}),
+      confirmedBy: actor.username,
+      confirmedByRole: actor.role,
+      ...(note ? { confirmNote: note } : {}),
+      request: request.id,
     };
     // Settled before the commit: a second confirmation racing this one finds it taken.
     this.requests.settle(request, 'confirmed', actor.username);
     let seq: number;
     try {
       seq = this.logThenRelease(actor, 'door.unlock-confirm', door, {
-        reason: 'remote-unlock', detail, audit: { request: request.id, requestedBy: request.requestedBy, ...(note ? { note } : {}) },
+        reason: 'remote-unlock',
+        detail,
+        audit: { request: request.id, requestedBy: request.requestedBy, ...(note ? { note } : {}) },
         by: `api:${request.requestedBy}+${actor.username}`,
       });
     } catch (err) {
@@ -148,9 +170,13 @@ export class DoorService {
     const door = this.door(doorId);
     const request = this.pendingRequest(door.id, requestId);
     if (request.requestedBy !== actor.username && actor.role !== 'manager') throw new ServiceError('forbidden', 'a guard may withdraw only their own request');
-    store.transaction(() => recordChange(store, actor, 'door.unlock-cancel', `door:${door.id}`, {
-      request: request.id, requestedBy: request.requestedBy, ...(note ? { note } : {}),
-    }));
+    store.transaction(() =>
+      recordChange(store, actor, 'door.unlock-cancel', `door:${door.id}`, {
+        request: request.id,
+        requestedBy: request.requestedBy,
+        ...(note ? { note } : {}),
+      }),
+    );
     this.requests.settle(request, 'cancelled', actor.username);
     return request;
   }
@@ -161,7 +187,12 @@ export class DoorService {
     const door = this.door(doorId);
     if (controller.doors.state(door.id)?.emergency) throw emergencyRefusal();
     const detail = { account: actor.username, role: actor.role, reason };
-    const seq = this.logThenRelease(actor, 'door.emergency-unlock', door, { reason: 'emergency-unlock', detail, audit: { reason }, by: `${byOf(actor)} (emergency)` });
+    const seq = this.logThenRelease(actor, 'door.emergency-unlock', door, {
+      reason: 'emergency-unlock',
+      detail,
+      audit: { reason },
+      by: `${byOf(actor)} (emergency)`,
+    });
     controller.ctx.alarms.raise({ category: 'alarm', type: 'emergency-unlock', severity: 'alarm', source: door.id, detail: { seq, ...detail } });
     return { seq, door: this.view(door) };
   }
@@ -171,7 +202,8 @@ export class DoorService {
     const { store } = this.deps;
     const controller = this.controller;
     const door = this.door(doorId);
-    if (controller.doors.state(door.id)?.emergency) throw new ServiceError('conflict', 'the door is released for an emergency: end it first (POST /areas/{id}/normal)');
+    if (controller.doors.state(door.id)?.emergency)
+      throw new ServiceError('conflict', 'the door is released for an emergency: end it first (POST /areas/{id}/normal)');
     store.transaction(() => recordChange(store, actor, 'door.lock', `door:${door.id}`, note ? { note } : null));
     await controller.doors.lockNow(door.id);
     return this.view(door);
@@ -190,10 +222,19 @@ export class DoorService {
   view(d: Door): DoorView {
     const s = this.controller.doors.state(d.id);
     return {
-      id: d.id, name: namesOf(d.name, d.id), area: d.area, failMode: d.failMode, unlockMs: d.unlockMs, heldOpenMs: d.heldOpenMs,
+      id: d.id,
+      name: namesOf(d.name, d.id),
+      area: d.area,
+      failMode: d.failMode,
+      unlockMs: d.unlockMs,
+      heldOpenMs: d.heldOpenMs,
       devices: {
-        entryReader: d.entryReader ?? null, keypad: d.keypad ?? null, exitReader: d.exitReader ?? null,
-        lock: d.lock, contact: d.contact ?? null, rex: d.rex ?? null,
+        entryReader: d.entryReader ?? null,
+        keypad: d.keypad ?? null,
+        exitReader: d.exitReader ?? null,
+        lock: d.lock,
+        contact: d.contact ?? null,
+        rex: d.rex ?? null,
       },
       state: s
         ? { lock: s.lock, open: s.open, unlockedBy: s.unlockedBy?.kind ?? null, alarm: s.alarm, emergency: s.emergency }
@@ -221,7 +262,10 @@ export class DoorService {
     const mode = this.deps.store.areas.mode(door.area);
     if (mode.mode !== 'lockdown') return;
     const since = mode.changedAt ? ` since ${mode.changedAt}${mode.changedBy ? ` by ${mode.changedBy}` : ''}` : '';
-    throw new ServiceError('conflict', `the area is locked down: ${door.area}${since}; no remote unlock until it is back to normal (POST /areas/${door.area}/normal)`);
+    throw new ServiceError(
+      'conflict',
+      `the area is locked down: ${door.area}${since}; no remote unlock until it is back to normal (POST /areas/${door.area}/normal)`,
+    );
   }
 
   /** A request of the door that may still be settled; not-found, or a conflict saying why it may not. */
@@ -229,7 +273,8 @@ export class DoorService {
     const found = this.requests.find(doorId, requestId);
     if (found.ok) return found.request;
     if (found.why === 'unknown') throw notFound('unlock request');
-    if (found.why === 'expired') throw new ServiceError('conflict', `the request expired at ${found.request!.expiresAt.toISOString()}: the door stays locked; ask again`);
+    if (found.why === 'expired')
+      throw new ServiceError('conflict', `the request expired at ${found.request!.expiresAt.toISOString()}: the door stays locked; ask again`);
     throw new ServiceError('conflict', `the request was ${found.request!.settled!.how} already by ${found.request!.settled!.by}`);
   }
 
@@ -238,9 +283,17 @@ export class DoorService {
    * for its unlock time: nothing opens unless both committed. logDoorEvent never throws (it raises
    * storage-fault): a record that did not land shows as an unchanged head, and nothing opens.
    */
-  private logThenRelease(actor: Actor, action: string, door: Door, o: {
-    reason: string; detail: Record<string, unknown>; audit: Record<string, unknown>; by: string;
-  }): number {
+  private logThenRelease(
+    actor: Actor,
+    action: string,
+    door: Door,
+    o: {
+      reason: string;
+      detail: Record<string, unknown>;
+      audit: Record<string, unknown>;
+      by: string;
+    },
+  ): number {
     const { store } = this.deps;
     const controller = this.controller;
     const log = store.entryLog;

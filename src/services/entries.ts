@@ -47,7 +47,8 @@ export class EntryService {
     try {
       page = this.deps.store.entryLog.query(q);
     } catch (err) {
-      if (err instanceof RangeError) throw new ServiceError('invalid', 'invalid querystring', [{ path: err.message.split(':')[0] ?? '', message: err.message }]);
+      if (err instanceof RangeError)
+        throw new ServiceError('invalid', 'invalid querystring', [{ path: err.message.split(':')[0] ?? '', message: err.message }]);
       throw err;
     }
     return { items: page.records.map((r) => entryForRole(r, actor.role)!), nextBefore: page.nextBefore };
@@ -98,13 +99,16 @@ export class EntryService {
       }
     };
     const ended = writeExport(db, { format: r.format, lang: r.lang, filter: r.filter, publicKey: key ? publicKeyPem(key) : null }, write)
-      .then(() => {
-        out.end();
-        return undefined;
-      }, (err: Error) => {
-        out.destroy(err);
-        return err;
-      })
+      .then(
+        () => {
+          out.end();
+          return undefined;
+        },
+        (err: Error) => {
+          out.destroy(err);
+          return err;
+        },
+      )
       .finally(() => db.close());
     return { out, ended };
   }

@@ -30,7 +30,10 @@ export class EventService {
   constructor(private readonly deps: ServiceDeps) {}
 
   /** Events newest first, one page, of the categories the actor's role may see. */
-  list(actor: Pick<Actor, 'role'>, filter: Omit<EventFilter, 'categories'> & { category?: RaisedEvent['category'] }): { items: EventRecord[]; nextBefore: number | null } {
+  list(
+    actor: Pick<Actor, 'role'>,
+    filter: Omit<EventFilter, 'categories'> & { category?: RaisedEvent['category'] },
+  ): { items: EventRecord[]; nextBefore: number | null } {
     const { category, ...rest } = filter;
     const categories = visibleCategories[actor.role].filter((c) => !category || c === category);
     return this.deps.store.events.query({ ...rest, categories });

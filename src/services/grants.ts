@@ -80,12 +80,25 @@ export class GrantService {
     const status = site.api.fourEyes ? 'pending' : 'active';
     return this.store.transaction(() => {
       const created = this.store.grants.add({
-        personId: person.id, areaId: area.id, validFrom, validUntil, purpose, outOfHours: g.outOfHours ?? false,
-        reviewBy: g.reviewBy ? toIso(g.reviewBy) : null, status, grantedBy: actor.username,
+        personId: person.id,
+        areaId: area.id,
+        validFrom,
+        validUntil,
+        purpose,
+        outOfHours: g.outOfHours ?? false,
+        reviewBy: g.reviewBy ? toIso(g.reviewBy) : null,
+        status,
+        grantedBy: actor.username,
       });
       recordChange(this.store, actor, 'grant.create', `grant:${created.id}`, {
-        personId: person.id, personName: person.name, areaId: area.id, purpose, validFrom, validUntil,
-        outOfHours: created.outOfHours, status: created.status,
+        personId: person.id,
+        personName: person.name,
+        areaId: area.id,
+        purpose,
+        validFrom,
+        validUntil,
+        outOfHours: created.outOfHours,
+        status: created.status,
       });
       return this.store.grants.get(created.id)!;
     });
@@ -97,7 +110,8 @@ export class GrantService {
     const grant = this.get(id);
     if (grant.status === 'revoked') throw new ServiceError('conflict', 'the grant is revoked');
     if (grant.status === 'active') throw new ServiceError('conflict', 'the grant is active already');
-    if (grant.grantedBy.toLowerCase() === actor.username.toLowerCase()) throw new ServiceError('conflict', 'the grant needs a second person: its creator cannot approve it');
+    if (grant.grantedBy.toLowerCase() === actor.username.toLowerCase())
+      throw new ServiceError('conflict', 'the grant needs a second person: its creator cannot approve it');
     return this.store.transaction(() => {
       if (!this.store.grants.approve(grant.id, actor.username, this.now())) throw new ServiceError('conflict', 'the grant is no longer pending');
       recordChange(this.store, actor, 'grant.approve', `grant:${grant.id}`, { personId: grant.personId, areaId: grant.areaId, grantedBy: grant.grantedBy });
@@ -131,11 +145,23 @@ export class GrantService {
     return this.store.transaction(() => {
       if (r.decision === 'confirm') {
         if (!this.store.grants.confirmReview(grant.id, actor.username, at, nextReviewBy!)) throw new ServiceError('conflict', 'the grant is revoked already');
-        recordChange(this.store, actor, 'review.confirm', `grant:${grant.id}`, { personId: grant.personId, areaId: grant.areaId, previousReviewBy: grant.reviewBy, nextReviewBy, note });
+        recordChange(this.store, actor, 'review.confirm', `grant:${grant.id}`, {
+          personId: grant.personId,
+          areaId: grant.areaId,
+          previousReviewBy: grant.reviewBy,
+          nextReviewBy,
+          note,
+        });
       } else {
         if (!this.store.grants.revoke(grant.id, actor.username)) throw new ServiceError('conflict', 'the grant is revoked already');
         this.store.grants.markReviewed(grant.id, actor.username, at);
-        recordChange(this.store, actor, 'review.end', `grant:${grant.id}`, { personId: grant.personId, areaId: grant.areaId, reviewBy: grant.reviewBy, revoked: true, note });
+        recordChange(this.store, actor, 'review.end', `grant:${grant.id}`, {
+          personId: grant.personId,
+          areaId: grant.areaId,
+          reviewBy: grant.reviewBy,
+          revoked: true,
+          note,
+        });
       }
       return this.store.grants.get(grant.id)!;
     });

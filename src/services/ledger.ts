@@ -91,7 +91,10 @@ const columns: { en: string; ja: string; cell: (h: Holder, g: LedgerGrant, lang:
 
 export function ledgerCsv(ledger: Ledger, lang: Lang): string {
   const rows = ledger.holders.flatMap((h) => h.grants.map((g) => columns.map((c) => c.cell(h, g, lang))));
-  return csvFile(columns.map((c) => c[lang]), rows);
+  return csvFile(
+    columns.map((c) => c[lang]),
+    rows,
+  );
 }
 
 export class LedgerService {
@@ -106,19 +109,39 @@ export class LedgerService {
     const now = this.deps.now();
     const { store } = this.deps;
     const areas = new Map(site.areas.map((a) => [a.id, a]));
-    const holders = store.grants.accessHolders((id) => store.people.person(id)).map(({ person, grants }): Holder => ({
-      personId: person.id, number: person.number, name: person.name, title: person.title, affiliation: person.affiliation, status: person.status,
-      ...this.people.standingOf(person.id, now),
-      grants: grants.map((g) => {
-        const area = areas.get(g.areaId);
-        return {
-          id: g.id,
-          area: { id: g.areaId, en: area ? labelText(area.name, 'en') : g.areaId, ja: area ? labelText(area.name, 'ja') : g.areaId, inSite: area !== undefined },
-          grantedAt: g.grantedAt, grantedBy: g.grantedBy, validFrom: g.validFrom, validUntil: g.validUntil, purpose: g.purpose, outOfHours: g.outOfHours,
-          reviewBy: g.reviewBy, approval: { status: g.status === 'pending' ? 'pending' : 'active', approvedBy: g.approvedBy, approvedAt: g.approvedAt },
-        };
-      }),
-    }));
+    const holders = store.grants
+      .accessHolders((id) => store.people.person(id))
+      .map(
+        ({ person, grants }): Holder => ({
+          personId: person.id,
+          number: person.number,
+          name: person.name,
+          title: person.title,
+          affiliation: person.affiliation,
+          status: person.status,
+          ...this.people.standingOf(person.id, now),
+          grants: grants.map((g) => {
+            const area = areas.get(g.areaId);
+            return {
+              id: g.id,
+              area: {
+                id: g.areaId,
+                en: area ? labelText(area.name, 'en') : g.areaId,
+                ja: area ? labelText(area.name, 'ja') : g.areaId,
+                inSite: area !== undefined,
+              },
+              grantedAt: g.grantedAt,
+              grantedBy: g.grantedBy,
+              validFrom: g.validFrom,
+              validUntil: g.validUntil,
+              purpose: g.purpose,
+              outOfHours: g.outOfHours,
+              reviewBy: g.reviewBy,
+              approval: { status: g.status === 'pending' ? 'pending' : 'active', approvedBy: g.approvedBy, approvedAt: g.approvedAt },
+            };
+          }),
+        }),
+      );
     return { generatedAt: now.toISOString(), site: labelText(site.site.name, 'en'), trainingValidityMonths: site.policy.trainingValidityMonths, holders };
   }
 

@@ -21,7 +21,7 @@ export const passwordProblemText: Record<PasswordProblem, string> = {
   'digits-only': 'not digits only',
   'letters-only': 'not letters only',
   'contains-username': 'must not contain the username',
-  'contains-name': 'must not contain the user\'s name',
+  'contains-name': "must not contain the user's name",
   'common-password': 'is a commonly used password',
 };
 
@@ -36,7 +36,10 @@ export function checkPassword(password: string, user: { username: string; displa
   const lower = password.toLowerCase();
   if (user.username.length >= 3 && lower.includes(user.username.toLowerCase())) problems.push('contains-username');
   // Any part of the name: three letters or more in Latin script, two in Japanese (佐藤, 花子).
-  const parts = user.displayName.toLowerCase().split(/[\s\u3000._-]+/).filter((p) => [...p].length >= (/[^\x00-\x7f]/.test(p) ? 2 : 3));
+  const parts = user.displayName
+    .toLowerCase()
+    .split(/[\s\u3000._-]+/)
+    .filter((p) => [...p].length >= (/[^\x00-\x7f]/.test(p) ? 2 : 3));
   if (parts.some((p) => lower.includes(p))) problems.push('contains-name');
   if (common.has(lower)) problems.push('common-password');
   return problems;

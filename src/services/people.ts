@@ -97,13 +97,26 @@ export class PeopleService {
   /** Registers an access holder (staff): `person.create`. */
   enrol(actor: Actor, p: NewPerson): Person {
     this.numberFree(p.number);
-    return uniqueOrConflict('the staff number', () => this.store.transaction(() => {
-      const person = this.store.people.addPerson({ kind: 'staff', name: p.name, affiliation: p.affiliation ?? '', title: p.title ?? '', number: p.number ?? null, roles: p.roles ?? [] });
-      recordChange(this.store, actor, 'person.create', `person:${person.id}`, {
-        name: person.name, affiliation: person.affiliation, title: person.title, number: person.number, roles: person.roles,
-      });
-      return person;
-    }));
+    return uniqueOrConflict('the staff number', () =>
+      this.store.transaction(() => {
+        const person = this.store.people.addPerson({
+          kind: 'staff',
+          name: p.name,
+          affiliation: p.affiliation ?? '',
+          title: p.title ?? '',
+          number: p.number ?? null,
+          roles: p.roles ?? [],
+        });
+        recordChange(this.store, actor, 'person.create', `person:${person.id}`, {
+          name: person.name,
+          affiliation: person.affiliation,
+          title: person.title,
+          number: person.number,
+          roles: person.roles,
+        });
+        return person;
+      }),
+    );
   }
 
   /** Changes details or status (`person.update`); leaving revokes every grant the person holds. */
@@ -114,18 +127,20 @@ export class PeopleService {
     for (const [key, value] of Object.entries(fields) as [keyof PersonChanges, unknown][]) {
       if (value !== undefined && JSON.stringify(value) !== JSON.stringify(before[key])) changes[key] = { from: before[key], to: value };
     }
-    return uniqueOrConflict('the staff number', () => this.store.transaction(() => {
-      this.store.people.updatePerson(before.id, fields);
-      const revoked: number[] = [];
-      if (fields.status === 'left' && before.status !== 'left') {
-        for (const grantId of this.store.grants.unrevokedOf(before.id)) {
-          this.store.grants.revoke(grantId, actor.username);
-          revoked.push(grantId);
+    return uniqueOrConflict('the staff number', () =>
+      this.store.transaction(() => {
+        this.store.people.updatePerson(before.id, fields);
+        const revoked: number[] = [];
+        if (fields.status === 'left' && before.status !== 'left') {
+          for (const grantId of this.store.grants.unrevokedOf(before.id)) {
+            this.store.grants.revoke(grantId, actor.username);
+            revoked.push(grantId);
+          }
         }
-      }
-      recordChange(this.store, actor, 'person.update', `person:${before.id}`, { changes, ...(revoked.length ? { revokedGrants: revoked } : {}) });
-      return this.store.people.person(before.id)!;
-    }));
+        recordChange(this.store, actor, 'person.update', `person:${before.id}`, { changes, ...(revoked.length ? { revokedGrants: revoked } : {}) });
+        return this.store.people.person(before.id)!;
+      }),
+    );
   }
 
   /** Completed trainings, newest first. */

@@ -22,13 +22,19 @@ export class SecurityService {
     const { alarms } = running(this.deps).ctx;
     if (account?.lockedUntil && account.lockedUntil !== lockedBefore && Date.parse(account.lockedUntil) > this.deps.now().getTime()) {
       alarms.raise({
-        category: 'security', type: 'account-locked', severity: 'alarm', source: account.username,
+        category: 'security',
+        type: 'account-locked',
+        severity: 'alarm',
+        source: account.username,
         detail: { account: account.username, role: account.role, lockedUntil: account.lockedUntil, address, failures: account.failedLogins },
       });
       return;
     }
     alarms.raiseLimited(`login-refused:${address}`, 60_000, {
-      category: 'security', type: 'login-refused', severity: 'warning', source: address,
+      category: 'security',
+      type: 'login-refused',
+      severity: 'warning',
+      source: address,
       detail: { address, account: account?.username ?? null },
     });
   }
@@ -41,7 +47,10 @@ export class SecurityService {
   /** A signed-in account refused a call: one warning per account per 10 s. */
   callRefused(account: Pick<Account, 'username' | 'role'>, method: string, url: string): void {
     running(this.deps).ctx.alarms.raiseLimited(`api-denied:${account.username}`, 10_000, {
-      category: 'security', type: 'api-denied', severity: 'warning', source: account.username,
+      category: 'security',
+      type: 'api-denied',
+      severity: 'warning',
+      source: account.username,
       detail: { method, url, role: account.role },
     });
   }

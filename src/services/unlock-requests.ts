@@ -35,14 +35,15 @@ export interface UnlockRequest {
   settled: { how: 'confirmed' | 'cancelled'; by: string; at: Date } | null;
 }
 
-export type Lookup =
-  | { ok: true; request: UnlockRequest }
-  | { ok: false; why: 'unknown' | 'expired' | 'settled'; request?: UnlockRequest };
+export type Lookup = { ok: true; request: UnlockRequest } | { ok: false; why: 'unknown' | 'expired' | 'settled'; request?: UnlockRequest };
 
 export class UnlockRequests {
   private readonly book = new Map<string, UnlockRequest>();
 
-  constructor(private readonly now: () => Date, private readonly windowMs = REMOTE_UNLOCK_CONFIRM_MS) {}
+  constructor(
+    private readonly now: () => Date,
+    private readonly windowMs = REMOTE_UNLOCK_CONFIRM_MS,
+  ) {}
 
   /** The account's pending request for a door, if one is waiting: asking again does not start a new one. */
   pendingFor(doorId: string, requestedBy: string): UnlockRequest | undefined {

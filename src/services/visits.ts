@@ -71,7 +71,14 @@ const iso = (value: string) => new Date(Date.parse(value)).toISOString();
 
 function zoneOffsetMs(t: number, timeZone: string): number {
   const parts = new Intl.DateTimeFormat('en-US-u-ca-gregory-nu-latn', {
-    timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
   }).formatToParts(new Date(t));
   const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
   const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
@@ -103,10 +110,17 @@ export class VisitService {
 
   /** The visit register, newest window first. */
   list(actor: Pick<Actor, 'role'>, q: VisitQuery): { items: VisitView[]; total: number } {
-    const { items, total } = this.deps.store.visits.list({
-      status: q.status, hostId: q.hostId, visitorId: q.visitorId, areaId: q.areaId,
-      overlaps: q.date ? siteDay(q.date, this.controller.ctx.site.site.timezone) : undefined,
-    }, this.now().toISOString(), q);
+    const { items, total } = this.deps.store.visits.list(
+      {
+        status: q.status,
+        hostId: q.hostId,
+        visitorId: q.visitorId,
+        areaId: q.areaId,
+        overlaps: q.date ? siteDay(q.date, this.controller.ctx.site.site.timezone) : undefined,
+      },
+      this.now().toISOString(),
+      q,
+    );
     return { items: items.map((v) => this.view(v, actor.role)), total };
   }
 
@@ -132,14 +146,26 @@ export class VisitService {
     const id = store.transaction(() => {
       const visitor = store.people.addPerson({ kind: 'visitor', name: b.visitor.name, affiliation: b.visitor.affiliation });
       const visit = store.visits.add({
-        visitorId: visitor.id, purpose: b.purpose, hostId: b.hostId, areas: b.areas, validFrom: iso(b.validFrom), validUntil: iso(b.validUntil), createdBy: actor.username,
+        visitorId: visitor.id,
+        purpose: b.purpose,
+        hostId: b.hostId,
+        areas: b.areas,
+        validFrom: iso(b.validFrom),
+        validUntil: iso(b.validUntil),
+        createdBy: actor.username,
       });
       if (b.card) {
         const card = store.people.addCredential(visitor.id, 'card', b.card);
         store.people.setCredentialStatus(card.id, 'suspended');
       }
       recordChange(store, actor, 'visit.create', `visit:${visit.id}`, {
-        visitorId: visitor.id, visitor: b.visitor.name, hostId: b.hostId, areas: b.areas, validFrom: visit.validFrom, validUntil: visit.validUntil, card: b.card !== undefined,
+        visitorId: visitor.id,
+        visitor: b.visitor.name,
+        hostId: b.hostId,
+        areas: b.areas,
+        validFrom: visit.validFrom,
+        validUntil: visit.validUntil,
+        card: b.card !== undefined,
       });
       return visit.id;
     });
@@ -153,7 +179,7 @@ export class VisitService {
     const v = this.load(id);
     this.ensureOpen(v);
     if (v.approvedAt) throw new ServiceError('conflict', `already approved by ${v.approvedBy}`);
-    if (visitStatus(v, this.now()) === 'ended') throw new ServiceError('conflict', 'the visit\'s window is over');
+    if (visitStatus(v, this.now()) === 'ended') throw new ServiceError('conflict', "the visit's window is over");
     store.transaction(() => {
       store.visits.approve(v.id, actor.username, this.now().toISOString());
       recordChange(store, actor, 'visit.approve', `visit:${v.id}`);
@@ -165,7 +191,8 @@ export class VisitService {
   pledge(actor: Actor, id: number, signedAt: string): VisitView {
     const { store } = this.deps;
     const v = this.load(id);
-    if (Date.parse(signedAt) > this.now().getTime() + PLEDGE_SKEW_MS) throw new ServiceError('invalid', 'invalid body', [{ path: 'signedAt', message: 'in the future' }]);
+    if (Date.parse(signedAt) > this.now().getTime() + PLEDGE_SKEW_MS)
+      throw new ServiceError('invalid', 'invalid body', [{ path: 'signedAt', message: 'in the future' }]);
     this.ensureOpen(v);
     if (v.pledgeSignedAt) throw new ServiceError('conflict', `a pledge signed at ${v.pledgeSignedAt} is on record`);
     store.transaction(() => {
@@ -183,7 +210,7 @@ export class VisitService {
     if (v.checkedInAt) throw new ServiceError('conflict', `already checked in at ${v.checkedInAt}`);
     if (!v.approvedAt) throw new ServiceError('conflict', 'the visit is not approved yet');
     if (!v.pledgeSignedAt) throw new ServiceError('conflict', 'the visitor has not signed the pledge');
-    if (Date.parse(v.validUntil) <= this.now().getTime()) throw new ServiceError('conflict', 'the visit\'s window is over');
+    if (Date.parse(v.validUntil) <= this.now().getTime()) throw new ServiceError('conflict', "the visit's window is over");
     if (card) this.ensureCardFree(card);
     store.transaction(() => {
       store.visits.checkIn(v.id, this.now().toISOString());
@@ -193,7 +220,9 @@ export class VisitService {
       } else {
         store.visits.setCardsStatus(v.visitorId, ['suspended'], 'active');
       }
-      recordChange(store, actor, 'visit.check-in', `visit:${v.id}`, { card: card ? 'issued' : store.visits.cardsOf(v.visitorId).length ? 'activated' : 'none' });
+      recordChange(store, actor, 'visit.check-in', `visit:${v.id}`, {
+        card: card ? 'issued' : store.visits.cardsOf(v.visitorId).length ? 'activated' : 'none',
+      });
     });
     return this.get(actor, v.id);
   }
@@ -229,16 +258,37 @@ export class VisitService {
   private view(v: VisitRecord, role: Actor['role']): VisitView {
     const at = this.now();
     const status = visitStatus(v, at);
-    const stage = v.cancelledAt ? 'cancelled' : v.checkedOutAt ? 'checked-out' : v.checkedInAt ? 'checked-in'
-      : !v.approvedAt ? 'awaiting-approval' : !v.pledgeSignedAt ? 'awaiting-pledge' : 'ready';
+    const stage = v.cancelledAt
+      ? 'cancelled'
+      : v.checkedOutAt
+        ? 'checked-out'
+        : v.checkedInAt
+          ? 'checked-in'
+          : !v.approvedAt
+            ? 'awaiting-approval'
+            : !v.pledgeSignedAt
+              ? 'awaiting-pledge'
+              : 'ready';
     const card = this.deps.store.visits.cardsOf(v.visitorId)[0];
     return {
-      id: v.id, visitor: { id: v.visitorId, name: v.visitorName, affiliation: v.visitorAffiliation },
-      purpose: role === 'guard' ? null : v.purpose, host: { id: v.hostId, name: v.hostName }, areas: v.areas,
-      validFrom: v.validFrom, validUntil: v.validUntil, status, stage,
+      id: v.id,
+      visitor: { id: v.visitorId, name: v.visitorName, affiliation: v.visitorAffiliation },
+      purpose: role === 'guard' ? null : v.purpose,
+      host: { id: v.hostId, name: v.hostName },
+      areas: v.areas,
+      validFrom: v.validFrom,
+      validUntil: v.validUntil,
+      status,
+      stage,
       overstay: stage === 'checked-in' && Date.parse(v.validUntil) <= at.getTime(),
-      approvedBy: v.approvedBy, approvedAt: v.approvedAt, pledgeSignedAt: v.pledgeSignedAt, checkedInAt: v.checkedInAt,
-      checkedOutAt: v.checkedOutAt, cancelledAt: v.cancelledAt, createdBy: v.createdBy, createdAt: v.createdAt,
+      approvedBy: v.approvedBy,
+      approvedAt: v.approvedAt,
+      pledgeSignedAt: v.pledgeSignedAt,
+      checkedInAt: v.checkedInAt,
+      checkedOutAt: v.checkedOutAt,
+      cancelledAt: v.cancelledAt,
+      createdBy: v.createdBy,
+      createdAt: v.createdAt,
       card: card ? { value: card.value, status: card.status } : null,
     };
   }
@@ -256,6 +306,7 @@ export class VisitService {
 
   /** A card number already in use (by anyone, whatever its status: values are unique). */
   private ensureCardFree(value: string): void {
-    if (this.deps.store.people.findCredential('card', value)) throw new ServiceError('conflict', 'this card is already registered to someone; issue another card');
+    if (this.deps.store.people.findCredential('card', value))
+      throw new ServiceError('conflict', 'this card is already registered to someone; issue another card');
   }
 }

@@ -7,10 +7,7 @@ import { CREDENTIAL_KINDS, DEVICE_KINDS, FACTOR_SETS, INPUT_NAMES, TRANSPORTS, t
 const id = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "-" and "_", at most 64 characters');
 
 /** A label in English and Japanese; a plain string is used for both. */
-export const labelSchema = z.union([
-  z.string().min(1).max(200),
-  z.strictObject({ en: z.string().min(1).max(200), ja: z.string().min(1).max(200).optional() }),
-]);
+export const labelSchema = z.union([z.string().min(1).max(200), z.strictObject({ en: z.string().min(1).max(200), ja: z.string().min(1).max(200).optional() })]);
 export type Label = z.infer<typeof labelSchema>;
 
 const time = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a time "HH:MM" (00:00 to 24:00)');
@@ -20,9 +17,7 @@ export const weekdays = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as con
 export const scheduleSchema = z.strictObject({
   id,
   name: labelSchema.optional(),
-  weekly: z
-    .array(z.strictObject({ days: z.array(z.enum(weekdays)).min(1), from: time, to: time }))
-    .min(1),
+  weekly: z.array(z.strictObject({ days: z.array(z.enum(weekdays)).min(1), from: time, to: time })).min(1),
   holidays: z.array(date).default([]),
 });
 
@@ -115,7 +110,10 @@ export const siteFileSchema = z.strictObject({
   }),
   mqtt: z
     .strictObject({
-      baseTopic: z.string().regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'topic levels without wildcards').default('tobira'),
+      baseTopic: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'topic levels without wildcards')
+        .default('tobira'),
       url: z.url({ protocol: /^(mqtt|mqtts|tcp|tls)$/ }).optional(),
       username: z.string().optional(),
       /** Read from this environment variable, never from the file itself. */
@@ -199,9 +197,7 @@ export const siteFileSchema = z.strictObject({
     })
     .prefault({}),
   /** A UPS's dry contacts: active = primary power failed / standby power (battery) in trouble. */
-  power: z
-    .strictObject({ primaryFailInput: deviceIdSchema.optional(), standbyTroubleInput: deviceIdSchema.optional() })
-    .prefault({}),
+  power: z.strictObject({ primaryFailInput: deviceIdSchema.optional(), standbyTroubleInput: deviceIdSchema.optional() }).prefault({}),
   schedules: z.array(scheduleSchema).default([]),
   areas: z.array(areaSchema).min(1),
   devices: z.array(deviceSchema).min(1),

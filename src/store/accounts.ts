@@ -33,9 +33,22 @@ export interface Account {
 }
 
 interface Row {
-  id: string; username: string; display_name: string; role: Role; password_hash: string; password_history: string;
-  must_change_password: number; totp_secret: string | null; totp_pending_secret: string | null; last_totp_step: number | null;
-  totp_exempt: number; failed_logins: number; locked_until: string | null; status: AccountStatus; created_at: string; created_by: string;
+  id: string;
+  username: string;
+  display_name: string;
+  role: Role;
+  password_hash: string;
+  password_history: string;
+  must_change_password: number;
+  totp_secret: string | null;
+  totp_pending_secret: string | null;
+  last_totp_step: number | null;
+  totp_exempt: number;
+  failed_logins: number;
+  locked_until: string | null;
+  status: AccountStatus;
+  created_at: string;
+  created_by: string;
 }
 
 /** What a sealed seed is bound to: the account (and which of its two seeds). */
@@ -70,8 +83,10 @@ export class AccountStore {
       store.sealClearSeeds();
     } catch (err) {
       if (!(err instanceof SecretKeyError)) throw err;
-      throw new SecretKeyError(`the TOTP seeds in the database do not open with ${dir ? secretsKeyPath(dir) : 'the key'} (${err.message}). ` +
-        'Put back the secrets-key file that was kept with this database; tobira does not start without it.');
+      throw new SecretKeyError(
+        `the TOTP seeds in the database do not open with ${dir ? secretsKeyPath(dir) : 'the key'} (${err.message}). ` +
+          'Put back the secrets-key file that was kept with this database; tobira does not start without it.',
+      );
     }
     return store;
   }
@@ -82,10 +97,17 @@ export class AccountStore {
    * must not live on in freed page space or in old WAL frames.
    */
   private sealClearSeeds(): void {
-    const rows = this.db.prepare('SELECT id, totp_secret AS secret, totp_pending_secret AS pending FROM accounts').all() as { id: string; secret: string | null; pending: string | null }[];
+    const rows = this.db.prepare('SELECT id, totp_secret AS secret, totp_pending_secret AS pending FROM accounts').all() as {
+      id: string;
+      secret: string | null;
+      pending: string | null;
+    }[];
     const clear: { column: 'totp_secret' | 'totp_pending_secret'; id: string; value: string; pending: boolean }[] = [];
     for (const r of rows) {
-      for (const [column, value, pending] of [['totp_secret', r.secret, false], ['totp_pending_secret', r.pending, true]] as const) {
+      for (const [column, value, pending] of [
+        ['totp_secret', r.secret, false],
+        ['totp_pending_secret', r.pending, true],
+      ] as const) {
         if (value === null) continue;
         if (SecretBox.isSealed(value)) this.box.open(value, seedContext(r.id, pending));
         else clear.push({ column, id: r.id, value, pending });
@@ -93,7 +115,8 @@ export class AccountStore {
     }
     if (!clear.length) return;
     rewriteSecurely(this.db, () => {
-      for (const c of clear) this.db.prepare(`UPDATE accounts SET ${c.column} = ? WHERE id = ?`).run(this.box.seal(c.value, seedContext(c.id, c.pending)), c.id);
+      for (const c of clear)
+        this.db.prepare(`UPDATE accounts SET ${c.column} = ? WHERE id = ?`).run(this.box.seal(c.value, seedContext(c.id, c.pending)), c.id);
     });
   }
 
@@ -103,12 +126,22 @@ export class AccountStore {
 
   private toAccount(r: Row): Account {
     return {
-      id: r.id, username: r.username, displayName: r.display_name, role: r.role, passwordHash: r.password_hash,
-      passwordHistory: JSON.parse(r.password_history) as string[], mustChangePassword: r.must_change_password === 1,
+      id: r.id,
+      username: r.username,
+      displayName: r.display_name,
+      role: r.role,
+      passwordHash: r.password_hash,
+      passwordHistory: JSON.parse(r.password_history) as string[],
+      mustChangePassword: r.must_change_password === 1,
       totpSecret: r.totp_secret === null ? null : this.box.open(r.totp_secret, seedContext(r.id, false)),
       totpPendingSecret: r.totp_pending_secret === null ? null : this.box.open(r.totp_pending_secret, seedContext(r.id, true)),
-      lastTotpStep: r.last_totp_step, totpExempt: r.totp_exempt === 1,
-      failedLogins: r.failed_logins, lockedUntil: r.locked_until, status: r.status, createdAt: r.created_at, createdBy: r.created_by,
+      lastTotpStep: r.last_totp_step,
+      totpExempt: r.totp_exempt === 1,
+      failedLogins: r.failed_logins,
+      lockedUntil: r.locked_until,
+      status: r.status,
+      createdAt: r.created_at,
+      createdBy: r.created_by,
     };
   }
 
@@ -138,10 +171,18 @@ export class AccountStore {
 
   create(a: { username: string; displayName: string; role: Role; passwordHash: string; totpSecret: string | null; createdBy: string }): Account {
     const id = randomUUID();
-    this
-      .q(`INSERT INTO accounts (id, username, display_name, role, password_hash, password_history, must_change_password, totp_secret, created_at, created_by)
-        VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`)
-      .run(id, a.username, a.displayName, a.role, a.passwordHash, JSON.stringify([a.passwordHash]), this.seal(id, a.totpSecret, false), new Date().toISOString(), a.createdBy);
+    this.q(`INSERT INTO accounts (id, username, display_name, role, password_hash, password_history, must_change_password, totp_secret, created_at, created_by)
+        VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`).run(
+      id,
+      a.username,
+      a.displayName,
+      a.role,
+      a.passwordHash,
+      JSON.stringify([a.passwordHash]),
+      this.seal(id, a.totpSecret, false),
+      new Date().toISOString(),
+      a.createdBy,
+    );
     return this.byId(id)!;
   }
 
@@ -151,7 +192,12 @@ export class AccountStore {
 
   setPassword(id: string, hash: string, history: string[], mustChange: boolean): void {
     this.db.transaction(() => {
-      this.q('UPDATE accounts SET password_hash = ?, password_history = ?, must_change_password = ? WHERE id = ?').run(hash, JSON.stringify(history), mustChange ? 1 : 0, id);
+      this.q('UPDATE accounts SET password_hash = ?, password_history = ?, must_change_password = ? WHERE id = ?').run(
+        hash,
+        JSON.stringify(history),
+        mustChange ? 1 : 0,
+        id,
+      );
       this.revokeRefreshOfAccount(id);
     })();
   }
@@ -220,13 +266,20 @@ export class AccountStore {
   }
 
   createSession(s: Session & { address: string | null }): void {
-    this.q('INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at, address) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(s.tokenHash, s.accountId, s.createdAt, s.lastSeenAt, s.expiresAt, s.address);
+    this.q('INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at, address) VALUES (?, ?, ?, ?, ?, ?)').run(
+      s.tokenHash,
+      s.accountId,
+      s.createdAt,
+      s.lastSeenAt,
+      s.expiresAt,
+      s.address,
+    );
   }
 
   session(tokenHash: string): Session | undefined {
-    return this.q('SELECT token_hash AS tokenHash, account_id AS accountId, created_at AS createdAt, last_seen_at AS lastSeenAt, expires_at AS expiresAt FROM sessions WHERE token_hash = ?')
-      .get(tokenHash) as Session | undefined;
+    return this.q(
+      'SELECT token_hash AS tokenHash, account_id AS accountId, created_at AS createdAt, last_seen_at AS lastSeenAt, expires_at AS expiresAt FROM sessions WHERE token_hash = ?',
+    ).get(tokenHash) as Session | undefined;
   }
 
   touchSession(tokenHash: string, at: string): void {
@@ -247,14 +300,22 @@ export class AccountStore {
   // --- refresh tokens (only hashes are kept) ------------------------------------------------------
 
   createRefreshToken(t: RefreshToken): void {
-    this.q('INSERT INTO refresh_tokens (token_hash, family, account_id, session_hash, credential, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(t.tokenHash, t.family, t.accountId, t.sessionHash, t.credential, t.createdAt, t.expiresAt);
+    this.q('INSERT INTO refresh_tokens (token_hash, family, account_id, session_hash, credential, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      t.tokenHash,
+      t.family,
+      t.accountId,
+      t.sessionHash,
+      t.credential,
+      t.createdAt,
+      t.expiresAt,
+    );
   }
 
   refreshToken(tokenHash: string): (RefreshToken & { usedAt: string | null }) | undefined {
     return this.q(`SELECT token_hash AS tokenHash, family, account_id AS accountId, session_hash AS sessionHash, credential,
-        created_at AS createdAt, expires_at AS expiresAt, used_at AS usedAt FROM refresh_tokens WHERE token_hash = ?`)
-      .get(tokenHash) as (RefreshToken & { usedAt: string | null }) | undefined;
+        created_at AS createdAt, expires_at AS expiresAt, used_at AS usedAt FROM refresh_tokens WHERE token_hash = ?`).get(tokenHash) as
+      | (RefreshToken & { usedAt: string | null })
+      | undefined;
   }
 
   /** Marks a token used; false when it was used already (the first use stands). */

@@ -38,14 +38,33 @@ export function auditHash(prevHash: string, r: Omit<AuditRecord, 'prevHash' | 'h
 }
 
 interface Row {
-  seq: number; at: string; actor: string | null; role: string | null; action: string; target: string | null;
-  outcome: string; address: string | null; detail: string | null; chain_version: number | null; prev_hash: string; hash: string;
+  seq: number;
+  at: string;
+  actor: string | null;
+  role: string | null;
+  action: string;
+  target: string | null;
+  outcome: string;
+  address: string | null;
+  detail: string | null;
+  chain_version: number | null;
+  prev_hash: string;
+  hash: string;
 }
 
 const toRecord = (r: Row): AuditRecord => ({
-  seq: r.seq, at: r.at, actor: r.actor, role: r.role, action: r.action, target: r.target, outcome: r.outcome,
-  address: r.address, detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
-  chainVersion: r.chain_version ?? 1, prevHash: r.prev_hash, hash: r.hash,
+  seq: r.seq,
+  at: r.at,
+  actor: r.actor,
+  role: r.role,
+  action: r.action,
+  target: r.target,
+  outcome: r.outcome,
+  address: r.address,
+  detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+  chainVersion: r.chain_version ?? 1,
+  prevHash: r.prev_hash,
+  hash: r.hash,
 });
 
 export interface AuditQuery {
@@ -67,7 +86,12 @@ export class AuditLog {
   /** Appends one record; call inside the transaction of the change it records. Reads the head from disk, so concurrent writers cannot fork the chain. */
   append(input: AuditInput): AuditRecord {
     const head = chainHead(this.db, AUDIT_CHAIN);
-    const body = { ...input, seq: head.seq + 1, detail: input.detail ? (sortKeys(input.detail) as Record<string, unknown>) : null, chainVersion: CHAIN_VERSION };
+    const body = {
+      ...input,
+      seq: head.seq + 1,
+      detail: input.detail ? (sortKeys(input.detail) as Record<string, unknown>) : null,
+      chainVersion: CHAIN_VERSION,
+    };
     const hash = auditHash(head.hash, body);
     this.insert ??= this.db.prepare(`INSERT INTO audit_log (seq, at, actor, role, action, target, outcome, address, detail, chain_version, prev_hash, hash)
       VALUES (@seq, @at, @actor, @role, @action, @target, @outcome, @address, @detail, @chainVersion, @prevHash, @hash)`);
@@ -85,12 +109,29 @@ export class AuditLog {
   query(q: AuditQuery = {}): { records: AuditRecord[]; nextBefore: number | null } {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: Math.min(Math.max(q.limit ?? 50, 1), 1000) };
-    if (q.actor) { where.push('actor = @actor'); params.actor = q.actor; }
-    if (q.action) { where.push('action = @action'); params.action = q.action; }
-    if (q.from) { where.push('at >= @from'); params.from = q.from; }
-    if (q.to) { where.push('at < @to'); params.to = q.to; }
-    if (q.before) { where.push('seq < @before'); params.before = q.before; }
-    const rows = this.db.prepare(`SELECT * FROM audit_log ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT @limit`).all(params) as Row[];
+    if (q.actor) {
+      where.push('actor = @actor');
+      params.actor = q.actor;
+    }
+    if (q.action) {
+      where.push('action = @action');
+      params.action = q.action;
+    }
+    if (q.from) {
+      where.push('at >= @from');
+      params.from = q.from;
+    }
+    if (q.to) {
+      where.push('at < @to');
+      params.to = q.to;
+    }
+    if (q.before) {
+      where.push('seq < @before');
+      params.before = q.before;
+    }
+    const rows = this.db
+      .prepare(`SELECT * FROM audit_log ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT @limit`)
+      .all(params) as Row[];
     const records = rows.map(toRecord);
     return { records, nextBefore: records.length === params.limit ? records.at(-1)!.seq : null };
   }
@@ -101,11 +142,19 @@ export class AuditLog {
    * when neither says: then only the ordinals are checked).
    */
   checkpoint(
-    key: KeyObject, kind: CheckpointKind, at: string, anchor?: { seq: number; prevHash: string },
+    key: KeyObject,
+    kind: CheckpointKind,
+    at: string,
+    anchor?: { seq: number; prevHash: string },
     promise?: { nextWithin: number; nextWithinSeconds: number },
   ): StoredCheckpoint {
     return writeCheckpoint(this.db, key, {
-      kind, at, anchorSeq: anchor?.seq ?? null, anchorPrevHash: anchor?.prevHash ?? null, ...(promise ?? {}), log: AUDIT_CHAIN,
+      kind,
+      at,
+      anchorSeq: anchor?.seq ?? null,
+      anchorPrevHash: anchor?.prevHash ?? null,
+      ...(promise ?? {}),
+      log: AUDIT_CHAIN,
     });
   }
 

@@ -75,10 +75,7 @@ export const DEFAULT_NEXT_WITHIN_SECONDS = nextWithinSecondsFor(60);
  * the promise too, so stripping them (to pass as v1) breaks the signature.
  */
 export function checkpointMessage(cp: Omit<Checkpoint, 'signature'>, domain = CHECKPOINT_MESSAGE_VERSION): string {
-  const v1 = [
-    cp.kind, String(cp.count), cp.headHash, cp.at,
-    cp.anchorSeq == null ? '' : String(cp.anchorSeq), cp.anchorPrevHash ?? '',
-  ];
+  const v1 = [cp.kind, String(cp.count), cp.headHash, cp.at, cp.anchorSeq == null ? '' : String(cp.anchorSeq), cp.anchorPrevHash ?? ''];
   if (cp.ordinal == null) return [domain, ...v1].join('\n');
   const opt = (n: number | null | undefined) => (n == null ? '' : String(n));
   return [domain.replace(/-v1$/, '-v2'), ...v1, String(cp.ordinal), opt(cp.nextWithin), opt(cp.nextWithinSeconds)].join('\n');
@@ -86,9 +83,15 @@ export function checkpointMessage(cp: Omit<Checkpoint, 'signature'>, domain = CH
 
 export function signCheckpoint(body: Omit<Checkpoint, 'signature'>, privateKey: KeyObject, domain = CHECKPOINT_MESSAGE_VERSION): Checkpoint {
   const cp = {
-    kind: body.kind, count: body.count, headHash: body.headHash, at: body.at,
-    anchorSeq: body.anchorSeq ?? null, anchorPrevHash: body.anchorPrevHash ?? null,
-    ordinal: body.ordinal ?? null, nextWithin: body.nextWithin ?? null, nextWithinSeconds: body.nextWithinSeconds ?? null,
+    kind: body.kind,
+    count: body.count,
+    headHash: body.headHash,
+    at: body.at,
+    anchorSeq: body.anchorSeq ?? null,
+    anchorPrevHash: body.anchorPrevHash ?? null,
+    ordinal: body.ordinal ?? null,
+    nextWithin: body.nextWithin ?? null,
+    nextWithinSeconds: body.nextWithinSeconds ?? null,
   };
   return { ...cp, signature: sign(null, Buffer.from(checkpointMessage(cp, domain), 'utf8'), privateKey).toString('base64') };
 }
@@ -105,16 +108,32 @@ export function verifyCheckpointSignature(cp: Checkpoint, publicKey: KeyObject, 
 }
 
 interface CheckpointRow {
-  id: number; kind: CheckpointKind; count: number; head_hash: string; at: string;
-  anchor_seq: number | null; anchor_prev_hash: string | null; signature: string;
-  ordinal: number | null; next_within: number | null; next_within_s: number | null;
+  id: number;
+  kind: CheckpointKind;
+  count: number;
+  head_hash: string;
+  at: string;
+  anchor_seq: number | null;
+  anchor_prev_hash: string | null;
+  signature: string;
+  ordinal: number | null;
+  next_within: number | null;
+  next_within_s: number | null;
 }
 
 function fromRow(r: CheckpointRow): StoredCheckpoint {
   return {
-    id: r.id, kind: r.kind, count: r.count, headHash: r.head_hash, at: r.at,
-    anchorSeq: r.anchor_seq, anchorPrevHash: r.anchor_prev_hash, ordinal: r.ordinal, nextWithin: r.next_within,
-    nextWithinSeconds: r.next_within_s, signature: r.signature,
+    id: r.id,
+    kind: r.kind,
+    count: r.count,
+    headHash: r.head_hash,
+    at: r.at,
+    anchorSeq: r.anchor_seq,
+    anchorPrevHash: r.anchor_prev_hash,
+    ordinal: r.ordinal,
+    nextWithin: r.next_within,
+    nextWithinSeconds: r.next_within_s,
+    signature: r.signature,
   };
 }
 
@@ -129,7 +148,8 @@ export class CheckpointStore {
     private readonly db: Db,
     private readonly table: 'checkpoints' | 'audit_checkpoints' = 'checkpoints',
   ) {
-    this.insertStmt = db.prepare(`INSERT INTO ${table} (kind, count, head_hash, at, anchor_seq, anchor_prev_hash, ordinal, next_within, next_within_s, signature)
+    this.insertStmt =
+      db.prepare(`INSERT INTO ${table} (kind, count, head_hash, at, anchor_seq, anchor_prev_hash, ordinal, next_within, next_within_s, signature)
       VALUES (@kind, @count, @headHash, @at, @anchorSeq, @anchorPrevHash, @ordinal, @nextWithin, @nextWithinSeconds, @signature)`);
     this.latestStmt = db.prepare(`SELECT * FROM ${table} ORDER BY id DESC LIMIT 1`);
     this.latestPruneStmt = db.prepare(`SELECT * FROM ${table} WHERE kind = 'prune' ORDER BY id DESC LIMIT 1`);
@@ -137,7 +157,12 @@ export class CheckpointStore {
   }
 
   insert(cp: Checkpoint): StoredCheckpoint {
-    const row = { ...cp, anchorSeq: cp.anchorSeq ?? null, anchorPrevHash: cp.anchorPrevHash ?? null, ordinal: cp.ordinal ?? null, nextWithin: cp.nextWithin ?? null,
+    const row = {
+      ...cp,
+      anchorSeq: cp.anchorSeq ?? null,
+      anchorPrevHash: cp.anchorPrevHash ?? null,
+      ordinal: cp.ordinal ?? null,
+      nextWithin: cp.nextWithin ?? null,
       nextWithinSeconds: cp.nextWithinSeconds ?? null,
     };
     const id = Number(this.insertStmt.run(row).lastInsertRowid);
@@ -201,11 +226,7 @@ function describeCp(cp: Checkpoint): string {
  * last record (0 for an empty log). Plain data in, so the worker threads and the reference verifier
  * run it on their own reads.
  */
-export function scheduleBreak(
-  cps: readonly StoredCheckpoint[],
-  lastSeq: number,
-  lateInTail?: LateInTail,
-): ScheduleBreak | undefined {
+export function scheduleBreak(cps: readonly StoredCheckpoint[], lastSeq: number, lateInTail?: LateInTail): ScheduleBreak | undefined {
   const v1 = cps.filter((cp) => cp.ordinal == null);
   const v2 = cps.filter((cp) => cp.ordinal != null).sort((a, b) => a.ordinal! - b.ordinal! || a.id - b.id);
   let expected = v1.length + 1;
@@ -215,7 +236,10 @@ export function scheduleBreak(
     if (o > expected) {
       const which = o - expected === 1 ? `checkpoint #${expected} is` : `checkpoints #${expected}–#${o - 1} are`;
       const before = prev?.count ?? v1.reduce((n, c) => Math.max(n, c.count), 0);
-      return { seq: before + 1, problem: `${which} missing: ${describeCp(cp)} is signed as #${o}, so ${o - 1} were written before it and ${expected - 1} remain (signed checkpoints were deleted)` };
+      return {
+        seq: before + 1,
+        problem: `${which} missing: ${describeCp(cp)} is signed as #${o}, so ${o - 1} were written before it and ${expected - 1} remain (signed checkpoints were deleted)`,
+      };
     }
     if (o < expected) return { seq: cp.count, problem: `checkpoint #${o} appears twice (${describeCp(cp)}): not as the controller writes them` };
     if (prev?.nextWithin != null && cp.count - prev.count > prev.nextWithin) {
@@ -227,23 +251,36 @@ export function scheduleBreak(
     expected++;
     prev = cp;
   }
-  const last = prev ?? v1.reduce<StoredCheckpoint | undefined>((a, cp) => (!a || cp.count > a.count || (cp.count === a.count && cp.id > a.id) ? cp : a), undefined);
+  const last =
+    prev ?? v1.reduce<StoredCheckpoint | undefined>((a, cp) => (!a || cp.count > a.count || (cp.count === a.count && cp.id > a.id) ? cp : a), undefined);
   if (!last) {
     if (lastSeq <= 0) return undefined;
-    return { seq: 1, problem: `no signed checkpoint: records 1–${lastSeq} are signed by none, but the controller signs the log from its first start — the checkpoints were deleted (and the records may have been rewritten)` };
+    return {
+      seq: 1,
+      problem: `no signed checkpoint: records 1–${lastSeq} are signed by none, but the controller signs the log from its first start — the checkpoints were deleted (and the records may have been rewritten)`,
+    };
   }
   if (lastSeq <= last.count) return undefined;
   const deleted = `later checkpoints were deleted (and the records after record ${last.count} may have been rewritten)`;
   if (last.ordinal == null) {
-    return { seq: last.count + 1, problem: `records ${last.count + 1}–${lastSeq} follow no signed checkpoint and the last one, ${describeCp(last)}, is in the old format (v1), which allows none after it: ${deleted}; if they were written before the upgrade, start the controller once to sign them` };
+    return {
+      seq: last.count + 1,
+      problem: `records ${last.count + 1}–${lastSeq} follow no signed checkpoint and the last one, ${describeCp(last)}, is in the old format (v1), which allows none after it: ${deleted}; if they were written before the upgrade, start the controller once to sign them`,
+    };
   }
   if (last.nextWithin != null && lastSeq - last.count > last.nextWithin) {
-    return { seq: last.count + last.nextWithin + 1, problem: `records ${last.count + 1}–${lastSeq} follow no signed checkpoint and the last one, #${last.ordinal}, ${describeCp(last)}, allowed at most ${last.nextWithin}: ${deleted}` };
+    return {
+      seq: last.count + last.nextWithin + 1,
+      problem: `records ${last.count + 1}–${lastSeq} follow no signed checkpoint and the last one, #${last.ordinal}, ${describeCp(last)}, allowed at most ${last.nextWithin}: ${deleted}`,
+    };
   }
   if (last.nextWithinSeconds != null && lateInTail) {
     const late = lateInTail(last.count, last.nextWithinSeconds);
     if (late) {
-      return { seq: late.seq, problem: `record ${late.seq} (${late.at}) follows no signed checkpoint and is more than ${last.nextWithinSeconds} s after record ${late.firstSeq} (${late.firstAt}), the first after the last one, #${last.ordinal}, ${describeCp(last)}, which promised the next within that: ${deleted}` };
+      return {
+        seq: late.seq,
+        problem: `record ${late.seq} (${late.at}) follows no signed checkpoint and is more than ${last.nextWithinSeconds} s after record ${late.firstSeq} (${late.firstAt}), the first after the last one, #${last.ordinal}, ${describeCp(last)}, which promised the next within that: ${deleted}`,
+      };
     }
   }
   return undefined;
@@ -281,7 +318,12 @@ export function writeCheckpoint(
   db: Db,
   privateKey: KeyObject,
   opts: {
-    kind: CheckpointKind; at: string; anchorSeq?: number | null; anchorPrevHash?: string | null; nextWithin?: number; nextWithinSeconds?: number;
+    kind: CheckpointKind;
+    at: string;
+    anchorSeq?: number | null;
+    anchorPrevHash?: string | null;
+    nextWithin?: number;
+    nextWithinSeconds?: number;
     /** At least this ordinal (the writer's own count, when the table has lost some). */
     minOrdinal?: number;
     log?: ChainLog;
@@ -291,12 +333,20 @@ export function writeCheckpoint(
   const store = new CheckpointStore(db, log.checkpointTable);
   const head = logHead(db, log);
   const latest = store.latest();
-  const cp = signCheckpoint({
-    kind: opts.kind, ...head, at: opts.at, anchorSeq: opts.anchorSeq ?? null, anchorPrevHash: opts.anchorPrevHash ?? null,
-    ordinal: Math.max(store.nextOrdinal(), opts.minOrdinal ?? 0),
-    nextWithin: opts.nextWithin ?? latest?.nextWithin ?? (log.promiseByDefault ? DEFAULT_NEXT_WITHIN : null),
-    nextWithinSeconds: opts.nextWithinSeconds ?? latest?.nextWithinSeconds ?? (log.promiseByDefault ? DEFAULT_NEXT_WITHIN_SECONDS : null),
-  }, privateKey, log.checkpointDomain);
+  const cp = signCheckpoint(
+    {
+      kind: opts.kind,
+      ...head,
+      at: opts.at,
+      anchorSeq: opts.anchorSeq ?? null,
+      anchorPrevHash: opts.anchorPrevHash ?? null,
+      ordinal: Math.max(store.nextOrdinal(), opts.minOrdinal ?? 0),
+      nextWithin: opts.nextWithin ?? latest?.nextWithin ?? (log.promiseByDefault ? DEFAULT_NEXT_WITHIN : null),
+      nextWithinSeconds: opts.nextWithinSeconds ?? latest?.nextWithinSeconds ?? (log.promiseByDefault ? DEFAULT_NEXT_WITHIN_SECONDS : null),
+    },
+    privateKey,
+    log.checkpointDomain,
+  );
   return store.insert(cp);
 }
 
@@ -318,9 +368,16 @@ export interface PublishedCheckpoint {
 /** The signed fields of a checkpoint, as published, exported and served by the API. */
 export function checkpointFields(cp: Checkpoint): Omit<PublishedCheckpoint, 'publicKey'> {
   return {
-    kind: cp.kind, count: cp.count, headHash: cp.headHash, at: cp.at, anchorSeq: cp.anchorSeq ?? null,
-    anchorPrevHash: cp.anchorPrevHash ?? null, ordinal: cp.ordinal ?? null, nextWithin: cp.nextWithin ?? null,
-    nextWithinSeconds: cp.nextWithinSeconds ?? null, signature: cp.signature,
+    kind: cp.kind,
+    count: cp.count,
+    headHash: cp.headHash,
+    at: cp.at,
+    anchorSeq: cp.anchorSeq ?? null,
+    anchorPrevHash: cp.anchorPrevHash ?? null,
+    ordinal: cp.ordinal ?? null,
+    nextWithin: cp.nextWithin ?? null,
+    nextWithinSeconds: cp.nextWithinSeconds ?? null,
+    signature: cp.signature,
   };
 }
 
@@ -363,7 +420,14 @@ export function parseCheckpointJson(text: string): { checkpoint: Checkpoint; pub
   const publicKey = typeof outer.publicKey === 'string' ? outer.publicKey : undefined;
   const cp = parsed.data;
   return {
-    checkpoint: { ...cp, anchorSeq: cp.anchorSeq ?? null, anchorPrevHash: cp.anchorPrevHash ?? null, ordinal: cp.ordinal ?? null, nextWithin: cp.nextWithin ?? null, nextWithinSeconds: cp.nextWithinSeconds ?? null },
+    checkpoint: {
+      ...cp,
+      anchorSeq: cp.anchorSeq ?? null,
+      anchorPrevHash: cp.anchorPrevHash ?? null,
+      ordinal: cp.ordinal ?? null,
+      nextWithin: cp.nextWithin ?? null,
+      nextWithinSeconds: cp.nextWithinSeconds ?? null,
+    },
     ...(publicKey ? { publicKey } : {}),
   };
 }

@@ -60,7 +60,11 @@ export class CredentialRepository {
    * WAL: scrub.ts); every sealed one must open (else no start).
    */
   private sealClearOtpSeeds(): void {
-    const rows = this.db.prepare("SELECT id, person_id AS personId, value FROM credentials WHERE kind = 'otp'").all() as { id: number; personId: string; value: string }[];
+    const rows = this.db.prepare("SELECT id, person_id AS personId, value FROM credentials WHERE kind = 'otp'").all() as {
+      id: number;
+      personId: string;
+      value: string;
+    }[];
     if (!rows.length) return;
     const box = this.secrets();
     const clear = rows.filter((r) => !SecretBox.isSealed(r.value));
@@ -69,7 +73,9 @@ export class CredentialRepository {
       try {
         box.open(r.value, otpContext(r.personId));
       } catch (err) {
-        throw new SecretKeyError(`people's door OTP seeds in the database do not open with the data directory's secrets-key (${(err as Error).message}); put back the key kept with this database`);
+        throw new SecretKeyError(
+          `people's door OTP seeds in the database do not open with the data directory's secrets-key (${(err as Error).message}); put back the key kept with this database`,
+        );
       }
     }
     if (!clear.length) return;
@@ -134,7 +140,10 @@ export class CredentialRepository {
 
   /** Records the TOTP time step just used, so the same code cannot open twice. False if not newer. */
   useOtpStep(credentialId: number, step: number): boolean {
-    return this.db.prepare('UPDATE credentials SET last_otp_step = ? WHERE id = ? AND (last_otp_step IS NULL OR last_otp_step < ?)').run(step, credentialId, step).changes > 0;
+    return (
+      this.db.prepare('UPDATE credentials SET last_otp_step = ? WHERE id = ? AND (last_otp_step IS NULL OR last_otp_step < ?)').run(step, credentialId, step)
+        .changes > 0
+    );
   }
 
   summary(id: number): CredentialSummary | undefined {

@@ -6,9 +6,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 import type { Checkpoint } from './checkpoints.js';
-import {
-  CHAIN_VERSION, canonicalJson, canonicalRecord, canonicalSql, chainHead, chainHash, ENTRY_CHAIN, GENESIS_HASH,
-} from './hash-chain.js';
+import { CHAIN_VERSION, canonicalJson, canonicalRecord, canonicalSql, chainHead, chainHash, ENTRY_CHAIN, GENESIS_HASH } from './hash-chain.js';
 import { verifyExternalCheckpoint as verifyExternal, verifyLog, type VerifyResult } from './hash-chain-verify.js';
 
 export { GENESIS_HASH };
@@ -65,22 +63,54 @@ export function entryHash(prevHash: string, record: EntryBody): string {
 }
 
 interface Row {
-  seq: number; at: string; kind: string; door_id: string | null; area_id: string | null; direction: string | null;
-  person_id: string | null; person_name: string | null; affiliation: string | null; purpose: string | null;
-  factors: string | null; decision: string | null; reason: string | null; device_id: string | null;
-  device_boot: number | null; device_seq: number | null; linked_seq: number | null; linked_person_id: string | null;
-  detail: string | null; chain_version: number | null; prev_hash: string; hash: string;
+  seq: number;
+  at: string;
+  kind: string;
+  door_id: string | null;
+  area_id: string | null;
+  direction: string | null;
+  person_id: string | null;
+  person_name: string | null;
+  affiliation: string | null;
+  purpose: string | null;
+  factors: string | null;
+  decision: string | null;
+  reason: string | null;
+  device_id: string | null;
+  device_boot: number | null;
+  device_seq: number | null;
+  linked_seq: number | null;
+  linked_person_id: string | null;
+  detail: string | null;
+  chain_version: number | null;
+  prev_hash: string;
+  hash: string;
 }
 
 export function rowToRecord(r: Row): EntryRecord {
   return {
-    seq: r.seq, at: r.at, kind: r.kind as EntryRecord['kind'], doorId: r.door_id, areaId: r.area_id,
-    direction: r.direction as EntryRecord['direction'], personId: r.person_id, personName: r.person_name,
-    affiliation: r.affiliation, purpose: r.purpose, factors: r.factors ? (JSON.parse(r.factors) as string[]) : null,
-    decision: r.decision as EntryRecord['decision'], reason: r.reason, deviceId: r.device_id,
-    deviceBoot: r.device_boot, deviceSeq: r.device_seq, linkedSeq: r.linked_seq, linkedPersonId: r.linked_person_id,
+    seq: r.seq,
+    at: r.at,
+    kind: r.kind as EntryRecord['kind'],
+    doorId: r.door_id,
+    areaId: r.area_id,
+    direction: r.direction as EntryRecord['direction'],
+    personId: r.person_id,
+    personName: r.person_name,
+    affiliation: r.affiliation,
+    purpose: r.purpose,
+    factors: r.factors ? (JSON.parse(r.factors) as string[]) : null,
+    decision: r.decision as EntryRecord['decision'],
+    reason: r.reason,
+    deviceId: r.device_id,
+    deviceBoot: r.device_boot,
+    deviceSeq: r.device_seq,
+    linkedSeq: r.linked_seq,
+    linkedPersonId: r.linked_person_id,
     detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
-    chainVersion: r.chain_version ?? 1, prevHash: r.prev_hash, hash: r.hash,
+    chainVersion: r.chain_version ?? 1,
+    prevHash: r.prev_hash,
+    hash: r.hash,
   };
 }
 
@@ -149,21 +179,48 @@ function planQuery(db: Db, filter: EntryFilter & { before?: number }): { sql: st
   const to = filter.to ? isoBound(filter.to, 'to') : undefined;
   const timed = from !== undefined || to !== undefined;
   const driver = filter.personId ? 'person' : filter.doorId ? 'door' : timed ? 'time' : filter.areaId ? 'area' : 'seq';
-  if (filter.personId) { where.push('person_id = @personId'); params.personId = filter.personId; }
-  if (filter.doorId) { where.push(`${driver === 'door' ? '' : '+'}door_id = @doorId`); params.doorId = filter.doorId; }
-  if (filter.areaId) { where.push('+area_id = @areaId'); params.areaId = filter.areaId; }
-  if (from) { where.push('+at >= @from'); params.from = from; }
-  if (to) { where.push('+at < @to'); params.to = to; }
-  if (filter.decision) { where.push('decision = @decision'); params.decision = filter.decision; }
-  if (filter.reason) { where.push('reason = @reason'); params.reason = filter.reason; }
-  if (filter.before !== undefined) { where.push('seq < @before'); params.before = filter.before; }
+  if (filter.personId) {
+    where.push('person_id = @personId');
+    params.personId = filter.personId;
+  }
+  if (filter.doorId) {
+    where.push(`${driver === 'door' ? '' : '+'}door_id = @doorId`);
+    params.doorId = filter.doorId;
+  }
+  if (filter.areaId) {
+    where.push('+area_id = @areaId');
+    params.areaId = filter.areaId;
+  }
+  if (from) {
+    where.push('+at >= @from');
+    params.from = from;
+  }
+  if (to) {
+    where.push('+at < @to');
+    params.to = to;
+  }
+  if (filter.decision) {
+    where.push('decision = @decision');
+    params.decision = filter.decision;
+  }
+  if (filter.reason) {
+    where.push('reason = @reason');
+    params.reason = filter.reason;
+  }
+  if (filter.before !== undefined) {
+    where.push('seq < @before');
+    params.before = filter.before;
+  }
   if (driver === 'time') {
     const span: string[] = [];
     if (filter.areaId) span.push('area_id = @areaId');
     if (from) span.push('at >= @from');
     if (to) span.push('at < @to');
     const spanParams = { ...(filter.areaId ? { areaId: filter.areaId } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}) };
-    const bounds = db.prepare(`SELECT min(seq) AS lo, max(seq) AS hi FROM entry_log WHERE ${span.join(' AND ')}`).get(spanParams) as { lo: number | null; hi: number | null };
+    const bounds = db.prepare(`SELECT min(seq) AS lo, max(seq) AS hi FROM entry_log WHERE ${span.join(' AND ')}`).get(spanParams) as {
+      lo: number | null;
+      hi: number | null;
+    };
     if (bounds.lo === null || bounds.hi === null) return null;
     where.push('seq BETWEEN @lo AND @hi');
     params.lo = bounds.lo;
@@ -189,12 +246,26 @@ export class EntryLog {
    */
   append(input: EntryInput): EntryRecord {
     const base = {
-      seq: this.head.seq + 1, at: input.at, kind: input.kind, doorId: input.doorId ?? null, areaId: input.areaId ?? null,
-      direction: input.direction ?? null, personId: input.personId ?? null, personName: input.personName ?? null,
-      affiliation: input.affiliation ?? null, purpose: input.purpose ?? null, factors: input.factors ?? null,
-      decision: input.decision ?? null, reason: input.reason ?? null, deviceId: input.deviceId ?? null,
-      deviceBoot: input.deviceBoot ?? null, deviceSeq: input.deviceSeq ?? null, linkedSeq: input.linkedSeq ?? null,
-      linkedPersonId: input.linkedPersonId ?? null, detail: input.detail ?? null, chainVersion: CHAIN_VERSION,
+      seq: this.head.seq + 1,
+      at: input.at,
+      kind: input.kind,
+      doorId: input.doorId ?? null,
+      areaId: input.areaId ?? null,
+      direction: input.direction ?? null,
+      personId: input.personId ?? null,
+      personName: input.personName ?? null,
+      affiliation: input.affiliation ?? null,
+      purpose: input.purpose ?? null,
+      factors: input.factors ?? null,
+      decision: input.decision ?? null,
+      reason: input.reason ?? null,
+      deviceId: input.deviceId ?? null,
+      deviceBoot: input.deviceBoot ?? null,
+      deviceSeq: input.deviceSeq ?? null,
+      linkedSeq: input.linkedSeq ?? null,
+      linkedPersonId: input.linkedPersonId ?? null,
+      detail: input.detail ?? null,
+      chainVersion: CHAIN_VERSION,
     };
     const prevHash = this.head.hash;
     const hash = entryHash(prevHash, base);
@@ -238,9 +309,18 @@ export class EntryLog {
   recent(limit = 50, filter: { doorId?: string; personId?: string; decision?: string } = {}): EntryRecord[] {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit };
-    if (filter.doorId) { where.push('door_id = @doorId'); params.doorId = filter.doorId; }
-    if (filter.personId) { where.push('person_id = @personId'); params.personId = filter.personId; }
-    if (filter.decision) { where.push('decision = @decision'); params.decision = filter.decision; }
+    if (filter.doorId) {
+      where.push('door_id = @doorId');
+      params.doorId = filter.doorId;
+    }
+    if (filter.personId) {
+      where.push('person_id = @personId');
+      params.personId = filter.personId;
+    }
+    if (filter.decision) {
+      where.push('decision = @decision');
+      params.decision = filter.decision;
+    }
     const sql = `SELECT * FROM entry_log ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT @limit`;
     return (this.db.prepare(sql).all(params) as Row[]).map(rowToRecord);
   }
@@ -314,6 +394,10 @@ export function verifyEntryLog(db: Db, publicKey?: KeyObject): VerifyResult {
  * Checks the entry log against one checkpoint kept off the gateway (as published on MQTT): signed
  * by the key, counting no more records than remain, matching the hash of the record at its count.
  */
-export function verifyExternalCheckpoint(db: Db, cp: Checkpoint, publicKey: KeyObject): { ok: boolean; breakAt?: { seq: number; problem: string }; note?: string } {
+export function verifyExternalCheckpoint(
+  db: Db,
+  cp: Checkpoint,
+  publicKey: KeyObject,
+): { ok: boolean; breakAt?: { seq: number; problem: string }; note?: string } {
   return verifyExternal(db, ENTRY_CHAIN, cp, publicKey);
 }

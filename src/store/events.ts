@@ -52,9 +52,11 @@ export class EventStore {
 
   /** Newest first. */
   recent(limit = 100, type?: string): StoredEvent[] {
-    const rows = (type
-      ? this.db.prepare('SELECT * FROM events WHERE type = ? ORDER BY id DESC LIMIT ?').all(type, limit)
-      : this.db.prepare('SELECT * FROM events ORDER BY id DESC LIMIT ?').all(limit)) as (Omit<StoredEvent, 'detail'> & { detail: string | null })[];
+    const rows = (
+      type
+        ? this.db.prepare('SELECT * FROM events WHERE type = ? ORDER BY id DESC LIMIT ?').all(type, limit)
+        : this.db.prepare('SELECT * FROM events ORDER BY id DESC LIMIT ?').all(limit)
+    ) as (Omit<StoredEvent, 'detail'> & { detail: string | null })[];
     return rows.map((r) => ({ ...r, detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null }));
   }
 
@@ -67,7 +69,9 @@ export class EventStore {
   after(afterId: number, categories: readonly string[], limit: number): StoredEvent[] {
     if (!categories.length) return [];
     const rows = this.db
-      .prepare(`SELECT id, at, category, type, severity, source, detail FROM events WHERE id > ? AND category IN (${categories.map(() => '?').join(', ')}) ORDER BY id LIMIT ?`)
+      .prepare(
+        `SELECT id, at, category, type, severity, source, detail FROM events WHERE id > ? AND category IN (${categories.map(() => '?').join(', ')}) ORDER BY id LIMIT ?`,
+      )
       .all(afterId, ...categories, limit) as (Omit<StoredEvent, 'detail'> & { detail: string | null })[];
     return rows.map((r) => ({ ...r, detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null }));
   }
@@ -77,7 +81,8 @@ export class EventStore {
     if (!categories.length) return 0;
     return this.db
       .prepare(`SELECT count(*) FROM (SELECT 1 FROM events WHERE id > ? AND category IN (${categories.map(() => '?').join(', ')}) LIMIT ?)`)
-      .pluck(true).get(afterId, ...categories, cap) as number;
+      .pluck(true)
+      .get(afterId, ...categories, cap) as number;
   }
 
   /** Events newest first, one page; `nextBefore` is the cursor for the next (older) page. */
@@ -85,18 +90,38 @@ export class EventStore {
     if (f.categories && f.categories.length === 0) return { items: [], nextBefore: null };
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: f.limit + 1 };
-    if (f.type) { where.push('type = @type'); params.type = f.type; }
+    if (f.type) {
+      where.push('type = @type');
+      params.type = f.type;
+    }
     if (f.categories) {
       where.push(`category IN (${f.categories.map((_, i) => `@c${i}`).join(', ')})`);
       f.categories.forEach((c, i) => (params[`c${i}`] = c));
     }
-    if (f.severity) { where.push('severity = @severity'); params.severity = f.severity; }
-    if (f.source) { where.push('source = @source'); params.source = f.source; }
+    if (f.severity) {
+      where.push('severity = @severity');
+      params.severity = f.severity;
+    }
+    if (f.source) {
+      where.push('source = @source');
+      params.source = f.source;
+    }
     if (f.open) where.push("severity = 'alarm' AND acked_at IS NULL");
-    if (f.from) { where.push('at >= @from'); params.from = f.from; }
-    if (f.to) { where.push('at < @to'); params.to = f.to; }
-    if (f.before !== undefined) { where.push('id < @before'); params.before = f.before; }
-    const rows = this.db.prepare(`${EVENT_SELECT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`).all(params) as EventRow[];
+    if (f.from) {
+      where.push('at >= @from');
+      params.from = f.from;
+    }
+    if (f.to) {
+      where.push('at < @to');
+      params.to = f.to;
+    }
+    if (f.before !== undefined) {
+      where.push('id < @before');
+      params.before = f.before;
+    }
+    const rows = this.db
+      .prepare(`${EVENT_SELECT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`)
+      .all(params) as EventRow[];
     const more = rows.length > f.limit;
     if (more) rows.pop();
     return { items: rows.map(toEvent), nextBefore: more ? rows[rows.length - 1]!.id : null };

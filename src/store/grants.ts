@@ -73,7 +73,9 @@ export class GrantRepository {
 
   constructor(private readonly db: Db) {
     this.q = {
-      inForce: db.prepare(`SELECT ${IN_FORCE_COLUMNS} FROM grants WHERE person_id = ? AND area_id = ? AND revoked_at IS NULL AND status = 'active' ORDER BY id`),
+      inForce: db.prepare(
+        `SELECT ${IN_FORCE_COLUMNS} FROM grants WHERE person_id = ? AND area_id = ? AND revoked_at IS NULL AND status = 'active' ORDER BY id`,
+      ),
       byId: db.prepare(`${GRANT_SELECT} WHERE g.id = ?`),
     };
   }
@@ -91,11 +93,23 @@ export class GrantRepository {
   list(f: GrantFilter): { items: Grant[]; total: number } {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: f.limit, offset: f.offset };
-    if (f.personId) { where.push('g.person_id = @personId'); params.personId = f.personId; }
-    if (f.areaId) { where.push('g.area_id = @areaId'); params.areaId = f.areaId; }
+    if (f.personId) {
+      where.push('g.person_id = @personId');
+      params.personId = f.personId;
+    }
+    if (f.areaId) {
+      where.push('g.area_id = @areaId');
+      params.areaId = f.areaId;
+    }
     if (f.status === 'revoked') where.push('g.revoked_at IS NOT NULL');
-    else if (f.status) { where.push('g.revoked_at IS NULL AND g.status = @status'); params.status = f.status; }
-    if (f.reviewDue) { where.push('g.revoked_at IS NULL AND g.review_by IS NOT NULL AND g.review_by <= @now'); params.now = f.now; }
+    else if (f.status) {
+      where.push('g.revoked_at IS NULL AND g.status = @status');
+      params.status = f.status;
+    }
+    if (f.reviewDue) {
+      where.push('g.revoked_at IS NULL AND g.review_by IS NOT NULL AND g.review_by <= @now');
+      params.now = f.now;
+    }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const order = f.reviewDue ? 'g.review_by, g.id' : 'g.id';
     const total = (this.db.prepare(`SELECT count(*) AS n FROM grants g ${clause}`).get(params) as { n: number }).n;
@@ -111,9 +125,18 @@ export class GrantRepository {
   add(g: NewGrant): GrantInForce {
     const now = new Date().toISOString();
     const grant = {
-      personId: g.personId, areaId: g.areaId, validFrom: g.validFrom ?? now, validUntil: g.validUntil ?? null,
-      purpose: g.purpose ?? '', outOfHours: g.outOfHours ?? false, reviewBy: g.reviewBy ?? null, status: g.status ?? 'active',
-      grantedBy: g.grantedBy ?? '', grantedAt: now, approvedBy: null, revokedAt: null,
+      personId: g.personId,
+      areaId: g.areaId,
+      validFrom: g.validFrom ?? now,
+      validUntil: g.validUntil ?? null,
+      purpose: g.purpose ?? '',
+      outOfHours: g.outOfHours ?? false,
+      reviewBy: g.reviewBy ?? null,
+      status: g.status ?? 'active',
+      grantedBy: g.grantedBy ?? '',
+      grantedAt: now,
+      approvedBy: null,
+      revokedAt: null,
     };
     const info = this.db
       .prepare(`INSERT INTO grants (person_id, area_id, valid_from, valid_until, purpose, out_of_hours, review_by, status, granted_by, granted_at)
@@ -124,21 +147,26 @@ export class GrantRepository {
 
   /** False when it was revoked already. */
   revoke(id: number, by = ''): boolean {
-    return this.db.prepare('UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL').run(new Date().toISOString(), by, id).changes > 0;
+    return (
+      this.db.prepare('UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL').run(new Date().toISOString(), by, id).changes > 0
+    );
   }
 
   /** A pending, unrevoked grant becomes active. False when it was not pending (any more). */
   approve(id: number, by: string, at: string): boolean {
-    return this.db
-      .prepare("UPDATE grants SET status = 'active', approved_by = ?, approved_at = ? WHERE id = ? AND status = 'pending' AND revoked_at IS NULL")
-      .run(by, at, id).changes > 0;
+    return (
+      this.db
+        .prepare("UPDATE grants SET status = 'active', approved_by = ?, approved_at = ? WHERE id = ? AND status = 'pending' AND revoked_at IS NULL")
+        .run(by, at, id).changes > 0
+    );
   }
 
   /** A review that keeps the grant: who reviewed it, when, and when it is due again. */
   confirmReview(id: number, by: string, at: string, nextReviewBy: string): boolean {
-    return this.db
-      .prepare('UPDATE grants SET reviewed_at = ?, reviewed_by = ?, review_by = ? WHERE id = ? AND revoked_at IS NULL')
-      .run(at, by, nextReviewBy, id).changes > 0;
+    return (
+      this.db.prepare('UPDATE grants SET reviewed_at = ?, reviewed_by = ?, review_by = ? WHERE id = ? AND revoked_at IS NULL').run(at, by, nextReviewBy, id)
+        .changes > 0
+    );
   }
 
   /** Marks a grant reviewed (its review ended it; the caller revokes it in the same transaction). */
@@ -148,7 +176,9 @@ export class GrantRepository {
 
   /** Access holders: staff with at least one unrevoked grant, by name, with those grants by area. */
   accessHolders(person: (id: string) => Person | undefined): { person: Person; grants: Grant[] }[] {
-    const rows = this.db.prepare(`${GRANT_SELECT} WHERE g.revoked_at IS NULL AND p.kind = 'staff' ORDER BY p.name, p.id, g.area_id, g.id`).all() as Row<Grant>[];
+    const rows = this.db
+      .prepare(`${GRANT_SELECT} WHERE g.revoked_at IS NULL AND p.kind = 'staff' ORDER BY p.name, p.id, g.area_id, g.id`)
+      .all() as Row<Grant>[];
     const byPerson = new Map<string, Grant[]>();
     for (const r of rows) {
       const list = byPerson.get(r.personId) ?? [];

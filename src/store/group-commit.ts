@@ -65,7 +65,7 @@ export class GroupCommit {
     this.normal = db.prepare('PRAGMA synchronous = NORMAL');
     this.full = db.prepare('PRAGMA synchronous = FULL');
     // Writes by this connection (the API, door events) and commits by any other (the CLI).
-    this.changes = db.prepare('SELECT total_changes() || \'.\' || data_version FROM pragma_data_version').pluck();
+    this.changes = db.prepare("SELECT total_changes() || '.' || data_version FROM pragma_data_version").pluck();
     this.inSavepoint = db.transaction((job: Job, changed: boolean) => job.write(changed));
     this.inTransaction = db.transaction((jobs: Job[], outcomes: Outcome[], seen: string) => {
       for (const job of jobs) {

@@ -63,7 +63,12 @@ export function openStore(dataDir: string): Store {
 
 /** The store over a connection already open (tools that prepare a database before the daemon runs). */
 export function storeOn(db: Db): Store {
-  const records = { credentials: new CredentialRepository(db), grants: new GrantRepository(db), trainings: new TrainingRepository(db), pledges: new PledgeRepository(db) };
+  const records = {
+    credentials: new CredentialRepository(db),
+    grants: new GrantRepository(db),
+    trainings: new TrainingRepository(db),
+    pledges: new PledgeRepository(db),
+  };
   return {
     people: new PeopleStore(db, records),
     ...records,

@@ -57,9 +57,15 @@ export class PeopleStore {
   private readonly q;
   private readonly records: PersonRecords;
 
-  constructor(private readonly db: Db, records?: PersonRecords) {
+  constructor(
+    private readonly db: Db,
+    records?: PersonRecords,
+  ) {
     this.records = records ?? {
-      credentials: new CredentialRepository(db), grants: new GrantRepository(db), trainings: new TrainingRepository(db), pledges: new PledgeRepository(db),
+      credentials: new CredentialRepository(db),
+      grants: new GrantRepository(db),
+      trainings: new TrainingRepository(db),
+      pledges: new PledgeRepository(db),
     };
     this.q = {
       personById: db.prepare(`SELECT ${PERSON_COLUMNS} FROM people WHERE id = ?`),
@@ -82,9 +88,18 @@ export class PeopleStore {
   list(f: PersonFilter): { items: Person[]; total: number } {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: f.limit, offset: f.offset };
-    if (f.status) { where.push('status = @status'); params.status = f.status; }
-    if (f.kind) { where.push('kind = @kind'); params.kind = f.kind; }
-    if (f.q) { where.push('(instr(lower(name), lower(@q)) > 0 OR instr(lower(affiliation), lower(@q)) > 0)'); params.q = f.q; }
+    if (f.status) {
+      where.push('status = @status');
+      params.status = f.status;
+    }
+    if (f.kind) {
+      where.push('kind = @kind');
+      params.kind = f.kind;
+    }
+    if (f.q) {
+      where.push('(instr(lower(name), lower(@q)) > 0 OR instr(lower(affiliation), lower(@q)) > 0)');
+      params.q = f.q;
+    }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const total = (this.db.prepare(`SELECT count(*) AS n FROM people ${clause}`).get(params) as { n: number }).n;
     const rows = this.db.prepare(`SELECT ${PERSON_COLUMNS} FROM people ${clause} ORDER BY name, id LIMIT @limit OFFSET @offset`).all(params) as PersonRow[];
@@ -102,12 +117,28 @@ export class PeopleStore {
 
   addPerson(p: { id?: string; kind?: PersonKind; number?: number | null; name: string; affiliation?: string; title?: string; roles?: string[] }): Person {
     const person: Person = {
-      id: p.id ?? randomUUID(), kind: p.kind ?? 'staff', number: p.number ?? null, name: p.name,
-      affiliation: p.affiliation ?? '', title: p.title ?? '', roles: p.roles ?? [], status: 'active',
+      id: p.id ?? randomUUID(),
+      kind: p.kind ?? 'staff',
+      number: p.number ?? null,
+      name: p.name,
+      affiliation: p.affiliation ?? '',
+      title: p.title ?? '',
+      roles: p.roles ?? [],
+      status: 'active',
     };
     this.db
       .prepare('INSERT INTO people (id, kind, number, name, affiliation, title, roles, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(person.id, person.kind, person.number, person.name, person.affiliation, person.title, JSON.stringify(person.roles), person.status, new Date().toISOString());
+      .run(
+        person.id,
+        person.kind,
+        person.number,
+        person.name,
+        person.affiliation,
+        person.title,
+        JSON.stringify(person.roles),
+        person.status,
+        new Date().toISOString(),
+      );
     return person;
   }
 
@@ -116,9 +147,15 @@ export class PeopleStore {
     const sets: string[] = [];
     const params: Record<string, unknown> = { id };
     for (const key of ['name', 'affiliation', 'title', 'status', 'number'] as const) {
-      if (fields[key] !== undefined) { sets.push(`${key} = @${key}`); params[key] = fields[key]; }
+      if (fields[key] !== undefined) {
+        sets.push(`${key} = @${key}`);
+        params[key] = fields[key];
+      }
     }
-    if (fields.roles !== undefined) { sets.push('roles = @roles'); params.roles = JSON.stringify(fields.roles); }
+    if (fields.roles !== undefined) {
+      sets.push('roles = @roles');
+      params.roles = JSON.stringify(fields.roles);
+    }
     if (sets.length) this.db.prepare(`UPDATE people SET ${sets.join(', ')} WHERE id = @id`).run(params);
   }
 
@@ -131,7 +168,8 @@ export class PeopleStore {
     const prev = this.q.lockout.get(personId) as { failures: number } | undefined;
     const failures = (prev?.failures ?? 0) + 1;
     const lockedUntil = failures >= attempts ? new Date(now.getTime() + lockoutMs).toISOString() : null;
-    this.db.prepare(`INSERT INTO pin_failures (person_id, failures, locked_until) VALUES (?, ?, ?)
+    this.db
+      .prepare(`INSERT INTO pin_failures (person_id, failures, locked_until) VALUES (?, ?, ?)
       ON CONFLICT(person_id) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until`)
       .run(personId, lockedUntil ? 0 : failures, lockedUntil);
     return { failures, lockedUntil };

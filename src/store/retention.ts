@@ -52,10 +52,15 @@ export function pruneLog(db: Db, log: ChainLog, opts: { before: string; key: Key
     const cut = Math.min(firstKept === undefined ? head : firstKept, head) - 1;
     const oldest = db.prepare(`SELECT seq FROM ${table} ORDER BY seq LIMIT 1`).pluck(true).get() as number;
     if (cut < oldest) return 0;
-    const anchor = db.prepare(`SELECT seq, prev_hash AS prevHash FROM ${table} WHERE seq > ? ORDER BY seq LIMIT 1`).get(cut) as { seq: number; prevHash: string };
+    const anchor = db.prepare(`SELECT seq, prev_hash AS prevHash FROM ${table} WHERE seq > ? ORDER BY seq LIMIT 1`).get(cut) as {
+      seq: number;
+      prevHash: string;
+    };
     const lastRemoved = db.prepare(`SELECT seq, hash FROM ${table} WHERE seq <= ? ORDER BY seq DESC LIMIT 1`).get(cut) as { seq: number; hash: string };
     if (anchor.seq !== lastRemoved.seq + 1 || anchor.prevHash !== lastRemoved.hash) {
-      throw new Error(`refusing to prune: record ${anchor.seq} does not follow and link to record ${lastRemoved.seq}; run \`tobira log verify${log === ENTRY_CHAIN ? '' : ' --audit'}\``);
+      throw new Error(
+        `refusing to prune: record ${anchor.seq} does not follow and link to record ${lastRemoved.seq}; run \`tobira log verify${log === ENTRY_CHAIN ? '' : ' --audit'}\``,
+      );
     }
     db.prepare(`INSERT INTO ${log.pruneTable} (token) VALUES (1)`).run();
     const removed = db.prepare(`DELETE FROM ${table} WHERE seq <= ?`).run(cut).changes;

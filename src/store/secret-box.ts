@@ -114,7 +114,9 @@ export function secretBoxFor(dataDir: string, sealedInUse: boolean): SecretBox {
 export function openSecretBox(db: Db): SecretBox {
   const dir = dataDirOf(db);
   if (!dir) return SecretBox.ephemeral();
-  const sealedInUse = db.prepare(`SELECT EXISTS (SELECT 1 FROM accounts WHERE totp_secret LIKE 'sealed:%' OR totp_pending_secret LIKE 'sealed:%')
-    OR EXISTS (SELECT 1 FROM credentials WHERE kind = 'otp' AND value LIKE 'sealed:%') AS n`).get() as { n: number };
+  const sealedInUse = db
+    .prepare(`SELECT EXISTS (SELECT 1 FROM accounts WHERE totp_secret LIKE 'sealed:%' OR totp_pending_secret LIKE 'sealed:%')
+    OR EXISTS (SELECT 1 FROM credentials WHERE kind = 'otp' AND value LIKE 'sealed:%') AS n`)
+    .get() as { n: number };
   return secretBoxFor(dir, sealedInUse.n === 1);
 }

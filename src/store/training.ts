@@ -22,7 +22,8 @@ export interface PledgeRecord {
   recordedAt: string;
 }
 
-const TRAINING_SELECT = 'SELECT id, person_id AS personId, completed_at AS completedAt, course, recorded_by AS recordedBy, recorded_at AS recordedAt FROM trainings';
+const TRAINING_SELECT =
+  'SELECT id, person_id AS personId, completed_at AS completedAt, course, recorded_by AS recordedBy, recorded_at AS recordedAt FROM trainings';
 const PLEDGE_SELECT = `SELECT id, person_id AS personId, signed_at AS signedAt, document, withdrawn_at AS withdrawnAt, recorded_by AS recordedBy,
   recorded_at AS recordedAt FROM pledges`;
 
@@ -42,7 +43,8 @@ export class TrainingRepository {
   }
 
   add(personId: string, completedAt: string, course = '', recordedBy = ''): TrainingRecord {
-    const info = this.db.prepare('INSERT INTO trainings (person_id, completed_at, course, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?)')
+    const info = this.db
+      .prepare('INSERT INTO trainings (person_id, completed_at, course, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?)')
       .run(personId, completedAt, course, recordedBy, new Date().toISOString());
     return this.get(Number(info.lastInsertRowid))!;
   }
@@ -54,7 +56,9 @@ export class TrainingRepository {
   /** Newest first. */
   listOf(personId: string, f: Paging): { items: TrainingRecord[]; total: number } {
     const total = this.db.prepare('SELECT count(*) FROM trainings WHERE person_id = ?').pluck().get(personId) as number;
-    const items = this.db.prepare(`${TRAINING_SELECT} WHERE person_id = ? ORDER BY completed_at DESC, id DESC LIMIT ? OFFSET ?`).all(personId, f.limit, f.offset) as TrainingRecord[];
+    const items = this.db
+      .prepare(`${TRAINING_SELECT} WHERE person_id = ? ORDER BY completed_at DESC, id DESC LIMIT ? OFFSET ?`)
+      .all(personId, f.limit, f.offset) as TrainingRecord[];
     return { items, total };
   }
 }
@@ -75,7 +79,8 @@ export class PledgeRepository {
   }
 
   add(personId: string, signedAt: string, document = '', recordedBy = ''): PledgeRecord {
-    const info = this.db.prepare('INSERT INTO pledges (person_id, signed_at, document, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?)')
+    const info = this.db
+      .prepare('INSERT INTO pledges (person_id, signed_at, document, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?)')
       .run(personId, signedAt, document, recordedBy, new Date().toISOString());
     return this.get(Number(info.lastInsertRowid))!;
   }
@@ -87,7 +92,9 @@ export class PledgeRepository {
   /** Newest first. */
   listOf(personId: string, f: Paging): { items: PledgeRecord[]; total: number } {
     const total = this.db.prepare('SELECT count(*) FROM pledges WHERE person_id = ?').pluck().get(personId) as number;
-    const items = this.db.prepare(`${PLEDGE_SELECT} WHERE person_id = ? ORDER BY signed_at DESC, id DESC LIMIT ? OFFSET ?`).all(personId, f.limit, f.offset) as PledgeRecord[];
+    const items = this.db
+      .prepare(`${PLEDGE_SELECT} WHERE person_id = ? ORDER BY signed_at DESC, id DESC LIMIT ? OFFSET ?`)
+      .all(personId, f.limit, f.offset) as PledgeRecord[];
     return { items, total };
   }
 }

@@ -21,7 +21,14 @@ import type { Db } from './db.js';
 import { CheckpointStore, type StoredCheckpoint } from './checkpoints.js';
 import { AUDIT_CHAIN, CHAIN_LOGS, ENTRY_CHAIN, type ChainLog } from './hash-chain.js';
 import {
-  checkSignatures, planVerify, settleVerify, verifyChunk, type ChunkTask, type VerifyBreak, type VerifyPlan, type VerifyResult,
+  checkSignatures,
+  planVerify,
+  settleVerify,
+  verifyChunk,
+  type ChunkTask,
+  type VerifyBreak,
+  type VerifyPlan,
+  type VerifyResult,
 } from './hash-chain-verify.js';
 
 export interface VerifyFileOptions {
@@ -115,7 +122,11 @@ class WorkerRunner implements Runner {
   private closing = false;
   private failure?: Error;
 
-  constructor(private readonly script: URL, private readonly file: string, readonly size: number) {}
+  constructor(
+    private readonly script: URL,
+    private readonly file: string,
+    readonly size: number,
+  ) {}
 
   run(task: VerifyTask): Promise<unknown> {
     if (this.failure) return Promise.reject(this.failure);
@@ -256,16 +267,18 @@ export async function verifyLogFile(file: string, log: ChainLog, publicKey?: Key
 
 /** The orchestration on a given runner (which the caller closes). */
 export async function verifyWith(
-  runner: Runner, publicKey: KeyObject | undefined, opts: Omit<VerifyFileOptions, 'workers'> & { log?: ChainLog } = {},
+  runner: Runner,
+  publicKey: KeyObject | undefined,
+  opts: Omit<VerifyFileOptions, 'workers'> & { log?: ChainLog } = {},
 ): Promise<VerifyResult> {
   const log = (opts.log ?? ENTRY_CHAIN).name;
   // The key crosses to the workers as PEM (a private key, as the CLI may hold, checks as its public half).
-  const pem = publicKey ? ((publicKey.type === 'private' ? createPublicKey(publicKey) : publicKey).export({ type: 'spki', format: 'pem' }) as string) : undefined;
+  const pem = publicKey
+    ? ((publicKey.type === 'private' ? createPublicKey(publicKey) : publicKey).export({ type: 'spki', format: 'pem' }) as string)
+    : undefined;
   const abort = opts.signal;
   abort?.throwIfAborted();
-  const aborted = abort
-    ? new Promise<never>((_, reject) => abort.addEventListener('abort', () => reject(abort.reason), { once: true }))
-    : undefined;
+  const aborted = abort ? new Promise<never>((_, reject) => abort.addEventListener('abort', () => reject(abort.reason), { once: true })) : undefined;
   aborted?.catch(() => undefined);
   const once = () => (aborted ? Promise.race([verifyOnce(runner, log, pem, opts), aborted]) : verifyOnce(runner, log, pem, opts));
   let { result, plan } = await once();
@@ -277,7 +290,12 @@ export async function verifyWith(
   return result;
 }
 
-async function verifyOnce(runner: Runner, log: ChainLog['name'], pem: string | undefined, opts: VerifyFileOptions): Promise<{ result: VerifyResult; plan?: VerifyPlan }> {
+async function verifyOnce(
+  runner: Runner,
+  log: ChainLog['name'],
+  pem: string | undefined,
+  opts: VerifyFileOptions,
+): Promise<{ result: VerifyResult; plan?: VerifyPlan }> {
   // With the key, the plan also checks that no signed checkpoint is missing.
   const { ids, planned } = (await runner.run({ kind: 'plan', log, schedule: pem !== undefined })) as PlanOutcome;
   const checkpoints = ids.length;
@@ -335,18 +353,21 @@ async function verifyOnce(runner: Runner, log: ChainLog['name'], pem: string | u
         const i = next++;
         if (i > firstBroken) continue;
         running++;
-        runner.run(tasks[i]!).then((value) => {
-          running--;
-          const b = value as VerifyBreak | null;
-          outcome[i] = b;
-          if (b && i < firstBroken) firstBroken = i;
-          pump();
-        }, (err: Error) => {
-          if (!settled) {
-            settled = true;
-            reject(err);
-          }
-        });
+        runner.run(tasks[i]!).then(
+          (value) => {
+            running--;
+            const b = value as VerifyBreak | null;
+            outcome[i] = b;
+            if (b && i < firstBroken) firstBroken = i;
+            pump();
+          },
+          (err: Error) => {
+            if (!settled) {
+              settled = true;
+              reject(err);
+            }
+          },
+        );
       }
     };
     pump();

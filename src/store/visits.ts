@@ -133,29 +133,43 @@ export class VisitStore {
     const where: string[] = [];
     const params: Record<string, unknown> = { now };
     if (filter.status) where.push(STATUS_SQL[filter.status]);
-    if (filter.hostId) { where.push('v.host_id = @hostId'); params.hostId = filter.hostId; }
-    if (filter.visitorId) { where.push('v.visitor_id = @visitorId'); params.visitorId = filter.visitorId; }
+    if (filter.hostId) {
+      where.push('v.host_id = @hostId');
+      params.hostId = filter.hostId;
+    }
+    if (filter.visitorId) {
+      where.push('v.visitor_id = @visitorId');
+      params.visitorId = filter.visitorId;
+    }
     if (filter.overlaps) {
       where.push('v.valid_from < @overlapTo AND v.valid_until > @overlapFrom');
       params.overlapFrom = filter.overlaps.from;
       params.overlapTo = filter.overlaps.to;
     }
-    if (filter.areaId) { where.push('EXISTS (SELECT 1 FROM json_each(v.areas) WHERE value = @areaId)'); params.areaId = filter.areaId; }
+    if (filter.areaId) {
+      where.push('EXISTS (SELECT 1 FROM json_each(v.areas) WHERE value = @areaId)');
+      params.areaId = filter.areaId;
+    }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const total = (this.db.prepare(`SELECT count(*) FROM visits v ${clause}`).pluck(true).get(params) as number);
-    const rows = this.db.prepare(`${VISIT_SELECT} ${clause} ORDER BY v.valid_from DESC, v.id DESC LIMIT @limit OFFSET @offset`)
+    const total = this.db.prepare(`SELECT count(*) FROM visits v ${clause}`).pluck(true).get(params) as number;
+    const rows = this.db
+      .prepare(`${VISIT_SELECT} ${clause} ORDER BY v.valid_from DESC, v.id DESC LIMIT @limit OFFSET @offset`)
       .all({ ...params, limit: page.limit, offset: page.offset }) as RecordRow[];
     return { items: rows.map(toRecord), total };
   }
 
   /** Every card of a visitor, newest first, whatever its status. */
   cardsOf(personId: string): Pick<Credential, 'id' | 'value' | 'status'>[] {
-    return this.db.prepare("SELECT id, value, status FROM credentials WHERE person_id = ? AND kind = 'card' ORDER BY id DESC").all(personId) as Pick<Credential, 'id' | 'value' | 'status'>[];
+    return this.db.prepare("SELECT id, value, status FROM credentials WHERE person_id = ? AND kind = 'card' ORDER BY id DESC").all(personId) as Pick<
+      Credential,
+      'id' | 'value' | 'status'
+    >[];
   }
 
   /** Sets the status of every card of a visitor that is in one of `from`; returns how many changed. */
   setCardsStatus(personId: string, from: Credential['status'][], to: Credential['status']): number {
     const placeholders = from.map(() => '?').join(', ');
-    return this.db.prepare(`UPDATE credentials SET status = ? WHERE person_id = ? AND kind = 'card' AND status IN (${placeholders})`).run(to, personId, ...from).changes;
+    return this.db.prepare(`UPDATE credentials SET status = ? WHERE person_id = ? AND kind = 'card' AND status IN (${placeholders})`).run(to, personId, ...from)
+      .changes;
   }
 }

@@ -4,7 +4,12 @@ declare module 'node-forge' {
     namespace pki {
       interface PublicKey {}
       interface PrivateKey {}
-      interface CertificateField { name?: string; shortName?: string; value?: unknown; type?: string }
+      interface CertificateField {
+        name?: string;
+        shortName?: string;
+        value?: unknown;
+        type?: string;
+      }
       interface Certificate {
         publicKey: PublicKey;
         serialNumber: string;

@@ -51,7 +51,12 @@ describe('sign-in, sessions and accounts', () => {
 
   it('requires TOTP for every role and refuses a replayed code', async () => {
     const manager = api.accounts.manager;
-    const login = (totp?: string) => api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: manager.username, password: manager.password, ...(totp ? { totp } : {}) } });
+    const login = (totp?: string) =>
+      api.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { username: manager.username, password: manager.password, ...(totp ? { totp } : {}) },
+      });
     expect((await login()).statusCode).toBe(401);
     // The code the harness signed in with has been used: replaying it is refused.
     const used = await api.code(manager.totpSecret!);
@@ -62,7 +67,13 @@ describe('sign-in, sessions and accounts', () => {
     // A guard opens doors and checks visitors in; an auditor approves: both need a code too.
     for (const role of ['guard', 'auditor'] as const) {
       const acct = api.accounts[role];
-      const as = (totp?: string) => api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: acct.username, password: acct.password, ...(totp ? { totp } : {}) }, remoteAddress: '10.0.1.1' });
+      const as = (totp?: string) =>
+        api.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/login',
+          payload: { username: acct.username, password: acct.password, ...(totp ? { totp } : {}) },
+          remoteAddress: '10.0.1.1',
+        });
       const noCode = await as();
       expect(noCode.statusCode).toBe(401);
       expect(noCode.json().detail ?? noCode.json().error).toBe('wrong username, password or code');
@@ -75,7 +86,13 @@ describe('sign-in, sessions and accounts', () => {
   it('an admin may exempt an auditor who only reads (audited); that auditor cannot approve, and a role change ends it', async () => {
     const acct = await api.signIn('reader.only', 'auditor');
     const id = (await api.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${acct.token}` } })).json().id as string;
-    const login = (totp?: string) => api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: acct.username, password: acct.password, ...(totp ? { totp } : {}) }, remoteAddress: '10.0.2.1' });
+    const login = (totp?: string) =>
+      api.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { username: acct.username, password: acct.password, ...(totp ? { totp } : {}) },
+        remoteAddress: '10.0.2.1',
+      });
     expect((await login()).statusCode).toBe(401);
 
     // Only an auditor, and only by an admin.
@@ -87,7 +104,9 @@ describe('sign-in, sessions and accounts', () => {
     expect(exempt.statusCode).toBe(200);
     expect(exempt.json()).toMatchObject({ role: 'auditor', totpExempt: true });
     const records = (await api.call('auditor', 'GET', '/api/v1/audit?action=account.totp-exempt')).json().items;
-    expect(records).toEqual([expect.objectContaining({ actor: 'test-admin', target: `account:${id}`, outcome: 'ok', detail: { role: 'auditor', totpExempt: true } })]);
+    expect(records).toEqual([
+      expect.objectContaining({ actor: 'test-admin', target: `account:${id}`, outcome: 'ok', detail: { role: 'auditor', totpExempt: true } }),
+    ]);
 
     const signedIn = await login();
     expect(signedIn.statusCode).toBe(200);
@@ -124,7 +143,13 @@ describe('sign-in, sessions and accounts', () => {
     const secret = new URL(reset.json().totpUri).searchParams.get('secret')!;
     expect(secret).not.toBe(acct.totpSecret);
     expect((await api.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${acct.token}` } })).statusCode).toBe(401);
-    const login = (s: string) => api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'lost.phone', password: acct.password, totp: s }, remoteAddress: '10.0.3.1' });
+    const login = (s: string) =>
+      api.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { username: 'lost.phone', password: acct.password, totp: s },
+        remoteAddress: '10.0.3.1',
+      });
     expect((await login(await api.code(acct.totpSecret!, 1))).statusCode).toBe(401);
     expect((await login(await api.code(secret, 1))).statusCode).toBe(200);
   });
@@ -136,11 +161,16 @@ describe('sign-in, sessions and accounts', () => {
     expect(totpUri).toMatch(/^otpauth:\/\/totp\/tobira:kenji\.tanaka\?secret=[A-Z2-7]+/);
     expect(account).toMatchObject({ role: 'manager', mustChangePassword: true, totpEnrolled: true });
     const secret = new URL(totpUri).searchParams.get('secret')!;
-    const login = await api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'kenji.tanaka', password: oneTimePassword, totp: await api.code(secret) } });
+    const login = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { username: 'kenji.tanaka', password: oneTimePassword, totp: await api.code(secret) },
+    });
     expect(login.statusCode).toBe(200);
     expect(login.json().mustChangePassword).toBe(true);
     const token = login.json().token;
-    const as = (method: 'GET' | 'POST', url: string, payload?: object) => api.app.inject({ method, url, payload, headers: { authorization: `Bearer ${token}` } });
+    const as = (method: 'GET' | 'POST', url: string, payload?: object) =>
+      api.app.inject({ method, url, payload, headers: { authorization: `Bearer ${token}` } });
     expect((await as('GET', '/api/v1/people')).statusCode).toBe(403);
     const weak = await as('POST', '/api/v1/auth/password', { currentPassword: oneTimePassword, newPassword: 'kenji.tanaka2026' });
     expect(weak.statusCode).toBe(400);
@@ -154,7 +184,8 @@ describe('sign-in, sessions and accounts', () => {
   it('the last five passwords cannot be reused', async () => {
     const acct = await api.signIn('reuse.test', 'guard');
     const headers = { authorization: `Bearer ${acct.token}` };
-    const change = (from: string, to: string) => api.app.inject({ method: 'POST', url: '/api/v1/auth/password', headers, payload: { currentPassword: from, newPassword: to } });
+    const change = (from: string, to: string) =>
+      api.app.inject({ method: 'POST', url: '/api/v1/auth/password', headers, payload: { currentPassword: from, newPassword: to } });
     const sequence = [TEST_PASSWORD, 'amber-field-1-otter', 'amber-field-2-otter', 'amber-field-3-otter', 'amber-field-4-otter', 'amber-field-5-otter'];
     for (let i = 1; i < sequence.length; i++) expect((await change(sequence[i - 1]!, sequence[i]!)).statusCode).toBe(204);
     expect((await change(sequence[5]!, sequence[1]!)).statusCode).toBe(400);
@@ -172,7 +203,8 @@ describe('sign-in, sessions and accounts', () => {
     expect(unknown.statusCode).toBe(401);
     // Byte for byte: nothing in the answer tells a real, locked account from one that does not exist.
     expect(locked.body).toBe(unknown.body);
-    const headersOf = (r: typeof locked) => Object.fromEntries(Object.entries(r.headers).filter(([k]) => !['date', 'x-ratelimit-remaining', 'x-ratelimit-reset'].includes(k)));
+    const headersOf = (r: typeof locked) =>
+      Object.fromEntries(Object.entries(r.headers).filter(([k]) => !['date', 'x-ratelimit-remaining', 'x-ratelimit-reset'].includes(k)));
     expect(headersOf(locked)).toEqual(headersOf(unknown));
     const audit = (await api.call('auditor', 'GET', '/api/v1/audit?actor=lock.test&limit=20')).json().items as { action: string; outcome: string }[];
     expect(audit.filter((r) => r.action === 'auth.login' && r.outcome === 'failed')).toHaveLength(5);
@@ -195,7 +227,7 @@ describe('sign-in, sessions and accounts', () => {
     expect(audit).toEqual([expect.objectContaining({ action: 'auth.login', outcome: 'rate-limited', address: '10.9.9.9' })]);
   });
 
-  it('a flood from more than 10,000 addresses does not reset a limited address\'s window', async () => {
+  it("a flood from more than 10,000 addresses does not reset a limited address's window", async () => {
     const limited = '10.8.8.8';
     const login = (address: string, payload: object = { username: 'flood.target', password: 'wrong-password-xyz' }) =>
       api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload, remoteAddress: address });
@@ -219,7 +251,10 @@ describe('sign-in, sessions and accounts', () => {
     expect((await api.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers })).statusCode).toBe(204);
     expect((await api.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers })).statusCode).toBe(401);
     const idle = await api.signIn('idle.test', 'auditor');
-    api.db().prepare("UPDATE sessions SET last_seen_at = '2020-01-01T00:00:00.000Z' WHERE account_id = (SELECT id FROM accounts WHERE username = 'idle.test')").run();
+    api
+      .db()
+      .prepare("UPDATE sessions SET last_seen_at = '2020-01-01T00:00:00.000Z' WHERE account_id = (SELECT id FROM accounts WHERE username = 'idle.test')")
+      .run();
     expect((await api.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${idle.token}` } })).statusCode).toBe(401);
   });
 
@@ -234,7 +269,12 @@ describe('sign-in, sessions and accounts', () => {
   it('a password lockout does not end a refresh token; a lockout that ran out starts the count over', async () => {
     const acct = await api.signIn('console.guard', 'guard');
     const attempt = (password: string, totp?: string) =>
-      api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: acct.username, password, ...(totp ? { totp } : {}) }, remoteAddress: '10.0.4.1' });
+      api.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { username: acct.username, password, ...(totp ? { totp } : {}) },
+        remoteAddress: '10.0.4.1',
+      });
     const signedIn = await attempt(acct.password, await api.code(acct.totpSecret!, 1));
     expect(signedIn.statusCode).toBe(200);
     // Anyone on the LAN can lock the guard out with wrong passwords...
@@ -244,7 +284,9 @@ describe('sign-in, sessions and accounts', () => {
     // ...but the console's refresh token is its own credential: it still renews, and the one after it too.
     const renewed = await api.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: signedIn.json().refreshToken } });
     expect(renewed.statusCode, renewed.body).toBe(200);
-    expect((await api.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: renewed.json().refreshToken } })).statusCode).toBe(200);
+    expect((await api.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: renewed.json().refreshToken } })).statusCode).toBe(
+      200,
+    );
 
     // The lockout runs out: one wrong attempt after it is the first of a new count, not another lockout.
     api.db().prepare("UPDATE accounts SET locked_until = '2020-01-01T00:00:00.000Z' WHERE username = ?").run(acct.username);
@@ -256,7 +298,12 @@ describe('sign-in, sessions and accounts', () => {
     const acct = await api.signIn('console.auditor', 'auditor');
     const id = api.auth.accounts.byUsername(acct.username)!.id;
     const login = async (totp?: string) => {
-      const res = await api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: acct.username, password: acct.password, ...(totp ? { totp } : {}) }, remoteAddress: '10.0.5.1' });
+      const res = await api.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { username: acct.username, password: acct.password, ...(totp ? { totp } : {}) },
+        remoteAddress: '10.0.5.1',
+      });
       expect(res.statusCode, res.body).toBe(200);
       return res.json().refreshToken as string;
     };
@@ -302,7 +349,7 @@ describe('sign-in, sessions and accounts', () => {
     expect(audit.filter((r) => r.action === 'auth.lockout')).toHaveLength(1);
   });
 
-  it('role changes are audited and end the account\'s sessions', async () => {
+  it("role changes are audited and end the account's sessions", async () => {
     const acct = await api.signIn('role.test', 'guard');
     const me = await api.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${acct.token}` } });
     const res = await api.call('admin', 'PATCH', `/api/v1/accounts/${me.json().id}`, { role: 'auditor' });
@@ -324,7 +371,13 @@ describe('the per-address limit on changes', () => {
     const statuses: number[] = [];
     let last;
     for (let i = 0; i < 12; i++) {
-      last = await api.app.inject({ method: 'POST', url: '/api/v1/people', payload: { name: `Flood ${i}`, affiliation: 'R&D', title: 'Researcher' }, headers: { authorization: `Bearer ${api.accounts.manager.token}` }, remoteAddress: '10.7.7.7' });
+      last = await api.app.inject({
+        method: 'POST',
+        url: '/api/v1/people',
+        payload: { name: `Flood ${i}`, affiliation: 'R&D', title: 'Researcher' },
+        headers: { authorization: `Bearer ${api.accounts.manager.token}` },
+        remoteAddress: '10.7.7.7',
+      });
       statuses.push(last.statusCode);
     }
     expect(statuses.slice(0, 10).every((s) => s === 201)).toBe(true);
@@ -332,7 +385,17 @@ describe('the per-address limit on changes', () => {
     expect(Number(last!.headers['retry-after'])).toBeGreaterThan(0);
     // Unauthenticated changes count too, and other addresses are not affected.
     expect((await api.app.inject({ method: 'DELETE', url: '/api/v1/people/x', remoteAddress: '10.7.7.7' })).statusCode).toBe(429);
-    expect((await api.app.inject({ method: 'POST', url: '/api/v1/people', payload: { name: 'Other', affiliation: 'R&D', title: 'Researcher' }, headers: { authorization: `Bearer ${api.accounts.manager.token}` }, remoteAddress: '10.7.7.8' })).statusCode).toBe(201);
+    expect(
+      (
+        await api.app.inject({
+          method: 'POST',
+          url: '/api/v1/people',
+          payload: { name: 'Other', affiliation: 'R&D', title: 'Researcher' },
+          headers: { authorization: `Bearer ${api.accounts.manager.token}` },
+          remoteAddress: '10.7.7.8',
+        })
+      ).statusCode,
+    ).toBe(201);
   });
 });
 
@@ -379,7 +442,11 @@ describe('TOTP seeds at rest', () => {
     try {
       const { generate } = await import('otplib');
       const code = await generate({ secret: manager.totpSecret!, epoch: Math.floor(Date.now() / 1000) + 30 });
-      const res = await again.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: manager.username, password: manager.password, totp: code } });
+      const res = await again.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { username: manager.username, password: manager.password, totp: code },
+      });
       expect(res.statusCode).toBe(200);
     } finally {
       await again.app.close();
@@ -408,9 +475,15 @@ describe('TOTP seeds at rest', () => {
       // A door OTP seed in clear too, sealed when the people are opened.
       const doorSeed = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
       const person = api.controller.ctx.store.people.addPerson({ name: 'Clear Seed' });
-      db.prepare("INSERT INTO credentials (person_id, kind, value, use, status, created_at) VALUES (?, 'otp', ?, 'normal', 'active', ?)").run(person.id, doorSeed, new Date().toISOString());
+      db.prepare("INSERT INTO credentials (person_id, kind, value, use, status, created_at) VALUES (?, 'otp', ?, 'normal', 'active', ?)").run(
+        person.id,
+        doorSeed,
+        new Date().toISOString(),
+      );
       new PeopleStore(db);
-      expect((db.prepare("SELECT value FROM credentials WHERE person_id = ? AND kind = 'otp'").get(person.id) as { value: string }).value).toMatch(/^sealed:v1:/);
+      expect((db.prepare("SELECT value FROM credentials WHERE person_id = ? AND kind = 'otp'").get(person.id) as { value: string }).value).toMatch(
+        /^sealed:v1:/,
+      );
       // Nothing of either clear seed is left on disk: not in freed page space, not in the WAL.
       for (const file of ['tobira.db', 'tobira.db-wal']) {
         const path = join(api.dataDir, file);

@@ -43,11 +43,19 @@ describe('over a real socket, against the daemon process', () => {
   afterAll(async () => daemon?.stop());
 
   it('the first admin from `tobira admin create` signs in with the one-time password and TOTP, and must change the password', async () => {
-    const out = execFileSync(process.execPath, [CLI, 'admin', 'create', 'root-admin', '--name', 'Root Admin', '--data', daemon.dataDir, '--site', daemon.siteFile], { encoding: 'utf8' });
+    const out = execFileSync(
+      process.execPath,
+      [CLI, 'admin', 'create', 'root-admin', '--name', 'Root Admin', '--data', daemon.dataDir, '--site', daemon.siteFile],
+      { encoding: 'utf8' },
+    );
     const password = /one-time password: (\S+)/.exec(out)![1]!;
     const secret = new URL(/(otpauth:\/\/\S+)/.exec(out)![1]!).searchParams.get('secret')!;
     const post = (url: string, body: unknown, token?: string) =>
-      fetch(`${daemon.apiUrl}${url}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+      fetch(`${daemon.apiUrl}${url}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      });
     const noCode = await post('/api/v1/auth/login', { username: 'root-admin', password });
     expect(noCode.status).toBe(401);
     const login = await post('/api/v1/auth/login', { username: 'root-admin', password, totp: await generate({ secret }) });
@@ -61,7 +69,9 @@ describe('over a real socket, against the daemon process', () => {
     expect(accounts.status).toBe(200);
     expect(((await accounts.json()) as { items: { username: string }[] }).items.map((a) => a.username)).toEqual(['root-admin']);
     // A second `admin create` is refused: accounts come through the API now.
-    expect(() => execFileSync(process.execPath, [CLI, 'admin', 'create', 'another', '--data', daemon.dataDir, '--site', daemon.siteFile], { stdio: 'pipe' })).toThrow();
+    expect(() =>
+      execFileSync(process.execPath, [CLI, 'admin', 'create', 'another', '--data', daemon.dataDir, '--site', daemon.siteFile], { stdio: 'pipe' }),
+    ).toThrow();
     const verify = execFileSync(process.execPath, [CLI, 'log', 'verify', '--audit', '--data', daemon.dataDir], { encoding: 'utf8' });
     expect(verify).toMatch(/audit log OK/);
   });
@@ -78,8 +88,29 @@ describe('over a real socket, against the daemon process', () => {
 describe('HTTPS', () => {
   it('serves the API over TLS when a certificate and key are given', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tobira-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'pipe' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'pipe' },
+    );
     const daemon = await startDaemon({ broker: { kind: 'embedded' }, extraArgs: ['--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')] });
     try {
       expect(daemon.apiUrl).toMatch(/^https:/);

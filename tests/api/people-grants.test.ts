@@ -15,15 +15,22 @@ function doorDecision(api: TestApi, personId: string, areaId: string): 'granted'
   const { store, site } = api.controller.ctx;
   const person = store.people.person(personId)!;
   const d = decidePass({
-    now: new Date(), direction: 'in', credential: { status: 'active' },
+    now: new Date(),
+    direction: 'in',
+    credential: { status: 'active' },
     person: { kind: person.kind, status: person.status, roles: person.roles, ...store.people.standing(person.id) },
     area: { id: areaId, mode: 'normal', allowedRoles: [], open: true, antiPassback: 'off' },
-    grants: store.people.grants(personId, areaId), visits: [], inside: null, settings: site.policy,
+    grants: store.people.grants(personId, areaId),
+    visits: [],
+    inside: null,
+    settings: site.policy,
   });
   return d.ok ? 'granted' : d.reason;
 }
 
-async function auditActions(api: TestApi): Promise<{ action: string; target: string | null; outcome: string; actor: string | null; detail: Record<string, unknown> | null }[]> {
+async function auditActions(
+  api: TestApi,
+): Promise<{ action: string; target: string | null; outcome: string; actor: string | null; detail: Record<string, unknown> | null }[]> {
   const res = await api.call('auditor', 'GET', v1('/audit?limit=1000'));
   expect(res.statusCode).toBe(200);
   return res.json().items;
@@ -98,7 +105,13 @@ describe('people, credentials, grants, reviews and the ledger', () => {
   });
 
   it('registers, lists, filters and pages people', async () => {
-    const a = await api.call('manager', 'POST', v1('/people'), { name: '山田 太郎', affiliation: 'Battery Lab', title: '主任研究員', number: 4101, roles: ['security'] });
+    const a = await api.call('manager', 'POST', v1('/people'), {
+      name: '山田 太郎',
+      affiliation: 'Battery Lab',
+      title: '主任研究員',
+      number: 4101,
+      roles: ['security'],
+    });
     expect(a.statusCode).toBe(201);
     expect(a.json()).toMatchObject({ kind: 'staff', number: 4101, status: 'active', roles: ['security'] });
     expect((await api.call('manager', 'POST', v1('/people'), { name: 'Dup', affiliation: '', title: '', number: 4101 })).statusCode).toBe(409);
@@ -142,7 +155,9 @@ describe('people, credentials, grants, reviews and the ledger', () => {
     expect(await paths('POST', '/grants', { personId: id, areaId: 'moon', purpose: 'x' })).toEqual(['areaId']);
     expect(await paths('POST', '/grants', { personId: id, areaId: 'lab' })).toEqual(['purpose']);
     expect(await paths('POST', '/grants', { personId: id, areaId: 'lab', purpose: '   ' })).toEqual(['purpose']);
-    expect(await paths('POST', '/grants', { personId: id, areaId: 'lab', purpose: 'x', validFrom: daysFromNow(5), validUntil: daysFromNow(1) })).toEqual(['validUntil']);
+    expect(await paths('POST', '/grants', { personId: id, areaId: 'lab', purpose: 'x', validFrom: daysFromNow(5), validUntil: daysFromNow(1) })).toEqual([
+      'validUntil',
+    ]);
     expect(await paths('POST', '/grants', { personId: 'nobody', areaId: 'lab', purpose: 'x' })).toEqual(['personId']);
     expect(await paths('POST', '/grants', { personId: id, areaId: 'lab', purpose: 'x', validUntil: 'next tuesday' })).toEqual(['validUntil']);
     expect(await paths('PUT', `/people/${id}/pin`, { pin: '123' })).toEqual(['pin']);
@@ -202,7 +217,12 @@ describe('people, credentials, grants, reviews and the ledger', () => {
     const duress = await api.call('manager', 'PUT', v1(`/people/${id}/pin`), { pin: '999000', duress: true });
     expect(duress.statusCode).toBe(201);
     expect(duress.json().use).toBe('duress');
-    expect(store.people.credentialsOf(id, 'pin').map((c) => c.use).sort()).toEqual(['duress', 'normal']);
+    expect(
+      store.people
+        .credentialsOf(id, 'pin')
+        .map((c) => c.use)
+        .sort(),
+    ).toEqual(['duress', 'normal']);
 
     const otp = await api.call('manager', 'POST', v1(`/people/${id}/totp`));
     expect(otp.statusCode).toBe(201);
@@ -266,24 +286,33 @@ describe('people, credentials, grants, reviews and the ledger', () => {
     expect((await api.call('auditor', 'POST', v1(`/grants/${other.id}/approve`))).statusCode).toBe(409);
     const listed = (await api.call('auditor', 'GET', v1(`/grants?personId=${id}&status=revoked`))).json();
     expect(listed.items.map((g: { id: number }) => g.id)).toEqual([grant.id]);
-    expect((await api.call('auditor', 'GET', v1(`/grants?personId=${id}&status=active&areaId=lab`))).json().items.map((g: { id: number }) => g.id)).toEqual([other.id]);
+    expect((await api.call('auditor', 'GET', v1(`/grants?personId=${id}&status=active&areaId=lab`))).json().items.map((g: { id: number }) => g.id)).toEqual([
+      other.id,
+    ]);
     expect((await api.call('auditor', 'GET', v1(`/grants?personId=${id}&areaId=vault`))).json().total).toBe(0);
     expect((await api.call('auditor', 'GET', v1(`/grants/${grant.id}`))).json().status).toBe('revoked');
     const audit = await auditActions(api);
-    expect(audit.find((r) => r.action === 'grant.revoke' && r.target === `grant:${grant.id}` && r.outcome === 'ok')?.detail).toMatchObject({ reason: 'project ended', personId: id });
+    expect(audit.find((r) => r.action === 'grant.revoke' && r.target === `grant:${grant.id}` && r.outcome === 'ok')?.detail).toMatchObject({
+      reason: 'project ended',
+      personId: id,
+    });
     expect(audit.find((r) => r.action === 'grant.revoke' && r.outcome === 'conflict')).toBeDefined();
   });
 
   it('reviews: due grants oldest first; confirm sets the next date, end revokes', async () => {
     const id = await holder(api, 'Review Person');
-    const make = async (reviewBy: string) => (await api.call('manager', 'POST', v1('/grants'), { personId: id, areaId: 'lab', purpose: 'review', reviewBy })).json().id as number;
+    const make = async (reviewBy: string) =>
+      (await api.call('manager', 'POST', v1('/grants'), { personId: id, areaId: 'lab', purpose: 'review', reviewBy })).json().id as number;
     const later = await make('2025-06-01');
     const older = await make('2025-01-01T09:00:00+09:00');
     const notDue = await make(daysFromNow(30));
     const due = (await api.call('auditor', 'GET', v1('/reviews'))).json();
     const mine = due.items.map((g: { id: number }) => g.id).filter((g: number) => [later, older, notDue].includes(g));
     expect(mine).toEqual([older, later]);
-    expect((await api.call('manager', 'GET', v1(`/grants?personId=${id}&reviewDue=true`))).json().items.map((g: { id: number }) => g.id)).toEqual([older, later]);
+    expect((await api.call('manager', 'GET', v1(`/grants?personId=${id}&reviewDue=true`))).json().items.map((g: { id: number }) => g.id)).toEqual([
+      older,
+      later,
+    ]);
 
     const next = daysFromNow(180);
     const confirmed = await api.call('manager', 'POST', v1(`/reviews/${older}`), { decision: 'confirm', nextReviewBy: next });
@@ -293,7 +322,12 @@ describe('people, credentials, grants, reviews and the ledger', () => {
     const ended = await api.call('manager', 'POST', v1(`/reviews/${later}`), { decision: 'end', note: 'left the project' });
     expect(ended.statusCode).toBe(200);
     expect(ended.json()).toMatchObject({ status: 'revoked', reviewedBy: 'test-manager', revokedBy: 'test-manager' });
-    expect(api.controller.ctx.store.people.grants(id, 'lab').map((g) => g.id).sort()).toEqual([older, notDue].sort());
+    expect(
+      api.controller.ctx.store.people
+        .grants(id, 'lab')
+        .map((g) => g.id)
+        .sort(),
+    ).toEqual([older, notDue].sort());
     const after = (await api.call('auditor', 'GET', v1('/reviews?limit=1000'))).json().items.map((g: { id: number }) => g.id);
     expect(after).not.toContain(older);
     expect(after).not.toContain(later);
@@ -306,7 +340,9 @@ describe('people, credentials, grants, reviews and the ledger', () => {
 
   it('the access-holder ledger: JSON, and CSV with BOM, Japanese headers and formula-safe cells', async () => {
     const current = await holder(api, '=HYPERLINK("http://x")', { title: '+主任', affiliation: '@Lab' });
-    const g = (await api.call('manager', 'POST', v1('/grants'), { personId: current, areaId: 'lab', purpose: 'battery project', validUntil: daysFromNow(365) })).json();
+    const g = (
+      await api.call('manager', 'POST', v1('/grants'), { personId: current, areaId: 'lab', purpose: 'battery project', validUntil: daysFromNow(365) })
+    ).json();
     const lapsed = (await api.call('manager', 'POST', v1('/people'), { name: 'Lapsed Person', affiliation: 'QA', title: 'Engineer' })).json().id as string;
     await api.call('manager', 'POST', v1(`/people/${lapsed}/trainings`), { completedAt: '2020-04-01', course: 'Security 2020' });
     await api.call('manager', 'POST', v1('/grants'), { personId: lapsed, areaId: 'vault', purpose: 'archive' });
@@ -319,12 +355,25 @@ describe('people, credentials, grants, reviews and the ledger', () => {
     const holders = json.json().holders as { personId: string }[];
     expect(holders.map((h) => h.personId)).not.toContain(revokedOnly);
     expect(holders.find((h) => h.personId === current)).toMatchObject({
-      name: '=HYPERLINK("http://x")', title: '+主任', affiliation: '@Lab',
-      training: { status: 'current' }, pledge: { status: 'on-file' },
-      grants: [{ id: g.id, area: { id: 'lab', en: 'Research lab', ja: '研究室' }, grantedAt: g.grantedAt, validUntil: g.validUntil, purpose: 'battery project', approval: { status: 'active' } }],
+      name: '=HYPERLINK("http://x")',
+      title: '+主任',
+      affiliation: '@Lab',
+      training: { status: 'current' },
+      pledge: { status: 'on-file' },
+      grants: [
+        {
+          id: g.id,
+          area: { id: 'lab', en: 'Research lab', ja: '研究室' },
+          grantedAt: g.grantedAt,
+          validUntil: g.validUntil,
+          purpose: 'battery project',
+          approval: { status: 'active' },
+        },
+      ],
     });
     expect(holders.find((h) => h.personId === lapsed)).toMatchObject({
-      training: { status: 'lapsed', lastAt: '2020-04-01T00:00:00.000Z', lapsesAt: '2021-04-01T00:00:00.000Z' }, pledge: { status: 'none', signedAt: null },
+      training: { status: 'lapsed', lastAt: '2020-04-01T00:00:00.000Z', lapsesAt: '2021-04-01T00:00:00.000Z' },
+      pledge: { status: 'none', signedAt: null },
       grants: [{ area: { id: 'vault', en: 'Document vault', ja: '文書保管庫' } }],
     });
 
@@ -332,7 +381,10 @@ describe('people, credentials, grants, reviews and the ledger', () => {
     expect(csv.statusCode).toBe(200);
     expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
     expect(csv.rawPayload.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
-    const lines = csv.body.replace(/^\ufeff/, '').trimEnd().split('\r\n');
+    const lines = csv.body
+      .replace(/^\ufeff/, '')
+      .trimEnd()
+      .split('\r\n');
     expect(lines[0]).toMatch(/^name,title,affiliation,/);
     const row = lines.find((l) => l.includes('battery project'))!;
     expect(row.startsWith(`"'=HYPERLINK(""http://x"")",'+主任,'@Lab,`)).toBe(true);
@@ -343,7 +395,10 @@ describe('people, credentials, grants, reviews and the ledger', () => {
     expect(ja.body.startsWith('\ufeff氏名,役職,所属,')).toBe(true);
     const header = ja.body.slice(1).split('\r\n')[0]!.split(',');
     expect(header).toEqual(expect.arrayContaining(['氏名', '役職', '所属', '区域', '権限設定日', '有効期限', '目的', '教育受講状況', '誓約書']));
-    const jaRow = ja.body.split('\r\n').find((l) => l.startsWith('Lapsed Person'))!.split(',');
+    const jaRow = ja.body
+      .split('\r\n')
+      .find((l) => l.startsWith('Lapsed Person'))!
+      .split(',');
     expect(jaRow[header.indexOf('区域')]).toBe('文書保管庫');
     expect(jaRow[header.indexOf('教育受講状況')]).toBe('期限切れ');
     expect(jaRow[header.indexOf('誓約書')]).toBe('未提出');
@@ -356,9 +411,21 @@ describe('people, credentials, grants, reviews and the ledger', () => {
     const records = await auditActions(api);
     const ok = new Set(records.filter((r) => r.outcome === 'ok' && r.actor === 'test-manager').map((r) => r.action));
     for (const action of [
-      'person.create', 'person.update', 'credential.enrol', 'credential.pin-set', 'credential.otp-enrol', 'credential.status-change',
-      'training.record', 'pledge.record', 'grant.create', 'grant.revoke', 'review.confirm', 'review.end', 'ledger.export',
-    ]) expect(ok, action).toContain(action);
+      'person.create',
+      'person.update',
+      'credential.enrol',
+      'credential.pin-set',
+      'credential.otp-enrol',
+      'credential.status-change',
+      'training.record',
+      'pledge.record',
+      'grant.create',
+      'grant.revoke',
+      'review.confirm',
+      'review.end',
+      'ledger.export',
+    ])
+      expect(ok, action).toContain(action);
     // Approval by an auditor (the role table) and refusals by role are there too.
     expect(records.some((r) => r.action === 'grant.approve' && r.outcome === 'ok' && r.actor === 'test-auditor')).toBe(true);
     expect(records.some((r) => r.action === 'grant.create' && r.outcome === 'denied' && r.actor === 'test-guard')).toBe(true);

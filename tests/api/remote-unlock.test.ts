@@ -22,7 +22,11 @@ describe('remote unlock of a door that needs two factors or two people', () => {
     api = await startApi({ edit: (raw) => (raw.areas.find((a: { id: string }) => a.id === 'lab').factors = ['card']) });
     manager2 = await api.signIn('test-manager-2', 'manager');
     sim = await Simulator.start({ site: api.controller.ctx.site, url: api.controller.brokerUrl, secrets: loadSecrets(api.dataDir), ca: readCa(api.dataDir) });
-    await waitFor(() => api.controller.doors.state('lab-main')?.lock === 'locked' && api.controller.doors.state('vault-door')?.lock === 'locked', 5000, 'doors locked');
+    await waitFor(
+      () => api.controller.doors.state('lab-main')?.lock === 'locked' && api.controller.doors.state('vault-door')?.lock === 'locked',
+      5000,
+      'doors locked',
+    );
   });
 
   afterAll(async () => {
@@ -32,11 +36,23 @@ describe('remote unlock of a door that needs two factors or two people', () => {
 
   const as = (account: TestAccount, method: 'GET' | 'POST', url: string, body?: unknown) =>
     api.app.inject({ method, url, ...(body !== undefined ? { payload: body as object } : {}), headers: { authorization: `Bearer ${account.token}` } });
-  const vaultRecords = () => api.db()
-    .prepare(`SELECT seq, reason, decision, detail FROM entry_log WHERE door_id = 'vault-door' AND (reason IN ('remote-unlock', 'emergency-unlock') OR decision = 'granted') ORDER BY seq`)
-    .all() as { seq: number; reason: string; decision: string | null; detail: string }[];
+  const vaultRecords = () =>
+    api
+      .db()
+      .prepare(
+        `SELECT seq, reason, decision, detail FROM entry_log WHERE door_id = 'vault-door' AND (reason IN ('remote-unlock', 'emergency-unlock') OR decision = 'granted') ORDER BY seq`,
+      )
+      .all() as { seq: number; reason: string; decision: string | null; detail: string }[];
   const vaultUnlocks = () => sim.observed('vault-lock').filter((o) => o.command.command === 'unlock').length;
-  const events = async (type: string) => (await api.call('guard', 'GET', `${V1}/events?type=${type}`)).json().items as { type: string; category: string; severity: string; source: string; detail: Record<string, unknown>; ackedAt: string | null }[];
+  const events = async (type: string) =>
+    (await api.call('guard', 'GET', `${V1}/events?type=${type}`)).json().items as {
+      type: string;
+      category: string;
+      severity: string;
+      source: string;
+      detail: Record<string, unknown>;
+      ackedAt: string | null;
+    }[];
 
   async function relockVault(): Promise<void> {
     const locked = sim.expectCommand('vault-lock', (c) => c.command === 'lock', 3000, 'lock');
@@ -63,7 +79,9 @@ describe('remote unlock of a door that needs two factors or two people', () => {
     expect(vaultUnlocks()).toBe(unlocks);
     const pending = (await api.call('manager', 'GET', `${V1}/unlock-requests?door=vault-door`)).json().items;
     expect(pending).toContainEqual(expect.objectContaining({ id: request.id, requestedBy: 'test-guard' }));
-    expect(await events('remote-unlock-requested')).toContainEqual(expect.objectContaining({ category: 'door', source: 'vault-door', detail: expect.objectContaining({ request: request.id, account: 'test-guard' }) }));
+    expect(await events('remote-unlock-requested')).toContainEqual(
+      expect.objectContaining({ category: 'door', source: 'vault-door', detail: expect.objectContaining({ request: request.id, account: 'test-guard' }) }),
+    );
     // Asking again answers the same request; a guard may not confirm (not a manager), and may withdraw their own.
     const again = await api.call('guard', 'POST', `${V1}/doors/vault-door/unlock`);
     expect(again.statusCode, again.body).toBe(202);
@@ -93,13 +111,28 @@ describe('remote unlock of a door that needs two factors or two people', () => {
     await unlocked;
     const seq = res.json().seq as number;
     expect(api.controller.ctx.store.entryLog.get(seq)).toMatchObject({
-      kind: 'door', doorId: 'vault-door', areaId: 'vault', reason: 'remote-unlock',
-      detail: { account: 'test-guard', role: 'guard', note: 'cleaning crew, escorted', confirmedBy: 'test-manager-2', confirmedByRole: 'manager', confirmNote: 'called the guard back', request: request.id },
+      kind: 'door',
+      doorId: 'vault-door',
+      areaId: 'vault',
+      reason: 'remote-unlock',
+      detail: {
+        account: 'test-guard',
+        role: 'guard',
+        note: 'cleaning crew, escorted',
+        confirmedBy: 'test-manager-2',
+        confirmedByRole: 'manager',
+        confirmNote: 'called the guard back',
+        request: request.id,
+      },
     });
     expect(res.json().door.state).toMatchObject({ lock: 'unlocked', unlockedBy: 'command' });
-    expect(await events('remote-unlock')).toContainEqual(expect.objectContaining({
-      category: 'door', source: 'vault-door', detail: expect.objectContaining({ seq, account: 'test-guard', confirmedBy: 'test-manager-2' }),
-    }));
+    expect(await events('remote-unlock')).toContainEqual(
+      expect.objectContaining({
+        category: 'door',
+        source: 'vault-door',
+        detail: expect.objectContaining({ seq, account: 'test-guard', confirmedBy: 'test-manager-2' }),
+      }),
+    );
     // Once only.
     expect((await as(manager2, 'POST', `${V1}/doors/vault-door/unlock-requests/${request.id}/confirm`)).statusCode).toBe(409);
     await relockVault();
@@ -128,9 +161,13 @@ describe('remote unlock of a door that needs two factors or two people', () => {
     expect(res.statusCode, res.body).toBe(200);
     await unlocked;
     const seq = res.json().seq as number;
-    expect(await events('remote-unlock')).toContainEqual(expect.objectContaining({
-      category: 'door', source: 'lab-main', detail: { seq, account: 'test-guard', role: 'guard', note: 'courier' },
-    }));
+    expect(await events('remote-unlock')).toContainEqual(
+      expect.objectContaining({
+        category: 'door',
+        source: 'lab-main',
+        detail: { seq, account: 'test-guard', role: 'guard', note: 'courier' },
+      }),
+    );
     const locked = sim.expectCommand('lab-lock', (c) => c.command === 'lock', 3000, 'lock');
     await api.call('guard', 'POST', `${V1}/doors/lab-main/lock`);
     await locked;
@@ -150,9 +187,16 @@ describe('remote unlock of a door that needs two factors or two people', () => {
     expect(res.statusCode, res.body).toBe(200);
     await unlocked;
     const seq = res.json().seq as number;
-    expect(api.controller.ctx.store.entryLog.get(seq)).toMatchObject({ kind: 'door', doorId: 'vault-door', reason: 'emergency-unlock', detail: { account: 'test-guard', role: 'guard', reason } });
+    expect(api.controller.ctx.store.entryLog.get(seq)).toMatchObject({
+      kind: 'door',
+      doorId: 'vault-door',
+      reason: 'emergency-unlock',
+      detail: { account: 'test-guard', role: 'guard', reason },
+    });
     const alarms = (await api.call('guard', 'GET', `${V1}/events?type=emergency-unlock&open=true`)).json().items;
-    expect(alarms).toContainEqual(expect.objectContaining({ category: 'alarm', severity: 'alarm', source: 'vault-door', ackedAt: null, detail: expect.objectContaining({ seq, reason }) }));
+    expect(alarms).toContainEqual(
+      expect.objectContaining({ category: 'alarm', severity: 'alarm', source: 'vault-door', ackedAt: null, detail: expect.objectContaining({ seq, reason }) }),
+    );
     const audit = (await api.call('auditor', 'GET', `${V1}/audit?action=door.emergency-unlock&limit=5`)).json().items;
     expect(audit[0]).toMatchObject({ actor: 'test-guard', outcome: 'ok', target: 'door:vault-door', detail: { seq, reason } });
     await relockVault();
@@ -166,7 +210,9 @@ describe('remote unlock of a door that needs two factors or two people', () => {
       expect((await api.call('manager', 'POST', `${V1}/areas/vault/lockdown`)).statusCode).toBe(200);
       expect((await api.call('manager', 'POST', `${V1}/areas/lab/lockdown`)).statusCode).toBe(200);
       const lockdownAudit = (await api.call('auditor', 'GET', `${V1}/audit?action=area.lockdown&limit=5`)).json().items;
-      expect(lockdownAudit).toContainEqual(expect.objectContaining({ target: 'area:vault', detail: expect.objectContaining({ cancelledRequests: [request.id] }) }));
+      expect(lockdownAudit).toContainEqual(
+        expect.objectContaining({ target: 'area:vault', detail: expect.objectContaining({ cancelledRequests: [request.id] }) }),
+      );
       // The request asked before the lockdown is cancelled by it: confirming it after does not open the vault.
       const late = await as(manager2, 'POST', `${V1}/doors/vault-door/unlock-requests/${request.id}/confirm`);
       expect(late.statusCode, late.body).toBe(409);
@@ -226,11 +272,14 @@ describe('remote unlock of a door that needs two factors or two people', () => {
       await unlocked;
       await relockVault();
       const seq = res.json().seq as number;
-      const alarm = (await api.call(by, 'GET', `${V1}/events?type=emergency-unlock&open=true`)).json().items.find((e: { detail: { seq?: number } }) => e.detail.seq === seq);
+      const alarm = (await api.call(by, 'GET', `${V1}/events?type=emergency-unlock&open=true`))
+        .json()
+        .items.find((e: { detail: { seq?: number } }) => e.detail.seq === seq);
       expect(alarm).toBeDefined();
       return alarm.id as number;
     }
-    const ackedBy = async (id: number) => ((await api.call('auditor', 'GET', `${V1}/events?type=emergency-unlock`)).json().items.find((e: { id: number }) => e.id === id)).ackedBy;
+    const ackedBy = async (id: number) =>
+      (await api.call('auditor', 'GET', `${V1}/events?type=emergency-unlock`)).json().items.find((e: { id: number }) => e.id === id).ackedBy;
 
     const byGuard = await emergencyBy('guard');
     const own = await api.call('guard', 'POST', `${V1}/events/${byGuard}/ack`, { note: 'all fine' });

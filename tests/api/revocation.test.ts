@@ -40,8 +40,18 @@ describe('revocation through the API, at the door', () => {
     const pin = await api.call('manager', 'PUT', `/api/v1/people/${person.id}/pin`, { pin: '8520' });
     expect([200, 201, 204]).toContain(pin.statusCode);
     expect(pin.body).not.toMatch(/argon2/);
-    ok(await api.call('manager', 'POST', `/api/v1/people/${person.id}/trainings`, { completedAt: new Date(Date.now() - 86_400_000).toISOString(), course: '情報管理研修' }));
-    ok(await api.call('manager', 'POST', `/api/v1/people/${person.id}/pledges`, { signedAt: new Date(Date.now() - 86_400_000).toISOString(), document: '秘密保持誓約書 v1' }));
+    ok(
+      await api.call('manager', 'POST', `/api/v1/people/${person.id}/trainings`, {
+        completedAt: new Date(Date.now() - 86_400_000).toISOString(),
+        course: '情報管理研修',
+      }),
+    );
+    ok(
+      await api.call('manager', 'POST', `/api/v1/people/${person.id}/pledges`, {
+        signedAt: new Date(Date.now() - 86_400_000).toISOString(),
+        document: '秘密保持誓約書 v1',
+      }),
+    );
     const grant = ok(await api.call('manager', 'POST', '/api/v1/grants', { personId: person.id, areaId: 'lab', purpose: '新材料評価', outOfHours: true }));
 
     expect(await cardAndPin()).toBe('granted');

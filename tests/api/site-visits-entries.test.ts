@@ -26,9 +26,16 @@ describe('visits, site, entries, stream and metrics', () => {
   beforeAll(async () => {
     // The lab by card alone, so a visitor (who has only a card) can pass with an escort.
     api = await startApi({ edit: (raw) => (raw.areas.find((a: { id: string }) => a.id === 'lab').factors = ['card']) });
-    ({ personId: escortId } = await enrol({ dataDir: api.dataDir }, { name: 'Escort Ito', affiliation: 'R&D', card: 'E0000001', areas: ['lab'], purpose: 'project alpha' }));
+    ({ personId: escortId } = await enrol(
+      { dataDir: api.dataDir },
+      { name: 'Escort Ito', affiliation: 'R&D', card: 'E0000001', areas: ['lab'], purpose: 'project alpha' },
+    ));
     sim = await Simulator.start({ site: api.controller.ctx.site, url: api.controller.brokerUrl, secrets: loadSecrets(api.dataDir), ca: readCa(api.dataDir) });
-    await waitFor(() => api.controller.doors.state('lab-main')?.lock === 'locked' && api.controller.doors.state('vault-door')?.lock === 'locked', 5000, 'doors locked');
+    await waitFor(
+      () => api.controller.doors.state('lab-main')?.lock === 'locked' && api.controller.doors.state('vault-door')?.lock === 'locked',
+      5000,
+      'doors locked',
+    );
   });
 
   afterAll(async () => {
@@ -38,8 +45,13 @@ describe('visits, site, entries, stream and metrics', () => {
 
   const iso = (offsetMs = 0) => new Date(Date.now() + offsetMs).toISOString();
   const visitBody = (over: Record<string, unknown> = {}) => ({
-    visitor: { name: 'Visitor Suzuki', affiliation: 'Acme KK' }, purpose: 'design review of project alpha', hostId: escortId,
-    areas: ['lab'], validFrom: iso(-60_000), validUntil: iso(2 * 3_600_000), ...over,
+    visitor: { name: 'Visitor Suzuki', affiliation: 'Acme KK' },
+    purpose: 'design review of project alpha',
+    hostId: escortId,
+    areas: ['lab'],
+    validFrom: iso(-60_000),
+    validUntil: iso(2 * 3_600_000),
+    ...over,
   });
 
   /** A visit brought to a stage by the roles that may do each step. */
@@ -83,12 +95,38 @@ describe('visits, site, entries, stream and metrics', () => {
     };
     const cases: Case[] = [
       { method: 'GET', url: `${V1}/visits`, roles: ['manager', 'guard', 'auditor'] },
-      { method: 'GET', url: `${V1}/visits/1`, roles: ['manager', 'guard', 'auditor'], prepare: async () => ({ url: `${V1}/visits/${await visitAt('created')}` }) },
+      {
+        method: 'GET',
+        url: `${V1}/visits/1`,
+        roles: ['manager', 'guard', 'auditor'],
+        prepare: async () => ({ url: `${V1}/visits/${await visitAt('created')}` }),
+      },
       { method: 'POST', url: `${V1}/visits`, roles: ['manager'], prepare: async () => ({ body: visitBody() }) },
-      { method: 'POST', url: `${V1}/visits/1/approve`, roles: ['manager', 'auditor'], prepare: async () => ({ url: `${V1}/visits/${await visitAt('created')}/approve` }) },
-      { method: 'POST', url: `${V1}/visits/1/pledge`, roles: ['guard', 'manager'], body: { signedAt: iso() }, prepare: async () => ({ url: `${V1}/visits/${await visitAt('approved')}/pledge` }) },
-      { method: 'POST', url: `${V1}/visits/1/check-in`, roles: ['guard', 'manager'], prepare: async () => ({ url: `${V1}/visits/${await visitAt('pledged')}/check-in` }) },
-      { method: 'POST', url: `${V1}/visits/1/check-out`, roles: ['guard', 'manager'], prepare: async () => ({ url: `${V1}/visits/${await visitAt('checked-in')}/check-out` }) },
+      {
+        method: 'POST',
+        url: `${V1}/visits/1/approve`,
+        roles: ['manager', 'auditor'],
+        prepare: async () => ({ url: `${V1}/visits/${await visitAt('created')}/approve` }),
+      },
+      {
+        method: 'POST',
+        url: `${V1}/visits/1/pledge`,
+        roles: ['guard', 'manager'],
+        body: { signedAt: iso() },
+        prepare: async () => ({ url: `${V1}/visits/${await visitAt('approved')}/pledge` }),
+      },
+      {
+        method: 'POST',
+        url: `${V1}/visits/1/check-in`,
+        roles: ['guard', 'manager'],
+        prepare: async () => ({ url: `${V1}/visits/${await visitAt('pledged')}/check-in` }),
+      },
+      {
+        method: 'POST',
+        url: `${V1}/visits/1/check-out`,
+        roles: ['guard', 'manager'],
+        prepare: async () => ({ url: `${V1}/visits/${await visitAt('checked-in')}/check-out` }),
+      },
       { method: 'POST', url: `${V1}/visits/1/cancel`, roles: ['manager'], prepare: async () => ({ url: `${V1}/visits/${await visitAt('approved')}/cancel` }) },
       { method: 'GET', url: `${V1}/areas`, roles: ROLES },
       { method: 'GET', url: `${V1}/doors`, roles: ROLES },
@@ -134,22 +172,37 @@ describe('visits, site, entries, stream and metrics', () => {
       const areas = (await api.call('guard', 'GET', `${V1}/areas`)).json();
       expect(areas.total).toBe(2);
       expect(areas.items.find((a: { id: string }) => a.id === 'vault')).toMatchObject({
-        name: { en: 'Document vault', ja: '文書保管庫' }, parent: 'lab',
-        rules: { factors: ['card', 'pin'], twoPerson: true, antiPassback: 'off' }, mode: { mode: 'normal' }, occupancy: null,
+        name: { en: 'Document vault', ja: '文書保管庫' },
+        parent: 'lab',
+        rules: { factors: ['card', 'pin'], twoPerson: true, antiPassback: 'off' },
+        mode: { mode: 'normal' },
+        occupancy: null,
       });
-      expect(areas.items.find((a: { id: string }) => a.id === 'lab')).toMatchObject({ rules: { antiPassback: 'soft' }, occupancy: { count: expect.any(Number) } });
+      expect(areas.items.find((a: { id: string }) => a.id === 'lab')).toMatchObject({
+        rules: { antiPassback: 'soft' },
+        occupancy: { count: expect.any(Number) },
+      });
       expect((await api.call('guard', 'GET', `${V1}/areas?parent=lab`)).json().items.map((a: { id: string }) => a.id)).toEqual(['vault']);
 
       const doors = (await api.call('auditor', 'GET', `${V1}/doors?area=lab`)).json();
       expect(doors.items).toHaveLength(1);
-      expect(doors.items[0]).toMatchObject({ id: 'lab-main', name: { en: 'Lab main door', ja: '研究室正面扉' }, failMode: 'safe', state: { emergency: false, alarm: null } });
+      expect(doors.items[0]).toMatchObject({
+        id: 'lab-main',
+        name: { en: 'Lab main door', ja: '研究室正面扉' },
+        failMode: 'safe',
+        state: { emergency: false, alarm: null },
+      });
       expect(['locked', 'unlocked']).toContain(doors.items[0].state.lock);
 
       await sim.waitFor(() => sim.isOnline('lab-lock'), 3000, 'lab-lock online');
       await waitFor(() => api.controller.supervision.devices().get('lab-lock')?.online === true, 3000, 'lab-lock seen');
       const devices = (await api.call('admin', 'GET', `${V1}/devices?kind=lock`)).json();
       expect(devices.items.map((d: { id: string }) => d.id).sort()).toEqual(['lab-lock', 'vault-lock']);
-      expect(devices.items.find((d: { id: string }) => d.id === 'lab-lock')).toMatchObject({ transport: 'mqtt', status: 'online', doors: [{ doorId: 'lab-main', role: 'lock' }] });
+      expect(devices.items.find((d: { id: string }) => d.id === 'lab-lock')).toMatchObject({
+        transport: 'mqtt',
+        status: 'online',
+        doors: [{ doorId: 'lab-main', role: 'lock' }],
+      });
       const paged = (await api.call('admin', 'GET', `${V1}/devices?limit=3&offset=3`)).json();
       expect(paged).toMatchObject({ total: api.controller.ctx.site.devices.length, limit: 3, offset: 3 });
       expect(paged.items).toHaveLength(3);
@@ -180,7 +233,11 @@ describe('visits, site, entries, stream and metrics', () => {
         await unlocked;
         const seq = res.json().seq as number;
         expect(api.controller.ctx.store.entryLog.get(seq)).toMatchObject({
-          kind: 'door', doorId: 'lab-main', areaId: 'lab', reason: 'remote-unlock', detail: { account: 'test-guard', role: 'guard', note: 'courier at the door' },
+          kind: 'door',
+          doorId: 'lab-main',
+          areaId: 'lab',
+          reason: 'remote-unlock',
+          detail: { account: 'test-guard', role: 'guard', note: 'courier at the door' },
         });
         expect(recordAtCommand).toMatchObject({ reason: 'remote-unlock' });
         expect(res.json().door.state).toMatchObject({ lock: 'unlocked', unlockedBy: 'command' });
@@ -199,7 +256,12 @@ describe('visits, site, entries, stream and metrics', () => {
       const down = await api.call('guard', 'POST', `${V1}/areas/lab/lockdown`, { roles: ['security'] });
       expect(down.statusCode, down.body).toBe(200);
       expect(down.json().mode).toMatchObject({ mode: 'lockdown', allowedRoles: ['security'], changedBy: 'api:test-guard' });
-      expect(api.controller.ctx.store.entryLog.recent(1)[0]).toMatchObject({ kind: 'mode', areaId: 'lab', reason: 'mode-lockdown', detail: { by: 'api:test-guard', allowedRoles: ['security'] } });
+      expect(api.controller.ctx.store.entryLog.recent(1)[0]).toMatchObject({
+        kind: 'mode',
+        areaId: 'lab',
+        reason: 'mode-lockdown',
+        detail: { by: 'api:test-guard', allowedRoles: ['security'] },
+      });
       expect(await swipe('E0000001')).toBe('denied');
       expect(api.controller.ctx.store.entryLog.recent(1)[0]).toMatchObject({ reason: 'area-locked-down' });
 
@@ -212,7 +274,9 @@ describe('visits, site, entries, stream and metrics', () => {
       expect((await api.call('guard', 'POST', `${V1}/areas/lab/normal`)).json().mode.mode).toBe('normal');
       await sim.waitFor(() => sim.lockState('lab-lock') === 'locked', 3000, 'relocked');
       expect((await api.call('guard', 'POST', `${V1}/areas/lab/normal`)).statusCode).toBe(409);
-      const actions = (await api.call('auditor', 'GET', `${V1}/audit?actor=test-guard&limit=100`)).json().items.map((r: { action: string; outcome: string }) => `${r.action} ${r.outcome}`);
+      const actions = (await api.call('auditor', 'GET', `${V1}/audit?actor=test-guard&limit=100`))
+        .json()
+        .items.map((r: { action: string; outcome: string }) => `${r.action} ${r.outcome}`);
       expect(actions).toEqual(expect.arrayContaining(['area.lockdown ok', 'area.normal ok', 'door.unlock conflict', 'area.normal conflict']));
       const reasons = api.controller.ctx.store.entryLog.recent(10).map((r) => r.reason);
       expect(reasons).toEqual(expect.arrayContaining(['mode-lockdown', 'mode-emergency', 'emergency-release', 'mode-normal']));
@@ -231,7 +295,10 @@ describe('visits, site, entries, stream and metrics', () => {
       expect(backwards.json().details).toEqual([expect.objectContaining({ path: 'validUntil' })]);
       const refs = await api.call('manager', 'POST', `${V1}/visits`, visitBody({ hostId: 'nobody', areas: ['lab', 'moon'] }));
       expect(refs.statusCode).toBe(400);
-      expect(refs.json().details).toEqual([{ path: 'hostId', message: 'no such person' }, { path: 'areas.1', message: 'no area "moon" on this site' }]);
+      expect(refs.json().details).toEqual([
+        { path: 'hostId', message: 'no such person' },
+        { path: 'areas.1', message: 'no area "moon" on this site' },
+      ]);
     });
 
     it('create → approve → pledge: the card does not open before check-in', async () => {
@@ -240,7 +307,13 @@ describe('visits, site, entries, stream and metrics', () => {
       const v = created.json();
       visitId = v.id;
       visitorId = v.visitor.id;
-      expect(v).toMatchObject({ stage: 'awaiting-approval', status: 'current', host: { id: escortId, name: 'Escort Ito' }, card: { value: 'V0000001', status: 'suspended' }, createdBy: 'test-manager' });
+      expect(v).toMatchObject({
+        stage: 'awaiting-approval',
+        status: 'current',
+        host: { id: escortId, name: 'Escort Ito' },
+        card: { value: 'V0000001', status: 'suspended' },
+        createdBy: 'test-manager',
+      });
       expect(api.controller.ctx.store.people.person(visitorId)).toMatchObject({ kind: 'visitor', name: 'Visitor Suzuki', affiliation: 'Acme KK' });
       expect((await api.call('manager', 'POST', `${V1}/visits`, visitBody({ card: 'V0000001' }))).statusCode).toBe(409);
 
@@ -276,15 +349,20 @@ describe('visits, site, entries, stream and metrics', () => {
       expect(escortRec).toMatchObject({ personId: escortId, decision: 'granted', linkedPersonId: visitorId });
 
       const lab = (await api.call('guard', 'GET', `${V1}/areas/lab`)).json();
-      expect(lab.occupancy.people).toEqual(expect.arrayContaining([
-        expect.objectContaining({ personId: visitorId, name: 'Visitor Suzuki' }), expect.objectContaining({ personId: escortId, name: 'Escort Ito' }),
-      ]));
+      expect(lab.occupancy.people).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ personId: visitorId, name: 'Visitor Suzuki' }),
+          expect.objectContaining({ personId: escortId, name: 'Escort Ito' }),
+        ]),
+      );
 
       const current = (await api.call('guard', 'GET', `${V1}/visits?status=current&hostId=${escortId}`)).json();
       expect(current.items.map((v: { id: number }) => v.id)).toContain(visitId);
       const out = await api.call('guard', 'POST', `${V1}/visits/${visitId}/check-out`);
       expect(out.json()).toMatchObject({ stage: 'checked-out', status: 'ended', card: { status: 'revoked' } });
-      expect((await api.call('guard', 'GET', `${V1}/visits?status=current&hostId=${escortId}`)).json().items.map((v: { id: number }) => v.id)).not.toContain(visitId);
+      expect((await api.call('guard', 'GET', `${V1}/visits?status=current&hostId=${escortId}`)).json().items.map((v: { id: number }) => v.id)).not.toContain(
+        visitId,
+      );
       expect((await api.call('guard', 'GET', `${V1}/visits?status=ended`)).json().items.map((v: { id: number }) => v.id)).toContain(visitId);
       expect((await api.call('guard', 'POST', `${V1}/visits/${visitId}/check-out`)).statusCode).toBe(409);
 
@@ -293,10 +371,16 @@ describe('visits, site, entries, stream and metrics', () => {
       expect(api.controller.ctx.store.entryLog.recent(1)[0]).toMatchObject({ personId: visitorId, decision: 'denied', reason: 'credential-revoked' });
 
       const audit = (await api.call('auditor', 'GET', `${V1}/audit?limit=200`)).json().items.filter((r: { target: string }) => r.target === `visit:${visitId}`);
-      expect(audit.map((r: { action: string }) => r.action).reverse()).toEqual(['visit.create', 'visit.approve', 'visit.pledge', 'visit.check-in', 'visit.check-out']);
+      expect(audit.map((r: { action: string }) => r.action).reverse()).toEqual([
+        'visit.create',
+        'visit.approve',
+        'visit.pledge',
+        'visit.check-in',
+        'visit.check-out',
+      ]);
     });
 
-    it('filters the register by status and by the site\'s calendar day', async () => {
+    it("filters the register by status and by the site's calendar day", async () => {
       const later = await visitAt('created', { validFrom: iso(10 * 86_400_000), validUntil: iso(10 * 86_400_000 + 3_600_000) });
       const upcoming = (await api.call('manager', 'GET', `${V1}/visits?status=upcoming`)).json();
       expect(upcoming.items.map((v: { id: number }) => v.id)).toEqual([later]);
@@ -359,7 +443,10 @@ describe('visits, site, entries, stream and metrics', () => {
       expect(res.body).toContain('remote-unlock');
 
       const jsonl = await api.call('manager', 'GET', `${V1}/entries/export?format=jsonl`);
-      const lines = jsonl.body.trim().split('\n').map((l) => JSON.parse(l));
+      const lines = jsonl.body
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines.at(-1)).toMatchObject({ filter: {}, records: lines.length - 1, publicKey: expect.stringMatching(/BEGIN PUBLIC KEY/) });
       expect(lines[0]).toMatchObject({ seq: 1 });
       const audit = (await api.call('auditor', 'GET', `${V1}/audit?action=entry.export&limit=10`)).json().items;
@@ -367,7 +454,7 @@ describe('visits, site, entries, stream and metrics', () => {
       expect((await api.call('auditor', 'GET', `${V1}/entries/export?format=xml`)).json().details[0].path).toBe('format');
     });
 
-    it('verifies the chain with the data directory\'s key', async () => {
+    it("verifies the chain with the data directory's key", async () => {
       const res = (await api.call('auditor', 'GET', `${V1}/entries/verify`)).json();
       expect(res).toMatchObject({ ok: true, records: api.controller.ctx.store.entryLog.count, publicKey: expect.stringMatching(/BEGIN PUBLIC KEY/) });
     });
@@ -413,7 +500,9 @@ describe('visits, site, entries, stream and metrics', () => {
       const open = (await api.call('guard', 'GET', `${V1}/events?open=true&limit=1000`)).json().items as { id: number }[];
       expect(open.map((e) => e.id)).toContain(id);
       expect(open.map((e) => e.id)).toContain(systemId); // a guard answers system alarms too
-      expect((await api.call('admin', 'GET', `${V1}/events?open=true&limit=1000`)).json().items.map((e: { id: number }) => e.id)).toEqual(expect.arrayContaining([systemId]));
+      expect((await api.call('admin', 'GET', `${V1}/events?open=true&limit=1000`)).json().items.map((e: { id: number }) => e.id)).toEqual(
+        expect.arrayContaining([systemId]),
+      );
       expect((await api.call('admin', 'GET', `${V1}/events?category=alarm`)).json().items).toEqual([]);
       expect((await api.call('guard', 'POST', `${V1}/events/${id + 100_000}/ack`)).statusCode).toBe(404);
 
@@ -463,7 +552,8 @@ describe('visits, site, entries, stream and metrics', () => {
         }
       })();
       return {
-        res, events,
+        res,
+        events,
         until: (pred: (e: SseEvent) => boolean, what: string) => waitFor(() => events.find(pred), 3000, what),
         close: async () => {
           abort.abort();
@@ -509,7 +599,7 @@ describe('visits, site, entries, stream and metrics', () => {
       } finally {
         await Promise.all([guard.close(), admin.close(), manager.close()]);
       }
-      await waitFor(() => listeners() === baseline, 2000, 'the streams\' listeners removed');
+      await waitFor(() => listeners() === baseline, 2000, "the streams' listeners removed");
     });
 
     it('closing the server ends the streams still open', async () => {
@@ -535,7 +625,11 @@ describe('visits, site, entries, stream and metrics', () => {
       expect((await api.app.inject({ method: 'POST', url: `${V1}/auth/logout`, headers: { authorization: `Bearer ${acct.token}` } })).statusCode).toBe(204);
       expect((await fetch(`${base}${V1}/stream?token=${encodeURIComponent(acct.token)}`)).status).toBe(401);
       const fresh = await api.auth.createAccount('test', { username: 'stream.fresh', displayName: 'Fresh', role: 'guard' });
-      const login = await api.app.inject({ method: 'POST', url: `${V1}/auth/login`, payload: { username: 'stream.fresh', password: fresh.oneTimePassword, totp: await api.code(new URL(fresh.totpUri!).searchParams.get('secret')!) } });
+      const login = await api.app.inject({
+        method: 'POST',
+        url: `${V1}/auth/login`,
+        payload: { username: 'stream.fresh', password: fresh.oneTimePassword, totp: await api.code(new URL(fresh.totpUri!).searchParams.get('secret')!) },
+      });
       const restricted = await fetch(`${base}${V1}/stream`, { headers: { authorization: `Bearer ${login.json().token}` } });
       expect(restricted.status).toBe(403);
     });
@@ -546,7 +640,14 @@ describe('visits, site, entries, stream and metrics', () => {
       const res = await api.call(null, 'GET', '/metrics');
       expect(res.statusCode).toBe(200);
       expect(res.headers['content-type']).toMatch(/^text\/plain/);
-      for (const name of ['tobira_decisions_total', 'tobira_decision_latency_seconds_bucket', 'tobira_devices_online', 'tobira_devices_offline', 'tobira_alarms_open', 'tobira_entry_log_records']) {
+      for (const name of [
+        'tobira_decisions_total',
+        'tobira_decision_latency_seconds_bucket',
+        'tobira_devices_online',
+        'tobira_devices_offline',
+        'tobira_alarms_open',
+        'tobira_entry_log_records',
+      ]) {
         expect(res.body).toContain(name);
       }
       const value = (line: RegExp) => Number(line.exec(res.body)?.[1]);

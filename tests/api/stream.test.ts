@@ -71,9 +71,14 @@ describe('the live stream for a guard at night', () => {
       closed = true;
     })();
     return {
-      res, messages,
-      get heartbeats() { return heartbeats; },
-      get closed() { return closed; },
+      res,
+      messages,
+      get heartbeats() {
+        return heartbeats;
+      },
+      get closed() {
+        return closed;
+      },
       until: (pred: (m: SseMessage) => boolean, what: string, ms = 5000) => waitFor(() => messages.find(pred), ms, what),
       /** The id to resume from: the last one this stream gave. */
       lastId: () => [...messages].reverse().find((m) => m.id)?.id,
@@ -90,7 +95,11 @@ describe('the live stream for a guard at night', () => {
   };
   const me = (token: string) => app.inject({ method: 'GET', url: `${V1}/auth/me`, headers: { authorization: `Bearer ${token}` } });
   const login = async (acct: TestAccount) => {
-    const res = await api.app.inject({ method: 'POST', url: `${V1}/auth/login`, payload: { username: acct.username, password: acct.password, ...(acct.totpSecret ? { totp: await api.code(acct.totpSecret, 1) } : {}) } });
+    const res = await api.app.inject({
+      method: 'POST',
+      url: `${V1}/auth/login`,
+      payload: { username: acct.username, password: acct.password, ...(acct.totpSecret ? { totp: await api.code(acct.totpSecret, 1) } : {}) },
+    });
     expect(res.statusCode, res.body).toBe(200);
     return res.json() as { token: string; refreshToken: string; refreshExpiresAt: string };
   };
@@ -287,7 +296,9 @@ describe('the live stream for a guard at night', () => {
     // While nobody listens: events and entry-log records.
     const log = api.controller.ctx.store.entryLog;
     const missedEvents = [raise('door-forced'), raise('broker-lost', 'system'), raise('tamper')];
-    const missedEntries = [1, 2, 3].map((i) => log.append({ at: new Date().toISOString(), kind: 'door', doorId: 'lab-main', reason: 'rex', detail: { test: i } }).seq);
+    const missedEntries = [1, 2, 3].map(
+      (i) => log.append({ at: new Date().toISOString(), kind: 'door', doorId: 'lab-main', reason: 'rex', detail: { test: i } }).seq,
+    );
     // Only what this test raised and wrote (the controller may raise its own meanwhile).
     const ours = (m: SseMessage) => m.event === 'raised' && m.data.source === 'test';
     const oursEntry = (m: SseMessage) => m.event === 'entry' && m.data.detail?.test !== undefined;
@@ -312,7 +323,12 @@ describe('the live stream for a guard at night', () => {
       const guard = await open(api.accounts.guard.token, { query: `?lastEventId=${encodeURIComponent(resumeAt)}` });
       try {
         await guard.until((m) => m.event === 'ready', 'the guard caught up');
-        expect(guard.messages.filter(ours).map((m) => m.data.id).slice(0, 3)).toEqual(missedEvents);
+        expect(
+          guard.messages
+            .filter(ours)
+            .map((m) => m.data.id)
+            .slice(0, 3),
+        ).toEqual(missedEvents);
         const entries = guard.messages.filter(oursEntry);
         expect(entries.map((m) => m.data.seq)).toEqual(missedEntries);
         expect(entries.every((m) => m.data.affiliation === null && m.data.purpose === null)).toBe(true);
@@ -386,7 +402,11 @@ describe('the live stream for a guard at night', () => {
       await s.until((m) => m.event === 'ready', 'ready');
       const victim = await api.signIn('locked.out', 'manager');
       for (let i = 0; i < 5; i++) {
-        const res = await api.app.inject({ method: 'POST', url: `${V1}/auth/login`, payload: { username: victim.username, password: 'wrong password entirely 1', totp: '000000' } });
+        const res = await api.app.inject({
+          method: 'POST',
+          url: `${V1}/auth/login`,
+          payload: { username: victim.username, password: 'wrong password entirely 1', totp: '000000' },
+        });
         expect(res.statusCode).toBe(401);
       }
       const locked = await s.until((m) => m.event === 'raised' && m.data.type === 'account-locked', 'the lockout for the guard');

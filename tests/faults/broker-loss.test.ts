@@ -16,8 +16,19 @@ import { FakePinLayer } from '../../src/devices/gpio-fake.js';
 import { loadSecrets } from '../../src/devices/secrets.js';
 import { enrolWiredHolder, prepareData } from '../helpers/daemon.js';
 import {
-  FaultTally, allowOpenBroker, cardDoorsSite, enrolMany, launchDaemon, ownMosquitto, prepareSite, readEntries, readEvents, sleep,
-  type DaemonProcess, type Holder, type RestartableMosquitto,
+  FaultTally,
+  allowOpenBroker,
+  cardDoorsSite,
+  enrolMany,
+  launchDaemon,
+  ownMosquitto,
+  prepareSite,
+  readEntries,
+  readEvents,
+  sleep,
+  type DaemonProcess,
+  type Holder,
+  type RestartableMosquitto,
 } from '../helpers/faults.js';
 import { mosquittoBinary } from '../helpers/mosquitto.js';
 import { freePort, waitFor } from '../helpers/ports.js';
@@ -40,7 +51,10 @@ const tally = new FaultTally('broker-loss');
 if (!hasMosquitto) tally.write();
 
 /** A subscriber with a persistent session on {base}/events/#: what the controller published, as it arrived. */
-async function eventSubscriber(url: string, base: string): Promise<{ client: mqtt.MqttClient; received: { at: number; topic: string; body: Record<string, unknown> }[] }> {
+async function eventSubscriber(
+  url: string,
+  base: string,
+): Promise<{ client: mqtt.MqttClient; received: { at: number; topic: string; body: Record<string, unknown> }[] }> {
   const received: { at: number; topic: string; body: Record<string, unknown> }[] = [];
   const client = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: `${base}:fault-observer`, clean: false, reconnectPeriod: 500 });
   client.on('message', (topic, payload) => {
@@ -75,7 +89,10 @@ describe.skipIf(!hasMosquitto)('broker loss: Mosquitto stopped and restarted dur
       prepared = prepareSite(allowOpenBroker(cardDoorsSite({ doors: 2 })));
       holders = enrolMany(prepared.dataDir, 50, { areas: ['store'] });
       daemon = await launchDaemon({
-        dataDir: prepared.dataDir, siteFile: prepared.siteFile, broker: { kind: 'external', url: broker.url }, apiPort: await freePort(),
+        dataDir: prepared.dataDir,
+        siteFile: prepared.siteFile,
+        broker: { kind: 'external', url: broker.url },
+        apiPort: await freePort(),
         onCrash: (what) => tally.crash(what),
       });
       await waitFor(async () => (await daemon.health()).broker.connected, 5000, 'daemon connected');
@@ -91,7 +108,12 @@ describe.skipIf(!hasMosquitto)('broker loss: Mosquitto stopped and restarted dur
           if (sim.isOnline(reader)) {
             const read: (typeof reads)[number] = { at: Date.now(), door, outcome: null };
             reads.push(read);
-            const shown = sim.expectCommand(reader, (c) => c.command === 'indicate', 2000, 'outcome').then((c) => (c.command === 'indicate' ? c.pattern : null), () => null);
+            const shown = sim
+              .expectCommand(reader, (c) => c.command === 'indicate', 2000, 'outcome')
+              .then(
+                (c) => (c.command === 'indicate' ? c.pattern : null),
+                () => null,
+              );
             void sim.swipe(reader, holders[i % holders.length]!.card);
             read.outcome = await shown;
             read.answeredAt = Date.now();
@@ -128,17 +150,31 @@ describe.skipIf(!hasMosquitto)('broker loss: Mosquitto stopped and restarted dur
           await sleep(OUTAGE_MS);
           const restarted = Date.now();
           await broker.start();
-          const reconnected = await waitFor(async () => ((await daemon.health()).broker.connected ? Date.now() : undefined), RESUME_MS + 2000, 'the daemon to reconnect');
+          const reconnected = await waitFor(
+            async () => ((await daemon.health()).broker.connected ? Date.now() : undefined),
+            RESUME_MS + 2000,
+            'the daemon to reconnect',
+          );
           // Deciding again: the first read sent after the restart that was granted.
-          const resumed = await waitFor(() => reads.find((r) => r.at >= restarted && r.outcome === 'granted'), RESUME_MS + 5000, 'a read granted after the restart');
+          const resumed = await waitFor(
+            () => reads.find((r) => r.at >= restarted && r.outcome === 'granted'),
+            RESUME_MS + 5000,
+            'a read granted after the restart',
+          );
           const decidedAt = resumed.answeredAt!;
           expect(reconnected - restarted, 'reconnect time').toBeLessThanOrEqual(RESUME_MS);
           expect(decidedAt - restarted, 'time to the first granted read').toBeLessThanOrEqual(RESUME_MS);
           // Events raised while the broker was away, and stored: each reaches the subscriber.
           const during = readEvents(prepared.dataDir).filter((e) => (e.id as number) > lastEventId && Date.parse(e.at as string) < reconnected);
           expect(during.map((e) => e.type)).toContain('broker-lost');
-          await waitFor(() => during.every((e) => observer.received.some((m) => m.body.id === e.id)), 5000, `events ${during.map((e) => `${e.id} ${e.type}`).join(', ')} at the subscriber`);
-          tally.note(`Mosquitto ${how}: down ${restarted - stopped} ms; the daemon reconnected ${reconnected - restarted} ms after its return, granted again ${decidedAt - restarted} ms after; ${during.length} events raised meanwhile all delivered`);
+          await waitFor(
+            () => during.every((e) => observer.received.some((m) => m.body.id === e.id)),
+            5000,
+            `events ${during.map((e) => `${e.id} ${e.type}`).join(', ')} at the subscriber`,
+          );
+          tally.note(
+            `Mosquitto ${how}: down ${restarted - stopped} ms; the daemon reconnected ${reconnected - restarted} ms after its return, granted again ${decidedAt - restarted} ms after; ${during.length} events raised meanwhile all delivered`,
+          );
           expect(daemon.exited).toBe(false);
         });
       }, 30_000);
@@ -161,7 +197,13 @@ describe.skipIf(!hasMosquitto)('broker loss: Mosquitto stopped and restarted dur
       dataDir = prepared.dataDir;
       pins.setInput(CONTACT, 1); // active-low: closed
       pins.setInput(REX, 1); // not pressed
-      controller = await Controller.start({ site: prepared.site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'external', url: broker.url }, gpioPins: pins });
+      controller = await Controller.start({
+        site: prepared.site,
+        dataDir,
+        log: pino({ level: 'silent' }),
+        broker: { mode: 'external', url: broker.url },
+        gpioPins: pins,
+      });
       enrolWiredHolder(controller.ctx.store.people);
       observer = await eventSubscriber(broker.url, base);
       sim = await Simulator.start({ site: prepared.site, url: broker.url, ca: readCa(dataDir), secrets: loadSecrets(dataDir) });
@@ -226,18 +268,24 @@ describe.skipIf(!hasMosquitto)('broker loss: Mosquitto stopped and restarted dur
         // Every record and event of the outage reaches the subscriber.
         const events = readEvents(dataDir).filter((e) => (e.id as number) > lastEventId && Date.parse(e.at as string) < restarted);
         expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['broker-lost', 'door-forced', 'door-forced-cleared']));
-        await waitFor(() => {
-          const seqs = new Set(observer.received.filter((m) => m.body.type === 'entry').map((m) => m.body.seq));
-          const ids = new Set(observer.received.map((m) => m.body.id));
-          return during.every((e) => seqs.has(e.seq)) && events.every((e) => ids.has(e.id));
-        }, 5000, `the outage's ${during.length} records and ${events.length} events at the subscriber`);
+        await waitFor(
+          () => {
+            const seqs = new Set(observer.received.filter((m) => m.body.type === 'entry').map((m) => m.body.seq));
+            const ids = new Set(observer.received.map((m) => m.body.id));
+            return during.every((e) => seqs.has(e.seq)) && events.every((e) => ids.has(e.id));
+          },
+          5000,
+          `the outage's ${during.length} records and ${events.length} events at the subscriber`,
+        );
         // And the card reader decides again.
         const again = sim.expectCommand('store-reader', (c) => c.command === 'indicate', RESUME_MS, 'indication after the outage');
         await waitFor(() => sim.isOnline('store-reader'), RESUME_MS, 'the reader back');
         await sim.swipe('store-reader', 'A0A0A0A0');
         expect(await again).toMatchObject({ pattern: 'granted' });
         await waitFor(() => pins.level(STRIKE) === 1, 2000, 'strike energised by the card again');
-        tally.note(`wired door: ${exits} REX exits and a forced door decided during a ${OUTAGE_MS / 1000} s outage; reconnected ${reconnectMs} ms after the broker's return; ${during.length} records and ${events.length} events delivered after`);
+        tally.note(
+          `wired door: ${exits} REX exits and a forced door decided during a ${OUTAGE_MS / 1000} s outage; reconnected ${reconnectMs} ms after the broker's return; ${during.length} records and ${events.length} events delivered after`,
+        );
       });
     }, 30_000);
   });

@@ -27,7 +27,10 @@ describe('device loss: silent or disconnected devices raise device-offline, thei
     prepared = prepareSite(cardDoorsSite({ doors: 2, contacts: true, heartbeatSeconds: SUPERVISION_S }));
     holders = enrolMany(prepared.dataDir, 2, { areas: ['store'] });
     daemon = await launchDaemon({
-      dataDir: prepared.dataDir, siteFile: prepared.siteFile, broker: { kind: 'embedded', port: await freePort() }, apiPort: await freePort(),
+      dataDir: prepared.dataDir,
+      siteFile: prepared.siteFile,
+      broker: { kind: 'embedded', port: await freePort() },
+      apiPort: await freePort(),
       onCrash: (what) => tally.crash(what),
     });
     sim = await Simulator.start({ site: prepared.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: prepared.secrets, heartbeatMs: HEARTBEAT_MS });
@@ -45,38 +48,42 @@ describe('device loss: silent or disconnected devices raise device-offline, thei
     const dropped = ['r2', 'c2'];
     const results: string[] = [];
     await Promise.all([
-      ...silenced.map((id) => tally.fault(`${id} silenced`, async () => {
-        const since = Date.now();
-        sim.silence(id, true);
-        const offline = await waitFor(() => eventsOf('device-offline', id)[0], (SUPERVISION_S * 1000) + SLACK_MS + 3000, `device-offline for ${id}`);
-        const after = Date.parse(offline.at as string) - since;
-        expect(JSON.parse(offline.detail as string).why).toMatch(new RegExp(`silent for more than ${SUPERVISION_S} s`));
-        // Not before its supervision time (less the heartbeat it last sent), not long after it.
-        expect(after).toBeGreaterThanOrEqual(SUPERVISION_S * 1000 - HEARTBEAT_MS - 100);
-        expect(after).toBeLessThanOrEqual(SUPERVISION_S * 1000 + SLACK_MS);
-        expect((await daemon.health()).devices.offline).toContain(id);
-        const back = Date.now();
-        sim.silence(id, false);
-        const online = await waitFor(() => eventsOf('device-online', id)[0], 5000, `device-online for ${id}`);
-        const backAfter = Date.parse(online.at as string) - back;
-        expect(backAfter).toBeLessThanOrEqual(HEARTBEAT_MS + 1000);
-        await waitFor(async () => !(await daemon.health()).devices.offline.includes(id), 2000, `${id} cleared from /healthz`);
-        results.push(`${id}: offline ${after} ms after it went quiet, online ${backAfter} ms after it spoke`);
-      })),
-      ...dropped.map((id) => tally.fault(`${id} dropped`, async () => {
-        await sleep(500);
-        const since = Date.now();
-        await sim.goOffline(id);
-        const offline = await waitFor(() => eventsOf('device-offline', id)[0], 3000, `device-offline for ${id}`);
-        const after = Date.parse(offline.at as string) - since;
-        expect(after).toBeLessThan(1000);
-        expect((await daemon.health()).devices.offline).toContain(id);
-        const back = Date.now();
-        await sim.goOnline(id);
-        const online = await waitFor(() => eventsOf('device-online', id)[0], 5000, `device-online for ${id}`);
-        expect((await daemon.health()).devices.offline).not.toContain(id);
-        results.push(`${id}: offline ${after} ms after its connection dropped, online ${Date.parse(online.at as string) - back} ms after it reconnected`);
-      })),
+      ...silenced.map((id) =>
+        tally.fault(`${id} silenced`, async () => {
+          const since = Date.now();
+          sim.silence(id, true);
+          const offline = await waitFor(() => eventsOf('device-offline', id)[0], SUPERVISION_S * 1000 + SLACK_MS + 3000, `device-offline for ${id}`);
+          const after = Date.parse(offline.at as string) - since;
+          expect(JSON.parse(offline.detail as string).why).toMatch(new RegExp(`silent for more than ${SUPERVISION_S} s`));
+          // Not before its supervision time (less the heartbeat it last sent), not long after it.
+          expect(after).toBeGreaterThanOrEqual(SUPERVISION_S * 1000 - HEARTBEAT_MS - 100);
+          expect(after).toBeLessThanOrEqual(SUPERVISION_S * 1000 + SLACK_MS);
+          expect((await daemon.health()).devices.offline).toContain(id);
+          const back = Date.now();
+          sim.silence(id, false);
+          const online = await waitFor(() => eventsOf('device-online', id)[0], 5000, `device-online for ${id}`);
+          const backAfter = Date.parse(online.at as string) - back;
+          expect(backAfter).toBeLessThanOrEqual(HEARTBEAT_MS + 1000);
+          await waitFor(async () => !(await daemon.health()).devices.offline.includes(id), 2000, `${id} cleared from /healthz`);
+          results.push(`${id}: offline ${after} ms after it went quiet, online ${backAfter} ms after it spoke`);
+        }),
+      ),
+      ...dropped.map((id) =>
+        tally.fault(`${id} dropped`, async () => {
+          await sleep(500);
+          const since = Date.now();
+          await sim.goOffline(id);
+          const offline = await waitFor(() => eventsOf('device-offline', id)[0], 3000, `device-offline for ${id}`);
+          const after = Date.parse(offline.at as string) - since;
+          expect(after).toBeLessThan(1000);
+          expect((await daemon.health()).devices.offline).toContain(id);
+          const back = Date.now();
+          await sim.goOnline(id);
+          const online = await waitFor(() => eventsOf('device-online', id)[0], 5000, `device-online for ${id}`);
+          expect((await daemon.health()).devices.offline).not.toContain(id);
+          results.push(`${id}: offline ${after} ms after its connection dropped, online ${Date.parse(online.at as string) - back} ms after it reconnected`);
+        }),
+      ),
     ]);
     console.log(`device loss:\n  ${results.join('\n  ')}`);
     // Back to normal: every device online and the doors work.

@@ -12,8 +12,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../firmware-sim/index.js';
 import type { Command } from '../../src/devices/protocol.js';
 import {
-  FaultTally, cardDoorsSite, enrolMany, launchDaemon, prepareSite, prng, readEntries, runSeed, sleep, verifyLog,
-  type DaemonProcess, type Holder,
+  FaultTally,
+  cardDoorsSite,
+  enrolMany,
+  launchDaemon,
+  prepareSite,
+  prng,
+  readEntries,
+  runSeed,
+  sleep,
+  verifyLog,
+  type DaemonProcess,
+  type Holder,
 } from '../helpers/faults.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 
@@ -53,7 +63,10 @@ describe('pulled plug: kill -9 during a burst of reads', () => {
 
   const launch = () =>
     launchDaemon({
-      dataDir: prepared.dataDir, siteFile: prepared.siteFile, broker: { kind: 'embedded', port: mqttPort }, apiPort,
+      dataDir: prepared.dataDir,
+      siteFile: prepared.siteFile,
+      broker: { kind: 'embedded', port: mqttPort },
+      apiPort,
       onCrash: (what) => tally.crash(what),
     });
 
@@ -85,11 +98,19 @@ describe('pulled plug: kill -9 during a burst of reads', () => {
       const unknown = random() < 0.1;
       const card = unknown ? `DEAD${(++unknownCards).toString(16).toUpperCase().padStart(4, '0')}` : holders[nextHolder++ % holders.length]!.card;
       const read: Read = {
-        door, reader, seq: 0, card, holder: byCard.get(card), cycle,
-        unlocksBefore: unlocksAt(door).length, indicationsBefore: indicationsAt(door).length,
+        door,
+        reader,
+        seq: 0,
+        card,
+        holder: byCard.get(card),
+        cycle,
+        unlocksBefore: unlocksAt(door).length,
+        indicationsBefore: indicationsAt(door).length,
       };
       const indicated = sim.expectCommand(reader, (c) => c.command === 'indicate', 3000, 'outcome').catch(() => undefined);
-      const unlocked = read.holder ? sim.expectCommand(`l${door}`, (c) => c.command === 'unlock', 3000, 'unlock').catch(() => undefined) : Promise.resolve(undefined);
+      const unlocked = read.holder
+        ? sim.expectCommand(`l${door}`, (c) => c.command === 'unlock', 3000, 'unlock').catch(() => undefined)
+        : Promise.resolve(undefined);
       void sim.swipe(reader, card);
       // Stamped synchronously by swipe(): the read's own seq.
       read.seq = sim.info(reader).seq;
@@ -113,8 +134,19 @@ describe('pulled plug: kill -9 during a burst of reads', () => {
     // Nothing seen committed may be gone or changed.
     const missing = [...committed].filter(([seq, hash]) => bySeqHash.get(seq) !== hash);
     if (missing.length) {
-      tally.lost(missing.length, `records ${missing.slice(0, 10).map(([s]) => s).join(', ')} committed before a kill, missing or changed after the restart`);
-      throw new Error(`${missing.length} committed records missing or changed after the restart: ${missing.slice(0, 10).map(([s]) => s).join(', ')}`);
+      tally.lost(
+        missing.length,
+        `records ${missing
+          .slice(0, 10)
+          .map(([s]) => s)
+          .join(', ')} committed before a kill, missing or changed after the restart`,
+      );
+      throw new Error(
+        `${missing.length} committed records missing or changed after the restart: ${missing
+          .slice(0, 10)
+          .map(([s]) => s)
+          .join(', ')}`,
+      );
     }
     // No read decided twice.
     const decisions = rows.filter((r) => r.kind === 'decision' && r.device_seq !== null);
@@ -146,9 +178,16 @@ describe('pulled plug: kill -9 during a burst of reads', () => {
         const read = attribute(j, 'unlocksBefore');
         if (!read) throw new Error(`l${door}: unlock #${j} at ${new Date(u.at).toISOString()} with no read before it`);
         const entry = decisionOf(read);
-        if (!entry) throw new Error(`l${door}: unlock #${j} reached the lock, but read ${read.reader}/${read.seq} (card ${read.card}, cycle ${read.cycle}) has no committed entry`);
-        if (entry.decision !== 'granted' || entry.door_id !== `d${door}`) throw new Error(`l${door}: unlock #${j} for read ${read.reader}/${read.seq}, whose entry ${entry.seq} is ${entry.decision} at ${entry.door_id}`);
-        if (!read.holder || entry.person_id !== read.holder.personId) throw new Error(`l${door}: unlock #${j}: entry ${entry.seq} names ${entry.person_id}, the card ${read.card} belongs to ${read.holder?.personId ?? 'nobody'}`);
+        if (!entry)
+          throw new Error(
+            `l${door}: unlock #${j} reached the lock, but read ${read.reader}/${read.seq} (card ${read.card}, cycle ${read.cycle}) has no committed entry`,
+          );
+        if (entry.decision !== 'granted' || entry.door_id !== `d${door}`)
+          throw new Error(`l${door}: unlock #${j} for read ${read.reader}/${read.seq}, whose entry ${entry.seq} is ${entry.decision} at ${entry.door_id}`);
+        if (!read.holder || entry.person_id !== read.holder.personId)
+          throw new Error(
+            `l${door}: unlock #${j}: entry ${entry.seq} names ${entry.person_id}, the card ${read.card} belongs to ${read.holder?.personId ?? 'nobody'}`,
+          );
       });
       // Every outcome shown at the reader: its read has the committed decision it showed.
       indicationsAt(door).forEach((ind, j) => {
@@ -156,7 +195,10 @@ describe('pulled plug: kill -9 during a burst of reads', () => {
         const read = attribute(j, 'indicationsBefore');
         if (!read) throw new Error(`r${door}: indication #${j} (${pattern}) with no read before it`);
         const entry = decisionOf(read);
-        if (!entry || entry.decision !== pattern) throw new Error(`r${door}: showed ${pattern} for read ${read.reader}/${read.seq} (card ${read.card}), whose entry is ${entry ? `${entry.seq}: ${entry.decision}` : 'missing'}`);
+        if (!entry || entry.decision !== pattern)
+          throw new Error(
+            `r${door}: showed ${pattern} for read ${read.reader}/${read.seq} (card ${read.card}), whose entry is ${entry ? `${entry.seq}: ${entry.decision}` : 'missing'}`,
+          );
       });
     }
   }
@@ -201,12 +243,16 @@ describe('pulled plug: kill -9 during a burst of reads', () => {
         await sim.waitFor(() => sim.deviceIds.every((id) => sim.isOnline(id)), 10_000, 'every device back online');
         // Reads the dead broker never acknowledged are resent by the devices: let them be decided.
         let count = -1;
-        await waitFor(async () => {
-          const now = readEntries(prepared.dataDir).length;
-          const stable = now === count;
-          count = now;
-          return stable;
-        }, 10_000, 'the log to settle');
+        await waitFor(
+          async () => {
+            const now = readEntries(prepared.dataDir).length;
+            const stable = now === count;
+            count = now;
+            return stable;
+          },
+          10_000,
+          'the log to settle',
+        );
         await sleep(300);
         let rows = readEntries(prepared.dataDir);
         checkAll(rows);
@@ -223,14 +269,20 @@ describe('pulled plug: kill -9 during a burst of reads', () => {
           const payload = JSON.stringify({ boot: sim.boot, seq: r.seq, type: 'credential', credential: { kind: 'card', value: r.card } });
           await sim.sendRaw(r.reader, sim.topics.device(r.reader, 'events'), payload);
         }
-        await waitFor(async () => (await daemon.health()).counters.duplicates >= before + replays.length, 3000, `${replays.length} replayed reads dropped as duplicates`);
+        await waitFor(
+          async () => (await daemon.health()).counters.duplicates >= before + replays.length,
+          3000,
+          `${replays.length} replayed reads dropped as duplicates`,
+        );
         rows = readEntries(prepared.dataDir);
         checkAll(rows);
         const health = await daemon.health();
         expect(health.database).toMatchObject({ ok: true, entries: rows.length });
         const verified = verifyLog(prepared.dataDir);
         if (verified.code !== 0) throw new Error(`log verify exited ${verified.code}: ${verified.stderr}${verified.stdout}`);
-        stats.push(`#${cycle}: killed after ${killAfter} ms, ${reads.length - readsBefore} reads sent, ${atKill.length} records at the kill, ${rows.length} after the restart (${health.counters.duplicates} dropped as duplicates: ${replays.length} replayed, ${health.counters.duplicates - replays.length} resent)`);
+        stats.push(
+          `#${cycle}: killed after ${killAfter} ms, ${reads.length - readsBefore} reads sent, ${atKill.length} records at the kill, ${rows.length} after the restart (${health.counters.duplicates} dropped as duplicates: ${replays.length} replayed, ${health.counters.duplicates - replays.length} resent)`,
+        );
       });
       // A daemon that cannot come back ends the run: nothing after it would mean anything.
       if (!ok && (!daemon || daemon.exited)) break;

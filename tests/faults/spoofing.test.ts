@@ -3,20 +3,30 @@
 // subscribing to another's commands, and a guard's token calling managers' and admins' endpoints.
 // Each is one fault: it survives when it is refused (nothing decided, nothing unlocked, nothing
 // leaked) and logged (a security event; for the API, the audit log too).
-import mqtt from 'mqtt';
+import type mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../firmware-sim/index.js';
 import { CONTROLLER_USERNAME, controllerClientId, deviceClientId } from '../../src/devices/protocol.js';
 import { openDatabase } from '../../src/store/db.js';
 import {
-  FaultTally, cardDoorsSite, createAccounts, enrolMany, launchDaemon, prepareSite, readEntries, readEvents, signIn, sleep,
-  type ApiAccount, type DaemonProcess, type Holder,
+  FaultTally,
+  cardDoorsSite,
+  createAccounts,
+  enrolMany,
+  launchDaemon,
+  prepareSite,
+  readEntries,
+  readEvents,
+  signIn,
+  sleep,
+  type ApiAccount,
+  type DaemonProcess,
+  type Holder,
 } from '../helpers/faults.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { rawConnect } from '../helpers/mqtt.js';
 
 const tally = new FaultTally('spoofing');
-
 
 /** A QoS 1 publish the broker may refuse by closing the connection: 'acked' or 'refused'. */
 function guardedPublish(client: mqtt.MqttClient, topic: string, payload: string): Promise<'acked' | 'refused'> {
@@ -57,14 +67,23 @@ describe('spoofing: refused and logged', () => {
   beforeAll(async () => {
     prepared = prepareSite(cardDoorsSite({ doors: 2, contacts: true }));
     holders = enrolMany(prepared.dataDir, 2, { areas: ['store'] });
-    [guard] = await createAccounts(prepared.dataDir, prepared.site, [{ username: 'spoof-guard', role: 'guard' }]) as [ApiAccount];
+    [guard] = (await createAccounts(prepared.dataDir, prepared.site, [{ username: 'spoof-guard', role: 'guard' }])) as [ApiAccount];
     daemon = await launchDaemon({
-      dataDir: prepared.dataDir, siteFile: prepared.siteFile, broker: { kind: 'embedded', port: await freePort() }, apiPort: await freePort(),
+      dataDir: prepared.dataDir,
+      siteFile: prepared.siteFile,
+      broker: { kind: 'embedded', port: await freePort() },
+      apiPort: await freePort(),
       onCrash: (what) => tally.crash(what),
     });
     guardToken = await signIn(daemon.apiUrl, guard);
     // c2 is left out of the simulation: the raw clients below log in as it.
-    sim = await Simulator.start({ site: prepared.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: prepared.secrets, only: prepared.site.devices.map((d) => d.id).filter((id) => id !== 'c2') });
+    sim = await Simulator.start({
+      site: prepared.site,
+      url: daemon.mqttUrl,
+      ca: daemon.ca,
+      secrets: prepared.secrets,
+      only: prepared.site.devices.map((d) => d.id).filter((id) => id !== 'c2'),
+    });
     await waitFor(() => sim.observed('l1').length > 0 && sim.observed('l2').length > 0, 5000, 'locks driven to rest');
   });
 
@@ -74,14 +93,30 @@ describe('spoofing: refused and logged', () => {
     tally.write();
   });
 
-  it('MQTT: logins without or with someone else\'s credentials are refused and logged', async () => {
+  it("MQTT: logins without or with someone else's credentials are refused and logged", async () => {
     const base = prepared.baseTopic;
     const attempts: { label: string; opts: mqtt.IClientOptions; source: string | null }[] = [
       { label: 'no credentials', opts: { clientId: 'anon' }, source: null },
-      { label: 'a device with a wrong secret', opts: { username: 'c2', password: 'not-the-secret-at-all-xxxxxx', clientId: deviceClientId(base, 'c2') }, source: 'c2' },
-      { label: 'a device the site does not have', opts: { username: 'ghost', password: 'x'.repeat(32), clientId: deviceClientId(base, 'ghost') }, source: 'ghost' },
-      { label: 'a device\'s secret with another device\'s client id', opts: { username: 'c2', password: secret('c2'), clientId: deviceClientId(base, 'l1') }, source: 'c2' },
-      { label: 'the controller\'s name with a wrong secret', opts: { username: CONTROLLER_USERNAME, password: 'guessed-password-123456', clientId: controllerClientId(base) }, source: CONTROLLER_USERNAME },
+      {
+        label: 'a device with a wrong secret',
+        opts: { username: 'c2', password: 'not-the-secret-at-all-xxxxxx', clientId: deviceClientId(base, 'c2') },
+        source: 'c2',
+      },
+      {
+        label: 'a device the site does not have',
+        opts: { username: 'ghost', password: 'x'.repeat(32), clientId: deviceClientId(base, 'ghost') },
+        source: 'ghost',
+      },
+      {
+        label: "a device's secret with another device's client id",
+        opts: { username: 'c2', password: secret('c2'), clientId: deviceClientId(base, 'l1') },
+        source: 'c2',
+      },
+      {
+        label: "the controller's name with a wrong secret",
+        opts: { username: CONTROLLER_USERNAME, password: 'guessed-password-123456', clientId: controllerClientId(base) },
+        source: CONTROLLER_USERNAME,
+      },
     ];
     for (const a of attempts) {
       await tally.fault(`login: ${a.label}`, async () => {
@@ -92,7 +127,13 @@ describe('spoofing: refused and logged', () => {
         expect(error, `${a.label} was let in`).toBeDefined();
         await waitFor(async () => (await daemon.health()).counters.rejected > before, 2000, 'the refusal counted');
         // Logged: a security event naming who tried (rate-limited per name, so each attempt here uses its own).
-        const logged = await waitFor(() => refusedEvents('mqtt-login-refused').slice(eventsBefore)[0] ?? (a.source ? refusedEvents('mqtt-login-refused').find((e) => e.source === a.source) : undefined), 2000, 'mqtt-login-refused event');
+        const logged = await waitFor(
+          () =>
+            refusedEvents('mqtt-login-refused').slice(eventsBefore)[0] ??
+            (a.source ? refusedEvents('mqtt-login-refused').find((e) => e.source === a.source) : undefined),
+          2000,
+          'mqtt-login-refused event',
+        );
         expect(logged).toMatchObject({ category: 'security', severity: 'alarm' });
       });
     }
@@ -100,35 +141,48 @@ describe('spoofing: refused and logged', () => {
     expect((await daemon.health()).broker.connected).toBe(true);
   });
 
-  it('MQTT: a device publishing on another device\'s events, status or commands is refused and logged; nothing is decided or unlocked', async () => {
+  it("MQTT: a device publishing on another device's events, status or commands is refused and logged; nothing is decided or unlocked", async () => {
     const base = prepared.baseTopic;
     const spoofs: { label: string; topic: string; payload: string; check: () => void | Promise<void> }[] = [
       {
-        label: 'a card read published as the reader', topic: `${base}/devices/r1/events`,
+        label: 'a card read published as the reader',
+        topic: `${base}/devices/r1/events`,
         payload: JSON.stringify({ type: 'credential', credential: { kind: 'card', value: holders[0]!.card }, boot: 9_000_000, seq: 1 }),
         check: () => undefined,
       },
       {
-        label: 'the door contact published as closed', topic: `${base}/devices/c1/events`,
+        label: 'the door contact published as closed',
+        topic: `${base}/devices/c1/events`,
         payload: JSON.stringify({ type: 'input', input: 'contact', active: true, boot: 9_000_000, seq: 1 }),
         check: () => undefined,
       },
       {
-        label: 'a lock declared offline', topic: `${base}/devices/l2/status`, payload: JSON.stringify({ online: false }),
+        label: 'a lock declared offline',
+        topic: `${base}/devices/l2/status`,
+        payload: JSON.stringify({ online: false }),
         check: async () => expect((await daemon.health()).devices.offline).not.toContain('l2'),
       },
       {
-        label: 'an unlock command sent to a lock', topic: `${base}/devices/l1/commands`, payload: JSON.stringify({ id: 'spoof-1', command: 'unlock', durationMs: 60_000 }),
+        label: 'an unlock command sent to a lock',
+        topic: `${base}/devices/l1/commands`,
+        payload: JSON.stringify({ id: 'spoof-1', command: 'unlock', durationMs: 60_000 }),
         check: () => expect(sim.lockState('l1')).toBe('locked'),
       },
       {
-        label: 'an event published as the controller', topic: `${base}/events/alarm`, payload: JSON.stringify({ type: 'all-clear' }),
+        label: 'an event published as the controller',
+        topic: `${base}/events/alarm`,
+        payload: JSON.stringify({ type: 'all-clear' }),
         check: () => undefined,
       },
     ];
     for (const s of spoofs) {
       await tally.fault(`publish: ${s.label}`, async () => {
-        const { client, error } = await rawConnect(daemon.mqttUrl, { ca: daemon.ca,  username: 'c2', password: secret('c2'), clientId: deviceClientId(base, 'c2') });
+        const { client, error } = await rawConnect(daemon.mqttUrl, {
+          ca: daemon.ca,
+          username: 'c2',
+          password: secret('c2'),
+          clientId: deviceClientId(base, 'c2'),
+        });
         expect(error).toBeUndefined();
         const entriesBefore = readEntries(prepared.dataDir).length;
         const unlocksBefore = unlocks('l1') + unlocks('l2');
@@ -157,16 +211,19 @@ describe('spoofing: refused and logged', () => {
     }
   });
 
-  it('MQTT: a device subscribing to another device\'s commands, or to everything, is refused, logged and sees nothing', async () => {
+  it("MQTT: a device subscribing to another device's commands, or to everything, is refused, logged and sees nothing", async () => {
     const base = prepared.baseTopic;
-    const { client, error } = await rawConnect(daemon.mqttUrl, { ca: daemon.ca,  username: 'c2', password: secret('c2'), clientId: deviceClientId(base, 'c2') });
+    const { client, error } = await rawConnect(daemon.mqttUrl, { ca: daemon.ca, username: 'c2', password: secret('c2'), clientId: deviceClientId(base, 'c2') });
     expect(error).toBeUndefined();
     const leaked: string[] = [];
     client!.on('message', (topic) => leaked.push(topic));
     for (const topic of [`${base}/devices/l1/commands`, `${base}/devices/+/commands`, `${base}/#`, '#']) {
       await tally.fault(`subscribe: ${topic}`, async () => {
         const counted = (await daemon.health()).counters.rejected;
-        const granted = await client!.subscribeAsync(topic, { qos: 1 }).then((g) => g[0]?.qos, (err: Error) => (/subscribe error/i.test(err.message) ? 128 : -1));
+        const granted = await client!.subscribeAsync(topic, { qos: 1 }).then(
+          (g) => g[0]?.qos,
+          (err: Error) => (/subscribe error/i.test(err.message) ? 128 : -1),
+        );
         expect(granted).toBe(128);
         await waitFor(async () => (await daemon.health()).counters.rejected > counted, 2000, 'the refusal counted');
         expect(refusedEvents('mqtt-subscribe-refused').some((e) => e.source === 'c2')).toBe(true);
@@ -181,7 +238,7 @@ describe('spoofing: refused and logged', () => {
     await client!.endAsync();
   });
 
-  it('API: a guard\'s token calling managers\' and admins\' endpoints is refused (403) and logged', async () => {
+  it("API: a guard's token calling managers' and admins' endpoints is refused (403) and logged", async () => {
     const calls: { method: string; path: string; body?: unknown }[] = [
       { method: 'POST', path: '/api/v1/grants', body: { personId: holders[0]!.personId, areaId: 'store', purpose: 'let me in' } },
       { method: 'POST', path: '/api/v1/grants/1/revoke', body: {} },
@@ -208,10 +265,14 @@ describe('spoofing: refused and logged', () => {
           mutating++;
           // Every refused change is in the audit log, with who and what.
           // (written once the response has gone: wait for it)
-          const rows = await waitFor(() => {
-            const r = auditRows(prepared.dataDir, guard.username).slice(before);
-            return r.length >= mutating ? r : undefined;
-          }, 2000, 'the audit record');
+          const rows = await waitFor(
+            () => {
+              const r = auditRows(prepared.dataDir, guard.username).slice(before);
+              return r.length >= mutating ? r : undefined;
+            },
+            2000,
+            'the audit record',
+          );
           expect(rows.length).toBe(mutating);
           expect(rows.at(-1)).toMatchObject({ actor: guard.username, role: 'guard', outcome: 'denied' });
           expect(String(rows.at(-1)!.target)).toContain(c.path.split('?')[0]!);

@@ -14,8 +14,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../firmware-sim/index.js';
 import {
-  FaultTally, cardDoorsSite, createAccounts, enrolMany, launchDaemon, prepareSite, readEntries, signIn, sleep, verifyLog,
-  type DaemonProcess, type Holder,
+  FaultTally,
+  cardDoorsSite,
+  createAccounts,
+  enrolMany,
+  launchDaemon,
+  prepareSite,
+  readEntries,
+  signIn,
+  sleep,
+  verifyLog,
+  type DaemonProcess,
+  type Holder,
 } from '../helpers/faults.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 
@@ -107,7 +117,13 @@ describe.skipIf(missing !== undefined)('storage faults: the disk full, the datab
     const now = new Map(readEntries(prepared.dataDir).map((r) => [r.seq as number, r.hash as string]));
     const gone = [...committed].filter(([seq, hash]) => now.get(seq) !== hash);
     if (gone.length) {
-      tally.lost(gone.length, `${when}: records ${gone.slice(0, 10).map(([s]) => s).join(', ')}`);
+      tally.lost(
+        gone.length,
+        `${when}: records ${gone
+          .slice(0, 10)
+          .map(([s]) => s)
+          .join(', ')}`,
+      );
       throw new Error(`${gone.length} committed records lost ${when}`);
     }
   }
@@ -115,7 +131,8 @@ describe.skipIf(missing !== undefined)('storage faults: the disk full, the datab
   /** A call as the guard. */
   async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
     const res = await fetch(`${daemon.apiUrl}${path}`, {
-      method, headers: { authorization: `Bearer ${guardToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      method,
+      headers: { authorization: `Bearer ${guardToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
     return { status: res.status, body: await res.text() };
@@ -183,7 +200,10 @@ describe.skipIf(missing !== undefined)('storage faults: the disk full, the datab
     holders = enrolMany(mnt, 20, { areas: ['store'] });
     const [guard] = await createAccounts(mnt, prepared.site, [{ username: 'storage-guard', role: 'guard' }]);
     daemon = await launchDaemon({
-      dataDir: mnt, siteFile: prepared.siteFile, broker: { kind: 'embedded', port: await freePort() }, apiPort: await freePort(),
+      dataDir: mnt,
+      siteFile: prepared.siteFile,
+      broker: { kind: 'embedded', port: await freePort() },
+      apiPort: await freePort(),
       onCrash: (what) => tally.crash(what),
     });
     guardToken = await signIn(daemon.apiUrl, guard!);
@@ -267,9 +287,23 @@ describe.skipIf(missing !== undefined)('storage faults: the disk full, the datab
         // All checked, the log's state first: it says more than the status codes.
         const problems: string[] = [];
         await recovered(1, `the ${kind} ended`).catch((err: Error) => problems.push(err.message));
-        const failed = () => daemon.logLines().filter((l) => l.msg === 'request failed').map((l) => String((l.err as { stack?: string } | undefined)?.stack ?? JSON.stringify(l.err)).split('\n').slice(0, 3).join(' / ')).at(-1);
-        if (doors.status !== 200) problems.push(`GET /api/v1/doors with the ${kind} answered ${doors.status} ${doors.body.slice(0, 100)}; the daemon logged: ${failed()}`);
-        if (unlock.status !== 503) problems.push(`POST /api/v1/doors/d1/unlock with the ${kind} answered ${unlock.status} ${unlock.body.slice(0, 100)}, not 503; the daemon logged: ${failed()}`);
+        const failed = () =>
+          daemon
+            .logLines()
+            .filter((l) => l.msg === 'request failed')
+            .map((l) =>
+              String((l.err as { stack?: string } | undefined)?.stack ?? JSON.stringify(l.err))
+                .split('\n')
+                .slice(0, 3)
+                .join(' / '),
+            )
+            .at(-1);
+        if (doors.status !== 200)
+          problems.push(`GET /api/v1/doors with the ${kind} answered ${doors.status} ${doors.body.slice(0, 100)}; the daemon logged: ${failed()}`);
+        if (unlock.status !== 503)
+          problems.push(
+            `POST /api/v1/doors/d1/unlock with the ${kind} answered ${unlock.status} ${unlock.body.slice(0, 100)}, not 503; the daemon logged: ${failed()}`,
+          );
         tally.note(`/healthz with the ${kind}: database ${JSON.stringify(health.database)}, storageFaults ${health.counters.storageFaults}`);
         // A failed write shows on /healthz (SELECT 1 alone would still answer).
         if (health.ok || health.database.ok) problems.push(`/healthz with the ${kind} still says ok: ${JSON.stringify(health.database)}`);

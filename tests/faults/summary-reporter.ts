@@ -20,7 +20,9 @@ interface FileCounts {
 /** The summary line over one run's result files. */
 export function summarise(dir: string): { line: string; files: FileCounts[] } {
   const files: FileCounts[] = existsSync(dir)
-    ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as FileCounts)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as FileCounts)
     : [];
   const sum = (k: keyof Omit<FileCounts, 'name'>) => files.reduce((n, f) => n + (Number(f[k]) || 0), 0);
   return { line: `faults: ${sum('injected')} injected, ${sum('survived')} survived, ${sum('lost')} records lost, ${sum('crashes')} crashes`, files };
@@ -47,7 +49,14 @@ export default class FaultSummaryReporter implements Reporter {
     if (faultModules.length === 0) return; // not a fault run: no line
     const { line, files } = summarise(join(RESULTS_DIR, this.run));
     const reported = new Set(files.map((f) => f.name));
-    const silent = faultModules.map((m) => m.moduleId.split('/').pop()!.replace(/\.test\.ts$/, '')).filter((n) => !reported.has(n));
+    const silent = faultModules
+      .map((m) =>
+        m.moduleId
+          .split('/')
+          .pop()!
+          .replace(/\.test\.ts$/, ''),
+      )
+      .filter((n) => !reported.has(n));
     if (silent.length) process.stderr.write(`fault files that recorded no counts (failed before counting?): ${silent.join(', ')}\n`);
     process.stdout.write(`${line}\n`);
   }

@@ -36,7 +36,26 @@ interface Tamper {
   args?: string[];
 }
 
-const CONTENT_COLUMNS = ['at', 'kind', 'door_id', 'area_id', 'direction', 'person_id', 'person_name', 'affiliation', 'purpose', 'factors', 'decision', 'reason', 'device_id', 'device_boot', 'device_seq', 'linked_seq', 'linked_person_id', 'detail'] as const;
+const CONTENT_COLUMNS = [
+  'at',
+  'kind',
+  'door_id',
+  'area_id',
+  'direction',
+  'person_id',
+  'person_name',
+  'affiliation',
+  'purpose',
+  'factors',
+  'decision',
+  'reason',
+  'device_id',
+  'device_boot',
+  'device_seq',
+  'linked_seq',
+  'linked_person_id',
+  'detail',
+] as const;
 
 /** A different value for a column, as an intruder would write it. */
 function forged(column: string, value: unknown): unknown {
@@ -62,35 +81,47 @@ function forged(column: string, value: unknown): unknown {
   }
 }
 
-
 function tampers(last: number, counts: number[], offsite: string): fc.Arbitrary<Tamper> {
   const seq = fc.integer({ min: 1, max: last });
   const inner = fc.integer({ min: 1, max: last - 1 });
   const coveringCheckpoint = (k: number) => Math.min(...counts.filter((c) => c >= k));
   return fc.oneof(
-    fc.tuple(seq, fc.constantFrom(...CONTENT_COLUMNS)).map(([s, column]): Tamper => ({
-      label: `record ${s}: ${column} edited`, expectAt: s, expectProblem: /content does not match its hash \(edited\)/,
-      apply: (db, rows) => {
-        db.prepare(`UPDATE entry_log SET ${column} = ? WHERE seq = ?`).run(forged(column, rows[s - 1]![column]) as never, s);
-      },
-    })),
-    fc.tuple(seq, fc.constantFrom('hash', 'prev_hash')).map(([s, column]): Tamper => ({
-      label: `record ${s}: ${column} replaced`, expectAt: s, expectProblem: /does not link|does not match its hash/,
-      apply: (db) => {
-        db.prepare(`UPDATE entry_log SET ${column} = ? WHERE seq = ?`).run('f'.repeat(64), s);
-      },
-    })),
-    fc.tuple(seq, fc.constantFrom(...CONTENT_COLUMNS)).map(([s, column]): Tamper => ({
-      label: `record ${s}: ${column} edited and the chain after it recomputed`, expectAt: coveringCheckpoint(s), expectProblem: /hash differs from the .* checkpoint/,
-      apply: (db, rows) => {
-        db.prepare(`UPDATE entry_log SET ${column} = ? WHERE seq = ?`).run(forged(column, rows[s - 1]![column]) as never, s);
-        rechain(db, s);
-      },
-    })),
+    fc.tuple(seq, fc.constantFrom(...CONTENT_COLUMNS)).map(
+      ([s, column]): Tamper => ({
+        label: `record ${s}: ${column} edited`,
+        expectAt: s,
+        expectProblem: /content does not match its hash \(edited\)/,
+        apply: (db, rows) => {
+          db.prepare(`UPDATE entry_log SET ${column} = ? WHERE seq = ?`).run(forged(column, rows[s - 1]![column]) as never, s);
+        },
+      }),
+    ),
+    fc.tuple(seq, fc.constantFrom('hash', 'prev_hash')).map(
+      ([s, column]): Tamper => ({
+        label: `record ${s}: ${column} replaced`,
+        expectAt: s,
+        expectProblem: /does not link|does not match its hash/,
+        apply: (db) => {
+          db.prepare(`UPDATE entry_log SET ${column} = ? WHERE seq = ?`).run('f'.repeat(64), s);
+        },
+      }),
+    ),
+    fc.tuple(seq, fc.constantFrom(...CONTENT_COLUMNS)).map(
+      ([s, column]): Tamper => ({
+        label: `record ${s}: ${column} edited and the chain after it recomputed`,
+        expectAt: coveringCheckpoint(s),
+        expectProblem: /hash differs from the .* checkpoint/,
+        apply: (db, rows) => {
+          db.prepare(`UPDATE entry_log SET ${column} = ? WHERE seq = ?`).run(forged(column, rows[s - 1]![column]) as never, s);
+          rechain(db, s);
+        },
+      }),
+    ),
     fc.tuple(inner, fc.integer({ min: 0, max: 3 })).map(([s, extra]): Tamper => {
       const to = Math.min(s + extra, last - 1);
       return {
-        label: to === s ? `record ${s} deleted` : `records ${s}–${to} deleted`, expectAt: s,
+        label: to === s ? `record ${s} deleted` : `records ${s}–${to} deleted`,
+        expectAt: s,
         // A gap at the very start is reported as such (no prune anchor explains it); elsewhere as the first missing record.
         expectProblem: s === 1 ? new RegExp(`records 1–${to} are missing \\(the log starts at record ${to + 1}\\)`) : new RegExp(`record ${s} is missing`),
         apply: (db) => {
@@ -98,51 +129,86 @@ function tampers(last: number, counts: number[], offsite: string): fc.Arbitrary<
         },
       };
     }),
-    fc.tuple(seq, seq).filter(([x, y]) => x !== y).map(([x, y]): Tamper => {
-      const [a, b] = x < y ? [x, y] : [y, x];
-      return {
-        label: `records ${a} and ${b} swapped`, expectAt: a, expectProblem: /does not link|does not match its hash/,
+    fc
+      .tuple(seq, seq)
+      .filter(([x, y]) => x !== y)
+      .map(([x, y]): Tamper => {
+        const [a, b] = x < y ? [x, y] : [y, x];
+        return {
+          label: `records ${a} and ${b} swapped`,
+          expectAt: a,
+          expectProblem: /does not link|does not match its hash/,
+          apply: (db) => {
+            db.prepare('UPDATE entry_log SET seq = -1 WHERE seq = ?').run(a);
+            db.prepare('UPDATE entry_log SET seq = ? WHERE seq = ?').run(a, b);
+            db.prepare('UPDATE entry_log SET seq = ? WHERE seq = -1').run(b);
+          },
+        };
+      }),
+    fc.integer({ min: 1, max: Math.min(10, last - 1) }).map(
+      (n): Tamper => ({
+        label: `the last ${n} record(s) cut off`,
+        expectAt: last - n + 1,
+        expectProblem: /truncated/,
         apply: (db) => {
-          db.prepare('UPDATE entry_log SET seq = -1 WHERE seq = ?').run(a);
-          db.prepare('UPDATE entry_log SET seq = ? WHERE seq = ?').run(a, b);
-          db.prepare('UPDATE entry_log SET seq = ? WHERE seq = -1').run(b);
+          db.prepare('DELETE FROM entry_log WHERE seq > ?').run(last - n);
         },
-      };
-    }),
-    fc.integer({ min: 1, max: Math.min(10, last - 1) }).map((n): Tamper => ({
-      label: `the last ${n} record(s) cut off`, expectAt: last - n + 1, expectProblem: /truncated/,
-      apply: (db) => {
-        db.prepare('DELETE FROM entry_log WHERE seq > ?').run(last - n);
-      },
-    })),
-    fc.integer({ min: 1, max: Math.min(10, last - 1) }).map((n): Tamper => ({
-      label: `the last ${n} record(s) cut off and the local checkpoints covering them deleted (caught by the one kept off the gateway)`,
-      expectAt: last - n + 1, expectProblem: /truncated/, args: ['--checkpoint', offsite],
-      apply: (db) => {
-        db.prepare('DELETE FROM entry_log WHERE seq > ?').run(last - n);
-        db.prepare('DELETE FROM checkpoints WHERE count > ?').run(last - n);
-      },
-    })),
-    inner.map((s): Tamper => ({
-      label: `a forged record slipped in at ${s} and the chain after it recomputed`, expectAt: coveringCheckpoint(s), expectProblem: /hash differs from the .* checkpoint/,
-      apply: (db, rows) => {
-        db.prepare('UPDATE entry_log SET seq = seq + 1000000 WHERE seq >= ?').run(s);
-        db.prepare('UPDATE entry_log SET seq = seq - 999999 WHERE seq >= 1000000').run();
-        const model = rows[s - 1]!;
-        db.prepare(`INSERT INTO entry_log (seq, at, kind, door_id, area_id, direction, person_id, person_name, affiliation, purpose, factors, decision, reason, device_id, prev_hash, hash)
-          VALUES (?, ?, 'decision', ?, ?, 'in', ?, ?, ?, 'forged', '["card"]', 'granted', 'granted', ?, '', '')`)
-          .run(s, model.at as string, model.door_id as string, model.area_id as string, 'p-forged', 'Mallory', 'Nowhere', model.device_id as string);
-        rechain(db, s);
-      },
-    })),
-    fc.constantFrom('count', 'head_hash', 'at', 'signature').map((column): Tamper => ({
-      label: `a signed checkpoint's ${column} altered`, expectProblem: /invalid signature|does not verify|hash differs|truncated/,
-      apply: (db) => {
-        const cp = db.prepare('SELECT * FROM checkpoints ORDER BY id LIMIT 1').get() as Record<string, unknown>;
-        const value = column === 'count' ? (cp.count as number) - 1 : column === 'head_hash' ? 'e'.repeat(64) : column === 'at' ? '2020-01-01T00:00:00.000Z' : Buffer.alloc(64, 1).toString('base64');
-        db.prepare(`UPDATE checkpoints SET ${column} = ? WHERE id = ?`).run(value, cp.id as number);
-      },
-    })),
+      }),
+    ),
+    fc.integer({ min: 1, max: Math.min(10, last - 1) }).map(
+      (n): Tamper => ({
+        label: `the last ${n} record(s) cut off and the local checkpoints covering them deleted (caught by the one kept off the gateway)`,
+        expectAt: last - n + 1,
+        expectProblem: /truncated/,
+        args: ['--checkpoint', offsite],
+        apply: (db) => {
+          db.prepare('DELETE FROM entry_log WHERE seq > ?').run(last - n);
+          db.prepare('DELETE FROM checkpoints WHERE count > ?').run(last - n);
+        },
+      }),
+    ),
+    inner.map(
+      (s): Tamper => ({
+        label: `a forged record slipped in at ${s} and the chain after it recomputed`,
+        expectAt: coveringCheckpoint(s),
+        expectProblem: /hash differs from the .* checkpoint/,
+        apply: (db, rows) => {
+          db.prepare('UPDATE entry_log SET seq = seq + 1000000 WHERE seq >= ?').run(s);
+          db.prepare('UPDATE entry_log SET seq = seq - 999999 WHERE seq >= 1000000').run();
+          const model = rows[s - 1]!;
+          db.prepare(`INSERT INTO entry_log (seq, at, kind, door_id, area_id, direction, person_id, person_name, affiliation, purpose, factors, decision, reason, device_id, prev_hash, hash)
+          VALUES (?, ?, 'decision', ?, ?, 'in', ?, ?, ?, 'forged', '["card"]', 'granted', 'granted', ?, '', '')`).run(
+            s,
+            model.at as string,
+            model.door_id as string,
+            model.area_id as string,
+            'p-forged',
+            'Mallory',
+            'Nowhere',
+            model.device_id as string,
+          );
+          rechain(db, s);
+        },
+      }),
+    ),
+    fc.constantFrom('count', 'head_hash', 'at', 'signature').map(
+      (column): Tamper => ({
+        label: `a signed checkpoint's ${column} altered`,
+        expectProblem: /invalid signature|does not verify|hash differs|truncated/,
+        apply: (db) => {
+          const cp = db.prepare('SELECT * FROM checkpoints ORDER BY id LIMIT 1').get() as Record<string, unknown>;
+          const value =
+            column === 'count'
+              ? (cp.count as number) - 1
+              : column === 'head_hash'
+                ? 'e'.repeat(64)
+                : column === 'at'
+                  ? '2020-01-01T00:00:00.000Z'
+                  : Buffer.alloc(64, 1).toString('base64');
+          db.prepare(`UPDATE checkpoints SET ${column} = ? WHERE id = ?`).run(value, cp.id as number);
+        },
+      }),
+    ),
   );
 }
 
@@ -169,7 +235,10 @@ describe('tampering: `tobira log verify` catches each change to a copy of the da
     const prepared = prepareSite(cardDoorsSite({ doors: 2, contacts: true, log: { checkpointEveryRecords: 10 } }));
     const holders = enrolMany(prepared.dataDir, 8, { areas: ['store'] });
     const daemon = await launchDaemon({
-      dataDir: prepared.dataDir, siteFile: prepared.siteFile, broker: { kind: 'embedded', port: await freePort() }, apiPort: await freePort(),
+      dataDir: prepared.dataDir,
+      siteFile: prepared.siteFile,
+      broker: { kind: 'embedded', port: await freePort() },
+      apiPort: await freePort(),
       onCrash: (what) => tally.crash(what),
     });
     const sim = await Simulator.start({ site: prepared.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: prepared.secrets });
@@ -208,7 +277,9 @@ describe('tampering: `tobira log verify` catches each change to a copy of the da
     expect(checkpointCounts.at(-1)).toBe(rows.length); // the shutdown checkpoint covers everything
     const intact = verifyLog(template);
     expect(intact.code, intact.stderr).toBe(0);
-    console.log(`tampering: ${rows.length} records (${rows.filter((r) => r.decision === 'granted').length} grants, ${rows.filter((r) => r.kind === 'door').length} door events), checkpoints at ${checkpointCounts.join(', ')}; seed ${seed}`);
+    console.log(
+      `tampering: ${rows.length} records (${rows.filter((r) => r.decision === 'granted').length} grants, ${rows.filter((r) => r.kind === 'door').length} door events), checkpoints at ${checkpointCounts.join(', ')}; seed ${seed}`,
+    );
   });
 
   afterAll(() => {
@@ -243,27 +314,57 @@ describe('tampering: `tobira log verify` catches each change to a copy of the da
   it('catches an edited, a deleted, a reordered and a truncated record', async () => {
     const last = rows.length;
     const named: Tamper[] = [
-      { label: 'edit: a denial turned into a grant', expectAt: rows.find((r) => r.decision === 'denied')!.seq, expectProblem: /edited/,
-        apply: (db) => db.prepare("UPDATE entry_log SET decision = 'granted', reason = 'granted' WHERE seq = ?").run(rows.find((r) => r.decision === 'denied')!.seq) },
-      { label: 'delete: one record removed', expectAt: 7, expectProblem: /record 7 is missing \(next is 8\)/, apply: (db) => db.prepare('DELETE FROM entry_log WHERE seq = 7').run() },
-      { label: 'reorder: two records swapped', expectAt: 5, expectProblem: /does not link|edited/,
-        apply: (db) => db.exec('UPDATE entry_log SET seq = -1 WHERE seq = 5; UPDATE entry_log SET seq = 5 WHERE seq = 6; UPDATE entry_log SET seq = 6 WHERE seq = -1;') },
-      { label: 'truncate: the last three records cut off', expectAt: last - 2, expectProblem: /truncated/, apply: (db) => db.prepare('DELETE FROM entry_log WHERE seq > ?').run(last - 3) },
-      { label: 'a denial turned into a grant, the chain recomputed and every checkpoint deleted', expectAt: 1,
+      {
+        label: 'edit: a denial turned into a grant',
+        expectAt: rows.find((r) => r.decision === 'denied')!.seq,
+        expectProblem: /edited/,
+        apply: (db) =>
+          db.prepare("UPDATE entry_log SET decision = 'granted', reason = 'granted' WHERE seq = ?").run(rows.find((r) => r.decision === 'denied')!.seq),
+      },
+      {
+        label: 'delete: one record removed',
+        expectAt: 7,
+        expectProblem: /record 7 is missing \(next is 8\)/,
+        apply: (db) => db.prepare('DELETE FROM entry_log WHERE seq = 7').run(),
+      },
+      {
+        label: 'reorder: two records swapped',
+        expectAt: 5,
+        expectProblem: /does not link|edited/,
+        apply: (db) =>
+          db.exec('UPDATE entry_log SET seq = -1 WHERE seq = 5; UPDATE entry_log SET seq = 5 WHERE seq = 6; UPDATE entry_log SET seq = 6 WHERE seq = -1;'),
+      },
+      {
+        label: 'truncate: the last three records cut off',
+        expectAt: last - 2,
+        expectProblem: /truncated/,
+        apply: (db) => db.prepare('DELETE FROM entry_log WHERE seq > ?').run(last - 3),
+      },
+      {
+        label: 'a denial turned into a grant, the chain recomputed and every checkpoint deleted',
+        expectAt: 1,
         expectProblem: new RegExp(`no signed checkpoint: records 1–${last} are signed by none`),
         apply: (db) => {
           const denied = rows.find((r) => r.decision === 'denied')!.seq;
           db.prepare("UPDATE entry_log SET decision = 'granted', reason = 'granted' WHERE seq = ?").run(denied);
           rechain(db, denied);
           db.prepare('DELETE FROM checkpoints').run();
-        } },
-      { label: 'a checkpoint in the middle deleted', expectProblem: /checkpoint #3 is missing: .* signed as #4/,
-        apply: (db) => db.prepare('DELETE FROM checkpoints WHERE ordinal = 3').run() },
-      { label: 'the last records cut off and every local checkpoint deleted', expectAt: 1, expectProblem: /no signed checkpoint/,
+        },
+      },
+      {
+        label: 'a checkpoint in the middle deleted',
+        expectProblem: /checkpoint #3 is missing: .* signed as #4/,
+        apply: (db) => db.prepare('DELETE FROM checkpoints WHERE ordinal = 3').run(),
+      },
+      {
+        label: 'the last records cut off and every local checkpoint deleted',
+        expectAt: 1,
+        expectProblem: /no signed checkpoint/,
         apply: (db) => {
           db.prepare('DELETE FROM entry_log WHERE seq > ?').run(last - 3);
           db.prepare('DELETE FROM checkpoints').run();
-        } },
+        },
+      },
     ];
     for (const t of named) await tamperAndVerify(t);
     tally.assertAllSurvived();

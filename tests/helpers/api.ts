@@ -59,7 +59,11 @@ export async function startApi(opts: { edit?: (raw: any) => void } = {}): Promis
     const created = await auth.createAccount('test', { username, displayName: `Test ${role}`, role });
     await auth.setPassword(created.account, TEST_PASSWORD, false);
     const totpSecret = created.totpUri ? new URL(created.totpUri).searchParams.get('secret') : null;
-    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password: TEST_PASSWORD, ...(totpSecret ? { totp: await code(totpSecret) } : {}) } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { username, password: TEST_PASSWORD, ...(totpSecret ? { totp: await code(totpSecret) } : {}) },
+    });
     if (res.statusCode !== 200) throw new Error(`cannot sign in ${username}: ${res.statusCode} ${res.body}`);
     return { username, password: TEST_PASSWORD, totpSecret, token: res.json().token };
   }
@@ -69,10 +73,21 @@ export async function startApi(opts: { edit?: (raw: any) => void } = {}): Promis
 
   let db: Database.Database | undefined;
   return {
-    app, controller, dataDir, auth, accounts, code, signIn,
+    app,
+    controller,
+    dataDir,
+    auth,
+    accounts,
+    code,
+    signIn,
     db: () => (db ??= new Database(join(dataDir, 'tobira.db'))),
     call: (as, method, url, body) =>
-      app.inject({ method, url, ...(body !== undefined ? { payload: body as object } : {}), headers: as ? { authorization: `Bearer ${accounts[as].token}` } : {} }),
+      app.inject({
+        method,
+        url,
+        ...(body !== undefined ? { payload: body as object } : {}),
+        headers: as ? { authorization: `Bearer ${accounts[as].token}` } : {},
+      }),
     close: async () => {
       db?.close();
       await app.close();

@@ -81,7 +81,12 @@ export function dataDirCa(dataDir: string): string {
 }
 
 /** Writes the site file (with its own base topic) and the device secrets into a data directory. */
-export function prepareData(opts: { dataDir?: string; baseTopic?: string; siteFile?: string; edit?: (raw: any) => void } = {}): { dataDir: string; baseTopic: string; siteFile: string; site: SiteFile } {
+export function prepareData(opts: { dataDir?: string; baseTopic?: string; siteFile?: string; edit?: (raw: any) => void } = {}): {
+  dataDir: string;
+  baseTopic: string;
+  siteFile: string;
+  site: SiteFile;
+} {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'tobira-data-'));
   const baseTopic = opts.baseTopic ?? `tobira-test-${randomBytes(4).toString('hex')}`;
   const raw = parse(readFileSync(opts.siteFile ?? FIXTURE_SITE, 'utf8')) as { mqtt?: Record<string, unknown> };
@@ -90,7 +95,10 @@ export function prepareData(opts: { dataDir?: string; baseTopic?: string; siteFi
   const siteFile = join(dataDir, 'site.yaml');
   writeFileSync(siteFile, stringify(raw));
   const site = parseSiteText(readFileSync(siteFile, 'utf8'), siteFile);
-  ensureSecrets(dataDir, site.devices.map((d) => d.id));
+  ensureSecrets(
+    dataDir,
+    site.devices.map((d) => d.id),
+  );
   seedDeviceTls(dataDir);
   return { dataDir, baseTopic, siteFile, site };
 }
@@ -100,7 +108,12 @@ export function prepareData(opts: { dataDir?: string; baseTopic?: string; siteFi
  * broker settings are dropped so the flags alone decide.
  */
 export function spawnStart(o: {
-  siteFile: string; dataDir: string; apiPort: number; broker: { port: number } | { url: string }; logLevel: string; extraArgs?: string[];
+  siteFile: string;
+  dataDir: string;
+  apiPort: number;
+  broker: { port: number } | { url: string };
+  logLevel: string;
+  extraArgs?: string[];
 }): { proc: ChildProcess; output: () => string } {
   const args = [CLI, 'start', '--site', o.siteFile, '--data', o.dataDir, '--api-port', String(o.apiPort)];
   if ('port' in o.broker) args.push('--mqtt-port', String(o.broker.port));
@@ -121,7 +134,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const apiPort = await freePort();
   const mqttPort = opts.broker.kind === 'embedded' ? await freePort() : Number(new URL(opts.broker.url).port || 8883);
   const { proc, output: out } = spawnStart({
-    siteFile, dataDir, apiPort, logLevel: 'debug', extraArgs: opts.extraArgs,
+    siteFile,
+    dataDir,
+    apiPort,
+    logLevel: 'debug',
+    extraArgs: opts.extraArgs,
     broker: opts.broker.kind === 'embedded' ? { port: mqttPort } : { url: opts.broker.url },
   });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
@@ -170,7 +187,10 @@ export function entries(daemon: Daemon): Record<string, unknown>[] {
 export function events(daemon: Daemon, type?: string): Record<string, unknown>[] {
   const db = daemon.db();
   try {
-    return (type ? db.prepare('SELECT * FROM events WHERE type = ? ORDER BY id').all(type) : db.prepare('SELECT * FROM events ORDER BY id').all()) as Record<string, unknown>[];
+    return (type ? db.prepare('SELECT * FROM events WHERE type = ? ORDER BY id').all(type) : db.prepare('SELECT * FROM events ORDER BY id').all()) as Record<
+      string,
+      unknown
+    >[];
   } finally {
     db.close();
   }
@@ -208,7 +228,10 @@ export async function enrol(daemon: { dataDir: string }, p: Enrolment): Promise<
       const trainedAt = p.trainedAt === undefined ? new Date(Date.now() - 30 * 86_400_000).toISOString() : p.trainedAt;
       if (trainedAt) people.addTraining(person.id, trainedAt, 'annual security training');
       if (p.pledge ?? true) people.addPledge(person.id, new Date(Date.now() - 86_400_000).toISOString(), 'confidentiality pledge v1');
-      const grantIds = p.areas.map((areaId) => people.addGrant({ personId: person.id, areaId, purpose: p.purpose ?? 'project work', outOfHours: p.outOfHours ?? true, grantedBy: 'test' }).id);
+      const grantIds = p.areas.map(
+        (areaId) =>
+          people.addGrant({ personId: person.id, areaId, purpose: p.purpose ?? 'project work', outOfHours: p.outOfHours ?? true, grantedBy: 'test' }).id,
+      );
       return { personId: person.id, grantIds, credentialId: credential.id };
     })();
   } finally {

@@ -98,7 +98,10 @@ export class FaultTally {
   write(): void {
     const dir = runResultsDir();
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `${this.name}.json`), JSON.stringify({ name: this.name, ...this.counts, failures: this.failures.length, notes: this.notes, at: new Date().toISOString() }, null, 2) + '\n');
+    writeFileSync(
+      join(dir, `${this.name}.json`),
+      JSON.stringify({ name: this.name, ...this.counts, failures: this.failures.length, notes: this.notes, at: new Date().toISOString() }, null, 2) + '\n',
+    );
   }
 }
 
@@ -125,8 +128,14 @@ export function cardDoorsSite(o: CardDoorsOptions): Record<string, unknown> {
     devices.push({ id: `r${i}`, kind: 'reader', transport: 'mqtt', ...hb }, { id: `l${i}`, kind: 'lock', transport: 'mqtt', ...hb });
     if (o.contacts) devices.push({ id: `c${i}`, kind: 'contact', transport: 'mqtt', ...hb });
     doors.push({
-      id: `d${i}`, name: `Door ${i}`, area: 'store', entryReader: `r${i}`, lock: `l${i}`, ...(o.contacts ? { contact: `c${i}` } : {}),
-      unlockMs: o.unlockMs ?? 1000, failMode: 'secure',
+      id: `d${i}`,
+      name: `Door ${i}`,
+      area: 'store',
+      entryReader: `r${i}`,
+      lock: `l${i}`,
+      ...(o.contacts ? { contact: `c${i}` } : {}),
+      unlockMs: o.unlockMs ?? 1000,
+      failMode: 'secure',
     });
   }
   return {
@@ -219,7 +228,10 @@ export interface DaemonProcess {
  */
 export async function launchDaemon(o: LaunchOptions): Promise<DaemonProcess> {
   const { proc, output: out } = spawnStart({
-    siteFile: o.siteFile, dataDir: o.dataDir, apiPort: o.apiPort, logLevel: 'info',
+    siteFile: o.siteFile,
+    dataDir: o.dataDir,
+    apiPort: o.apiPort,
+    logLevel: 'info',
     broker: o.broker.kind === 'embedded' ? { port: o.broker.port } : { url: o.broker.url },
   });
   let expected = false;
@@ -232,10 +244,14 @@ export async function launchDaemon(o: LaunchOptions): Promise<DaemonProcess> {
     }),
   );
   try {
-    await waitFor(() => {
-      if (exited) throw new Error(`daemon exited before it was ready:\n${out().slice(-3000)}`);
-      return /"msg":"ready"/.test(out());
-    }, o.readyTimeoutMs ?? 15_000, 'the daemon to be ready');
+    await waitFor(
+      () => {
+        if (exited) throw new Error(`daemon exited before it was ready:\n${out().slice(-3000)}`);
+        return /"msg":"ready"/.test(out());
+      },
+      o.readyTimeoutMs ?? 15_000,
+      'the daemon to be ready',
+    );
   } catch (err) {
     expected = true;
     if (!exited) proc.kill('SIGKILL');
@@ -249,14 +265,17 @@ export async function launchDaemon(o: LaunchOptions): Promise<DaemonProcess> {
     mqttUrl: o.broker.kind === 'embedded' ? `mqtts://127.0.0.1:${o.broker.port}` : o.broker.url,
     ca: dataDirCa(o.dataDir),
     output: () => out(),
-    logLines: () => out().split('\n').flatMap((l) => {
-      if (!l.startsWith('{')) return [];
-      try {
-        return [JSON.parse(l) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    }),
+    logLines: () =>
+      out()
+        .split('\n')
+        .flatMap((l) => {
+          if (!l.startsWith('{')) return [];
+          try {
+            return [JSON.parse(l) as Record<string, unknown>];
+          } catch {
+            return [];
+          }
+        }),
     // /healthz answers 503 while the broker or the database is down: the body is the health all the same.
     health: async () => (await (await fetch(`${apiUrl}/healthz`)).json()) as Health,
     kill9: async () => {
@@ -283,7 +302,10 @@ export function allowOpenBroker<T extends Record<string, unknown>>(raw: T): T {
   return raw;
 }
 
-export function prepareSite(raw: Record<string, unknown>, dataDir?: string): { dataDir: string; baseTopic: string; siteFile: string; site: SiteFile; secrets: Secrets } {
+export function prepareSite(
+  raw: Record<string, unknown>,
+  dataDir?: string,
+): { dataDir: string; baseTopic: string; siteFile: string; site: SiteFile; secrets: Secrets } {
   const prepared = prepareData({ siteFile: writeSiteFile(raw), dataDir });
   return { ...prepared, secrets: loadSecrets(prepared.dataDir) };
 }
@@ -310,7 +332,10 @@ export function readEvents(dataDir: string, type?: string): Record<string, unkno
   const db = new Database(join(dataDir, 'tobira.db'), { readonly: true });
   try {
     db.pragma('busy_timeout = 5000');
-    return (type ? db.prepare('SELECT * FROM events WHERE type = ? ORDER BY id').all(type) : db.prepare('SELECT * FROM events ORDER BY id').all()) as Record<string, unknown>[];
+    return (type ? db.prepare('SELECT * FROM events WHERE type = ? ORDER BY id').all(type) : db.prepare('SELECT * FROM events ORDER BY id').all()) as Record<
+      string,
+      unknown
+    >[];
   } finally {
     db.close();
   }
@@ -416,7 +441,8 @@ export async function createAccounts(dataDir: string, site: SiteFile, wanted: { 
 export async function signIn(apiUrl: string, a: ApiAccount): Promise<string> {
   const totp = a.totpSecret ? await totpCode({ secret: a.totpSecret }) : undefined;
   const res = await fetch(`${apiUrl}/api/v1/auth/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username: a.username, password: a.password, ...(totp ? { totp } : {}) }),
   });
   if (res.status !== 200) throw new Error(`cannot sign in ${a.username}: ${res.status} ${await res.text()}`);

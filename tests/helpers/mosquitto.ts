@@ -46,10 +46,14 @@ export async function startOwnMosquitto(confFile: string, port: number): Promise
   let output = '';
   proc.stdout?.on('data', (d) => (output += d));
   proc.stderr?.on('data', (d) => (output += d));
-  await waitFor(() => {
-    if (proc.exitCode !== null) throw new Error(`mosquitto exited: ${output}`);
-    return portOpen(port);
-  }, 5000, `mosquitto on port ${port}`);
+  await waitFor(
+    () => {
+      if (proc.exitCode !== null) throw new Error(`mosquitto exited: ${output}`);
+      return portOpen(port);
+    },
+    5000,
+    `mosquitto on port ${port}`,
+  );
   const tls = /^\s*certfile /m.test(readFileSync(confFile, 'utf8'));
   return {
     port,
@@ -90,7 +94,10 @@ export async function startAclMosquitto(o: { siteFile: string; dataDir: string; 
   if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'mosquitto', dir]);
   let broker = await startOwnMosquitto(conf, port);
   const handle: AclMosquitto = {
-    port, url: broker.url, dir, conf: readFileSync(conf, 'utf8'),
+    port,
+    url: broker.url,
+    dir,
+    conf: readFileSync(conf, 'utf8'),
     get proc() {
       return broker.proc;
     },

@@ -5,14 +5,20 @@
 // schedule (`scheduleBreak`: no signed checkpoint missing), after truncation and only with the key.
 import type { KeyObject } from 'node:crypto';
 import type { Db } from '../../src/store/db.js';
-import { CheckpointStore, lateInTailOf, scheduleBreak, verifyCheckpointSignature, type Checkpoint, type StoredCheckpoint } from '../../src/store/checkpoints.js';
+import {
+  CheckpointStore,
+  lateInTailOf,
+  scheduleBreak,
+  verifyCheckpointSignature,
+  type Checkpoint,
+  type StoredCheckpoint,
+} from '../../src/store/checkpoints.js';
 import { CANONICAL_SQL, GENESIS_HASH, entryHash, rowToRecord, type VerifyResult } from '../../src/store/entry-log.js';
 import * as crypto from 'node:crypto';
 
 const oneShot = (crypto as { hash?: (algorithm: string, data: string) => string }).hash;
-const sha256Hex: (data: string) => string = typeof oneShot === 'function'
-  ? (data) => oneShot('sha256', data)
-  : (data) => crypto.createHash('sha256').update(data).digest('hex');
+const sha256Hex: (data: string) => string =
+  typeof oneShot === 'function' ? (data) => oneShot('sha256', data) : (data) => crypto.createHash('sha256').update(data).digest('hex');
 const RAW_COLUMNS = `seq, at, kind, door_id, area_id, direction, person_id, person_name, affiliation, purpose, factors,
   decision, reason, device_id, device_boot, device_seq, linked_seq, linked_person_id, detail, prev_hash, hash, chain_version`;
 type RawRow = unknown[];
@@ -58,7 +64,10 @@ export function referenceVerify(db: Db, publicKey?: KeyObject): VerifyResult {
       return fail(first.seq, `${describe(prune)} names no first record: the start of the log cannot be checked`);
     }
     if (prune.anchorSeq < first.seq) {
-      return fail(prune.anchorSeq, `records ${prune.anchorSeq}–${first.seq - 1} are missing: the last prune (${describe(prune)}) kept every record from ${prune.anchorSeq}`);
+      return fail(
+        prune.anchorSeq,
+        `records ${prune.anchorSeq}–${first.seq - 1} are missing: the last prune (${describe(prune)}) kept every record from ${prune.anchorSeq}`,
+      );
     }
     if (prune.anchorSeq > first.seq) {
       return fail(first.seq, `record ${first.seq} should not be there: the last prune (${describe(prune)}) removed every record before ${prune.anchorSeq}`);
@@ -76,7 +85,10 @@ export function referenceVerify(db: Db, publicKey?: KeyObject): VerifyResult {
   let lastMatched = expectSeq - 1;
   for (; ci < pinned.length && pinned[ci]!.count === expectSeq - 1; ci++) {
     if (pinned[ci]!.headHash !== prevHash) {
-      return fail(expectSeq - 1, `${describe(pinned[ci]!)} names a head hash that is not the ${expectSeq === 1 ? 'genesis hash' : 'prune anchor\'s'}: the log was rewritten`);
+      return fail(
+        expectSeq - 1,
+        `${describe(pinned[ci]!)} names a head hash that is not the ${expectSeq === 1 ? 'genesis hash' : "prune anchor's"}: the log was rewritten`,
+      );
     }
   }
 
@@ -91,7 +103,10 @@ export function referenceVerify(db: Db, publicKey?: KeyObject): VerifyResult {
     const seq = r[0];
     const hash = r[1];
     const preimage = r[2];
-    if (seq !== expectSeq) { structural = fail(expectSeq, `record ${expectSeq} is missing (next is ${seq})`); break; }
+    if (seq !== expectSeq) {
+      structural = fail(expectSeq, `record ${expectSeq} is missing (next is ${seq})`);
+      break;
+    }
     if (preimage === null || !preimage.startsWith(prevHash) || preimage.charCodeAt(64) !== 10) {
       structural = fail(seq, 'does not link to the record before it');
       break;

@@ -22,7 +22,12 @@ describe('area modes', () => {
         raw.areas.find((a: { id: string }) => a.id === 'lab').emergencyInputs = ['fire-panel', 'gas-panel'];
       },
     });
-    controller = await Controller.start({ site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() } });
+    controller = await Controller.start({
+      site,
+      dataDir,
+      log: pino({ level: 'silent' }),
+      broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() },
+    });
     await enrol({ dataDir }, { name: 'Guard Kato', card: 'C0000001', pin: '5555', roles: ['security'], areas: ['lab'] });
     await enrol({ dataDir }, { name: 'Researcher Mori', card: 'C0000002', pin: '6666', areas: ['lab'] });
     sim = await Simulator.start({ site, url: controller.brokerUrl, ca: readCa(dataDir), secrets: loadSecrets(dataDir) });
@@ -47,7 +52,12 @@ describe('area modes', () => {
   it('lockdown: only the listed roles pass; the change is in the entry log; normal restores', async () => {
     expect(controller.areas.setMode('lab', 'lockdown', { by: 'guard-console', roles: ['security'] })).toBe(true);
     const log = controller.ctx.store.entryLog;
-    expect(log.recent(1)[0]).toMatchObject({ kind: 'mode', areaId: 'lab', reason: 'mode-lockdown', detail: { previous: 'normal', by: 'guard-console', allowedRoles: ['security'] } });
+    expect(log.recent(1)[0]).toMatchObject({
+      kind: 'mode',
+      areaId: 'lab',
+      reason: 'mode-lockdown',
+      detail: { previous: 'normal', by: 'guard-console', allowedRoles: ['security'] },
+    });
     expect(await attempt('C0000002', '6666')).toBe('denied');
     expect(log.recent(1)[0]).toMatchObject({ decision: 'denied', reason: 'area-locked-down', personName: 'Researcher Mori' });
     await waitFor(() => controller.doors.state('lab-main')?.lock === 'locked', 6000, 'locked again');
@@ -83,7 +93,11 @@ describe('area modes', () => {
     await sim.input('gas-panel', false);
     // The fire panel, still active but no longer listed, does not hold the release any more.
     await waitFor(() => mode() === 'normal', 2000, 'back to normal when the last listed input cleared');
-    expect(controller.ctx.store.entryLog.recent(5).find((r) => r.kind === 'mode')).toMatchObject({ areaId: 'lab', reason: 'mode-normal', detail: { by: 'input:gas-panel' } });
+    expect(controller.ctx.store.entryLog.recent(5).find((r) => r.kind === 'mode')).toMatchObject({
+      areaId: 'lab',
+      reason: 'mode-normal',
+      detail: { by: 'input:gas-panel' },
+    });
     await sim.input('fire-panel', false);
     await sim.waitFor(() => sim.lockState('lab-lock') === 'locked', 3000, 'relocked');
   });

@@ -25,7 +25,11 @@ if (!hasMosquitto) {
 }
 
 /** `tobira start` that is expected to refuse: resolves with its exit code and output. */
-async function startRefused(o: { siteFile: string; dataDir: string; broker: { port: number } | { url: string } }): Promise<{ code: number | null; output: string }> {
+async function startRefused(o: {
+  siteFile: string;
+  dataDir: string;
+  broker: { port: number } | { url: string };
+}): Promise<{ code: number | null; output: string }> {
   const { proc, output } = spawnStart({ ...o, apiPort: await freePort(), logLevel: 'info' });
   const code = await new Promise<number | null>((resolve) => {
     const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
@@ -77,7 +81,12 @@ for (const setup of setups) {
       const edit = (raw: any) => (raw.log = { ...(raw.log ?? {}), checkpointEveryRecords: 1 });
       const prepared = prepareData({ edit });
       if (setup.mosquitto) broker = await startAclMosquitto(prepared);
-      daemon = await startDaemon({ broker: broker ? { kind: 'external', url: broker.url } : { kind: 'embedded' }, dataDir: prepared.dataDir, baseTopic: prepared.baseTopic, edit });
+      daemon = await startDaemon({
+        broker: broker ? { kind: 'external', url: broker.url } : { kind: 'embedded' },
+        dataDir: prepared.dataDir,
+        baseTopic: prepared.baseTopic,
+        edit,
+      });
     });
 
     afterAll(async () => {
@@ -101,7 +110,10 @@ for (const setup of setups) {
       }
       // A plain (not TLS) client on the TLS port gets nowhere.
       const plain = await rawConnect(daemon.mqttUrl.replace('mqtts:', 'mqtt:'), {
-        username: 'lab-reader', password: daemon.secrets.devices['lab-reader'], clientId: deviceClientId(daemon.baseTopic, 'lab-reader'), connectTimeout: 1500,
+        username: 'lab-reader',
+        password: daemon.secrets.devices['lab-reader'],
+        clientId: deviceClientId(daemon.baseTopic, 'lab-reader'),
+        connectTimeout: 1500,
       });
       expect(plain.client).toBeUndefined();
     });
@@ -115,7 +127,8 @@ for (const setup of setups) {
       const client = await mqtt.connectAsync(daemon.mqttUrl, { ca: daemon.ca, protocolVersion: 4, reconnectPeriod: 0, ...login });
       try {
         const retained = new Promise<{ body: Record<string, unknown>; retain: boolean }>((resolve) =>
-          client.on('message', (_t, payload, packet) => resolve({ body: JSON.parse(payload.toString()) as Record<string, unknown>, retain: packet.retain })));
+          client.on('message', (_t, payload, packet) => resolve({ body: JSON.parse(payload.toString()) as Record<string, unknown>, retain: packet.retain })),
+        );
         await client.subscribeAsync(topics.checkpoints, { qos: 1 });
         const got = await retained;
         expect(got.retain).toBe(true);
@@ -130,7 +143,13 @@ for (const setup of setups) {
         await client.endAsync(true);
       }
       // The retained checkpoint is still the daemon's.
-      const again = await mqtt.connectAsync(daemon.mqttUrl, { ca: daemon.ca, protocolVersion: 4, reconnectPeriod: 0, ...login, clientId: `${login.clientId}-2` });
+      const again = await mqtt.connectAsync(daemon.mqttUrl, {
+        ca: daemon.ca,
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+        ...login,
+        clientId: `${login.clientId}-2`,
+      });
       try {
         const body = new Promise<string>((resolve) => again.on('message', (_t, p) => resolve(p.toString())));
         await again.subscribeAsync(topics.checkpoints, { qos: 1 });
@@ -141,9 +160,17 @@ for (const setup of setups) {
       // What the same check sees with the controller's rights (on Mosquitto; aedes ties the controller
       // login to the daemon's own client id): the check can fail.
       if (setup.mosquitto) {
-        expect(await received(daemon, {
-          username: daemon.secrets.controller.username, password: daemon.secrets.controller.password, clientId: `${daemon.baseTopic}:test-auditor`,
-        }, topics.device('lab-lock', 'commands'))).toBeGreaterThan(0);
+        expect(
+          await received(
+            daemon,
+            {
+              username: daemon.secrets.controller.username,
+              password: daemon.secrets.controller.password,
+              clientId: `${daemon.baseTopic}:test-auditor`,
+            },
+            topics.device('lab-lock', 'commands'),
+          ),
+        ).toBeGreaterThan(0);
       }
       // Mosquitto grants the SUBACK and filters delivery; aedes refuses the SUBACK: either way nothing arrives.
       expect(await received(daemon, { ...login, clientId: `${login.clientId}-3` }, topics.device('lab-lock', 'commands'))).toBe(0);
@@ -153,7 +180,7 @@ for (const setup of setups) {
 }
 
 describe('the embedded broker: certificates, plain MQTT only when asked', () => {
-  it('`tobira devices --ca` prints the data directory\'s CA (PEM), whose key is 0600; --secrets shows the observer', () => {
+  it("`tobira devices --ca` prints the data directory's CA (PEM), whose key is 0600; --secrets shows the observer", () => {
     const prepared = prepareData();
     const out = spawnSync(process.execPath, [CLI, 'devices', '--ca', '--site', prepared.siteFile, '--data', prepared.dataDir], { encoding: 'utf8' });
     expect(out.status).toBe(0);
@@ -191,7 +218,9 @@ describe('the embedded broker: certificates, plain MQTT only when asked', () => 
       expect(health.security).toEqual([expect.objectContaining({ type: 'mqtt-plain-listener', detail: { url: `mqtt://127.0.0.1:${plainPort}` } })]);
       expect(events(daemon, 'mqtt-plain-listener')).toEqual([expect.objectContaining({ category: 'security', severity: 'alarm' })]);
       const plain = await rawConnect(`mqtt://127.0.0.1:${plainPort}`, {
-        username: 'lab-reader', password: daemon.secrets.devices['lab-reader'], clientId: deviceClientId(daemon.baseTopic, 'lab-reader'),
+        username: 'lab-reader',
+        password: daemon.secrets.devices['lab-reader'],
+        clientId: deviceClientId(daemon.baseTopic, 'lab-reader'),
       });
       expect(plain.error).toBeUndefined();
       await plain.client?.endAsync();
@@ -247,7 +276,7 @@ describe.skipIf(!hasMosquitto)('an open external broker', () => {
     }
   });
 
-  it('a device login that can read another device\'s commands (SUBACK granted, delivery is what tells): exit 2', async () => {
+  it("a device login that can read another device's commands (SUBACK granted, delivery is what tells): exit 2", async () => {
     const prepared = prepareData();
     // An installer's "simplification": every login may read every command topic.
     const broker = await startAclMosquitto({
@@ -275,7 +304,13 @@ describe.skipIf(!hasMosquitto)('an open external broker', () => {
       ...prepared,
       edit: (lines, dir) => {
         passwd = readFileSync(join(dir, 'passwd'), 'utf8');
-        writeFileSync(join(dir, 'passwd'), passwd.split('\n').filter((l) => !l.startsWith('lab-reader:')).join('\n'));
+        writeFileSync(
+          join(dir, 'passwd'),
+          passwd
+            .split('\n')
+            .filter((l) => !l.startsWith('lab-reader:'))
+            .join('\n'),
+        );
         return lines;
       },
     });
@@ -290,7 +325,13 @@ describe.skipIf(!hasMosquitto)('an open external broker', () => {
       expect(health.ok).toBe(false);
       expect(health.security).toEqual([]);
       expect(events(daemon, 'open-broker')).toEqual([]);
-      sim = await Simulator.start({ site: daemon.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: daemon.secrets, only: ['lab-exit-reader', 'lab-lock', 'fire-panel'] });
+      sim = await Simulator.start({
+        site: daemon.site,
+        url: daemon.mqttUrl,
+        ca: daemon.ca,
+        secrets: daemon.secrets,
+        only: ['lab-exit-reader', 'lab-lock', 'fire-panel'],
+      });
       await waitFor(() => sim!.observed('lab-lock').length > 0, 5000, 'lab-lock driven to rest');
       // A card read during the window is refused (recorded as rejected), not decided.
       const before = (await daemon.health()).counters.rejected;
@@ -306,7 +347,11 @@ describe.skipIf(!hasMosquitto)('an open external broker', () => {
       await sim.input('fire-panel', false);
       await relocked;
       // The probe is retried, and says why.
-      await waitFor(() => /could not finish the open-broker probe: device input that opens doors stays refused; retrying/.test(daemon!.output()), 10_000, 'a retried probe');
+      await waitFor(
+        () => /could not finish the open-broker probe: device input that opens doors stays refused; retrying/.test(daemon!.output()),
+        10_000,
+        'a retried probe',
+      );
 
       // The installer fixes the password file and restarts Mosquitto: the probe of the new connection finds it closed.
       await broker.stop();
@@ -334,7 +379,13 @@ describe.skipIf(!hasMosquitto)('an open external broker', () => {
     let sim: Simulator | undefined;
     try {
       expect((await daemon.health()).security).toEqual([]);
-      sim = await Simulator.start({ site: daemon.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: daemon.secrets, only: ['lab-reader', 'lab-lock', 'lab-rex', 'fire-panel'] });
+      sim = await Simulator.start({
+        site: daemon.site,
+        url: daemon.mqttUrl,
+        ca: daemon.ca,
+        secrets: daemon.secrets,
+        only: ['lab-reader', 'lab-lock', 'lab-rex', 'fire-panel'],
+      });
       await waitFor(() => sim!.observed('lab-lock').length > 0, 5000, 'lab-lock driven to rest');
       // The broker comes back from a restart with anonymous access on.
       await broker.stop();

@@ -39,7 +39,9 @@ for (const { name, mosquitto, run } of brokers) {
       if (mosquitto) broker = await startAclMosquitto(prepared);
       daemon = await startDaemon({
         broker: broker ? { kind: 'external', url: broker.url } : { kind: 'embedded' },
-        dataDir: prepared.dataDir, baseTopic: prepared.baseTopic, edit,
+        dataDir: prepared.dataDir,
+        baseTopic: prepared.baseTopic,
+        edit,
       });
       holder = await enrol(daemon, { name: '佐藤 花子', affiliation: '研究開発部', card: '04A1B2C3', pin: '2580', areas: ['lab'], purpose: 'battery project' });
       sim = await Simulator.start({ site: daemon.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: daemon.secrets, heartbeatMs: 2000 });
@@ -64,8 +66,17 @@ for (const { name, mosquitto, run } of brokers) {
       expect(rows.length).toBe(before + 1);
       const entry = rows.at(-1)!;
       expect(entry).toMatchObject({
-        kind: 'decision', decision: 'granted', reason: 'granted', door_id: 'lab-main', area_id: 'lab', direction: 'in',
-        person_id: holder.personId, person_name: '佐藤 花子', affiliation: '研究開発部', purpose: 'battery project', device_id: 'lab-keypad',
+        kind: 'decision',
+        decision: 'granted',
+        reason: 'granted',
+        door_id: 'lab-main',
+        area_id: 'lab',
+        direction: 'in',
+        person_id: holder.personId,
+        person_name: '佐藤 花子',
+        affiliation: '研究開発部',
+        purpose: 'battery project',
+        device_id: 'lab-keypad',
       });
       expect(JSON.parse(entry.factors as string)).toEqual(['card', 'pin']);
       expect(unlock).toMatchObject({ command: 'unlock', durationMs: 5000 });
@@ -80,14 +91,19 @@ for (const { name, mosquitto, run } of brokers) {
       expect(events(daemon, 'door-forced')).toHaveLength(0);
     });
 
-    it('a lock\'s heartbeat does not cut an unlock short', async () => {
+    it("a lock's heartbeat does not cut an unlock short", async () => {
       const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'unlock');
       await cardAndPin(sim, 'lab', '04A1B2C3', '2580');
       await unlocked;
       const seen = sim.observed('lab-lock').length;
       // The simulated lock re-publishes its status every 2 s; the unlock lasts 5 s.
       await new Promise((r) => setTimeout(r, 2600));
-      expect(sim.observed('lab-lock').slice(seen).map((o) => o.command.command)).toEqual([]);
+      expect(
+        sim
+          .observed('lab-lock')
+          .slice(seen)
+          .map((o) => o.command.command),
+      ).toEqual([]);
       expect(sim.lockState('lab-lock')).toBe('unlocked');
       await sim.waitFor(() => sim.lockState('lab-lock') === 'locked', 4000, 'lab-lock relocked by itself');
     });
@@ -141,10 +157,14 @@ for (const { name, mosquitto, run } of brokers) {
       for (const payload of bad) await sim.sendRaw('lab-reader', topic, payload);
       const entriesBefore = entries(daemon).length;
       await sim.replay('lab-reader'); // the last real event again, same (boot, seq)
-      await waitFor(async () => {
-        const h = await daemon.health();
-        return h.counters.rejected >= before.counters.rejected + bad.length && h.counters.duplicates >= before.counters.duplicates + 1 ? h : false;
-      }, 3000, 'rejections counted');
+      await waitFor(
+        async () => {
+          const h = await daemon.health();
+          return h.counters.rejected >= before.counters.rejected + bad.length && h.counters.duplicates >= before.counters.duplicates + 1 ? h : false;
+        },
+        3000,
+        'rejections counted',
+      );
       expect(entries(daemon).length).toBe(entriesBefore);
       expect(events(daemon, 'device-fault').length).toBeGreaterThan(0);
       // Still deciding.
@@ -175,7 +195,11 @@ for (const { name, mosquitto, run } of brokers) {
       await sim.door('vault-door').force();
       const forced = await waitFor(() => events(daemon, 'door-forced').find((e) => e.source === 'vault-door'), 3000, 'door-forced');
       expect(forced).toMatchObject({ category: 'alarm', severity: 'alarm' });
-      expect(entries(daemon).filter((e) => e.kind === 'door' && e.reason === 'door-forced').map((e) => e.door_id)).toEqual(['vault-door']);
+      expect(
+        entries(daemon)
+          .filter((e) => e.kind === 'door' && e.reason === 'door-forced')
+          .map((e) => e.door_id),
+      ).toEqual(['vault-door']);
       await sim.door('vault-door').close();
       await waitFor(() => events(daemon, 'door-forced-cleared').find((e) => e.source === 'vault-door'), 3000, 'door-forced cleared');
     });
@@ -196,33 +220,40 @@ for (const { name, mosquitto, run } of brokers) {
       expect(daemon.output()).toContain('"msg":"stopped"');
     });
 
-    it.skipIf(!mosquitto)('its signed checkpoint lives on the broker, off the gateway, and `tobira log verify --checkpoint` checks the log against it', async () => {
-      // The daemon has stopped: its shutdown checkpoint is the retained message now, read with the
-      // read-only observer login (`tobira devices --secrets`).
-      const observer = daemon.secrets.observer!;
-      const client = await mqtt.connectAsync(daemon.mqttUrl, {
-        ca: daemon.ca, protocolVersion: 4, clientId: `${observerClientIdPrefix(daemon.baseTopic)}-auditor`, username: observer.username, password: observer.password,
-      });
-      const retained = new Promise<Buffer>((resolve) => client.on('message', (_t, payload) => resolve(payload)));
-      await client.subscribeAsync(`${daemon.baseTopic}/log/checkpoints`, { qos: 1 });
-      const payload = await retained;
-      await client.endAsync();
-      const checkpoint = JSON.parse(payload.toString()) as { kind: string; count: number; headHash: string; publicKey: string };
-      expect(checkpoint).toMatchObject({ kind: 'shutdown', count: entries(daemon).length, headHash: entries(daemon).at(-1)!.hash });
-      expect(checkpoint.publicKey).toMatch(/BEGIN PUBLIC KEY/);
-      const file = join(daemon.dataDir, 'offsite-checkpoint.json');
-      writeFileSync(file, payload);
-      const ok = spawnSync(process.execPath, [CLI, 'log', 'verify', '--data', daemon.dataDir, '--checkpoint', file], { encoding: 'utf8' });
-      expect(ok.status).toBe(0);
-      // An intruder truncates the log and deletes the local checkpoints: the copy on the broker still tells.
-      const copy = mkdtempSync(join(tmpdir(), 'tobira-tampered-'));
-      copyFileSync(join(daemon.dataDir, 'tobira.db'), join(copy, 'tobira.db'));
-      const db = new Database(join(copy, 'tobira.db'));
-      db.exec('DROP TRIGGER entry_log_no_delete; DELETE FROM entry_log WHERE seq > (SELECT max(seq) - 2 FROM entry_log); DELETE FROM checkpoints;');
-      db.close();
-      const broken = spawnSync(process.execPath, [CLI, 'log', 'verify', '--data', copy, '--checkpoint', file], { encoding: 'utf8' });
-      expect(broken.status).toBe(1);
-      expect(broken.stderr + broken.stdout).toMatch(/truncat|checkpoint/i);
-    });
+    it.skipIf(!mosquitto)(
+      'its signed checkpoint lives on the broker, off the gateway, and `tobira log verify --checkpoint` checks the log against it',
+      async () => {
+        // The daemon has stopped: its shutdown checkpoint is the retained message now, read with the
+        // read-only observer login (`tobira devices --secrets`).
+        const observer = daemon.secrets.observer!;
+        const client = await mqtt.connectAsync(daemon.mqttUrl, {
+          ca: daemon.ca,
+          protocolVersion: 4,
+          clientId: `${observerClientIdPrefix(daemon.baseTopic)}-auditor`,
+          username: observer.username,
+          password: observer.password,
+        });
+        const retained = new Promise<Buffer>((resolve) => client.on('message', (_t, payload) => resolve(payload)));
+        await client.subscribeAsync(`${daemon.baseTopic}/log/checkpoints`, { qos: 1 });
+        const payload = await retained;
+        await client.endAsync();
+        const checkpoint = JSON.parse(payload.toString()) as { kind: string; count: number; headHash: string; publicKey: string };
+        expect(checkpoint).toMatchObject({ kind: 'shutdown', count: entries(daemon).length, headHash: entries(daemon).at(-1)!.hash });
+        expect(checkpoint.publicKey).toMatch(/BEGIN PUBLIC KEY/);
+        const file = join(daemon.dataDir, 'offsite-checkpoint.json');
+        writeFileSync(file, payload);
+        const ok = spawnSync(process.execPath, [CLI, 'log', 'verify', '--data', daemon.dataDir, '--checkpoint', file], { encoding: 'utf8' });
+        expect(ok.status).toBe(0);
+        // An intruder truncates the log and deletes the local checkpoints: the copy on the broker still tells.
+        const copy = mkdtempSync(join(tmpdir(), 'tobira-tampered-'));
+        copyFileSync(join(daemon.dataDir, 'tobira.db'), join(copy, 'tobira.db'));
+        const db = new Database(join(copy, 'tobira.db'));
+        db.exec('DROP TRIGGER entry_log_no_delete; DELETE FROM entry_log WHERE seq > (SELECT max(seq) - 2 FROM entry_log); DELETE FROM checkpoints;');
+        db.close();
+        const broken = spawnSync(process.execPath, [CLI, 'log', 'verify', '--data', copy, '--checkpoint', file], { encoding: 'utf8' });
+        expect(broken.status).toBe(1);
+        expect(broken.stderr + broken.stdout).toMatch(/truncat|checkpoint/i);
+      },
+    );
   });
 }

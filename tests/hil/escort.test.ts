@@ -23,8 +23,12 @@ function addVisitor(people: PeopleStore, visits: VisitStore, o: { name: string; 
   people.addCredential(visitor.id, 'card', o.card);
   if (o.pinHash) people.addCredential(visitor.id, 'pin', o.pinHash);
   const visit = visits.add({
-    visitorId: visitor.id, purpose: '認証審査', hostId: o.hostId, areas: ['lab'],
-    validFrom: new Date(Date.now() - 3600_000).toISOString(), validUntil: new Date(Date.now() + 3600_000).toISOString(),
+    visitorId: visitor.id,
+    purpose: '認証審査',
+    hostId: o.hostId,
+    areas: ['lab'],
+    validFrom: new Date(Date.now() - 3600_000).toISOString(),
+    validUntil: new Date(Date.now() + 3600_000).toISOString(),
   });
   visits.approve(visit.id, 'manager-1');
   visits.recordPledge(visit.id, new Date().toISOString());
@@ -43,7 +47,10 @@ describe('escorts at the lab door (daemon, broker, simulated devices)', () => {
       .then((c) => (c.command === 'indicate' ? c.pattern : ''));
   }
 
-  const lastOf = (personId: string) => entries(daemon).filter((e) => e.person_id === personId).at(-1)!;
+  const lastOf = (personId: string) =>
+    entries(daemon)
+      .filter((e) => e.person_id === personId)
+      .at(-1)!;
   const unlocks = () => sim.observed('lab-lock').filter((o) => o.command.command === 'unlock').length;
 
   /** An access holder goes in at the lab door: granted, the door unlocks; returns their record. */
@@ -81,7 +88,15 @@ describe('escorts at the lab door (daemon, broker, simulated devices)', () => {
       },
     });
     // One host per case, so no case's recent holders escort another's visitor.
-    for (const [key, card, pin] of [['happy', 'A1000001', '2580'], ['left', 'A1000002', '2581'], ['revoked', 'A1000003', '2582'], ['absent', 'A1000004', '2583'], ['colleague', 'A1000005', '2584'], ['late', 'A1000006', '2585'], ['gone', 'A1000007', '2586']] as const) {
+    for (const [key, card, pin] of [
+      ['happy', 'A1000001', '2580'],
+      ['left', 'A1000002', '2581'],
+      ['revoked', 'A1000003', '2582'],
+      ['absent', 'A1000004', '2583'],
+      ['colleague', 'A1000005', '2584'],
+      ['late', 'A1000006', '2585'],
+      ['gone', 'A1000007', '2586'],
+    ] as const) {
       const e = await enrol(daemon, { name: `Host ${key}`, card, pin, areas: ['lab'] });
       ids[key] = e.personId;
       grants[key] = e.grantIds;
@@ -111,7 +126,7 @@ describe('escorts at the lab door (daemon, broker, simulated devices)', () => {
     await daemon?.stop();
   });
 
-  it('the host goes in first, the visitor follows within the window: granted, linked to the host\'s record', async () => {
+  it("the host goes in first, the visitor follows within the window: granted, linked to the host's record", async () => {
     const host = await holderEntersLab('A1000001', '2580', ids.happy!);
     const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'lab unlock for the visitor');
     const shown = outcome('lab-reader');
@@ -119,7 +134,11 @@ describe('escorts at the lab door (daemon, broker, simulated devices)', () => {
     expect(await shown).toBe('granted');
     await unlocked;
     expect(lastOf(ids.visitorHappy!)).toMatchObject({
-      decision: 'granted', reason: 'granted', purpose: '認証審査', linked_seq: host.seq, linked_person_id: ids.happy,
+      decision: 'granted',
+      reason: 'granted',
+      purpose: '認証審査',
+      linked_seq: host.seq,
+      linked_person_id: ids.happy,
     });
   });
 
@@ -164,7 +183,7 @@ describe('escorts at the lab door (daemon, broker, simulated devices)', () => {
     expect(unlocks()).toBe(before);
   });
 
-  it('an access holder who is not the visit\'s host escorts no one, going in first or after the visitor', async () => {
+  it("an access holder who is not the visit's host escorts no one, going in first or after the visitor", async () => {
     // First: the colleague went in just before.
     await holderEntersLab('A1000005', '2584', ids.colleague!);
     let before = unlocks();
@@ -211,7 +230,7 @@ describe('escorts at the lab door (daemon, broker, simulated devices)', () => {
   });
 });
 
-describe('an escort revoked between the visitor\'s decision and its commit (controller in process)', () => {
+describe("an escort revoked between the visitor's decision and its commit (controller in process)", () => {
   let controller: Controller;
   let hostGrant: number;
   let hostId: string;
@@ -221,9 +240,11 @@ describe('an escort revoked between the visitor\'s decision and its commit (cont
 
   beforeAll(async () => {
     // Card only at the lab, so the whole decision runs in one turn; always open.
-    const { dataDir, site } = prepareData({ edit: (raw) => {
-      raw.areas = raw.areas.map((a: { id: string }) => (a.id === 'lab' ? { ...a, factors: ['card'], antiPassback: 'off', schedule: undefined } : a));
-    } });
+    const { dataDir, site } = prepareData({
+      edit: (raw) => {
+        raw.areas = raw.areas.map((a: { id: string }) => (a.id === 'lab' ? { ...a, factors: ['card'], antiPassback: 'off', schedule: undefined } : a));
+      },
+    });
     const host = await enrol({ dataDir }, { name: 'Sato Hanako', card: '04A1B2C3', areas: ['lab'] });
     hostId = host.personId;
     hostGrant = host.grantIds[0]!;
@@ -233,7 +254,12 @@ describe('an escort revoked between the visitor\'s decision and its commit (cont
     } finally {
       db.close();
     }
-    controller = await Controller.start({ site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() } });
+    controller = await Controller.start({
+      site,
+      dataDir,
+      log: pino({ level: 'silent' }),
+      broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() },
+    });
     controller.ctx.bus.on('entry', (r) => records.push(r));
   });
 
@@ -244,7 +270,10 @@ describe('an escort revoked between the visitor\'s decision and its commit (cont
   function read(card: string): void {
     const now = Date.now();
     controller.ctx.bus.emit('device.event', {
-      deviceId: 'lab-reader', event: { type: 'credential', credential: { kind: 'card', value: card }, boot: 1, seq: ++seq }, receivedAt: now, occurredAt: now,
+      deviceId: 'lab-reader',
+      event: { type: 'credential', credential: { kind: 'card', value: card }, boot: 1, seq: ++seq },
+      receivedAt: now,
+      occurredAt: now,
     });
   }
 
@@ -257,7 +286,7 @@ describe('an escort revoked between the visitor\'s decision and its commit (cont
     // Runs after the visitor's decision (a promise job of the read) and before the group commit's
     // flush (queued by the decision, after this): the revocation lands in between.
     setImmediate(() => controller.ctx.store.people.revokeGrant(hostGrant));
-    const visitor = await waitFor(() => records.find((r) => r.personId === visitorId), 3000, 'the visitor\'s decision');
+    const visitor = await waitFor(() => records.find((r) => r.personId === visitorId), 3000, "the visitor's decision");
     expect(visitor).toMatchObject({ decision: 'denied', reason: 'escort-not-valid', detail: { escort: { personId: hostId, reason: 'no-grant' } } });
   });
 });

@@ -26,10 +26,14 @@ describe('data directory modes', () => {
       await exited;
     };
     stops.push(stop);
-    await waitFor(() => {
-      if (d.proc.exitCode !== null) throw new Error(`daemon exited with ${d.proc.exitCode}:\n${d.output()}`);
-      return /"msg":"ready"/.test(d.output());
-    }, 15_000, 'the daemon to be ready');
+    await waitFor(
+      () => {
+        if (d.proc.exitCode !== null) throw new Error(`daemon exited with ${d.proc.exitCode}:\n${d.output()}`);
+        return /"msg":"ready"/.test(d.output());
+      },
+      15_000,
+      'the daemon to be ready',
+    );
     const health = async () => (await (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).json()) as Health;
     return { ...d, stop, health };
   }
@@ -42,7 +46,9 @@ describe('data directory modes', () => {
 
     const first = await start(siteFile, dataDir);
     expect(mode(dataDir)).toBe('700');
-    const files = readdirSync(dataDir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+    const files = readdirSync(dataDir, { withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => e.name);
     // The database with its WAL, the device secrets, the log's signing key at least.
     expect(files).toEqual(expect.arrayContaining(['tobira.db', 'tobira.db-wal', 'secrets.json']));
     for (const name of files) expect({ name, mode: mode(join(dataDir, name)) }).toEqual({ name, mode: '600' });
@@ -61,9 +67,11 @@ describe('data directory modes', () => {
     expect(second.output()).toContain('the data directory is readable by other users');
     const health = await second.health();
     expect(health.files.ok).toBe(false);
-    expect(health.files.loose).toEqual(expect.arrayContaining([
-      { path: '.', mode: '755', want: '700' },
-      { path: 'tobira.db', mode: '644', want: '600' },
-    ]));
+    expect(health.files.loose).toEqual(
+      expect.arrayContaining([
+        { path: '.', mode: '755', want: '700' },
+        { path: 'tobira.db', mode: '644', want: '600' },
+      ]),
+    );
   });
 });

@@ -28,7 +28,11 @@ describe('wired door through GPIO', () => {
     pins.setInput(CONTACT, 1);
     pins.setInput(REX, 1);
     controller = await Controller.start({
-      site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() }, gpioPins: pins,
+      site,
+      dataDir,
+      log: pino({ level: 'silent' }),
+      broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() },
+      gpioPins: pins,
     });
     enrolWiredHolder(controller.ctx.store.people);
     sim = await Simulator.start({ site, url: controller.brokerUrl, ca: readCa(dataDir), secrets: loadSecrets(dataDir) });
@@ -82,7 +86,10 @@ describe('wired door through GPIO', () => {
 describe.skipIf(existsSync('/sys/class/gpio'))('a GPIO site on a machine without GPIO', () => {
   it('fails at start with a clear message naming the wired devices', () => {
     const { dataDir, siteFile } = prepareData({ siteFile: WIRED });
-    const r = spawnSync(process.execPath, [CLI, 'start', '--site', siteFile, '--data', dataDir, '--mqtt-port', '0', '--api-port', '0'], { encoding: 'utf8', timeout: 15_000 });
+    const r = spawnSync(process.execPath, [CLI, 'start', '--site', siteFile, '--data', dataDir, '--mqtt-port', '0', '--api-port', '0'], {
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/no usable GPIO: .*\/sys\/class\/gpio.*store-strike, store-contact, store-rex/);
   });

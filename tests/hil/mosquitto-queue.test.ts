@@ -24,10 +24,14 @@ describe.skipIf(!hasMosquitto)('Mosquitto with the `tobira mqtt-acl` files', () 
   async function broker(withoutQueueLimits = false) {
     const prepared = prepareData();
     const b = await startAclMosquitto({
-      ...prepared, edit: (lines) => (withoutQueueLimits ? lines.filter((l) => !/^max_(queued|inflight)_/.test(l)) : lines),
+      ...prepared,
+      edit: (lines) => (withoutQueueLimits ? lines.filter((l) => !/^max_(queued|inflight)_/.test(l)) : lines),
     });
     brokers.push(b);
-    const secrets = JSON.parse(readFileSync(join(prepared.dataDir, 'secrets.json'), 'utf8')) as { controller: { username: string; password: string }; devices: Record<string, string> };
+    const secrets = JSON.parse(readFileSync(join(prepared.dataDir, 'secrets.json'), 'utf8')) as {
+      controller: { username: string; password: string };
+      devices: Record<string, string>;
+    };
     return { b, base: prepared.baseTopic, secrets, conf: b.conf, ca: dataDirCa(prepared.dataDir) };
   }
 
@@ -35,14 +39,37 @@ describe.skipIf(!hasMosquitto)('Mosquitto with the `tobira mqtt-acl` files', () 
   async function burstWhileAway(setup: Awaited<ReturnType<typeof broker>>): Promise<number> {
     const { b, base, secrets, ca } = setup;
     const topics = new Topics(base);
-    const controllerOpts = { ca, protocolVersion: 4 as const, clientId: controllerClientId(base), username: secrets.controller.username, password: secrets.controller.password, clean: false, reconnectPeriod: 0 };
+    const controllerOpts = {
+      ca,
+      protocolVersion: 4 as const,
+      clientId: controllerClientId(base),
+      username: secrets.controller.username,
+      password: secrets.controller.password,
+      clean: false,
+      reconnectPeriod: 0,
+    };
     const first = await mqtt.connectAsync(b.url, controllerOpts);
     await first.subscribeAsync(topics.allDeviceEvents, { qos: 1 });
     await first.endAsync();
 
-    const reader = await mqtt.connectAsync(b.url, { ca, protocolVersion: 4, clientId: deviceClientId(base, 'lab-reader'), username: 'lab-reader', password: secrets.devices['lab-reader']!, clean: true, reconnectPeriod: 0 });
-    await Promise.all(Array.from({ length: BURST }, (_, i) =>
-      reader.publishAsync(topics.device('lab-reader', 'events'), JSON.stringify({ type: 'credential', credential: { kind: 'card', value: `C${i}` }, boot: 1, seq: i + 1 }), { qos: 1 })));
+    const reader = await mqtt.connectAsync(b.url, {
+      ca,
+      protocolVersion: 4,
+      clientId: deviceClientId(base, 'lab-reader'),
+      username: 'lab-reader',
+      password: secrets.devices['lab-reader']!,
+      clean: true,
+      reconnectPeriod: 0,
+    });
+    await Promise.all(
+      Array.from({ length: BURST }, (_, i) =>
+        reader.publishAsync(
+          topics.device('lab-reader', 'events'),
+          JSON.stringify({ type: 'credential', credential: { kind: 'card', value: `C${i}` }, boot: 1, seq: i + 1 }),
+          { qos: 1 },
+        ),
+      ),
+    );
     await reader.endAsync();
 
     let received = 0;
@@ -51,12 +78,16 @@ describe.skipIf(!hasMosquitto)('Mosquitto with the `tobira mqtt-acl` files', () 
     try {
       // Everything queued is delivered right after the reconnect; wait until the count stops growing.
       let last = -1;
-      await waitFor(async () => {
-        await new Promise((r) => setTimeout(r, 300));
-        const settled = received === last && back.connected;
-        last = received;
-        return settled || received >= BURST;
-      }, 15_000, 'queued messages delivered');
+      await waitFor(
+        async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          const settled = received === last && back.connected;
+          last = received;
+          return settled || received >= BURST;
+        },
+        15_000,
+        'queued messages delivered',
+      );
     } finally {
       await back.endAsync();
     }

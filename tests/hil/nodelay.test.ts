@@ -8,7 +8,13 @@ import { mosquittoBinary, startAclMosquitto } from '../helpers/mosquitto.js';
 
 const hasMosquitto = mosquittoBinary() !== undefined;
 
-interface SocketOption { fd: number; local: number; remote: number; side: 'server' | 'client'; nodelay: boolean }
+interface SocketOption {
+  fd: number;
+  local: number;
+  remote: number;
+  side: 'server' | 'client';
+  nodelay: boolean;
+}
 
 function socketsOf(pid: number, port: number): SocketOption[] {
   const out = execFileSync('python3', [join(ROOT, 'tests/helpers/nodelay.py'), String(pid), String(port)], { encoding: 'utf8' });
@@ -27,7 +33,7 @@ describe('TCP no-delay on every MQTT socket', () => {
     await daemon?.stop();
   });
 
-  it('is set on the embedded broker\'s accepted sockets; the controller reaches its own broker without a socket', () => {
+  it("is set on the embedded broker's accepted sockets; the controller reaches its own broker without a socket", () => {
     const sockets = socketsOf(daemon.pid, daemon.mqttPort);
     const server = sockets.filter((s) => s.side === 'server');
     const client = sockets.filter((s) => s.side === 'client');
@@ -38,13 +44,13 @@ describe('TCP no-delay on every MQTT socket', () => {
     expect(sockets.filter((s) => !s.nodelay)).toEqual([]);
   });
 
-  it('is set on the simulated firmware\'s client sockets', () => {
+  it("is set on the simulated firmware's client sockets", () => {
     const sockets = socketsOf(process.pid, daemon.mqttPort).filter((s) => s.side === 'client');
     expect(sockets.length).toBe(2);
     expect(sockets.every((s) => s.nodelay)).toBe(true);
   });
 
-  it.skipIf(!hasMosquitto && !process.env.CI)('is set on the controller\'s client socket to an external broker (Mosquitto, TLS)', async () => {
+  it.skipIf(!hasMosquitto && !process.env.CI)("is set on the controller's client socket to an external broker (Mosquitto, TLS)", async () => {
     const prepared = prepareData();
     const mosquitto = await startAclMosquitto(prepared);
     const external = await startDaemon({ broker: { kind: 'external', url: mosquitto.url }, dataDir: prepared.dataDir, baseTopic: prepared.baseTopic });

@@ -36,7 +36,9 @@ describe('access flows at the doors of the example site', () => {
         raw.doors.find((d: { id: string }) => d.id === 'lab-main').heldOpenMs = 1000;
       },
     });
-    ids.sato = (await enrol(daemon, { name: '佐藤 花子', card: 'A0000001', pin: '2580', duressPin: '2581', areas: ['lab', 'vault'], purpose: '電池プロジェクト' })).personId;
+    ids.sato = (
+      await enrol(daemon, { name: '佐藤 花子', card: 'A0000001', pin: '2580', duressPin: '2581', areas: ['lab', 'vault'], purpose: '電池プロジェクト' })
+    ).personId;
     ids.tanaka = (await enrol(daemon, { name: '田中 健', card: 'A0000002', pin: '1397', areas: ['lab', 'vault'] })).personId;
     ids.lapsed = (await enrol(daemon, { name: 'Old Training', card: 'A0000003', pin: '1111', areas: ['lab'], trainedAt: '2024-01-01T00:00:00Z' })).personId;
     // A visitor with an approved visit and a signed pledge, hosted by Sato.
@@ -46,7 +48,14 @@ describe('access flows at the doors of the example site', () => {
     people.addCredential(visitor.id, 'card', 'B0000001');
     people.addCredential(visitor.id, 'pin', await hashPin('8642'));
     const visits = new VisitStore(db);
-    const visit = visits.add({ visitorId: visitor.id, purpose: '認証審査', hostId: ids.sato, areas: ['lab'], validFrom: new Date(Date.now() - 3600_000).toISOString(), validUntil: new Date(Date.now() + 3600_000).toISOString() });
+    const visit = visits.add({
+      visitorId: visitor.id,
+      purpose: '認証審査',
+      hostId: ids.sato,
+      areas: ['lab'],
+      validFrom: new Date(Date.now() - 3600_000).toISOString(),
+      validUntil: new Date(Date.now() + 3600_000).toISOString(),
+    });
     visits.approve(visit.id, 'manager-1');
     visits.recordPledge(visit.id, new Date().toISOString());
     db.close();
@@ -99,7 +108,11 @@ describe('access flows at the doors of the example site', () => {
       await cardAndPin(sim, 'lab', 'A0000002', '9999');
       expect(await shown).toBe('denied');
     }
-    const lockout = await waitFor(() => events(daemon, 'pin-lockout').find((e) => JSON.parse(e.detail as string).personId === ids.tanaka), 2000, 'pin-lockout event');
+    const lockout = await waitFor(
+      () => events(daemon, 'pin-lockout').find((e) => JSON.parse(e.detail as string).personId === ids.tanaka),
+      2000,
+      'pin-lockout event',
+    );
     expect(JSON.parse(lockout.detail as string)).toMatchObject({ attempts: 3 });
     const shown = outcome('lab-reader');
     await sim.swipe('lab-reader', 'A0000002');
@@ -118,7 +131,12 @@ describe('access flows at the doors of the example site', () => {
     expect(JSON.parse(entry.detail as string)).toMatchObject({ duress: true });
     await waitFor(() => events(daemon, 'duress').length > before, 2000, 'duress alarm');
     // Silent: the reader never showed an alarm.
-    expect(sim.observed('lab-reader').slice(reader).filter((o) => o.command.command === 'indicate' && o.command.pattern === 'alarm')).toEqual([]);
+    expect(
+      sim
+        .observed('lab-reader')
+        .slice(reader)
+        .filter((o) => o.command.command === 'indicate' && o.command.pattern === 'alarm'),
+    ).toEqual([]);
   });
 
   it('two-person rule: one person alone waits and is refused in time; two different holders open together, linked', async () => {
@@ -139,10 +157,15 @@ describe('access flows at the doors of the example site', () => {
     const [a, b] = entries(daemon).slice(-2);
     expect(a).toMatchObject({ decision: 'granted', door_id: 'vault-door', person_id: ids.sato, linked_seq: b!.seq, linked_person_id: suzuki });
     expect(b).toMatchObject({ decision: 'granted', door_id: 'vault-door', person_id: suzuki, linked_seq: a!.seq, linked_person_id: ids.sato });
-    expect(sim.observed('vault-lock').slice(vaultLock).filter((o) => o.command.command === 'unlock')).toHaveLength(1);
+    expect(
+      sim
+        .observed('vault-lock')
+        .slice(vaultLock)
+        .filter((o) => o.command.command === 'unlock'),
+    ).toHaveLength(1);
   });
 
-  it('an escorted visitor: alone refused in time; with an access holder of the area both enter, linked, with the visit\'s purpose', async () => {
+  it("an escorted visitor: alone refused in time; with an access holder of the area both enter, linked, with the visit's purpose", async () => {
     let shown = outcome('lab-reader');
     await cardAndPin(sim, 'lab', 'B0000001', '8642');
     expect(await shown).toBe('denied');
@@ -152,8 +175,16 @@ describe('access flows at the doors of the example site', () => {
     await cardAndPin(sim, 'lab', 'B0000001', '8642');
     await cardAndPin(sim, 'lab', 'A0000001', '2580');
     expect(await shown).toBe('granted');
-    const [visitorEntry, escortEntry] = entries(daemon).slice(-2).sort((x, y) => (x.person_id === ids.visitor ? -1 : y.person_id === ids.visitor ? 1 : 0));
-    expect(visitorEntry).toMatchObject({ decision: 'granted', person_name: 'Jane Auditor', affiliation: 'Example Certification Co.', purpose: '認証審査', linked_person_id: ids.sato });
+    const [visitorEntry, escortEntry] = entries(daemon)
+      .slice(-2)
+      .sort((x, y) => (x.person_id === ids.visitor ? -1 : y.person_id === ids.visitor ? 1 : 0));
+    expect(visitorEntry).toMatchObject({
+      decision: 'granted',
+      person_name: 'Jane Auditor',
+      affiliation: 'Example Certification Co.',
+      purpose: '認証審査',
+      linked_person_id: ids.sato,
+    });
     expect(escortEntry).toMatchObject({ decision: 'granted', person_id: ids.sato, linked_person_id: ids.visitor, linked_seq: visitorEntry!.seq });
   });
 
@@ -163,14 +194,18 @@ describe('access flows at the doors of the example site', () => {
     await unlocked;
     expect(await sim.door('lab-main').open()).toBe(true);
     await waitFor(() => events(daemon, 'door-held-open').find((e) => e.source === 'lab-main'), 4000, 'door-held-open');
-    expect(entries(daemon).filter((e) => e.kind === 'door' && e.reason === 'door-held-open').at(-1)).toMatchObject({ door_id: 'lab-main' });
+    expect(
+      entries(daemon)
+        .filter((e) => e.kind === 'door' && e.reason === 'door-held-open')
+        .at(-1),
+    ).toMatchObject({ door_id: 'lab-main' });
     const relocked = sim.expectCommand('lab-lock', (c) => c.command === 'lock', 3000, 'relock on close');
     await sim.door('lab-main').close();
     await relocked;
     await waitFor(() => events(daemon, 'door-held-open-cleared').length > 0, 2000, 'held-open cleared');
   });
 
-  it('the fire panel releases the lab\'s fail-safe door at once and leaves the fail-secure vault locked; all logged', async () => {
+  it("the fire panel releases the lab's fail-safe door at once and leaves the fail-secure vault locked; all logged", async () => {
     const vaultBefore = sim.observed('vault-lock').length;
     const released = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'emergency unlock');
     await sim.input('fire-panel', true);
@@ -183,7 +218,12 @@ describe('access flows at the doors of the example site', () => {
     const forced = events(daemon, 'door-forced').length;
     await sim.door('lab-main').open();
     await sim.door('lab-main').close();
-    expect(sim.observed('vault-lock').slice(vaultBefore).filter((o) => o.command.command === 'unlock')).toEqual([]);
+    expect(
+      sim
+        .observed('vault-lock')
+        .slice(vaultBefore)
+        .filter((o) => o.command.command === 'unlock'),
+    ).toEqual([]);
 
     const relocked = sim.expectCommand('lab-lock', (c) => c.command === 'lock', 3000, 'relock after the emergency');
     await sim.input('fire-panel', false);
@@ -197,7 +237,11 @@ describe('access flows at the doors of the example site', () => {
     await sim.input('ups-mains', false);
     await sim.input('ups-battery', true);
     await sim.input('lab-reader', true, 'tamper');
-    await waitFor(() => events(daemon, 'primary-power-restored').length > 0 && events(daemon, 'standby-power-trouble').length > 0 && events(daemon, 'tamper').length > 0, 3000, 'power and tamper events');
+    await waitFor(
+      () => events(daemon, 'primary-power-restored').length > 0 && events(daemon, 'standby-power-trouble').length > 0 && events(daemon, 'tamper').length > 0,
+      3000,
+      'power and tamper events',
+    );
     expect(events(daemon, 'primary-power-failed')).toHaveLength(1);
     expect(events(daemon, 'tamper')[0]).toMatchObject({ source: 'lab-reader', severity: 'alarm' });
   });

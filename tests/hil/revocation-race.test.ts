@@ -17,11 +17,18 @@ describe('a revocation between decision and commit (controller in process)', () 
 
   beforeAll(async () => {
     // Card only at the lab, so the whole decision runs in one turn; always open.
-    const { dataDir, site } = prepareData({ edit: (raw) => {
-      raw.areas = raw.areas.map((a: { id: string }) => (a.id === 'lab' ? { ...a, factors: ['card'], antiPassback: 'off', schedule: undefined } : a));
-    } });
+    const { dataDir, site } = prepareData({
+      edit: (raw) => {
+        raw.areas = raw.areas.map((a: { id: string }) => (a.id === 'lab' ? { ...a, factors: ['card'], antiPassback: 'off', schedule: undefined } : a));
+      },
+    });
     grantId = (await enrol({ dataDir }, { name: 'Sato Hanako', card: '04A1B2C3', areas: ['lab'] })).grantIds[0]!;
-    controller = await Controller.start({ site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() } });
+    controller = await Controller.start({
+      site,
+      dataDir,
+      log: pino({ level: 'silent' }),
+      broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() },
+    });
     controller.ctx.bus.on('entry', (r) => records.push(r));
     const release = controller.doors.release.bind(controller.doors);
     controller.doors.release = (...args: Parameters<typeof release>) => {
@@ -37,7 +44,10 @@ describe('a revocation between decision and commit (controller in process)', () 
   function read(): void {
     const now = Date.now();
     controller.ctx.bus.emit('device.event', {
-      deviceId: 'lab-reader', event: { type: 'credential', credential: { kind: 'card', value: '04A1B2C3' }, boot: 1, seq: ++seq }, receivedAt: now, occurredAt: now,
+      deviceId: 'lab-reader',
+      event: { type: 'credential', credential: { kind: 'card', value: '04A1B2C3' }, boot: 1, seq: ++seq },
+      receivedAt: now,
+      occurredAt: now,
     });
   }
 

@@ -1,7 +1,7 @@
 // Broker-side security: every device logs in with its own secret and may publish only its own
 // events and status and read only its own commands. Proved on the embedded broker and on a
 // Mosquitto of the test's own running the files `tobira mqtt-acl` writes, both over TLS.
-import mqtt from 'mqtt';
+import type mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../firmware-sim/index.js';
 import { deviceClientId } from '../../src/devices/protocol.js';
@@ -14,7 +14,6 @@ if (!hasMosquitto) {
   if (process.env.CI === 'true') throw new Error('mosquitto is not installed: the ACL tests cannot run (CI=true: this is a failure)');
   console.warn('\n!!! mosquitto is not installed: SKIPPING the Mosquitto ACL tests\n');
 }
-
 
 /** The QoS the broker granted; 128 is a refusal (mqtt.js reports that as an error). */
 function subscribeQos(client: mqtt.MqttClient, topic: string): Promise<number> {
@@ -44,12 +43,16 @@ for (const setup of setups) {
       if (setup.mosquitto) broker = await startAclMosquitto(prepared);
       daemon = await startDaemon({
         broker: broker ? { kind: 'external', url: broker.url } : { kind: 'embedded' },
-        dataDir: prepared.dataDir, baseTopic: prepared.baseTopic,
+        dataDir: prepared.dataDir,
+        baseTopic: prepared.baseTopic,
       });
       await enrol(daemon, { name: 'Suzuki Aiko', card: 'CAFE0001', pin: '4444', areas: ['lab', 'vault'] });
       // lab-siren is left out of the simulation: the raw clients below log in as it.
       sim = await Simulator.start({
-        site: daemon.site, url: daemon.mqttUrl, ca: daemon.ca, secrets: daemon.secrets,
+        site: daemon.site,
+        url: daemon.mqttUrl,
+        ca: daemon.ca,
+        secrets: daemon.secrets,
         only: daemon.site.devices.filter((d) => d.transport === 'mqtt' && d.id !== 'lab-siren').map((d) => d.id),
       });
     });
@@ -61,11 +64,21 @@ for (const setup of setups) {
     });
 
     it('refuses a client without credentials, with a wrong secret, or with an unknown device id', async () => {
-      const anonymous = await rawConnect(daemon.mqttUrl, { ca: daemon.ca,  clientId: 'anon' });
+      const anonymous = await rawConnect(daemon.mqttUrl, { ca: daemon.ca, clientId: 'anon' });
       expect(anonymous.error).toBeDefined();
-      const wrong = await rawConnect(daemon.mqttUrl, { ca: daemon.ca,  username: 'lab-siren', password: 'not-the-secret-at-all', clientId: deviceClientId(daemon.baseTopic, 'lab-siren') });
+      const wrong = await rawConnect(daemon.mqttUrl, {
+        ca: daemon.ca,
+        username: 'lab-siren',
+        password: 'not-the-secret-at-all',
+        clientId: deviceClientId(daemon.baseTopic, 'lab-siren'),
+      });
       expect(wrong.error?.message).toMatch(/not authori[sz]ed|bad user name or password/i);
-      const unknown = await rawConnect(daemon.mqttUrl, { ca: daemon.ca,  username: 'ghost', password: 'x'.repeat(32), clientId: deviceClientId(daemon.baseTopic, 'ghost') });
+      const unknown = await rawConnect(daemon.mqttUrl, {
+        ca: daemon.ca,
+        username: 'ghost',
+        password: 'x'.repeat(32),
+        clientId: deviceClientId(daemon.baseTopic, 'ghost'),
+      });
       expect(unknown.error).toBeDefined();
       if (!setup.mosquitto) {
         const refused = events(daemon, 'mqtt-login-refused');
@@ -73,7 +86,7 @@ for (const setup of setups) {
       }
     });
 
-    it('drops a credential published on another device\'s topic: no decision, no unlock', async () => {
+    it("drops a credential published on another device's topic: no decision, no unlock", async () => {
       const before = entries(daemon).length;
       const vaultLockCommands = sim.observed('vault-lock').length;
       // lab-beam's own connection publishes a card read as if it were the vault reader.
@@ -84,13 +97,21 @@ for (const setup of setups) {
       expect(await answered).toMatchObject({ pattern: 'granted' });
       const added = entries(daemon).slice(before);
       expect(added.map((e) => e.device_id)).toEqual(['lab-exit-reader']);
-      expect(sim.observed('vault-lock').slice(vaultLockCommands).filter((o) => o.command.command === 'unlock')).toEqual([]);
+      expect(
+        sim
+          .observed('vault-lock')
+          .slice(vaultLockCommands)
+          .filter((o) => o.command.command === 'unlock'),
+      ).toEqual([]);
       if (!setup.mosquitto) expect(events(daemon, 'mqtt-publish-refused').map((e) => e.source)).toContain('lab-beam');
     });
 
-    it('refuses a device subscribing to another device\'s commands, and leaks none to it', async () => {
-      const { client, error } = await rawConnect(daemon.mqttUrl, { ca: daemon.ca, 
-        username: 'lab-siren', password: daemon.secrets.devices['lab-siren']!, clientId: deviceClientId(daemon.baseTopic, 'lab-siren'),
+    it("refuses a device subscribing to another device's commands, and leaks none to it", async () => {
+      const { client, error } = await rawConnect(daemon.mqttUrl, {
+        ca: daemon.ca,
+        username: 'lab-siren',
+        password: daemon.secrets.devices['lab-siren']!,
+        clientId: deviceClientId(daemon.baseTopic, 'lab-siren'),
       });
       expect(error).toBeUndefined();
       const leaked: string[] = [];

@@ -44,7 +44,7 @@ describe('unlock expiry, through the daemon and the simulated locks', () => {
 
   it('a granted unlock carries expiresAt = send time + policy.unlockCommandTtlMs, and a lock on time obeys it', async () => {
     const unlocked = sim.expectCommand('lab-lock', isUnlock, 3000, 'unlock');
-    const confirmed = sim.expectCommand('lab-lock', (c) => c.command === 'lock', 8000, 'the controller\'s relock after the unlock time');
+    const confirmed = sim.expectCommand('lab-lock', (c) => c.command === 'lock', 8000, "the controller's relock after the unlock time");
     const before = Date.now();
     await cardAndPin(sim, 'lab', '04A1B2C3', '2580');
     const unlock = await unlocked;
@@ -73,7 +73,11 @@ describe('unlock expiry, through the daemon and the simulated locks', () => {
 
       // The grant was decided and committed before the unlock went out; the refusal does not undo the record.
       expect(entries(daemon).slice(seq)).toEqual([expect.objectContaining({ decision: 'granted', door_id: 'lab-main' })]);
-      const fault = await waitFor(() => events(daemon, 'lock-fault').find((e) => e.source === 'lab-main' && /^expired/.test(String(detail(e).error))), 3000, 'lock-fault (expired)');
+      const fault = await waitFor(
+        () => events(daemon, 'lock-fault').find((e) => e.source === 'lab-main' && /^expired/.test(String(detail(e).error))),
+        3000,
+        'lock-fault (expired)',
+      );
       expect(detail(fault)).toMatchObject({ lock: 'lab-lock', command: 'unlock', release: { kind: 'grant' } });
       // The controller confirms the lock at once rather than waiting out the unlock time.
       await relock;
@@ -136,14 +140,26 @@ describe('unlock expiry, through the daemon and the simulated locks', () => {
     } finally {
       sim.skewClock('lab-reader', 0);
     }
-    const record = await waitFor(() => entries(daemon).slice(seq).find((e) => e.reason === 'stale-read'), 3000, 'the stale-read record');
+    const record = await waitFor(
+      () =>
+        entries(daemon)
+          .slice(seq)
+          .find((e) => e.reason === 'stale-read'),
+      3000,
+      'the stale-read record',
+    );
     // Refused before any lookup: the person is not named, only what was presented.
     expect(record).toMatchObject({ decision: 'denied', door_id: 'lab-main', device_id: 'lab-reader', person_id: null, factors: '["card"]' });
     const warning = await waitFor(() => events(daemon, 'decision-backlog').at(-1), 3000, 'decision-backlog');
     expect(detail(warning)).toMatchObject({ maxReadAgeMs: 3000, device: 'lab-reader', seq: record.seq });
     expect(Number(detail(warning).ageMs)).toBeGreaterThanOrEqual(10_000);
     expect(sim.observed('lab-keypad').filter((o) => o.command.command === 'indicate' && o.command.pattern === 'pin-required')).toHaveLength(promptsBefore);
-    expect(sim.observed('lab-lock').slice(commandsBefore).filter((o) => isUnlock(o.command))).toEqual([]);
+    expect(
+      sim
+        .observed('lab-lock')
+        .slice(commandsBefore)
+        .filter((o) => isUnlock(o.command)),
+    ).toEqual([]);
     expect(events(daemon, 'access-denied').filter((e) => detail(e).reason === 'stale-read')).toEqual([]);
 
     // On time again: the same card and PIN open.
@@ -161,9 +177,20 @@ describe('read times on the bus (controller in process)', () => {
 
   beforeAll(async () => {
     const { dataDir, site } = prepareData();
-    controller = await Controller.start({ site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() } });
+    controller = await Controller.start({
+      site,
+      dataDir,
+      log: pino({ level: 'silent' }),
+      broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() },
+    });
     controller.ctx.bus.on('device.event', (e) => seen.push(e));
-    sim = await Simulator.start({ site, url: controller.brokerUrl, ca: readCa(dataDir), secrets: loadSecrets(dataDir), only: ['lab-reader', 'lab-lock', 'lab-keypad'] });
+    sim = await Simulator.start({
+      site,
+      url: controller.brokerUrl,
+      ca: readCa(dataDir),
+      secrets: loadSecrets(dataDir),
+      only: ['lab-reader', 'lab-lock', 'lab-keypad'],
+    });
   });
 
   afterAll(async () => {
@@ -177,7 +204,7 @@ describe('read times on the bus (controller in process)', () => {
     return waitFor(() => seen.slice(from).find((e) => e.event.type === 'credential'), 2000, 'the read on the bus');
   }
 
-  it('a credential event carries the device clock\'s `at`; the bus gives receivedAt, deviceAt and occurredAt', async () => {
+  it("a credential event carries the device clock's `at`; the bus gives receivedAt, deviceAt and occurredAt", async () => {
     const before = Date.now();
     const e = await read('AA000001');
     expect(e.event.at).toBeGreaterThanOrEqual(before);

@@ -16,7 +16,16 @@ function auditWith(n: number) {
   const log = new AuditLog(db);
   const key = loadOrCreateLogKey(dir);
   for (let i = 1; i <= n; i++) {
-    log.append({ at: `2026-11-${String(10 + i).padStart(2, '0')}T00:00:00.000Z`, actor: 'manager-1', role: 'manager', action: i % 2 ? 'grant.create' : 'grant.revoke', target: `grant:${i}`, outcome: 'ok', address: '127.0.0.1', detail: { areaId: 'lab', n: i } });
+    log.append({
+      at: `2026-11-${String(10 + i).padStart(2, '0')}T00:00:00.000Z`,
+      actor: 'manager-1',
+      role: 'manager',
+      action: i % 2 ? 'grant.create' : 'grant.revoke',
+      target: `grant:${i}`,
+      outcome: 'ok',
+      address: '127.0.0.1',
+      detail: { areaId: 'lab', n: i },
+    });
   }
   log.checkpoint(key, 'periodic', '2026-11-25T00:00:00.000Z');
   return { dir, db, log, key, pub: createPublicKey(key) };
@@ -57,7 +66,10 @@ describe('audit log', () => {
     expect(verifyAuditLog(db, pub)).toMatchObject({ ok: true, records: 4 });
     tamper(db, 'DELETE FROM audit_checkpoints');
     // Verified as the entry log is (one verifier): the gap is named from its start.
-    expect(verifyAuditLog(db, pub)).toMatchObject({ ok: false, breakAt: { seq: 1, problem: expect.stringMatching(/^records 1–4 are missing \(the log starts at record 5\) and no prune checkpoint/) } });
+    expect(verifyAuditLog(db, pub)).toMatchObject({
+      ok: false,
+      breakAt: { seq: 1, problem: expect.stringMatching(/^records 1–4 are missing \(the log starts at record 5\) and no prune checkpoint/) },
+    });
   });
 
   it('`tobira log verify --audit` exits 0 on a good log and 1 naming the record on an edited copy', () => {

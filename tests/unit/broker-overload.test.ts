@@ -31,7 +31,14 @@ describe('embedded broker backlog', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tobira-broker-tls-'));
     seedDeviceTls(dataDir);
     const ca = dataDirCa(dataDir);
-    broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, baseTopic: BASE, secrets, tls: ensureDeviceTls(dataDir), onRefused: (r) => refused.push(r) });
+    broker = await startEmbeddedBroker({
+      host: '127.0.0.1',
+      port: 0,
+      baseTopic: BASE,
+      secrets,
+      tls: ensureDeviceTls(dataDir),
+      onRefused: (r) => refused.push(r),
+    });
     const url = `mqtts://127.0.0.1:${broker.port}`;
     const topics = new Topics(BASE);
     const uncaught: Error[] = [];
@@ -39,18 +46,32 @@ describe('embedded broker backlog', () => {
     process.on('uncaughtException', onUncaught);
     try {
       const controller = await mqtt.connectAsync(url, {
-        ca, protocolVersion: 4, clientId: controllerClientId(BASE), username: secrets.controller.username, password: secrets.controller.password, reconnectPeriod: 0,
+        ca,
+        protocolVersion: 4,
+        clientId: controllerClientId(BASE),
+        username: secrets.controller.username,
+        password: secrets.controller.password,
+        reconnectPeriod: 0,
       });
       clients.push(controller);
       let received = 0;
       controller.on('message', () => received++);
       // Events only: the devices' status messages below match no subscription.
       await controller.subscribeAsync(topics.allDeviceEvents, { qos: 0 });
-      const devices = await Promise.all(ids.map(async (id) => {
-        const c = await mqtt.connectAsync(url, { ca, protocolVersion: 4, clientId: deviceClientId(BASE, id), username: id, password: secrets.devices[id], reconnectPeriod: 0 });
-        clients.push(c);
-        return c;
-      }));
+      const devices = await Promise.all(
+        ids.map(async (id) => {
+          const c = await mqtt.connectAsync(url, {
+            ca,
+            protocolVersion: 4,
+            clientId: deviceClientId(BASE, id),
+            username: id,
+            password: secrets.devices[id],
+            reconnectPeriod: 0,
+          });
+          clients.push(c);
+          return c;
+        }),
+      );
       const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
       const [flooder, stuck, ...others] = devices as [mqtt.MqttClient, mqtt.MqttClient, ...mqtt.MqttClient[]];
 

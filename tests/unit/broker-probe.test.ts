@@ -67,17 +67,17 @@ async function slowProxy(port: number, slowClient: string, delayMs: number): Pro
   return proxyPort;
 }
 
-const logins = { controller: { username: 'tobira-controller', password: 'controller-secret-0123' }, device: { username: 'lab-reader', password: 'device-secret-0123456' } };
+const logins = {
+  controller: { username: 'tobira-controller', password: 'controller-secret-0123' },
+  device: { username: 'lab-reader', password: 'device-secret-0123456' },
+};
 
 describe('the open-broker probe', () => {
-  it('an open broker: the anonymous login and a device login reading another device\'s commands are both found', async () => {
+  it("an open broker: the anonymous login and a device login reading another device's commands are both found", async () => {
     const port = await openBroker();
     const found = await probeBroker({ url: `mqtt://127.0.0.1:${port}`, baseTopic: BASE, tls: {}, ...logins });
     expect(found.inconclusive).toEqual([]);
-    expect(found.open).toEqual([
-      'an anonymous client (no username) can connect',
-      'the device login "lab-reader" receives commands meant for another device',
-    ]);
+    expect(found.open).toEqual(['an anonymous client (no username) can connect', 'the device login "lab-reader" receives commands meant for another device']);
   });
 
   it('the wait for delivery starts after the publish: a controller login whose handshake takes 1.5 s still finds the reader open', async () => {
@@ -105,7 +105,13 @@ describe('the open-broker probe', () => {
   it('a broker that cannot be reached, or drops the anonymous client without a CONNACK, is inconclusive, never closed', async () => {
     // Before the fix both counted as closed: only a refusal of the login is evidence.
     const nobody = await freePort();
-    const unreachable = await probeBroker({ url: `mqtt://127.0.0.1:${nobody}`, baseTopic: BASE, tls: {}, controller: logins.controller, connectTimeoutMs: 1000 });
+    const unreachable = await probeBroker({
+      url: `mqtt://127.0.0.1:${nobody}`,
+      baseTopic: BASE,
+      tls: {},
+      controller: logins.controller,
+      connectTimeoutMs: 1000,
+    });
     expect(unreachable.open).toEqual([]);
     expect(unreachable.inconclusive).toEqual([expect.stringMatching(/^the anonymous login was not refused by the broker, it failed: .*ECONNREFUSED/)]);
 

@@ -20,8 +20,6 @@ describe('csv writer', () => {
   });
 
   it('writes null and undefined empty, booleans and numbers as words, arrays and objects as JSON', () => {
-    expect(csvRows([[null, undefined, '', true, false, 0, 4101, ['card', 'pin'], { i: 4 }]])).toBe(
-      ',,,true,false,0,4101,"[""card"",""pin""]","{""i"":4}"\r\n',
-    );
+    expect(csvRows([[null, undefined, '', true, false, 0, 4101, ['card', 'pin'], { i: 4 }]])).toBe(',,,true,false,0,4101,"[""card"",""pin""]","{""i"":4}"\r\n');
   });
 });

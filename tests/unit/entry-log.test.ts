@@ -11,7 +11,15 @@ function logWith(n: number) {
   const db = openDatabase(mkdtempSync(join(tmpdir(), 'tobira-log-')));
   const log = new EntryLog(db);
   for (let i = 1; i <= n; i++) {
-    log.append({ at: `2026-11-25T01:00:0${i}Z`, kind: 'decision', doorId: 'lab-main', decision: i % 2 ? 'granted' : 'denied', reason: i % 2 ? 'granted' : 'no-grant', personName: `人 ${i}`, detail: { b: 1, a: [i] } });
+    log.append({
+      at: `2026-11-25T01:00:0${i}Z`,
+      kind: 'decision',
+      doorId: 'lab-main',
+      decision: i % 2 ? 'granted' : 'denied',
+      reason: i % 2 ? 'granted' : 'no-grant',
+      personName: `人 ${i}`,
+      detail: { b: 1, a: [i] },
+    });
   }
   return { db, log };
 }
@@ -43,10 +51,25 @@ describe('entry log hash chain', () => {
 
   // Tampering as data: what the intruder does to a log of `records`, and the break verify must name.
   const tampers: { what: string; records: number; sql: string; breakAt: { seq: number; problem?: string } }[] = [
-    { what: 'an edited record', records: 5, sql: "UPDATE entry_log SET decision = 'granted', reason = 'granted' WHERE seq = 4", breakAt: { seq: 4, problem: 'content does not match its hash (edited)' } },
+    {
+      what: 'an edited record',
+      records: 5,
+      sql: "UPDATE entry_log SET decision = 'granted', reason = 'granted' WHERE seq = 4",
+      breakAt: { seq: 4, problem: 'content does not match its hash (edited)' },
+    },
     { what: 'a deleted record', records: 5, sql: 'DELETE FROM entry_log WHERE seq = 2', breakAt: { seq: 2 } },
-    { what: 'reordered records', records: 4, sql: 'UPDATE entry_log SET seq = 100 WHERE seq = 2; UPDATE entry_log SET seq = 2 WHERE seq = 3; UPDATE entry_log SET seq = 3 WHERE seq = 100;', breakAt: { seq: 2 } },
-    { what: 'a record\'s encoding version changed', records: 4, sql: 'UPDATE entry_log SET chain_version = NULL WHERE seq = 3', breakAt: { seq: 3, problem: 'content does not match its hash (edited)' } },
+    {
+      what: 'reordered records',
+      records: 4,
+      sql: 'UPDATE entry_log SET seq = 100 WHERE seq = 2; UPDATE entry_log SET seq = 2 WHERE seq = 3; UPDATE entry_log SET seq = 3 WHERE seq = 100;',
+      breakAt: { seq: 2 },
+    },
+    {
+      what: "a record's encoding version changed",
+      records: 4,
+      sql: 'UPDATE entry_log SET chain_version = NULL WHERE seq = 3',
+      breakAt: { seq: 3, problem: 'content does not match its hash (edited)' },
+    },
   ];
   it.each(tampers)('detects $what', ({ records, sql, breakAt }) => {
     const { db } = logWith(records);
@@ -63,7 +86,9 @@ describe('entry log: truncation and the fast canonical encoding', () => {
     expect(verifyEntryLog(db, publicKey)).toEqual({ ok: true, records: 6, checkpoints: 1 });
     tamper(db, 'DELETE FROM entry_log WHERE seq >= 5');
     expect(verifyEntryLog(db, publicKey)).toEqual({
-      ok: false, records: 4, checkpoints: 1,
+      ok: false,
+      records: 4,
+      checkpoints: 1,
       breakAt: { seq: 5, problem: 'truncated: checkpoint of 2026-11-25T02:00:00.000Z covers 6 records, only 4 remain' },
     });
   });
@@ -72,14 +97,45 @@ describe('entry log: truncation and the fast canonical encoding', () => {
     const db = openDatabase(mkdtempSync(join(tmpdir(), 'tobira-log-')));
     const log = new EntryLog(db);
     const inputs: EntryInput[] = [
-      { at: '2026-11-25T01:00:00.000Z', kind: 'decision', doorId: 'lab-main', areaId: 'lab', direction: 'in', personId: 'p-1', personName: '山田 太郎', affiliation: '研究開発部', purpose: '定期点検', factors: ['card', 'pin'], decision: 'granted', reason: 'granted', deviceId: 'reader-1', deviceBoot: 3, deviceSeq: 9_007_199_254_740_991, detail: { z: 1, a: { y: [3, { b: 2, a: 1 }], x: null }, 'ü': 'ß' } },
+      {
+        at: '2026-11-25T01:00:00.000Z',
+        kind: 'decision',
+        doorId: 'lab-main',
+        areaId: 'lab',
+        direction: 'in',
+        personId: 'p-1',
+        personName: '山田 太郎',
+        affiliation: '研究開発部',
+        purpose: '定期点検',
+        factors: ['card', 'pin'],
+        decision: 'granted',
+        reason: 'granted',
+        deviceId: 'reader-1',
+        deviceBoot: 3,
+        deviceSeq: 9_007_199_254_740_991,
+        detail: { z: 1, a: { y: [3, { b: 2, a: 1 }], x: null }, ü: 'ß' },
+      },
       { at: '2026-11-25T01:00:01.000Z', kind: 'door', doorId: 'lab-main', reason: 'door-forced' },
       { at: '2026-11-25T01:00:02.000Z', kind: 'mode', areaId: 'lab', reason: 'mode-lockdown', factors: [], detail: {} },
-      { at: '2026-11-25T01:00:03.000Z', kind: 'decision', personName: 'O"Brien \\ back\nslash\ttab \u0001 \u001f 😀 \u2028', affiliation: '', decision: 'denied', reason: 'no-grant', linkedSeq: 1, linkedPersonId: 'p-1', detail: { note: 'quote " and \\ and 改行\n', n: -0.5, big: 1e21, small: 1e-7 } },
+      {
+        at: '2026-11-25T01:00:03.000Z',
+        kind: 'decision',
+        personName: 'O"Brien \\ back\nslash\ttab \u0001 \u001f 😀 \u2028',
+        affiliation: '',
+        decision: 'denied',
+        reason: 'no-grant',
+        linkedSeq: 1,
+        linkedPersonId: 'p-1',
+        detail: { note: 'quote " and \\ and 改行\n', n: -0.5, big: 1e21, small: 1e-7 },
+      },
     ];
     for (const input of inputs) log.append(input);
     for (let seq = 1; seq <= inputs.length; seq++) {
-      const { hash: _h, prevHash: _p, ...body } = rowToRecord(db.prepare('SELECT * FROM entry_log WHERE seq = ?').get(seq) as Parameters<typeof rowToRecord>[0]);
+      const {
+        hash: _h,
+        prevHash: _p,
+        ...body
+      } = rowToRecord(db.prepare('SELECT * FROM entry_log WHERE seq = ?').get(seq) as Parameters<typeof rowToRecord>[0]);
       expect(storedCanonical(db, seq)).toBe(canonicalEntry(body));
     }
     expect(verifyEntryLog(db)).toEqual({ ok: true, records: inputs.length, checkpoints: 0 });

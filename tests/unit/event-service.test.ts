@@ -36,7 +36,7 @@ beforeEach(() => {
 });
 
 describe('events service', () => {
-  it('an emergency unlock\'s alarm is closed by another account, once, with its audit record', () => {
+  it("an emergency unlock's alarm is closed by another account, once, with its audit record", () => {
     const id = raise({ category: 'alarm', type: 'emergency-unlock', severity: 'alarm', detail: { account: 'alice', reason: 'someone hurt inside' } });
     expect(refusal(() => services.events.acknowledge(alice, id, null))).toMatchObject({ kind: 'forbidden' });
     expect(acks()).toEqual([]);
@@ -44,15 +44,24 @@ describe('events service', () => {
 
     const acked = services.events.acknowledge(bob, id, 'checked on camera');
     expect(acked).toMatchObject({ ackedBy: 'bob', ackedAt: NOW.toISOString(), ackNote: 'checked on camera' });
-    expect(acks()).toEqual([expect.objectContaining({
-      actor: 'bob', role: 'manager', address: '10.0.0.2', target: `event:${id}`, outcome: 'ok',
-      detail: { type: 'emergency-unlock', severity: 'alarm', note: 'checked on camera' },
-    })]);
+    expect(acks()).toEqual([
+      expect.objectContaining({
+        actor: 'bob',
+        role: 'manager',
+        address: '10.0.0.2',
+        target: `event:${id}`,
+        outcome: 'ok',
+        detail: { type: 'emergency-unlock', severity: 'alarm', note: 'checked on camera' },
+      }),
+    ]);
     expect(services.events.openAlarmCount()).toBe(0);
 
     // Alice is still refused for being the one who unlocked; another guard hears who closed it.
     expect(refusal(() => services.events.acknowledge(alice, id, null))).toMatchObject({ kind: 'forbidden' });
-    expect(refusal(() => services.events.acknowledge({ ...alice, username: 'carol' }, id, null))).toEqual({ kind: 'conflict', message: `acknowledged already by bob at ${NOW.toISOString()}` });
+    expect(refusal(() => services.events.acknowledge({ ...alice, username: 'carol' }, id, null))).toEqual({
+      kind: 'conflict',
+      message: `acknowledged already by bob at ${NOW.toISOString()}`,
+    });
     expect(acks()).toHaveLength(1);
   });
 

@@ -20,7 +20,13 @@ describe('group commit', () => {
   it('commits the writes of one turn together, in order, and each caller gets its own record', async () => {
     const { db, commits, append } = setup();
     const records = await Promise.all([1, 2, 3, 4, 5].map((n) => commits.submit(append(n))));
-    expect(records.map((r) => [r.seq, r.reason])).toEqual([[1, 'r1'], [2, 'r2'], [3, 'r3'], [4, 'r4'], [5, 'r5']]);
+    expect(records.map((r) => [r.seq, r.reason])).toEqual([
+      [1, 'r1'],
+      [2, 'r2'],
+      [3, 'r3'],
+      [4, 'r4'],
+      [5, 'r5'],
+    ]);
     expect(commits.stats).toEqual({ commits: 1, writes: 5, largest: 5, walSyncs: 1 });
     // Later turns get commits of their own.
     await commits.submit(append(6));
@@ -79,14 +85,26 @@ describe('group commit', () => {
     const { db, commits, append } = setup();
     db.exec('CREATE TABLE other (x INTEGER)');
     const flags: boolean[] = [];
-    const first = commits.submit((changed) => { flags.push(changed); return append(1)(); });
-    const second = commits.submit((changed) => { flags.push(changed); return append(2)(); });
+    const first = commits.submit((changed) => {
+      flags.push(changed);
+      return append(1)();
+    });
+    const second = commits.submit((changed) => {
+      flags.push(changed);
+      return append(2)();
+    });
     await Promise.all([first, second]);
     // The second ran after the first wrote, in the same transaction: that is not a change to it.
     expect(flags).toEqual([false, false]);
-    const third = commits.submit((changed) => { flags.push(changed); return append(3)(); });
+    const third = commits.submit((changed) => {
+      flags.push(changed);
+      return append(3)();
+    });
     db.prepare('INSERT INTO other VALUES (1)').run(); // e.g. a revocation through the API, before the flush
-    const fourth = commits.submit((changed) => { flags.push(changed); return append(4)(); });
+    const fourth = commits.submit((changed) => {
+      flags.push(changed);
+      return append(4)();
+    });
     await Promise.all([third, fourth]);
     expect(flags).toEqual([false, false, true, false]);
   });
@@ -138,7 +156,7 @@ describe('group commit', () => {
     expect((await commits.submit(append(2))).seq).toBe(2);
   });
 
-  it('the real WAL flush: fdatasync of the database\'s -wal file', async () => {
+  it("the real WAL flush: fdatasync of the database's -wal file", async () => {
     const { db, commits, append } = setup();
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     const records = await Promise.all([1, 2, 3].map((n) => commits.submit(append(n))));

@@ -48,7 +48,11 @@ function sources(dir: string): string[] {
   return out;
 }
 
-interface Import { from: string; to: string; typeOnly: boolean }
+interface Import {
+  from: string;
+  to: string;
+  typeOnly: boolean;
+}
 
 /** Every relative import and re-export of a file (static and dynamic), resolved to a source path. */
 export function importsOf(file: string, text: string): Import[] {
@@ -61,7 +65,14 @@ export function importsOf(file: string, text: string): Import[] {
   for (const m of text.matchAll(/^\s*(import|export)\s+(type\s+)?([^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gms)) {
     const clause = m[3] ?? '';
     // `import { type A, type B } from` is type-only as well.
-    const allTypes = /^\s*\{[^}]*\}\s*from\s+$/s.test(clause) && clause.replace(/from\s+$/, '').replace(/[{}\s]/g, '').split(',').filter(Boolean).every((n) => n.startsWith('type'));
+    const allTypes =
+      /^\s*\{[^}]*\}\s*from\s+$/s.test(clause) &&
+      clause
+        .replace(/from\s+$/, '')
+        .replace(/[{}\s]/g, '')
+        .split(',')
+        .filter(Boolean)
+        .every((n) => n.startsWith('type'));
     add(m[4]!, Boolean(m[2]) || allTypes);
   }
   for (const m of text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) add(m[1]!, false);
@@ -90,7 +101,7 @@ function violations(): string[] {
 }
 
 describe('import rules', () => {
-  it('every import follows the rooms\' rules', () => {
+  it("every import follows the rooms' rules", () => {
     expect(violations()).toEqual([]);
   });
 
@@ -109,7 +120,7 @@ describe('import rules', () => {
       "import { type B, type C } from '../controller/b.js';",
       "import { D, type E } from '../controller/d.js';",
       "export { F } from '../cli/f.js';",
-      'import {\n  G,\n  H,\n} from \'../store/g.js\';',
+      "import {\n  G,\n  H,\n} from '../store/g.js';",
       "const m = await import('../cli/m.js');",
       "import 'pino';",
     ].join('\n');

@@ -44,9 +44,20 @@ beforeAll(() => {
   const key = loadOrCreateLogKey(template);
   for (let i = 1; i <= 20; i++) {
     log.append({
-      at: new Date(Date.parse('2026-11-25T00:00:00.000Z') + i * 60_000).toISOString(), kind: 'decision', doorId: i % 2 ? 'lab-main' : 'vault-door',
-      areaId: i % 2 ? 'lab' : 'vault', direction: 'in', personId: `p-${i % 3}`, personName: ['佐藤 花子', '鈴木 一郎', 'Ito Jun'][i % 3]!, affiliation: '研究部',
-      factors: ['card', 'pin'], decision: i % 4 ? 'granted' : 'denied', reason: i % 4 ? 'granted' : 'no-grant', deviceId: 'reader-1', deviceBoot: 1, deviceSeq: i,
+      at: new Date(Date.parse('2026-11-25T00:00:00.000Z') + i * 60_000).toISOString(),
+      kind: 'decision',
+      doorId: i % 2 ? 'lab-main' : 'vault-door',
+      areaId: i % 2 ? 'lab' : 'vault',
+      direction: 'in',
+      personId: `p-${i % 3}`,
+      personName: ['佐藤 花子', '鈴木 一郎', 'Ito Jun'][i % 3]!,
+      affiliation: '研究部',
+      factors: ['card', 'pin'],
+      decision: i % 4 ? 'granted' : 'denied',
+      reason: i % 4 ? 'granted' : 'no-grant',
+      deviceId: 'reader-1',
+      deviceBoot: 1,
+      deviceSeq: i,
     });
     if (i === 10) writeCheckpoint(db, key, { kind: 'periodic', at: '2026-11-25T00:10:30.000Z' });
   }
@@ -77,7 +88,12 @@ describe('tobira log verify', () => {
   });
 
   it('exits 1 on reordered records and names the first', () => {
-    const r = tobira('log', 'verify', '--data', copyWith('UPDATE entry_log SET seq = 100 WHERE seq = 5; UPDATE entry_log SET seq = 5 WHERE seq = 6; UPDATE entry_log SET seq = 6 WHERE seq = 100;'));
+    const r = tobira(
+      'log',
+      'verify',
+      '--data',
+      copyWith('UPDATE entry_log SET seq = 100 WHERE seq = 5; UPDATE entry_log SET seq = 5 WHERE seq = 6; UPDATE entry_log SET seq = 6 WHERE seq = 100;'),
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('entry log BROKEN at record 5:');
   });
@@ -95,7 +111,9 @@ describe('tobira log verify', () => {
     expect(tobira('log', 'verify', '--data', dir).code).toBe(0);
     const r = tobira('log', 'verify', '--data', dir, '--checkpoint', join(offsite, 'checkpoint.json'));
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('entry log BROKEN at record 13: truncated: the external checkpoint of 2026-11-25T00:21:00.000Z covers 20 records, only 12 remain');
+    expect(r.stderr).toContain(
+      'entry log BROKEN at record 13: truncated: the external checkpoint of 2026-11-25T00:21:00.000Z covers 20 records, only 12 remain',
+    );
     const ok = tobira('log', 'verify', '--data', copyWith(), '--checkpoint', join(offsite, 'checkpoint.json'));
     expect(ok.stdout).toContain('matches the external checkpoint of 2026-11-25T00:21:00.000Z (20 records)');
     expect(ok.code).toBe(0);
@@ -113,7 +131,9 @@ describe('tobira log verify', () => {
     // A middle one alone: the ordinals signed in the checkpoints after it count it.
     const middle = tobira('log', 'verify', '--data', copyWith('DELETE FROM checkpoints WHERE count = 10'));
     expect(middle.code).toBe(1);
-    expect(middle.stderr).toMatch(/BROKEN at record 1: checkpoint #1 is missing: the shutdown checkpoint of 2026-11-25T00:21:00.000Z \(20 records\) is signed as #2/);
+    expect(middle.stderr).toMatch(
+      /BROKEN at record 1: checkpoint #1 is missing: the shutdown checkpoint of 2026-11-25T00:21:00.000Z \(20 records\) is signed as #2/,
+    );
     // The newest one, and the records after the one kept rewritten: more than it allowed in time.
     const last = copyWith("UPDATE entry_log SET person_name = 'x' WHERE seq = 15; DELETE FROM checkpoints WHERE count = 20;");
     const ldb = openDatabase(last);

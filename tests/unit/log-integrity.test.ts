@@ -11,7 +11,14 @@ import { rechain } from '../helpers/tamper.js';
 import { referenceVerify } from '../helpers/verify-reference.js';
 import { EntryLog, verifyEntryLog, verifyExternalCheckpoint, type EntryInput, type EntryRecord } from '../../src/store/entry-log.js';
 import {
-  CheckpointStore, checkpointMessage, nextWithinSecondsFor, parseCheckpointJson, publishedCheckpoint, signCheckpoint, verifyCheckpointSignature, writeCheckpoint,
+  CheckpointStore,
+  checkpointMessage,
+  nextWithinSecondsFor,
+  parseCheckpointJson,
+  publishedCheckpoint,
+  signCheckpoint,
+  verifyCheckpointSignature,
+  writeCheckpoint,
 } from '../../src/store/checkpoints.js';
 import { LOG_KEY_FILE, loadLogKey, loadOrCreateLogKey, loadPublicKey, publicKeyPem } from '../../src/store/log-key.js';
 import { assertRetention, MIN_RETENTION_DAYS, pruneEntryLog } from '../../src/store/retention.js';
@@ -35,11 +42,17 @@ function seed(db: Db, n: number): EntryRecord[] {
   const out: EntryRecord[] = [];
   for (let i = 1; i <= n; i++) {
     const input: EntryInput = {
-      at: new Date(T0 + (i - 1) * DAY).toISOString(), kind: i % 5 === 0 ? 'door' : 'decision',
-      doorId: ['lab-main', 'lab-back', 'safe'][i % 3]!, areaId: i % 3 === 2 ? 'vault' : 'lab', direction: i % 2 ? 'in' : 'out',
-      personId: i % 5 === 0 ? null : `p-${i % 4}`, personName: i % 5 === 0 ? null : `利用者 ${i % 4}`,
-      decision: i % 5 === 0 ? null : i % 4 === 0 ? 'denied' : 'granted', reason: i % 5 === 0 ? 'rex' : i % 4 === 0 ? 'no-grant' : 'granted',
-      factors: ['card'], detail: { i },
+      at: new Date(T0 + (i - 1) * DAY).toISOString(),
+      kind: i % 5 === 0 ? 'door' : 'decision',
+      doorId: ['lab-main', 'lab-back', 'safe'][i % 3]!,
+      areaId: i % 3 === 2 ? 'vault' : 'lab',
+      direction: i % 2 ? 'in' : 'out',
+      personId: i % 5 === 0 ? null : `p-${i % 4}`,
+      personName: i % 5 === 0 ? null : `利用者 ${i % 4}`,
+      decision: i % 5 === 0 ? null : i % 4 === 0 ? 'denied' : 'granted',
+      reason: i % 5 === 0 ? 'rex' : i % 4 === 0 ? 'no-grant' : 'granted',
+      factors: ['card'],
+      detail: { i },
     };
     out.push(log.append(input));
   }
@@ -77,7 +90,10 @@ describe('checkpoints', () => {
     new EntryLog(db).append({ at: '2026-11-25T00:00:01.000Z', kind: 'door', reason: 'rex' });
     const b = writeCheckpoint(db, privateKey, { kind: 'shutdown', at: '2026-11-25T00:00:02.000Z' });
     const store = new CheckpointStore(db);
-    expect(store.all().map((c) => [c.kind, c.count])).toEqual([['periodic', 3], ['shutdown', 4]]);
+    expect(store.all().map((c) => [c.kind, c.count])).toEqual([
+      ['periodic', 3],
+      ['shutdown', 4],
+    ]);
     expect(store.latest()).toEqual(b);
     expect(a.headHash).toBe(new EntryLog(db).get(3)!.hash);
     const published = JSON.stringify(publishedCheckpoint(b, publicKeyPem(privateKey)));
@@ -99,7 +115,9 @@ describe('checkpoints', () => {
     const pem = publicKeyPem(key);
     expect(pem).toMatch(/^-----BEGIN PUBLIC KEY-----\n/);
     expect(publicKeyPem(loadPublicKey(pem))).toBe(pem);
-    expect(() => loadPublicKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string)).toThrow(/Ed25519/);
+    expect(() => loadPublicKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string)).toThrow(
+      /Ed25519/,
+    );
   });
 });
 
@@ -112,12 +130,23 @@ describe('verification with checkpoints', () => {
     expect(verifyEntryLog(db, publicKey)).toEqual({ ok: true, records: 10, checkpoints: 1 });
     expect(verifyExternalCheckpoint(db, cp, publicKey)).toEqual({ ok: true });
     tamper(db, 'DELETE FROM entry_log WHERE seq > 7');
-    expect(verifyEntryLog(db, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 8, problem: 'truncated: checkpoint of 2026-11-25T00:00:00.000Z covers 10 records, only 7 remain' } });
+    expect(verifyEntryLog(db, publicKey)).toMatchObject({
+      ok: false,
+      breakAt: { seq: 8, problem: 'truncated: checkpoint of 2026-11-25T00:00:00.000Z covers 10 records, only 7 remain' },
+    });
     db.exec('DELETE FROM checkpoints');
     // With the key, a log without checkpoints is itself a break; without it only the chain is checked.
-    expect(verifyEntryLog(db, publicKey)).toMatchObject({ ok: false, records: 7, checkpoints: 0, breakAt: { seq: 1, problem: expect.stringContaining('no signed checkpoint') } });
+    expect(verifyEntryLog(db, publicKey)).toMatchObject({
+      ok: false,
+      records: 7,
+      checkpoints: 0,
+      breakAt: { seq: 1, problem: expect.stringContaining('no signed checkpoint') },
+    });
     expect(verifyEntryLog(db)).toEqual({ ok: true, records: 7, checkpoints: 0 });
-    expect(verifyExternalCheckpoint(db, cp, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 8, problem: expect.stringMatching(/^truncated: .* covers 10 records, only 7 remain/) } });
+    expect(verifyExternalCheckpoint(db, cp, publicKey)).toMatchObject({
+      ok: false,
+      breakAt: { seq: 8, problem: expect.stringMatching(/^truncated: .* covers 10 records, only 7 remain/) },
+    });
   });
 
   it('catches a chain rewritten with fresh hashes at the first checkpoint after it', () => {
@@ -127,8 +156,12 @@ describe('verification with checkpoints', () => {
     // Checkpoints at 4 and 9, as the keeper would sign them while the log grew (one record a day here).
     const store = new CheckpointStore(db);
     const promise = { nextWithin: 10, nextWithinSeconds: 7 * 86_400 };
-    store.insert(signCheckpoint({ kind: 'periodic', count: 4, headHash: records[3]!.hash, at: '2026-02-01T00:00:00.000Z', ordinal: 1, ...promise }, privateKey));
-    store.insert(signCheckpoint({ kind: 'periodic', count: 9, headHash: records[8]!.hash, at: '2026-02-02T00:00:00.000Z', ordinal: 2, ...promise }, privateKey));
+    store.insert(
+      signCheckpoint({ kind: 'periodic', count: 4, headHash: records[3]!.hash, at: '2026-02-01T00:00:00.000Z', ordinal: 1, ...promise }, privateKey),
+    );
+    store.insert(
+      signCheckpoint({ kind: 'periodic', count: 9, headHash: records[8]!.hash, at: '2026-02-02T00:00:00.000Z', ordinal: 2, ...promise }, privateKey),
+    );
     expect(verifyEntryLog(db, publicKey).ok).toBe(true);
     // The intruder edits record 6 and re-chains everything after it: every link and hash holds.
     tamper(db, 'DELETE FROM entry_log WHERE seq >= 6');
@@ -149,7 +182,14 @@ describe('verification with checkpoints', () => {
     expect(pruneEntryLog(db, { before: '2026-01-08T00:00:00.000Z', key: privateKey, now: () => new Date('2026-11-25T00:00:00.000Z') })).toBe(7);
     expect(db.prepare('SELECT min(seq) AS first, count(*) AS n FROM entry_log').get()).toEqual({ first: 8, n: 13 });
     const prune = new CheckpointStore(db).latest()!;
-    expect(prune).toMatchObject({ kind: 'prune', count: 20, headHash: records[19]!.hash, anchorSeq: 8, anchorPrevHash: records[6]!.hash, at: '2026-11-25T00:00:00.000Z' });
+    expect(prune).toMatchObject({
+      kind: 'prune',
+      count: 20,
+      headHash: records[19]!.hash,
+      anchorSeq: 8,
+      anchorPrevHash: records[6]!.hash,
+      at: '2026-11-25T00:00:00.000Z',
+    });
     expect(verifyEntryLog(db, publicKey)).toEqual({ ok: true, records: 13, checkpoints: 2 });
     // The log_prune row is gone: the delete trigger guards again.
     expect(() => db.exec('DELETE FROM entry_log WHERE seq = 8')).toThrow(/append-only/);
@@ -188,9 +228,15 @@ describe('verification with checkpoints', () => {
     tamper(db, 'DELETE FROM entry_log WHERE seq <= 5');
     expect(verifyEntryLog(db, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 1, problem: expect.stringContaining('records 1–5 are missing') } });
     // The intruder adds a prune checkpoint of their own, signed with another key.
-    const forged = signCheckpoint({ kind: 'prune', count: 10, headHash: records[9]!.hash, at: '2026-11-25T00:00:00.000Z', anchorSeq: 6, anchorPrevHash: records[4]!.hash }, keys().privateKey);
+    const forged = signCheckpoint(
+      { kind: 'prune', count: 10, headHash: records[9]!.hash, at: '2026-11-25T00:00:00.000Z', anchorSeq: 6, anchorPrevHash: records[4]!.hash },
+      keys().privateKey,
+    );
     new CheckpointStore(db).insert(forged);
-    expect(verifyEntryLog(db, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 6, problem: expect.stringMatching(/prune checkpoint of 2026-11-25T00:00:00.000Z .*invalid signature/) } });
+    expect(verifyEntryLog(db, publicKey)).toMatchObject({
+      ok: false,
+      breakAt: { seq: 6, problem: expect.stringMatching(/prune checkpoint of 2026-11-25T00:00:00.000Z .*invalid signature/) },
+    });
     // Without the key only the structure can be checked, and the forgery is consistent.
     expect(verifyEntryLog(db).ok).toBe(true);
   });
@@ -213,7 +259,15 @@ describe('deleted checkpoints (checkpoints v2: ordinals and a signed schedule)',
     const { privateKey, publicKey } = keys();
     writeCheckpoint(db, privateKey, { kind: 'periodic', at: new Date(T0).toISOString(), ...promise });
     for (let i = 1; i <= n; i++) {
-      log.append({ at: new Date(T0 + i * MIN).toISOString(), kind: 'decision', doorId: 'lab-main', personId: `p-${i % 3}`, decision: 'granted', reason: 'granted', factors: ['card'] });
+      log.append({
+        at: new Date(T0 + i * MIN).toISOString(),
+        kind: 'decision',
+        doorId: 'lab-main',
+        personId: `p-${i % 3}`,
+        decision: 'granted',
+        reason: 'granted',
+        factors: ['card'],
+      });
       if (i % every === 0) writeCheckpoint(db, privateKey, { kind: 'periodic', at: new Date(T0 + i * MIN + 1000).toISOString(), ...promise });
     }
     return { dir, db, privateKey, publicKey, file: join(dir, 'tobira.db') };
@@ -242,7 +296,12 @@ describe('deleted checkpoints (checkpoints v2: ordinals and a signed schedule)',
     tamper(db, "UPDATE entry_log SET decision = 'denied', reason = 'no-grant' WHERE seq = 5");
     rechain(db, 5);
     db.exec('DELETE FROM checkpoints');
-    expect(await verdict(db, file, publicKey)).toMatchObject({ ok: false, records: 30, checkpoints: 0, breakAt: { seq: 1, problem: expect.stringMatching(/^no signed checkpoint: records 1–30 are signed by none.*checkpoints were deleted/) } });
+    expect(await verdict(db, file, publicKey)).toMatchObject({
+      ok: false,
+      records: 30,
+      checkpoints: 0,
+      breakAt: { seq: 1, problem: expect.stringMatching(/^no signed checkpoint: records 1–30 are signed by none.*checkpoints were deleted/) },
+    });
     // Without the key only the chain can be checked (anyone could add unsigned rows), and it holds.
     expect(verifyEntryLog(db).ok).toBe(true);
   });
@@ -250,7 +309,15 @@ describe('deleted checkpoints (checkpoints v2: ordinals and a signed schedule)',
   it('a checkpoint deleted in the middle leaves a gap in the signed ordinals', async () => {
     const { db, file, publicKey } = signedLog(30, 10, wide);
     db.exec('DELETE FROM checkpoints WHERE ordinal = 2');
-    expect(await verdict(db, file, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 1, problem: expect.stringMatching(/^checkpoint #2 is missing: the periodic checkpoint of .* \(20 records\) is signed as #3, so 2 were written before it and 1 remain/) } });
+    expect(await verdict(db, file, publicKey)).toMatchObject({
+      ok: false,
+      breakAt: {
+        seq: 1,
+        problem: expect.stringMatching(
+          /^checkpoint #2 is missing: the periodic checkpoint of .* \(20 records\) is signed as #3, so 2 were written before it and 1 remain/,
+        ),
+      },
+    });
     db.exec('DELETE FROM checkpoints WHERE ordinal = 3');
     expect(verifyEntryLog(db, publicKey).breakAt!.problem).toMatch(/^checkpoints #2–#3 are missing/);
     // Stripping the ordinal and promise to pass a v2 checkpoint off as v1 breaks its signature.
@@ -264,14 +331,21 @@ describe('deleted checkpoints (checkpoints v2: ordinals and a signed schedule)',
     tamper(byCount.db, 'DELETE FROM checkpoints WHERE ordinal = 5');
     rechain(byCount.db, 31);
     expect(await verdict(byCount.db, byCount.file, byCount.publicKey)).toMatchObject({
-      ok: false, breakAt: { seq: 43, problem: expect.stringMatching(/^records 31–45 follow no signed checkpoint and the last one, #4, .* allowed at most 12: later checkpoints were deleted/) },
+      ok: false,
+      breakAt: {
+        seq: 43,
+        problem: expect.stringMatching(
+          /^records 31–45 follow no signed checkpoint and the last one, #4, .* allowed at most 12: later checkpoints were deleted/,
+        ),
+      },
     });
     const byTime = signedLog(45, 10, { nextWithin: 1000, nextWithinSeconds: 600 });
     tamper(byTime.db, 'DELETE FROM checkpoints WHERE ordinal = 5');
     rechain(byTime.db, 31);
     // Record 31 is at minute 31: record 42 (minute 42) is the first more than 600 s after it.
     expect(await verdict(byTime.db, byTime.file, byTime.publicKey)).toMatchObject({
-      ok: false, breakAt: { seq: 42, problem: expect.stringMatching(/^record 42 .* is more than 600 s after record 31 .* the first after the last one, #4/) },
+      ok: false,
+      breakAt: { seq: 42, problem: expect.stringMatching(/^record 42 .* is more than 600 s after record 31 .* the first after the last one, #4/) },
     });
     // The bound: deleting the newest checkpoint and rewriting no more, and no later, than the one
     // before it allowed is a rollback to that checkpoint — only a copy kept off the gateway shows it.
@@ -287,7 +361,10 @@ describe('deleted checkpoints (checkpoints v2: ordinals and a signed schedule)',
     rechain(db, 31);
     writeCheckpoint(db, privateKey, { kind: 'periodic', at: new Date(T0 + 50 * MIN).toISOString() });
     expect(ords(db)).toEqual([1, 2, 3, 4, 5]);
-    expect(await verdict(db, file, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 43, problem: expect.stringMatching(/^records 31–45 were signed only by #5, .* but #4 allowed at most 12 before the next/) } });
+    expect(await verdict(db, file, publicKey)).toMatchObject({
+      ok: false,
+      breakAt: { seq: 43, problem: expect.stringMatching(/^records 31–45 were signed only by #5, .* but #4 allowed at most 12 before the next/) },
+    });
   });
 
   it('a log written before checkpoints v2 still verifies; the first v2 checkpoint counts the v1 ones before it', async () => {
@@ -298,19 +375,26 @@ describe('deleted checkpoints (checkpoints v2: ordinals and a signed schedule)',
     const { privateKey, publicKey } = keys();
     const store = new CheckpointStore(db);
     // As the controller signed them before: the v1 message, no ordinal, no promise.
-    for (const n of [10, 20]) store.insert(signCheckpoint({ kind: 'periodic', count: n, headHash: records[n - 1]!.hash, at: `2026-02-0${n / 10}T00:00:00.000Z` }, privateKey));
+    for (const n of [10, 20])
+      store.insert(signCheckpoint({ kind: 'periodic', count: n, headHash: records[n - 1]!.hash, at: `2026-02-0${n / 10}T00:00:00.000Z` }, privateKey));
     expect(checkpointMessage(store.all()[0]!)).toMatch(/^tobira-checkpoint-v1\n/);
     expect(await verdict(db, file, publicKey)).toEqual({ ok: true, records: 20, checkpoints: 2 });
     // Records after a v1 checkpoint are nobody's promise: a break until the controller signs them.
     new EntryLog(db).append({ at: '2026-02-03T00:00:00.000Z', kind: 'door', reason: 'rex' });
-    expect(await verdict(db, file, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 21, problem: expect.stringContaining('is in the old format (v1), which allows none after it') } });
+    expect(await verdict(db, file, publicKey)).toMatchObject({
+      ok: false,
+      breakAt: { seq: 21, problem: expect.stringContaining('is in the old format (v1), which allows none after it') },
+    });
     const v2 = writeCheckpoint(db, privateKey, { kind: 'periodic', at: '2026-02-03T00:00:01.000Z' });
     expect(v2).toMatchObject({ ordinal: 3, count: 21 });
     expect(checkpointMessage(v2)).toMatch(/^tobira-checkpoint-v2\n/);
     expect(await verdict(db, file, publicKey)).toEqual({ ok: true, records: 21, checkpoints: 3 });
     // A v1 checkpoint deleted once a v2 one counts it.
     db.exec('DELETE FROM checkpoints WHERE count = 10');
-    expect(verifyEntryLog(db, publicKey)).toMatchObject({ ok: false, breakAt: { problem: expect.stringMatching(/^checkpoint #2 is missing: .* signed as #3/) } });
+    expect(verifyEntryLog(db, publicKey)).toMatchObject({
+      ok: false,
+      breakAt: { problem: expect.stringMatching(/^checkpoint #2 is missing: .* signed as #3/) },
+    });
   });
 
   it('a checkpoint kept off the gateway that the log no longer has shows the rollback', async () => {
@@ -321,14 +405,19 @@ describe('deleted checkpoints (checkpoints v2: ordinals and a signed schedule)',
     // Within the promise of #3: locally a rollback to it, invisible ...
     expect((await verdict(db, file, publicKey)).ok).toBe(true);
     // ... but not to the copy kept off the gateway (published, or from GET /entries/checkpoints).
-    expect(verifyExternalCheckpoint(db, kept, publicKey)).toMatchObject({ ok: false, breakAt: { seq: 30, problem: expect.stringContaining('(#4, 30 records) is not among the log\'s checkpoints: checkpoints were deleted') } });
+    expect(verifyExternalCheckpoint(db, kept, publicKey)).toMatchObject({
+      ok: false,
+      breakAt: { seq: 30, problem: expect.stringContaining("(#4, 30 records) is not among the log's checkpoints: checkpoints were deleted") },
+    });
   });
 
   it('an export ending with an older signed checkpoint than the latest breaks its promise', async () => {
     const exportWith = async (promise: { nextWithin: number; nextWithinSeconds: number }) => {
       const { db, publicKey } = signedLog(30, 10, promise);
       let text = '';
-      await writeExport(db, { format: 'jsonl', publicKey: publicKeyPem(publicKey) }, (chunk) => { text += chunk; });
+      await writeExport(db, { format: 'jsonl', publicKey: publicKeyPem(publicKey) }, (chunk) => {
+        text += chunk;
+      });
       expect(verifyExportText(text, publicKey)).toMatchObject({ ok: true, records: 30, signed: 30 });
       // The intruder swaps in checkpoint #2 (10 records), to rewrite records 11–30 unseen.
       const ls = text.trimEnd().split('\n');
@@ -337,19 +426,38 @@ describe('deleted checkpoints (checkpoints v2: ordinals and a signed schedule)',
       trailer.checkpoint = { ...trailer.checkpoint, ...Object.fromEntries(Object.entries(older).filter(([k]) => k in trailer.checkpoint)) };
       return verifyExportText([...ls, JSON.stringify(trailer)].join('\n') + '\n', publicKey);
     };
-    expect(await exportWith({ nextWithin: 5, nextWithinSeconds: 3600 })).toMatchObject({ ok: false, breakAt: { seq: 16, problem: expect.stringMatching(/^record 16 is more than 5 records after the checkpoint of .* \(#2\)/) } });
+    expect(await exportWith({ nextWithin: 5, nextWithinSeconds: 3600 })).toMatchObject({
+      ok: false,
+      breakAt: { seq: 16, problem: expect.stringMatching(/^record 16 is more than 5 records after the checkpoint of .* \(#2\)/) },
+    });
     // Records a minute apart: record 17 is the first more than 300 s after record 11.
-    expect(await exportWith({ nextWithin: 1000, nextWithinSeconds: 300 })).toMatchObject({ ok: false, breakAt: { seq: 17, problem: expect.stringMatching(/^record 17 .* is more than 300 s after record 11 .*\(#2\)/) } });
+    expect(await exportWith({ nextWithin: 1000, nextWithinSeconds: 300 })).toMatchObject({
+      ok: false,
+      breakAt: { seq: 17, problem: expect.stringMatching(/^record 17 .* is more than 300 s after record 11 .*\(#2\)/) },
+    });
   });
 
   it('the audit log: its checkpoints deleted is a break too', () => {
     const db = newDb();
     const log = new AuditLog(db);
     const { privateKey, publicKey } = keys();
-    for (let i = 1; i <= 4; i++) log.append({ at: `2026-11-2${i}T00:00:00.000Z`, actor: 'm', role: 'manager', action: 'grant.create', target: `grant:${i}`, outcome: 'ok', address: null, detail: null });
+    for (let i = 1; i <= 4; i++)
+      log.append({
+        at: `2026-11-2${i}T00:00:00.000Z`,
+        actor: 'm',
+        role: 'manager',
+        action: 'grant.create',
+        target: `grant:${i}`,
+        outcome: 'ok',
+        address: null,
+        detail: null,
+      });
     log.checkpoint(privateKey, 'periodic', '2026-11-25T00:00:00.000Z', undefined, { nextWithin: 2, nextWithinSeconds: 3600 });
     log.checkpoint(privateKey, 'periodic', '2026-11-25T00:00:01.000Z');
-    expect(new CheckpointStore(db, 'audit_checkpoints').all().map((c) => [c.ordinal, c.nextWithin])).toEqual([[1, 2], [2, 2]]);
+    expect(new CheckpointStore(db, 'audit_checkpoints').all().map((c) => [c.ordinal, c.nextWithin])).toEqual([
+      [1, 2],
+      [2, 2],
+    ]);
     expect(verifyAuditLog(db, publicKey)).toEqual({ ok: true, records: 4, checkpoints: 2 });
     db.exec('DELETE FROM audit_checkpoints WHERE ordinal = 1');
     expect(verifyAuditLog(db, publicKey)).toMatchObject({ ok: false, breakAt: { problem: expect.stringMatching(/^checkpoint #1 is missing/) } });
@@ -363,7 +471,11 @@ describe('query', () => {
   const db = newDb();
   const all = seed(db, 40);
   const log = new EntryLog(db);
-  const newestFirst = (pred: (r: EntryRecord) => boolean) => all.filter(pred).reverse().map((r) => r.seq);
+  const newestFirst = (pred: (r: EntryRecord) => boolean) =>
+    all
+      .filter(pred)
+      .reverse()
+      .map((r) => r.seq);
   const pages = (filter: Parameters<EntryLog['query']>[0], limit: number) => {
     const seen: number[][] = [];
     let before: number | undefined;
@@ -394,7 +506,10 @@ describe('query', () => {
     ];
     for (const [filter, pred] of cases) {
       const expected = newestFirst(pred);
-      expect(log.query({ ...filter, limit: 1000 }).records.map((r) => r.seq), JSON.stringify(filter)).toEqual(expected);
+      expect(
+        log.query({ ...filter, limit: 1000 }).records.map((r) => r.seq),
+        JSON.stringify(filter),
+      ).toEqual(expected);
       expect(pages(filter, 3).flat(), JSON.stringify(filter)).toEqual(expected);
     }
   });
@@ -422,7 +537,9 @@ describe('query', () => {
 describe('export and offline verification', () => {
   async function exportText(db: Db, format: 'csv' | 'jsonl', key: KeyObject, filter = {}, lang: 'en' | 'ja' = 'en') {
     let text = '';
-    await writeExport(db, { format, filter, lang, publicKey: publicKeyPem(key) }, (chunk) => { text += chunk; });
+    await writeExport(db, { format, filter, lang, publicKey: publicKeyPem(key) }, (chunk) => {
+      text += chunk;
+    });
     return text;
   }
   function fixture() {
@@ -440,8 +557,28 @@ describe('export and offline verification', () => {
     const ls = lines(text);
     expect(ls).toHaveLength(13);
     expect(Object.keys(JSON.parse(ls[0]!))).toEqual([
-      'seq', 'at', 'kind', 'doorId', 'areaId', 'direction', 'personId', 'personName', 'affiliation', 'purpose', 'factors',
-      'decision', 'reason', 'deviceId', 'deviceBoot', 'deviceSeq', 'linkedSeq', 'linkedPersonId', 'detail', 'chainVersion', 'prevHash', 'hash',
+      'seq',
+      'at',
+      'kind',
+      'doorId',
+      'areaId',
+      'direction',
+      'personId',
+      'personName',
+      'affiliation',
+      'purpose',
+      'factors',
+      'decision',
+      'reason',
+      'deviceId',
+      'deviceBoot',
+      'deviceSeq',
+      'linkedSeq',
+      'linkedPersonId',
+      'detail',
+      'chainVersion',
+      'prevHash',
+      'hash',
     ]);
     const trailer = JSON.parse(ls[12]!);
     expect(trailer).toMatchObject({ checkpoint: { kind: 'periodic', count: 12 }, publicKey: publicKeyPem(publicKey), filter: {}, records: 12 });
@@ -455,19 +592,42 @@ describe('export and offline verification', () => {
     const edited = [...ls];
     edited[3] = edited[3]!.replace('"decision":"denied"', '"decision":"granted"');
     expect(edited[3]).not.toBe(ls[3]);
-    expect(verifyExportText(join(edited), publicKey)).toMatchObject({ ok: false, records: 3, breakAt: { line: 4, seq: 4, problem: 'content does not match its hash (edited)' } });
+    expect(verifyExportText(join(edited), publicKey)).toMatchObject({
+      ok: false,
+      records: 3,
+      breakAt: { line: 4, seq: 4, problem: 'content does not match its hash (edited)' },
+    });
     const deleted = ls.filter((_, i) => i !== 6);
-    expect(verifyExportText(join(deleted), publicKey)).toMatchObject({ ok: false, breakAt: { line: 7, seq: 8, problem: 'record 7 is missing (between lines 6 and 7)' } });
+    expect(verifyExportText(join(deleted), publicKey)).toMatchObject({
+      ok: false,
+      breakAt: { line: 7, seq: 8, problem: 'record 7 is missing (between lines 6 and 7)' },
+    });
     const reordered = [...ls];
     [reordered[2], reordered[3]] = [reordered[3]!, reordered[2]!];
     expect(verifyExportText(join(reordered), publicKey)).toMatchObject({ ok: false, breakAt: { line: 3, seq: 4 } });
-    expect(verifyExportText(join(ls.slice(0, 10)), publicKey)).toMatchObject({ ok: false, breakAt: { line: 11, problem: expect.stringContaining('does not end with its checkpoint line') } });
-    expect(verifyExportText(join([...ls.slice(0, 9), ls[12]!]), publicKey)).toMatchObject({ ok: false, breakAt: { line: 10, seq: 10, problem: expect.stringContaining('truncated: the checkpoint of 2026-11-25T00:00:00.000Z covers 12 records, the export ends at record 9') } });
+    expect(verifyExportText(join(ls.slice(0, 10)), publicKey)).toMatchObject({
+      ok: false,
+      breakAt: { line: 11, problem: expect.stringContaining('does not end with its checkpoint line') },
+    });
+    expect(verifyExportText(join([...ls.slice(0, 9), ls[12]!]), publicKey)).toMatchObject({
+      ok: false,
+      breakAt: {
+        line: 10,
+        seq: 10,
+        problem: expect.stringContaining('truncated: the checkpoint of 2026-11-25T00:00:00.000Z covers 12 records, the export ends at record 9'),
+      },
+    });
     const forged = JSON.parse(ls[12]!);
     forged.checkpoint.count = 9;
     forged.checkpoint.headHash = JSON.parse(ls[8]!).hash;
-    expect(verifyExportText(join([...ls.slice(0, 9), JSON.stringify(forged)]), publicKey)).toMatchObject({ ok: false, breakAt: { line: 10, problem: expect.stringContaining("checkpoint's signature does not verify") } });
-    expect(verifyExportText(join(ls), keys().publicKey)).toMatchObject({ ok: false, breakAt: { line: 13, problem: expect.stringContaining('does not verify') } });
+    expect(verifyExportText(join([...ls.slice(0, 9), JSON.stringify(forged)]), publicKey)).toMatchObject({
+      ok: false,
+      breakAt: { line: 10, problem: expect.stringContaining("checkpoint's signature does not verify") },
+    });
+    expect(verifyExportText(join(ls), keys().publicKey)).toMatchObject({
+      ok: false,
+      breakAt: { line: 13, problem: expect.stringContaining('does not verify') },
+    });
   });
 
   it('a filtered export verifies each record and names what the signature covers', async () => {
@@ -514,7 +674,11 @@ describe('log keeper', () => {
       now: () => now,
     } as unknown as Context;
     const published: { topic: string; payload: Record<string, unknown> }[] = [];
-    const keeper = new LogKeeper(ctx, { dataDir: dir, checkpointTopic: 'tobira/log/checkpoints', publishRetained: (topic, payload) => published.push({ topic, payload: payload as Record<string, unknown> }) });
+    const keeper = new LogKeeper(ctx, {
+      dataDir: dir,
+      checkpointTopic: 'tobira/log/checkpoints',
+      publishRetained: (topic, payload) => published.push({ topic, payload: payload as Record<string, unknown> }),
+    });
     const append = (n: number) => {
       for (let i = 0; i < n; i++) bus.emit('entry', entryLog.append({ at: now.toISOString(), kind: 'door', reason: 'rex' }));
     };
@@ -525,7 +689,9 @@ describe('log keeper', () => {
     const k = keeperContext();
     k.keeper.start();
     // At start, even an empty log is signed (record 0): from then on no record follows no checkpoint.
-    expect(k.published.map((p) => p.payload)).toMatchObject([{ kind: 'periodic', count: 0, ordinal: 1, nextWithin: 2 * 3 + 1000, nextWithinSeconds: 2 * 60 + 60 }]);
+    expect(k.published.map((p) => p.payload)).toMatchObject([
+      { kind: 'periodic', count: 0, ordinal: 1, nextWithin: 2 * 3 + 1000, nextWithinSeconds: 2 * 60 + 60 },
+    ]);
     k.append(2);
     await new Promise((r) => setImmediate(r));
     expect(k.published).toHaveLength(1);
@@ -542,14 +708,21 @@ describe('log keeper', () => {
     expect(k.keeper.checkpoint('periodic')).toBeUndefined();
     k.append(1);
     k.keeper.stop();
-    expect(k.published.map((p) => [p.payload.kind, p.payload.count, p.payload.ordinal])).toEqual([['periodic', 0, 1], ['periodic', 3, 2], ['shutdown', 4, 3]]);
+    expect(k.published.map((p) => [p.payload.kind, p.payload.count, p.payload.ordinal])).toEqual([
+      ['periodic', 0, 1],
+      ['periodic', 3, 2],
+      ['shutdown', 4, 3],
+    ]);
     // Published again when the broker link comes up (a client that did not exist dropped it).
     const again = keeperContext();
     again.append(2);
     again.keeper.start();
     again.keeper.checkpoint('periodic');
     again.ctx.bus.emit('broker.link', { connected: true });
-    expect(again.published.map((p) => [p.payload.kind, p.payload.count])).toEqual([['periodic', 2], ['periodic', 2]]);
+    expect(again.published.map((p) => [p.payload.kind, p.payload.count])).toEqual([
+      ['periodic', 2],
+      ['periodic', 2],
+    ]);
     again.keeper.stop();
     expect(verifyEntryLog(k.db, loadLogKey(k.dir))).toEqual({ ok: true, records: 4, checkpoints: 3 });
     expect(k.raised).toEqual([]);
@@ -569,7 +742,9 @@ describe('log keeper', () => {
     const again = new LogKeeper(k.ctx, { dataDir: k.dir, checkpointTopic: 't', publishRetained: () => undefined });
     again.start();
     again.stop();
-    expect(k.raised).toMatchObject([{ category: 'security', type: 'log-checkpoints-missing', severity: 'alarm', detail: { problem: expect.stringMatching(/^checkpoint #2 is missing/) } }]);
+    expect(k.raised).toMatchObject([
+      { category: 'security', type: 'log-checkpoints-missing', severity: 'alarm', detail: { problem: expect.stringMatching(/^checkpoint #2 is missing/) } },
+    ]);
     // The checkpoint it signs at start does not hide the gap from verification.
     expect(verifyEntryLog(k.db, loadLogKey(k.dir))).toMatchObject({ ok: false, breakAt: { problem: expect.stringMatching(/^checkpoint #2 is missing/) } });
   });
@@ -594,9 +769,22 @@ describe('log keeper', () => {
     const audit = k.ctx.store.audit;
     const signed = () => new CheckpointStore(k.db, 'audit_checkpoints').all().map((c) => [c.ordinal, c.count, c.nextWithin, c.nextWithinSeconds]);
     expect(signed()).toEqual([[1, 0, 1006, 180]]);
-    for (let i = 0; i < 3; i++) audit.append({ at: new Date().toISOString(), actor: 'm', role: 'manager', action: 'grant.create', target: null, outcome: 'ok', address: null, detail: null });
+    for (let i = 0; i < 3; i++)
+      audit.append({
+        at: new Date().toISOString(),
+        actor: 'm',
+        role: 'manager',
+        action: 'grant.create',
+        target: null,
+        outcome: 'ok',
+        address: null,
+        detail: null,
+      });
     await new Promise((r) => setImmediate(r));
-    expect(signed()).toEqual([[1, 0, 1006, 180], [2, 3, 1006, 180]]);
+    expect(signed()).toEqual([
+      [1, 0, 1006, 180],
+      [2, 3, 1006, 180],
+    ]);
     expect(verifyAuditLog(k.db, loadLogKey(k.dir))).toEqual({ ok: true, records: 3, checkpoints: 2 });
     k.keeper.stop();
   });

@@ -5,8 +5,13 @@ import { MOSQUITTO_LIMITS, mosquittoAclFile, mosquittoConfSnippet } from '../../
 import { ROOT } from '../helpers/daemon.js';
 
 const conf = mosquittoConfSnippet({
-  port: 8883, host: '127.0.0.1', passwordFile: '/etc/mosquitto/tobira/passwd', aclFile: '/etc/mosquitto/tobira/acl',
-  caFile: '/etc/mosquitto/tobira/ca.pem', certFile: '/etc/mosquitto/tobira/server.pem', keyFile: '/etc/mosquitto/tobira/server.key',
+  port: 8883,
+  host: '127.0.0.1',
+  passwordFile: '/etc/mosquitto/tobira/passwd',
+  aclFile: '/etc/mosquitto/tobira/acl',
+  caFile: '/etc/mosquitto/tobira/ca.pem',
+  certFile: '/etc/mosquitto/tobira/server.pem',
+  keyFile: '/etc/mosquitto/tobira/server.key',
 });
 
 describe('Mosquitto files of `tobira mqtt-acl`', () => {

@@ -27,7 +27,14 @@ describe('the observer login on the embedded broker', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tobira-obs-tls-'));
     seedDeviceTls(dataDir);
     ca = dataDirCa(dataDir);
-    broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, baseTopic: BASE, secrets, tls: ensureDeviceTls(dataDir), onRefused: (r) => refused.push(r) });
+    broker = await startEmbeddedBroker({
+      host: '127.0.0.1',
+      port: 0,
+      baseTopic: BASE,
+      secrets,
+      tls: ensureDeviceTls(dataDir),
+      onRefused: (r) => refused.push(r),
+    });
     url = `mqtts://127.0.0.1:${broker.port}`;
   });
   afterAll(() => broker?.close());
@@ -39,7 +46,14 @@ describe('the observer login on the embedded broker', () => {
   });
 
   it('cannot take the client id of a device named observer-cam, which stays connected', async () => {
-    const cam = await mqtt.connectAsync(url, { ca, protocolVersion: 4, reconnectPeriod: 0, clientId: deviceClientId(BASE, 'observer-cam'), username: 'observer-cam', password: secrets.devices['observer-cam'] });
+    const cam = await mqtt.connectAsync(url, {
+      ca,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      clientId: deviceClientId(BASE, 'observer-cam'),
+      username: 'observer-cam',
+      password: secrets.devices['observer-cam'],
+    });
     try {
       let kicked = false;
       cam.on('close', () => (kicked = true));
@@ -47,7 +61,11 @@ describe('the observer login on the embedded broker', () => {
       await taking.client?.endAsync(true);
       expect(taking.client).toBeUndefined();
       expect(taking.error?.message).toMatch(/not authorized|Not authorized/i);
-      expect(refused.at(-1)).toMatchObject({ what: 'login', username: 'tobira-observer', reason: `observer must use a client id starting with ${BASE}:observer: and a name of its own` });
+      expect(refused.at(-1)).toMatchObject({
+        what: 'login',
+        username: 'tobira-observer',
+        reason: `observer must use a client id starting with ${BASE}:observer: and a name of its own`,
+      });
       // The device's session is untouched: it still gets a round trip through the broker.
       await cam.publishAsync(`${BASE}/devices/observer-cam/status`, '{"online":true}', { qos: 1 });
       expect(kicked).toBe(false);

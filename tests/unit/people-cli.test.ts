@@ -26,7 +26,10 @@ function dataDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'tobira-cli-people-'));
   const key = loadOrCreateLogKey(dir);
   const db = openDatabase(dir);
-  new AuditLog(db).checkpoint(key, 'periodic', new Date().toISOString(), undefined, { nextWithin: nextWithinFor(1000), nextWithinSeconds: nextWithinSecondsFor(60) });
+  new AuditLog(db).checkpoint(key, 'periodic', new Date().toISOString(), undefined, {
+    nextWithin: nextWithinFor(1000),
+    nextWithinSeconds: nextWithinSecondsFor(60),
+  });
   db.close();
   return dir;
 }
@@ -58,7 +61,21 @@ beforeAll(() => {
 describe('tobira people add', () => {
   it('is in the audit log as the local operator, and `log verify --audit` shows it', () => {
     const dir = dataDir();
-    const r = tobira(...enrol, '--duress-pin', '9110', '--trained-on', '2026-11-01', '--pledge-signed-on', '2026-04-01', '--grant', 'lab', '--purpose', '電池プロジェクト', '--data', dir);
+    const r = tobira(
+      ...enrol,
+      '--duress-pin',
+      '9110',
+      '--trained-on',
+      '2026-11-01',
+      '--pledge-signed-on',
+      '2026-04-01',
+      '--grant',
+      'lab',
+      '--purpose',
+      '電池プロジェクト',
+      '--data',
+      dir,
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^added 佐藤 花子 \(.+\) with card 04A1B2C3, granted lab\n/);
@@ -66,7 +83,13 @@ describe('tobira people add', () => {
 
     const records = auditRecords(dir);
     expect(records.map((a) => a.action)).toEqual([
-      'person.create', 'credential.enrol', 'credential.pin-set', 'credential.pin-set', 'training.record', 'pledge.record', 'grant.create',
+      'person.create',
+      'credential.enrol',
+      'credential.pin-set',
+      'credential.pin-set',
+      'training.record',
+      'pledge.record',
+      'grant.create',
     ]);
     const operator = `local:${userInfo().username}`;
     for (const a of records) expect(a).toMatchObject({ actor: operator, role: 'local-operator', address: 'local', outcome: 'ok' });
@@ -93,7 +116,22 @@ describe('tobira people add', () => {
   it('refuses a card enrolled already, leaving no half-enrolled person', () => {
     const dir = dataDir();
     expect(tobira(...enrol, '--data', dir).code).toBe(0);
-    const again = tobira('people', 'add', '--site', EXAMPLE_SITE, '--name', 'Other', '--card', '04-a1-b2-c3', '--grant', 'lab', '--purpose', 'x', '--data', dir);
+    const again = tobira(
+      'people',
+      'add',
+      '--site',
+      EXAMPLE_SITE,
+      '--name',
+      'Other',
+      '--card',
+      '04-a1-b2-c3',
+      '--grant',
+      'lab',
+      '--purpose',
+      'x',
+      '--data',
+      dir,
+    );
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/^tobira: this card is enrolled already \(credential \d+, active\)\n$/);
     expect(tableCount(dir, 'people')).toBe(1);
@@ -113,7 +151,23 @@ describe('tobira people add', () => {
     raw.api = { ...((raw.api as object) ?? {}), fourEyes: true };
     const site = join(dir, 'site.yaml');
     writeFileSync(site, stringify(raw));
-    const r = tobira('people', 'add', '--site', site, '--name', 'Four Eyes', '--card', 'FE000001', '--grant', 'lab', 'vault', '--purpose', 'audit', '--data', dir);
+    const r = tobira(
+      'people',
+      'add',
+      '--site',
+      site,
+      '--name',
+      'Four Eyes',
+      '--card',
+      'FE000001',
+      '--grant',
+      'lab',
+      'vault',
+      '--purpose',
+      'audit',
+      '--data',
+      dir,
+    );
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/pending approval \(four-eyes\): grant \d+ \(lab\), grant \d+ \(vault\) opens nothing until a manager or an auditor approves it/);
     const grants = auditRecords(dir).filter((a) => a.action === 'grant.create');

@@ -1,20 +1,55 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decideEscort, decidePass, trainingLapsesAt, type GrantFacts, type PassRequest, type PersonFacts, type VisitFacts } from '../../src/policy/access-rules.js';
+import {
+  decideEscort,
+  decidePass,
+  trainingLapsesAt,
+  type GrantFacts,
+  type PassRequest,
+  type PersonFacts,
+  type VisitFacts,
+} from '../../src/policy/access-rules.js';
 
 const now = new Date('2026-11-25T10:00:00+09:00');
-const grant = (over: Partial<GrantFacts> = {}): GrantFacts => ({ id: 1, validFrom: '2026-01-01T00:00:00Z', validUntil: null, purpose: 'battery project', outOfHours: false, ...over });
+const grant = (over: Partial<GrantFacts> = {}): GrantFacts => ({
+  id: 1,
+  validFrom: '2026-01-01T00:00:00Z',
+  validUntil: null,
+  purpose: 'battery project',
+  outOfHours: false,
+  ...over,
+});
 const staff = (over: Partial<PersonFacts> = {}): PersonFacts => ({
-  kind: 'staff', status: 'active', roles: [], lastTrainingAt: '2026-04-01T00:00:00Z', pledgeSignedAt: '2025-04-01T00:00:00Z', lockedOutUntil: null, ...over,
+  kind: 'staff',
+  status: 'active',
+  roles: [],
+  lastTrainingAt: '2026-04-01T00:00:00Z',
+  pledgeSignedAt: '2025-04-01T00:00:00Z',
+  lockedOutUntil: null,
+  ...over,
 });
 const visit = (over: Partial<VisitFacts> = {}): VisitFacts => ({
-  id: 9, purpose: 'equipment audit', areas: ['lab'], validFrom: '2026-11-25T00:00:00Z', validUntil: '2026-11-26T00:00:00Z',
-  approvedAt: '2026-11-20T00:00:00Z', pledgeSignedAt: '2026-11-25T00:30:00Z', endedAt: null, ...over,
+  id: 9,
+  purpose: 'equipment audit',
+  areas: ['lab'],
+  validFrom: '2026-11-25T00:00:00Z',
+  validUntil: '2026-11-26T00:00:00Z',
+  approvedAt: '2026-11-20T00:00:00Z',
+  pledgeSignedAt: '2026-11-25T00:30:00Z',
+  endedAt: null,
+  ...over,
 });
 const base = (over: Partial<PassRequest> = {}): PassRequest => ({
-  now, direction: 'in', credential: { status: 'active' }, person: staff(),
+  now,
+  direction: 'in',
+  credential: { status: 'active' },
+  person: staff(),
   area: { id: 'lab', mode: 'normal', allowedRoles: [], open: true, antiPassback: 'off' },
-  grants: [grant()], visits: [], inside: null, settings: { trainingValidityMonths: 12 }, ...over,
+  grants: [grant()],
+  visits: [],
+  inside: null,
+  settings: { trainingValidityMonths: 12 },
+  ...over,
 });
 const reason = (req: PassRequest) => {
   const d = decidePass(req);
@@ -98,7 +133,12 @@ describe('access policy: each rule and reason code', () => {
     const visitor = staff({ kind: 'visitor', lastTrainingAt: null, pledgeSignedAt: null });
     it('pass only approved, in the window, with a pledge, and always need an escort', () => {
       expect(decidePass(base({ person: visitor, grants: [], visits: [visit()] }))).toEqual({
-        ok: true, purpose: 'equipment audit', grantId: null, visitId: 9, needsEscort: true, antiPassbackViolation: false,
+        ok: true,
+        purpose: 'equipment audit',
+        grantId: null,
+        visitId: 9,
+        needsEscort: true,
+        antiPassbackViolation: false,
       });
     });
     it.each([
@@ -113,13 +153,16 @@ describe('access policy: each rule and reason code', () => {
       expect(reason(base({ person: visitor, grants: [], visits }))).toBe(code);
     });
     it('are denied outside business hours', () => {
-      expect(reason(base({ person: visitor, visits: [visit()], area: { id: 'lab', mode: 'normal', allowedRoles: [], open: false, antiPassback: 'off' } }))).toBe('outside-hours');
+      expect(
+        reason(base({ person: visitor, visits: [visit()], area: { id: 'lab', mode: 'normal', allowedRoles: [], open: false, antiPassback: 'off' } })),
+      ).toBe('outside-hours');
     });
   });
 
   describe('escorts', () => {
-    const escort = (over: Partial<PassRequest> = {}, hostId: string | null = 'host-1', escortId = 'host-1') => decideEscort({ hostId, escortId, escort: base(over) });
-    it('the visit\'s host in good standing escorts', () => {
+    const escort = (over: Partial<PassRequest> = {}, hostId: string | null = 'host-1', escortId = 'host-1') =>
+      decideEscort({ hostId, escortId, escort: base(over) });
+    it("the visit's host in good standing escorts", () => {
       expect(escort()).toEqual({ ok: true });
     });
     it('anyone else does not, whatever their standing; nor does anyone when the visit is not found', () => {
@@ -154,16 +197,30 @@ describe('access policy: each rule and reason code', () => {
 
 describe('access policy properties', () => {
   const iso = fc.date({ min: new Date('2020-01-01'), max: new Date('2030-01-01'), noInvalidDate: true }).map((d) => d.toISOString());
-  const grantArb = fc.record({ id: fc.nat(), validFrom: fc.oneof(iso, fc.constant('garbage')), validUntil: fc.option(iso), purpose: fc.string(), outOfHours: fc.boolean() });
+  const grantArb = fc.record({
+    id: fc.nat(),
+    validFrom: fc.oneof(iso, fc.constant('garbage')),
+    validUntil: fc.option(iso),
+    purpose: fc.string(),
+    outOfHours: fc.boolean(),
+  });
   const personArb = fc.record({
     kind: fc.constantFrom('staff' as const, 'visitor' as const),
     status: fc.constantFrom('active' as const, 'suspended' as const, 'left' as const),
     roles: fc.array(fc.constantFrom('security', 'manager', 'x')),
-    lastTrainingAt: fc.option(iso), pledgeSignedAt: fc.option(iso), lockedOutUntil: fc.option(iso),
+    lastTrainingAt: fc.option(iso),
+    pledgeSignedAt: fc.option(iso),
+    lockedOutUntil: fc.option(iso),
   });
   const visitArb = fc.record({
-    id: fc.nat(), purpose: fc.string(), areas: fc.array(fc.constantFrom('lab', 'vault')), validFrom: iso, validUntil: iso,
-    approvedAt: fc.option(iso), pledgeSignedAt: fc.option(iso), endedAt: fc.option(iso),
+    id: fc.nat(),
+    purpose: fc.string(),
+    areas: fc.array(fc.constantFrom('lab', 'vault')),
+    validFrom: iso,
+    validUntil: iso,
+    approvedAt: fc.option(iso),
+    pledgeSignedAt: fc.option(iso),
+    endedAt: fc.option(iso),
   });
   const requestArb = fc.record({
     now: fc.date({ min: new Date('2020-01-01'), max: new Date('2030-01-01'), noInvalidDate: true }),
@@ -171,8 +228,11 @@ describe('access policy properties', () => {
     credential: fc.option(fc.record({ status: fc.constantFrom('active' as const, 'suspended' as const, 'revoked' as const) }), { nil: undefined }),
     person: fc.option(personArb, { nil: undefined }),
     area: fc.record({
-      id: fc.constant('lab'), mode: fc.constantFrom('normal' as const, 'lockdown' as const, 'emergency' as const),
-      allowedRoles: fc.array(fc.constantFrom('security', 'manager')), open: fc.boolean(), antiPassback: fc.constantFrom('off' as const, 'soft' as const, 'hard' as const),
+      id: fc.constant('lab'),
+      mode: fc.constantFrom('normal' as const, 'lockdown' as const, 'emergency' as const),
+      allowedRoles: fc.array(fc.constantFrom('security', 'manager')),
+      open: fc.boolean(),
+      antiPassback: fc.constantFrom('off' as const, 'soft' as const, 'hard' as const),
     }),
     grants: fc.array(grantArb, { maxLength: 4 }),
     visits: fc.array(visitArb, { maxLength: 3 }),
@@ -202,14 +262,22 @@ describe('access policy properties', () => {
         if (!d.ok || req.person?.kind !== 'visitor') return true;
         const t = req.now.getTime();
         const v = req.visits.find((x) => x.id === d.visitId);
-        return d.needsEscort && v !== undefined && v.approvedAt !== null && v.pledgeSignedAt !== null && v.endedAt === null &&
-          v.areas.includes(req.area.id) && Date.parse(v.validFrom) <= t && t < Date.parse(v.validUntil);
+        return (
+          d.needsEscort &&
+          v !== undefined &&
+          v.approvedAt !== null &&
+          v.pledgeSignedAt !== null &&
+          v.endedAt === null &&
+          v.areas.includes(req.area.id) &&
+          Date.parse(v.validFrom) <= t &&
+          t < Date.parse(v.validUntil)
+        );
       }),
       { numRuns: 20_000 },
     );
   });
 
-  it('never lets anyone but the visit\'s host escort, nor a host who would not be let in now', () => {
+  it("never lets anyone but the visit's host escort, nor a host who would not be let in now", () => {
     fc.assert(
       fc.property(requestArb, fc.constantFrom('host-1', 'other'), fc.option(fc.constantFrom('host-1', 'other')), (req, escortId, hostId) => {
         const d = decideEscort({ hostId, escortId, escort: req });

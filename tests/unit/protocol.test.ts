@@ -10,7 +10,8 @@ describe('device protocol v1', () => {
       { type: 'input', input: 'contact', active: true },
       { type: 'ack', command: 'c1', ok: false, error: 'jammed' },
       { type: 'snapshot', command: 'c2', contentType: 'image/jpeg', data: Buffer.from([0xff, 0xd8, 0xff]).toString('base64') },
-    ]) expect(parseDeviceEvent(b(e))).toEqual({ ok: true, value: e });
+    ])
+      expect(parseDeviceEvent(b(e))).toEqual({ ok: true, value: e });
   });
 
   it.each([
@@ -49,7 +50,8 @@ describe('device protocol v1', () => {
       { type: 'input', input: 'rex', active: true, at },
       { type: 'ack', command: 'c1', ok: true, at },
       { type: 'snapshot', command: 'c2', contentType: 'image/jpeg', data: 'AAAA', at },
-    ]) expect(parseDeviceEvent(b(e))).toEqual({ ok: true, value: e });
+    ])
+      expect(parseDeviceEvent(b(e))).toEqual({ ok: true, value: e });
     for (const bad of [-1, 1.5, '1795646683123', 8.64e15 + 1]) {
       const r = parseDeviceEvent(b({ type: 'credential', credential: { kind: 'card', value: 'x' }, at: bad }));
       expect(r.ok).toBe(false);

@@ -88,7 +88,12 @@ afterAll(async () => {
 
 describe('firmware simulator', () => {
   it('connects every MQTT device and publishes a retained online status', async () => {
-    expect(sim.deviceIds.sort()).toEqual(site.devices.filter((d) => d.transport === 'mqtt').map((d) => d.id).sort());
+    expect(sim.deviceIds.sort()).toEqual(
+      site.devices
+        .filter((d) => d.transport === 'mqtt')
+        .map((d) => d.id)
+        .sort(),
+    );
     const status = await ctl.next(topics.device('lab-lock', 'status'), 0);
     expect(ctl.json(status)).toEqual({ online: true, firmware: 'tobira-sim/1' });
     expect(sim.isOnline('lab-lock')).toBe(true);
@@ -127,7 +132,7 @@ describe('firmware simulator', () => {
     expect(Date.now() - sentAt).toBeGreaterThanOrEqual(290);
   });
 
-  it('stamps every event with its clock\'s `at`; a skewed clock shows in it', async () => {
+  it("stamps every event with its clock's `at`; a skewed clock shows in it", async () => {
     const from = ctl.messages.length;
     const topic = topics.device('lab-reader', 'events');
     const before = Date.now();
@@ -165,7 +170,10 @@ describe('firmware simulator', () => {
     sim.skewClock('lab-lock', 10_000);
     try {
       await ctl.command('lab-lock', { id: 'c-skewed', command: 'unlock', durationMs: 200, expiresAt: Date.now() + 2000 });
-      expect(ctl.json(await ctl.next(events, from, (m) => m.payload.includes('c-skewed')))).toMatchObject({ ok: false, error: expect.stringMatching(/^expired/) });
+      expect(ctl.json(await ctl.next(events, from, (m) => m.payload.includes('c-skewed')))).toMatchObject({
+        ok: false,
+        error: expect.stringMatching(/^expired/),
+      });
       expect(sim.lockState('lab-lock')).toBe('locked');
     } finally {
       sim.skewClock('lab-lock', 0);
@@ -255,8 +263,14 @@ describe('firmware simulator', () => {
     await sim.pressRex('lab-rex');
     await sim.trip('lab-beam');
     await ctl.next(topics.device('lab-rex', 'events'), from, (m) => m.payload.includes('"active":false'));
-    const rex = ctl.messages.slice(from).filter((m) => m.topic === topics.device('lab-rex', 'events')).map((m) => ctl.json(m));
-    expect(rex).toMatchObject([{ input: 'rex', active: true }, { input: 'rex', active: false }]);
+    const rex = ctl.messages
+      .slice(from)
+      .filter((m) => m.topic === topics.device('lab-rex', 'events'))
+      .map((m) => ctl.json(m));
+    expect(rex).toMatchObject([
+      { input: 'rex', active: true },
+      { input: 'rex', active: false },
+    ]);
     const beam = await ctl.next(topics.device('lab-beam', 'events'), from, (m) => m.payload.includes('"active":false'));
     expect(ctl.json(beam)).toMatchObject({ type: 'input', input: 'beam', active: false });
   });
@@ -338,7 +352,12 @@ describe('firmware simulator', () => {
     await late.endAsync();
 
     await new Promise((r) => setTimeout(r, 1200)); // longer than reconnectPeriod: it must stay down
-    expect(ctl.messages.slice(from).filter((m) => m.topic === topic).map((m) => ctl.json(m).online)).toEqual([false]);
+    expect(
+      ctl.messages
+        .slice(from)
+        .filter((m) => m.topic === topic)
+        .map((m) => ctl.json(m).online),
+    ).toEqual([false]);
 
     await sim.goOnline('vault-reader');
     const back = await ctl.next(topic, from, (m) => m.payload.includes('"online":true'));
@@ -348,11 +367,15 @@ describe('firmware simulator', () => {
 
   it('a device that does not trust the CA is refused: the TLS handshake fails', async () => {
     // Without the CA (only the public ones) the broker's certificate is not trusted.
-    await expect(Simulator.start({ site, url, secrets, only: ['lab-reader'], startTimeoutMs: 1500 })).rejects.toThrow(/lab-reader: .*(self-signed|unable to verify|certificate)/);
+    await expect(Simulator.start({ site, url, secrets, only: ['lab-reader'], startTimeoutMs: 1500 })).rejects.toThrow(
+      /lab-reader: .*(self-signed|unable to verify|certificate)/,
+    );
     // Trusting another CA is no better.
     const otherDir = mkdtempSync(join(tmpdir(), 'tobira-sim-othertls-'));
     const other = ensureDeviceTls(otherDir).ca;
-    await expect(Simulator.start({ site, url, ca: other, secrets, only: ['lab-reader'], startTimeoutMs: 1500 })).rejects.toThrow(/lab-reader: .*(self-signed|unable to verify|certificate)/);
+    await expect(Simulator.start({ site, url, ca: other, secrets, only: ['lab-reader'], startTimeoutMs: 1500 })).rejects.toThrow(
+      /lab-reader: .*(self-signed|unable to verify|certificate)/,
+    );
   });
 
   it('start() rejects naming the devices that cannot log in', async () => {

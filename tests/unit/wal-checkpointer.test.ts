@@ -18,19 +18,29 @@ describe('WAL checkpointer', () => {
     try {
       expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
       // Far past the 1,000 pages at which the writer would have checkpointed inside a commit.
-      const append = db.transaction((i: number) => log.append({ at: new Date(i).toISOString(), kind: 'decision', reason: 'granted', detail: { pad: 'x'.repeat(2000) } }));
+      const append = db.transaction((i: number) =>
+        log.append({ at: new Date(i).toISOString(), kind: 'decision', reason: 'granted', detail: { pad: 'x'.repeat(2000) } }),
+      );
       for (let i = 0; i < 3000; i++) append(i);
-      const done = await waitFor(() => (cp.stats.last && cp.stats.last.log > 1000 && cp.stats.last.checkpointed === cp.stats.last.log ? cp.stats.last : undefined), 10_000, 'a full checkpoint of the grown WAL');
+      const done = await waitFor(
+        () => (cp.stats.last && cp.stats.last.log > 1000 && cp.stats.last.checkpointed === cp.stats.last.log ? cp.stats.last : undefined),
+        10_000,
+        'a full checkpoint of the grown WAL',
+      );
       expect(done.busy).toBe(0);
       expect(cp.stats.error).toBeNull();
       // Checkpointed: later writes start the WAL over (the file keeps its size) instead of growing it.
       const size = statSync(`${db.name}-wal`).size;
       let n = 3000;
-      const small = await waitFor(async () => {
-        append(n++);
-        await new Promise((r) => setTimeout(r, 20));
-        return cp.stats.last && cp.stats.last.log < 200 ? cp.stats.last : undefined;
-      }, 10_000, 'the WAL started over');
+      const small = await waitFor(
+        async () => {
+          append(n++);
+          await new Promise((r) => setTimeout(r, 20));
+          return cp.stats.last && cp.stats.last.log < 200 ? cp.stats.last : undefined;
+        },
+        10_000,
+        'the WAL started over',
+      );
       expect(small.checkpointed).toBeLessThanOrEqual(small.log);
       // A few writes may land before the restart; then the file stops growing.
       expect(statSync(`${db.name}-wal`).size).toBeLessThan(size + 1024 * 1024);

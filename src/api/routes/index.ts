@@ -13,7 +13,19 @@ import { entryRoutes } from './entries.js';
 import { streamRoutes } from './stream.js';
 
 export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
-  for (const routes of [authRoutes, accountRoutes, auditRoutes, peopleRoutes, grantRoutes, reviewRoutes, ledgerRoutes, visitRoutes, siteRoutes, entryRoutes, streamRoutes]) {
+  for (const routes of [
+    authRoutes,
+    accountRoutes,
+    auditRoutes,
+    peopleRoutes,
+    grantRoutes,
+    reviewRoutes,
+    ledgerRoutes,
+    visitRoutes,
+    siteRoutes,
+    entryRoutes,
+    streamRoutes,
+  ]) {
     await routes(api, ctx);
   }
 }

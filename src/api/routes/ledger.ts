@@ -40,23 +40,29 @@ const ledgerSchema = z.object({
 }) satisfies z.ZodType<Ledger>;
 
 export async function ledgerRoutes(api: Api, ctx: ApiContext): Promise<void> {
-  api.get('/ledger', {
-    config: { roles: ['auditor', 'manager'] },
-    schema: {
-      tags: ['ledger'],
-      summary: 'The register of access holders (管理台帳): JSON, or CSV (UTF-8 with BOM, one row per grant; lang=ja for Japanese headers)',
-      querystring: z.object({ format: z.enum(['json', 'csv']).default('json'), lang: z.enum(['en', 'ja']).default('en') }),
-      response: { 200: ledgerSchema.describe('JSON; with format=csv the body is text/csv'), ...errorResponses },
+  api.get(
+    '/ledger',
+    {
+      config: { roles: ['auditor', 'manager'] },
+      schema: {
+        tags: ['ledger'],
+        summary: 'The register of access holders (管理台帳): JSON, or CSV (UTF-8 with BOM, one row per grant; lang=ja for Japanese headers)',
+        querystring: z.object({ format: z.enum(['json', 'csv']).default('json'), lang: z.enum(['en', 'ja']).default('en') }),
+        response: { 200: ledgerSchema.describe('JSON; with format=csv the body is text/csv'), ...errorResponses },
+      },
     },
-  }, async (req, reply) => {
-    const { ledger, csv } = ctx.services.ledger.export(actorOf(req), req.query.format, req.query.lang);
-    req.audited = true;
-    if (csv === undefined) return ledger;
-    const stamp = ledger.generatedAt.slice(0, 10);
-    return reply
-      .header('content-type', 'text/csv; charset=utf-8')
-      .header('content-disposition', `attachment; filename="access-holders-${stamp}.csv"`)
-      // A string with a non-JSON content type goes out as is (the JSON serializer does not run).
-      .send(csv as never);
-  });
+    async (req, reply) => {
+      const { ledger, csv } = ctx.services.ledger.export(actorOf(req), req.query.format, req.query.lang);
+      req.audited = true;
+      if (csv === undefined) return ledger;
+      const stamp = ledger.generatedAt.slice(0, 10);
+      return (
+        reply
+          .header('content-type', 'text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="access-holders-${stamp}.csv"`)
+          // A string with a non-JSON content type goes out as is (the JSON serializer does not run).
+          .send(csv as never)
+      );
+    },
+  );
 }

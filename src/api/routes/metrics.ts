@@ -33,7 +33,9 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
 
   const seen = { granted: 0, denied: 0 };
   new Counter({
-    name: 'tobira_decisions_total', help: 'Access decisions committed to the entry log since the controller started', labelNames: ['result'] as const,
+    name: 'tobira_decisions_total',
+    help: 'Access decisions committed to the entry log since the controller started',
+    labelNames: ['result'] as const,
     registers: [registry],
     collect() {
       // Mirrors the controller's counters (monotonic within a controller's life) by their increase.
@@ -59,15 +61,30 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
     ['tobira_devices_offline', 'Devices reported offline or silent past their heartbeat', devices('offline')],
     ['tobira_devices_unknown', 'Devices not heard from since the controller started', devices('unknown')],
   ] as const) {
-    new Gauge({ name, help, registers: [registry], collect() { this.set(count()); } });
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(count());
+      },
+    });
   }
   new Gauge({
-    name: 'tobira_alarms_open', help: 'Alarms (severity alarm) not acknowledged', registers: [registry],
-    collect() { this.set(events.openAlarmCount()); },
+    name: 'tobira_alarms_open',
+    help: 'Alarms (severity alarm) not acknowledged',
+    registers: [registry],
+    collect() {
+      this.set(events.openAlarmCount());
+    },
   });
   new Gauge({
-    name: 'tobira_entry_log_records', help: 'Records the entry log holds now (after retention pruning)', registers: [registry],
-    collect() { this.set(status.entryLogRecords()); },
+    name: 'tobira_entry_log_records',
+    help: 'Records the entry log holds now (after retention pruning)',
+    registers: [registry],
+    collect() {
+      this.set(status.entryLogRecords());
+    },
   });
 
   for (const [name, help, value] of [
@@ -76,7 +93,16 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
     ['tobira_decision_wal_flushes_total', 'Flushes of the write-ahead log to disk that made those transactions durable', () => status.commits().walSyncs],
   ] as const) {
     let last = 0;
-    new Counter({ name, help, registers: [registry], collect() { const v = value(); this.inc(Math.max(0, v - last)); last = v; } });
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const v = value();
+        this.inc(Math.max(0, v - last));
+        last = v;
+      },
+    });
   }
 
   // --- decision latency ---------------------------------------------------------------------------
@@ -101,27 +127,39 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
     for (const times of byDoor.values()) latency.observe(Math.max(0, committedAt - Math.max(...times)) / 1000);
   };
   const offs = [
-    status.on('device.event', ({ deviceId, event, receivedAt }) => {
-      if (event.type !== 'credential' || event.seq === undefined) return;
-      received.set(key(deviceId, event.boot, event.seq), receivedAt);
-      if (received.size > MAX_PENDING) received.delete(received.keys().next().value!);
-    }, 'metrics'),
-    status.on('entry', (record) => {
-      if (record.kind !== 'decision') return;
-      // Records of one decision are emitted together, synchronously: gather them, then measure once.
-      if (batch.length === 0) queueMicrotask(flush);
-      batch.push(record);
-    }, 'metrics'),
+    status.on(
+      'device.event',
+      ({ deviceId, event, receivedAt }) => {
+        if (event.type !== 'credential' || event.seq === undefined) return;
+        received.set(key(deviceId, event.boot, event.seq), receivedAt);
+        if (received.size > MAX_PENDING) received.delete(received.keys().next().value!);
+      },
+      'metrics',
+    ),
+    status.on(
+      'entry',
+      (record) => {
+        if (record.kind !== 'decision') return;
+        // Records of one decision are emitted together, synchronously: gather them, then measure once.
+        if (batch.length === 0) queueMicrotask(flush);
+        batch.push(record);
+      },
+      'metrics',
+    ),
   ];
   api.addHook('onClose', async () => {
     for (const off of offs) off();
   });
 
-  api.get('/metrics', {
-    config: { public: true },
-    schema: { tags: ['metrics'], summary: 'Prometheus metrics (text exposition format)' },
-  }, async (_req, reply) => {
-    const text = await registry.metrics();
-    return reply.type(registry.contentType).send(text);
-  });
+  api.get(
+    '/metrics',
+    {
+      config: { public: true },
+      schema: { tags: ['metrics'], summary: 'Prometheus metrics (text exposition format)' },
+    },
+    async (_req, reply) => {
+      const text = await registry.metrics();
+      return reply.type(registry.contentType).send(text);
+    },
+  );
 }

@@ -27,8 +27,10 @@ export const visitSchema = z.object({
   cancelledAt: z.string().nullable(),
   createdBy: z.string(),
   createdAt: z.string(),
-  card: z.object({ value: z.string(), status: credentialStatusSchema }).nullable()
-    .describe('the visitor\'s card: suspended until check-in, revoked at check-out or cancellation'),
+  card: z
+    .object({ value: z.string(), status: credentialStatusSchema })
+    .nullable()
+    .describe("the visitor's card: suspended until check-in, revoked at check-out or cancellation"),
 });
 
 const areaIds = z.array(z.string().min(1).max(64)).min(1).max(50);
@@ -48,7 +50,8 @@ const createBody = z
     const from = Date.parse(b.validFrom);
     const until = Date.parse(b.validUntil);
     if (until <= from) c.addIssue({ code: 'custom', path: ['validUntil'], message: 'must be after validFrom' });
-    else if (until - from > MAX_VISIT_MS) c.addIssue({ code: 'custom', path: ['validUntil'], message: 'a visit lasts at most 31 days (register access holders for longer)' });
+    else if (until - from > MAX_VISIT_MS)
+      c.addIssue({ code: 'custom', path: ['validUntil'], message: 'a visit lasts at most 31 days (register access holders for longer)' });
     if (new Set(b.areas).size !== b.areas.length) c.addIssue({ code: 'custom', path: ['areas'], message: 'an area is listed twice' });
   });
 
@@ -57,67 +60,122 @@ export async function visitRoutes(api: Api, ctx: ApiContext): Promise<void> {
   const readers = ['manager', 'guard', 'auditor'] as const;
   const desk = ['guard', 'manager'] as const;
 
-  api.get('/visits', {
-    config: { roles: readers },
-    schema: {
-      tags: ['visits'], summary: 'The visit register, newest window first',
-      querystring: pageQuery.extend({
-        status: z.enum(visitStatuses).optional(),
-        date: z.iso.date().optional().describe('visits whose window overlaps this calendar day in the site\'s time zone'),
-        hostId: z.string().max(100).optional(),
-        visitorId: z.string().max(100).optional(),
-        areaId: z.string().max(64).optional(),
-      }),
-      response: { 200: page(visitSchema), ...errorResponses },
+  api.get(
+    '/visits',
+    {
+      config: { roles: readers },
+      schema: {
+        tags: ['visits'],
+        summary: 'The visit register, newest window first',
+        querystring: pageQuery.extend({
+          status: z.enum(visitStatuses).optional(),
+          date: z.iso.date().optional().describe("visits whose window overlaps this calendar day in the site's time zone"),
+          hostId: z.string().max(100).optional(),
+          visitorId: z.string().max(100).optional(),
+          areaId: z.string().max(64).optional(),
+        }),
+        response: { 200: page(visitSchema), ...errorResponses },
+      },
     },
-  }, async (req) => {
-    const q = req.query;
-    const { items, total } = visits.list(actorOf(req), q);
-    return { items, total, limit: q.limit, offset: q.offset };
-  });
-
-  api.get('/visits/:id', {
-    config: { roles: readers },
-    schema: { tags: ['visits'], summary: 'One visit', params: numericIdParam, response: { 200: visitSchema, ...errorResponses } },
-  }, async (req) => visits.get(actorOf(req), req.params.id));
-
-  api.post('/visits', {
-    config: { roles: ['manager'], action: 'visit.create' },
-    schema: {
-      tags: ['visits'], summary: 'Register a visit: creates the visitor (and their card, unusable until check-in)',
-      body: createBody, response: { 201: visitSchema, ...errorResponses },
+    async (req) => {
+      const q = req.query;
+      const { items, total } = visits.list(actorOf(req), q);
+      return { items, total, limit: q.limit, offset: q.offset };
     },
-  }, async (req, reply) => reply.code(201).send(audited(req, visits.create(actorOf(req), req.body))));
+  );
 
-  api.post('/visits/:id/approve', {
-    config: { roles: ['manager', 'auditor'], action: 'visit.approve' },
-    schema: { tags: ['visits'], summary: 'Approve a visit (need to know): without it the visitor\'s card opens nothing', params: numericIdParam, response: { 200: visitSchema, ...errorResponses } },
-  }, async (req) => audited(req, visits.approve(actorOf(req), req.params.id)));
-
-  api.post('/visits/:id/pledge', {
-    config: { roles: desk, action: 'visit.pledge' },
-    schema: {
-      tags: ['visits'], summary: 'Record the visitor\'s signed confidentiality pledge', params: numericIdParam,
-      body: z.strictObject({ signedAt: isoTime }), response: { 200: visitSchema, ...errorResponses },
+  api.get(
+    '/visits/:id',
+    {
+      config: { roles: readers },
+      schema: { tags: ['visits'], summary: 'One visit', params: numericIdParam, response: { 200: visitSchema, ...errorResponses } },
     },
-  }, async (req) => audited(req, visits.pledge(actorOf(req), req.params.id, req.body.signedAt)));
+    async (req) => visits.get(actorOf(req), req.params.id),
+  );
 
-  api.post('/visits/:id/check-in', {
-    config: { roles: desk, action: 'visit.check-in' },
-    schema: {
-      tags: ['visits'], summary: 'Check the visitor in at the desk: their card starts working (approved and pledged visits only)', params: numericIdParam,
-      body: z.strictObject({ card: cardValue.optional().describe('a card handed over now (replaces any earlier one)') }).nullish(),
-      response: { 200: visitSchema, ...errorResponses },
+  api.post(
+    '/visits',
+    {
+      config: { roles: ['manager'], action: 'visit.create' },
+      schema: {
+        tags: ['visits'],
+        summary: 'Register a visit: creates the visitor (and their card, unusable until check-in)',
+        body: createBody,
+        response: { 201: visitSchema, ...errorResponses },
+      },
     },
-  }, async (req) => audited(req, visits.checkIn(actorOf(req), req.params.id, req.body?.card)));
+    async (req, reply) => reply.code(201).send(audited(req, visits.create(actorOf(req), req.body))),
+  );
 
-  api.post('/visits/:id/check-out', {
-    config: { roles: desk, action: 'visit.check-out' },
-    schema: { tags: ['visits'], summary: 'Check the visitor out: the visit ends and the card is revoked', params: numericIdParam, response: { 200: visitSchema, ...errorResponses } },
-  }, async (req) => audited(req, visits.checkOut(actorOf(req), req.params.id)));
+  api.post(
+    '/visits/:id/approve',
+    {
+      config: { roles: ['manager', 'auditor'], action: 'visit.approve' },
+      schema: {
+        tags: ['visits'],
+        summary: "Approve a visit (need to know): without it the visitor's card opens nothing",
+        params: numericIdParam,
+        response: { 200: visitSchema, ...errorResponses },
+      },
+    },
+    async (req) => audited(req, visits.approve(actorOf(req), req.params.id)),
+  );
 
-  api.post('/visits/:id/cancel', {
-    config: { roles: ['manager'], action: 'visit.cancel' },
-    schema: { tags: ['visits'], summary: 'Cancel a visit not checked in: it ends and the card is revoked', params: numericIdParam, response: { 200: visitSchema, ...errorResponses } },
-  }, async (req) => audited(req, visits.cancel(actorOf(req), req.params.id)));
+  api.post(
+    '/visits/:id/pledge',
+    {
+      config: { roles: desk, action: 'visit.pledge' },
+      schema: {
+        tags: ['visits'],
+        summary: "Record the visitor's signed confidentiality pledge",
+        params: numericIdParam,
+        body: z.strictObject({ signedAt: isoTime }),
+        response: { 200: visitSchema, ...errorResponses },
+      },
+    },
+    async (req) => audited(req, visits.pledge(actorOf(req), req.params.id, req.body.signedAt)),
+  );
+
+  api.post(
+    '/visits/:id/check-in',
+    {
+      config: { roles: desk, action: 'visit.check-in' },
+      schema: {
+        tags: ['visits'],
+        summary: 'Check the visitor in at the desk: their card starts working (approved and pledged visits only)',
+        params: numericIdParam,
+        body: z.strictObject({ card: cardValue.optional().describe('a card handed over now (replaces any earlier one)') }).nullish(),
+        response: { 200: visitSchema, ...errorResponses },
+      },
+    },
+    async (req) => audited(req, visits.checkIn(actorOf(req), req.params.id, req.body?.card)),
+  );
+
+  api.post(
+    '/visits/:id/check-out',
+    {
+      config: { roles: desk, action: 'visit.check-out' },
+      schema: {
+        tags: ['visits'],
+        summary: 'Check the visitor out: the visit ends and the card is revoked',
+        params: numericIdParam,
+        response: { 200: visitSchema, ...errorResponses },
+      },
+    },
+    async (req) => audited(req, visits.checkOut(actorOf(req), req.params.id)),
+  );
+
+  api.post(
+    '/visits/:id/cancel',
+    {
+      config: { roles: ['manager'], action: 'visit.cancel' },
+      schema: {
+        tags: ['visits'],
+        summary: 'Cancel a visit not checked in: it ends and the card is revoked',
+        params: numericIdParam,
+        response: { 200: visitSchema, ...errorResponses },
+      },
+    },
+    async (req) => audited(req, visits.cancel(actorOf(req), req.params.id)),
+  );
 }
