@@ -61,7 +61,7 @@ const client = broker
 let n = 0;
 client.on('message', (topic, payload) => {
   const parsed = topics.parseDeviceTopic(topic);
-  if (!parsed || parsed.channel !== 'events') return;
+  if (parsed?.channel !== 'events') return;
   const event = JSON.parse(payload.toString('utf8')) as { type?: string };
   if (event.type !== 'credential') return;
   const lock = parsed.deviceId.replace(/-(reader|keypad)$/, '-lock');

@@ -964,10 +964,10 @@ function write(rerendered = false): void {
   const name = results.mode === 'full' ? 'latest' : 'quick';
   mkdirSync(RESULTS, { recursive: true });
   // headline first: JSON keeps insertion order.
-  writeFileSync(join(RESULTS, `${name}.json`), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(join(RESULTS, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(RESULTS, `${name}.md`), renderMarkdown(results));
   say(`wrote bench/results/${name}.json and bench/results/${name}.md`);
-  console.log('\nheadline: ' + JSON.stringify(results.headline));
+  console.log(`\nheadline: ${JSON.stringify(results.headline)}`);
   for (const t of results.targets)
     console.log(
       `  ${t.met === null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.what}: ${t.value ?? '—'} (target ${t.target})${t.note ? ` — ${t.note}` : ''}`,

@@ -35,7 +35,7 @@ function packageOf(url: string, fn: string): string {
   if (!url) return fn.startsWith('(') ? fn : '(native)';
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (nm) return nm[1]!;
-  if (url.startsWith('node:')) return 'node:' + url.slice(5).split('/')[0];
+  if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`;
   const src = /\/dist\/(src\/[^/]+)\//.exec(url);
   if (src) return src[1]!;
   return url
@@ -48,7 +48,7 @@ function packageOf(url: string, fn: string): string {
 function label(n: ProfileNode): string {
   const { functionName, url, lineNumber } = n.callFrame;
   const where = url ? `${url.replace(/^file:\/\/.*?\/(dist|node_modules)\//, '$1/')}:${lineNumber + 1}` : '';
-  return `${functionName || '(anonymous)'}${where ? ' ' + where : ''}`;
+  return `${functionName || '(anonymous)'}${where ? ` ${where}` : ''}`;
 }
 
 const INCLUSIVE = [

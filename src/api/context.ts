@@ -100,7 +100,7 @@ export function problem(status: number, detail: string, details?: unknown[]): Pr
     title: statusTitles[status] ?? (status >= 500 ? 'Server Error' : 'Client Error'),
     status,
     detail,
-    ...(details && details.length ? { details } : {}),
+    ...(details?.length ? { details } : {}),
     error: detail,
   };
 }

@@ -27,7 +27,7 @@ export async function adminCreate(username: string, flags: CommonFlags & { name?
       address: 'local',
       detail: { username, role: 'admin', recovery: admins.length > 0 },
     });
-    const out = (s = '') => process.stdout.write(s + '\n');
+    const out = (s = '') => process.stdout.write(`${s}\n`);
     out(`created admin "${username}"`);
     out();
     out(`one-time password: ${created.oneTimePassword}`);

@@ -13,7 +13,7 @@ import { openStore } from '../store/index.js';
 import { isValidPin } from '../store/pin.js';
 import { brokerChoice, brokerUrl, dataDir, sitePath, UsageError, type CommonFlags } from './options.js';
 
-const out = (line = '') => process.stdout.write(line + '\n');
+const out = (line = '') => process.stdout.write(`${line}\n`);
 
 export function configCheck(file: string): void {
   const site = loadSiteFile(resolve(file));

@@ -10,15 +10,15 @@ import type { Writable } from 'node:stream';
 import type { CommanderError } from 'commander';
 import { verifyAuditLog } from '../store/audit-log.js';
 import { openDatabase, DATABASE_FILE, type Db } from '../store/db.js';
-import { CheckpointStore, parseCheckpointJson, verifyCheckpointSignature, type Checkpoint } from '../store/checkpoints.js';
+import { parseCheckpointJson, verifyCheckpointSignature, type Checkpoint } from '../store/checkpoints.js';
 import { ENTRY_FIELDS, EntryLog, GENESIS_HASH, entryHash, verifyExternalCheckpoint, type EntryFilter, type EntryRecord } from '../store/entry-log.js';
 import { verifyEntryLogFile } from '../store/verify-parallel.js';
 import { loadLogKey, loadPublicKey, logKeyPath, publicKeyPem } from '../store/log-key.js';
 import { writeExport } from '../services/entry-export.js';
 import { dataDir, UsageError, type CommonFlags } from './options.js';
 
-const out = (line = '') => process.stdout.write(line + '\n');
-const err = (line: string) => process.stderr.write(line + '\n');
+const out = (line = '') => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
 
 /** For commander's exitOverride on `log`: its usage errors exit 2 like ours; help exits 0. */
 export function usageExit(e: CommanderError): never {

@@ -18,7 +18,7 @@ export function mosquittoPasswordFile(secrets: Secrets, deviceIds: readonly stri
     const secret = secrets.devices[id];
     if (secret) lines.push(`${id}:${mosquittoPasswordHash(secret)}`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 export function mosquittoAclFile(baseTopic: string, controllerUsername: string, deviceIds: readonly string[], observerUsername?: string): string {

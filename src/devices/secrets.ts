@@ -65,7 +65,7 @@ export function ensureSecrets(dataDir: string, deviceIds: readonly string[]): { 
   }
   if (added.length > 0 || changed) {
     const tmp = `${file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+    writeFileSync(tmp, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
     renameSync(tmp, file);
   }
   chmodSync(file, 0o600);

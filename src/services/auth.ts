@@ -212,7 +212,7 @@ export class AuthService {
       return undefined;
     }
     const account = this.accounts.byId(session.accountId);
-    if (!account || account.status !== 'active') return undefined;
+    if (account?.status !== 'active') return undefined;
     // At most once a minute (each touch is a durable write on the controller's connection), and
     // best effort: a full or read-only disk must not turn every authenticated read into a 500.
     if (now.getTime() - Date.parse(session.lastSeenAt) >= 60_000) {
@@ -289,7 +289,7 @@ export class AuthService {
     // Ended by a refresh: the client holds the new token and only needs to reconnect with it.
     if (!session) return this.accounts.sessionRenewed(tokenHash) ? 'session-renewed' : 'session-ended';
     const account = this.accounts.byId(session.accountId);
-    if (!account || account.status !== 'active' || account.role !== role) return 'session-ended';
+    if (account?.status !== 'active' || account.role !== role) return 'session-ended';
     const now = this.now().getTime();
     const idleLimit = this.settings().sessionIdleMinutes * 60_000;
     if (Date.parse(session.expiresAt) <= now) return 'session-expired';
@@ -361,7 +361,7 @@ export class AuthService {
     };
     if (row.usedAt) return refuse('reused', 'token used before: the family and its sessions end');
     if (Date.parse(row.expiresAt) <= now.getTime()) return refuse('failed', 'expired');
-    if (!account || account.status !== 'active') return refuse('failed', 'account disabled');
+    if (account?.status !== 'active') return refuse('failed', 'account disabled');
     if (row.credential !== this.credentialOf(account)) return refuse('failed', 'role or password changed');
     if (account.mustChangePassword) return refuse('failed', 'password must be changed');
     // No look at the password lockout: the refresh token is the credential here, and the lockout

@@ -100,13 +100,13 @@ export async function writeExport(db: Db, opts: ExportOptions, write: (chunk: st
         const reasonText = r.reason === null ? '' : label(r.kind === 'decision' ? reasonLabels : doorEventLabels, r.reason, lang);
         await pushRow([...CSV_COLUMNS.map((c) => r[c.field]), reasonText]);
       } else {
-        await push(JSON.stringify(exportRecord(r)) + '\n');
+        await push(`${JSON.stringify(exportRecord(r))}\n`);
       }
       count++;
     }
     if (opts.format === 'jsonl') {
       const cp = checkpoint ? checkpointFields(checkpoint) : null;
-      await push(JSON.stringify({ checkpoint: cp, publicKey: opts.publicKey ?? null, filter, records: count }) + '\n');
+      await push(`${JSON.stringify({ checkpoint: cp, publicKey: opts.publicKey ?? null, filter, records: count })}\n`);
     }
     await flush();
     return count;

@@ -16,7 +16,7 @@ export class SiteFileError extends Error {
     readonly file: string,
     readonly problems: SiteProblem[],
   ) {
-    super(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n` + problems.map((p) => '  ' + formatProblem(p)).join('\n'));
+    super(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
     this.name = 'SiteFileError';
   }
 }

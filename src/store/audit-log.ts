@@ -130,7 +130,7 @@ export class AuditLog {
       params.before = q.before;
     }
     const rows = this.db
-      .prepare(`SELECT * FROM audit_log ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT @limit`)
+      .prepare(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`)
       .all(params) as Row[];
     const records = rows.map(toRecord);
     return { records, nextBefore: records.length === params.limit ? records.at(-1)!.seq : null };

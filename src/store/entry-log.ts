@@ -226,7 +226,7 @@ function planQuery(db: Db, filter: EntryFilter & { before?: number }): { sql: st
     params.lo = bounds.lo;
     params.hi = bounds.hi;
   }
-  return { sql: where.length ? 'WHERE ' + where.join(' AND ') : '', params };
+  return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
 }
 
 export class EntryLog {
@@ -321,7 +321,7 @@ export class EntryLog {
       where.push('decision = @decision');
       params.decision = filter.decision;
     }
-    const sql = `SELECT * FROM entry_log ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT @limit`;
+    const sql = `SELECT * FROM entry_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
     return (this.db.prepare(sql).all(params) as Row[]).map(rowToRecord);
   }
 

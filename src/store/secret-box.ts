@@ -103,7 +103,7 @@ export function secretBoxFor(dataDir: string, sealedInUse: boolean): SecretBox {
     );
   }
   ensurePrivateDir(dataDir);
-  createPrivateFileOnce(path, randomBytes(KEY_BYTES).toString('base64') + '\n');
+  createPrivateFileOnce(path, `${randomBytes(KEY_BYTES).toString('base64')}\n`);
   return new SecretBox(loadSecretKey(dataDir)!);
 }
 

@@ -458,7 +458,7 @@ describe('TOTP seeds at rest', () => {
     await expect(start()).rejects.toThrow(/secrets-key/);
     expect(existsSync(keyFile)).toBe(false); // no fresh key was made in its place
     // Another gateway's key is no better.
-    writeFileSync(keyFile, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
+    writeFileSync(keyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
     await expect(start()).rejects.toThrow(/do not open/);
   });
 

@@ -194,7 +194,7 @@ describe('bad input: malformed and hostile device messages, refused logins, bad 
           .map((u) => ({ what: 'unknown device', username: `ghost-${u}`, password: 'x'.repeat(32), clientId: deviceClientId(base, `ghost-${u}`) })),
         fc
           .constantFrom('r1', 'l1', 'c2')
-          .map((u) => ({ what: 'wrong secret', username: u, password: secret(u).slice(1) + 'x', clientId: deviceClientId(base, u) })),
+          .map((u) => ({ what: 'wrong secret', username: u, password: `${secret(u).slice(1)}x`, clientId: deviceClientId(base, u) })),
         fc
           .constantFrom('r1', 'l1', 'c2')
           .map((u) => ({ what: "another device's client id", username: u, password: secret(u), clientId: deviceClientId(base, u === 'r1' ? 'l1' : 'r1') })),

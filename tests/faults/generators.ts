@@ -265,7 +265,7 @@ export function deviceMessages(w: DeviceWorld): fc.Arbitrary<DeviceMessage> {
     .map(([d, depth, shape, c]) => {
       let text: string;
       if (shape === 'array') text = '['.repeat(depth) + ']'.repeat(depth);
-      else if (shape === 'object') text = '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+      else if (shape === 'object') text = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
       else if (shape === 'unclosed') text = '['.repeat(depth);
       else text = `{"type":"credential","credential":{"kind":"card","value":${'['.repeat(depth)}"${c}"${']'.repeat(depth)}}}`;
       return msg(`deep-${shape}`, shape === 'in-value' ? w.readers[0]! : d, Buffer.from(text));
@@ -281,7 +281,7 @@ export function deviceMessages(w: DeviceWorld): fc.Arbitrary<DeviceMessage> {
     const shape = s === 'snapshot' && n < 2_000_000 ? 'padded' : s;
     if (shape === 'padded') {
       const text = JSON.stringify(b.event);
-      return msg('huge-padded', b.device, Buffer.from(text.slice(0, -1) + ' '.repeat(Math.max(0, n - text.length)) + '}'));
+      return msg('huge-padded', b.device, Buffer.from(`${text.slice(0, -1) + ' '.repeat(Math.max(0, n - text.length))}}`));
     }
     if (shape === 'long-value') return msg('huge-value', b.device, json({ ...b.event, credential: { kind: 'card', value: 'A'.repeat(n) } }));
     // Valid base64 past MAX_SNAPSHOT_BYTES (2 MiB): too big however it is encoded.
@@ -333,7 +333,7 @@ export function deviceMessages(w: DeviceWorld): fc.Arbitrary<DeviceMessage> {
         fc.oneof(notString, longString(65)).map((v) => json({ online: true, firmware: v })),
         fc.tuple(extraKey(['online', 'firmware']), fc.jsonValue({ maxDepth: 1 })).map(([k, v]) => json({ online: true, [k]: v })),
         fc.constant(json({})),
-        fc.constant(Buffer.from('{"online":false' + ' '.repeat(17 * 1024) + '}')),
+        fc.constant(Buffer.from(`{"online":false${' '.repeat(17 * 1024)}}`)),
         fc
           .string({ maxLength: 50 })
           .filter((s) => s.length > 0 && !isJson(s))
@@ -549,7 +549,7 @@ export function httpRequestOf(
     const [v, raw] = r.params[i++ % 3]!;
     return encode(v, raw) || '%20';
   });
-  if (r.query) path += '?' + r.query.map(([k, v]) => `${encodeURIComponent(k)}=${encode(v, false)}`).join('&');
+  if (r.query) path += `?${r.query.map(([k, v]) => `${encodeURIComponent(k)}=${encode(v, false)}`).join('&')}`;
   path += r.suffix;
   // Never sign the test's own sessions out: logout only ever sees junk tokens.
   const auth = r.route.path.endsWith('/auth/logout') && tokens[r.auth] ? 'junk' : r.auth;
@@ -581,8 +581,8 @@ export function rawHttp(): fc.Arbitrary<Buffer> {
         'GET /healthz HTTP/9.9\r\n\r\n',
         'GET /healthz\r\n\r\n',
         'GET /healthz HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n',
-        'GET /healthz HTTP/1.1\r\n' + 'X-Many: y\r\n'.repeat(3000) + '\r\n',
-        'GET /' + 'a'.repeat(100_000) + ' HTTP/1.1\r\nHost: x\r\n\r\n',
+        `GET /healthz HTTP/1.1\r\n${'X-Many: y\r\n'.repeat(3000)}\r\n`,
+        `GET /${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
         'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"username":',
         '\r\n\r\n\r\n',
         'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',

@@ -1,7 +1,7 @@
 // The fault suite's harness: honest fault counts per test file, the real daemon process on ports the
 // test chooses (so it can be killed and restarted in place), small card-only sites, bulk enrolment,
 // a Mosquitto of the test's own that can be stopped and restarted, accounts for the API.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,7 +100,7 @@ export class FaultTally {
     mkdirSync(dir, { recursive: true });
     writeFileSync(
       join(dir, `${this.name}.json`),
-      JSON.stringify({ name: this.name, ...this.counts, failures: this.failures.length, notes: this.notes, at: new Date().toISOString() }, null, 2) + '\n',
+      `${JSON.stringify({ name: this.name, ...this.counts, failures: this.failures.length, notes: this.notes, at: new Date().toISOString() }, null, 2)}\n`,
     );
   }
 }
@@ -390,7 +390,7 @@ export async function ownMosquitto(opts: { persistence?: boolean; extra?: string
     'log_type warning',
     ...(opts.extra ?? []),
   ];
-  writeFileSync(conf, lines.join('\n') + '\n');
+  writeFileSync(conf, `${lines.join('\n')}\n`);
   chmodSync(dir, 0o755);
   if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'mosquitto', dir]);
   let broker = await startOwnMosquitto(conf, port);

@@ -88,7 +88,7 @@ export async function startAclMosquitto(o: { siteFile: string; dataDir: string; 
   const dir = mkdtempSync(join(tmpdir(), 'tobira-mosq-acl-'));
   execFileSync(process.execPath, [CLI, 'mqtt-acl', '--site', o.siteFile, '--data', o.dataDir, '--out', dir, '--port', String(port)]);
   const conf = join(dir, 'mosquitto.conf');
-  if (o.edit) writeFileSync(conf, o.edit(readFileSync(conf, 'utf8').split('\n'), dir).join('\n') + '\n');
+  if (o.edit) writeFileSync(conf, `${o.edit(readFileSync(conf, 'utf8').split('\n'), dir).join('\n')}\n`);
   chmodSync(dir, 0o755);
   // Started as root, Mosquitto drops to its own user, which must be able to read the files (as an installer would chown them).
   if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'mosquitto', dir]);

@@ -212,7 +212,7 @@ describe('tobira log export and pubkey', () => {
     expect(ok.code).toBe(0);
     lines[11] = lines[11]!.replace('"personName":"佐藤 花子"', '"personName":"田中 次郎"');
     const edited = join(offsite, 'edited.jsonl');
-    writeFileSync(edited, lines.join('\n') + '\n');
+    writeFileSync(edited, `${lines.join('\n')}\n`);
     const bad = tobira('log', 'verify', '--export', edited, '--pubkey', join(offsite, 'log.pem'));
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('export BROKEN at line 12 (record 12): content does not match its hash (edited)');

@@ -424,7 +424,7 @@ describe('deleted checkpoints (checkpoints v2: ordinals and a signed schedule)',
       const trailer = JSON.parse(ls.pop()!);
       const older = new CheckpointStore(db).all().find((c) => c.ordinal === 2)!;
       trailer.checkpoint = { ...trailer.checkpoint, ...Object.fromEntries(Object.entries(older).filter(([k]) => k in trailer.checkpoint)) };
-      return verifyExportText([...ls, JSON.stringify(trailer)].join('\n') + '\n', publicKey);
+      return verifyExportText(`${[...ls, JSON.stringify(trailer)].join('\n')}\n`, publicKey);
     };
     expect(await exportWith({ nextWithin: 5, nextWithinSeconds: 3600 })).toMatchObject({
       ok: false,
@@ -588,7 +588,7 @@ describe('export and offline verification', () => {
   it('catches an edited, a deleted, a reordered and a cut-short export, a forged trailer and the wrong key', async () => {
     const { db, publicKey } = fixture();
     const ls = lines(await exportText(db, 'jsonl', publicKey));
-    const join = (xs: string[]) => xs.join('\n') + '\n';
+    const join = (xs: string[]) => `${xs.join('\n')}\n`;
     const edited = [...ls];
     edited[3] = edited[3]!.replace('"decision":"denied"', '"decision":"granted"');
     expect(edited[3]).not.toBe(ls[3]);
