@@ -12,6 +12,7 @@ import { createServices, localOperator, ServiceError } from '../services/index.j
 import { openStore } from '../store/index.js';
 import { isValidPin } from '../store/pin.js';
 import { brokerChoice, brokerUrl, dataDir, sitePath, UsageError, type CommonFlags } from './options.js';
+import { signAuditHead } from './sign-audit.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -171,6 +172,7 @@ export async function peopleAdd(flags: PeopleAddFlags): Promise<void> {
     if (!trainedAt) out('  note: no training on record: restricted areas refuse this person until it is (--trained-on)');
     if (!pledgeAt) out('  note: no confidentiality pledge on record: restricted areas refuse this person until it is (--pledge-signed-on)');
     out(`  audit log: ${store.audit.count - auditBefore} records by ${actor.username} (tobira log verify --audit)`);
+    signAuditHead(store, dataDir(flags));
   } catch (err) {
     if (err instanceof ServiceError) {
       const field = err.details?.[0];
