@@ -30,6 +30,22 @@ export interface DeviceEventOnBus {
   occurredAt: number;
 }
 
+/** A change in an alarm's lifecycle (an alarm is an event row whose type the registry marks `alarm`). */
+export interface AlarmChanged {
+  /** The event's id. */
+  alarmId: number;
+  type: import('../policy/vocabulary.js').EventType;
+  state: 'raised' | 'acknowledged' | 'cleared' | 'escalated';
+  at: string;
+  /** The account (or operator) who acknowledged or cleared it. */
+  by?: string;
+  note?: string;
+  /** Why it was cleared: intrusion, false-alarm, test, fault, other. */
+  cause?: string;
+  /** The escalation level after this change (0 when raised). */
+  level?: number;
+}
+
 export interface BusEvents {
   'device.event': DeviceEventOnBus;
   'device.status': { deviceId: string; status: DeviceStatus };
@@ -37,6 +53,7 @@ export interface BusEvents {
   /** An entry-log record, after it committed. */
   entry: EntryRecord;
   raised: RaisedEvent;
+  'alarm.changed': AlarmChanged;
   'broker.link': { connected: boolean; error?: string };
 }
 
