@@ -2,7 +2,7 @@
 // the guard console. The codes themselves stay the stable interface.
 // Each table is typed by its registry in src/policy/vocabulary.ts: a word without both labels, or a
 // label for no word, does not compile.
-import type { CredentialKind, DoorRecordReason, EventCategory, EventType, ReasonCode, Severity } from '../policy/vocabulary.js';
+import type { AlarmState, ClearCause, CredentialKind, DoorRecordReason, EventCategory, EventType, ReasonCode, Severity } from '../policy/vocabulary.js';
 
 export type Lang = 'en' | 'ja';
 export type Labels<K extends string> = Readonly<Record<K, { readonly en: string; readonly ja: string }>>;
@@ -63,6 +63,7 @@ export const eventLabels: Labels<EventType> = {
   'pin-lockout': { en: 'Wrong PIN repeatedly: locked out', ja: '暗証番号の連続誤り（ロックアウト）' },
   duress: { en: 'Duress', ja: '脅迫コード' },
   'anti-passback-violation': { en: 'Anti-passback violation', ja: 'アンチパスバック違反' },
+  'repeated-denials': { en: 'Repeated denials at a door', ja: '同一扉での連続入室拒否' },
   'door-forced': { en: 'Door forced', ja: 'こじ開け' },
   'door-forced-cleared': { en: 'Forced door closed', ja: 'こじ開け復旧' },
   'door-held-open': { en: 'Door held open', ja: '扉の開放放置' },
@@ -129,6 +130,21 @@ export const severityLabels: Labels<Severity> = {
   info: { en: 'Information', ja: '情報' },
   warning: { en: 'Warning', ja: '注意' },
   alarm: { en: 'Alarm', ja: '警報' },
+};
+
+export const alarmStateLabels: Labels<AlarmState> = {
+  raised: { en: 'Raised', ja: '発報' },
+  acknowledged: { en: 'Acknowledged', ja: '確認済み' },
+  escalated: { en: 'Escalated', ja: '上位通報' },
+  cleared: { en: 'Cleared', ja: '復旧' },
+};
+
+export const clearCauseLabels: Labels<ClearCause> = {
+  intrusion: { en: 'Intrusion', ja: '侵入' },
+  'false-alarm': { en: 'False alarm', ja: '誤報' },
+  test: { en: 'Test', ja: '試験' },
+  fault: { en: 'Fault', ja: '機器故障' },
+  other: { en: 'Other', ja: 'その他' },
 };
 
 /** The label of a code in a language; unknown codes are shown as they are. */

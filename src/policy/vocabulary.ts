@@ -70,15 +70,17 @@ export const EVENT_TYPES = {
   'access-denied': { category: 'access', severity: 'warning' },
   'invalid-credential-used': { category: 'access', severity: 'warning' },
   'anti-passback-violation': { category: 'access', severity: 'warning' },
+  // Denials at one door, N within M minutes (site file `alarms.repeatedDenials`).
+  'repeated-denials': { category: 'access', severity: 'alarm', alarm: true },
   // Alarms: people in danger, doors attacked, areas watched, power.
-  duress: { category: 'alarm', severity: 'alarm' },
+  duress: { category: 'alarm', severity: 'alarm', alarm: true },
   'pin-lockout': { category: 'alarm', severity: 'alarm' },
-  'door-forced': { category: 'alarm', severity: 'alarm' },
-  'door-held-open': { category: 'alarm', severity: 'alarm' },
-  'lock-fault': { category: 'alarm', severity: 'alarm' },
-  tamper: { category: 'alarm', severity: 'alarm' },
+  'door-forced': { category: 'alarm', severity: 'alarm', alarm: true },
+  'door-held-open': { category: 'alarm', severity: 'alarm', alarm: true },
+  'lock-fault': { category: 'alarm', severity: 'alarm', alarm: true },
+  tamper: { category: 'alarm', severity: 'alarm', alarm: true },
   'tamper-cleared': { category: 'alarm', severity: 'info' },
-  intrusion: { category: 'alarm', severity: 'alarm' },
+  intrusion: { category: 'alarm', severity: 'alarm', alarm: true },
   motion: { category: 'alarm', severity: 'info' },
   'primary-power-failed': { category: 'alarm', severity: 'alarm' },
   'primary-power-restored': { category: 'alarm', severity: 'info' },
@@ -94,7 +96,7 @@ export const EVENT_TYPES = {
   'remote-unlock': { category: 'door', severity: 'info' },
   'remote-unlock-requested': { category: 'door', severity: 'warning' },
   // Devices.
-  'device-offline': { category: 'device', severity: 'alarm' },
+  'device-offline': { category: 'device', severity: 'alarm', alarm: true },
   'device-online': { category: 'device', severity: 'info' },
   'device-fault': { category: 'device', severity: 'warning' },
   // The controller itself.
@@ -104,7 +106,7 @@ export const EVENT_TYPES = {
   'configuration-left': { category: 'system', severity: 'info' },
   'configuration-rejected': { category: 'system', severity: 'warning' },
   'area-normal': { category: 'system', severity: 'info' },
-  'storage-fault': { category: 'system', severity: 'alarm' },
+  'storage-fault': { category: 'system', severity: 'alarm', alarm: true },
   'credential-fault': { category: 'system', severity: 'warning' },
   'listener-fault': { category: 'system', severity: 'alarm' },
   'decision-backlog': { category: 'system', severity: 'warning' },
@@ -121,9 +123,25 @@ export const EVENT_TYPES = {
   'account-locked': { category: 'security', severity: 'alarm' },
   'login-refused': { category: 'security', severity: 'warning' },
   'refresh-token-reused': { category: 'security', severity: 'alarm' },
-} as const satisfies Record<string, { category: EventCategory; severity: Severity }>;
+} as const satisfies Record<string, { category: EventCategory; severity: Severity; alarm?: true }>;
 export type EventType = keyof typeof EVENT_TYPES;
 export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as EventType[];
+
+/**
+ * An alarm is an event that needs a person (`alarm: true` in EVENT_TYPES): it is acknowledged,
+ * then cleared with a cause, and escalates while nobody answers (policy/alarm.ts).
+ */
+export function isAlarmType(type: string): type is EventType {
+  const entry = (EVENT_TYPES as Record<string, { alarm?: true }>)[type];
+  return entry?.alarm === true;
+}
+export const ALARM_TYPES = EVENT_TYPE_NAMES.filter(isAlarmType);
+/** An alarm's lifecycle steps, as alarm_history records them. */
+export const ALARM_STATES = ['raised', 'acknowledged', 'escalated', 'cleared'] as const;
+export type AlarmState = (typeof ALARM_STATES)[number];
+/** Why an alarm was cleared. */
+export const CLEAR_CAUSES = ['intrusion', 'false-alarm', 'test', 'fault', 'other'] as const;
+export type ClearCause = (typeof CLEAR_CAUSES)[number];
 
 /**
  * Why an access was decided as it was: `granted` or the first rule that failed. The rules of
