@@ -2,6 +2,7 @@
 import { openDatabase, type Db } from './db.js';
 import { EntryLog } from './entry-log.js';
 import { EventStore } from './events.js';
+import { AlarmStore } from './alarms.js';
 import { PeopleStore } from './people.js';
 import { CredentialRepository } from './credentials.js';
 import { GrantRepository } from './grants.js';
@@ -32,6 +33,8 @@ export interface Store {
   /** The audit log's signed checkpoints (it signs and prunes itself: AuditLog). */
   auditCheckpoints: CheckpointStore;
   events: EventStore;
+  /** Alarms: events of alarm types, with their lifecycle and history. */
+  alarms: AlarmStore;
   sequences: SequenceStore;
   /** A checkpointer of this database's WAL, off the event loop (not started). */
   walCheckpointer(): WalCheckpointer;
@@ -79,6 +82,7 @@ export function storeOn(db: Db): Store {
     checkpoints: new EntryCheckpoints(db),
     auditCheckpoints: new CheckpointStore(db, 'audit_checkpoints'),
     events: new EventStore(db),
+    alarms: new AlarmStore(db),
     sequences: new SequenceStore(db),
     walCheckpointer: () => new WalCheckpointer(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),

@@ -281,4 +281,27 @@ export const migrations: string[] = [
   ALTER TABLE entry_log ADD COLUMN chain_version INTEGER;
   ALTER TABLE audit_log ADD COLUMN chain_version INTEGER;
   `,
+  `
+  -- Alarms (an event whose type the registry marks alarm): who cleared it, when, why and with what
+  -- note; how far it escalated; its response time (raised to acknowledged) and time to clear, in ms.
+  -- alarm_history: every step of its lifecycle (raised, acknowledged, escalated, cleared), in order.
+  ALTER TABLE events ADD COLUMN cleared_at TEXT;
+  ALTER TABLE events ADD COLUMN cleared_by TEXT;
+  ALTER TABLE events ADD COLUMN clear_cause TEXT CHECK (clear_cause IN ('intrusion', 'false-alarm', 'test', 'fault', 'other'));
+  ALTER TABLE events ADD COLUMN clear_note TEXT;
+  ALTER TABLE events ADD COLUMN escalation_level INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE events ADD COLUMN response_ms INTEGER;
+  ALTER TABLE events ADD COLUMN clear_ms INTEGER;
+  CREATE TABLE alarm_history (
+    id INTEGER PRIMARY KEY,
+    alarm_id INTEGER NOT NULL REFERENCES events(id),
+    at TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('raised', 'acknowledged', 'escalated', 'cleared')),
+    by TEXT,
+    note TEXT,
+    cause TEXT,
+    level INTEGER
+  );
+  CREATE INDEX alarm_history_alarm ON alarm_history(alarm_id, id);
+  `,
 ];

@@ -2,6 +2,8 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import {
   ACCOUNT_ROLES,
+  ALARM_STATES,
+  CLEAR_CAUSES,
   ACCOUNT_STATUSES,
   AREA_MODES,
   CHECKPOINT_KINDS,
@@ -47,6 +49,8 @@ describe('the store speaks the shared vocabulary', () => {
       'audit_checkpoints.kind': CHECKPOINT_KINDS,
       'accounts.role': ACCOUNT_ROLES,
       'accounts.status': ACCOUNT_STATUSES,
+      'events.clear_cause': CLEAR_CAUSES,
+      'alarm_history.state': ALARM_STATES,
     };
     const found = checksOf(db);
     db.close();
