@@ -82,6 +82,11 @@ export const EVENT_TYPES = {
   'tamper-cleared': { category: 'alarm', severity: 'info' },
   intrusion: { category: 'alarm', severity: 'alarm', alarm: true },
   motion: { category: 'alarm', severity: 'info' },
+  // Alarm zones (controller/zones.ts): armed and disarmed (by whom), a chattering sensor.
+  'zone-armed': { category: 'alarm', severity: 'info' },
+  'zone-disarmed': { category: 'alarm', severity: 'info' },
+  'sensor-chatter': { category: 'device', severity: 'warning' },
+  'sensor-chatter-cleared': { category: 'device', severity: 'info' },
   'primary-power-failed': { category: 'alarm', severity: 'alarm' },
   'primary-power-restored': { category: 'alarm', severity: 'info' },
   'standby-power-trouble': { category: 'alarm', severity: 'alarm' },

@@ -4,6 +4,7 @@ import { LineCounter, parseDocument, isNode } from 'yaml';
 import { kindOf } from '../devices/kinds.js';
 import { DOOR_ROLE_NAMES, DOOR_ROLES, type DeviceKind } from '../policy/vocabulary.js';
 import { siteFileSchema, type SiteFile } from './schema.js';
+import { checkZones } from './zones.js';
 
 export interface SiteProblem {
   path: string;
@@ -170,5 +171,6 @@ function crossCheck(site: SiteFile): { path: PathPart[]; message: string }[] {
       problems.push({ path: ['devices', i, 'input'], message: 'a GPIO input device needs input: (emergency, tamper, key, ...)' });
     }
   });
+  problems.push(...checkZones(site));
   return problems;
 }

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { DEVICE_KIND_DEFINITIONS } from '../devices/kinds.js';
 import { deviceIdSchema } from '../devices/protocol.js';
+import { zonesSchema } from './zones.js';
 import { CREDENTIAL_KINDS, DEVICE_KINDS, FACTOR_SETS, INPUT_NAMES, TRANSPORTS, type DoorRole } from '../policy/vocabulary.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "-" and "_", at most 64 characters');
@@ -202,6 +203,7 @@ export const siteFileSchema = z.strictObject({
   areas: z.array(areaSchema).min(1),
   devices: z.array(deviceSchema).min(1),
   doors: z.array(doorSchema).default([]),
+  zones: zonesSchema,
 });
 
 export type SiteFile = z.infer<typeof siteFileSchema>;
