@@ -81,6 +81,10 @@ export const EVENT_TYPES = {
   tamper: { category: 'alarm', severity: 'alarm', alarm: true },
   'tamper-cleared': { category: 'alarm', severity: 'info' },
   intrusion: { category: 'alarm', severity: 'alarm', alarm: true },
+  // Guard tours: a checkpoint not checked in time is an alarm; every round's end is logged.
+  'patrol-missed': { category: 'alarm', severity: 'alarm', alarm: true },
+  'patrol-completed': { category: 'alarm', severity: 'info' },
+  'patrol-incomplete': { category: 'alarm', severity: 'warning' },
   motion: { category: 'alarm', severity: 'info' },
   // Alarm zones (controller/zones.ts): armed and disarmed (by whom), a chattering sensor.
   'zone-armed': { category: 'alarm', severity: 'info' },

@@ -5,6 +5,7 @@ import { kindOf } from '../devices/kinds.js';
 import { DOOR_ROLE_NAMES, DOOR_ROLES, type DeviceKind } from '../policy/vocabulary.js';
 import { siteFileSchema, type SiteFile } from './schema.js';
 import { checkZones } from './zones.js';
+import { checkPatrols } from './patrols.js';
 
 export interface SiteProblem {
   path: string;
@@ -172,5 +173,6 @@ function crossCheck(site: SiteFile): { path: PathPart[]; message: string }[] {
     }
   });
   problems.push(...checkZones(site));
+  problems.push(...checkPatrols(site.patrols, devices));
   return problems;
 }

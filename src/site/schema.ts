@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DEVICE_KIND_DEFINITIONS } from '../devices/kinds.js';
 import { deviceIdSchema } from '../devices/protocol.js';
 import { zonesSchema } from './zones.js';
+import { patrolsSchema } from './patrols.js';
 import { CREDENTIAL_KINDS, DEVICE_KINDS, FACTOR_SETS, INPUT_NAMES, TRANSPORTS, type DoorRole } from '../policy/vocabulary.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "-" and "_", at most 64 characters');
@@ -204,6 +205,8 @@ export const siteFileSchema = z.strictObject({
   devices: z.array(deviceSchema).min(1),
   doors: z.array(doorSchema).default([]),
   zones: zonesSchema,
+  /** Guard tours: routes of checkpoints, a round every interval (src/site/patrols.ts). */
+  patrols: patrolsSchema,
 });
 
 export type SiteFile = z.infer<typeof siteFileSchema>;
