@@ -13,6 +13,7 @@ import { openDatabase, DATABASE_FILE, type Db } from '../store/db.js';
 import { parseCheckpointJson, verifyCheckpointSignature, type Checkpoint } from '../store/checkpoints.js';
 import { ENTRY_FIELDS, EntryLog, GENESIS_HASH, entryHash, verifyExternalCheckpoint, type EntryFilter, type EntryRecord } from '../store/entry-log.js';
 import { verifyEntryLogFile } from '../store/verify-parallel.js';
+import { verifySnapshotFiles } from '../store/snapshots.js';
 import { loadLogKey, loadPublicKey, logKeyPath, publicKeyPem } from '../store/log-key.js';
 import { writeExport } from '../services/entry-export.js';
 import { dataDir, UsageError, type CommonFlags } from './options.js';
@@ -167,6 +168,13 @@ export async function logVerify(flags: LogVerifyFlags): Promise<void> {
       process.exitCode = 1;
       return;
     }
+    // The chain holds each picture's digest: a file swapped under it is a break of the evidence.
+    const pictures = verifySnapshotFiles(db, dir);
+    if (pictures.problems.length) {
+      for (const p of pictures.problems) err(`entry log evidence BROKEN at record ${p.seq} (snapshots/${p.file}): ${p.problem}`);
+      process.exitCode = 1;
+      return;
+    }
     let externalNote = '';
     if (external) {
       const ext = verifyExternalCheckpoint(db, external.checkpoint, key!);
@@ -181,7 +189,7 @@ export async function logVerify(flags: LogVerifyFlags): Promise<void> {
     const first = new EntryLog(db).firstStoredSeq();
     const pruned = first !== null && first > 1 ? ` (records before ${first} pruned)` : '';
     out(
-      `entry log OK: ${result.records} records${pruned}, hash chain intact; ${result.checkpoints} checkpoints${key ? ', signatures valid' : ''}${externalNote}`,
+      `entry log OK: ${result.records} records${pruned}, hash chain intact; ${result.checkpoints} checkpoints${key ? ', signatures valid' : ''}${externalNote}${pictures.checked ? `; ${pictures.checked} pictures match their digests` : ''}`,
     );
   } finally {
     db.close();

@@ -32,6 +32,7 @@ import { Publisher } from './publisher.js';
 import { SiteIndex } from './site-index.js';
 import { StorageFaults } from './storage-faults.js';
 import { Supervision } from './supervision.js';
+import { Evidence } from './evidence.js';
 
 export type BrokerChoice =
   /** port: MQTT over TLS; plainPort: plain MQTT as well, only when asked for. */
@@ -104,6 +105,7 @@ export class Controller {
   private readonly extensions: Extension[];
   readonly access: Access;
   readonly areas: Areas;
+  readonly evidence: Evidence;
   private brokerConnected = false;
   private stopping?: Promise<void>;
   private readonly walCheckpointer: WalCheckpointer;
@@ -132,6 +134,7 @@ export class Controller {
     this.access = new Access(ctx, doors);
     doors.cancelsPendingWith((doorId) => this.access.cancelPending(doorId));
     this.areas = new Areas(ctx, doors, this.access);
+    this.evidence = new Evidence(ctx, dataDir);
     // Started in this order, stopped in reverse: the log keeper stops last but one, so its shutdown
     // checkpoint comes after every door has locked.
     const logKeeper = new LogKeeper(ctx, {
@@ -143,7 +146,18 @@ export class Controller {
     const walCheckpointer = ctx.store.walCheckpointer();
     this.walCheckpointer = walCheckpointer;
     const checkpoints: Extension = { name: 'wal-checkpointer', start: () => walCheckpointer.start(), stop: () => walCheckpointer.stop() };
-    this.extensions = [checkpoints, new Publisher(ctx, mqtt), logKeeper, faults, supervision, new AlarmInputs(ctx), this.access, this.areas, doors];
+    this.extensions = [
+      checkpoints,
+      new Publisher(ctx, mqtt),
+      logKeeper,
+      faults,
+      supervision,
+      new AlarmInputs(ctx),
+      this.access,
+      this.areas,
+      doors,
+      this.evidence,
+    ];
     ctx.bus.on('broker.link', ({ connected }) => (this.brokerConnected = connected), 'controller');
   }
 
@@ -278,6 +292,7 @@ export class Controller {
       gpioPins: opts.gpioPins,
       chipBase: site.gpio.chipBase,
       lockFailModes: new Map(site.doors.map((d) => [d.lock, d.failMode] as const)),
+      cameraLogins: secrets.cameras ?? {},
     });
     const devices = new DeviceHub(drivers, bus, store.sequences, counters, commandTimeouts(site.mqtt));
     const ctx: Context = { site, index, log, store, bus, devices, alarms, counters, storageFaults, now };

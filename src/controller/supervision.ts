@@ -60,7 +60,9 @@ export class Supervision implements Extension {
     const now = this.ctx.now().getTime();
     for (const [id, h] of this.health) {
       // Wired devices have no heartbeat: their driver reports them once, and a lost pin is an error there.
-      if (this.ctx.index.devices.get(id)?.transport === 'gpio') continue;
+      // HTTP cameras are asked only for pictures: one that fails then raises camera-fault.
+      const transport = this.ctx.index.devices.get(id)?.transport;
+      if (transport === 'gpio' || transport === 'http') continue;
       const limit = (this.ctx.index.devices.get(id)?.heartbeatSeconds ?? 60) * 1000;
       const since = h.lastSeen ?? this.startedAt;
       if (h.online !== false && now - since > limit)

@@ -3,6 +3,7 @@
 import type { DeviceKind, InputName, Transport } from '../policy/vocabulary.js';
 import type { Acknowledgement, Sent } from './commands.js';
 import type { Command, DeviceEvent, DeviceStatus } from './protocol.js';
+import type { HttpCameraWiring } from './http-camera.js';
 
 /** A lock's or a siren's answer: today's callers rely on this shape (see `Acknowledgement`). */
 export type CommandResult = Acknowledgement;
@@ -41,6 +42,8 @@ export interface DeviceWiring {
   gpio?: { pin: number; activeLow: boolean; debounceMs: number };
   /** For `input` devices: which protocol input the pin reports. */
   input?: InputName;
+  /** HTTP cameras only: the snapshot URL, its auth and timeout (the login is in the secrets file). */
+  http?: HttpCameraWiring;
 }
 
 export interface DeviceDriver {

@@ -17,6 +17,8 @@ const secretsSchema = z.strictObject({
    */
   observer: z.strictObject({ username: z.string(), password: z.string().min(16) }).optional(),
   devices: z.record(z.string(), z.string().min(16)),
+  /** HTTP cameras' logins by device id (basic or digest auth), written by the operator. */
+  cameras: z.record(z.string(), z.strictObject({ username: z.string().min(1), password: z.string().min(1) })).optional(),
 });
 export type Secrets = z.infer<typeof secretsSchema>;
 

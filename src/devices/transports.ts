@@ -3,6 +3,7 @@
 import type { DeviceDriver, DeviceWiring, TransportName } from './driver.js';
 import { GpioDriver, checkGpioAvailable, onoffPinLayer, type PinLayer } from './gpio.js';
 import type { MqttDriver } from './mqtt-driver.js';
+import { HttpCameraDriver, type CameraLogin } from './http-camera.js';
 
 export interface TransportEnv {
   /** GPIO: the sysfs number of the chip's first line (the site file's gpio.chipBase). */
@@ -13,6 +14,8 @@ export interface TransportEnv {
   mqtt: MqttDriver;
   /** The GPIO pin layer; onoff's sysfs pins unless a test hands in a fake. */
   gpioPins?: PinLayer;
+  /** HTTP cameras' logins by device id, from the secrets file (never the site file). */
+  cameraLogins?: Readonly<Record<string, CameraLogin>>;
 }
 
 export interface Transport {
@@ -37,6 +40,13 @@ export const transports: Record<TransportName, Transport> = {
     driver(devices, env) {
       if (devices.length === 0) return undefined;
       return new GpioDriver({ devices: [...devices], chipBase: env.chipBase, lockFailModes: env.lockFailModes, pins: env.gpioPins ?? onoffPinLayer() });
+    },
+  },
+  // IP cameras with a snapshot URL: asked only for pictures, each fetch under its own timeout.
+  http: {
+    driver(devices, env) {
+      if (devices.length === 0) return undefined;
+      return new HttpCameraDriver({ devices, logins: env.cameraLogins ?? {} });
     },
   },
 };

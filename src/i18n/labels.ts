@@ -84,6 +84,7 @@ export const eventLabels: Labels<EventType> = {
   'device-offline': { en: 'Device communication lost', ja: '機器通信断' },
   'device-online': { en: 'Device communication restored', ja: '機器通信復旧' },
   'device-fault': { en: 'Malformed device message', ja: '機器からの不正メッセージ' },
+  'camera-fault': { en: 'Camera gave no picture', ja: 'カメラ画像取得失敗' },
   'broker-lost': { en: 'Broker communication lost', ja: 'ブローカー通信断' },
   'broker-connected': { en: 'Broker connected', ja: 'ブローカー接続' },
   'primary-power-failed': { en: 'Primary power failed', ja: '商用電源異常' },

@@ -34,7 +34,7 @@ export const DEVICE_KINDS = ['reader', 'keypad', 'lock', 'contact', 'rex', 'ir-s
 export type DeviceKind = (typeof DEVICE_KINDS)[number];
 
 /** How a device is connected. */
-export const TRANSPORTS = ['mqtt', 'gpio'] as const;
+export const TRANSPORTS = ['mqtt', 'gpio', 'http'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
 /** The parts a door is made of: each names one device, of the kinds DOOR_ROLES gives. */
@@ -108,6 +108,8 @@ export const EVENT_TYPES = {
   'device-offline': { category: 'device', severity: 'alarm', alarm: true },
   'device-online': { category: 'device', severity: 'info' },
   'device-fault': { category: 'device', severity: 'warning' },
+  // A camera gave no picture in time: a fault, not an alarm (the alarm it was asked for stands).
+  'camera-fault': { category: 'device', severity: 'warning' },
   // The controller itself.
   'broker-lost': { category: 'system', severity: 'alarm' },
   'broker-connected': { category: 'system', severity: 'info' },

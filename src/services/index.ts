@@ -22,6 +22,7 @@ import { EnrolmentService } from './enrolment.js';
 import { GrantService } from './grants.js';
 import { LedgerService } from './ledger.js';
 import { PeopleService } from './people.js';
+import { SnapshotService } from './snapshots.js';
 
 export type { Actor } from './actor.js';
 export { assertMayApprove, localOperator } from './actor.js';
@@ -57,6 +58,7 @@ export interface Services {
   grants: GrantService;
   ledger: LedgerService;
   enrolment: EnrolmentService;
+  snapshots: SnapshotService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -86,5 +88,6 @@ export function createServices(deps: ServiceDeps): Services {
     grants,
     ledger: new LedgerService(deps, people),
     enrolment: new EnrolmentService(deps, people, credentials, grants),
+    snapshots: new SnapshotService(deps),
   };
 }

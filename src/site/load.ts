@@ -6,6 +6,7 @@ import { DOOR_ROLE_NAMES, DOOR_ROLES, type DeviceKind } from '../policy/vocabula
 import { siteFileSchema, type SiteFile } from './schema.js';
 import { checkZones } from './zones.js';
 import { checkPatrols } from './patrols.js';
+import { checkCameras } from './cameras.js';
 
 export interface SiteProblem {
   path: string;
@@ -174,5 +175,6 @@ function crossCheck(site: SiteFile): { path: PathPart[]; message: string }[] {
   });
   problems.push(...checkZones(site));
   problems.push(...checkPatrols(site.patrols, devices));
+  problems.push(...checkCameras(site));
   return problems;
 }

@@ -4,6 +4,7 @@ import { DEVICE_KIND_DEFINITIONS } from '../devices/kinds.js';
 import { deviceIdSchema } from '../devices/protocol.js';
 import { zonesSchema } from './zones.js';
 import { patrolsSchema } from './patrols.js';
+import { coversSchema, httpCameraSchema } from './cameras.js';
 import { CREDENTIAL_KINDS, DEVICE_KINDS, FACTOR_SETS, INPUT_NAMES, TRANSPORTS, type DoorRole } from '../policy/vocabulary.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "-" and "_", at most 64 characters');
@@ -72,6 +73,10 @@ export const deviceSchema = z
     input: z.enum(INPUT_NAMES).optional(),
     /** A device silent for longer than this is reported offline (MQTT devices re-publish their status). */
     heartbeatSeconds: z.number().int().min(5).max(3600).default(60),
+    /** HTTP cameras only: the snapshot URL, auth and timeout (src/site/cameras.ts). */
+    http: httpCameraSchema.optional(),
+    /** Cameras only: the doors and zones whose denials and alarms it takes a picture of. */
+    covers: coversSchema.optional(),
   })
   .superRefine((device, ctx) => {
     if (device.transport === 'gpio') {

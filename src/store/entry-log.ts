@@ -14,8 +14,11 @@ export type { VerifyBreak, VerifyResult } from './hash-chain-verify.js';
 
 export interface EntryInput {
   at: string;
-  /** decision: someone asked to pass; door: what a door did (forced, held, REX, emergency release); mode: an area's mode changed. */
-  kind: 'decision' | 'door' | 'mode';
+  /**
+   * decision: someone asked to pass; door: what a door did (forced, held, REX, emergency release);
+   * mode: an area's mode changed; evidence: a camera's picture (its SHA-256) for a denial or an alarm.
+   */
+  kind: 'decision' | 'door' | 'mode' | 'evidence';
   doorId?: string | null;
   areaId?: string | null;
   direction?: 'in' | 'out' | null;

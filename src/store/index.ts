@@ -16,6 +16,7 @@ import { CheckpointStore } from './checkpoints.js';
 import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
 import { EntryCheckpoints } from './entry-checkpoints.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
+import { SnapshotStore } from './snapshots.js';
 import type { KeyObject } from 'node:crypto';
 
 export interface Store {
@@ -36,6 +37,8 @@ export interface Store {
   /** Alarms: events of alarm types, with their lifecycle and history. */
   alarms: AlarmStore;
   sequences: SequenceStore;
+  /** Camera evidence: the pictures' rows (files under <data>/snapshots/). */
+  snapshots: SnapshotStore;
   /** A checkpointer of this database's WAL, off the event loop (not started). */
   walCheckpointer(): WalCheckpointer;
   /**
@@ -84,6 +87,7 @@ export function storeOn(db: Db): Store {
     events: new EventStore(db),
     alarms: new AlarmStore(db),
     sequences: new SequenceStore(db),
+    snapshots: new SnapshotStore(db),
     walCheckpointer: () => new WalCheckpointer(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     verifyAuditLog: (publicKey) => verifyAuditLog(db, publicKey),

@@ -304,4 +304,23 @@ export const migrations: string[] = [
   );
   CREATE INDEX alarm_history_alarm ON alarm_history(alarm_id, id);
   `,
+  `
+  -- Camera evidence: each picture taken for an alarm (event_id) or a denied entry (entry_seq), kept
+  -- as a file under <data>/snapshots/ named by file; sha256 is also in the entry log's evidence
+  -- record (evidence_seq), so the chain covers it and a swapped file is caught.
+  CREATE TABLE snapshots (
+    id INTEGER PRIMARY KEY,
+    camera TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    file TEXT NOT NULL UNIQUE,
+    content_type TEXT NOT NULL,
+    taken_at TEXT NOT NULL,
+    event_id INTEGER,
+    entry_seq INTEGER,
+    evidence_seq INTEGER
+  );
+  CREATE INDEX snapshots_event ON snapshots(event_id);
+  CREATE INDEX snapshots_entry ON snapshots(entry_seq);
+  CREATE INDEX snapshots_taken ON snapshots(taken_at);
+  `,
 ];

@@ -9,7 +9,7 @@ import { checkpointKindSchema, errorResponses, isoTime } from '../schemas.js';
 export const entrySchema = z.object({
   seq: z.number().int(),
   at: z.string(),
-  kind: z.enum(['decision', 'door', 'mode']),
+  kind: z.enum(['decision', 'door', 'mode', 'evidence']),
   doorId: z.string().nullable(),
   areaId: z.string().nullable(),
   direction: z.enum(['in', 'out']).nullable(),

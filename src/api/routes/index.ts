@@ -11,6 +11,7 @@ import { visitRoutes } from './visits.js';
 import { siteRoutes } from './site.js';
 import { entryRoutes } from './entries.js';
 import { streamRoutes } from './stream.js';
+import { snapshotRoutes } from './snapshots.js';
 
 export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
   for (const routes of [
@@ -25,6 +26,7 @@ export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
     siteRoutes,
     entryRoutes,
     streamRoutes,
+    snapshotRoutes,
   ]) {
     await routes(api, ctx);
   }
