@@ -163,7 +163,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
     return sendProblem(reply, status, status === 500 ? 'internal error' : err.message);
   });
   // Unknown routes answer in the same shape.
-  app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'no such route'));
+  app.setNotFoundHandler((_req, reply) => sendProblem(reply, 404, 'no such route'));
 
   // Per-address rate limits (before authentication, so unauthenticated floods count too): login
   // attempts, and changes of any kind. 429 with Retry-After; a refused login is in the audit log

@@ -15,6 +15,7 @@ export interface ApiContext {
   streamHeartbeatMs: number;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the server, request, reply and logger slots must stay open so every fastify instance fits
 export type Api = FastifyInstance<any, any, any, any, ZodTypeProvider>;
 
 declare module 'fastify' {

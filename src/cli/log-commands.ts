@@ -236,7 +236,7 @@ class ExportVerifier {
 
   constructor(
     trailerText: string | undefined,
-    private readonly key: KeyObject,
+    key: KeyObject,
   ) {
     if (trailerText === undefined) return;
     let raw: Record<string, unknown>;
@@ -277,14 +277,21 @@ class ExportVerifier {
     const fail = (problem: string, seq?: number) => {
       this.breakAt = { line: lineNo, ...(seq !== undefined ? { seq } : {}), problem };
     };
-    if (this.trailerSeen) return fail('a line after the checkpoint line (the checkpoint must be last)');
+    if (this.trailerSeen) {
+      fail('a line after the checkpoint line (the checkpoint must be last)');
+      return;
+    }
     let rec: Record<string, unknown>;
     try {
       rec = JSON.parse(text) as Record<string, unknown>;
     } catch {
-      return fail('not a JSON line');
+      fail('not a JSON line');
+      return;
     }
-    if (!rec || typeof rec !== 'object' || Array.isArray(rec)) return fail('not a JSON object');
+    if (!rec || typeof rec !== 'object' || Array.isArray(rec)) {
+      fail('not a JSON object');
+      return;
+    }
     if ('checkpoint' in rec) {
       this.trailerSeen = true;
       this.trailerLine = lineNo;
@@ -292,41 +299,75 @@ class ExportVerifier {
       return;
     }
     for (const f of [...ENTRY_FIELDS, 'prevHash', 'hash'] as const) {
-      if (!(f in rec)) return fail(`field ${f} is missing`, typeof rec.seq === 'number' ? rec.seq : undefined);
+      if (!(f in rec)) {
+        fail(`field ${f} is missing`, typeof rec.seq === 'number' ? rec.seq : undefined);
+        return;
+      }
     }
     const seq = rec.seq;
-    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) return fail(`seq ${JSON.stringify(seq)} is not a record number`);
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) {
+      fail(`seq ${JSON.stringify(seq)} is not a record number`);
+      return;
+    }
     const prevHash = rec.prevHash;
     const hash = rec.hash;
-    if (typeof prevHash !== 'string' || !HEX64.test(prevHash)) return fail('prevHash is not a SHA-256 hash', seq);
-    if (typeof hash !== 'string' || !HEX64.test(hash)) return fail('hash is not a SHA-256 hash', seq);
+    if (typeof prevHash !== 'string' || !HEX64.test(prevHash)) {
+      fail('prevHash is not a SHA-256 hash', seq);
+      return;
+    }
+    if (typeof hash !== 'string' || !HEX64.test(hash)) {
+      fail('hash is not a SHA-256 hash', seq);
+      return;
+    }
     const prev = this.prev;
-    if (prev && seq <= prev.seq) return fail(`record ${seq} comes after record ${prev.seq} (line ${prev.line}): out of order`, seq);
-    if (entryHash(prevHash, rec as unknown as Omit<EntryRecord, 'hash' | 'prevHash'>) !== hash) return fail('content does not match its hash (edited)', seq);
-    if (seq === 1 && prevHash !== GENESIS_HASH) return fail('record 1 does not start from the genesis hash', seq);
+    if (prev && seq <= prev.seq) {
+      fail(`record ${seq} comes after record ${prev.seq} (line ${prev.line}): out of order`, seq);
+      return;
+    }
+    if (entryHash(prevHash, rec as unknown as Omit<EntryRecord, 'hash' | 'prevHash'>) !== hash) {
+      fail('content does not match its hash (edited)', seq);
+      return;
+    }
+    if (seq === 1 && prevHash !== GENESIS_HASH) {
+      fail('record 1 does not start from the genesis hash', seq);
+      return;
+    }
     const cp = this.checkpoint;
     if (!prev && seq > 1 && this.full) {
       // A whole export of a pruned log starts at the prune anchor, when the checkpoint is that prune's.
       if (cp?.kind === 'prune' && cp.anchorSeq != null) {
-        if (seq !== cp.anchorSeq)
-          return fail(`the export starts at record ${seq} but the prune checkpoint of ${cp.at} kept every record from ${cp.anchorSeq}`, seq);
-        if (prevHash !== cp.anchorPrevHash) return fail(`does not link to the anchor of the prune checkpoint of ${cp.at}`, seq);
+        if (seq !== cp.anchorSeq) {
+          fail(`the export starts at record ${seq} but the prune checkpoint of ${cp.at} kept every record from ${cp.anchorSeq}`, seq);
+          return;
+        }
+        if (prevHash !== cp.anchorPrevHash) {
+          fail(`does not link to the anchor of the prune checkpoint of ${cp.at}`, seq);
+          return;
+        }
       } else {
         this.notes.push(`the export starts at record ${seq} (earlier records pruned): its link to them is not checked offline`);
       }
     }
     if (prev && seq === prev.seq + 1) {
-      if (prevHash !== prev.hash) return fail(`does not link to record ${prev.seq} (line ${prev.line})`, seq);
+      if (prevHash !== prev.hash) {
+        fail(`does not link to record ${prev.seq} (line ${prev.line})`, seq);
+        return;
+      }
     } else {
-      if (prev && this.full)
-        return fail(
+      if (prev && this.full) {
+        fail(
           `${seq - prev.seq === 2 ? `record ${prev.seq + 1} is` : `records ${prev.seq + 1}–${seq - 1} are`} missing (between lines ${prev.line} and ${lineNo})`,
           seq,
         );
+        return;
+      }
       this.runStart = seq;
     }
     if (cp && seq === cp.count) {
-      if (hash !== cp.headHash) return fail(`hash differs from the signed checkpoint of ${cp.at} (${cp.count} records): rewritten`, seq);
+      if (hash !== cp.headHash) {
+        fail(`hash differs from the signed checkpoint of ${cp.at} (${cp.count} records): rewritten`, seq);
+        return;
+      }
       this.headSeen = true;
       this.signed = seq - this.runStart + 1;
     }
@@ -335,19 +376,21 @@ class ExportVerifier {
     // Sound for a filtered export too: its records are a subset of the log's.
     if (cp && cp.ordinal != null && seq > cp.count) {
       if (cp.nextWithin != null && seq - cp.count > cp.nextWithin) {
-        return fail(
+        fail(
           `record ${seq} is more than ${cp.nextWithin} records after the checkpoint of ${cp.at} (#${cp.ordinal}), which allowed at most that before the next: not the latest checkpoint, and the records after it may have been rewritten`,
           seq,
         );
+        return;
       }
       const t = typeof rec.at === 'string' ? Date.parse(rec.at) : NaN;
       if (Number.isFinite(t)) {
         this.tailStart ??= { seq, t, at: rec.at as string };
         if (cp.nextWithinSeconds != null && t - this.tailStart.t > cp.nextWithinSeconds * 1000) {
-          return fail(
+          fail(
             `record ${seq} (${rec.at as string}) is more than ${cp.nextWithinSeconds} s after record ${this.tailStart.seq} (${this.tailStart.at}), the first after the checkpoint of ${cp.at} (#${cp.ordinal}), which allowed at most that before the next: not the latest checkpoint, and the records after it may have been rewritten`,
             seq,
           );
+          return;
         }
       }
     }

@@ -132,20 +132,34 @@ export class MqttDriver implements DeviceDriver {
     // Taken first: the age of a read counts from here when the device sends no `at` of its own.
     const receivedAt = Date.now();
     const parsed = this.topics.parseDeviceTopic(topic);
-    if (!parsed) return listener.rejected({ topic, reason: 'unexpected topic' });
+    if (!parsed) {
+      listener.rejected({ topic, reason: 'unexpected topic' });
+      return;
+    }
     const { deviceId, channel } = parsed;
-    if (!this.known.has(deviceId)) return listener.rejected({ deviceId, topic, reason: 'unknown device' });
+    if (!this.known.has(deviceId)) {
+      listener.rejected({ deviceId, topic, reason: 'unknown device' });
+      return;
+    }
     if (channel === 'status') {
       if (payload.length === 0) return; // a cleared retained status
       const status = parseDeviceStatus(payload);
-      if (!status.ok) return listener.rejected({ deviceId, topic, reason: status.error });
-      return listener.status(deviceId, status.value);
+      if (!status.ok) {
+        listener.rejected({ deviceId, topic, reason: status.error });
+        return;
+      }
+      listener.status(deviceId, status.value);
+      return;
     }
     if (channel !== 'events') return;
     const event = parseDeviceEvent(payload);
-    if (!event.ok) return listener.rejected({ deviceId, topic, reason: event.error });
+    if (!event.ok) {
+      listener.rejected({ deviceId, topic, reason: event.error });
+      return;
+    }
     if (this.untrustedBroker && opensSomething(event.value)) {
-      return listener.rejected({ deviceId, topic, reason: this.untrustedReason });
+      listener.rejected({ deviceId, topic, reason: this.untrustedReason });
+      return;
     }
     listener.event(deviceId, event.value, receivedAt);
   }

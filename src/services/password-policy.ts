@@ -39,6 +39,7 @@ export function checkPassword(password: string, user: { username: string; displa
   const parts = user.displayName
     .toLowerCase()
     .split(/[\s\u3000._-]+/)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the range is all of ASCII, to find a non-ASCII name part
     .filter((p) => [...p].length >= (/[^\x00-\x7f]/.test(p) ? 2 : 3));
   if (parts.some((p) => lower.includes(p))) problems.push('contains-name');
   if (common.has(lower)) problems.push('common-password');

@@ -147,7 +147,10 @@ export class AccountStore {
 
   private q(sql: string): Statement<unknown[]> {
     let stmt = this.statements.get(sql);
-    if (!stmt) this.statements.set(sql, (stmt = this.db.prepare(sql)));
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
     return stmt;
   }
 

@@ -96,7 +96,9 @@ export class EventStore {
     }
     if (f.categories) {
       where.push(`category IN (${f.categories.map((_, i) => `@c${i}`).join(', ')})`);
-      f.categories.forEach((c, i) => (params[`c${i}`] = c));
+      f.categories.forEach((c, i) => {
+        params[`c${i}`] = c;
+      });
     }
     if (f.severity) {
       where.push('severity = @severity');

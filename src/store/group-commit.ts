@@ -200,7 +200,10 @@ export class GroupCommit {
     if (this.walFd !== undefined) return this.walFd;
     if (!this.db.open) return null;
     const mode = String(this.db.pragma('journal_mode', { simple: true }));
-    if (mode !== 'wal' || this.db.memory) return (this.walFd = null);
+    if (mode !== 'wal' || this.db.memory) {
+      this.walFd = null;
+      return null;
+    }
     try {
       // fdatasync flushes the file, whichever descriptor asks: SQLite's writes are ours to flush.
       this.walFd = openSync(`${this.db.name}-wal`, 'r');
