@@ -119,7 +119,9 @@ export class Simulator {
       send: (payload) => link.publish(topics.device(config.id, 'events'), payload),
       log: (line) => this.log(line),
       changed: () => this.changed(),
-      received: (command, ok, error) => this.commandListeners.forEach((l) => l(config.id, command, ok, error)),
+      received: (command, ok, error) => {
+        for (const l of this.commandListeners) l(config.id, command, ok, error);
+      },
     });
     this.sims.set(config.id, { device, link, commandDelayMs: 0 });
   }
@@ -195,7 +197,10 @@ export class Simulator {
     // Marked handled: a test that fails before awaiting its expectation should report that failure, not this one.
     return quiet(
       this.waitUntil(
-        () => (found = device.observed.slice(from).find((o) => match(o.command))?.command) !== undefined,
+        () => {
+          found = device.observed.slice(from).find((o) => match(o.command))?.command;
+          return found !== undefined;
+        },
         timeoutMs,
         () => {
           const seen = device.observed.slice(from).map((o) => `${describeCommand(o.command)} (+${o.at - startedAt} ms)`);

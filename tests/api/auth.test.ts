@@ -1,5 +1,6 @@
 // Accounts, login, TOTP, sessions, lockout and the password policy, through fastify's inject.
 import Database from 'better-sqlite3';
+import type { LightMyRequestResponse } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -214,7 +215,7 @@ describe('sign-in, sessions and accounts', () => {
 
   it('rate-limits login attempts per address, with Retry-After, and records the refusals', async () => {
     const statuses: number[] = [];
-    let last;
+    let last: LightMyRequestResponse | undefined;
     for (let i = 0; i < 25; i++) {
       last = await api.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: `nobody${i}`, password: 'x' }, remoteAddress: '10.9.9.9' });
       statuses.push(last.statusCode);
@@ -369,7 +370,7 @@ describe('the per-address limit on changes', () => {
 
   it('limits changes per address on every write route, with Retry-After', async () => {
     const statuses: number[] = [];
-    let last;
+    let last: LightMyRequestResponse | undefined;
     for (let i = 0; i < 12; i++) {
       last = await api.app.inject({
         method: 'POST',

@@ -6,10 +6,13 @@ import { startApi, type TestApi } from '../helpers/api.js';
 
 const V1 = '/api/v1';
 
-function expectProblem(res: LightMyRequestResponse, status: number, title: string): Record<string, any> {
+/** A problem details body as the API sends it; `details` only on a 400. */
+type Problem = { type: string; title: string; status: number; detail: string; error: string; details: { path: string; message: unknown }[] };
+
+function expectProblem(res: LightMyRequestResponse, status: number, title: string): Problem {
   expect(res.statusCode, res.body).toBe(status);
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  const body = res.json();
+  const body = res.json<Problem>();
   expect(body).toMatchObject({ type: 'about:blank', title, status, detail: expect.any(String) });
   expect(body.error).toBe(body.detail); // the first error shape's field, kept for its clients
   expect(JSON.stringify(body)).not.toMatch(/at .*\.(ts|js):\d+/); // never a stack trace
@@ -30,7 +33,7 @@ describe('errors as problem details', () => {
     expect(body.details.map((d: { path: string }) => d.path)).toEqual(expect.arrayContaining(['visitor.name', 'validFrom']));
     expect(body.details.every((d: { message: unknown }) => typeof d.message === 'string')).toBe(true);
     const query = expectProblem(await api.call('manager', 'GET', `${V1}/visits?status=sometime`), 400, 'Bad Request');
-    expect(query.details[0].path).toBe('status');
+    expect(query.details[0]?.path).toBe('status');
   });
 
   it('401 and 404 answer in the same shape', async () => {

@@ -2,6 +2,7 @@
 // only when a second account, a manager who is not the one who asked, confirms in time; an emergency
 // unlock needs a reason and raises an alarm; every remote unlock raises an event guards see.
 // The real controller and app, the firmware simulator on the embedded broker.
+import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../firmware-sim/index.js';
 import { loadSecrets } from '../../src/devices/secrets.js';
@@ -143,7 +144,7 @@ describe('remote unlock of a door that needs two factors or two people', () => {
     const ctx = api.controller.ctx;
     const now = ctx.now;
     ctx.now = () => new Date(Date.now() + REMOTE_UNLOCK_CONFIRM_MS + 1000);
-    let res;
+    let res: LightMyRequestResponse;
     try {
       res = await as(manager2, 'POST', `${V1}/doors/vault-door/unlock-requests/${request.id}/confirm`);
     } finally {

@@ -134,9 +134,33 @@ describe('visits, site, entries, stream and metrics', () => {
       { method: 'GET', url: `${V1}/events`, roles: ROLES },
       { method: 'POST', url: `${V1}/doors/vault-door/unlock`, roles: ['guard', 'manager'] },
       { method: 'POST', url: `${V1}/doors/vault-door/lock`, roles: ['guard', 'manager'] },
-      { method: 'POST', url: `${V1}/areas/vault/lockdown`, roles: ['guard', 'manager'], prepare: async () => (setMode('vault', 'normal'), {}) },
-      { method: 'POST', url: `${V1}/areas/vault/release`, roles: ['guard', 'manager'], prepare: async () => (setMode('vault', 'normal'), {}) },
-      { method: 'POST', url: `${V1}/areas/vault/normal`, roles: ['guard', 'manager'], prepare: async () => (setMode('vault', 'lockdown'), {}) },
+      {
+        method: 'POST',
+        url: `${V1}/areas/vault/lockdown`,
+        roles: ['guard', 'manager'],
+        prepare: async () => {
+          setMode('vault', 'normal');
+          return {};
+        },
+      },
+      {
+        method: 'POST',
+        url: `${V1}/areas/vault/release`,
+        roles: ['guard', 'manager'],
+        prepare: async () => {
+          setMode('vault', 'normal');
+          return {};
+        },
+      },
+      {
+        method: 'POST',
+        url: `${V1}/areas/vault/normal`,
+        roles: ['guard', 'manager'],
+        prepare: async () => {
+          setMode('vault', 'lockdown');
+          return {};
+        },
+      },
       { method: 'POST', url: `${V1}/events/1/ack`, roles: ['guard', 'manager'], prepare: async () => ({ url: `${V1}/events/${raiseAlarm()}/ack` }) },
       { method: 'GET', url: `${V1}/entries`, roles: ['manager', 'auditor', 'guard'] },
       { method: 'GET', url: `${V1}/entries/export?format=jsonl`, roles: ['auditor', 'manager'] },
@@ -225,7 +249,9 @@ describe('visits, site, entries, stream and metrics', () => {
         }
         return send(id, command);
       };
-      const off = () => void (devices.send = send);
+      const off = () => {
+        devices.send = send;
+      };
       try {
         const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 3000, 'unlock');
         const res = await api.call('guard', 'POST', `${V1}/doors/lab-main/unlock`, { note: 'courier at the door' });
@@ -435,7 +461,9 @@ describe('visits, site, entries, stream and metrics', () => {
       let cli = '';
       try {
         const key = loadLogKey(api.dataDir);
-        await writeExport(db, { format: 'csv', lang: 'ja', filter: { doorId: 'lab-main' }, publicKey: key ? publicKeyPem(key) : null }, (c) => void (cli += c));
+        await writeExport(db, { format: 'csv', lang: 'ja', filter: { doorId: 'lab-main' }, publicKey: key ? publicKeyPem(key) : null }, (c) => {
+          cli += c;
+        });
       } finally {
         db.close();
       }
@@ -526,7 +554,7 @@ describe('visits, site, entries, stream and metrics', () => {
       base = address.replace('localhost', '127.0.0.1');
     });
 
-    type SseEvent = { event: string; data: any };
+    type SseEvent = { event: string; data: Record<string, unknown> };
     async function open(query: string, headers: Record<string, string> = {}) {
       const abort = new AbortController();
       const res = await fetch(`${base}${V1}/stream${query}`, { headers, signal: abort.signal });
@@ -538,8 +566,7 @@ describe('visits, site, entries, stream and metrics', () => {
         try {
           for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
             text += decoder.decode(chunk, { stream: true });
-            let cut: number;
-            while ((cut = text.indexOf('\n\n')) >= 0) {
+            for (let cut = text.indexOf('\n\n'); cut >= 0; cut = text.indexOf('\n\n')) {
               const block = text.slice(0, cut);
               text = text.slice(cut + 2);
               const event = /^event: (.*)$/m.exec(block)?.[1];

@@ -13,7 +13,7 @@ import type { EventType } from '../../src/policy/vocabulary.js';
 const V1 = '/api/v1';
 const MIN = 60_000;
 
-type SseMessage = { event: string; id?: string; data: any };
+type SseMessage = { event: string; id?: string; data: Record<string, unknown> };
 
 describe('the live stream for a guard at night', () => {
   let api: TestApi;
@@ -54,8 +54,7 @@ describe('the live stream for a guard at night', () => {
       try {
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
           text += decoder.decode(chunk, { stream: true });
-          let cut: number;
-          while ((cut = text.indexOf('\n\n')) >= 0) {
+          for (let cut = text.indexOf('\n\n'); cut >= 0; cut = text.indexOf('\n\n')) {
             const block = text.slice(0, cut);
             text = text.slice(cut + 2);
             if (block.includes(': heartbeat')) heartbeats++;
@@ -255,8 +254,7 @@ describe('the live stream for a guard at night', () => {
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
           text += chunk;
-          let cut: number;
-          while ((cut = text.indexOf('\n\n')) >= 0) {
+          for (let cut = text.indexOf('\n\n'); cut >= 0; cut = text.indexOf('\n\n')) {
             const block = text.slice(0, cut);
             text = text.slice(cut + 2);
             if (block.startsWith('event: entry')) n++;
@@ -301,7 +299,7 @@ describe('the live stream for a guard at night', () => {
     );
     // Only what this test raised and wrote (the controller may raise its own meanwhile).
     const ours = (m: SseMessage) => m.event === 'raised' && m.data.source === 'test';
-    const oursEntry = (m: SseMessage) => m.event === 'entry' && m.data.detail?.test !== undefined;
+    const oursEntry = (m: SseMessage) => m.event === 'entry' && (m.data.detail as { test?: unknown } | undefined)?.test !== undefined;
 
     const again = await open(manager, { lastEventId: resumeAt });
     try {
@@ -316,7 +314,9 @@ describe('the live stream for a guard at night', () => {
       const ids = again.messages.filter((m) => m.event === 'entry' || m.event === 'raised').map((m) => m.id!);
       expect(new Set(ids).size).toBe(ids.length);
       const cursors = ids.map((id) => /^e(\d+)-v(\d+)$/.exec(id)!.slice(1).map(Number) as [number, number]);
-      cursors.slice(1).forEach(([e, v], i) => expect(e >= cursors[i]![0] && v >= cursors[i]![1]).toBe(true));
+      cursors.slice(1).forEach(([e, v], i) => {
+        expect(e >= cursors[i]![0] && v >= cursors[i]![1]).toBe(true);
+      });
       expect(again.messages.filter((m) => m.event === 'raised' && m.data.id === live)).toHaveLength(1);
 
       // The same through ?lastEventId= (a new EventSource cannot set the header), as a guard.

@@ -452,12 +452,10 @@ function bodies(fields: string[]): fc.Arbitrary<ApiRequest['body']> {
     { weight: 1, arbitrary: fc.constant(null).map(() => ({ type: 'application/json', data: Buffer.from(`{"x":"${'A'.repeat(1_100_000)}"}`) })) },
     {
       weight: 1,
-      arbitrary: fc
-        .uint8Array({ maxLength: 200 })
-        .map((b) => ({
-          type: 'application/json',
-          data: Buffer.concat([Buffer.from('{"username":"'), Buffer.from(b), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]),
-        })),
+      arbitrary: fc.uint8Array({ maxLength: 200 }).map((b) => ({
+        type: 'application/json',
+        data: Buffer.concat([Buffer.from('{"username":"'), Buffer.from(b), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]),
+      })),
     },
     {
       weight: 1,

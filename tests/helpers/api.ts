@@ -9,7 +9,7 @@ import { buildServer } from '../../src/api/server.js';
 import { AuthService } from '../../src/services/auth.js';
 import { Controller } from '../../src/controller/controller.js';
 import type { Role } from '../../src/store/accounts.js';
-import { prepareData } from './daemon.js';
+import { prepareData, type RawSite } from './daemon.js';
 import { freePort } from './ports.js';
 
 export interface TestAccount {
@@ -38,7 +38,7 @@ export interface TestApi {
 
 export const TEST_PASSWORD = 'correct horse battery staple 42';
 
-export async function startApi(opts: { edit?: (raw: any) => void } = {}): Promise<TestApi> {
+export async function startApi(opts: { edit?: (raw: RawSite) => void } = {}): Promise<TestApi> {
   const { dataDir, site } = prepareData({
     edit: (raw) => {
       raw.schedules = [{ id: 'weekdays', weekly: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '00:00', to: '24:00' }] }];

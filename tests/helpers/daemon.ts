@@ -20,6 +20,13 @@ export const ROOT = resolve(import.meta.dirname, '../..');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
 export const FIXTURE_SITE = join(ROOT, 'examples/site.yaml');
 
+/**
+ * The parsed site file as a test edits it before it is written: plain YAML data that tests reach
+ * into by path (find a door, push a device, replace a section), checked by the schema when loaded.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: untyped YAML on purpose; the schema's types would need a guard at every step of a test's edit
+export type RawSite = any;
+
 export type BrokerKind = { kind: 'embedded' } | { kind: 'external'; url: string };
 
 export interface DaemonOptions {
@@ -30,7 +37,7 @@ export interface DaemonOptions {
   dataDir?: string;
   baseTopic?: string;
   /** Changes to the parsed site file before it is written. */
-  edit?: (raw: any) => void;
+  edit?: (raw: RawSite) => void;
   /** More command-line arguments for `tobira start`. */
   extraArgs?: string[];
 }
@@ -81,7 +88,7 @@ export function dataDirCa(dataDir: string): string {
 }
 
 /** Writes the site file (with its own base topic) and the device secrets into a data directory. */
-export function prepareData(opts: { dataDir?: string; baseTopic?: string; siteFile?: string; edit?: (raw: any) => void } = {}): {
+export function prepareData(opts: { dataDir?: string; baseTopic?: string; siteFile?: string; edit?: (raw: RawSite) => void } = {}): {
   dataDir: string;
   baseTopic: string;
   siteFile: string;

@@ -12,7 +12,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../firmware-sim/index.js';
 import { deviceClientId, observerClientIdPrefix, Topics } from '../../src/devices/protocol.js';
-import { CLI, events, prepareData, spawnStart, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { CLI, events, prepareData, type RawSite, spawnStart, startDaemon, type Daemon } from '../helpers/daemon.js';
 import { allowOpenBroker, ownMosquitto } from '../helpers/faults.js';
 import { mosquittoBinary, startAclMosquitto, type AclMosquitto } from '../helpers/mosquitto.js';
 import { rawConnect } from '../helpers/mqtt.js';
@@ -78,7 +78,7 @@ for (const setup of setups) {
 
     beforeAll(async () => {
       // A checkpoint after every record: the observer has one to read as soon as a card is read.
-      const edit = (raw: any) => (raw.log = { ...(raw.log ?? {}), checkpointEveryRecords: 1 });
+      const edit = (raw: RawSite) => (raw.log = { ...(raw.log ?? {}), checkpointEveryRecords: 1 });
       const prepared = prepareData({ edit });
       if (setup.mosquitto) broker = await startAclMosquitto(prepared);
       daemon = await startDaemon({

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { Simulator } from '../../firmware-sim/index.js';
-import { CLI, entries, events, enrol, prepareData, revokeGrant, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { CLI, entries, events, enrol, prepareData, type RawSite, revokeGrant, startDaemon, type Daemon } from '../helpers/daemon.js';
 import { mosquittoBinary, startAclMosquitto, type AclMosquitto } from '../helpers/mosquitto.js';
 import { observerClientIdPrefix } from '../../src/devices/protocol.js';
 import { waitFor } from '../helpers/ports.js';
@@ -34,7 +34,7 @@ for (const { name, mosquitto, run } of brokers) {
 
     beforeAll(async () => {
       // lab-siren gets the shortest heartbeat the site file allows, to test silence within seconds.
-      const edit = (raw: any) => (raw.devices.find((d: { id: string }) => d.id === 'lab-siren').heartbeatSeconds = 5);
+      const edit = (raw: RawSite) => (raw.devices.find((d: { id: string }) => d.id === 'lab-siren').heartbeatSeconds = 5);
       const prepared = prepareData({ edit });
       if (mosquitto) broker = await startAclMosquitto(prepared);
       daemon = await startDaemon({

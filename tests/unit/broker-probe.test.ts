@@ -8,7 +8,7 @@ import { isAuthorisationRefusal, probeBroker, probeConnect } from '../../src/dev
 import { freePort } from '../helpers/ports.js';
 
 const BASE = 'probe';
-const cleanups: (() => Promise<unknown> | void)[] = [];
+const cleanups: (() => Promise<unknown> | undefined)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });

@@ -55,7 +55,7 @@ interface Import {
 }
 
 /** Every relative import and re-export of a file (static and dynamic), resolved to a source path. */
-export function importsOf(file: string, text: string): Import[] {
+function importsOf(file: string, text: string): Import[] {
   const found: Import[] = [];
   const add = (spec: string, typeOnly: boolean) => {
     if (!spec.startsWith('.')) return;

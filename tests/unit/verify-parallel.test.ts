@@ -117,13 +117,13 @@ class ReverseRunner implements Runner {
         return { ok: false as const, error: e as Error };
       }
     });
-    jobs.forEach((j, i) =>
+    jobs.forEach((j, i) => {
       setTimeout(() => {
         const a = answers[i]!;
         if (a.ok) j.resolve(a.value);
         else j.reject(a.error);
-      }, i * 2),
-    );
+      }, i * 2);
+    });
   }
 
   async close(): Promise<void> {
