@@ -129,7 +129,7 @@ export async function startDaemon(opts: {
     const lines = text.split('\n');
     partial = lines.pop() ?? '';
     for (const line of lines) {
-      tail = (`${tail + line}\n`).slice(-4000);
+      tail = `${tail + line}\n`.slice(-4000);
       if (!line.startsWith('{')) continue;
       try {
         const j = JSON.parse(line) as { level?: number; msg?: string; time?: number };

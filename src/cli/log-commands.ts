@@ -234,10 +234,7 @@ class ExportVerifier {
   readonly notes: string[] = [];
   private breakAt?: { line: number; seq?: number; problem: string };
 
-  constructor(
-    trailerText: string | undefined,
-    key: KeyObject,
-  ) {
+  constructor(trailerText: string | undefined, key: KeyObject) {
     if (trailerText === undefined) return;
     let raw: Record<string, unknown>;
     try {
