@@ -115,10 +115,13 @@ export class Areas implements Extension {
   }
 
   private onInput(deviceId: string, event: InputEvent): void {
+    // A sensor of an alarm zone is the zone's (controller/zones.ts): armed or not decides, not the hours.
+    const inZone = this.ctx.site.zones.some((z) => z.sensors.includes(deviceId));
     for (const area of this.ctx.site.areas) {
       // A tamper switch on the fire panel's interface is a tamper alarm, not a fire.
       if (area.emergencyInputs.includes(deviceId) && event.input !== 'tamper') this.onEmergencyInput(area, deviceId, event.active);
-      if (area.sensors.includes(deviceId) && event.active && (event.input === 'motion' || event.input === 'beam')) this.onSensor(area, deviceId, event.input);
+      if (!inZone && area.sensors.includes(deviceId) && event.active && (event.input === 'motion' || event.input === 'beam'))
+        this.onSensor(area, deviceId, event.input);
     }
   }
 

@@ -22,6 +22,7 @@ import type { Context, Counters, Extension } from './context.js';
 import { DeviceHub } from './device-hub.js';
 import { Doors } from './doors.js';
 import { Access } from './door-access.js';
+import { Zones } from './zones.js';
 import { Areas } from './areas.js';
 import { AlarmInputs } from './alarm-inputs.js';
 import { StartupError } from './errors.js';
@@ -106,6 +107,7 @@ export class Controller {
   readonly access: Access;
   readonly areas: Areas;
   readonly evidence: Evidence;
+  readonly zones: Zones;
   private brokerConnected = false;
   private stopping?: Promise<void>;
   private readonly walCheckpointer: WalCheckpointer;
@@ -135,6 +137,7 @@ export class Controller {
     doors.cancelsPendingWith((doorId) => this.access.cancelPending(doorId));
     this.areas = new Areas(ctx, doors, this.access);
     this.evidence = new Evidence(ctx, dataDir);
+    this.zones = new Zones(ctx);
     // Started in this order, stopped in reverse: the log keeper stops last but one, so its shutdown
     // checkpoint comes after every door has locked.
     const logKeeper = new LogKeeper(ctx, {
@@ -155,6 +158,7 @@ export class Controller {
       new AlarmInputs(ctx),
       this.access,
       this.areas,
+      this.zones,
       doors,
       this.evidence,
     ];

@@ -18,6 +18,12 @@ function problems(zones: string): string[] {
 }
 
 describe('zones in the site file', () => {
+  it('the example site has the lab zone over the beam, arming by schedule, sounding the siren', () => {
+    const zone = parseSiteText(example).zones[0];
+    expect(zone).toMatchObject({ id: 'lab-night', area: 'lab', sensors: ['lab-beam'], arm: 'schedule', minActiveMs: 400, entryDelaySeconds: 0 });
+    expect(zone?.outputs.intrusion).toEqual(['lab-siren']);
+  });
+
   it('a plain list of outputs sounds for an intrusion; the defaults', () => {
     const site = parseSiteText(`${head}\nzones:\n  - { id: z, name: Z, area: lab, sensors: [lab-beam], outputs: [lab-siren] }\n`);
     expect(site.zones[0]).toMatchObject({ arm: 'manual', outputs: { intrusion: ['lab-siren'] }, minActiveMs: 400, outputSeconds: 180 });
