@@ -23,6 +23,7 @@ import { GrantService } from './grants.js';
 import { LedgerService } from './ledger.js';
 import { PeopleService } from './people.js';
 import { SnapshotService } from './snapshots.js';
+import { ZoneService } from './zones.js';
 
 export type { Actor } from './actor.js';
 export { assertMayApprove, localOperator } from './actor.js';
@@ -59,6 +60,7 @@ export interface Services {
   ledger: LedgerService;
   enrolment: EnrolmentService;
   snapshots: SnapshotService;
+  zones: ZoneService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -89,5 +91,6 @@ export function createServices(deps: ServiceDeps): Services {
     ledger: new LedgerService(deps, people),
     enrolment: new EnrolmentService(deps, people, credentials, grants),
     snapshots: new SnapshotService(deps),
+    zones: new ZoneService(deps),
   };
 }

@@ -12,6 +12,7 @@ import { siteRoutes } from './site.js';
 import { entryRoutes } from './entries.js';
 import { streamRoutes } from './stream.js';
 import { snapshotRoutes } from './snapshots.js';
+import { zoneRoutes } from './zones.js';
 
 export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
   for (const routes of [
@@ -27,6 +28,7 @@ export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
     entryRoutes,
     streamRoutes,
     snapshotRoutes,
+    zoneRoutes,
   ]) {
     await routes(api, ctx);
   }
