@@ -18,6 +18,11 @@ export interface ApiOptions {
   now?: () => Date;
   /** How often an open stream checks and keeps its session (default 15 s). */
   streamHeartbeatMs?: number;
+  /**
+   * How long a rate-limit window lasts (default a minute, as the site file's per-minute limits say).
+   * Longer only where a test must send more requests than a loaded machine can in a minute.
+   */
+  rateLimitWindowMs?: number;
 }
 
 const API_PREFIX = '/api/v1';
@@ -103,7 +108,7 @@ export function refusalText(role: Role, allowed: readonly Role[], action: string
   return `${article(role)} ${role} may not ${what} (needs ${allowed.join(' or ')})`;
 }
 
-export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInstance, { controller, now: clock, streamHeartbeatMs }) => {
+export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInstance, { controller, now: clock, streamHeartbeatMs, rateLimitWindowMs }) => {
   const store = controller.ctx.store;
   const now = clock ?? (() => controller.ctx.now());
   const services = createServices({ store, now, controller });
@@ -169,7 +174,8 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
   // attempts, and changes of any kind. 429 with Retry-After; a refused login is in the audit log
   // like any other attempt (other refused changes are recorded by the onResponse hook below).
   await app.register(rateLimit, { global: false });
-  const limiter = (max: () => number) => app.createRateLimit({ max, timeWindow: 60_000, cache: RATE_LIMIT_ADDRESSES } as CreateRateLimitOptions);
+  const limiter = (max: () => number) =>
+    app.createRateLimit({ max, timeWindow: rateLimitWindowMs ?? 60_000, cache: RATE_LIMIT_ADDRESSES } as CreateRateLimitOptions);
   const loginLimit = limiter(() => security.apiSettings().loginAttemptsPerMinute);
   const writeLimit = limiter(() => security.apiSettings().writesPerMinute);
   const LOGIN_URL = `${API_PREFIX}/auth/login`;

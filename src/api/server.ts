@@ -17,6 +17,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     bodyLimit: 1024 * 1024,
     ...(opts.tls ? { https: { cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) } } : {}),
   }) as unknown as FastifyInstance;
-  await app.register(apiPlugin, { controller: opts.controller });
+  const { log: _log, tls: _tls, ...api } = opts;
+  await app.register(apiPlugin, api);
   return app;
 }

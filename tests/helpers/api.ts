@@ -38,7 +38,7 @@ export interface TestApi {
 
 export const TEST_PASSWORD = 'correct horse battery staple 42';
 
-export async function startApi(opts: { edit?: (raw: RawSite) => void } = {}): Promise<TestApi> {
+export async function startApi(opts: { edit?: (raw: RawSite) => void; rateLimitWindowMs?: number } = {}): Promise<TestApi> {
   const { dataDir, site } = prepareData({
     edit: (raw) => {
       raw.schedules = [{ id: 'weekdays', weekly: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '00:00', to: '24:00' }] }];
@@ -49,7 +49,7 @@ export async function startApi(opts: { edit?: (raw: RawSite) => void } = {}): Pr
   });
   const log = pino({ level: 'silent' });
   const controller = await Controller.start({ site, dataDir, log, broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() } });
-  const app = await buildServer({ controller, log });
+  const app = await buildServer({ controller, log, rateLimitWindowMs: opts.rateLimitWindowMs });
   await app.ready();
   const auth = new AuthService(controller.ctx.store, () => controller.ctx.site.api);
 
