@@ -7,6 +7,7 @@ import { siteFileSchema, type SiteFile } from './schema.js';
 import { checkZones } from './zones.js';
 import { checkPatrols } from './patrols.js';
 import { checkCameras } from './cameras.js';
+import { checkAlarmSettings } from './alarms.js';
 
 export interface SiteProblem {
   path: string;
@@ -176,5 +177,6 @@ function crossCheck(site: SiteFile): { path: PathPart[]; message: string }[] {
   problems.push(...checkZones(site));
   problems.push(...checkPatrols(site.patrols, devices));
   problems.push(...checkCameras(site));
+  problems.push(...checkAlarmSettings(site));
   return problems;
 }
