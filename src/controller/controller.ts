@@ -25,6 +25,7 @@ import { Access } from './door-access.js';
 import { Zones } from './zones.js';
 import { Areas } from './areas.js';
 import { AlarmInputs } from './alarm-inputs.js';
+import { AlarmDesk } from './alarm-desk.js';
 import { StartupError } from './errors.js';
 import { LogKeeper } from './log-keeper.js';
 import { Topics } from '../devices/protocol.js';
@@ -108,6 +109,7 @@ export class Controller {
   readonly areas: Areas;
   readonly evidence: Evidence;
   readonly zones: Zones;
+  readonly alarmDesk: AlarmDesk;
   private brokerConnected = false;
   private stopping?: Promise<void>;
   private readonly walCheckpointer: WalCheckpointer;
@@ -138,6 +140,7 @@ export class Controller {
     this.areas = new Areas(ctx, doors, this.access);
     this.evidence = new Evidence(ctx, dataDir);
     this.zones = new Zones(ctx);
+    this.alarmDesk = new AlarmDesk(ctx, doors);
     // Started in this order, stopped in reverse: the log keeper stops last but one, so its shutdown
     // checkpoint comes after every door has locked.
     const logKeeper = new LogKeeper(ctx, {
@@ -154,6 +157,7 @@ export class Controller {
       new Publisher(ctx, mqtt),
       logKeeper,
       faults,
+      this.alarmDesk,
       supervision,
       new AlarmInputs(ctx),
       this.access,
