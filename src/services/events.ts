@@ -2,7 +2,8 @@
 // stays open until someone acknowledges it, with a note; an emergency unlock's alarm is closed by
 // another account than the one that unlocked.
 import type { RaisedEvent } from '../controller/bus.js';
-import { EVENT_CATEGORIES as eventCategories } from '../policy/vocabulary.js';
+import { EVENT_CATEGORIES as eventCategories, isAlarmType, type EventType } from '../policy/vocabulary.js';
+import { storeAlarmAck } from './alarms.js';
 import type { EventFilter, EventRecord, StoredEvent } from '../store/events.js';
 import type { Actor } from './actor.js';
 import { recordChange } from './audit.js';
@@ -49,10 +50,14 @@ export class EventService {
     }
     if (event.ackedAt) throw new ServiceError('conflict', `acknowledged already by ${event.ackedBy} at ${event.ackedAt}`);
     const at = (this.deps.controller?.ctx.now() ?? this.deps.now()).toISOString();
+    // An alarm acknowledged here is acknowledged as an alarm (response time, history, escalation stops).
+    const alarm = isAlarmType(event.type);
     store.transaction(() => {
-      if (!store.events.acknowledge(event.id, actor.username, at, note)) throw new ServiceError('conflict', 'acknowledged already');
+      const done = alarm ? storeAlarmAck(store, event, actor.username, at, note) : store.events.acknowledge(event.id, actor.username, at, note);
+      if (!done) throw new ServiceError('conflict', 'acknowledged already');
       recordChange(store, actor, 'event.ack', `event:${event.id}`, { type: event.type, severity: event.severity, ...(note ? { note } : {}) });
     });
+    if (alarm) this.deps.controller?.alarmDesk.answered({ alarmId: event.id, type: event.type as EventType, state: 'acknowledged', at, by: actor.username, ...(note ? { note } : {}) });
     return store.events.get(event.id)!;
   }
 

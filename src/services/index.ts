@@ -13,6 +13,7 @@ import { DeviceService } from './devices.js';
 import { DoorService } from './doors.js';
 import { EntryService } from './entries.js';
 import { EventService } from './events.js';
+import { AlarmService } from './alarms.js';
 import { running } from './running.js';
 import { SecurityService } from './security.js';
 import { StatusService } from './status.js';
@@ -49,6 +50,7 @@ export interface Services {
   areas: AreaService;
   devices: DeviceService;
   events: EventService;
+  alarms: AlarmService;
   visits: VisitService;
   entries: EntryService;
   auditLog: AuditLogService;
@@ -80,6 +82,7 @@ export function createServices(deps: ServiceDeps): Services {
     areas: new AreaService(deps, doors),
     devices: new DeviceService(deps),
     events: new EventService(deps),
+    alarms: new AlarmService(deps),
     visits: new VisitService(deps),
     entries: new EntryService(deps),
     auditLog: new AuditLogService(deps),

@@ -38,6 +38,8 @@ export interface AlarmFilter {
   state?: 'active' | 'acknowledged' | 'cleared';
   /** Event types, all alarm types when absent. */
   kind?: string;
+  /** Only these event categories (what the asker's role may see). */
+  categories?: readonly string[];
   from?: string;
   to?: string;
   before?: number;
@@ -55,6 +57,13 @@ const toAlarm = (r: Row): AlarmRecord => ({
 });
 const typesIn = `type IN (${ALARM_TYPES.map((t) => `'${t}'`).join(', ')})`;
 
+function categoriesIn(categories: readonly string[] | undefined, where: string[], params: Record<string, unknown>): void {
+  if (!categories) return;
+  // An empty list matches nothing.
+  where.push(categories.length ? `category IN (${categories.map((_, i) => `@c${i}`).join(', ')})` : '0');
+  categories.forEach((c, i) => (params[`c${i}`] = c));
+}
+
 export class AlarmStore {
   constructor(private readonly db: Db) {}
 
@@ -69,6 +78,7 @@ export class AlarmStore {
       where.push('type = @kind');
       params.kind = f.kind;
     }
+    categoriesIn(f.categories, where, params);
     if (f.from) {
       where.push('at >= @from');
       params.from = f.from;
@@ -133,7 +143,7 @@ export class AlarmStore {
   }
 
   /** Counts by kind and by cause, and every response time, of alarms raised in [from, to). */
-  stats(from?: string, to?: string): { byKind: Record<string, number>; byCause: Record<string, number>; responseMs: number[]; clearMs: number[] } {
+  stats({ from, to, categories }: { from?: string; to?: string; categories?: readonly string[] }): { byKind: Record<string, number>; byCause: Record<string, number>; responseMs: number[]; clearMs: number[] } {
     const where = [typesIn];
     const params: Record<string, unknown> = {};
     if (from) {
@@ -144,6 +154,7 @@ export class AlarmStore {
       where.push('at < @to');
       params.to = to;
     }
+    categoriesIn(categories, where, params);
     const w = where.join(' AND ');
     const byKind = Object.fromEntries(
       (this.db.prepare(`SELECT type, count(*) AS n FROM events WHERE ${w} GROUP BY type ORDER BY type`).all(params) as { type: string; n: number }[]).map((r) => [r.type, r.n]),

@@ -13,6 +13,7 @@ import { entryRoutes } from './entries.js';
 import { streamRoutes } from './stream.js';
 import { snapshotRoutes } from './snapshots.js';
 import { zoneRoutes } from './zones.js';
+import { alarmRoutes } from './alarms.js';
 
 export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
   for (const routes of [
@@ -29,6 +30,7 @@ export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
     streamRoutes,
     snapshotRoutes,
     zoneRoutes,
+    alarmRoutes,
   ]) {
     await routes(api, ctx);
   }
