@@ -1,7 +1,7 @@
-// Hardware-in-the-loop: camera evidence. Three cameras cover the lab door: the simulator's MQTT
+// Hardware-in-the-loop: camera evidence. The simulator's camera covers the lab's zone; three cover the lab door: the simulator's MQTT
 // camera (answers with a real JPEG), a second MQTT camera that holds every command (never answers in
 // time), and an HTTP camera served by this test that answers with a digest challenge and then hangs.
-// A denial and a forced door take pictures; the stuck cameras raise camera-fault and never hold up
+// An intrusion, a denial and a forced door take pictures; the stuck cameras raise camera-fault and never hold up
 // the unlock that follows; the pictures are stored 0600 with their digest in the entry log, and
 // `tobira log verify` catches a swapped one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,7 +51,10 @@ describe('camera evidence', () => {
   beforeAll(async () => {
     ipcam = await startStuckCamera();
     const edit = (raw: any) => {
-      raw.devices.find((d: { id: string }) => d.id === 'lab-camera').covers = { doors: ['lab-main'] };
+      raw.devices.find((d: { id: string }) => d.id === 'lab-camera').covers = { doors: ['lab-main'], zones: ['lab-night'] };
+      // The lab is out of hours all the time, so its zone is armed from the start.
+      raw.schedules.push({ id: 'never', weekly: [{ days: ['sun'], from: '00:00', to: '00:01' }] });
+      raw.areas.find((a: { id: string }) => a.id === 'lab').schedule = 'never';
       raw.devices.push({ id: 'lab-doorcam', kind: 'camera', transport: 'mqtt', covers: { doors: ['lab-main'] } });
       raw.devices.push({
         id: 'lab-ipcam',
@@ -79,6 +82,18 @@ describe('camera evidence', () => {
     ipcam?.server.close();
     await sim?.stop();
     await daemon?.stop();
+  });
+
+  it('an intrusion in the armed zone takes a picture from the camera covering the zone, linked to the alarm', async () => {
+    await sim.input('lab-beam', true);
+    await waitFor(() => events(daemon, 'intrusion').length === 1, 5000, 'intrusion');
+    await sim.input('lab-beam', false);
+    await waitFor(() => entries(daemon).some((e) => e.kind === 'evidence'), 5000, 'the intrusion evidence');
+    const intrusion = events(daemon, 'intrusion')[0]!;
+    const evidence = entries(daemon).filter((e) => e.kind === 'evidence');
+    expect(evidence).toHaveLength(1);
+    expect(evidence[0]).toMatchObject({ device_id: 'lab-camera', linked_seq: null, area_id: 'lab' });
+    expect(JSON.parse(evidence[0]!.detail as string)).toMatchObject({ eventId: intrusion.id, alarm: 'intrusion', zoneId: 'lab-night' });
   });
 
   it('a denial at the covered door asks every camera; the stuck ones never delay the unlock that follows, and raise camera-fault', async () => {
@@ -110,14 +125,14 @@ describe('camera evidence', () => {
   }, 40_000);
 
   it('the picture is kept 0600 under snapshots/, its digest in an evidence record linked to the denial', async () => {
-    await waitFor(() => entries(daemon).some((e) => e.kind === 'evidence'), 5000, 'the evidence record');
     const denial = entries(daemon).find((e) => e.decision === 'denied')!;
-    const evidence = entries(daemon).filter((e) => e.kind === 'evidence');
+    await waitFor(() => entries(daemon).some((e) => e.kind === 'evidence' && e.linked_seq === denial.seq), 5000, 'the evidence record');
+    const evidence = entries(daemon).filter((e) => e.kind === 'evidence' && e.linked_seq === denial.seq);
     expect(evidence).toHaveLength(1);
     expect(evidence[0]).toMatchObject({ linked_seq: denial.seq, device_id: 'lab-camera', door_id: 'lab-main', reason: 'snapshot' });
     const detail = JSON.parse(evidence[0]!.detail as string);
     const db = daemon.db();
-    const row = db.prepare('SELECT * FROM snapshots').get() as Record<string, unknown>;
+    const row = db.prepare('SELECT * FROM snapshots WHERE entry_seq = ?').get(denial.seq) as Record<string, unknown>;
     db.close();
     expect(row).toMatchObject({ camera: 'lab-camera', entry_seq: denial.seq, evidence_seq: evidence[0]!.seq, sha256: detail.sha256, file: detail.file });
     const path = join(daemon.dataDir, 'snapshots', detail.file);
@@ -144,7 +159,7 @@ describe('camera evidence', () => {
 
   it('`tobira log verify` re-hashes the pictures and catches a swapped one', async () => {
     const ok = logVerify(daemon.dataDir);
-    expect(ok.out).toMatch(/entry log OK: .*2 pictures match their digests/);
+    expect(ok.out).toMatch(/entry log OK: .*3 pictures match their digests/);
     expect(ok.status).toBe(0);
     const evidence = entries(daemon).filter((e) => e.kind === 'evidence');
     const { file } = JSON.parse(evidence[0]!.detail as string);
