@@ -134,7 +134,7 @@ export class Zones implements Extension {
   /** A guard arms the zone; false when it was armed already. */
   arm(zoneId: string, actor: ZoneActor): boolean {
     const r = this.runners.get(zoneId);
-    if (!r || r.state.mode !== 'disarmed') return false;
+    if (r?.state.mode !== 'disarmed') return false;
     this.feed(r, { type: 'arm', at: this.ctx.now().getTime(), ...actor });
     return true;
   }
