@@ -26,6 +26,7 @@ import { Zones } from './zones.js';
 import { Areas } from './areas.js';
 import { AlarmInputs } from './alarm-inputs.js';
 import { AlarmDesk } from './alarm-desk.js';
+import { Patrols } from './patrols.js';
 import { StartupError } from './errors.js';
 import { LogKeeper } from './log-keeper.js';
 import { Topics } from '../devices/protocol.js';
@@ -110,6 +111,7 @@ export class Controller {
   readonly evidence: Evidence;
   readonly zones: Zones;
   readonly alarmDesk: AlarmDesk;
+  readonly patrols: Patrols;
   private brokerConnected = false;
   private stopping?: Promise<void>;
   private readonly walCheckpointer: WalCheckpointer;
@@ -152,6 +154,7 @@ export class Controller {
     const walCheckpointer = ctx.store.walCheckpointer();
     this.walCheckpointer = walCheckpointer;
     const checkpoints: Extension = { name: 'wal-checkpointer', start: () => walCheckpointer.start(), stop: () => walCheckpointer.stop() };
+    this.patrols = new Patrols(ctx);
     this.extensions = [
       checkpoints,
       new Publisher(ctx, mqtt),
@@ -160,6 +163,7 @@ export class Controller {
       this.alarmDesk,
       supervision,
       new AlarmInputs(ctx),
+      this.patrols,
       this.access,
       this.areas,
       this.zones,
@@ -496,7 +500,7 @@ export class Controller {
     const topology = (site: SiteFile) =>
       JSON.stringify([site.devices, site.doors, site.mqtt, site.gpio, site.site.timezone, site.areas.map((a) => [a.id, a.parent ?? null])]);
     if (topology(next) !== topology(this.ctx.site)) return refuse('devices, doors, areas, time zone or broker changed: restart the controller to apply');
-    const changed = (['schedules', 'policy', 'log', 'power', 'areas'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.ctx.site[k]));
+    const changed = (['schedules', 'policy', 'log', 'power', 'areas', 'patrols'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.ctx.site[k]));
     this.ctx.site = next;
     this.ctx.index = new SiteIndex(next);
     // Every extension hears of it; one that fails is logged and named, and the others still reload.
