@@ -25,6 +25,7 @@ import { LedgerService } from './ledger.js';
 import { PeopleService } from './people.js';
 import { SnapshotService } from './snapshots.js';
 import { ZoneService } from './zones.js';
+import { PatrolService } from './patrols.js';
 
 export type { Actor } from './actor.js';
 export { assertMayApprove, localOperator } from './actor.js';
@@ -63,6 +64,7 @@ export interface Services {
   enrolment: EnrolmentService;
   snapshots: SnapshotService;
   zones: ZoneService;
+  patrols: PatrolService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -95,5 +97,6 @@ export function createServices(deps: ServiceDeps): Services {
     enrolment: new EnrolmentService(deps, people, credentials, grants),
     snapshots: new SnapshotService(deps),
     zones: new ZoneService(deps),
+    patrols: new PatrolService(deps),
   };
 }

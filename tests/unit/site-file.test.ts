@@ -103,7 +103,7 @@ doors:
   });
 
   it('`tobira config check` exits 0 on a good file and 2 listing every problem on a bad one', () => {
-    expect(execFileSync(process.execPath, [CLI, 'config', 'check', FIXTURE_SITE], { encoding: 'utf8' })).toMatch(/OK — 2 areas, 2 doors, 17 devices/);
+    expect(execFileSync(process.execPath, [CLI, 'config', 'check', FIXTURE_SITE], { encoding: 'utf8' })).toMatch(/OK — 2 areas, 2 doors, 19 devices/);
     const file = join(mkdtempSync(join(tmpdir(), 'tobira-site-')), 'bad.yaml');
     writeFileSync(file, example.replace('lock: lab-lock', 'lock: lab-lok').replace('area: vault', 'area: attic'));
     const bad = spawnSync(process.execPath, [CLI, 'config', 'check', file], { encoding: 'utf8' });

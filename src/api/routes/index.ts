@@ -14,6 +14,7 @@ import { streamRoutes } from './stream.js';
 import { snapshotRoutes } from './snapshots.js';
 import { zoneRoutes } from './zones.js';
 import { alarmRoutes } from './alarms.js';
+import { patrolRoutes } from './patrols.js';
 
 export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
   for (const routes of [
@@ -31,6 +32,7 @@ export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
     snapshotRoutes,
     zoneRoutes,
     alarmRoutes,
+    patrolRoutes,
   ]) {
     await routes(api, ctx);
   }
