@@ -4,7 +4,16 @@
 // a door's reader it is both, since door-access hears the same event. A missed checkpoint raises
 // `patrol-missed`; every round's end is an event (`patrol-completed` / `patrol-incomplete`) with each
 // checkpoint's time and guard, so the rounds are kept with the alarms they answer (see docs/alarms.md).
-import { initialPatrol, nextDeadline, step, type PatrolEffect, type PatrolInput, type PatrolRoute, type PatrolState, type RoundSummary } from '../policy/patrol.js';
+import {
+  initialPatrol,
+  nextDeadline,
+  step,
+  type PatrolEffect,
+  type PatrolInput,
+  type PatrolRoute,
+  type PatrolState,
+  type RoundSummary,
+} from '../policy/patrol.js';
 import { localTime } from '../policy/schedule.js';
 import type { CredentialKind } from '../policy/vocabulary.js';
 import { patrolRouteRules, type PatrolRouteConfig } from '../site/patrols.js';
@@ -94,11 +103,15 @@ export class Patrols implements Extension {
     let counted = false;
     for (const run of this.runs.values()) {
       if (!run.route.checkpoints.some((c) => c.device === deviceId)) continue;
-      if (!guard || !guard.roles.some((r) => run.config.guardRoles.includes(r))) continue;
+      if (!guard?.roles.some((r) => run.config.guardRoles.includes(r))) continue;
       counted = this.feed(run, { type: 'check', device: deviceId, at, by: guard.personId }) || counted;
     }
     // At a door's reader most badges are people going in, not guards: only worth a debug line there.
-    if (!counted) this.ctx.log[servesDoor ? 'debug' : 'info']({ device: deviceId, kind }, 'badge at a patrol checkpoint is no check (not a guard of its route, or not due)');
+    if (!counted)
+      this.ctx.log[servesDoor ? 'debug' : 'info'](
+        { device: deviceId, kind },
+        'badge at a patrol checkpoint is no check (not a guard of its route, or not due)',
+      );
     // A door's reader shows the door's decision; a reader that is only a checkpoint shows the check.
     if (!servesDoor) void this.ctx.devices.send(deviceId, { command: 'indicate', pattern: counted ? 'granted' : 'denied' }).catch(() => undefined);
   }
@@ -106,9 +119,9 @@ export class Patrols implements Extension {
   /** The holder of an active credential who is an active person, with their roles. */
   private guardOf(kind: CredentialKind, value: string): { personId: string; roles: string[] } | undefined {
     const credential = this.ctx.store.credentials.find(kind, value);
-    if (!credential || credential.status !== 'active') return undefined;
+    if (credential?.status !== 'active') return undefined;
     const person = this.ctx.store.people.person(credential.personId);
-    if (!person || person.status !== 'active') return undefined;
+    if (person?.status !== 'active') return undefined;
     return { personId: person.id, roles: person.roles };
   }
 

@@ -16,10 +16,7 @@ export interface PatrolRoute {
 }
 
 /** One checkpoint of the current round: not yet reached, checked (late or not), or missed. */
-export type CheckpointState =
-  | { is: 'pending' }
-  | { is: 'checked'; at: number; by: string | null; late: boolean }
-  | { is: 'missed'; reason: MissedReason };
+export type CheckpointState = { is: 'pending' } | { is: 'checked'; at: number; by: string | null; late: boolean } | { is: 'missed'; reason: MissedReason };
 
 /**
  * late: its deadline passed without a check (the alarm goes off then; a check afterwards still
@@ -41,8 +38,7 @@ export interface PatrolState {
 
 export type PatrolInput =
   /** A check at a checkpoint device: `by` is the guard's person id (null for a checkpoint input). */
-  | { type: 'check'; device: string; at: number; by: string | null }
-  | { type: 'tick'; at: number };
+  { type: 'check'; device: string; at: number; by: string | null } | { type: 'tick'; at: number };
 
 /** How a round ended: every checkpoint checked (some perhaps late), or not. */
 export type RoundOutcome = 'completed' | 'incomplete';
@@ -167,7 +163,15 @@ function check(route: PatrolRoute, state: PatrolState, input: { device: string; 
     checkpoints[i] = { is: 'missed', reason: alarmed[i] ? 'late' : 'skipped' };
     if (!alarmed[i]) {
       alarmed[i] = true;
-      effects.push({ type: 'missed', route: route.id, device: route.checkpoints[i]!.device, index: i, dueAt: s.dueAt, deadline: deadlineOf(route, s.dueAt, i), reason: 'skipped' });
+      effects.push({
+        type: 'missed',
+        route: route.id,
+        device: route.checkpoints[i]!.device,
+        index: i,
+        dueAt: s.dueAt,
+        deadline: deadlineOf(route, s.dueAt, i),
+        reason: 'skipped',
+      });
     }
   }
   const late = at > deadlineOf(route, s.dueAt, index);

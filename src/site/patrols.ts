@@ -46,7 +46,11 @@ export const patrolRouteSchema = z
         ctx.addIssue({ code: 'custom', path: ['checkpoints', i], message: `checkpoint "${c.device}" is already on this route` });
       }
       if (c.afterMinutes + route.toleranceMinutes >= route.intervalMinutes) {
-        ctx.addIssue({ code: 'custom', path: ['checkpoints', i], message: 'afterMinutes + toleranceMinutes must be less than intervalMinutes (the next round would be due first)' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['checkpoints', i],
+          message: 'afterMinutes + toleranceMinutes must be less than intervalMinutes (the next round would be due first)',
+        });
       }
     });
   });
@@ -78,7 +82,10 @@ export function checkPatrols(
       const device = devices.get(c.device);
       if (!device) problems.push({ path: ['patrols', r, 'checkpoints', i], message: `unknown device "${c.device}"` });
       else if (!isCheckpointDevice(device)) {
-        problems.push({ path: ['patrols', r, 'checkpoints', i], message: `device "${c.device}" is a ${device.kind}: a checkpoint is a reader or an input with input: checkpoint` });
+        problems.push({
+          path: ['patrols', r, 'checkpoints', i],
+          message: `device "${c.device}" is a ${device.kind}: a checkpoint is a reader or an input with input: checkpoint`,
+        });
       }
     });
   });

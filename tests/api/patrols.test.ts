@@ -53,7 +53,11 @@ describe('GET /api/v1/patrols', () => {
       10_000,
       'a round ends',
     );
-    expect(ended).toMatchObject({ outcome: 'incomplete', startedAt: null, checkpoints: [{ device: 'corridor-checkpoint', state: 'missed', at: null }, { state: 'missed' }] });
+    expect(ended).toMatchObject({
+      outcome: 'incomplete',
+      startedAt: null,
+      checkpoints: [{ device: 'corridor-checkpoint', state: 'missed', at: null }, { state: 'missed' }],
+    });
     expect(Date.parse(ended.endedAt) - Date.parse(ended.dueAt)).toBe(3000);
   }, 30_000);
 });

@@ -36,7 +36,12 @@ describe('patrols', () => {
         ];
       },
     });
-    controller = await Controller.start({ site, dataDir, log: pino({ level: 'silent' }), broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() } });
+    controller = await Controller.start({
+      site,
+      dataDir,
+      log: pino({ level: 'silent' }),
+      broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() },
+    });
     guardId = (await enrol({ dataDir }, { name: 'Guard Kato', card: 'C0000001', pin: '5555', roles: ['security'], areas: ['lab'] })).personId;
     await enrol({ dataDir }, { name: 'Researcher Mori', card: 'C0000002', pin: '6666', areas: ['lab'] });
     sim = await Simulator.start({ site, url: controller.brokerUrl, ca: readCa(dataDir), secrets: loadSecrets(dataDir) });
@@ -104,7 +109,11 @@ describe('patrols', () => {
     expect(missed().map((e) => e.source)).toEqual(['corridor-checkpoint']);
     expect(missed()[0]).toMatchObject({ severity: 'alarm', detail: { route: 'night-round', reason: 'late', index: 0 } });
     const ended = await waitFor(() => events('patrol-incomplete').find((e) => e.detail?.dueAt === due), INTERVAL_MIN * 60_000 + 3000, 'the round ends');
-    expect(missed().map((e) => e.source).sort()).toEqual(['corridor-checkpoint', 'lab-reader', 'store-checkpoint']);
+    expect(
+      missed()
+        .map((e) => e.source)
+        .sort(),
+    ).toEqual(['corridor-checkpoint', 'lab-reader', 'store-checkpoint']);
     expect(ended.detail).toMatchObject({ outcome: 'incomplete', startedAt: null });
   }, 40_000);
 });

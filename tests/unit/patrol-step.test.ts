@@ -25,13 +25,20 @@ function run(inputs: PatrolInput[], state: PatrolState = initialPatrol(route, T0
   }
   return { state, effects };
 }
-const kinds = (effects: PatrolEffect[]) => effects.map((e) => (e.type === 'round-ended' ? `ended:${e.summary.outcome}` : e.type === 'missed' ? `missed:${e.device}:${e.reason}` : `${e.type}:${e.device}`));
+const kinds = (effects: PatrolEffect[]) =>
+  effects.map((e) =>
+    e.type === 'round-ended' ? `ended:${e.summary.outcome}` : e.type === 'missed' ? `missed:${e.device}:${e.reason}` : `${e.type}:${e.device}`,
+  );
 const check = (device: string, at: number, by: string | null = 'guard-1'): PatrolInput => ({ type: 'check', device, at, by });
 const tick = (at: number): PatrolInput => ({ type: 'tick', at });
 
 describe('a patrol round', () => {
   const table: { name: string; inputs: PatrolInput[]; effects: string[] }[] = [
-    { name: 'both checkpoints in time: completed', inputs: [tick(T0), check('cp-a', T0 + MIN), check('cp-b', T0 + 21 * MIN)], effects: ['checked:cp-a', 'checked:cp-b', 'ended:completed'] },
+    {
+      name: 'both checkpoints in time: completed',
+      inputs: [tick(T0), check('cp-a', T0 + MIN), check('cp-b', T0 + 21 * MIN)],
+      effects: ['checked:cp-a', 'checked:cp-b', 'ended:completed'],
+    },
     { name: 'nothing before the round is due', inputs: [tick(T0 - MIN)], effects: [] },
     { name: 'a check long before the round is due is no check', inputs: [check('cp-a', T0 - 30 * MIN)], effects: ['ignored:cp-a'] },
     { name: 'a guard may begin within the tolerance before it is due', inputs: [check('cp-a', T0 - 4 * MIN)], effects: ['checked:cp-a'] },
@@ -131,7 +138,16 @@ describe('patrols in the site file', () => {
   });
   it.each([
     ['an interval over 4 hours', { ...base, intervalMinutes: 241 }],
-    ['checkpoints out of order', { ...base, checkpoints: [{ device: 'cp-a', afterMinutes: 30 }, { device: 'cp-b', afterMinutes: 10 }] }],
+    [
+      'checkpoints out of order',
+      {
+        ...base,
+        checkpoints: [
+          { device: 'cp-a', afterMinutes: 30 },
+          { device: 'cp-b', afterMinutes: 10 },
+        ],
+      },
+    ],
     ['a checkpoint twice', { ...base, checkpoints: ['cp-a', 'cp-a'] }],
     ['a checkpoint expected after the next round is due', { ...base, checkpoints: [{ device: 'cp-a', afterMinutes: 56 }] }],
     ['no checkpoints', { ...base, checkpoints: [] }],
