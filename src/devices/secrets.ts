@@ -19,6 +19,8 @@ const secretsSchema = z.strictObject({
   devices: z.record(z.string(), z.string().min(16)),
   /** HTTP cameras' logins by device id (basic or digest auth), written by the operator. */
   cameras: z.record(z.string(), z.strictObject({ username: z.string().min(1), password: z.string().min(1) })).optional(),
+  /** Standard Webhooks signing secrets by webhook id ("whsec_" + base64): each one's receiver holds a copy. */
+  webhooks: z.record(z.string(), z.string().regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'a Standard Webhooks secret: whsec_ and base64')).optional(),
 });
 export type Secrets = z.infer<typeof secretsSchema>;
 
@@ -72,4 +74,21 @@ export function ensureSecrets(dataDir: string, deviceIds: readonly string[]): { 
   }
   chmodSync(file, 0o600);
   return { secrets, added };
+}
+
+/**
+ * The signing secret of each webhook named, created for those without one (ensureSecrets must have
+ * made the file). A secret put in the file by hand (the receiver's own) is kept.
+ */
+export function ensureWebhookSecrets(dataDir: string, webhookIds: readonly string[]): Record<string, string> {
+  const secrets = loadSecrets(dataDir);
+  const webhooks = { ...(secrets.webhooks ?? {}) };
+  const missing = webhookIds.filter((id) => !webhooks[id]);
+  if (missing.length === 0) return webhooks;
+  for (const id of missing) webhooks[id] = `whsec_${randomBytes(32).toString('base64')}`;
+  const file = secretsPath(dataDir);
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify({ ...secrets, webhooks }, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
+  return webhooks;
 }

@@ -8,6 +8,7 @@ import { checkZones } from './zones.js';
 import { checkPatrols } from './patrols.js';
 import { checkCameras } from './cameras.js';
 import { checkAlarmSettings } from './alarms.js';
+import { outboundProblems } from './outbound.js';
 
 export interface SiteProblem {
   path: string;
@@ -93,6 +94,7 @@ function crossCheck(site: SiteFile): { path: PathPart[]; message: string }[] {
   uniqueIds('areas', site.areas);
   uniqueIds('devices', site.devices);
   uniqueIds('doors', site.doors);
+  problems.push(...outboundProblems(site));
 
   const schedules = new Set(site.schedules.map((s) => s.id));
   const areas = new Map(site.areas.map((a) => [a.id, a]));

@@ -6,6 +6,7 @@ import { zonesSchema } from './zones.js';
 import { patrolsSchema } from './patrols.js';
 import { coversSchema, httpCameraSchema } from './cameras.js';
 import { alarmSettingsSchema } from './alarms.js';
+import { outboundSections } from './outbound.js';
 import { CREDENTIAL_KINDS, DEVICE_KINDS, FACTOR_SETS, INPUT_NAMES, TRANSPORTS, type DoorRole } from '../policy/vocabulary.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "-" and "_", at most 64 characters');
@@ -214,6 +215,7 @@ export const siteFileSchema = z.strictObject({
   /** Guard tours: routes of checkpoints, a round every interval (src/site/patrols.ts). */
   patrols: patrolsSchema,
   alarms: alarmSettingsSchema,
+  ...outboundSections,
 });
 
 export type SiteFile = z.infer<typeof siteFileSchema>;

@@ -17,6 +17,7 @@ import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
 import { EntryCheckpoints } from './entry-checkpoints.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import { SnapshotStore } from './snapshots.js';
+import { Outbox } from './outbox.js';
 import type { KeyObject } from 'node:crypto';
 
 export interface Store {
@@ -39,6 +40,8 @@ export interface Store {
   sequences: SequenceStore;
   /** Camera evidence: the pictures' rows (files under <data>/snapshots/). */
   snapshots: SnapshotStore;
+  /** Messages waiting for a receiver outside the box (webhooks). */
+  outbox: Outbox;
   /** A checkpointer of this database's WAL, off the event loop (not started). */
   walCheckpointer(): WalCheckpointer;
   /**
@@ -88,6 +91,7 @@ export function storeOn(db: Db): Store {
     alarms: new AlarmStore(db),
     sequences: new SequenceStore(db),
     snapshots: new SnapshotStore(db),
+    outbox: new Outbox(db),
     walCheckpointer: () => new WalCheckpointer(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     verifyAuditLog: (publicKey) => verifyAuditLog(db, publicKey),

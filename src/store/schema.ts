@@ -323,4 +323,20 @@ export const migrations: string[] = [
   CREATE INDEX snapshots_entry ON snapshots(entry_seq);
   CREATE INDEX snapshots_taken ON snapshots(taken_at);
   `,
+  `
+  -- Messages waiting to leave the box (webhooks): written in the turn the alarm or event was raised,
+  -- deleted once delivered or past the webhook's keepHours, so a receiver that is down misses nothing.
+  CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    target TEXT NOT NULL,
+    message_id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT
+  );
+  CREATE INDEX outbox_target ON outbox(target, id);
+  `,
 ];
