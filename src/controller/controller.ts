@@ -36,6 +36,8 @@ import { SiteIndex } from './site-index.js';
 import { StorageFaults } from './storage-faults.js';
 import { Supervision } from './supervision.js';
 import { Evidence } from './evidence.js';
+import { Syslog } from './syslog.js';
+import { Webhooks } from './webhooks.js';
 
 export type BrokerChoice =
   /** port: MQTT over TLS; plainPort: plain MQTT as well, only when asked for. */
@@ -112,6 +114,9 @@ export class Controller {
   readonly zones: Zones;
   readonly alarmDesk: AlarmDesk;
   readonly patrols: Patrols;
+  /** Alarms and events that leave the box: their delivery figures are in /metrics. */
+  readonly webhooks: Webhooks;
+  readonly syslog: Syslog;
   private brokerConnected = false;
   private stopping?: Promise<void>;
   private readonly walCheckpointer: WalCheckpointer;
@@ -155,9 +160,13 @@ export class Controller {
     this.walCheckpointer = walCheckpointer;
     const checkpoints: Extension = { name: 'wal-checkpointer', start: () => walCheckpointer.start(), stop: () => walCheckpointer.stop() };
     this.patrols = new Patrols(ctx);
+    this.webhooks = new Webhooks(ctx, dataDir);
+    this.syslog = new Syslog(ctx);
     this.extensions = [
       checkpoints,
       new Publisher(ctx, mqtt),
+      this.webhooks,
+      this.syslog,
       logKeeper,
       faults,
       this.alarmDesk,

@@ -30,6 +30,17 @@ export class StatusService {
     return this.deps.store.entryLog.rows();
   }
 
+  /** What left the box since the controller started: each webhook's deliveries and backlog, syslog's messages. */
+  outbound(): {
+    webhooks: { id: string; delivered: number; failed: number; dropped: number; pending: number }[];
+    syslog: { sent: number; failed: number; dropped: number };
+  } {
+    const controller = running(this.deps);
+    const pending = controller.webhooks.pending();
+    const webhooks = [...controller.webhooks.stats].map(([id, s]) => ({ id, ...s, pending: pending.get(id) ?? 0 }));
+    return { webhooks, syslog: { ...controller.syslog.stats } };
+  }
+
   /** Liveness and what an installer checks first: is the database writable, is the broker there. */
   health(): Health {
     return running(this.deps).health();

@@ -81,6 +81,8 @@ export class AuditLog {
   private insert?: Statement;
   /** Called after each append (the log keeper counts records towards the next checkpoint). */
   onAppend?: () => void;
+  /** Told of each record appended (syslog), inside the append's transaction: see `listen`. */
+  private readonly listeners = new Set<(record: AuditRecord) => void>();
   constructor(private readonly db: Db) {}
 
   /** Appends one record; call inside the transaction of the change it records. Reads the head from disk, so concurrent writers cannot fork the chain. */
@@ -98,7 +100,18 @@ export class AuditLog {
     // detail stored exactly as the chain encodes it (sorted keys): the verifier hashes the text as is.
     this.insert.run({ ...body, detail: body.detail ? JSON.stringify(body.detail) : null, prevHash: head.hash, hash });
     this.onAppend?.();
-    return { ...body, prevHash: head.hash, hash };
+    const record = { ...body, prevHash: head.hash, hash };
+    for (const fn of this.listeners) fn(record);
+    return record;
+  }
+
+  /**
+   * Calls `fn` with each record appended, synchronously, before its transaction commits (a listener
+   * that sends it elsewhere waits for the turn to end); returns the unsubscribe. `fn` must not throw.
+   */
+  listen(fn: (record: AuditRecord) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
   }
 
   get count(): number {

@@ -20,6 +20,11 @@
 //   carried, and the flushes of the write-ahead log that made them durable (group commit: decisions
 //   of one event-loop turn share a transaction, and transactions made while a flush is on its way
 //   share the next one).
+// - tobira_webhook_deliveries_total{webhook, result="delivered|failed|dropped"}: webhook attempts
+//   that were answered 2xx, attempts that failed (each is retried), and messages given up after the
+//   webhook's keepHours; tobira_webhook_pending{webhook}: messages in the outbox still owed.
+// - tobira_syslog_messages_total{result="sent|failed|dropped"}: syslog messages handed to the
+//   collector's link, those the link refused, and those the TCP queue left out while it was away.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EntryRecord } from '../../store/entry-log.js';
 import type { Api, ApiContext } from '../context.js';
@@ -104,6 +109,48 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
       },
     });
   }
+
+  // --- alarms that leave the box -------------------------------------------------------------------
+  const webhookSeen = new Map<string, number>();
+  new Counter({
+    name: 'tobira_webhook_deliveries_total',
+    help: 'Webhook attempts delivered or failed, and messages dropped past keepHours',
+    labelNames: ['webhook', 'result'] as const,
+    registers: [registry],
+    collect() {
+      for (const w of status.outbound().webhooks) {
+        for (const result of ['delivered', 'failed', 'dropped'] as const) {
+          const k = `${w.id}\u0000${result}`;
+          this.inc({ webhook: w.id, result }, Math.max(0, w[result] - (webhookSeen.get(k) ?? 0)));
+          webhookSeen.set(k, w[result]);
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: 'tobira_webhook_pending',
+    help: 'Webhook messages in the outbox still owed to their receiver',
+    labelNames: ['webhook'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const w of status.outbound().webhooks) this.set({ webhook: w.id }, w.pending);
+    },
+  });
+  const syslogSeen = { sent: 0, failed: 0, dropped: 0 };
+  new Counter({
+    name: 'tobira_syslog_messages_total',
+    help: 'Syslog messages sent to the collector, refused by the link, or dropped while it was away',
+    labelNames: ['result'] as const,
+    registers: [registry],
+    collect() {
+      const now = status.outbound().syslog;
+      for (const result of ['sent', 'failed', 'dropped'] as const) {
+        this.inc({ result }, Math.max(0, now[result] - syslogSeen[result]));
+        syslogSeen[result] = now[result];
+      }
+    },
+  });
 
   // --- decision latency ---------------------------------------------------------------------------
   const received = new Map<string, number>();
