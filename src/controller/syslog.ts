@@ -8,7 +8,8 @@ import { hostname } from 'node:os';
 import type { SiteFile } from '../site/schema.js';
 import { SYSLOG_FACILITIES, syslogPort, type SyslogConfig } from '../site/outbound.js';
 import type { AuditRecord } from '../store/audit-log.js';
-import type { RaisedEvent } from './bus.js';
+import { isAlarmType } from '../policy/vocabulary.js';
+import type { AlarmChanged, RaisedEvent } from './bus.js';
 import type { Context, Extension } from './context.js';
 
 /**
@@ -66,7 +67,7 @@ export function frameOctetCounted(message: string): Buffer {
   return Buffer.concat([Buffer.from(`${body.length} `, 'ascii'), body]);
 }
 
-const isAlarm = (e: RaisedEvent) => e.severity === 'alarm';
+const isAlarm = (e: RaisedEvent) => isAlarmType(e.type);
 
 export function eventMessage(e: RaisedEvent, facility: number, host: string): SyslogMessage {
   return {
@@ -77,6 +78,19 @@ export function eventMessage(e: RaisedEvent, facility: number, host: string): Sy
     msgId: isAlarm(e) ? 'alarm' : 'event',
     data: { [`event@${SD_ENTERPRISE}`]: { id: e.id, type: e.type, category: e.category, severity: e.severity, source: e.source } },
     text: `${e.category}/${e.type}${e.source ? ` from ${e.source}` : ''}${e.detail ? ` ${JSON.stringify(e.detail)}` : ''}`,
+  };
+}
+
+/** An alarm's later step (acknowledged, escalated, cleared): its raising was sent as the event. */
+export function alarmChangeMessage(c: AlarmChanged, facility: number, host: string): SyslogMessage {
+  return {
+    facility,
+    severity: c.state === 'escalated' || c.state === 'raised' ? SEVERITY.alarm : SEVERITY.notice,
+    timestamp: c.at,
+    hostname: host,
+    msgId: 'alarm',
+    data: { [`alarm@${SD_ENTERPRISE}`]: { id: c.alarmId, type: c.type, state: c.state, by: c.by, cause: c.cause, level: c.level } },
+    text: `alarm ${c.alarmId} (${c.type}) ${c.state}${c.by ? ` by ${c.by}` : ''}${c.note ? `: ${c.note}` : ''}`,
   };
 }
 
@@ -133,6 +147,7 @@ export class Syslog implements Extension {
 
   start(): void {
     this.offs.push(this.ctx.bus.on('raised', (e) => this.raised(e), this.name));
+    this.offs.push(this.ctx.bus.on('alarm.changed', (c) => this.changed(c), this.name));
     // Audit records are appended inside their change's transaction: sent once the turn is over.
     this.offs.push(this.ctx.store.audit.listen((r) => setImmediate(() => this.audit(r))));
     this.configure(this.ctx.site.syslog);
@@ -175,6 +190,12 @@ export class Syslog implements Extension {
     const c = this.config;
     if (!c || !(c.send.includes('events') || (c.send.includes('alarms') && isAlarm(e)))) return;
     this.send(formatSyslog(eventMessage(e, SYSLOG_FACILITIES[c.facility], c.hostname ?? hostname())));
+  }
+
+  private changed(c: AlarmChanged): void {
+    const cfg = this.config;
+    if (!cfg || c.state === 'raised' || !(cfg.send.includes('alarms') || cfg.send.includes('events'))) return;
+    this.send(formatSyslog(alarmChangeMessage(c, SYSLOG_FACILITIES[cfg.facility], cfg.hostname ?? hostname())));
   }
 
   private audit(r: AuditRecord): void {

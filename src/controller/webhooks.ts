@@ -9,7 +9,8 @@ import { ensureWebhookSecrets } from '../devices/secrets.js';
 import type { SiteFile } from '../site/schema.js';
 import type { WebhookConfig } from '../site/outbound.js';
 import type { OutboxMessage } from '../store/outbox.js';
-import type { RaisedEvent } from './bus.js';
+import { isAlarmType } from '../policy/vocabulary.js';
+import type { AlarmChanged, RaisedEvent } from './bus.js';
 import type { Context, Extension } from './context.js';
 
 /** What one webhook's deliveries came to since the controller started. */
@@ -28,11 +29,17 @@ export interface WebhookPayload {
   data: Record<string, unknown>;
 }
 
-/** An alarm, until the registry marks alarm types: what is raised with severity alarm. */
-const isAlarm = (e: RaisedEvent) => e.severity === 'alarm';
+/** An alarm is an event whose type the registry marks so. */
+const isAlarm = (e: { type: string }) => isAlarmType(e.type);
 
+/** Whether a webhook asks for an event as it is raised. */
 export function wants(hook: Pick<WebhookConfig, 'send'>, e: RaisedEvent): boolean {
   return hook.send.some((s) => s === 'events' || (s === 'alarms' ? isAlarm(e) : s === e.type));
+}
+
+/** Whether a webhook asks for the later changes of an alarm (acknowledged, escalated, cleared). */
+export function wantsChange(hook: Pick<WebhookConfig, 'send'>, c: AlarmChanged): boolean {
+  return hook.send.some((s) => s === 'alarms' || s === 'events' || s === c.type);
 }
 
 /** The wait after the `attempts`-th failure (1 = first): first, doubling, at most max. */
@@ -66,6 +73,7 @@ export class Webhooks implements Extension {
   start(): void {
     this.configure(this.ctx.site);
     this.offs.push(this.ctx.bus.on('raised', (e) => this.raised(e), this.name));
+    this.offs.push(this.ctx.bus.on('alarm.changed', (c) => this.changed(c), this.name));
     this.kick();
   }
 
@@ -111,6 +119,14 @@ export class Webhooks implements Extension {
     if (targets.length === 0) return;
     const data: Record<string, unknown> = { ...e };
     this.enqueue(targets, { type: `${isAlarm(e) ? 'alarm' : 'event'}.raised`, timestamp: e.at, data });
+  }
+
+  /** An alarm's later steps; its raising went out with the event itself (`alarm.raised`). */
+  private changed(c: AlarmChanged): void {
+    if (c.state === 'raised') return;
+    const targets = this.hooks.filter((h) => wantsChange(h, c));
+    if (targets.length === 0) return;
+    this.enqueue(targets, { type: `alarm.${c.state}`, timestamp: c.at, data: { ...c } });
   }
 
   /** Written now, in the turn it happened; sent after the turn. */

@@ -78,6 +78,17 @@ describe('webhooks', () => {
     expect(() => wh.verify(got[0]!.body.replace('"n":1', '"n":9'), got[0]!.headers as Record<string, string>)).toThrow();
     expect(controller.webhooks.stats.get('soc')).toMatchObject({ delivered: 4, dropped: 0 });
     expect(api.db().prepare('SELECT count(*) AS n FROM outbox').get()).toEqual({ n: 0 });
+
+    // The alarm's later steps follow it; its raising is not sent twice.
+    const at = new Date().toISOString();
+    controller.ctx.bus.emit('alarm.changed', { alarmId: ids[0]!, type: 'door-forced', state: 'raised', at, level: 0 });
+    controller.ctx.bus.emit('alarm.changed', { alarmId: ids[0]!, type: 'door-forced', state: 'acknowledged', at, by: 'api:test-guard' });
+    await waitFor(() => (got.length >= 5 ? true : undefined), 10_000, 'the acknowledgement');
+    expect(wh.verify(got[4]!.body, got[4]!.headers as Record<string, string>)).toMatchObject({
+      type: 'alarm.acknowledged',
+      data: { alarmId: ids[0], by: 'api:test-guard' },
+    });
+    expect(got).toHaveLength(5);
   });
 
   it('what a receiver was owed survives a restart of the controller', async () => {

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { parseSiteText, type SiteFileError } from '../../src/site/load.js';
-import { retryDelayMs, wants } from '../../src/controller/webhooks.js';
-import { auditMessage, eventMessage, formatSyslog, frameOctetCounted } from '../../src/controller/syslog.js';
+import { retryDelayMs, wants, wantsChange } from '../../src/controller/webhooks.js';
+import { alarmChangeMessage, auditMessage, eventMessage, formatSyslog, frameOctetCounted } from '../../src/controller/syslog.js';
 import type { RaisedEvent } from '../../src/controller/bus.js';
 import { FIXTURE_SITE } from '../helpers/daemon.js';
 import { RFC5424 } from '../helpers/syslog.js';
@@ -62,6 +62,14 @@ describe('webhooks', () => {
     expect([wants({ send: ['alarms'] }, event()), wants({ send: ['alarms'] }, info)]).toEqual([true, false]);
     expect(wants({ send: ['events'] }, info)).toBe(true);
     expect([wants({ send: ['broker-connected'] }, info), wants({ send: ['broker-connected'] }, event())]).toEqual([true, false]);
+    // An event raised with severity alarm is not an alarm unless the registry marks its type.
+    expect(wants({ send: ['alarms'] }, event({ type: 'broker-lost', category: 'system' }))).toBe(false);
+    const ack = { alarmId: 7, type: 'door-forced' as const, state: 'acknowledged' as const, at: '2026-12-03T09:01:00.000Z' };
+    expect([wantsChange({ send: ['alarms'] }, ack), wantsChange({ send: ['door-forced'] }, ack), wantsChange({ send: ['duress'] }, ack)]).toEqual([
+      true,
+      true,
+      false,
+    ]);
   });
 
   it('waits first, doubling, capped', () => {
@@ -102,6 +110,13 @@ describe('syslog messages (RFC 5424)', () => {
     expect(m[6]).toBe('audit');
     expect(m[7]).toBe('[audit@32473 seq="3" actor="admin" role="admin" action="grant.create" outcome="denied" address="127.0.0.1" hash="b"]');
     expect(RFC5424.exec(formatSyslog(auditMessage({ ...record, outcome: 'ok' }, 4, 'gw-1')))![1]).toBe(String(4 * 8 + 5));
+  });
+
+  it("an alarm's change: its state and who, alert when escalated", () => {
+    const change = { alarmId: 7, type: 'door-forced' as const, state: 'acknowledged' as const, at: '2026-12-03T09:01:00.000Z', by: 'api:guard' };
+    const m = RFC5424.exec(formatSyslog(alarmChangeMessage(change, 16, 'gw-1')))!;
+    expect([m[1], m[6], m[7]]).toEqual(['133', 'alarm', '[alarm@32473 id="7" type="door-forced" state="acknowledged" by="api:guard"]']);
+    expect(RFC5424.exec(formatSyslog(alarmChangeMessage({ ...change, state: 'escalated', level: 1 }, 16, 'gw-1')))![1]).toBe('129');
   });
 
   it('TCP frames count octets, not characters', () => {
