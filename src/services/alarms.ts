@@ -13,8 +13,11 @@ import { notFound, ServiceError } from './errors.js';
 import { visibleCategories } from './events.js';
 import type { ServiceDeps } from './index.js';
 import { running } from './running.js';
+import { snapshotSummary, type SnapshotSummary } from './snapshots.js';
 
 export type { AlarmRecord, AlarmHistoryRecord };
+/** One alarm with its history and the pictures its cameras took. */
+export type AlarmDetail = AlarmRecord & { history: AlarmHistoryRecord[]; snapshots: SnapshotSummary[] };
 
 export interface AlarmStats {
   from: string | null;
@@ -77,12 +80,13 @@ export class AlarmService {
     return this.deps.store.alarms.query({ ...filter, categories: this.categories(actor) });
   }
 
-  get(actor: Pick<Actor, 'role'>, id: number): AlarmRecord & { history: AlarmHistoryRecord[] } {
+  get(actor: Pick<Actor, 'role'>, id: number): AlarmDetail {
     const alarm = this.visible(actor, id);
-    return { ...alarm, history: this.deps.store.alarms.history(id) };
+    // The pictures the covering cameras took (GET /snapshots/{id} serves each).
+    return { ...alarm, history: this.deps.store.alarms.history(id), snapshots: this.deps.store.snapshots.ofEvent(id).map(snapshotSummary) };
   }
 
-  acknowledge(actor: Actor, id: number, note: string | null): AlarmRecord & { history: AlarmHistoryRecord[] } {
+  acknowledge(actor: Actor, id: number, note: string | null): AlarmDetail {
     const { store } = this.deps;
     const alarm = this.visible(actor, id);
     const at = this.now();
@@ -97,7 +101,7 @@ export class AlarmService {
     return this.get(actor, id);
   }
 
-  clear(actor: Actor, id: number, cause: ClearCause, note: string | null): AlarmRecord & { history: AlarmHistoryRecord[] } {
+  clear(actor: Actor, id: number, cause: ClearCause, note: string | null): AlarmDetail {
     const { store } = this.deps;
     const alarm = this.visible(actor, id);
     // Only the running controller knows whether the door is still open: no clearing without it.
@@ -145,7 +149,8 @@ export class AlarmService {
   private refused(effects: AlarmEffect[], alarm: AlarmRecord): void {
     const r = effects.find((e) => e.kind === 'refused');
     if (!r) return;
-    if (r.why === 'cause-present') throw new ServiceError('conflict', `alarm ${alarm.id} (${alarm.type}) cannot be cleared while its cause persists: ${r.detail}`);
+    if (r.why === 'cause-present')
+      throw new ServiceError('conflict', `alarm ${alarm.id} (${alarm.type}) cannot be cleared while its cause persists: ${r.detail}`);
     if (r.why === 'acknowledged-already') throw new ServiceError('conflict', `acknowledged already by ${alarm.ackedBy} at ${alarm.ackedAt}`);
     throw new ServiceError('conflict', `cleared already by ${alarm.clearedBy} at ${alarm.clearedAt}`);
   }

@@ -1,5 +1,5 @@
 // Camera evidence through the API: the real controller and app, the simulator's camera covering the
-// lab door. A denial there takes a picture; GET /snapshots/{id} serves it to guards, managers and
+// lab door. A denial there takes a picture, and so does a forced door (an alarm: GET /alarms/{id} lists it); GET /snapshots/{id} serves it to guards, managers and
 // auditors (not admins, who see no access data), and refuses a file that no longer matches its digest.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
@@ -22,6 +22,8 @@ describe('GET /snapshots/{id}', () => {
     sim = await Simulator.start({ site: api.controller.ctx.site, url: api.controller.brokerUrl, secrets: loadSecrets(api.dataDir), ca: readCa(api.dataDir) });
     await waitFor(() => api.controller.doors.state('lab-main')?.lock === 'locked', 5000, 'lab door locked');
   });
+
+  const forcedId = () => api.controller.ctx.store.events.recent(1, 'door-forced')[0]?.id ?? -1;
 
   afterAll(async () => {
     await sim?.stop();
@@ -48,5 +50,17 @@ describe('GET /snapshots/{id}', () => {
     const swapped = await api.call('guard', 'GET', `${V1}/snapshots/${id}`);
     expect(swapped.statusCode).toBe(409);
     expect(swapped.json().detail).toContain('does not match its recorded digest');
+  });
+
+  it('GET /alarms/{id} lists the pictures taken for the alarm', async () => {
+    await sim.input('lab-contact', true);
+    await waitFor(() => api.controller.ctx.store.snapshots.ofEvent(forcedId()).length === 1, 5000, 'the forced door picture');
+    await sim.input('lab-contact', false);
+    const res = await api.call('guard', 'GET', `${V1}/alarms/${forcedId()}`);
+    expect(res.statusCode).toBe(200);
+    const [snapshot] = res.json().snapshots;
+    expect(snapshot).toMatchObject({ camera: 'lab-camera', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const picture = await api.call('guard', 'GET', `${V1}/snapshots/${snapshot.id}`);
+    expect(createHash('sha256').update(picture.rawPayload).digest('hex')).toBe(snapshot.sha256);
   });
 });

@@ -40,7 +40,11 @@ const historySchema = z.object({
   cause: z.string().nullable(),
   level: z.number().int().nullable(),
 });
-const alarmWithHistory = alarmSchema.extend({ history: z.array(historySchema) });
+const snapshotSchema = z.object({ id: z.number().int(), camera: z.string(), sha256: z.string(), takenAt: z.string() });
+const alarmWithHistory = alarmSchema.extend({
+  history: z.array(historySchema),
+  snapshots: z.array(snapshotSchema).describe('pictures the covering cameras took: GET /snapshots/{id}'),
+});
 
 const timing = z.object({ count: z.number().int(), median: z.number().nullable(), p90: z.number().nullable() });
 const statsSchema = z.object({
