@@ -148,6 +148,8 @@ export class Controller {
     this.evidence = new Evidence(ctx, dataDir);
     this.zones = new Zones(ctx);
     this.alarmDesk = new AlarmDesk(ctx, doors);
+    // An intrusion cannot be cleared while a sensor of its zone is still active.
+    this.alarmDesk.registerCause('intrusion', ({ source }) => (source ? this.zones.causeOf(source) : null));
     // Started in this order, stopped in reverse: the log keeper stops last but one, so its shutdown
     // checkpoint comes after every door has locked.
     const logKeeper = new LogKeeper(ctx, {
