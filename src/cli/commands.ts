@@ -5,6 +5,7 @@ import { Simulator, runRepl } from '../../firmware-sim/index.js';
 import { ensureSecrets, loadSecrets, secretsPath } from '../devices/secrets.js';
 import { deviceClientId, observerClientIdPrefix, Topics } from '../devices/protocol.js';
 import { ensureDeviceTls, readCa } from '../devices/tls.js';
+import { homeAssistantClientIdPrefix } from '../devices/homeassistant.js';
 import { mosquittoAclFile, mosquittoConfSnippet, mosquittoPasswordFile } from '../devices/mosquitto.js';
 import { loadSiteFile } from '../site/load.js';
 import { labelText } from '../site/schema.js';
@@ -48,6 +49,15 @@ export function devicesCommand(flags: CommonFlags & { secrets?: boolean; ca?: bo
       `${''.padEnd(20)} username=${secrets.observer.username} password=${secrets.observer.password} clientId=${observerClientIdPrefix(site.mqtt.baseTopic)}NAME (e.g. ${observerClientIdPrefix(site.mqtt.baseTopic)}offsite)`,
     );
   }
+  if (secrets?.homeassistant && site.homeassistant.enabled) {
+    const prefix = site.homeassistant.discoveryPrefix;
+    out(
+      `\n${'homeassistant'.padEnd(20)} read-only: may read ${prefix}/#, ${topics.base}/ha/# and ${topics.controllerStatus}; publishes only its own ${prefix}/status`,
+    );
+    out(
+      `${''.padEnd(20)} username=${secrets.homeassistant.username} password=${secrets.homeassistant.password} clientId=${homeAssistantClientIdPrefix(site.mqtt.baseTopic)}NAME (e.g. ${homeAssistantClientIdPrefix(site.mqtt.baseTopic)}ha)`,
+    );
+  }
   if (secrets) out(`\nSecrets are kept in ${secretsPath(dataDir(flags))} (mode 0600). Treat this output as confidential.`);
 }
 
@@ -77,14 +87,19 @@ export function mqttAcl(flags: CommonFlags & { out: string; port: string; host: 
     chmodSync(file, 0o644);
   }
   writeFileSync(keyFile, tls.key, { mode: 0o600 });
-  writeFileSync(passwordFile, mosquittoPasswordFile(secrets, ids), { mode: 0o600 });
-  writeFileSync(aclFile, mosquittoAclFile(site.mqtt.baseTopic, secrets.controller.username, ids, secrets.observer?.username));
+  // Home Assistant's read-only login only while discovery is on: a login nobody uses is a door left ajar.
+  const homeAssistant =
+    site.homeassistant.enabled && secrets.homeassistant
+      ? { username: secrets.homeassistant.username, discoveryPrefix: site.homeassistant.discoveryPrefix }
+      : undefined;
+  writeFileSync(passwordFile, mosquittoPasswordFile(secrets, ids, homeAssistant !== undefined), { mode: 0o600 });
+  writeFileSync(aclFile, mosquittoAclFile(site.mqtt.baseTopic, secrets.controller.username, ids, secrets.observer?.username, homeAssistant));
   writeFileSync(
     join(dir, 'mosquitto.conf'),
     mosquittoConfSnippet({ port: Number(flags.port), host: flags.host, passwordFile, aclFile, caFile, certFile, keyFile }),
   );
   out(
-    `wrote ${passwordFile}, ${aclFile}, ${caFile}, ${certFile}, ${keyFile} and ${join(dir, 'mosquitto.conf')} for ${ids.length} devices, the controller and the observer`,
+    `wrote ${passwordFile}, ${aclFile}, ${caFile}, ${certFile}, ${keyFile} and ${join(dir, 'mosquitto.conf')} for ${ids.length} devices, the controller, the observer${homeAssistant ? ' and Home Assistant (read-only)' : ''}`,
   );
   out(
     `the controller connects with --mqtt-url mqtts://${flags.host}:${flags.port}; Mosquitto must be able to read passwd and server.key (chown them to its user)`,

@@ -1,6 +1,7 @@
 // The embedded MQTT broker (aedes) for sites without their own. Every client logs in with its own
 // id and secret; a device may publish only under its own topics and subscribe only to its commands;
-// the observer may only subscribe to the log checkpoints. Served over TLS: card numbers and PINs
+// the observer may only subscribe to the log checkpoints; Home Assistant may only read its discovery
+// configs and tobira's states for it (and announce itself, as it does by default). Served over TLS: card numbers and PINs
 // cross the LAN. Plain MQTT only on a port asked for by name.
 import { Aedes, type Client, type AuthenticateError } from 'aedes';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -10,6 +11,7 @@ import DuplexPair from 'duplexpair';
 import { timingSafeEqual } from 'node:crypto';
 import { Topics, deviceClientId, controllerClientId, observerClientIdPrefix } from './protocol.js';
 import type { Secrets } from './secrets.js';
+import { HomeAssistantTopics, homeAssistantClientIdPrefix } from './homeassistant.js';
 
 export interface BrokerRefusal {
   what: 'login' | 'publish' | 'subscribe';
@@ -30,6 +32,8 @@ export interface EmbeddedBrokerOptions {
   plainPort?: number;
   baseTopic: string;
   secrets: Secrets;
+  /** Home Assistant discovery is on (site file `homeassistant.enabled`): its login is let in, read-only. */
+  homeAssistant?: { discoveryPrefix: string };
   onRefused(refusal: BrokerRefusal): void;
 }
 
@@ -57,6 +61,11 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const topics = new Topics(opts.baseTopic);
   const controller = opts.secrets.controller;
   const observer = opts.secrets.observer;
+  const homeAssistant = opts.homeAssistant && opts.secrets.homeassistant;
+  const ha = opts.homeAssistant && new HomeAssistantTopics(opts.baseTopic, opts.homeAssistant.discoveryPrefix, '+');
+  /** What Home Assistant may subscribe to: its discovery prefix, tobira's states for it, the controller's status. */
+  const homeAssistantMayRead = (filter: string) =>
+    ha !== undefined && (filter.startsWith(`${ha.discoveryPrefix}/`) || filter.startsWith(`${ha.stateRoot}/`) || filter === topics.controllerStatus);
   // concurrency 0: every message is routed as it arrives. With aedes' default (100 deliveries in
   // flight, the rest queued), a backlog of queued messages nobody subscribes to is handed on
   // recursively, one stack frame set each, until "Maximum call stack size exceeded" kills the
@@ -89,6 +98,12 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       // A name after the separator is required: `{base}:observer:` alone names no one.
       if (!client.id.startsWith(prefix) || client.id.length === prefix.length)
         return refuse(`observer must use a client id starting with ${prefix} and a name of its own`);
+    } else if (opts.secrets.homeassistant && username === opts.secrets.homeassistant.username) {
+      if (!homeAssistant) return refuse('Home Assistant discovery is not enabled in the site file');
+      if (!sameSecret(password, homeAssistant.password)) return refuse('wrong secret');
+      const prefix = homeAssistantClientIdPrefix(opts.baseTopic);
+      if (!client.id.startsWith(prefix) || client.id.length === prefix.length)
+        return refuse(`Home Assistant must use a client id starting with ${prefix} and a name of its own`);
     } else {
       const secret = opts.secrets.devices[username];
       if (!secret) return refuse('unknown device');
@@ -105,10 +120,12 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     const username = who.get(client);
     const allowed =
       username === controller.username
-        ? packet.topic.startsWith(`${opts.baseTopic}/`)
-        : username !== undefined &&
-          username !== observer?.username &&
-          (packet.topic === topics.device(username, 'events') || packet.topic === topics.device(username, 'status'));
+        ? packet.topic.startsWith(`${opts.baseTopic}/`) || (ha !== undefined && packet.topic.startsWith(`${ha.discoveryPrefix}/`))
+        : homeAssistant && username === homeAssistant.username
+          ? packet.topic === ha?.haStatus
+          : username !== undefined &&
+            username !== observer?.username &&
+            (packet.topic === topics.device(username, 'events') || packet.topic === topics.device(username, 'status'));
     if (allowed) return done(null);
     opts.onRefused({ what: 'publish', username, clientId: client.id, topic: packet.topic, address: address(client), reason: 'topic not allowed' });
     done(new Error(`publish to ${packet.topic} not allowed`));
@@ -121,7 +138,9 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
         ? sub.topic.startsWith(`${opts.baseTopic}/`)
         : observer && username === observer.username
           ? sub.topic === topics.checkpoints
-          : username !== undefined && sub.topic === topics.device(username, 'commands');
+          : homeAssistant && username === homeAssistant.username
+            ? homeAssistantMayRead(sub.topic)
+            : username !== undefined && sub.topic === topics.device(username, 'commands');
     if (allowed) return done(null, sub);
     opts.onRefused({ what: 'subscribe', username, clientId: client.id, topic: sub.topic, address: address(client), reason: 'topic not allowed' });
     done(null, null); // SUBACK 0x80: refused, connection kept

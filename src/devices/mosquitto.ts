@@ -3,6 +3,7 @@
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { Topics } from './protocol.js';
 import type { Secrets } from './secrets.js';
+import { HomeAssistantTopics } from './homeassistant.js';
 
 /** Mosquitto 2's "$7$" format: PBKDF2-SHA512, 101 iterations, 12-byte salt (as mosquitto_passwd writes). */
 export function mosquittoPasswordHash(password: string): string {
@@ -11,9 +12,10 @@ export function mosquittoPasswordHash(password: string): string {
   return `$7$101$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
-export function mosquittoPasswordFile(secrets: Secrets, deviceIds: readonly string[]): string {
+export function mosquittoPasswordFile(secrets: Secrets, deviceIds: readonly string[], homeAssistant = false): string {
   const lines = [`${secrets.controller.username}:${mosquittoPasswordHash(secrets.controller.password)}`];
   if (secrets.observer) lines.push(`${secrets.observer.username}:${mosquittoPasswordHash(secrets.observer.password)}`);
+  if (homeAssistant && secrets.homeassistant) lines.push(`${secrets.homeassistant.username}:${mosquittoPasswordHash(secrets.homeassistant.password)}`);
   for (const id of deviceIds) {
     const secret = secrets.devices[id];
     if (secret) lines.push(`${id}:${mosquittoPasswordHash(secret)}`);
@@ -21,11 +23,33 @@ export function mosquittoPasswordFile(secrets: Secrets, deviceIds: readonly stri
   return `${lines.join('\n')}\n`;
 }
 
-export function mosquittoAclFile(baseTopic: string, controllerUsername: string, deviceIds: readonly string[], observerUsername?: string): string {
+export function mosquittoAclFile(
+  baseTopic: string,
+  controllerUsername: string,
+  deviceIds: readonly string[],
+  observerUsername?: string,
+  homeAssistant?: { username: string; discoveryPrefix: string },
+): string {
   const t = new Topics(baseTopic);
-  const out = ['# Written by `tobira mqtt-acl`. Anything not listed is refused.', '', `user ${controllerUsername}`, `topic readwrite ${baseTopic}/#`, ''];
+  const out = ['# Written by `tobira mqtt-acl`. Anything not listed is refused.', '', `user ${controllerUsername}`, `topic readwrite ${baseTopic}/#`];
+  // The controller announces its entities to Home Assistant under the discovery prefix.
+  if (homeAssistant) out.push(`topic write ${homeAssistant.discoveryPrefix}/#`);
+  out.push('');
   // The off-gateway copy of the log checkpoints: read-only, and nothing else.
   if (observerUsername) out.push(`user ${observerUsername}`, `topic read ${t.checkpoints}`, '');
+  if (homeAssistant) {
+    // Home Assistant reads, never writes: no unlock, no disarm, no device topic. Its birth and last
+    // will (on by default in its MQTT integration) are the one thing it may publish.
+    const ha = new HomeAssistantTopics(baseTopic, homeAssistant.discoveryPrefix, '+');
+    out.push(
+      `user ${homeAssistant.username}`,
+      `topic read ${homeAssistant.discoveryPrefix}/#`,
+      `topic read ${ha.stateRoot}/#`,
+      `topic read ${t.controllerStatus}`,
+      `topic write ${ha.haStatus}`,
+      '',
+    );
+  }
   for (const id of deviceIds) {
     out.push(`user ${id}`, `topic write ${t.device(id, 'events')}`, `topic write ${t.device(id, 'status')}`, `topic read ${t.device(id, 'commands')}`, '');
   }

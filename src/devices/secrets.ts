@@ -5,6 +5,7 @@ import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CONTROLLER_USERNAME, OBSERVER_USERNAME } from './protocol.js';
+import { HOMEASSISTANT_USERNAME } from './homeassistant.js';
 
 export const SECRETS_FILE = 'secrets.json';
 
@@ -16,6 +17,8 @@ const secretsSchema = z.strictObject({
    * `{base}/log/checkpoints`. Absent in files from before it existed; ensureSecrets adds it.
    */
   observer: z.strictObject({ username: z.string(), password: z.string().min(16) }).optional(),
+  /** Home Assistant's read-only login (discovery configs and tobira's states for it); ensureSecrets adds it. */
+  homeassistant: z.strictObject({ username: z.string(), password: z.string().min(16) }).optional(),
   devices: z.record(z.string(), z.string().min(16)),
   /** HTTP cameras' logins by device id (basic or digest auth), written by the operator. */
   cameras: z.record(z.string(), z.strictObject({ username: z.string().min(1), password: z.string().min(1) })).optional(),
@@ -59,6 +62,10 @@ export function ensureSecrets(dataDir: string, deviceIds: readonly string[]): { 
   let changed = !existsSync(file);
   if (!secrets.observer) {
     secrets.observer = { username: OBSERVER_USERNAME, password: newSecret() };
+    changed = true;
+  }
+  if (!secrets.homeassistant) {
+    secrets.homeassistant = { username: HOMEASSISTANT_USERNAME, password: newSecret() };
     changed = true;
   }
   for (const id of deviceIds) {

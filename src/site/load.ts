@@ -9,6 +9,7 @@ import { checkPatrols } from './patrols.js';
 import { checkCameras } from './cameras.js';
 import { checkAlarmSettings } from './alarms.js';
 import { outboundProblems } from './outbound.js';
+import { homeAssistantProblems } from './homeassistant.js';
 
 export interface SiteProblem {
   path: string;
@@ -95,6 +96,7 @@ function crossCheck(site: SiteFile): { path: PathPart[]; message: string }[] {
   uniqueIds('devices', site.devices);
   uniqueIds('doors', site.doors);
   problems.push(...outboundProblems(site));
+  problems.push(...homeAssistantProblems(site));
 
   const schedules = new Set(site.schedules.map((s) => s.id));
   const areas = new Map(site.areas.map((a) => [a.id, a]));

@@ -1,5 +1,6 @@
 // The site file: what is installed where. Validated with zod; cross-references are checked in load.ts.
 import { z } from 'zod';
+import { homeAssistantSchema } from './homeassistant.js';
 import { DEVICE_KIND_DEFINITIONS } from '../devices/kinds.js';
 import { deviceIdSchema } from '../devices/protocol.js';
 import { zonesSchema } from './zones.js';
@@ -216,6 +217,7 @@ export const siteFileSchema = z.strictObject({
   patrols: patrolsSchema,
   alarms: alarmSettingsSchema,
   ...outboundSections,
+  homeassistant: homeAssistantSchema,
 });
 
 export type SiteFile = z.infer<typeof siteFileSchema>;
