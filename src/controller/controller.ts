@@ -32,6 +32,7 @@ import { LogKeeper } from './log-keeper.js';
 import { Topics } from '../devices/protocol.js';
 import { Faults, listenerFaultReporter } from './faults.js';
 import { Publisher } from './publisher.js';
+import { HomeAssistant } from './homeassistant.js';
 import { SiteIndex } from './site-index.js';
 import { StorageFaults } from './storage-faults.js';
 import { Supervision } from './supervision.js';
@@ -169,6 +170,7 @@ export class Controller {
       new Publisher(ctx, mqtt),
       this.webhooks,
       this.syslog,
+      new HomeAssistant(ctx, mqtt, doors, { mode: (zoneId) => this.zones.get(zoneId)?.mode }),
       logKeeper,
       faults,
       this.alarmDesk,
@@ -224,7 +226,16 @@ export class Controller {
       const { host, port, plainPort } = opts.broker;
       const tls = ensureDeviceTls(opts.dataDir, host);
       try {
-        broker = await startEmbeddedBroker({ host, port, plainPort, tls, baseTopic: site.mqtt.baseTopic, secrets, onRefused: (r) => faults?.brokerRefused(r) });
+        broker = await startEmbeddedBroker({
+          host,
+          port,
+          plainPort,
+          tls,
+          baseTopic: site.mqtt.baseTopic,
+          secrets,
+          homeAssistant: site.homeassistant.enabled ? { discoveryPrefix: site.homeassistant.discoveryPrefix } : undefined,
+          onRefused: (r) => faults?.brokerRefused(r),
+        });
       } catch (err) {
         store.close();
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {

@@ -50,6 +50,11 @@ export class Doors implements Extension {
     return rt && doorView(rt.machine);
   }
 
+  /** Whether the lock's latest command failed or went unanswered (Home Assistant shows the lock jammed). */
+  lockFault(doorId: string): boolean {
+    return this.runtime.get(doorId)?.machine.lock.is === 'fault';
+  }
+
   async start(): Promise<void> {
     const { bus } = this.ctx;
     if (this.ctx.site.policy.unlockCommandTtlMs === 0) {

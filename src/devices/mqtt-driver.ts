@@ -188,6 +188,11 @@ export class MqttDriver implements DeviceDriver {
     this.client?.publish(topic, JSON.stringify(payload), { qos: 1, retain: true });
   }
 
+  /** A payload as it is (Home Assistant's states are bare words, not JSON); dropped before the first connect. */
+  publishText(topic: string, payload: string, retain: boolean): void {
+    this.client?.publish(topic, payload, { qos: 1, retain });
+  }
+
   async stop(): Promise<void> {
     const client = this.client;
     if (!client) return;
