@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { HomeAssistantTopics } from '../devices/homeassistant.js';
 import { Topics } from '../devices/protocol.js';
 import type { DoorView } from '../policy/door.js';
-import { EVENT_TYPES, EVENT_TYPE_NAMES, type EventType } from '../policy/vocabulary.js';
+import { ALARM_TYPES, isAlarmType, type EventType } from '../policy/vocabulary.js';
+import type { ZoneMode } from '../policy/zone.js';
 import type { SiteFile } from '../site/schema.js';
 import type { RaisedEvent } from './bus.js';
 import type { Context, Extension } from './context.js';
@@ -19,8 +20,8 @@ export type HaContactState = 'ON' | 'OFF' | 'None';
 /** The alarm panel states a zone maps to. */
 export type HaZoneState = 'disarmed' | 'armed_away' | 'pending' | 'triggered';
 
-/** The alarm kinds Home Assistant hears about: the registry's alarm-severity event types. */
-export const HA_ALARM_TYPES: EventType[] = EVENT_TYPE_NAMES.filter((t) => EVENT_TYPES[t].severity === 'alarm');
+/** The alarm kinds Home Assistant hears about: the event types the registry marks as alarms. */
+export const HA_ALARM_TYPES: EventType[] = [...ALARM_TYPES];
 
 export function lockState(view: DoorView | undefined, fault: boolean): HaLockState {
   if (fault) return 'JAMMED';
@@ -34,7 +35,7 @@ export function contactState(view: DoorView | undefined): HaContactState {
 }
 
 /** A zone's phase (src/policy/zone.ts) as an alarm panel state; an entry delay is Home Assistant's `pending`. */
-export function zoneState(phase: 'disarmed' | 'armed' | 'entry-delay' | 'tripped'): HaZoneState {
+export function zoneState(phase: ZoneMode): HaZoneState {
   return phase === 'disarmed' ? 'disarmed' : phase === 'armed' ? 'armed_away' : phase === 'entry-delay' ? 'pending' : 'triggered';
 }
 
@@ -127,6 +128,14 @@ export interface DoorStates {
   lockFault(doorId: string): boolean;
 }
 
+/**
+ * What the zones show. Optional: zone entities are announced only once a zones runner gives their
+ * modes (src/controller/zones.ts, built alongside); until then Home Assistant sees no panels.
+ */
+export interface ZoneStates {
+  mode(zoneId: string): ZoneMode | undefined;
+}
+
 /** How often states are compared with what was last sent, for changes no bus event announces (a lock that stopped answering). */
 const RESYNC_MS = 2000;
 
@@ -138,12 +147,23 @@ export class HomeAssistant implements Extension {
   private pending?: NodeJS.Immediate;
   private resync?: NodeJS.Timeout;
   private readonly refusalCode = randomBytes(24).toString('base64url');
+  /**
+   * Doors whose lock faulted and has not been heard in a known state since. A refused unlock is
+   * followed at once by a relock, so the fault itself lasts no time in the door's state: the alarm
+   * marks the lock jammed until the lock answers again.
+   */
+  private readonly jammed = new Set<string>();
 
   constructor(
     private readonly ctx: Context,
     private readonly link: HomeAssistantLink,
     private readonly doors: DoorStates,
+    private readonly zones?: ZoneStates,
   ) {}
+
+  private zoneIds(): string[] {
+    return this.zones ? this.ctx.site.zones.map((z) => z.id) : [];
+  }
 
   private get enabled(): boolean {
     return this.ctx.site.homeassistant.enabled;
@@ -168,7 +188,11 @@ export class HomeAssistant implements Extension {
         'raised',
         (e) => {
           soon();
-          if (EVENT_TYPES[e.type].severity === 'alarm') this.link.publishText(this.topics.alarms, JSON.stringify(alarmEvent(this.ctx.site, e)), false);
+          if (e.type === 'lock-fault' && e.source && this.ctx.site.doors.some((d) => d.id === e.source)) {
+            this.jammed.add(e.source);
+            this.publishState(this.topics.lock(e.source), 'JAMMED');
+          }
+          if (isAlarmType(e.type)) this.link.publishText(this.topics.alarms, JSON.stringify(alarmEvent(this.ctx.site, e)), false);
         },
         this.name,
       ),
@@ -194,7 +218,8 @@ export class HomeAssistant implements Extension {
 
   /** Discovery configs, then every state. */
   announce(): void {
-    for (const { topic, config } of discoveryConfigs(this.ctx.site, [], this.refusalCode)) this.link.publishText(topic, JSON.stringify(config), true);
+    for (const { topic, config } of discoveryConfigs(this.ctx.site, this.zoneIds(), this.refusalCode))
+      this.link.publishText(topic, JSON.stringify(config), true);
     this.sent.clear();
     this.publishStates();
   }
@@ -211,8 +236,14 @@ export class HomeAssistant implements Extension {
     const t = this.topics;
     for (const door of this.ctx.site.doors) {
       const view = this.doors.state(door.id);
-      this.publishState(t.lock(door.id), lockState(view, this.doors.lockFault(door.id)));
+      const fault = this.doors.lockFault(door.id);
+      if (!fault && view && view.lock !== 'unknown') this.jammed.delete(door.id);
+      this.publishState(t.lock(door.id), lockState(view, fault || this.jammed.has(door.id)));
       if (door.contact) this.publishState(t.contact(door.id), contactState(view));
+    }
+    for (const zoneId of this.zoneIds()) {
+      const mode = this.zones?.mode(zoneId);
+      this.publishState(t.zone(zoneId), mode ? zoneState(mode) : 'None');
     }
   }
 
