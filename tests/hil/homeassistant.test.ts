@@ -8,7 +8,7 @@ import { Simulator } from '../../firmware-sim/index.js';
 import { HomeAssistantTopics, homeAssistantClientIdPrefix } from '../../src/devices/homeassistant.js';
 import { Topics } from '../../src/devices/protocol.js';
 import { startDaemon, type Daemon } from '../helpers/daemon.js';
-import { checkAgainstHomeAssistant, eventPayload } from '../helpers/homeassistant-schema.js';
+import { alarmPanelStates, checkAgainstHomeAssistant, eventPayload } from '../helpers/homeassistant-schema.js';
 import { waitFor } from '../helpers/ports.js';
 
 describe('Home Assistant discovery, through the daemon', () => {
@@ -44,11 +44,18 @@ describe('Home Assistant discovery, through the daemon', () => {
 
   it('announces every door, contact and the alarms, retained, in the documented schema', async () => {
     const configs = () => messages.filter((m) => m.topic.endsWith('/config'));
-    const want = daemon.site.doors.length + daemon.site.doors.filter((d) => d.contact).length + 1;
+    const want = daemon.site.doors.length + daemon.site.doors.filter((d) => d.contact).length + daemon.site.zones.length + 1;
     await waitFor(() => configs().length >= want, 5000, 'discovery configs');
     expect(configs().every((m) => m.retain)).toBe(true);
     checkAgainstHomeAssistant(configs().map((m) => ({ topic: m.topic, config: JSON.parse(m.payload) as Record<string, unknown> })));
     expect(configs().map((m) => m.topic)).toContain(t.config('lock', 'lab-main_lock'));
+    expect(configs().map((m) => m.topic)).toContain(t.config('alarm_control_panel', 'lab-night_zone'));
+  });
+
+  it("shows a zone's mode as an alarm panel state", async () => {
+    // Armed or not depends on the hour (the zone arms outside the lab's business hours): either way, a documented state.
+    const state = await waitFor(() => latest(t.zone('lab-night')), 5000, 'lab-night state');
+    expect(alarmPanelStates.parse(state)).toMatch(/^(disarmed|armed_away)$/);
   });
 
   it('shows the lock and the contact as they are, and a forced door as an event', async () => {
