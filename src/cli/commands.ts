@@ -37,7 +37,12 @@ export function devicesCommand(flags: CommonFlags & { secrets?: boolean; ca?: bo
     : undefined;
   const topics = new Topics(site.mqtt.baseTopic);
   for (const d of site.devices) {
-    const where = d.transport === 'gpio' ? `gpio pin ${d.gpio?.pin} (sysfs ${site.gpio.chipBase + (d.gpio?.pin ?? 0)})` : topics.device(d.id, 'events');
+    const where =
+      d.transport === 'gpio'
+        ? `gpio pin ${d.gpio?.pin} (sysfs ${site.gpio.chipBase + (d.gpio?.pin ?? 0)})`
+        : d.transport === 'http'
+          ? `${d.http?.url} (login: secrets.json cameras.${d.id})`
+          : topics.device(d.id, 'events');
     out(`${d.id.padEnd(20)} ${d.kind.padEnd(10)} ${d.transport.padEnd(5)} ${labelText(d.name).padEnd(24)} ${where}`);
     if (secrets && d.transport === 'mqtt') {
       out(`${''.padEnd(20)} username=${d.id} password=${secrets.devices[d.id]} clientId=${deviceClientId(site.mqtt.baseTopic, d.id)}`);
