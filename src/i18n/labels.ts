@@ -55,6 +55,7 @@ export const doorEventLabels: Labels<DoorRecordReason> = {
   'mode-normal': { en: 'Area back to normal', ja: '区域通常運用' },
   'mode-lockdown': { en: 'Area locked down', ja: '区域封鎖' },
   'mode-emergency': { en: 'Area emergency release', ja: '区域非常解錠' },
+  snapshot: { en: 'Camera picture (evidence)', ja: 'カメラ画像（証拠）' },
 };
 
 export const eventLabels: Labels<EventType> = {

@@ -210,6 +210,8 @@ export const DOOR_RECORD_REASONS = [
   'mode-normal',
   'mode-lockdown',
   'mode-emergency',
+  // An evidence record: a camera's picture for a denial or an alarm (controller/evidence.ts).
+  'snapshot',
 ] as const;
 export type DoorRecordReason = (typeof DOOR_RECORD_REASONS)[number];
 
