@@ -38,7 +38,7 @@ export class AlarmDesk implements Extension {
 
   constructor(
     private readonly ctx: Context,
-    private readonly doors: Doors,
+    doors: Doors,
   ) {
     const door: CauseCheck = ({ source }) => {
       const state = source ? doors.state(source) : undefined;

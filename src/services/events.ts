@@ -57,7 +57,15 @@ export class EventService {
       if (!done) throw new ServiceError('conflict', 'acknowledged already');
       recordChange(store, actor, 'event.ack', `event:${event.id}`, { type: event.type, severity: event.severity, ...(note ? { note } : {}) });
     });
-    if (alarm) this.deps.controller?.alarmDesk.answered({ alarmId: event.id, type: event.type as EventType, state: 'acknowledged', at, by: actor.username, ...(note ? { note } : {}) });
+    if (alarm)
+      this.deps.controller?.alarmDesk.answered({
+        alarmId: event.id,
+        type: event.type as EventType,
+        state: 'acknowledged',
+        at,
+        by: actor.username,
+        ...(note ? { note } : {}),
+      });
     return store.events.get(event.id)!;
   }
 

@@ -30,7 +30,8 @@ export function checkAlarmSettings(site: SiteFile): { path: (string | number)[];
   site.alarms.escalationOutputs.forEach((ref, i) => {
     const device = devices.get(ref);
     if (!device) problems.push({ path: ['alarms', 'escalationOutputs', i], message: `unknown device "${ref}"` });
-    else if (device.kind !== 'siren') problems.push({ path: ['alarms', 'escalationOutputs', i], message: `device "${ref}" is a ${device.kind}, not an output (siren)` });
+    else if (device.kind !== 'siren')
+      problems.push({ path: ['alarms', 'escalationOutputs', i], message: `device "${ref}" is a ${device.kind}, not an output (siren)` });
   });
   return problems;
 }

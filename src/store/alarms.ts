@@ -61,7 +61,9 @@ function categoriesIn(categories: readonly string[] | undefined, where: string[]
   if (!categories) return;
   // An empty list matches nothing.
   where.push(categories.length ? `category IN (${categories.map((_, i) => `@c${i}`).join(', ')})` : '0');
-  categories.forEach((c, i) => (params[`c${i}`] = c));
+  categories.forEach((c, i) => {
+    params[`c${i}`] = c;
+  });
 }
 
 export class AlarmStore {
@@ -109,9 +111,7 @@ export class AlarmStore {
   }
 
   history(id: number): AlarmHistoryRecord[] {
-    return this.db
-      .prepare('SELECT at, state, by, note, cause, level FROM alarm_history WHERE alarm_id = ? ORDER BY id')
-      .all(id) as AlarmHistoryRecord[];
+    return this.db.prepare('SELECT at, state, by, note, cause, level FROM alarm_history WHERE alarm_id = ? ORDER BY id').all(id) as AlarmHistoryRecord[];
   }
 
   addHistory(id: number, h: AlarmHistoryRecord): void {
@@ -143,7 +143,12 @@ export class AlarmStore {
   }
 
   /** Counts by kind and by cause, and every response time, of alarms raised in [from, to). */
-  stats({ from, to, categories }: { from?: string; to?: string; categories?: readonly string[] }): { byKind: Record<string, number>; byCause: Record<string, number>; responseMs: number[]; clearMs: number[] } {
+  stats({ from, to, categories }: { from?: string; to?: string; categories?: readonly string[] }): {
+    byKind: Record<string, number>;
+    byCause: Record<string, number>;
+    responseMs: number[];
+    clearMs: number[];
+  } {
     const where = [typesIn];
     const params: Record<string, unknown> = {};
     if (from) {
@@ -157,17 +162,24 @@ export class AlarmStore {
     categoriesIn(categories, where, params);
     const w = where.join(' AND ');
     const byKind = Object.fromEntries(
-      (this.db.prepare(`SELECT type, count(*) AS n FROM events WHERE ${w} GROUP BY type ORDER BY type`).all(params) as { type: string; n: number }[]).map((r) => [r.type, r.n]),
+      (this.db.prepare(`SELECT type, count(*) AS n FROM events WHERE ${w} GROUP BY type ORDER BY type`).all(params) as { type: string; n: number }[]).map(
+        (r) => [r.type, r.n],
+      ),
     );
     const byCause = Object.fromEntries(
       (
-        this.db.prepare(`SELECT clear_cause AS cause, count(*) AS n FROM events WHERE ${w} AND clear_cause IS NOT NULL GROUP BY clear_cause ORDER BY clear_cause`).all(params) as {
+        this.db
+          .prepare(`SELECT clear_cause AS cause, count(*) AS n FROM events WHERE ${w} AND clear_cause IS NOT NULL GROUP BY clear_cause ORDER BY clear_cause`)
+          .all(params) as {
           cause: string;
           n: number;
         }[]
       ).map((r) => [r.cause, r.n]),
     );
-    const responseMs = this.db.prepare(`SELECT response_ms FROM events WHERE ${w} AND response_ms IS NOT NULL ORDER BY response_ms`).pluck(true).all(params) as number[];
+    const responseMs = this.db
+      .prepare(`SELECT response_ms FROM events WHERE ${w} AND response_ms IS NOT NULL ORDER BY response_ms`)
+      .pluck(true)
+      .all(params) as number[];
     const clearMs = this.db.prepare(`SELECT clear_ms FROM events WHERE ${w} AND clear_ms IS NOT NULL ORDER BY clear_ms`).pluck(true).all(params) as number[];
     return { byKind, byCause, responseMs, clearMs };
   }

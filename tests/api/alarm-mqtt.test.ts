@@ -35,7 +35,12 @@ describe.skipIf(!hasMosquitto)('alarm lifecycle on MQTT', () => {
     subscriber = await mqtt.connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
     subscriber.on('message', (_topic, payload) => got.push(JSON.parse(payload.toString()) as Record<string, unknown>));
     await subscriber.subscribeAsync(`${base}/events/alarm`, { qos: 1 });
-    controller = await Controller.start({ site: prepared.site, dataDir: prepared.dataDir, log: pino({ level: 'silent' }), broker: { mode: 'external', url: broker.url } });
+    controller = await Controller.start({
+      site: prepared.site,
+      dataDir: prepared.dataDir,
+      log: pino({ level: 'silent' }),
+      broker: { mode: 'external', url: broker.url },
+    });
     services = createServices({ store: controller.ctx.store, now: () => new Date(), controller });
     await waitFor(() => controller.health().broker.connected, 5000, 'controller on the broker');
   });

@@ -129,7 +129,8 @@ describe('alarms', () => {
   it('a clear is refused while the door is still forced open, and accepted once it is closed', async () => {
     await sim.door('lab-main').force();
     const forced = await waitFor(
-      () => (api.db().prepare("SELECT id FROM events WHERE type = 'door-forced' AND source = 'lab-main' ORDER BY id DESC").get() as { id: number } | undefined)?.id,
+      () =>
+        (api.db().prepare("SELECT id FROM events WHERE type = 'door-forced' AND source = 'lab-main' ORDER BY id DESC").get() as { id: number } | undefined)?.id,
       4000,
       'door-forced',
     );

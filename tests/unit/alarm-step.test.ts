@@ -7,12 +7,25 @@ const T0 = 1_000_000;
 const raised = raisedAlarm(T0, settings);
 const acked: AlarmMachine = { ...raised, phase: 'acknowledged', escalateAt: null, ackedAt: T0 + 5_000, ackedBy: 'g1' };
 const cleared: AlarmMachine = { ...acked, phase: 'cleared', clearedAt: T0 + 9_000, clearedBy: 'g1', cause: 'test' };
-const clear = (at: number, causePresent: string | null = null): AlarmInput => ({ kind: 'clear', at, by: 'g2', cause: 'false-alarm', note: 'cat', causePresent });
+const clear = (at: number, causePresent: string | null = null): AlarmInput => ({
+  kind: 'clear',
+  at,
+  by: 'g2',
+  cause: 'false-alarm',
+  note: 'cat',
+  causePresent,
+});
 
 describe('alarm lifecycle', () => {
   const rows: [string, AlarmMachine, AlarmInput, Partial<AlarmMachine>, unknown[]][] = [
     ['tick before the deadline does nothing', raised, { kind: 'tick', at: T0 + 59_999 }, { phase: 'raised', level: 0 }, []],
-    ['tick at the deadline escalates to level 1', raised, { kind: 'tick', at: T0 + 60_000 }, { level: 1, escalateAt: T0 + 90_000 }, [{ kind: 'escalated', level: 1 }]],
+    [
+      'tick at the deadline escalates to level 1',
+      raised,
+      { kind: 'tick', at: T0 + 60_000 },
+      { level: 1, escalateAt: T0 + 90_000 },
+      [{ kind: 'escalated', level: 1 }],
+    ],
     [
       'a late tick escalates once and sets the next from now',
       raised,
@@ -29,7 +42,13 @@ describe('alarm lifecycle', () => {
       [{ kind: 'acknowledged', by: 'g1', note: 'on my way', responseMs: 12_000 }],
     ],
     ['ack twice is refused', acked, { kind: 'ack', at: T0 + 1, by: 'g2', note: null }, { ackedBy: 'g1' }, [{ kind: 'refused', why: 'acknowledged-already' }]],
-    ['ack after clear is refused', cleared, { kind: 'ack', at: T0 + 1, by: 'g2', note: null }, { phase: 'cleared' }, [{ kind: 'refused', why: 'cleared-already' }]],
+    [
+      'ack after clear is refused',
+      cleared,
+      { kind: 'ack', at: T0 + 1, by: 'g2', note: null },
+      { phase: 'cleared' },
+      [{ kind: 'refused', why: 'cleared-already' }],
+    ],
     [
       'clear after ack records the cause and time to clear',
       acked,
