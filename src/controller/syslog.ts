@@ -201,6 +201,9 @@ export class Syslog implements Extension {
   private audit(r: AuditRecord): void {
     const c = this.config;
     if (!c?.send.includes('audit') || this.stopped) return;
+    // Its transaction may have rolled back since: only a record the log still holds is sent.
+    const held = this.ctx.store.audit.query({ before: r.seq + 1, limit: 1 }).records[0];
+    if (held?.seq !== r.seq || held.hash !== r.hash) return;
     this.send(formatSyslog(auditMessage(r, SYSLOG_FACILITIES[c.facility], c.hostname ?? hostname())));
   }
 

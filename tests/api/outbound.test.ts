@@ -141,6 +141,27 @@ describe('syslog', () => {
     // The test accounts' sign-ins are audited: each reaches the collector.
     const login = got.map((m) => RFC5424.exec(m)!).find((m) => m[6] === 'audit' && m[7]!.includes('action="auth.login"'));
     expect(login?.[7]).toMatch(/actor="test-admin"/);
+    // A record whose transaction rolled back is not sent; the next one (with the same seq) is.
+    const { store } = api.controller.ctx;
+    const record = (action: string) => ({
+      at: new Date().toISOString(),
+      actor: 'test',
+      role: null,
+      action,
+      target: null,
+      outcome: 'ok',
+      address: null,
+      detail: null,
+    });
+    expect(() =>
+      store.transaction(() => {
+        store.audit.append(record('test.rolled-back'));
+        throw new Error('rolled back');
+      }),
+    ).toThrow('rolled back');
+    store.transaction(() => store.audit.append(record('test.kept')));
+    await waitFor(() => (got.some((m) => m.includes('action="test.kept"')) ? true : undefined), 10_000, 'the kept record');
+    expect(got.some((m) => m.includes('test.rolled-back'))).toBe(false);
     expect((await api.call(null, 'GET', '/metrics')).body).toMatch(/tobira_syslog_messages_total\{result="sent"\} [1-9]/);
   });
 
