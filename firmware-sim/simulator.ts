@@ -260,8 +260,17 @@ export class Simulator {
     return quiet(this.get(id).device.input(active, name));
   }
   /** Someone walks through a beam or past a motion sensor: active, then inactive. */
-  trip(id: string): Promise<void> {
-    return this.pulse(id);
+  /**
+   * Walks through a beam / past a motion sensor: the sensor active for `holdMs` (a person crossing
+   * takes most of a second; the controller ignores less than a zone's minActiveMs, 400 ms by
+   * default). 0 is a bare pulse, as a glitch on the line would be.
+   */
+  async trip(id: string, holdMs = 800): Promise<void> {
+    if (holdMs <= 0) return this.pulse(id);
+    const device = this.get(id).device;
+    await quiet(device.input(true));
+    await new Promise((resolve) => setTimeout(resolve, holdMs));
+    await quiet(device.input(false));
   }
   pressRex(id: string): Promise<void> {
     return this.pulse(id);

@@ -72,7 +72,7 @@ describe('alarm zones', () => {
   });
 
   it('a beam broken for less than minActiveMs is ignored', async () => {
-    await sim.trip('lab-beam');
+    await sim.trip('lab-beam', 0);
     await hold('lab-beam', 100);
     await sleep(800);
     expect(events('intrusion')).toEqual([]);
