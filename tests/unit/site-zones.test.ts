@@ -5,7 +5,8 @@ import { formatProblem, parseSiteText, SiteFileError } from '../../src/site/load
 import { FIXTURE_SITE } from '../helpers/daemon.js';
 
 const example = readFileSync(FIXTURE_SITE, 'utf8');
-const [head] = example.split('\nzones:');
+// The example's zones are replaced below: the camera that covers one of them covers nothing here.
+const head = example.split('\nzones:')[0]!.replace(', covers: { zones: [lab-night] }', '');
 
 function problems(zones: string): string[] {
   try {
