@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Simulator, snapshotJpeg } from '../../firmware-sim/index.js';
-import { CLI, entries, events, enrol, prepareData, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { CLI, entries, events, enrol, prepareData, startDaemon, type Daemon, type RawSite } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/ports.js';
 import { cardAndPin } from '../helpers/flows.js';
 import { parseDigestChallenge } from '../../src/devices/http-camera.js';
@@ -50,7 +50,7 @@ describe('camera evidence', () => {
 
   beforeAll(async () => {
     ipcam = await startStuckCamera();
-    const edit = (raw: any) => {
+    const edit = (raw: RawSite) => {
       raw.devices.find((d: { id: string }) => d.id === 'lab-camera').covers = { doors: ['lab-main'], zones: ['lab-night'] };
       // The lab is out of hours all the time, so its zone is armed from the start.
       raw.schedules.push({ id: 'never', weekly: [{ days: ['sun'], from: '00:00', to: '00:01' }] });

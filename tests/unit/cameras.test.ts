@@ -5,15 +5,15 @@ import { parse, stringify } from 'yaml';
 import { digestAuthorization, parseDigestChallenge } from '../../src/devices/http-camera.js';
 import { cameraCoverage } from '../../src/site/cameras.js';
 import { parseSiteText, SiteFileError } from '../../src/site/load.js';
-import { FIXTURE_SITE } from '../helpers/daemon.js';
+import { FIXTURE_SITE, type RawSite } from '../helpers/daemon.js';
 
-function siteWith(edit: (raw: any) => void) {
+function siteWith(edit: (raw: RawSite) => void) {
   const raw = parse(readFileSync(FIXTURE_SITE, 'utf8'));
   edit(raw);
   return parseSiteText(stringify(raw), 'site.yaml');
 }
 
-function problems(edit: (raw: any) => void): string[] {
+function problems(edit: (raw: RawSite) => void): string[] {
   try {
     siteWith(edit);
     return [];
@@ -24,7 +24,7 @@ function problems(edit: (raw: any) => void): string[] {
   }
 }
 
-const camera = (raw: any) => raw.devices.find((d: { id: string }) => d.id === 'lab-camera');
+const camera = (raw: RawSite) => raw.devices.find((d: { id: string }) => d.id === 'lab-camera');
 
 describe('cameras in the site file', () => {
   it('an http camera with covers loads, with defaults, and its coverage maps doors and their area', () => {

@@ -2,7 +2,7 @@
 // documented MQTT discovery schema for each component (tests/helpers/homeassistant-schema.ts).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { alarmEvent, contactState, discoveryConfigs, HA_ALARM_TYPES, lockState, zoneState, type DiscoveryMessage } from '../../src/controller/homeassistant.js';
+import { alarmEvent, contactState, discoveryConfigs, HA_ALARM_TYPES, lockState, zoneState } from '../../src/controller/homeassistant.js';
 import type { DoorView } from '../../src/policy/door.js';
 import { parseSiteText, type SiteFileError, formatProblem } from '../../src/site/load.js';
 import { labelText } from '../../src/site/schema.js';
