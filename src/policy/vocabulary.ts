@@ -54,6 +54,10 @@ export function directionOf(role: DoorRole): 'in' | 'out' | undefined {
   return 'direction' in r ? r.direction : undefined;
 }
 
+/** A safe's lock methods; a safe has two different ones (double locking). */
+export const SAFE_LOCKS = ['dial', 'key', 'biometric', 'keypad', 'card'] as const;
+export type SafeLock = (typeof SAFE_LOCKS)[number];
+
 /** Event categories: also the MQTT topic level events are published under. */
 export const EVENT_CATEGORIES = ['access', 'door', 'alarm', 'device', 'security', 'system'] as const;
 export type EventCategory = (typeof EVENT_CATEGORIES)[number];

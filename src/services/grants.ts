@@ -64,8 +64,10 @@ export class GrantService {
   /** Grants a staff member access to an area (`grant.create`); pending until approved when four-eyes is on. */
   create(actor: Actor, g: NewGrantRequest): Grant {
     const site = siteOf(this.deps);
-    const area = site.areas.find((a) => a.id === g.areaId);
-    if (!area) throw invalidField('areaId', `no area "${g.areaId}" in the site file (areas: ${site.areas.map((a) => a.id).join(', ')})`);
+    // A grant names an area, or a safe (its holders: docs/safes.md); the site file keeps their ids apart.
+    const area = site.areas.find((a) => a.id === g.areaId) ?? site.safes.find((s) => s.id === g.areaId);
+    if (!area)
+      throw invalidField('areaId', `no area or safe "${g.areaId}" in the site file (areas: ${[...site.areas, ...site.safes].map((a) => a.id).join(', ')})`);
     const person = this.store.people.person(g.personId);
     if (!person) throw invalidField('personId', 'no such person');
     if (person.kind !== 'staff') throw invalidField('personId', 'a visitor is let in by a visit, not a grant');

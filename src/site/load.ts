@@ -6,6 +6,7 @@ import { DOOR_ROLE_NAMES, DOOR_ROLES, type DeviceKind } from '../policy/vocabula
 import { siteFileSchema, type SiteFile } from './schema.js';
 import { checkZones } from './zones.js';
 import { checkPatrols } from './patrols.js';
+import { checkSafes } from './safes.js';
 import { checkCameras } from './cameras.js';
 import { checkAlarmSettings } from './alarms.js';
 import { outboundProblems } from './outbound.js';
@@ -182,5 +183,6 @@ function crossCheck(site: SiteFile): { path: PathPart[]; message: string }[] {
   problems.push(...checkPatrols(site.patrols, devices));
   problems.push(...checkCameras(site));
   problems.push(...checkAlarmSettings(site));
+  problems.push(...checkSafes(site));
   return problems;
 }

@@ -5,6 +5,7 @@ import { DEVICE_KIND_DEFINITIONS } from '../devices/kinds.js';
 import { deviceIdSchema } from '../devices/protocol.js';
 import { zonesSchema } from './zones.js';
 import { patrolsSchema } from './patrols.js';
+import { safesSchema } from './safes.js';
 import { coversSchema, httpCameraSchema } from './cameras.js';
 import { alarmSettingsSchema } from './alarms.js';
 import { outboundSections } from './outbound.js';
@@ -216,6 +217,8 @@ export const siteFileSchema = z.strictObject({
   /** Guard tours: routes of checkpoints, a round every interval (src/site/patrols.ts). */
   patrols: patrolsSchema,
   alarms: alarmSettingsSchema,
+  /** Safes in restricted areas: double locks, holders, sensors (src/site/safes.ts). */
+  safes: safesSchema,
   ...outboundSections,
   homeassistant: homeAssistantSchema,
 });
