@@ -56,6 +56,9 @@ export const doorEventLabels: Labels<DoorRecordReason> = {
   'mode-lockdown': { en: 'Area locked down', ja: '区域封鎖' },
   'mode-emergency': { en: 'Area emergency release', ja: '区域非常解錠' },
   snapshot: { en: 'Camera picture (evidence)', ja: 'カメラ画像（証拠）' },
+  'safe-opened': { en: 'Safe opened (holder, both locks)', ja: '金庫開扉（権限者・二重施錠解除）' },
+  'safe-opened-unauthorised': { en: 'Safe opened without authorisation', ja: '金庫の不正開扉' },
+  'safe-closed': { en: 'Safe closed', ja: '金庫閉扉' },
 };
 
 export const eventLabels: Labels<EventType> = {
@@ -78,6 +81,9 @@ export const eventLabels: Labels<EventType> = {
   'patrol-completed': { en: 'Patrol round completed', ja: '巡回完了' },
   'patrol-incomplete': { en: 'Patrol round incomplete', ja: '巡回未完了' },
   motion: { en: 'Motion', ja: '人感検知' },
+  'safe-opened-unauthorised': { en: 'Safe opened without authorisation', ja: '金庫の不正開扉' },
+  'safe-held-open': { en: 'Safe left open', ja: '金庫の開放放置' },
+  'safe-approach-out-of-hours': { en: 'Safe approached out of hours', ja: '時間外の金庫への接近' },
   'zone-armed': { en: 'Zone armed', ja: '警戒開始' },
   'zone-disarmed': { en: 'Zone disarmed', ja: '警戒解除' },
   'sensor-chatter': { en: 'Sensor chattering (not trusted)', ja: 'センサー誤動作（無効化）' },

@@ -90,6 +90,10 @@ export const EVENT_TYPES = {
   'patrol-completed': { category: 'alarm', severity: 'info' },
   'patrol-incomplete': { category: 'alarm', severity: 'warning' },
   motion: { category: 'alarm', severity: 'info' },
+  // Safes (controller/safes.ts): opened without a holder and both locks, left open, approached out of hours.
+  'safe-opened-unauthorised': { category: 'alarm', severity: 'alarm', alarm: true },
+  'safe-held-open': { category: 'alarm', severity: 'alarm', alarm: true },
+  'safe-approach-out-of-hours': { category: 'alarm', severity: 'alarm', alarm: true },
   // Alarm zones (controller/zones.ts): armed and disarmed (by whom), a chattering sensor.
   'zone-armed': { category: 'alarm', severity: 'info' },
   'zone-disarmed': { category: 'alarm', severity: 'info' },
@@ -216,6 +220,10 @@ export const DOOR_RECORD_REASONS = [
   'mode-emergency',
   // An evidence record: a camera's picture for a denial or an alarm (controller/evidence.ts).
   'snapshot',
+  // A safe's opening by a holder with both locks open, an unauthorised opening, its closing (controller/safes.ts).
+  'safe-opened',
+  'safe-opened-unauthorised',
+  'safe-closed',
 ] as const;
 export type DoorRecordReason = (typeof DOOR_RECORD_REASONS)[number];
 
