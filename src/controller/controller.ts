@@ -27,6 +27,7 @@ import { Areas } from './areas.js';
 import { AlarmInputs } from './alarm-inputs.js';
 import { AlarmDesk } from './alarm-desk.js';
 import { Patrols } from './patrols.js';
+import { KeyLoans } from './key-loans.js';
 import { StartupError } from './errors.js';
 import { LogKeeper } from './log-keeper.js';
 import { Topics } from '../devices/protocol.js';
@@ -115,6 +116,8 @@ export class Controller {
   readonly zones: Zones;
   readonly alarmDesk: AlarmDesk;
   readonly patrols: Patrols;
+  /** Key loans past their due-back time: the overdue event (sweep() for tests). */
+  readonly keyLoans: KeyLoans;
   /** Alarms and events that leave the box: their delivery figures are in /metrics. */
   readonly webhooks: Webhooks;
   readonly syslog: Syslog;
@@ -163,6 +166,7 @@ export class Controller {
     this.walCheckpointer = walCheckpointer;
     const checkpoints: Extension = { name: 'wal-checkpointer', start: () => walCheckpointer.start(), stop: () => walCheckpointer.stop() };
     this.patrols = new Patrols(ctx);
+    this.keyLoans = new KeyLoans(ctx);
     this.webhooks = new Webhooks(ctx, dataDir);
     this.syslog = new Syslog(ctx);
     this.extensions = [
@@ -177,6 +181,7 @@ export class Controller {
       supervision,
       new AlarmInputs(ctx),
       this.patrols,
+      this.keyLoans,
       this.access,
       this.areas,
       this.zones,

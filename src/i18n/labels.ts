@@ -2,7 +2,18 @@
 // the guard console. The codes themselves stay the stable interface.
 // Each table is typed by its registry in src/policy/vocabulary.ts: a word without both labels, or a
 // label for no word, does not compile.
-import type { AlarmState, ClearCause, CredentialKind, DoorRecordReason, EventCategory, EventType, ReasonCode, Severity } from '../policy/vocabulary.js';
+import type {
+  AlarmState,
+  ClearCause,
+  CredentialKind,
+  DoorRecordReason,
+  EventCategory,
+  EventType,
+  KeyOpensKind,
+  MasterKeyReason,
+  ReasonCode,
+  Severity,
+} from '../policy/vocabulary.js';
 
 export type Lang = 'en' | 'ja';
 export type Labels<K extends string> = Readonly<Record<K, { readonly en: string; readonly ja: string }>>;
@@ -107,6 +118,8 @@ export const eventLabels: Labels<EventType> = {
   'remote-unlock': { en: 'Remote unlock', ja: '遠隔解錠' },
   'remote-unlock-requested': { en: 'Remote unlock awaiting confirmation', ja: '遠隔解錠の承認待ち' },
   'emergency-unlock': { en: 'Emergency unlock', ja: '緊急解錠' },
+  'master-key-used': { en: 'Master key lent', ja: 'マスターキー貸出' },
+  'key-loan-overdue': { en: 'Key not returned in time', ja: '鍵の返却期限超過' },
   'storage-fault': { en: 'Storage fault', ja: '記録装置異常' },
   'listener-fault': { en: 'Controller feature failed on an event', ja: '制御機能のイベント処理異常' },
   'credential-fault': { en: 'Stored credential unreadable (PIN hash, OTP seed)', ja: '登録済み認証情報の読み取り不能（暗証番号ハッシュ・OTPシード）' },
@@ -160,6 +173,16 @@ export const clearCauseLabels: Labels<ClearCause> = {
   test: { en: 'Test', ja: '試験' },
   fault: { en: 'Fault', ja: '機器故障' },
   other: { en: 'Other', ja: 'その他' },
+};
+
+export const masterKeyReasonLabels: Labels<MasterKeyReason> = {
+  disaster: { en: 'Disaster', ja: '災害' },
+  emergency: { en: 'Emergency', ja: '緊急事態' },
+};
+
+export const keyOpensKindLabels: Labels<KeyOpensKind> = {
+  area: { en: 'Area', ja: '区域' },
+  safe: { en: 'Safe', ja: '金庫' },
 };
 
 /** The label of a code in a language; unknown codes are shown as they are. */

@@ -106,6 +106,9 @@ export const EVENT_TYPES = {
   'area-locked-down': { category: 'alarm', severity: 'alarm' },
   'area-emergency-release': { category: 'alarm', severity: 'alarm' },
   'emergency-unlock': { category: 'alarm', severity: 'alarm' },
+  // Keys (services/keys.ts): a master key lent (with its reason), a loan not back by its due time.
+  'master-key-used': { category: 'alarm', severity: 'warning' },
+  'key-loan-overdue': { category: 'alarm', severity: 'warning' },
   // Doors.
   'door-forced-cleared': { category: 'door', severity: 'info' },
   'door-held-open-cleared': { category: 'door', severity: 'info' },
@@ -250,6 +253,12 @@ export const ACCOUNT_ROLES = ['admin', 'manager', 'guard', 'auditor'] as const;
 export type AccountRole = (typeof ACCOUNT_ROLES)[number];
 export const ACCOUNT_STATUSES = ['active', 'disabled'] as const;
 export type AccountStatus = (typeof ACCOUNT_STATUSES)[number];
+
+/** Keys: what a key opens (an area, or a safe of the site file); why a master key is lent. */
+export const KEY_OPENS_KINDS = ['area', 'safe'] as const;
+export type KeyOpensKind = (typeof KEY_OPENS_KINDS)[number];
+export const MASTER_KEY_REASONS = ['disaster', 'emergency'] as const;
+export type MasterKeyReason = (typeof MASTER_KEY_REASONS)[number];
 
 /** True when `value` is one of `words` (narrows a string read from outside). */
 export function isOneOf<const W extends readonly string[]>(words: W, value: string): value is W[number] {

@@ -26,6 +26,7 @@ import { PeopleService } from './people.js';
 import { SnapshotService } from './snapshots.js';
 import { ZoneService } from './zones.js';
 import { PatrolService } from './patrols.js';
+import { KeyService } from './keys.js';
 
 export type { Actor } from './actor.js';
 export { assertMayApprove, localOperator } from './actor.js';
@@ -65,6 +66,7 @@ export interface Services {
   snapshots: SnapshotService;
   zones: ZoneService;
   patrols: PatrolService;
+  keys: KeyService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -98,5 +100,6 @@ export function createServices(deps: ServiceDeps): Services {
     snapshots: new SnapshotService(deps),
     zones: new ZoneService(deps),
     patrols: new PatrolService(deps),
+    keys: new KeyService(deps),
   };
 }

@@ -18,6 +18,7 @@ import { EntryCheckpoints } from './entry-checkpoints.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import { SnapshotStore } from './snapshots.js';
 import { Outbox } from './outbox.js';
+import { KeyStore } from './keys.js';
 import type { KeyObject } from 'node:crypto';
 
 export interface Store {
@@ -42,6 +43,8 @@ export interface Store {
   snapshots: SnapshotStore;
   /** Messages waiting for a receiver outside the box (webhooks). */
   outbox: Outbox;
+  /** Keys and master keys, and their loans. */
+  keys: KeyStore;
   /** A checkpointer of this database's WAL, off the event loop (not started). */
   walCheckpointer(): WalCheckpointer;
   /**
@@ -92,6 +95,7 @@ export function storeOn(db: Db): Store {
     sequences: new SequenceStore(db),
     snapshots: new SnapshotStore(db),
     outbox: new Outbox(db),
+    keys: new KeyStore(db),
     walCheckpointer: () => new WalCheckpointer(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     verifyAuditLog: (publicKey) => verifyAuditLog(db, publicKey),

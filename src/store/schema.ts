@@ -339,4 +339,37 @@ export const migrations: string[] = [
   );
   CREATE INDEX outbox_target ON outbox(target, id);
   `,
+  `
+  -- Keys and master keys (the inventory, ledgers of issue 12): id is the tag stamped on the key;
+  -- opens: JSON [{kind: area|safe, id}] of what it opens (lent only to access holders of all of it).
+  -- key_loans: each loan, with its due-back time and return; a master key's carries its reason.
+  -- overdue_at: when the overdue event was raised (once per loan).
+  CREATE TABLE keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    master INTEGER NOT NULL DEFAULT 0,
+    opens TEXT NOT NULL,
+    location TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
+    added_at TEXT NOT NULL,
+    added_by TEXT NOT NULL
+  );
+  CREATE TABLE key_loans (
+    id INTEGER PRIMARY KEY,
+    key_id TEXT NOT NULL REFERENCES keys(id),
+    person_id TEXT NOT NULL REFERENCES people(id),
+    lent_at TEXT NOT NULL,
+    lent_by TEXT NOT NULL,
+    due_back_at TEXT NOT NULL,
+    reason TEXT CHECK (reason IN ('disaster', 'emergency')),
+    note TEXT NOT NULL DEFAULT '',
+    returned_at TEXT,
+    returned_by TEXT,
+    overdue_at TEXT
+  );
+  -- A key is out to one person at a time.
+  CREATE UNIQUE INDEX key_loans_out ON key_loans(key_id) WHERE returned_at IS NULL;
+  CREATE INDEX key_loans_key ON key_loans(key_id, id);
+  CREATE INDEX key_loans_due ON key_loans(due_back_at) WHERE returned_at IS NULL;
+  `,
 ];

@@ -7,6 +7,7 @@ import {
   ACCOUNT_STATUSES,
   AREA_MODES,
   CHECKPOINT_KINDS,
+  MASTER_KEY_REASONS,
   CREDENTIAL_KINDS,
   CREDENTIAL_STATUSES,
   CREDENTIAL_USES,
@@ -51,6 +52,7 @@ describe('the store speaks the shared vocabulary', () => {
       'accounts.status': ACCOUNT_STATUSES,
       'events.clear_cause': CLEAR_CAUSES,
       'alarm_history.state': ALARM_STATES,
+      'key_loans.reason': MASTER_KEY_REASONS,
     };
     const found = checksOf(db);
     db.close();

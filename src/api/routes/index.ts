@@ -15,6 +15,7 @@ import { snapshotRoutes } from './snapshots.js';
 import { zoneRoutes } from './zones.js';
 import { alarmRoutes } from './alarms.js';
 import { patrolRoutes } from './patrols.js';
+import { keyRoutes } from './keys.js';
 
 export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
   for (const routes of [
@@ -33,6 +34,7 @@ export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
     zoneRoutes,
     alarmRoutes,
     patrolRoutes,
+    keyRoutes,
   ]) {
     await routes(api, ctx);
   }
