@@ -1,10 +1,11 @@
 // Keys and master keys (the standard's key ledger): the inventory, and each loan. A key is lent only
-// to an access holder of everything it opens (an area, or a safe), refused with the reason the door
-// would give; a master key is lent only for a disaster or an emergency, and its loan raises
+// to an access holder of everything it opens (an area, or a safe), refused with the reason
+// (src/policy/safe-holders.ts); a master key is lent only for a disaster or an emergency, and its loan raises
 // `master-key-used`. Loans past their due-back time are reminders (and an event, raised by the
 // controller's sweep). Managers change the inventory, guards record loans and returns, auditors read;
 // every change and every export is in the audit log.
-import { decidePass, type DenyReason } from '../policy/access-rules.js';
+import type { DenyReason } from '../policy/access-rules.js';
+import { safeGrantScope, safeHolderDecision, type SafeScope } from '../policy/safe-holders.js';
 import type { MasterKeyReason } from '../policy/vocabulary.js';
 import { keyOpensKindLabels, type Lang, label, masterKeyReasonLabels, reasonLabels } from '../i18n/labels.js';
 import type { KeyLoan, KeyOpens, KeyRecord } from '../store/keys.js';
@@ -229,43 +230,37 @@ export class KeyService {
     });
   }
 
-  /** The first thing the key opens that the person may not enter now, with the door's reason. */
+  /** The first thing the key opens whose access the person does not hold now, with the reason. */
   private refusal(personId: string, key: KeyRecord, now: Date): LoanRefusal | null {
     const site = siteOf(this.deps);
     const person = this.store.people.person(personId);
     for (const opens of key.opens) {
-      const { areaId, grantsFor } = this.target(opens, 'opens');
-      const area = site.areas.find((a) => a.id === areaId)!;
-      const d = decidePass({
+      const scope = this.target(opens, 'opens');
+      const standing = this.store.people.standing(personId);
+      const d = safeHolderDecision(personId, scope, {
         now,
-        direction: 'in',
-        credential: { status: 'active' },
-        // A PIN lockout is the door's business, not the key cabinet's.
-        person: person && { kind: person.kind, status: person.status, roles: person.roles, ...this.store.people.standing(personId), lockedOutUntil: null },
-        area: { id: area.id, mode: 'normal', allowedRoles: area.lockdownRoles, open: true, antiPassback: 'off' },
-        grants: this.store.people.grants(personId, grantsFor),
-        // A key is for access holders: a visitor's visit does not make them one.
-        visits: [],
-        inside: null,
-        settings: site.policy,
+        trainingValidityMonths: site.policy.trainingValidityMonths,
+        people: person ? [{ id: person.id, kind: person.kind, status: person.status, ...standing }] : [],
+        grants: this.store.people.grants(personId, safeGrantScope(scope)),
       });
       if (!d.ok) return { opens, reason: d.reason };
     }
     return null;
   }
 
-  /** What a key's target names: the area it stands in, and the id whose grants make its holders. */
-  private target(o: KeyOpens, path: string): { areaId: string; grantsFor: string } {
+  /**
+   * Whose grants make holders of a key's target. A safe says so itself; an area is held by its own
+   * grants, which is the safe rule with the area as its own scope (one rule for both: safe-holders.ts).
+   */
+  private target(o: KeyOpens, path: string): SafeScope {
     const site = siteOf(this.deps);
     if (o.kind === 'area') {
       if (!site.areas.some((a) => a.id === o.id)) throw invalidField(path, `no area "${o.id}" in the site file`);
-      return { areaId: o.id, grantsFor: o.id };
+      return { id: o.id, area: o.id, holders: 'area' };
     }
-    return this.safeTarget(o.id, path);
-  }
-
-  private safeTarget(id: string, path: string): { areaId: string; grantsFor: string } {
-    throw invalidField(path, `no safe "${id}" in the site file`);
+    const safe = site.safes.find((s) => s.id === o.id);
+    if (!safe) throw invalidField(path, `no safe "${o.id}" in the site file`);
+    return safe;
   }
 
   private view(key: KeyRecord): KeyView {
