@@ -23,6 +23,7 @@ import { DeviceHub } from './device-hub.js';
 import { Doors } from './doors.js';
 import { Access } from './door-access.js';
 import { Zones } from './zones.js';
+import { Safes } from './safes.js';
 import { Areas } from './areas.js';
 import { AlarmInputs } from './alarm-inputs.js';
 import { AlarmDesk } from './alarm-desk.js';
@@ -114,6 +115,7 @@ export class Controller {
   readonly areas: Areas;
   readonly evidence: Evidence;
   readonly zones: Zones;
+  readonly safes: Safes;
   readonly alarmDesk: AlarmDesk;
   readonly patrols: Patrols;
   /** Key loans past their due-back time: the overdue event (sweep() for tests). */
@@ -151,6 +153,7 @@ export class Controller {
     this.areas = new Areas(ctx, doors, this.access);
     this.evidence = new Evidence(ctx, dataDir);
     this.zones = new Zones(ctx);
+    this.safes = new Safes(ctx);
     this.alarmDesk = new AlarmDesk(ctx, doors);
     // An intrusion cannot be cleared while a sensor of its zone is still active.
     this.alarmDesk.registerCause('intrusion', ({ source }) => (source ? this.zones.causeOf(source) : null));
@@ -185,6 +188,7 @@ export class Controller {
       this.access,
       this.areas,
       this.zones,
+      this.safes,
       doors,
       this.evidence,
     ];

@@ -25,6 +25,7 @@ import { LedgerService } from './ledger.js';
 import { PeopleService } from './people.js';
 import { SnapshotService } from './snapshots.js';
 import { ZoneService } from './zones.js';
+import { SafeService } from './safes.js';
 import { PatrolService } from './patrols.js';
 import { KeyService } from './keys.js';
 
@@ -65,6 +66,7 @@ export interface Services {
   enrolment: EnrolmentService;
   snapshots: SnapshotService;
   zones: ZoneService;
+  safes: SafeService;
   patrols: PatrolService;
   keys: KeyService;
 }
@@ -99,6 +101,7 @@ export function createServices(deps: ServiceDeps): Services {
     enrolment: new EnrolmentService(deps, people, credentials, grants),
     snapshots: new SnapshotService(deps),
     zones: new ZoneService(deps),
+    safes: new SafeService(deps),
     patrols: new PatrolService(deps),
     keys: new KeyService(deps),
   };

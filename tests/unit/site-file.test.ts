@@ -65,6 +65,8 @@ describe('site file validation', () => {
       expect.stringMatching(/^areas\[1\]\.parent: unknown area "nowhere" \(line \d+\)$/),
       expect.stringMatching(/^doors\[0\]\.contact: device "lab-reader" is a reader, not a contact \(line \d+\)$/),
       expect.stringMatching(/^doors\[1\]\.area: unknown area "attic" \(line \d+\)$/),
+      // The vault lost its only door: the document safe no longer stands in a restricted area.
+      expect.stringMatching(/^safes\[0\]\.area: area "vault" has no door: a safe must stand in a restricted area \(line \d+\)$/),
     ]);
   });
 
@@ -103,7 +105,7 @@ doors:
   });
 
   it('`tobira config check` exits 0 on a good file and 2 listing every problem on a bad one', () => {
-    expect(execFileSync(process.execPath, [CLI, 'config', 'check', FIXTURE_SITE], { encoding: 'utf8' })).toMatch(/OK — 2 areas, 2 doors, 19 devices/);
+    expect(execFileSync(process.execPath, [CLI, 'config', 'check', FIXTURE_SITE], { encoding: 'utf8' })).toMatch(/OK — 2 areas, 2 doors, 22 devices/);
     const file = join(mkdtempSync(join(tmpdir(), 'tobira-site-')), 'bad.yaml');
     writeFileSync(file, example.replace('lock: lab-lock', 'lock: lab-lok').replace('area: vault', 'area: attic'));
     const bad = spawnSync(process.execPath, [CLI, 'config', 'check', file], { encoding: 'utf8' });

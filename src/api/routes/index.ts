@@ -13,6 +13,7 @@ import { entryRoutes } from './entries.js';
 import { streamRoutes } from './stream.js';
 import { snapshotRoutes } from './snapshots.js';
 import { zoneRoutes } from './zones.js';
+import { safeRoutes } from './safes.js';
 import { alarmRoutes } from './alarms.js';
 import { patrolRoutes } from './patrols.js';
 import { keyRoutes } from './keys.js';
@@ -32,6 +33,7 @@ export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
     streamRoutes,
     snapshotRoutes,
     zoneRoutes,
+    safeRoutes,
     alarmRoutes,
     patrolRoutes,
     keyRoutes,
