@@ -90,13 +90,15 @@ export class Evidence implements Extension {
     if (!isAlarmType(event.type)) return;
     const detail = event.detail ?? {};
     const zoneId = typeof detail.zoneId === 'string' ? detail.zoneId : undefined;
+    const safeId = typeof detail.safeId === 'string' ? detail.safeId : undefined;
     const doorId = typeof detail.doorId === 'string' ? detail.doorId : event.source && this.ctx.index.doors.has(event.source) ? event.source : null;
     const areaId = typeof detail.areaId === 'string' ? detail.areaId : event.source && this.ctx.index.areas.has(event.source) ? event.source : null;
     const cameras = new Set<string>([
       ...(doorId ? (this.coverage.doors.get(doorId) ?? []) : []),
       ...(zoneId ? (this.coverage.zones.get(zoneId) ?? []) : []),
-      // An alarm of a whole area without a zone (the IR path before zones): the cameras at its doors.
-      ...(!doorId && !zoneId && areaId ? (this.coverage.areas.get(areaId) ?? []) : []),
+      ...(safeId ? (this.coverage.safes.get(safeId) ?? []) : []),
+      // An alarm of a whole area without a zone (the IR path before zones, a safe no camera covers): the cameras at its doors.
+      ...(!doorId && !zoneId && !this.coverage.safes.has(safeId ?? '') && areaId ? (this.coverage.areas.get(areaId) ?? []) : []),
     ]);
     for (const camera of cameras) {
       this.enqueue({ camera, entrySeq: null, eventId: event.id, alarmType: event.type, doorId, areaId, ...(zoneId ? { zoneId } : {}) });

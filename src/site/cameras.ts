@@ -19,6 +19,8 @@ export const httpCameraSchema = z.strictObject({
 export const coversSchema = z.strictObject({
   doors: z.array(z.string()).default([]),
   zones: z.array(z.string()).default([]),
+  /** Safes (docs/safes.md): their alarms take this camera's picture. */
+  safes: z.array(z.string()).default([]),
 });
 export type Covers = z.infer<typeof coversSchema>;
 
@@ -27,6 +29,7 @@ export function checkCameras(site: SiteFile): { path: PathPart[]; message: strin
   const problems: { path: PathPart[]; message: string }[] = [];
   const doors = new Set(site.doors.map((d) => d.id));
   const zones = new Set(site.zones.map((z) => z.id));
+  const safes = new Set(site.safes.map((s) => s.id));
   site.devices.forEach((device, i) => {
     if (device.transport === 'http') {
       if (device.kind !== 'camera')
@@ -43,6 +46,9 @@ export function checkCameras(site: SiteFile): { path: PathPart[]; message: strin
     device.covers.zones.forEach((ref, j) => {
       if (!zones.has(ref)) problems.push({ path: ['devices', i, 'covers', 'zones', j], message: `unknown zone "${ref}"` });
     });
+    device.covers.safes.forEach((ref, j) => {
+      if (!safes.has(ref)) problems.push({ path: ['devices', i, 'covers', 'safes', j], message: `unknown safe "${ref}"` });
+    });
   });
   return problems;
 }
@@ -52,10 +58,11 @@ export interface CameraCoverage {
   doors: Map<string, string[]>;
   zones: Map<string, string[]>;
   areas: Map<string, string[]>;
+  safes: Map<string, string[]>;
 }
 
 export function cameraCoverage(site: SiteFile): CameraCoverage {
-  const out: CameraCoverage = { doors: new Map(), zones: new Map(), areas: new Map() };
+  const out: CameraCoverage = { doors: new Map(), zones: new Map(), areas: new Map(), safes: new Map() };
   const add = (m: Map<string, string[]>, key: string, camera: string) => {
     const list = m.get(key) ?? [];
     if (!list.includes(camera)) list.push(camera);
@@ -70,6 +77,7 @@ export function cameraCoverage(site: SiteFile): CameraCoverage {
       if (area) add(out.areas, area, device.id);
     }
     for (const zone of device.covers.zones) add(out.zones, zone, device.id);
+    for (const safe of device.covers.safes) add(out.safes, safe, device.id);
   }
   return out;
 }

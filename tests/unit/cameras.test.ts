@@ -34,13 +34,14 @@ describe('cameras in the site file', () => {
         kind: 'camera',
         transport: 'http',
         http: { url: 'https://cam.example/snap.jpg' },
-        covers: { doors: ['lab-main', 'vault-door'] },
+        covers: { doors: ['lab-main', 'vault-door'], safes: ['doc-safe'] },
       });
     });
     expect(site.devices.find((d) => d.id === 'gate-cam')!.http).toEqual({ url: 'https://cam.example/snap.jpg', auth: 'digest', timeoutMs: 3000 });
     const coverage = cameraCoverage(site);
     expect(coverage.doors.get('lab-main')).toEqual(['gate-cam']);
     expect(coverage.areas.get('vault')).toEqual(['gate-cam']);
+    expect(coverage.safes.get('doc-safe')).toEqual(['gate-cam']);
   });
 
   it('refuses a login in the URL, http on a lock, covers on a non-camera and unknown doors or zones', () => {
@@ -54,9 +55,10 @@ describe('cameras in the site file', () => {
       ]),
     );
     expect(problems((raw) => (camera(raw).http = { url: 'http://cam/snap' }))).toEqual(['devices[*].http: http settings on a mqtt device']);
-    expect(problems((raw) => (camera(raw).covers = { doors: ['nowhere'], zones: ['nozone'] }))).toEqual([
+    expect(problems((raw) => (camera(raw).covers = { doors: ['nowhere'], zones: ['nozone'], safes: ['nosafe'] }))).toEqual([
       'devices[*].covers.doors[0]: unknown door "nowhere"',
       'devices[*].covers.zones[0]: unknown zone "nozone"',
+      'devices[*].covers.safes[0]: unknown safe "nosafe"',
     ]);
     expect(problems((raw) => (raw.devices.find((d: { id: string }) => d.id === 'lab-siren').covers = { doors: ['lab-main'] }))).toEqual([
       'devices[*].covers: a siren covers nothing (cameras only)',
