@@ -531,7 +531,7 @@ export class Controller {
     const topology = (site: SiteFile) =>
       JSON.stringify([site.devices, site.doors, site.mqtt, site.gpio, site.site.timezone, site.areas.map((a) => [a.id, a.parent ?? null])]);
     if (topology(next) !== topology(this.ctx.site)) return refuse('devices, doors, areas, time zone or broker changed: restart the controller to apply');
-    const changed = (['schedules', 'policy', 'log', 'power', 'areas', 'patrols'] as const).filter(
+    const changed = (['schedules', 'policy', 'log', 'power', 'areas', 'patrols', 'safes'] as const).filter(
       (k) => JSON.stringify(next[k]) !== JSON.stringify(this.ctx.site[k]),
     );
     this.ctx.site = next;

@@ -1,7 +1,7 @@
 // The example's document safe through the controller itself (in-process, real broker and simulator):
 // two holders come into the vault (card + PIN, two persons), then the dial switch, the key switch and
 // the door contact report as the simulated safe's devices. Only both locks after a holder's entry is an
-// authorised opening; one lock only, or nobody authenticated, is an alarm.
+// authorised opening; one lock only, or nobody authenticated, is an alarm; so is movement at the approach out of hours.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../firmware-sim/index.js';
@@ -20,7 +20,14 @@ describe('the document safe', () => {
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
-    const { dataDir, site } = prepareData();
+    const { dataDir, site } = prepareData({
+      edit: (raw) => {
+        // The vault never in business hours (grants here are out-of-hours ones), and a motion sensor at the safe's approach.
+        raw.schedules = [{ id: 'weekdays', weekly: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '00:00', to: '00:00' }] }];
+        raw.devices.push({ id: 'doc-safe-pir', kind: 'input', input: 'motion', transport: 'mqtt' });
+        raw.safes[0].approach = 'doc-safe-pir';
+      },
+    });
     controller = await Controller.start({
       site,
       dataDir,
@@ -61,6 +68,13 @@ describe('the document safe', () => {
     for (const lock of locks) await sim.input(lock, false);
     await waitFor(() => controller.safes.get('doc-safe')?.state === 'closed' && controller.safes.get('doc-safe')?.locksOpen.length === 0, 3000, 'closed');
   }
+
+  it('movement at the approach out of hours: safe-approach-out-of-hours', async () => {
+    await sim.input('doc-safe-pir', true);
+    await waitFor(() => events('safe-approach-out-of-hours').length === 1, 3000, 'approach alarm');
+    expect(events('safe-approach-out-of-hours')[0]).toMatchObject({ source: 'doc-safe', severity: 'alarm', detail: { safeId: 'doc-safe', areaId: 'vault' } });
+    await sim.input('doc-safe-pir', false);
+  });
 
   it('starts closed', () => {
     expect(controller.safes.get('doc-safe')).toMatchObject({ state: 'closed', locks: ['dial', 'key'], contactOpen: false });
