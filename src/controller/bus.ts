@@ -7,7 +7,7 @@ import type { EntryRecord } from '../store/entry-log.js';
 export interface RaisedEvent {
   id: number | null;
   at: string;
-  category: 'access' | 'door' | 'alarm' | 'device' | 'security' | 'system';
+  category: import('../policy/vocabulary.js').EventCategory;
   type: import('../policy/vocabulary.js').EventType;
   severity: 'info' | 'warning' | 'alarm';
   source: string | null;

@@ -88,6 +88,8 @@ export const eventLabels: Labels<EventType> = {
   tamper: { en: 'Tamper', ja: 'いたずら（筐体開放）' },
   'tamper-cleared': { en: 'Tamper cleared', ja: 'いたずら復旧' },
   intrusion: { en: 'Intrusion', ja: '侵入検知' },
+  reminder: { en: 'Reminder', ja: 'リマインダー' },
+  'rotation-overdue': { en: 'Dial code rotation overdue', ja: 'ダイヤル番号変更期限超過' },
   'patrol-missed': { en: 'Patrol checkpoint missed', ja: '巡回チェックポイント未通過' },
   'patrol-completed': { en: 'Patrol round completed', ja: '巡回完了' },
   'patrol-incomplete': { en: 'Patrol round incomplete', ja: '巡回未完了' },
@@ -152,6 +154,7 @@ export const eventCategoryLabels: Labels<EventCategory> = {
   device: { en: 'Device', ja: '機器' },
   security: { en: 'Security', ja: 'セキュリティ' },
   system: { en: 'System', ja: 'システム' },
+  reminder: { en: 'Reminder', ja: 'リマインダー' },
 };
 
 export const severityLabels: Labels<Severity> = {

@@ -59,7 +59,7 @@ export const SAFE_LOCKS = ['dial', 'key', 'biometric', 'keypad', 'card'] as cons
 export type SafeLock = (typeof SAFE_LOCKS)[number];
 
 /** Event categories: also the MQTT topic level events are published under. */
-export const EVENT_CATEGORIES = ['access', 'door', 'alarm', 'device', 'security', 'system'] as const;
+export const EVENT_CATEGORIES = ['access', 'door', 'alarm', 'device', 'security', 'system', 'reminder'] as const;
 export type EventCategory = (typeof EVENT_CATEGORIES)[number];
 export const SEVERITIES = ['info', 'warning', 'alarm'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -145,6 +145,9 @@ export const EVENT_TYPES = {
   'account-locked': { category: 'security', severity: 'alarm' },
   'login-refused': { category: 'security', severity: 'warning' },
   'refresh-token-reused': { category: 'security', severity: 'alarm' },
+  // Reminders (services/reminders.ts): a dial code due for rotation soon; overdue, daily until rotated.
+  reminder: { category: 'reminder', severity: 'info' },
+  'rotation-overdue': { category: 'reminder', severity: 'alarm', alarm: true },
 } as const satisfies Record<string, { category: EventCategory; severity: Severity; alarm?: true }>;
 export type EventType = keyof typeof EVENT_TYPES;
 export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as EventType[];

@@ -19,6 +19,7 @@ import { WalCheckpointer } from './wal-checkpointer.js';
 import { SnapshotStore } from './snapshots.js';
 import { Outbox } from './outbox.js';
 import { KeyStore } from './keys.js';
+import { DialLockStore } from './dial-locks.js';
 import type { KeyObject } from 'node:crypto';
 
 export interface Store {
@@ -45,6 +46,8 @@ export interface Store {
   outbox: Outbox;
   /** Keys and master keys, and their loans. */
   keys: KeyStore;
+  /** Dial locks: rotation records, due triggers, code holders (never a code). */
+  dialLocks: DialLockStore;
   /** A checkpointer of this database's WAL, off the event loop (not started). */
   walCheckpointer(): WalCheckpointer;
   /**
@@ -96,6 +99,7 @@ export function storeOn(db: Db): Store {
     snapshots: new SnapshotStore(db),
     outbox: new Outbox(db),
     keys: new KeyStore(db),
+    dialLocks: new DialLockStore(db),
     walCheckpointer: () => new WalCheckpointer(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     verifyAuditLog: (publicKey) => verifyAuditLog(db, publicKey),

@@ -372,4 +372,49 @@ export const migrations: string[] = [
   CREATE INDEX key_loans_key ON key_loans(key_id, id);
   CREATE INDEX key_loans_due ON key_loans(due_back_at) WHERE returned_at IS NULL;
   `,
+  `
+  -- Dial locks (a safe's three-wheel dial): what the site file said about each when last seen
+  -- (dial_lock_state: a change there makes the rotation due), when its code changed (dial_rotations:
+  -- who, why; never the code), what made a rotation due at once since (dial_due_triggers: a site
+  -- change, a holder losing access, a leak report with its note) and who knows the code
+  -- (dial_code_holders: removed_at set when a holder is taken off or loses access).
+  CREATE TABLE dial_lock_state (
+    lock_id TEXT PRIMARY KEY,
+    area TEXT NOT NULL,
+    location TEXT NOT NULL,
+    custodian TEXT NOT NULL,
+    delegates TEXT NOT NULL,
+    first_seen_at TEXT NOT NULL,
+    reminded_until TEXT
+  );
+  CREATE TABLE dial_rotations (
+    id INTEGER PRIMARY KEY,
+    lock_id TEXT NOT NULL,
+    rotated_at TEXT NOT NULL,
+    by TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+  );
+  CREATE INDEX dial_rotations_lock ON dial_rotations(lock_id, rotated_at);
+  CREATE TABLE dial_due_triggers (
+    id INTEGER PRIMARY KEY,
+    lock_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL,
+    person_id TEXT,
+    note TEXT,
+    reported_by TEXT
+  );
+  CREATE INDEX dial_due_triggers_lock ON dial_due_triggers(lock_id, at);
+  CREATE TABLE dial_code_holders (
+    id INTEGER PRIMARY KEY,
+    lock_id TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    added_by TEXT NOT NULL,
+    removed_at TEXT,
+    removed_reason TEXT
+  );
+  CREATE UNIQUE INDEX dial_code_holders_current ON dial_code_holders(lock_id, person_id) WHERE removed_at IS NULL;
+  `,
 ];
