@@ -213,19 +213,23 @@ const CODE_FIELDS = new Set(['code', 'combination', 'digits', 'dialcode', 'newco
 /** Three two-digit numbers in a row (the three-wheel pattern, e.g. "12-34-56", "12 34 56"). */
 const CODE_PATTERN = /(?<!\d)\d{2}\s?[-/.,\s]\s?\d{2}\s?[-/.,\s]\s?\d{2}(?!\d)|(?<!\d)\d{6}(?!\d)/;
 
+/** Free-text fields, where a code written out (a 3×2-digit pattern) is looked for; ids are not. */
+const FREE_TEXT_FIELDS = new Set(['note', 'reason', 'by', 'comment', 'description', 'remarks', 'text', 'message']);
+
 /**
- * Where a value looks like it carries a dial code: a field named for one, or free text holding a
- * 3×2-digit pattern. Returns the path of the first such place, or null. Dates and times in ISO form
- * are not codes and are let through.
+ * Where a value looks like it carries a dial code: a field named for one anywhere, or a 3×2-digit
+ * pattern in free text (a field named as free text, or a bare string). Returns the path of the first
+ * such place, or null. ISO dates and times are not codes and are let through.
  */
-export function findDialCode(value: unknown, path = ''): string | null {
+export function findDialCode(value: unknown, path = '', freeText = true): string | null {
   if (typeof value === 'string') {
+    if (!freeText) return null;
     const text = value.replace(/\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?/g, ' ');
     return CODE_PATTERN.test(text) ? path || '(value)' : null;
   }
   if (Array.isArray(value)) {
     for (const [i, v] of value.entries()) {
-      const hit = findDialCode(v, `${path}[${i}]`);
+      const hit = findDialCode(v, `${path}[${i}]`, freeText);
       if (hit) return hit;
     }
     return null;
@@ -234,7 +238,7 @@ export function findDialCode(value: unknown, path = ''): string | null {
     for (const [k, v] of Object.entries(value)) {
       const here = path ? `${path}.${k}` : k;
       if (CODE_FIELDS.has(k.toLowerCase().replace(/[-_\s]/g, ''))) return here;
-      const hit = findDialCode(v, here);
+      const hit = findDialCode(v, here, FREE_TEXT_FIELDS.has(k.toLowerCase()));
       if (hit) return hit;
     }
   }

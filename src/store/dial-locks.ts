@@ -114,9 +114,15 @@ export class DialLockStore {
 
   /** Triggers after `since` (every one when null), oldest first. */
   triggers(lockId: string, since: string | null): DialTriggerRecord[] {
-    const rows = this.db
-      .prepare('SELECT * FROM dial_due_triggers WHERE lock_id = ? AND (? IS NULL OR at > ?) ORDER BY at, id')
-      .all(lockId, since, since) as { id: number; lock_id: string; reason: DialTriggerReason; at: string; person_id: string | null; note: string | null; reported_by: string | null }[];
+    const rows = this.db.prepare('SELECT * FROM dial_due_triggers WHERE lock_id = ? AND (? IS NULL OR at > ?) ORDER BY at, id').all(lockId, since, since) as {
+      id: number;
+      lock_id: string;
+      reason: DialTriggerReason;
+      at: string;
+      person_id: string | null;
+      note: string | null;
+      reported_by: string | null;
+    }[];
     return rows.map((r) => ({ id: r.id, lockId: r.lock_id, reason: r.reason, at: r.at, personId: r.person_id, note: r.note, reportedBy: r.reported_by }));
   }
 

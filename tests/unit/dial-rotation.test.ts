@@ -201,6 +201,7 @@ describe('a dial code never travels', () => {
     [{ note: 'custodian saw the slip on the desk at 10:15:30' }],
     [{ rotatedAt: '2028-03-15T10:00:00+09:00' }],
     [{ note: 'room 3, 4 and 5' }],
+    [{ personId: '123456', lockId: '12-34-56' }],
   ])('%j passes', (body) => {
     expect(findDialCode(body)).toBeNull();
   });
