@@ -55,6 +55,8 @@ export interface BusEvents {
   raised: RaisedEvent;
   'alarm.changed': AlarmChanged;
   'broker.link': { connected: boolean; error?: string };
+  /** A person's access may have ended (a grant revoked or ended, a status change): code holders are checked. */
+  'access.changed': { personId: string };
 }
 
 /** A listener threw (or its promise rejected): which listener, on which event, with what. */

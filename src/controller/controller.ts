@@ -29,6 +29,7 @@ import { AlarmInputs } from './alarm-inputs.js';
 import { AlarmDesk } from './alarm-desk.js';
 import { Patrols } from './patrols.js';
 import { KeyLoans } from './key-loans.js';
+import { DialLocks } from './dial-locks.js';
 import { StartupError } from './errors.js';
 import { LogKeeper } from './log-keeper.js';
 import { Topics } from '../devices/protocol.js';
@@ -120,6 +121,7 @@ export class Controller {
   readonly patrols: Patrols;
   /** Key loans past their due-back time: the overdue event (sweep() for tests). */
   readonly keyLoans: KeyLoans;
+  readonly dialLocks: DialLocks;
   /** Alarms and events that leave the box: their delivery figures are in /metrics. */
   readonly webhooks: Webhooks;
   readonly syslog: Syslog;
@@ -170,6 +172,7 @@ export class Controller {
     const checkpoints: Extension = { name: 'wal-checkpointer', start: () => walCheckpointer.start(), stop: () => walCheckpointer.stop() };
     this.patrols = new Patrols(ctx);
     this.keyLoans = new KeyLoans(ctx);
+    this.dialLocks = new DialLocks(ctx);
     this.webhooks = new Webhooks(ctx, dataDir);
     this.syslog = new Syslog(ctx);
     this.extensions = [
@@ -185,6 +188,7 @@ export class Controller {
       new AlarmInputs(ctx),
       this.patrols,
       this.keyLoans,
+      this.dialLocks,
       this.access,
       this.areas,
       this.zones,

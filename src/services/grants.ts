@@ -8,6 +8,7 @@ import { assertMayApprove, type Actor } from './actor.js';
 import { recordChange } from './audit.js';
 import { invalidField, siteOf, toIso } from './common.js';
 import { notFound, ServiceError } from './errors.js';
+import { accessChanged } from './dial-locks.js';
 import type { ServiceDeps } from './index.js';
 
 export interface NewGrantRequest {
@@ -125,11 +126,13 @@ export class GrantService {
   revoke(actor: Actor, id: number, reason: string | null = null): Grant {
     const grant = this.get(id);
     if (grant.status === 'revoked') throw new ServiceError('conflict', 'the grant is revoked already');
-    return this.store.transaction(() => {
+    const revoked = this.store.transaction(() => {
       if (!this.store.grants.revoke(grant.id, actor.username)) throw new ServiceError('conflict', 'the grant is revoked already');
       recordChange(this.store, actor, 'grant.revoke', `grant:${grant.id}`, { personId: grant.personId, areaId: grant.areaId, was: grant.status, reason });
       return this.store.grants.get(grant.id)!;
     });
+    accessChanged(this.deps, grant.personId);
+    return revoked;
   }
 
   /** Reviews a grant: confirm (`review.confirm`, with the next review date) or end it (`review.end`, revoked at once). */
@@ -144,7 +147,7 @@ export class GrantService {
       nextReviewBy = toIso(r.nextReviewBy);
       if (nextReviewBy <= at) throw invalidField('nextReviewBy', 'must be in the future');
     }
-    return this.store.transaction(() => {
+    const reviewed = this.store.transaction(() => {
       if (r.decision === 'confirm') {
         if (!this.store.grants.confirmReview(grant.id, actor.username, at, nextReviewBy!)) throw new ServiceError('conflict', 'the grant is revoked already');
         recordChange(this.store, actor, 'review.confirm', `grant:${grant.id}`, {
@@ -167,5 +170,7 @@ export class GrantService {
       }
       return this.store.grants.get(grant.id)!;
     });
+    if (r.decision !== 'confirm') accessChanged(this.deps, grant.personId);
+    return reviewed;
   }
 }

@@ -11,6 +11,7 @@ import type { Actor } from './actor.js';
 import { recordChange } from './audit.js';
 import { invalidField, siteOf, toIso, uniqueOrConflict } from './common.js';
 import { notFound, ServiceError } from './errors.js';
+import { accessChanged } from './dial-locks.js';
 import type { ServiceDeps } from './index.js';
 
 export interface TrainingStanding {
@@ -127,7 +128,7 @@ export class PeopleService {
     for (const [key, value] of Object.entries(fields) as [keyof PersonChanges, unknown][]) {
       if (value !== undefined && JSON.stringify(value) !== JSON.stringify(before[key])) changes[key] = { from: before[key], to: value };
     }
-    return uniqueOrConflict('the staff number', () =>
+    const updated = uniqueOrConflict('the staff number', () =>
       this.store.transaction(() => {
         this.store.people.updatePerson(before.id, fields);
         const revoked: number[] = [];
@@ -141,6 +142,8 @@ export class PeopleService {
         return this.store.people.person(before.id)!;
       }),
     );
+    if (changes.status) accessChanged(this.deps, before.id);
+    return updated;
   }
 
   /** Completed trainings, newest first. */

@@ -43,6 +43,10 @@ export const safeSchema = z
     delegates: z.array(staffNumber).default([]),
     /** Where in the area it stands (a change makes the dial code due). */
     location: z.string().min(1).max(200).optional(),
+    /** The dial code changes at least this often (months; docs/safes.md#dial-code-rotation). */
+    rotationMonths: z.number().int().min(1).max(12).optional(),
+    /** Remind this many days before the dial code is due. */
+    remindDays: z.array(z.number().int().min(1).max(365)).max(10).optional(),
     /** A holder's authentication counts for an opening this long. */
     authWindowSeconds: z.number().int().min(5).max(600).default(60),
     /** Open longer than this is an alarm. */
