@@ -28,6 +28,8 @@ import { ZoneService } from './zones.js';
 import { SafeService } from './safes.js';
 import { PatrolService } from './patrols.js';
 import { KeyService } from './keys.js';
+import { DialLockService } from './dial-locks.js';
+import { ReminderService } from './reminders.js';
 
 export type { Actor } from './actor.js';
 export { assertMayApprove, localOperator } from './actor.js';
@@ -69,6 +71,9 @@ export interface Services {
   safes: SafeService;
   patrols: PatrolService;
   keys: KeyService;
+  dialLocks: DialLockService;
+  /** Every reminder due or overdue, of every kind: sources register here. */
+  reminders: ReminderService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -78,6 +83,9 @@ export function createServices(deps: ServiceDeps): Services {
   const people = new PeopleService(deps);
   const credentials = new CredentialService(deps, people);
   const grants = new GrantService(deps);
+  const dialLocks = new DialLockService(deps);
+  const reminders = new ReminderService(deps.now);
+  reminders.register('dial-rotation', (now) => dialLocks.reminders(now));
   return {
     deps,
     get auth() {
@@ -104,5 +112,7 @@ export function createServices(deps: ServiceDeps): Services {
     safes: new SafeService(deps),
     patrols: new PatrolService(deps),
     keys: new KeyService(deps),
+    dialLocks,
+    reminders,
   };
 }

@@ -17,6 +17,7 @@ import { safeRoutes } from './safes.js';
 import { alarmRoutes } from './alarms.js';
 import { patrolRoutes } from './patrols.js';
 import { keyRoutes } from './keys.js';
+import { dialLockRoutes } from './dial-locks.js';
 
 export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
   for (const routes of [
@@ -37,6 +38,7 @@ export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
     alarmRoutes,
     patrolRoutes,
     keyRoutes,
+    dialLockRoutes,
   ]) {
     await routes(api, ctx);
   }

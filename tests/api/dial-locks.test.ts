@@ -1,0 +1,166 @@
+// Dial locks through the API (the real controller and fastify app, in-process): the rotation record,
+// leak reports, the code holders' ledger, reminders; every refusal (a code in a body, a non-holder
+// as code holder); a code holder's revocation making the rotation due at once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApi, type TestApi } from '../helpers/api.js';
+import type { RawSite } from '../helpers/daemon.js';
+
+const v1 = (path: string) => `/api/v1${path}`;
+const daysFromNow = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+
+/** The example vault gets a document safe (dial + key) with its switches and contact. */
+function withSafe(raw: RawSite): void {
+  const r = raw as unknown as { devices: Record<string, unknown>[]; safes?: unknown[] };
+  r.devices.push(
+    { id: 'doc-safe-contact', kind: 'contact', transport: 'mqtt' },
+    { id: 'doc-safe-dial', kind: 'input', input: 'dial', transport: 'mqtt' },
+    { id: 'doc-safe-key', kind: 'input', input: 'key', transport: 'mqtt' },
+  );
+  r.safes = [
+    {
+      id: 'doc-safe',
+      name: { en: 'Document safe', ja: '文書金庫' },
+      area: 'vault',
+      locks: ['dial', 'key'],
+      sensors: { contact: 'doc-safe-contact', dial: 'doc-safe-dial', key: 'doc-safe-key' },
+      custodian: 1001,
+      delegates: [1002],
+      location: 'vault, north wall',
+      rotationMonths: 6,
+    },
+  ];
+}
+
+describe('dial locks API', () => {
+  let api: TestApi;
+
+  /** A staff member in good standing, with a grant for the safe when `grant` says so. */
+  function staff(name: string, grant: boolean): { personId: string; grantId: number | null } {
+    const { store } = api.controller.ctx;
+    const p = store.people.addPerson({ name, affiliation: 'Docs', title: 'Archivist' });
+    store.people.addTraining(p.id, daysFromNow(-10), 'Security');
+    store.people.addPledge(p.id, daysFromNow(-10), 'NDA');
+    const g = grant ? store.people.addGrant({ personId: p.id, areaId: 'doc-safe', purpose: 'documents', grantedBy: 'cli' }) : null;
+    return { personId: p.id, grantId: g?.id ?? null };
+  }
+  const lock = async () => (await api.call('auditor', 'GET', v1('/dial-locks/doc-safe'))).json();
+
+  beforeAll(async () => {
+    api = await startApi({ edit: withSafe });
+  });
+  afterAll(async () => api?.close());
+
+  it('a newly installed dial lock is due at once, with its reminder in the list', async () => {
+    const res = await api.call('auditor', 'GET', v1('/dial-locks'));
+    expect(res.statusCode, res.body).toBe(200);
+    const [l] = res.json().items;
+    expect(l).toMatchObject({ id: 'doc-safe', area: 'vault', lastRotatedAt: null, dueReasons: ['installed'], overdue: true, rotationMonths: 6, holders: 0 });
+    const reminders = (await api.call('guard', 'GET', v1('/reminders'))).json().items;
+    expect(reminders).toEqual([expect.objectContaining({ kind: 'dial-rotation', subject: 'dial-lock:doc-safe', overdue: true, reasons: ['installed'] })]);
+    // The overdue alarm was raised on the reminder category (MQTT {base}/events/reminder).
+    const events = api.db().prepare("SELECT category, source FROM events WHERE type = 'rotation-overdue'").all();
+    expect(events).toEqual([{ category: 'reminder', source: 'doc-safe' }]);
+  });
+
+  it('recording a rotation: due rotationMonths later, audited; auditors and guards may not', async () => {
+    expect(
+      (await api.call('auditor', 'POST', v1('/dial-locks/doc-safe/rotations'), { rotatedAt: daysFromNow(0), by: '1001', reason: 'installed' })).statusCode,
+    ).toBe(403);
+    expect(
+      (await api.call('guard', 'POST', v1('/dial-locks/doc-safe/rotations'), { rotatedAt: daysFromNow(0), by: '1001', reason: 'installed' })).statusCode,
+    ).toBe(403);
+    const rotatedAt = new Date().toISOString();
+    const res = await api.call('manager', 'POST', v1('/dial-locks/doc-safe/rotations'), { rotatedAt, by: '1001', reason: 'installed' });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ lastRotatedAt: rotatedAt, lastRotatedBy: '1001', dueReasons: [], overdue: false });
+    expect(Date.parse(res.json().dueAt)).toBeGreaterThan(Date.now() + 150 * 86_400_000);
+    expect((await api.call('guard', 'GET', v1('/reminders'))).json().items).toEqual([]);
+    const audit = api.db().prepare("SELECT actor, detail FROM audit_log WHERE action = 'dial-lock.rotate' AND outcome = 'ok'").all() as {
+      actor: string;
+      detail: string;
+    }[];
+    expect(audit).toHaveLength(1);
+    expect(audit[0]!.actor).toBe('test-manager');
+  });
+
+  it.each([
+    ['/rotations', { rotatedAt: daysFromNow(0), by: '1001', reason: 'scheduled', code: '12-34-56' }, 'code'],
+    ['/rotations', { rotatedAt: daysFromNow(0), by: '1001', reason: 'new one is 12 34 56' }, 'reason'],
+    ['/rotations', { rotatedAt: daysFromNow(0), by: '1001', reason: 'scheduled', combination: [12, 34, 56] }, 'combination'],
+    ['/leak-reports', { note: 'slip said 123456' }, 'note'],
+    ['/leak-reports', { note: 'seen', digits: '1' }, 'digits'],
+    ['/holders', { personId: 'p-1', code: 'x' }, 'code'],
+  ])('a dial code in the body of %s is refused (400) and nothing is recorded', async (path, body, where) => {
+    const okCount = "SELECT count(*) AS n FROM audit_log WHERE action LIKE 'dial-lock.%' AND outcome = 'ok'";
+    const before = api.db().prepare(okCount).get();
+    const res = await api.call('manager', 'POST', v1(`/dial-locks/doc-safe${path}`), body);
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json().detail ?? res.json().title).toMatch(/dial code/);
+    expect(JSON.stringify(res.json())).toContain(where);
+    expect(res.body).not.toMatch(/12-34-56|123456/);
+    expect(api.db().prepare(okCount).get()).toEqual(before);
+    // The refused attempt is audited, without the code.
+    expect(JSON.stringify(api.db().prepare("SELECT * FROM audit_log WHERE action LIKE 'dial-lock.%'").all())).not.toMatch(/12-34-56|12 34 56|123456/);
+  });
+
+  it('a rotation in the future or before the last one is refused', async () => {
+    expect((await api.call('manager', 'POST', v1('/dial-locks/doc-safe/rotations'), { rotatedAt: daysFromNow(2), by: 'x', reason: 'y' })).statusCode).toBe(400);
+    expect((await api.call('manager', 'POST', v1('/dial-locks/doc-safe/rotations'), { rotatedAt: daysFromNow(-30), by: 'x', reason: 'y' })).statusCode).toBe(
+      400,
+    );
+    expect((await api.call('manager', 'POST', v1('/dial-locks/nope/rotations'), { rotatedAt: daysFromNow(0), by: 'x', reason: 'y' })).statusCode).toBe(404);
+  });
+
+  it('a non-holder as code holder is refused with the reason; a holder is added', async () => {
+    const outsider = staff('Outsider', false);
+    const res = await api.call('manager', 'POST', v1('/dial-locks/doc-safe/holders'), { personId: outsider.personId });
+    expect(res.statusCode, res.body).toBe(409);
+    expect(res.json().detail).toMatch(/not an access holder of safe "doc-safe" \(no-grant\)/);
+    expect((await api.call('manager', 'POST', v1('/dial-locks/doc-safe/holders'), { personId: 'no-such-person' })).statusCode).toBe(400);
+
+    const holder = staff('Holder', true);
+    const added = await api.call('manager', 'POST', v1('/dial-locks/doc-safe/holders'), { personId: holder.personId });
+    expect(added.statusCode, added.body).toBe(201);
+    expect(added.json()).toMatchObject({ personId: holder.personId, name: 'Holder', addedBy: 'test-manager' });
+    expect((await api.call('manager', 'POST', v1('/dial-locks/doc-safe/holders'), { personId: holder.personId })).statusCode).toBe(409);
+    expect((await api.call('auditor', 'GET', v1('/dial-locks/doc-safe/holders'))).json().items.map((h: { personId: string }) => h.personId)).toEqual([
+      holder.personId,
+    ]);
+  });
+
+  it("a code holder's revocation makes the rotation due at once and takes them off the ledger", async () => {
+    expect((await lock()).dueReasons).toEqual([]);
+    const holder = staff('Leaver', true);
+    expect((await api.call('manager', 'POST', v1('/dial-locks/doc-safe/holders'), { personId: holder.personId })).statusCode).toBe(201);
+    const revoked = await api.call('manager', 'POST', v1(`/grants/${holder.grantId}/revoke`), { reason: 'moved to another team' });
+    expect(revoked.statusCode, revoked.body).toBe(200);
+    const after = await lock();
+    expect(after).toMatchObject({ dueReasons: ['holder-lost-access'], overdue: true });
+    expect(Date.parse(after.dueAt)).toBeLessThanOrEqual(Date.now());
+    const holders = (await api.call('auditor', 'GET', v1('/dial-locks/doc-safe/holders'))).json().items.map((h: { personId: string }) => h.personId);
+    expect(holders).not.toContain(holder.personId);
+    expect((await api.call('guard', 'GET', v1('/reminders'))).json().items).toEqual([
+      expect.objectContaining({ subject: 'dial-lock:doc-safe', overdue: true, reasons: ['holder-lost-access'] }),
+    ]);
+    const alarms = api.db().prepare("SELECT count(*) AS n FROM events WHERE type = 'rotation-overdue'").get() as { n: number };
+    expect(alarms.n).toBe(2);
+  });
+
+  it('a leak report makes it due at once; a rotation after it clears it; taking a holder off makes it due', async () => {
+    await api.call('manager', 'POST', v1('/dial-locks/doc-safe/rotations'), { rotatedAt: new Date().toISOString(), by: '1001', reason: 'holder left' });
+    expect((await lock()).dueReasons).toEqual([]);
+    const leak = await api.call('manager', 'POST', v1('/dial-locks/doc-safe/leak-reports'), { note: 'the slip was left on the desk' });
+    expect(leak.statusCode, leak.body).toBe(200);
+    expect(leak.json()).toMatchObject({ dueReasons: ['leak-reported'], overdue: true });
+    await new Promise((r) => setTimeout(r, 5));
+    await api.call('manager', 'POST', v1('/dial-locks/doc-safe/rotations'), { rotatedAt: new Date().toISOString(), by: '1001', reason: 'leak' });
+    expect((await lock()).dueReasons).toEqual([]);
+
+    const [h] = (await api.call('auditor', 'GET', v1('/dial-locks/doc-safe/holders'))).json().items;
+    await new Promise((r) => setTimeout(r, 5));
+    const del = await api.call('manager', 'DELETE', v1(`/dial-locks/doc-safe/holders/${h.personId}`));
+    expect(del.statusCode, del.body).toBe(200);
+    expect(del.json().dueReasons).toEqual(['holder-lost-access']);
+    expect((await api.call('manager', 'DELETE', v1(`/dial-locks/doc-safe/holders/${h.personId}`))).statusCode).toBe(404);
+  });
+});
