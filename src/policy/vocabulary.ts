@@ -145,9 +145,10 @@ export const EVENT_TYPES = {
   'account-locked': { category: 'security', severity: 'alarm' },
   'login-refused': { category: 'security', severity: 'warning' },
   'refresh-token-reused': { category: 'security', severity: 'alarm' },
-  // Reminders (services/reminders.ts): a dial code due for rotation soon; overdue, daily until rotated.
+  // Reminders (services/reminders.ts): a dial code due for rotation soon; overdue, raised again daily
+  // until a rotation is recorded (so no acknowledgement lifecycle, no escalation, no sirens).
   reminder: { category: 'reminder', severity: 'info' },
-  'rotation-overdue': { category: 'reminder', severity: 'alarm', alarm: true },
+  'rotation-overdue': { category: 'reminder', severity: 'alarm' },
 } as const satisfies Record<string, { category: EventCategory; severity: Severity; alarm?: true }>;
 export type EventType = keyof typeof EVENT_TYPES;
 export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as EventType[];
