@@ -151,8 +151,9 @@ const FLAG_OF: Record<string, string> = {
  */
 export async function peopleAdd(flags: PeopleAddFlags): Promise<void> {
   const site = loadSiteFile(sitePath(flags));
-  const areas = new Set(site.areas.map((a) => a.id));
-  for (const area of flags.grant ?? []) if (!areas.has(area)) throw new UsageError(`unknown area "${area}" (the site has ${[...areas].join(', ')})`);
+  // A grant names an area, or a safe (its holders: docs/safes.md).
+  const areas = new Set([...site.areas, ...site.safes].map((a) => a.id));
+  for (const area of flags.grant ?? []) if (!areas.has(area)) throw new UsageError(`unknown area or safe "${area}" (the site has ${[...areas].join(', ')})`);
   for (const [pin, flag] of [
     [flags.pin, '--pin'],
     [flags.duressPin, '--duress-pin'],

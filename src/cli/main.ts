@@ -68,7 +68,7 @@ common(
   .option('--role <role...>', 'roles (for example security: passes an area locked down for that role)')
   .option('--trained-on <date>', 'date of the last annual security training (YYYY-MM-DD)')
   .option('--pledge-signed-on <date>', 'date the confidentiality pledge was signed (YYYY-MM-DD)')
-  .option('--grant <area...>', 'grant access to these areas')
+  .option('--grant <area...>', 'grant access to these areas (or safes: docs/safes.md)')
   .option('--purpose <text>', 'purpose of the grant (need-to-know)', '')
   .option('--out-of-hours', 'the grant also passes outside business hours')
   .action(peopleAdd);
