@@ -148,4 +148,16 @@ describe('dial locks API', () => {
     expect(del.json().dueReasons).toEqual(['holder-lost-access']);
     expect((await api.call('manager', 'DELETE', v1(`/dial-locks/doc-safe/holders/${h.personId}`))).statusCode).toBe(404);
   });
+
+  it('a reload that moves the safe or changes its custodian makes the rotation due at once', async () => {
+    await api.call('manager', 'POST', v1('/dial-locks/doc-safe/rotations'), { rotatedAt: new Date().toISOString(), by: '1001', reason: 'holder removed' });
+    expect((await lock()).dueReasons).toEqual([]);
+    await new Promise((r) => setTimeout(r, 5));
+    const site = api.controller.ctx.site;
+    expect(api.controller.reload({ ...site, safes: site.safes.map((s) => ({ ...s, delegates: [...s.delegates].reverse() })) }).applied).toBe(true);
+    expect((await lock()).dueReasons).toEqual([]);
+    const moved = site.safes.map((s) => (s.id === 'doc-safe' ? { ...s, location: 'vault, east wall', custodian: 1003 } : s));
+    expect(api.controller.reload({ ...site, safes: moved }).applied).toBe(true);
+    expect(await lock()).toMatchObject({ location: 'vault, east wall', custodian: '1003', dueReasons: ['moved', 'custodian-changed'], overdue: true });
+  });
 });
