@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `tobira` command line.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { SiteFileError } from '../site/load.js';
 import { UsageError } from './options.js';
 import { StartupError } from '../controller/controller.js';
@@ -8,6 +8,7 @@ import { SecretKeyError } from '../store/secret-box.js';
 import { start } from './start.js';
 import { adminCreate } from './admin.js';
 import { configCheck, devicesCommand, mqttAcl, peopleAdd, simCommand } from './commands.js';
+import { CODE_FLAGS, dialLockRotate } from './dial-locks.js';
 import { logExport, logPubkey, logVerify, usageExit } from './log-commands.js';
 
 const program = new Command('tobira').description('tobira: access control for restricted areas and safes').showHelpAfterError();
@@ -83,6 +84,19 @@ common(
   .option('--name <display name>', "the admin's full name")
   .option('--force', 'create another admin although one exists (recovery; audited)')
   .action(adminCreate);
+
+const dialRotate = common(
+  program
+    .command('dial-locks')
+    .description("safes' dial locks")
+    .command('rotate <lock>')
+    .description('record that a dial code changed (never the code: docs/safes.md#dial-code-rotation)'),
+)
+  .requiredOption('--by <who>', 'who changed it (staff number or name)')
+  .requiredOption('--reason <text>', 'why (yearly, holder left, leak reported, ...)')
+  .option('--at <time>', 'when (ISO time; default now)');
+for (const flag of CODE_FLAGS) dialRotate.addOption(new Option(flag).hideHelp());
+dialRotate.action(dialLockRotate);
 
 const logCommand = program.command('log').description('the entry log: verify, export, public key').exitOverride(usageExit);
 const logData = (cmd: Command) => cmd.option('--data <dir>', 'data directory (env TOBIRA_DATA; default: ./data)');

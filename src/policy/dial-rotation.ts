@@ -236,6 +236,8 @@ export function findDialCode(value: unknown, path = '', freeText = true): string
   }
   if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
+      // An option not given (undefined) carries nothing; JSON never has one.
+      if (v === undefined) continue;
       const here = path ? `${path}.${k}` : k;
       if (CODE_FIELDS.has(k.toLowerCase().replace(/[-_\s]/g, ''))) return here;
       const hit = findDialCode(v, here, FREE_TEXT_FIELDS.has(k.toLowerCase()));
