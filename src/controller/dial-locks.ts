@@ -192,7 +192,12 @@ export class DialLocks implements Extension {
       const due = dueOf(store, lock, now);
       // A restart does not repeat what was delivered; a first delivery starts a day back (today's alarm).
       const from = state.remindedUntil ? Date.parse(state.remindedUntil) : Math.min(now.getTime() - 86_400_000, due.dueAt - 1);
-      for (const r of remindersBetween(due, lock.policy, Math.max(from, now.getTime() - 86_400_000), now.getTime()).slice(-1)) {
+      const after = Math.max(from, now.getTime() - 86_400_000);
+      const moments = remindersBetween(due, lock.policy, after, now.getTime()).slice(-1);
+      // A new trigger on a lock already overdue (a leak report, a holder's loss) is told at once too.
+      const fresh = historyOf(store, lock.id, state.firstSeenAt).triggers.some((t) => t.at > after && t.at <= now.getTime());
+      if (fresh && moments.length === 0) moments.push({ kind: 'overdue', at: now.getTime(), day: Math.floor((now.getTime() - due.dueAt) / 86_400_000) });
+      for (const r of moments) {
         const detail = {
           lock: lock.id,
           dueAt: new Date(due.dueAt).toISOString(),
