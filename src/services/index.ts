@@ -86,6 +86,8 @@ export function createServices(deps: ServiceDeps): Services {
   const dialLocks = new DialLockService(deps);
   const reminders = new ReminderService(deps.now);
   reminders.register('dial-rotation', (now) => dialLocks.reminders(now));
+  const keys = new KeyService(deps);
+  reminders.register('key-loan', (now) => keys.reminders(now));
   return {
     deps,
     get auth() {
@@ -111,7 +113,7 @@ export function createServices(deps: ServiceDeps): Services {
     zones: new ZoneService(deps),
     safes: new SafeService(deps),
     patrols: new PatrolService(deps),
-    keys: new KeyService(deps),
+    keys,
     dialLocks,
     reminders,
   };

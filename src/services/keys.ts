@@ -15,6 +15,7 @@ import { invalidField, siteOf, toIso } from './common.js';
 import { csvFile } from './csv.js';
 import { notFound, ServiceError } from './errors.js';
 import type { ServiceDeps } from './index.js';
+import type { Reminder } from './reminders.js';
 
 export interface NewKey {
   id: string;
@@ -228,6 +229,18 @@ export class KeyService {
         dueBackAt: l.dueBackAt,
       };
     });
+  }
+
+  /** Overdue loans as reminders (the reminder registry's `key-loan` source), soonest due first. */
+  reminders(now: Date): Reminder[] {
+    return this.overdueLoans(now).map((l) => ({
+      kind: 'key-loan',
+      subject: `key:${l.keyId}`,
+      dueAt: l.dueBackAt,
+      overdue: true,
+      reasons: l.master ? ['overdue', 'master-key'] : ['overdue'],
+      detail: { loan: l.loanId, keyName: l.keyName, personId: l.personId, personName: l.personName },
+    }));
   }
 
   /** The first thing the key opens whose access the person does not hold now, with the reason. */

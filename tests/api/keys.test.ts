@@ -196,8 +196,19 @@ describe('keys and master keys', () => {
     const view = (await api.call('auditor', 'GET', v1('/keys'))).json().items.find((k: { id: string }) => k.id === 'K-SAFE-1');
     expect(view.loan).toMatchObject({ id: loanId, overdue: true });
     expect(view.loan.overdueAt).not.toBeNull();
+    const reminders = async () =>
+      ((await api.call('auditor', 'GET', v1('/reminders'))).json().items as { kind: string }[]).filter((r) => r.kind === 'key-loan');
+    expect(await reminders()).toEqual([
+      expect.objectContaining({
+        kind: 'key-loan',
+        subject: 'key:K-SAFE-1',
+        overdue: true,
+        detail: expect.objectContaining({ loan: loanId, personId: holder }),
+      }),
+    ]);
     expect((await api.call('guard', 'POST', v1('/keys/K-SAFE-1/return'), {})).statusCode).toBe(200);
     expect(service.overdueLoans(new Date())).toEqual([]);
+    expect(await reminders()).toEqual([]);
   });
 
   it('reads the inventory as CSV with Japanese or English headers, each export audited', async () => {
