@@ -4,10 +4,12 @@
 // its audit record commit in one transaction; the controller then re-arms its reminders.
 import { codeHolderDecision, type DialLock, dialLocksOf, dueOf } from '../controller/dial-locks.js';
 import { type DialDueReason, findDialCode } from '../policy/dial-rotation.js';
+import type { Lang } from '../i18n/labels.js';
 import type { CodeHolderRecord } from '../store/dial-locks.js';
 import { type Actor, assertMayApprove } from './actor.js';
 import { recordChange } from './audit.js';
 import { invalidField, siteOf } from './common.js';
+import { csvFile } from './csv.js';
 import { namesOf, type Names } from './doors.js';
 import { notFound, ServiceError } from './errors.js';
 import type { ServiceDeps } from './index.js';
@@ -110,6 +112,21 @@ export class DialLockService {
   holders(id: string): CodeHolderView[] {
     const lock = this.lock(id);
     return this.deps.store.dialLocks.holders(lock.id).map((h) => this.holderView(h));
+  }
+
+  /** The code holders' ledger for an actor to take away (`dial-lock.holders-export`): data, or CSV text. */
+  exportHolders(actor: Actor, id: string, format: 'json' | 'csv', lang: Lang): { holders: CodeHolderView[]; csv?: string } {
+    const holders = this.holders(id);
+    recordChange(this.deps.store, actor, 'dial-lock.holders-export', `dial-lock:${id}`, { format, lang, holders: holders.length });
+    if (format === 'json') return { holders };
+    const header = lang === 'ja' ? ['ダイヤル錠', '人員ID', '氏名', '登録日時', '登録者'] : ['dial lock', 'person id', 'name', 'added at', 'added by'];
+    return {
+      holders,
+      csv: csvFile(
+        header,
+        holders.map((h) => [id, h.personId, h.name ?? '', h.addedAt, h.addedBy]),
+      ),
+    };
   }
 
   /** Adds a code holder (`dial-lock.holder-add`): only an access holder of the safe, else refused with the reason. */

@@ -228,4 +228,20 @@ describe('keys and master keys', () => {
     // A refused loan is in the audit log too.
     expect(audit.some((a) => a.action === 'key.lend' && a.outcome !== 'ok')).toBe(true);
   });
+  it("reads the code holders' ledger as CSV with Japanese or English headers, audited", async () => {
+    const knower = person(api, 'Code Knower', ['vault', 'doc-safe']);
+    const added = await api.call('manager', 'POST', v1('/dial-locks/doc-safe/holders'), { personId: knower });
+    expect(added.statusCode, added.body).toBe(201);
+    const ja = await api.call('auditor', 'GET', v1('/dial-locks/doc-safe/holders?format=csv&lang=ja'));
+    expect(ja.statusCode).toBe(200);
+    expect(ja.headers['content-type']).toContain('text/csv');
+    expect(ja.body.split('\r\n').slice(0, 2)).toEqual([
+      '\ufeffダイヤル錠,人員ID,氏名,登録日時,登録者',
+      expect.stringMatching(new RegExp(`^doc-safe,${knower},Code Knower,.*,test-manager$`)),
+    ]);
+    const en = await api.call('auditor', 'GET', v1('/dial-locks/doc-safe/holders?format=csv'));
+    expect(en.body.startsWith('\ufeffdial lock,person id,name,added at,added by\r\n')).toBe(true);
+    const audit = (await api.call('auditor', 'GET', v1('/audit?limit=1000'))).json().items as { action: string; detail: { format?: string } | null }[];
+    expect(audit.filter((a) => a.action === 'dial-lock.holders-export').map((a) => a.detail?.format)).toEqual(expect.arrayContaining(['csv']));
+  });
 });

@@ -106,12 +106,21 @@ export async function dialLockRoutes(api: Api, ctx: ApiContext): Promise<void> {
       config: { roles: readers },
       schema: {
         tags: ['safes'],
-        summary: 'Code holders: who knows the dial code',
+        summary: 'Code holders: who knows the dial code; JSON, or CSV (UTF-8 with BOM; lang=ja for Japanese headers)',
         params: idParam,
-        response: { 200: z.object({ items: z.array(holderSchema) }), ...errorResponses },
+        querystring: z.object({ format: z.enum(['json', 'csv']).default('json'), lang: z.enum(['en', 'ja']).default('en') }),
+        response: { 200: z.object({ items: z.array(holderSchema) }).describe('JSON; with format=csv the body is text/csv'), ...errorResponses },
       },
     },
-    async (req) => ({ items: dialLocks.holders(req.params.id) }),
+    async (req, reply) => {
+      const { holders, csv } = dialLocks.exportHolders(actorOf(req), req.params.id, req.query.format, req.query.lang);
+      if (csv === undefined) return audited(req, { items: holders });
+      req.audited = true;
+      return reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="code-holders-${req.params.id}.csv"`)
+        .send(csv as never);
+    },
   );
 
   api.post(
