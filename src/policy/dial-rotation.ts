@@ -7,6 +7,8 @@
 // moves it by an hour of elapsed time, not of wall time. A wall time the spring change skips is
 // taken after the gap; one the autumn change repeats is taken at its first pass.
 
+import { civilFromDays, daysFromCivil, localParts } from './schedule.js';
+
 /** Why a rotation is due: the calendar, or an event that makes it due at once. */
 export const DIAL_DUE_REASONS = ['interval', 'installed', 'moved', 'custodian-changed', 'delegate-changed', 'holder-lost-access', 'leak-reported'] as const;
 export type DialDueReason = (typeof DIAL_DUE_REASONS)[number];
@@ -88,7 +90,7 @@ export function calendarDueAt(since: number, policy: RotationPolicy): number {
   if (!Number.isInteger(policy.rotationMonths) || policy.rotationMonths < 1) {
     throw new RangeError(`rotationMonths must be a whole number of months, 1 or more: ${policy.rotationMonths}`);
   }
-  const { days } = localParts(since, policy.timeZone);
+  const { days } = localParts(new Date(since), policy.timeZone);
   const { y, m, d } = civilFromDays(days);
   const months = y * 12 + (m - 1) + policy.rotationMonths;
   const ny = Math.floor(months / 12);
@@ -109,7 +111,7 @@ export type DialReminder =
  */
 export function remindersBetween(due: RotationDue, policy: RotationPolicy, after: number, until: number): DialReminder[] {
   const out: DialReminder[] = [];
-  const { days, minutes } = localParts(due.dueAt, policy.timeZone);
+  const { days, minutes } = localParts(new Date(due.dueAt), policy.timeZone);
   const atOnce = due.dueReasons.some((r) => r !== 'interval');
   if (!atOnce) {
     const ahead = [...new Set(policy.remindDays)].filter((n) => Number.isInteger(n) && n > 0).sort((a, b) => b - a);
@@ -139,35 +141,8 @@ export function nextReminderAt(due: RotationDue, policy: RotationPolicy, after: 
 
 const DAY_MS = 86_400_000;
 const MIN_MS = 60_000;
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatterFor(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US-u-ca-gregory-nu-latn', {
-      timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
-
-function localParts(at: number, timeZone: string): { days: number; minutes: number } {
-  if (!Number.isFinite(at)) throw new RangeError('invalid instant');
-  const parts: Record<string, string> = {};
-  for (const p of formatterFor(timeZone).formatToParts(new Date(at))) parts[p.type] = p.value;
-  const days = daysFromCivil(Number(parts.year), Number(parts.month), Number(parts.day));
-  return { days, minutes: (Number(parts.hour) % 24) * 60 + Number(parts.minute) };
-}
-
 const wallOf = (at: number, timeZone: string): number => {
-  const { days, minutes } = localParts(at, timeZone);
+  const { days, minutes } = localParts(new Date(at), timeZone);
   return days * DAY_MS + minutes * MIN_MS;
 };
 
@@ -179,27 +154,6 @@ function instantOfLocal(days: number, minutes: number, timeZone: string): number
   const after = wall - (wallOf(wall + DAY_MS, timeZone) - (wall + DAY_MS));
   const valid = [before, after].filter((t) => wallOf(t, timeZone) === wall);
   return valid.length > 0 ? Math.min(...valid) : before;
-}
-
-function daysFromCivil(y: number, m: number, d: number): number {
-  const yy = m <= 2 ? y - 1 : y;
-  const era = Math.floor(yy / 400);
-  const yoe = yy - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
-}
-
-function civilFromDays(days: number): { y: number; m: number; d: number } {
-  const z = days + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  return { y: yoe + era * 400 + (m <= 2 ? 1 : 0), m, d };
 }
 
 function daysInMonth(y: number, m: number): number {

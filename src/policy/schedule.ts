@@ -57,7 +57,7 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
 }
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's days_from_civil). */
-function daysFromCivil(y: number, m: number, d: number): number {
+export function daysFromCivil(y: number, m: number, d: number): number {
   const yy = m <= 2 ? y - 1 : y;
   const era = Math.floor(yy / 400);
   const yoe = yy - era * 400;
@@ -67,7 +67,7 @@ function daysFromCivil(y: number, m: number, d: number): number {
 }
 
 /** The date of a day count since 1970-01-01 (Hinnant's civil_from_days). */
-function civilFromDays(days: number): { y: number; m: number; d: number } {
+export function civilFromDays(days: number): { y: number; m: number; d: number } {
   const z = days + 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
@@ -87,7 +87,8 @@ function dateOfDays(days: number): string {
 /** 1970-01-01 was a Thursday. */
 const weekdayOfDays = (days: number): Weekday => weekdayOrder[(((days + 4) % 7) + 7) % 7]!;
 
-function localParts(at: Date, timeZone: string): { days: number; minutes: number } {
+/** The local day count (since 1970-01-01) and minute of day of an instant in an IANA time zone. */
+export function localParts(at: Date, timeZone: string): { days: number; minutes: number } {
   if (Number.isNaN(at.getTime())) throw new RangeError('invalid date');
   const parts: Record<string, string> = {};
   for (const p of formatterFor(timeZone).formatToParts(at)) parts[p.type] = p.value;
