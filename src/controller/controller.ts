@@ -532,10 +532,12 @@ export class Controller {
       return { applied: false, reason };
     };
     if ('problems' in next) return refuse(`invalid site file: ${next.problems.join('; ')}`);
+    // A door's dial lock is bookkeeping (the code's rotation), not topology: it reloads like the safes.
+    const doors = (site: SiteFile) => site.doors.map(({ dialLock: _, ...door }) => door);
     const topology = (site: SiteFile) =>
-      JSON.stringify([site.devices, site.doors, site.mqtt, site.gpio, site.site.timezone, site.areas.map((a) => [a.id, a.parent ?? null])]);
+      JSON.stringify([site.devices, doors(site), site.mqtt, site.gpio, site.site.timezone, site.areas.map((a) => [a.id, a.parent ?? null])]);
     if (topology(next) !== topology(this.ctx.site)) return refuse('devices, doors, areas, time zone or broker changed: restart the controller to apply');
-    const changed = (['schedules', 'policy', 'log', 'power', 'areas', 'patrols', 'safes'] as const).filter(
+    const changed = (['schedules', 'policy', 'log', 'power', 'areas', 'patrols', 'safes', 'doors'] as const).filter(
       (k) => JSON.stringify(next[k]) !== JSON.stringify(this.ctx.site[k]),
     );
     this.ctx.site = next;

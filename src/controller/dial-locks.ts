@@ -1,10 +1,11 @@
-// Dial locks: every safe with a `dial` lock. Runs `policy/dial-rotation.ts` for each: at start and at
-// each reload the site file's facts are compared with the snapshot last seen (installed, moved, a new
-// custodian or delegate makes the rotation due at once); a code holder who is no longer an access
-// holder of the safe (grant ended or revoked, training lapsed, left) is taken off the ledger and the
-// rotation is due at once, checked on `access.changed` and on an hourly sweep. Reminders ahead of the
-// due date and the daily overdue alarm are raised as events (`reminder`, `rotation-overdue`), so they
-// reach the live stream and MQTT `{base}/events/reminder`. The code itself is never seen here.
+// Dial locks: every safe with a `dial` lock and every door with a `dialLock`. Runs
+// `policy/dial-rotation.ts` for each: at start and at each reload the site file's facts are compared
+// with the snapshot last seen (installed, moved, a new custodian or delegate makes the rotation due at
+// once); a code holder who is no longer an access holder of the safe or of the door's area (grant ended
+// or revoked, training lapsed, left) is taken off the ledger and the rotation is due at once, checked
+// on `access.changed` and on an hourly sweep. Reminders ahead of the due date and the daily overdue
+// alarm are raised as events (`reminder`, `rotation-overdue`), so they reach the live stream and MQTT
+// `{base}/events/reminder`. The code itself is never seen here.
 import {
   DEFAULT_REMIND_DAYS,
   DEFAULT_ROTATION_MONTHS,
@@ -16,40 +17,75 @@ import {
   rotationDue,
   siteChangeReasons,
 } from '../policy/dial-rotation.js';
-import { type SafeHolderDecision, type SafeHolderFacts, safeGrantScope, safeHolderDecision } from '../policy/safe-holders.js';
-import type { SiteFile } from '../site/schema.js';
+import { type SafeHolderDecision, type SafeHolderFacts, type SafeScope, safeGrantScope, safeHolderDecision } from '../policy/safe-holders.js';
+import type { Label, SiteFile } from '../site/schema.js';
 import type { SafeConfig } from '../site/safes.js';
 import type { Store } from '../store/index.js';
 import type { Context, Extension } from './context.js';
 
 export interface DialLock {
+  /** The safe's or the door's id. */
   id: string;
-  safe: SafeConfig;
+  /** What the dial locks: a safe, or a restricted-area door. */
+  kind: 'safe' | 'door';
+  /** Whose access holders may know the code: the safe's (its own or its area's), or the door's area's. */
+  holders: SafeScope;
+  name: Label;
   facts: DialLockFacts;
   policy: RotationPolicy;
 }
 
 const SWEEP_MS = 3_600_000;
 
-/** The dial locks of a site: every safe with a dial (the lock takes the safe's id). */
+type DialLockSettings = Pick<SafeConfig, 'custodian' | 'delegates' | 'location' | 'rotationMonths' | 'remindDays'>;
+
+function factsAndPolicy(area: string, lock: DialLockSettings, site: SiteFile): Pick<DialLock, 'facts' | 'policy'> {
+  return {
+    facts: {
+      area,
+      location: lock.location ?? '',
+      custodian: lock.custodian === undefined ? '' : String(lock.custodian),
+      delegates: lock.delegates.map(String),
+    },
+    policy: {
+      rotationMonths: lock.rotationMonths ?? DEFAULT_ROTATION_MONTHS,
+      remindDays: lock.remindDays ?? DEFAULT_REMIND_DAYS,
+      timeZone: site.site.timezone,
+    },
+  };
+}
+
+/**
+ * The dial locks of a site: every safe with a dial, then every door with a `dialLock`; each takes the
+ * safe's or the door's id (the site checks keep the two apart).
+ */
 export function dialLocksOf(site: SiteFile): DialLock[] {
-  return site.safes
+  const safes = site.safes
     .filter((s) => s.locks.includes('dial'))
-    .map((safe) => ({
-      id: safe.id,
-      safe,
-      facts: {
-        area: safe.area,
-        location: safe.location ?? '',
-        custodian: safe.custodian === undefined ? '' : String(safe.custodian),
-        delegates: safe.delegates.map(String),
-      },
-      policy: {
-        rotationMonths: safe.rotationMonths ?? DEFAULT_ROTATION_MONTHS,
-        remindDays: safe.remindDays ?? DEFAULT_REMIND_DAYS,
-        timeZone: site.site.timezone,
-      },
-    }));
+    .map(
+      (safe): DialLock => ({
+        id: safe.id,
+        kind: 'safe',
+        holders: { id: safe.id, area: safe.area, holders: safe.holders },
+        name: safe.name,
+        ...factsAndPolicy(safe.area, safe, site),
+      }),
+    );
+  // A door's code is for the people who may pass it: the access holders of its area.
+  const doors = site.doors.flatMap((door): DialLock[] =>
+    door.dialLock
+      ? [
+          {
+            id: door.id,
+            kind: 'door',
+            holders: { id: door.id, area: door.area, holders: 'area' },
+            name: door.name,
+            ...factsAndPolicy(door.area, door.dialLock, site),
+          },
+        ]
+      : [],
+  );
+  return [...safes, ...doors];
 }
 
 /** The lock's history as the policy reads it. */
@@ -67,7 +103,7 @@ export function dueOf(store: Store, lock: DialLock, now: Date): RotationDue {
   return rotationDue(historyOf(store, lock.id, firstSeenAt), lock.policy, now.getTime());
 }
 
-/** Whether a person holds access to the lock's safe now (the one rule: policy/safe-holders.ts). */
+/** Whether a person holds access to what the lock closes now (the one rule: policy/safe-holders.ts). */
 export function codeHolderDecision(store: Store, site: SiteFile, lock: DialLock, personId: string, now: Date): SafeHolderDecision {
   const person = store.people.person(personId);
   const standing = person ? store.people.standing(personId) : null;
@@ -75,9 +111,9 @@ export function codeHolderDecision(store: Store, site: SiteFile, lock: DialLock,
     now,
     trainingValidityMonths: site.policy.trainingValidityMonths,
     people: person && standing ? [{ id: person.id, kind: person.kind, status: person.status, ...standing }] : [],
-    grants: person ? store.grants.inForce(personId, safeGrantScope(lock.safe)) : [],
+    grants: person ? store.grants.inForce(personId, safeGrantScope(lock.holders)) : [],
   };
-  return safeHolderDecision(personId, lock.safe, facts);
+  return safeHolderDecision(personId, lock.holders, facts);
 }
 
 /**
@@ -104,7 +140,7 @@ export function syncWithSite(store: Store, site: SiteFile, now: Date): { lockId:
 
 /**
  * Takes off the ledger every code holder (of one person, or everyone's) who no longer holds access to
- * the safe, each with a `holder-lost-access` trigger. Returns who was taken off.
+ * what the lock closes, each with a `holder-lost-access` trigger. Returns who was taken off.
  */
 export function sweepCodeHolders(store: Store, site: SiteFile, now: Date, personId?: string): { lockId: string; personId: string; reason: string }[] {
   const at = now.toISOString();

@@ -17,7 +17,10 @@ import type { Reminder } from './reminders.js';
 
 export interface DialLockView {
   id: string;
-  safe: string;
+  /** What the dial locks; `safe` or `door` names it (the lock's own id either way). */
+  kind: 'safe' | 'door';
+  safe?: string;
+  door?: string;
   name: Names;
   area: string;
   location: string;
@@ -50,6 +53,11 @@ export function refuseDialCode(body: unknown): void {
       { path: at, message: 'looks like a dial code (a code field, or three two-digit numbers): leave the code out' },
     ]);
   }
+}
+
+/** Whose access holders may know a lock's code, as a refusal names them. */
+function holdersOf(lock: DialLock): string {
+  return lock.kind === 'safe' ? `safe "${lock.id}"` : `area "${lock.holders.area}" (door "${lock.id}")`;
 }
 
 /** The controller re-checks a person's code holdings (after a grant is revoked, a status changes). */
@@ -129,7 +137,7 @@ export class DialLockService {
     };
   }
 
-  /** Adds a code holder (`dial-lock.holder-add`): only an access holder of the safe, else refused with the reason. */
+  /** Adds a code holder (`dial-lock.holder-add`): only an access holder of the safe or door, else refused with the reason. */
   addHolder(actor: Actor, id: string, body: { personId: string }): CodeHolderView {
     refuseDialCode(body);
     assertMayApprove(actor);
@@ -139,7 +147,7 @@ export class DialLockService {
     const decision = codeHolderDecision(store, siteOf(this.deps), lock, body.personId, now);
     if (!decision.ok) {
       if (!store.people.person(body.personId)) throw invalidField('personId', 'no such person');
-      throw new ServiceError('conflict', `not an access holder of safe "${lock.safe.id}" (${decision.reason}): only its access holders may know the code`, [
+      throw new ServiceError('conflict', `not an access holder of ${holdersOf(lock)} (${decision.reason}): only its access holders may know the code`, [
         { path: 'personId', message: decision.reason },
       ]);
     }
@@ -205,8 +213,9 @@ export class DialLockService {
     const last = store.dialLocks.lastRotation(lock.id);
     return {
       id: lock.id,
-      safe: lock.safe.id,
-      name: namesOf(lock.safe.name, lock.safe.id),
+      kind: lock.kind,
+      ...(lock.kind === 'safe' ? { safe: lock.id } : { door: lock.id }),
+      name: namesOf(lock.name, lock.id),
       area: lock.facts.area,
       location: lock.facts.location,
       custodian: lock.facts.custodian,

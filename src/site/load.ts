@@ -7,6 +7,7 @@ import { siteFileSchema, type SiteFile } from './schema.js';
 import { checkZones } from './zones.js';
 import { checkPatrols } from './patrols.js';
 import { checkSafes } from './safes.js';
+import { checkDoorDialLocks } from './dial-locks.js';
 import { checkCameras } from './cameras.js';
 import { checkAlarmSettings } from './alarms.js';
 import { outboundProblems } from './outbound.js';
@@ -184,5 +185,6 @@ function crossCheck(site: SiteFile): { path: PathPart[]; message: string }[] {
   problems.push(...checkCameras(site));
   problems.push(...checkAlarmSettings(site));
   problems.push(...checkSafes(site));
+  problems.push(...checkDoorDialLocks(site));
   return problems;
 }

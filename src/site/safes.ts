@@ -12,6 +12,22 @@ const label = z.union([z.string().min(1).max(200), z.strictObject({ en: z.string
 /** A staff number (`people add --number`): the site file names people the way the staff list does. */
 const staffNumber = z.number().int().min(0);
 
+/**
+ * What the site file says of a dial lock, on a safe or on a door (src/site/dial-locks.ts): the same
+ * fields and limits in both places.
+ */
+export const dialLockFields = {
+  /** The custodian and delegates, by staff number (a change makes the dial code due). */
+  custodian: staffNumber.optional(),
+  delegates: z.array(staffNumber).default([]),
+  /** Where in the area it stands (a change makes the dial code due). */
+  location: z.string().min(1).max(200).optional(),
+  /** The dial code changes at least this often (months; docs/safes.md#dial-code-rotation). */
+  rotationMonths: z.number().int().min(1).max(12).optional(),
+  /** Remind this many days before the dial code is due. */
+  remindDays: z.array(z.number().int().min(1).max(365)).max(10).optional(),
+};
+
 export const safeSchema = z
   .strictObject({
     id,
@@ -38,15 +54,7 @@ export const safeSchema = z
     keypad: deviceIdSchema.optional(),
     /** The motion sensor, IR sensor or camera covering the approach: movement outside business hours is an alarm. */
     approach: deviceIdSchema.optional(),
-    /** The custodian and delegates, by staff number (a change makes the dial code due). */
-    custodian: staffNumber.optional(),
-    delegates: z.array(staffNumber).default([]),
-    /** Where in the area it stands (a change makes the dial code due). */
-    location: z.string().min(1).max(200).optional(),
-    /** The dial code changes at least this often (months; docs/safes.md#dial-code-rotation). */
-    rotationMonths: z.number().int().min(1).max(12).optional(),
-    /** Remind this many days before the dial code is due. */
-    remindDays: z.array(z.number().int().min(1).max(365)).max(10).optional(),
+    ...dialLockFields,
     /** A holder's authentication counts for an opening this long. */
     authWindowSeconds: z.number().int().min(5).max(600).default(60),
     /** Open longer than this is an alarm. */

@@ -6,6 +6,7 @@ import { deviceIdSchema } from '../devices/protocol.js';
 import { zonesSchema } from './zones.js';
 import { patrolsSchema } from './patrols.js';
 import { safesSchema } from './safes.js';
+import { doorDialLockSchema } from './dial-locks.js';
 import { coversSchema, httpCameraSchema } from './cameras.js';
 import { alarmSettingsSchema } from './alarms.js';
 import { outboundSections } from './outbound.js';
@@ -112,6 +113,8 @@ export const doorSchema = z.strictObject({
   heldOpenMs: z.number().int().min(1000).max(3_600_000).default(30_000),
   /** fail-secure: stays locked without power (strikes); fail-safe: releases without power (maglocks on escape routes). */
   failMode: z.enum(['secure', 'safe']).default('secure'),
+  /** A mechanical dial lock on the door: its code's rotation is tracked (src/site/dial-locks.ts). */
+  dialLock: doorDialLockSchema.optional(),
 });
 
 export const siteFileSchema = z.strictObject({

@@ -12,8 +12,10 @@ const managers = ['admin', 'manager'] as const;
 const names = z.object({ en: z.string(), ja: z.string() });
 
 export const dialLockSchema = z.object({
-  id: z.string().describe("the safe's id"),
-  safe: z.string(),
+  id: z.string().describe("the safe's or the door's id"),
+  kind: z.enum(['safe', 'door']).describe('what the dial locks: a safe, or a restricted-area door'),
+  safe: z.string().optional().describe("the safe's id (kind safe)"),
+  door: z.string().optional().describe("the door's id (kind door)"),
   name: names,
   area: z.string(),
   location: z.string(),
@@ -130,7 +132,7 @@ export async function dialLockRoutes(api: Api, ctx: ApiContext): Promise<void> {
       preValidation: noDialCode,
       schema: {
         tags: ['safes'],
-        summary: 'Add a code holder: only an access holder of the safe (409 with the reason otherwise)',
+        summary: "Add a code holder: only an access holder of the safe, or of a door's area (409 with the reason otherwise)",
         params: idParam,
         body: z.object({ personId: z.string().min(1).max(100) }),
         response: { 201: holderSchema, ...errorResponses },
