@@ -37,6 +37,8 @@ export interface VisitView {
   checkedInAt: string | null;
   checkedOutAt: string | null;
   cancelledAt: string | null;
+  /** When the visitor handed the badge back at the desk (null: not returned, or none issued). */
+  badgeReturnedAt: string | null;
   createdBy: string;
   createdAt: string;
   card: { value: string; status: CredentialStatus } | null;
@@ -241,6 +243,44 @@ export class VisitService {
     return this.get(actor, v.id);
   }
 
+  /**
+   * Hands the visitor a badge at the desk (a first one, or a replacement for one lost): any earlier
+   * card of the visitor stops working; the new one works at once if they are checked in, else from
+   * check-in on.
+   */
+  issueBadge(actor: Actor, id: number, card: string): VisitView {
+    const { store } = this.deps;
+    const v = this.load(id);
+    this.ensureOpen(v);
+    if (!v.checkedInAt && Date.parse(v.validUntil) <= this.now().getTime()) throw new ServiceError('conflict', "the visit's window is over");
+    this.ensureCardFree(card);
+    store.transaction(() => {
+      const replaced = store.visits.setCardsStatus(v.visitorId, ['active', 'suspended'], 'revoked');
+      const issued = store.people.addCredential(v.visitorId, 'card', card);
+      if (!v.checkedInAt) store.people.setCredentialStatus(issued.id, 'suspended');
+      store.visits.setBadgeReturned(v.id, null);
+      recordChange(store, actor, 'visit.badge-issue', `visit:${v.id}`, { replaced, works: v.checkedInAt ? 'now' : 'from check-in' });
+    });
+    return this.get(actor, v.id);
+  }
+
+  /**
+   * Records the badge handed back at the desk: the card stops working (if it still did). The visit
+   * itself goes on until checked out; a badge kept at check-out is what this tells apart.
+   */
+  returnBadge(actor: Actor, id: number): VisitView {
+    const { store } = this.deps;
+    const v = this.load(id);
+    if (!store.visits.cardsOf(v.visitorId).length) throw new ServiceError('conflict', 'no badge was issued for this visit');
+    if (v.badgeReturnedAt) throw new ServiceError('conflict', `the badge was returned at ${v.badgeReturnedAt}`);
+    store.transaction(() => {
+      const revoked = store.visits.setCardsStatus(v.visitorId, ['active', 'suspended'], 'revoked');
+      store.visits.setBadgeReturned(v.id, this.now().toISOString());
+      recordChange(store, actor, 'visit.badge-return', `visit:${v.id}`, { cardsRevoked: revoked });
+    });
+    return this.get(actor, v.id);
+  }
+
   /** Cancels a visit not checked in: it ends and the card is revoked. */
   cancel(actor: Actor, id: number): VisitView {
     const { store } = this.deps;
@@ -287,6 +327,7 @@ export class VisitService {
       checkedInAt: v.checkedInAt,
       checkedOutAt: v.checkedOutAt,
       cancelledAt: v.cancelledAt,
+      badgeReturnedAt: v.badgeReturnedAt,
       createdBy: v.createdBy,
       createdAt: v.createdAt,
       card: card ? { value: card.value, status: card.status } : null,

@@ -417,4 +417,8 @@ export const migrations: string[] = [
   );
   CREATE UNIQUE INDEX dial_code_holders_current ON dial_code_holders(lock_id, person_id) WHERE removed_at IS NULL;
   `,
+  `
+  -- The visitor's badge handed back at the desk (services/visits.ts): a badge issued again clears it.
+  ALTER TABLE visits ADD COLUMN badge_returned_at TEXT;
+  `,
 ];

@@ -18,11 +18,13 @@ export interface Visit {
   checkedInAt: string | null;
   checkedOutAt: string | null;
   cancelledAt: string | null;
+  /** When the visitor handed the badge back at the desk (null: not returned, or none issued). */
+  badgeReturnedAt: string | null;
 }
 
 const COLUMNS = `id, visitor_id AS visitorId, purpose, host_id AS hostId, areas, valid_from AS validFrom, valid_until AS validUntil,
   approved_by AS approvedBy, approved_at AS approvedAt, pledge_signed_at AS pledgeSignedAt, checked_in_at AS checkedInAt,
-  checked_out_at AS checkedOutAt, cancelled_at AS cancelledAt`;
+  checked_out_at AS checkedOutAt, cancelled_at AS cancelledAt, badge_returned_at AS badgeReturnedAt`;
 type Row = Omit<Visit, 'areas'> & { areas: string };
 const toVisit = (r: Row): Visit => ({ ...r, areas: JSON.parse(r.areas) as string[] });
 
@@ -48,7 +50,7 @@ const VISIT_SELECT = `SELECT v.id, v.visitor_id AS visitorId, p.name AS visitorN
   v.host_id AS hostId, h.name AS hostName, v.areas, v.valid_from AS validFrom, v.valid_until AS validUntil,
   v.approved_by AS approvedBy, v.approved_at AS approvedAt, v.pledge_signed_at AS pledgeSignedAt,
   v.checked_in_at AS checkedInAt, v.checked_out_at AS checkedOutAt, v.cancelled_at AS cancelledAt,
-  v.created_by AS createdBy, v.created_at AS createdAt
+  v.badge_returned_at AS badgeReturnedAt, v.created_by AS createdBy, v.created_at AS createdAt
   FROM visits v JOIN people p ON p.id = v.visitor_id LEFT JOIN people h ON h.id = v.host_id`;
 
 const STATUS_SQL: Record<VisitStatus, string> = {
@@ -120,6 +122,11 @@ export class VisitStore {
 
   cancel(id: number, at = new Date().toISOString()): void {
     this.db.prepare('UPDATE visits SET cancelled_at = ? WHERE id = ?').run(at, id);
+  }
+
+  /** The badge handed back (`at`), or null when a badge is issued again. */
+  setBadgeReturned(id: number, at: string | null): void {
+    this.db.prepare('UPDATE visits SET badge_returned_at = ? WHERE id = ?').run(at, id);
   }
 
   /** A visit with the names the register shows beside it. */

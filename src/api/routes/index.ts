@@ -8,6 +8,7 @@ import { grantRoutes } from './grants.js';
 import { reviewRoutes } from './reviews.js';
 import { ledgerRoutes } from './ledger.js';
 import { visitRoutes } from './visits.js';
+import { visitorBadgeRoutes } from './visitor-badges.js';
 import { siteRoutes } from './site.js';
 import { entryRoutes } from './entries.js';
 import { streamRoutes } from './stream.js';
@@ -29,6 +30,7 @@ export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
     reviewRoutes,
     ledgerRoutes,
     visitRoutes,
+    visitorBadgeRoutes,
     siteRoutes,
     entryRoutes,
     streamRoutes,

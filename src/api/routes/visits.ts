@@ -25,6 +25,7 @@ export const visitSchema = z.object({
   checkedInAt: z.string().nullable(),
   checkedOutAt: z.string().nullable(),
   cancelledAt: z.string().nullable(),
+  badgeReturnedAt: z.string().nullable().describe('when the visitor handed the badge back at the desk (POST /visits/{id}/badge/return)'),
   createdBy: z.string(),
   createdAt: z.string(),
   card: z
