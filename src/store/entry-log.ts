@@ -170,10 +170,11 @@ function isoBound(value: string, what: string): string {
  * The WHERE clause of a filter. One index drives each query; the other terms are written with
  * unary `+` so SQLite does not pick their index instead: person (person_id, seq) and door
  * (door_id, seq) give seq order directly; an area alone walks the primary key backwards (newest
- * first stops after a page). A time range (with or without an area) is first turned into the seq
- * range it spans, from the (area_id, at) or (at) index alone, and the rows are then read by seq
- * within it: no sort of the whole range for every page. Times are still checked row by row, so a
- * clock that stepped back never lets a record outside the range through.
+ * first stops after a page). A time range is first turned into the seq range it spans, from the
+ * (area_id, at) or (at) index alone, and the rows are then read by seq within it: no sort of the
+ * whole range for every page, and with a person or a door their index is searched within that
+ * seq range too (not walked from the newest record down to the range). Times are still checked
+ * row by row, so a clock that stepped back never lets a record outside the range through.
  */
 function planQuery(db: Db, filter: EntryFilter & { before?: number }): { sql: string; params: Record<string, unknown> } | null {
   const where: string[] = [];
@@ -214,7 +215,7 @@ function planQuery(db: Db, filter: EntryFilter & { before?: number }): { sql: st
     where.push('seq < @before');
     params.before = filter.before;
   }
-  if (driver === 'time') {
+  if (timed) {
     const span: string[] = [];
     if (filter.areaId) span.push('area_id = @areaId');
     if (from) span.push('at >= @from');

@@ -502,6 +502,7 @@ describe('query', () => {
       [{ areaId: 'lab', from, to }, (r) => r.areaId === 'lab' && r.at >= from && r.at < to],
       [{ personId: 'p-3', decision: 'granted', to }, (r) => r.personId === 'p-3' && r.decision === 'granted' && r.at < to],
       [{ doorId: 'lab-main', areaId: 'lab', from }, (r) => r.doorId === 'lab-main' && r.areaId === 'lab' && r.at >= from],
+      [{ doorId: 'safe', decision: 'granted', from, to }, (r) => r.doorId === 'safe' && r.decision === 'granted' && r.at >= from && r.at < to],
       [{ areaId: 'nowhere', from }, () => false],
     ];
     for (const [filter, pred] of cases) {
