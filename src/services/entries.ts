@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { writeExport } from './entry-export.js';
 import type { EntryFilter, EntryRecord, VerifyResult } from '../store/entry-log.js';
 import type { Store } from '../store/index.js';
-import { checkpointFields } from '../store/checkpoints.js';
+import { type CheckpointKind, checkpointFields } from '../store/checkpoints.js';
 import { DATABASE_FILE, openDatabase } from '../store/db.js';
 import { verifyEntryLogFile } from '../store/verify-parallel.js';
 import { loadLogKey, publicKeyPem } from '../store/log-key.js';
@@ -30,9 +30,21 @@ export interface ExportRequest {
   filter: EntryFilter;
 }
 
+/** The newest signed checkpoint a verification checked the chain against (what an auditor compares with a copy kept off the gateway). */
+export interface CheckpointUsed {
+  id: number;
+  kind: CheckpointKind;
+  ordinal: number | null;
+  count: number;
+  headHash: string;
+  at: string;
+}
+
+export type VerifyOutcome = VerifyResult & { publicKey: string | null; checkpoint: CheckpointUsed | null };
+
 export class EntryService {
   /** One verification at a time: a request while one runs joins it (and gets its result). */
-  private verifying: Promise<VerifyResult & { publicKey: string | null }> | undefined;
+  private verifying: Promise<VerifyOutcome> | undefined;
   private readonly stop = new AbortController();
 
   constructor(private readonly deps: ServiceDeps) {}
@@ -130,12 +142,17 @@ export class EntryService {
    * Walks the hash chain and checks the checkpoints, in worker threads on their own read-only
    * connections (doors are decided meanwhile). A call while one runs gets that one's result.
    */
-  verify(): Promise<VerifyResult & { publicKey: string | null }> {
+  verify(): Promise<VerifyOutcome> {
     const dataDir = this.dataDir;
     this.verifying ??= (async () => {
       const key = loadLogKey(dataDir);
+      // Read before the walk starts: the walk reads every checkpoint after this, so this one is among those checked.
+      const latest = this.deps.store.checkpoints.latest();
       const result = await verifyEntryLogFile(join(dataDir, DATABASE_FILE), key ? createPublicKey(key) : undefined, { signal: this.stop.signal });
-      return { ...result, publicKey: key ? publicKeyPem(key) : null };
+      const checkpoint = latest
+        ? { id: latest.id, kind: latest.kind, ordinal: latest.ordinal ?? null, count: latest.count, headHash: latest.headHash, at: latest.at }
+        : null;
+      return { ...result, publicKey: key ? publicKeyPem(key) : null, checkpoint };
     })().finally(() => {
       this.verifying = undefined;
     });

@@ -66,6 +66,24 @@ describe('GET /entries/checkpoints', () => {
     expect((await api.call('auditor', 'GET', `${URL}?limit=0`)).statusCode).toBe(400);
   });
 
+  it('GET /entries/verify names the newest checkpoint it checked the chain against', async () => {
+    const items = (await api.call('auditor', 'GET', `${URL}?limit=1000`)).json().items as Record<string, unknown>[];
+    const newest = items[items.length - 1]!;
+    const res = await api.call('auditor', 'GET', '/api/v1/entries/verify');
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json();
+    expect(body).toMatchObject({ ok: true, checkpoints: items.length });
+    expect(body.checkpoint).toEqual({
+      id: newest.id,
+      kind: newest.kind,
+      ordinal: newest.ordinal,
+      count: newest.count,
+      headHash: newest.headHash,
+      at: newest.at,
+    });
+    expect(body.records).toBeGreaterThanOrEqual(body.checkpoint.count);
+  });
+
   it.each(['guard', 'admin'] as const)('refuses a %s (403)', async (role) => {
     expect((await api.call(role, 'GET', URL)).statusCode).toBe(403);
   });

@@ -165,6 +165,17 @@ export async function entryRoutes(api: Api, ctx: ApiContext): Promise<void> {
             checkpoints: z.number().int(),
             breakAt: z.object({ seq: z.number().int(), problem: z.string() }).optional(),
             publicKey: z.string().nullable(),
+            checkpoint: z
+              .object({
+                id: z.number().int(),
+                kind: checkpointKindSchema,
+                ordinal: z.number().int().nullable(),
+                count: z.number().int(),
+                headHash: z.string(),
+                at: z.string(),
+              })
+              .nullable()
+              .describe('the newest signed checkpoint the chain was checked against (null: none yet); compare it with a copy kept off the gateway'),
           }),
           ...errorResponses,
         },
