@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import rateLimit, { type CreateRateLimitOptions } from '@fastify/rate-limit';
+import cookie from '@fastify/cookie';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Controller } from '../controller/controller.js';
 import { AuthError } from '../services/auth.js';
@@ -11,6 +12,8 @@ import type { Role } from '../store/accounts.js';
 import { registerRoutes } from './routes/index.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { createServices, ServiceError } from '../services/index.js';
+import { consoleRoutes, defaultConsoleDir } from './console.js';
+import { clearSessionCookie, CSRF_HEADER, csrfMatches, sessionCookieOf } from './session-cookie.js';
 
 export interface ApiOptions {
   controller: Controller;
@@ -23,6 +26,8 @@ export interface ApiOptions {
    * Longer only where a test must send more requests than a loaded machine can in a minute.
    */
   rateLimitWindowMs?: number;
+  /** Where the built console is (index.html, assets/); dist/console of the package by default. */
+  consoleDir?: string;
 }
 
 const API_PREFIX = '/api/v1';
@@ -108,7 +113,10 @@ export function refusalText(role: Role, allowed: readonly Role[], action: string
   return `${article(role)} ${role} may not ${what} (needs ${allowed.join(' or ')})`;
 }
 
-export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInstance, { controller, now: clock, streamHeartbeatMs, rateLimitWindowMs }) => {
+export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (
+  app: FastifyInstance,
+  { controller, now: clock, streamHeartbeatMs, rateLimitWindowMs, consoleDir },
+) => {
   const store = controller.ctx.store;
   const now = clock ?? (() => controller.ctx.now());
   const services = createServices({ store, now, controller });
@@ -167,8 +175,13 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
     if (status === 500) req.log.error({ err }, 'request failed');
     return sendProblem(reply, status, status === 500 ? 'internal error' : err.message);
   });
-  // Unknown routes answer in the same shape.
-  app.setNotFoundHandler((_req, reply) => sendProblem(reply, 404, 'no such route'));
+  await app.register(cookie);
+  const consoleFallback = await consoleRoutes(app as Api, consoleDir ?? defaultConsoleDir());
+  // Unknown routes answer in the same shape; a browser's page request outside the API gets the console.
+  app.setNotFoundHandler((req, reply) => {
+    if (consoleFallback(req, reply)) return reply;
+    return sendProblem(reply, 404, 'no such route');
+  });
 
   // Per-address rate limits (before authentication, so unauthenticated floods count too): login
   // attempts, and changes of any kind. 429 with Retry-After; a refused login is in the audit log
@@ -200,16 +213,32 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
     throw tooMany(reply, result, 'login attempts');
   });
 
-  // Who is calling, and may they: 401 for no or ended session, 403 for a role that may not.
-  app.addHook('onRequest', async (req) => {
+  // Who is calling, and may they: 401 for no or ended session, 403 for a role that may not. A
+  // bearer header wins; without one, the console's cookie, whose changes need the CSRF header.
+  app.addHook('onRequest', async (req, reply) => {
     const config = req.routeOptions.config;
     // Swagger UI's own routes (/docs) are public: the document it shows is.
     if (config.public || !req.routeOptions.url || req.routeOptions.url.startsWith('/docs')) return;
     const header = req.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+    const bearer = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+    const cookieToken = bearer === undefined ? sessionCookieOf(req) : undefined;
+    const token = bearer ?? cookieToken;
     const principal = auth.authenticate(token);
-    if (!principal) throw new ApiError(401, token ? 'session ended or unknown; sign in again' : 'sign in first (Authorization: Bearer <token>)');
+    if (!principal) {
+      if (cookieToken) clearSessionCookie(req, reply);
+      throw new ApiError(401, token ? 'session ended or unknown; sign in again' : 'sign in first (Authorization: Bearer <token>)');
+    }
     req.principal = principal;
+    if (cookieToken) {
+      req.cookieSession = cookieToken;
+      if (WRITE_METHODS.has(req.method) && !csrfMatches(req, cookieToken)) {
+        req.refusal = 'csrf';
+        throw new ApiError(
+          403,
+          `a change made with the session cookie needs the ${CSRF_HEADER} header of this session (from the sign-in or GET /api/v1/auth/me)`,
+        );
+      }
+    }
     if (principal.restricted && !restrictedAllowed.has(req.routeOptions.url))
       throw new ApiError(403, 'change your password first (POST /api/v1/auth/password)');
     if (config.roles && !config.roles.includes(principal.account.role)) {
@@ -230,7 +259,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app: FastifyInst
         target: req.url,
         outcome: outcomeOf(reply.statusCode),
         address: req.ip,
-        detail: { status: reply.statusCode },
+        detail: { status: reply.statusCode, ...(req.refusal ? { refusal: req.refusal } : {}) },
       });
     } catch (err) {
       req.log.error({ err }, 'could not write the audit log');

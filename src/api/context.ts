@@ -26,6 +26,10 @@ declare module 'fastify' {
     principal?: Principal;
     /** Set once a handler recorded the call in the audit log itself (inside its transaction). */
     audited?: boolean;
+    /** The session token, when the call was authenticated by the console's cookie (not a bearer header). */
+    cookieSession?: string;
+    /** Why a call was refused, for the audit record (e.g. a missing CSRF header). */
+    refusal?: string;
   }
   interface FastifyContextConfig {
     /** Roles allowed to call the route; absent: any signed-in account. */

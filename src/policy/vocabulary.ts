@@ -257,6 +257,9 @@ export const ACCOUNT_ROLES = ['admin', 'manager', 'guard', 'auditor'] as const;
 export type AccountRole = (typeof ACCOUNT_ROLES)[number];
 export const ACCOUNT_STATUSES = ['active', 'disabled'] as const;
 export type AccountStatus = (typeof ACCOUNT_STATUSES)[number];
+/** The languages the console speaks; each account remembers its choice. */
+export const CONSOLE_LANGUAGES = ['en', 'ja'] as const;
+export type ConsoleLanguage = (typeof CONSOLE_LANGUAGES)[number];
 
 /** Keys: what a key opens (an area, or a safe of the site file); why a master key is lent. */
 export const KEY_OPENS_KINDS = ['area', 'safe'] as const;

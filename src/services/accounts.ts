@@ -1,7 +1,7 @@
 // The managers' accounts: admins create them (a one-time password and a TOTP seed), change their
 // role or status, exempt an auditor who only reads from the second factor, reset a password or a
 // seed; and each account's own session, password and TOTP enrolment. Every change is audited.
-import type { Account, Role } from '../store/accounts.js';
+import type { Account, ConsoleLanguage, Role } from '../store/accounts.js';
 import type { Actor } from './actor.js';
 import { recordChange } from './audit.js';
 import { oneTimePassword, rolesNeedingTotp, type AuthService, type Principal } from './auth.js';
@@ -116,6 +116,17 @@ export class AccountService {
   async changePassword(actor: Actor, principal: Principal, current: string, next: string): Promise<void> {
     await this.auth().changePassword(principal, current, next);
     recordChange(this.deps.store, actor, 'auth.password.change', `account:${principal.account.id}`);
+  }
+
+  /** The console's language, remembered for the account (its own choice: any role, audited). */
+  setLanguage(actor: Actor, account: Account, language: ConsoleLanguage): Account {
+    const { store } = this.deps;
+    const accounts = this.auth().accounts;
+    store.transaction(() => {
+      accounts.setLanguage(account.id, language);
+      recordChange(store, actor, 'auth.language', `account:${account.id}`, { from: account.language, to: language });
+    });
+    return accounts.byId(account.id)!;
   }
 
   /** Starts a new TOTP enrolment: an otpauth:// URI to scan, effective once confirmed with a code. */

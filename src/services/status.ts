@@ -6,12 +6,19 @@ import type { BusEvents } from '../controller/bus.js';
 import type { Health } from '../controller/controller.js';
 import type { ServiceDeps } from './index.js';
 import { running } from './running.js';
+import type { Label } from '../site/schema.js';
 
 /** What the live feed carries: records after they committed, events as they are raised, device events as received. */
 export type Feed = Pick<BusEvents, 'entry' | 'raised' | 'device.event'>;
 
 export class StatusService {
   constructor(private readonly deps: ServiceDeps) {}
+
+  /** The site's name and timezone as the site file gives them now (the console shows times in it). */
+  site(): { name: Label; timezone: string } {
+    const { site } = this.deps.site?.() ?? running(this.deps).ctx.site;
+    return { name: site.name, timezone: site.timezone };
+  }
 
   /** Access decisions committed since the controller started (monotonic within its life). */
   decisions(): { granted: number; denied: number } {

@@ -5,9 +5,10 @@ import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 import { dataDirOf, openSecretBox, SecretBox, SecretKeyError, secretsKeyPath } from './secret-box.js';
 import { rewriteSecurely } from './scrub.js';
-import { ACCOUNT_ROLES, type AccountRole, type AccountStatus } from '../policy/vocabulary.js';
+import { ACCOUNT_ROLES, type AccountRole, type AccountStatus, type ConsoleLanguage } from '../policy/vocabulary.js';
 
 export type Role = AccountRole;
+export type { ConsoleLanguage };
 export const roles: readonly Role[] = ACCOUNT_ROLES;
 
 export interface Account {
@@ -30,6 +31,8 @@ export interface Account {
   status: AccountStatus;
   createdAt: string;
   createdBy: string;
+  /** The console's language this account chose; null until it chooses (the browser's then). */
+  language: ConsoleLanguage | null;
 }
 
 interface Row {
@@ -49,6 +52,7 @@ interface Row {
   status: AccountStatus;
   created_at: string;
   created_by: string;
+  language: ConsoleLanguage | null;
 }
 
 /** What a sealed seed is bound to: the account (and which of its two seeds). */
@@ -142,6 +146,7 @@ export class AccountStore {
       status: r.status,
       createdAt: r.created_at,
       createdBy: r.created_by,
+      language: r.language,
     };
   }
 
@@ -225,6 +230,10 @@ export class AccountStore {
       this.q('UPDATE accounts SET status = ? WHERE id = ?').run(status, id);
       this.revokeRefreshOfAccount(id);
     })();
+  }
+
+  setLanguage(id: string, language: ConsoleLanguage): void {
+    this.q('UPDATE accounts SET language = ? WHERE id = ?').run(language, id);
   }
 
   /** `secret`: a new seed (reset or confirmed enrolment) also ends the refresh tokens. */

@@ -421,4 +421,6 @@ export const migrations: string[] = [
   -- The visitor's badge handed back at the desk (services/visits.ts): a badge issued again clears it.
   ALTER TABLE visits ADD COLUMN badge_returned_at TEXT;
   `,
+  // The console's language, remembered per account (null: follow the browser).
+  `ALTER TABLE accounts ADD COLUMN language TEXT CHECK (language IN ('en', 'ja'));`,
 ];

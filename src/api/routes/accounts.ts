@@ -2,6 +2,7 @@
 // reading auditor from the second factor, and disables them.
 import { z } from 'zod';
 import type { Account } from '../../store/accounts.js';
+import { CONSOLE_LANGUAGES } from '../../policy/vocabulary.js';
 import { actorOf, audited, type Api, type ApiContext } from '../context.js';
 import { accountRoleSchema, accountStatusSchema, errorResponses, idParam, page, pageQuery } from '../schemas.js';
 
@@ -17,6 +18,7 @@ export const accountSchema = z.object({
   lockedUntil: z.string().nullable(),
   createdAt: z.string(),
   createdBy: z.string(),
+  language: z.enum(CONSOLE_LANGUAGES).nullable().describe("the console's language the account chose (null: not chosen yet)"),
 });
 
 export function accountView(a: Account): z.infer<typeof accountSchema> {
@@ -32,6 +34,7 @@ export function accountView(a: Account): z.infer<typeof accountSchema> {
     lockedUntil: a.lockedUntil,
     createdAt: a.createdAt,
     createdBy: a.createdBy,
+    language: a.language,
   };
 }
 

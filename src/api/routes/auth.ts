@@ -1,13 +1,40 @@
 // Sign in (password + TOTP code), renew (refresh token), sign out, who am I,
 // password change, TOTP enrolment.
+import QRCode from 'qrcode';
 import { z } from 'zod';
 import { AuthError } from '../../services/auth.js';
+import { CONSOLE_LANGUAGES } from '../../policy/vocabulary.js';
 import { actorOf, audited, principalOf, type Api, type ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
+import { clearSessionCookie, csrfTokenFor, SESSION_COOKIE, sessionCookieOf, setSessionCookie } from '../session-cookie.js';
 import { accountView, accountSchema } from './accounts.js';
 
+const bearerLogin = z.object({
+  token: z.string(),
+  expiresAt: z.string(),
+  refreshToken: z.string().nullable().describe('renews the session without password or code (POST /auth/refresh); none until the password is changed'),
+  refreshExpiresAt: z.string().nullable().describe("the refresh token's absolute end: sign in again after it"),
+  mustChangePassword: z.boolean(),
+  account: accountSchema,
+});
+const cookieLogin = z.object({
+  csrfToken: z.string().describe('send as the x-csrf-token header with every change made with the cookie'),
+  expiresAt: z.string(),
+  mustChangePassword: z.boolean(),
+  account: accountSchema,
+});
+
+const siteSchema = z.object({
+  name: z.object({ en: z.string(), ja: z.string().optional() }),
+  timezone: z.string().describe('IANA time zone: the console shows times in it'),
+});
+const meSchema = accountSchema.extend({
+  csrfToken: z.string().optional().describe("the session cookie's CSRF token (console sessions only): the x-csrf-token header of every change"),
+  site: siteSchema,
+});
+
 export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
-  const { auth, accounts, security } = ctx.services;
+  const { auth, accounts, security, status } = ctx.services;
   api.post(
     '/auth/login',
     {
@@ -16,25 +43,24 @@ export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
         tags: ['auth'],
         summary: 'Sign in with password and TOTP code (an auditor an admin exempted: password alone)',
         security: [],
-        body: z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(256), totp: z.string().max(12).optional() }),
+        description:
+          `With \`session: "cookie"\` (the console) the session is an HttpOnly, SameSite=Strict cookie \`${SESSION_COOKIE}\` (Secure under HTTPS) ` +
+          'and the answer carries no token but a `csrfToken`: every change made with the cookie sends it as the `x-csrf-token` header (403 without). ' +
+          'A cookie session has no refresh token: use keeps it alive, up to its absolute lifetime.',
+        body: z.strictObject({
+          username: z.string().min(1).max(64),
+          password: z.string().min(1).max(256),
+          totp: z.string().max(12).optional(),
+          session: z.enum(['bearer', 'cookie']).default('bearer').describe('bearer: a token in the answer (API clients); cookie: the console'),
+        }),
         response: {
-          200: z.object({
-            token: z.string(),
-            expiresAt: z.string(),
-            refreshToken: z
-              .string()
-              .nullable()
-              .describe('renews the session without password or code (POST /auth/refresh); none until the password is changed'),
-            refreshExpiresAt: z.string().nullable().describe("the refresh token's absolute end: sign in again after it"),
-            mustChangePassword: z.boolean(),
-            account: accountSchema,
-          }),
+          200: z.union([bearerLogin, cookieLogin]).describe('bearer: token and refresh token; cookie: the CSRF token (the session is the cookie)'),
           ...errorResponses,
           429: errorResponses[401],
         },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       req.audited = true; // the auth service records every attempt itself
       const before = auth.accounts.byUsername(req.body.username);
       const { token, expiresAt, account } = await auth.login(req.body.username, req.body.password, req.body.totp, req.ip).catch((err: unknown) => {
@@ -43,6 +69,10 @@ export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
         }
         throw err;
       });
+      if (req.body.session === 'cookie') {
+        setSessionCookie(req, reply, token, expiresAt);
+        return { csrfToken: csrfTokenFor(token), expiresAt, mustChangePassword: account.mustChangePassword, account: accountView(account) };
+      }
       // A session that must change its password first gets no refresh token: it can do nothing else.
       const refresh = account.mustChangePassword ? null : auth.issueRefreshToken(account, token);
       return {
@@ -95,10 +125,11 @@ export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
     '/auth/logout',
     {
       config: { action: 'auth.logout' },
-      schema: { tags: ['auth'], summary: 'End this session', response: { 204: z.null(), ...errorResponses } },
+      schema: { tags: ['auth'], summary: 'End this session (a console session: its cookie is cleared too)', response: { 204: z.null(), ...errorResponses } },
     },
     async (req, reply) => {
       audited(req, accounts.signOut(actorOf(req), principalOf(req)));
+      if (sessionCookieOf(req)) clearSessionCookie(req, reply);
       return reply.code(204).send(null);
     },
   );
@@ -106,9 +137,34 @@ export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
   api.get(
     '/auth/me',
     {
-      schema: { tags: ['auth'], summary: 'The signed-in account', response: { 200: accountSchema, ...errorResponses } },
+      schema: {
+        tags: ['auth'],
+        summary: "The signed-in account, the site's name and timezone, and (a console session) its CSRF token",
+        response: { 200: meSchema, ...errorResponses },
+      },
     },
-    async (req) => accountView(principalOf(req).account),
+    async (req) => {
+      const site = status.site();
+      return {
+        ...accountView(principalOf(req).account),
+        ...(req.cookieSession ? { csrfToken: csrfTokenFor(req.cookieSession) } : {}),
+        site: { name: typeof site.name === 'string' ? { en: site.name } : site.name, timezone: site.timezone },
+      };
+    },
+  );
+
+  api.patch(
+    '/auth/me',
+    {
+      config: { action: 'auth.language' },
+      schema: {
+        tags: ['auth'],
+        summary: "Choose the console's language for your account (remembered; audited)",
+        body: z.strictObject({ language: z.enum(CONSOLE_LANGUAGES) }),
+        response: { 200: accountSchema, ...errorResponses },
+      },
+    },
+    async (req) => accountView(audited(req, accounts.setLanguage(actorOf(req), principalOf(req).account, req.body.language))),
   );
 
   api.post(
@@ -135,12 +191,16 @@ export async function authRoutes(api: Api, ctx: ApiContext): Promise<void> {
       config: { action: 'auth.totp.enrol' },
       schema: {
         tags: ['auth'],
-        summary: 'Start a new TOTP enrolment: returns an otpauth:// URI to scan; confirm with a code',
-        response: { 200: z.object({ otpauthUri: z.string() }), ...errorResponses },
+        summary: 'Start a new TOTP enrolment: returns an otpauth:// URI to scan (and its QR code as SVG); confirm with a code',
+        response: {
+          200: z.object({ otpauthUri: z.string(), qrSvg: z.string().describe('the URI as a QR code: an <svg> element, no script or style') }),
+          ...errorResponses,
+        },
       },
     },
     async (req) => {
-      return { otpauthUri: audited(req, accounts.startTotpEnrolment(actorOf(req), principalOf(req).account)) };
+      const otpauthUri = audited(req, accounts.startTotpEnrolment(actorOf(req), principalOf(req).account));
+      return { otpauthUri, qrSvg: await QRCode.toString(otpauthUri, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' }) };
     },
   );
 

@@ -8,7 +8,8 @@
 //
 // Authentication: `Authorization: Bearer <token>` as everywhere, or, on this route only,
 // `?token=<token>`: a browser's EventSource cannot set headers. A token in a URL can end up in proxy
-// and browser history: prefer the header where the client can set it.
+// and browser history: prefer the header where the client can set it. The console's EventSource
+// sends its session cookie (same origin) and needs neither.
 //
 // An open stream keeps its session alive: at every heartbeat (a comment line every 15 s) the session
 // is checked and its idle clock reset, so a console left watching at night is not signed out. The
@@ -31,6 +32,7 @@ import { entryForRole } from '../../services/entries.js';
 import { visibleCategories } from '../../services/events.js';
 import { ApiError, type Api, type ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
+import { sessionCookieOf } from '../session-cookie.js';
 
 /** A client that reads slower than events come is cut off rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -79,7 +81,7 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
           '(session-expired, session-renewed, session-ended, session-idle, too-slow, server-error, server-shutting-down) before the server closes the stream. ' +
           'Each message has an id `e<seq>-v<id>`; reconnect with the `Last-Event-ID` header (or `?lastEventId=`) to receive everything after it, ' +
           `at most ${REPLAY_LIMIT} items. A comment line every 15 s keeps proxies from closing it and keeps the session alive, up to its absolute lifetime. ` +
-          'Authenticate with the Authorization header or, for a browser EventSource, `?token=`.',
+          "Authenticate with the Authorization header, the console's session cookie, or, for another browser EventSource, `?token=`.",
         querystring: z.object({
           token: z.string().min(1).max(200).optional().describe('the bearer token, for clients that cannot set headers (EventSource)'),
           lastEventId: z.string().max(64).optional().describe('resume after this id, for a new EventSource (the Last-Event-ID header wins)'),
@@ -89,7 +91,7 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
     },
     async (req, reply) => {
       const header = req.headers.authorization;
-      const token = header?.startsWith('Bearer ') ? header.slice(7) : req.query.token;
+      const token = header?.startsWith('Bearer ') ? header.slice(7) : (req.query.token ?? sessionCookieOf(req));
       const principal: Principal | undefined = auth.authenticate(token);
       if (!principal)
         throw new ApiError(
