@@ -155,7 +155,7 @@ export class Controller {
     this.areas = new Areas(ctx, doors, this.access);
     this.evidence = new Evidence(ctx, dataDir);
     this.zones = new Zones(ctx);
-    this.safes = new Safes(ctx);
+    this.safes = new Safes(ctx, (personId, pin) => this.access.verifyPin(personId, pin));
     this.alarmDesk = new AlarmDesk(ctx, doors);
     // An intrusion cannot be cleared while a sensor of its zone is still active.
     this.alarmDesk.registerCause('intrusion', ({ source }) => (source ? this.zones.causeOf(source) : null));

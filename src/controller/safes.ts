@@ -4,6 +4,10 @@
 // door contact feed the machine. Openings and closings go in the entry log as safe records (the
 // record's doorId is the safe's id); unauthorised openings, a safe left open and an approach out of
 // hours are alarms. One timer per safe, for the machine's earliest deadline.
+// A PIN typed at the safe's keypad cannot say who typed it: it opens the keypad lock only when it is
+// the PIN of a holder who already authenticated for this safe within the window (latest first),
+// checked by the doors' own verifier; a wrong one is an event and counts toward that holder's lockout.
+import type { Verification } from '../policy/access-flow.js';
 import { isWithinSchedule } from '../policy/schedule.js';
 import { type SafeScope, safeGrantScope, safeHolderDecision, type SafeHolderFacts } from '../policy/safe-holders.js';
 import {
@@ -18,7 +22,7 @@ import {
   type SafeSettings,
   type SafeState,
 } from '../policy/safe.js';
-import { EVENT_TYPES, type SafeLock } from '../policy/vocabulary.js';
+import { type DenyReason, EVENT_TYPES, type SafeLock } from '../policy/vocabulary.js';
 import type { SafeConfig } from '../site/safes.js';
 import type { SiteFile } from '../site/schema.js';
 import type { EntryRecord } from '../store/entry-log.js';
@@ -33,7 +37,15 @@ interface Runner {
   state: SafeState;
   timer?: NodeJS.Timeout;
   since: string;
+  /** PINs typed at the keypad are checked one at a time, in the order typed (each awaits a hash). */
+  pins: Promise<void>;
 }
+
+/** The doors' PIN check (controller/door-access.ts): the safe's keypad uses it, never a second one. */
+export type PinVerifier = (personId: string, pin: string) => Promise<Verification>;
+
+/** Why a PIN at a safe's keypad opened nothing (`safe-pin-refused`): nobody to check it against, or a deny reason. */
+type PinRefusal = 'no-holder' | DenyReason;
 
 export interface SafeView {
   id: string;
@@ -77,7 +89,10 @@ export class Safes implements Extension {
   private readonly runners = new Map<string, Runner>();
   private readonly offs: (() => void)[] = [];
 
-  constructor(private readonly ctx: Context) {}
+  constructor(
+    private readonly ctx: Context,
+    private readonly verifyPin: PinVerifier,
+  ) {}
 
   start(): void {
     for (const safe of this.ctx.site.safes) this.add(safe);
@@ -100,6 +115,11 @@ export class Safes implements Extension {
               const credential = this.ctx.store.people.findCredential(event.credential.kind, event.credential.value);
               if (credential?.status === 'active') this.authenticate(r, credential.personId, 'reader', occurredAt);
               else this.ctx.log.info({ safe: safe.id, device: deviceId }, 'unknown or inactive credential at a safe reader');
+            } else if (event.type === 'credential' && deviceId === safe.keypad && event.credential.kind === 'pin') {
+              const pin = event.credential.value;
+              r.pins = r.pins
+                .then(() => this.keypadPin(r, pin, occurredAt))
+                .catch((err: unknown) => this.ctx.log.error({ err, safe: safe.id }, 'safe keypad PIN check failed; the keypad lock stays shut'));
             }
           }
         },
@@ -145,7 +165,7 @@ export class Safes implements Extension {
   }
 
   private add(safe: SafeConfig): void {
-    this.runners.set(safe.id, { safe, settings: settingsOf(safe), state: initialSafe(), since: this.ctx.now().toISOString() });
+    this.runners.set(safe.id, { safe, settings: settingsOf(safe), state: initialSafe(), since: this.ctx.now().toISOString(), pins: Promise.resolve() });
   }
 
   private inHours(areaId: string, at: Date): boolean {
@@ -162,16 +182,98 @@ export class Safes implements Extension {
     }
   }
 
-  /** Only a holder of the safe, on fresh data, opens the window; anyone else is logged and ignored. */
-  private authenticate(r: Runner, personId: string, source: AuthSource, at: number): void {
+  /** Only a holder of the safe, on fresh data, opens the window; anyone else is logged and ignored. Returns the refusal, if any. */
+  private authenticate(r: Runner, personId: string, source: AuthSource, at: number): DenyReason | null {
     const now = this.ctx.now();
     const facts = holderFactsOf(this.ctx.store, personId, r.safe, now, this.ctx.site.policy.trainingValidityMonths);
     const holder = safeHolderDecision(personId, r.safe, facts);
     if (!holder.ok) {
       this.ctx.log.info({ safe: r.safe.id, personId, source, reason: holder.reason }, 'authenticated, but not a holder of the safe');
-      return;
+      return holder.reason;
     }
     this.feed(r, { on: 'authenticated', auth: { personId, grantId: holder.grantId, purpose: holder.purpose, source, at } });
+    return null;
+  }
+
+  /**
+   * A PIN at the safe's keypad: tried against the PIN of each holder who authenticated for this safe
+   * (at a door of its area or at its reader) within the window, latest first. A match is the keypad
+   * lock's authentication, fed to the machine only now; no match opens nothing, is an event, and
+   * counts as a wrong PIN for the latest of them (the one most likely at the keypad).
+   */
+  private async keypadPin(r: Runner, pin: string, at: number): Promise<void> {
+    const { store, site } = this.ctx;
+    const live = r.state.auths.filter((a) => (a.source === 'door' || a.source === 'reader') && at - a.at <= r.settings.authWindowMs);
+    const candidates: string[] = [];
+    for (const a of [...live].reverse()) if (!candidates.includes(a.personId)) candidates.push(a.personId);
+    if (candidates.length === 0) {
+      this.refusePin(r, 'no-holder', null);
+      return;
+    }
+    // Locked out for wrong PINs (here or at a door): their PIN opens nothing until the lockout ends.
+    const lockedOut = (personId: string) => {
+      const until = store.people.standing(personId).lockedOutUntil;
+      return until !== null && Date.parse(until) > this.ctx.now().getTime();
+    };
+    let faultOnly = true;
+    for (const personId of candidates) {
+      const result = await this.verifyPin(personId, pin);
+      for (const f of result.faults ?? []) {
+        this.raise(r, 'credential-fault', { credentialId: f.credentialId, factor: 'pin', personId, error: f.error });
+      }
+      if (result.outcome !== 'fault') faultOnly = false;
+      if (result.outcome !== 'match') continue;
+      if (lockedOut(personId)) {
+        this.refusePin(r, 'pin-locked-out', personId);
+        return;
+      }
+      store.people.clearPinFailures(personId);
+      const refusal = this.authenticate(r, personId, 'keypad', at);
+      if (refusal) {
+        // A holder a moment ago, not now (a grant revoked since the door): the PIN opens nothing.
+        this.refusePin(r, refusal, personId);
+        return;
+      }
+      this.indicate(r, 'granted');
+      // A duress PIN opens as the PIN does; the alarm is silent, as at the doors.
+      if (result.credential.use === 'duress') {
+        this.raise(r, 'duress', { seq: null, personId, personName: store.people.person(personId)?.name ?? null, safe: r.safe.id });
+      }
+      return;
+    }
+    // Unreadable hashes are a fault to repair, not a wrong PIN: said (above), never counted.
+    if (faultOnly) {
+      this.refusePin(r, 'credential-fault', candidates[0]!);
+      return;
+    }
+    // Counted for the latest holder not already locked out: the one most likely at the keypad.
+    const personId = candidates.find((c) => !lockedOut(c)) ?? null;
+    let lockedUntil: string | null = null;
+    if (personId !== null) {
+      try {
+        lockedUntil = store.people.pinFailure(personId, site.policy.pinAttempts, site.policy.pinLockoutSeconds * 1000, this.ctx.now()).lockedUntil;
+      } catch (err) {
+        this.ctx.log.error({ err, safe: r.safe.id }, 'could not count a wrong PIN');
+      }
+    }
+    this.refusePin(r, 'wrong-pin', personId ?? candidates[0]!, lockedUntil);
+    if (personId !== null && lockedUntil) {
+      const person = store.people.person(personId);
+      this.raise(r, 'pin-lockout', { personId, personName: person?.name ?? null, attempts: site.policy.pinAttempts, lockedUntil, safe: r.safe.id });
+    }
+  }
+
+  private refusePin(r: Runner, reason: PinRefusal, personId: string | null, lockedUntil: string | null = null): void {
+    this.indicate(r, 'denied');
+    this.raise(r, 'safe-pin-refused', { safeId: r.safe.id, areaId: r.safe.area, device: r.safe.keypad ?? null, reason, personId, lockedUntil });
+  }
+
+  private raise(r: Runner, type: 'safe-pin-refused' | 'pin-lockout' | 'duress' | 'credential-fault', detail: Record<string, unknown>): void {
+    this.ctx.alarms.raise({ ...EVENT_TYPES[type], type, source: r.safe.id, detail });
+  }
+
+  private indicate(r: Runner, pattern: 'granted' | 'denied'): void {
+    if (r.safe.keypad) void this.ctx.devices.send(r.safe.keypad, { command: 'indicate', pattern });
   }
 
   private feed(r: Runner, input: SafeInput): void {

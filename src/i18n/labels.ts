@@ -97,6 +97,7 @@ export const eventLabels: Labels<EventType> = {
   'safe-opened-unauthorised': { en: 'Safe opened without authorisation', ja: '金庫の不正開扉' },
   'safe-held-open': { en: 'Safe left open', ja: '金庫の開放放置' },
   'safe-approach-out-of-hours': { en: 'Safe approached out of hours', ja: '時間外の金庫への接近' },
+  'safe-pin-refused': { en: 'PIN refused at a safe keypad', ja: '金庫テンキーでの暗証番号拒否' },
   'zone-armed': { en: 'Zone armed', ja: '警戒開始' },
   'zone-disarmed': { en: 'Zone disarmed', ja: '警戒解除' },
   'sensor-chatter': { en: 'Sensor chattering (not trusted)', ja: 'センサー誤動作（無効化）' },

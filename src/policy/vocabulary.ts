@@ -94,6 +94,8 @@ export const EVENT_TYPES = {
   'safe-opened-unauthorised': { category: 'alarm', severity: 'alarm', alarm: true },
   'safe-held-open': { category: 'alarm', severity: 'alarm', alarm: true },
   'safe-approach-out-of-hours': { category: 'alarm', severity: 'alarm', alarm: true },
+  // A PIN at a safe's keypad that opened nothing (wrong, or no holder authenticated to check it against).
+  'safe-pin-refused': { category: 'access', severity: 'warning' },
   // Alarm zones (controller/zones.ts): armed and disarmed (by whom), a chattering sensor.
   'zone-armed': { category: 'alarm', severity: 'info' },
   'zone-disarmed': { category: 'alarm', severity: 'info' },

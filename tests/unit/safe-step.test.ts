@@ -111,6 +111,33 @@ describe('the safe machine', () => {
     });
   });
 
+  it('a keypad lock opens by a PIN the runner verified at the safe keypad; a door authentication alone does not open it', () => {
+    const keypadKey: SafeSettings = { ...settings, locks: ['keypad', 'key'] };
+    const key: SafeInput = { on: 'switch', lock: 'key', open: true, at: 2500 };
+    const opened = run(
+      [{ on: 'authenticated', auth: auth(1000, 'door') }, { on: 'authenticated', auth: auth(2000, 'keypad') }, key, { on: 'contact', open: true, at: 3000 }],
+      keypadKey,
+    );
+    expect(opened.state.phase).toBe('open-authorised');
+    expect(opened.effects[0]).toMatchObject({ do: 'log-opening', locks: ['keypad', 'key'], auth: { source: 'keypad' } });
+    expect(run([{ on: 'authenticated', auth: auth(1000, 'door') }, key, { on: 'contact', open: true, at: 3000 }], keypadKey).effects[0]).toMatchObject({
+      detail: { reason: 'locks-not-open', locksOpen: ['key'] },
+    });
+    // The keypad's authentication lasts the window, like any other.
+    expect(
+      run(
+        [
+          { on: 'authenticated', auth: auth(1000, 'keypad') },
+          { ...key, at: 61_500 },
+          { on: 'contact', open: true, at: 62_000 },
+        ],
+        keypadKey,
+      ).effects[0],
+    ).toMatchObject({
+      detail: { reason: 'no-holder', locksOpen: ['key'] },
+    });
+  });
+
   it('an approach out of hours is an alarm; in hours nothing', () => {
     expect(run([{ on: 'approach', inHours: false, at: 1 }]).effects).toEqual([{ do: 'raise', type: 'safe-approach-out-of-hours', detail: {} }]);
     expect(run([{ on: 'approach', inHours: true, at: 1 }]).effects).toEqual([]);
