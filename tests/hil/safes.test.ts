@@ -10,7 +10,7 @@ import { loadSecrets } from '../../src/devices/secrets.js';
 import { readCa } from '../../src/devices/tls.js';
 import type { EntryRecord } from '../../src/store/entry-log.js';
 import type { StoredEvent } from '../../src/store/events.js';
-import { enrol, prepareData } from '../helpers/daemon.js';
+import { enrol, prepareData, type RawSite } from '../helpers/daemon.js';
 import { cardAndPin } from '../helpers/flows.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 
@@ -116,5 +116,175 @@ describe('the document safe', () => {
     await openAndClose(['doc-safe-dial', 'doc-safe-key']);
     await waitFor(() => events('safe-opened-unauthorised').length === 2, 3000, 'alarm');
     expect(events('safe-opened-unauthorised')[0]).toMatchObject({ detail: { reason: 'no-holder', locksOpen: ['dial', 'key'], holder: null } });
+  });
+});
+
+/** The controller in-process with the simulator, on the example site as `edit` changes it; sato and tanaka hold doc-safe. */
+async function startSafeSite(edit: (raw: RawSite) => void): Promise<{ controller: Controller; sim: Simulator; ids: Record<string, string> }> {
+  const { dataDir, site } = prepareData({ edit });
+  const controller = await Controller.start({
+    site,
+    dataDir,
+    log: pino({ level: 'silent' }),
+    broker: { mode: 'embedded', host: '127.0.0.1', port: await freePort() },
+  });
+  const ids = {
+    sato: (await enrol({ dataDir }, { name: '佐藤 花子', card: 'A0000001', pin: '2580', areas: ['vault', 'doc-safe'], purpose: '契約書保管' })).personId,
+    tanaka: (await enrol({ dataDir }, { name: '田中 健', card: 'A0000002', pin: '1397', areas: ['vault', 'doc-safe'] })).personId,
+  };
+  const sim = await Simulator.start({ site, url: controller.brokerUrl, ca: readCa(dataDir), secrets: loadSecrets(dataDir) });
+  await waitFor(() => controller.doors.state('vault-door')?.lock === 'locked', 5000, 'vault locked');
+  return { controller, sim, ids };
+}
+
+/** Sato then tanaka come into the vault (card + PIN, two persons): each granted entry authenticates them for the safe. */
+async function enterVault(controller: Controller, sim: Simulator): Promise<void> {
+  await waitFor(() => controller.doors.state('vault-door')?.lock === 'locked', 8000, 'vault locked before the entry');
+  const unlocked = sim.expectCommand('vault-lock', (c) => c.command === 'unlock', 5000, 'vault unlock');
+  await cardAndPin(sim, 'vault', 'A0000001', '2580');
+  await cardAndPin(sim, 'vault', 'A0000002', '1397');
+  await unlocked;
+  await waitFor(() => controller.safes.get('doc-safe')?.state === 'authenticated', 3000, 'safe authenticated');
+}
+
+// The keypad lock: a PIN alone says nobody's name, so it opens only as the PIN of a holder who came in
+// through the vault door within the window (latest first), checked as the doors check PINs.
+describe('a safe with a keypad lock (keypad + key)', () => {
+  let controller: Controller;
+  let sim: Simulator;
+  let ids: Record<string, string>;
+
+  beforeAll(async () => {
+    ({ controller, sim, ids } = await startSafeSite((raw) => {
+      raw.devices.push({ id: 'doc-safe-keypad', kind: 'keypad', transport: 'mqtt' });
+      raw.safes[0].locks = ['keypad', 'key'];
+      raw.safes[0].keypad = 'doc-safe-keypad';
+    }));
+  });
+
+  afterAll(async () => {
+    await sim?.stop();
+    await controller?.stop();
+  });
+
+  const events = (type: string): StoredEvent[] => controller.ctx.store.events.recent(100, type);
+  const safeRecords = (): EntryRecord[] => controller.ctx.store.entryLog.recent(50, { doorId: 'doc-safe' });
+  const safe = () => controller.safes.get('doc-safe');
+
+  /** Types a PIN at the safe's keypad and waits for its answer (the keypad shows granted or denied). */
+  async function typePin(pin: string, expect: 'granted' | 'denied'): Promise<void> {
+    const shown = sim.expectCommand('doc-safe-keypad', (c) => c.command === 'indicate' && c.pattern === expect, 5000, `safe keypad shows ${expect}`);
+    await sim.pin('doc-safe-keypad', pin);
+    await shown;
+  }
+
+  async function keyAndDoor(): Promise<void> {
+    await sim.input('doc-safe-key', true);
+    await waitFor(() => safe()?.locksOpen.includes('key') === true, 3000, 'key reported');
+    await sim.input('doc-safe-contact', true);
+    await waitFor(() => safe()?.contactOpen === true, 3000, 'safe open');
+    await sim.input('doc-safe-contact', false);
+    await sim.input('doc-safe-key', false);
+    await waitFor(() => safe()?.state === 'closed' && safe()?.locksOpen.length === 0, 3000, 'closed');
+  }
+
+  it('the PIN of a holder who came in (not the latest one), then the key: an authorised opening by that holder, at the keypad', async () => {
+    await enterVault(controller, sim);
+    expect(safe()?.locksOpen).toEqual([]);
+    // Tanaka came in last and is tried first; the PIN is sato's.
+    await typePin('2580', 'granted');
+    expect(safe()?.locksOpen).toEqual(['keypad']);
+    await keyAndDoor();
+    await waitFor(() => safeRecords().some((r) => r.reason === 'safe-closed'), 3000, 'closing logged');
+    const [closed, opened] = safeRecords();
+    expect(opened).toMatchObject({ reason: 'safe-opened', personId: ids.sato, personName: '佐藤 花子', purpose: '契約書保管' });
+    expect(opened?.detail).toMatchObject({ safe: 'doc-safe', locks: ['keypad', 'key'], source: 'keypad' });
+    expect(closed).toMatchObject({ reason: 'safe-closed', detail: { authorised: true } });
+    expect(events('safe-pin-refused')).toEqual([]);
+    expect(events('safe-opened-unauthorised')).toEqual([]);
+  });
+
+  it('a wrong PIN opens nothing: safe-pin-refused, then the key and the door are an alarm (locks-not-open)', async () => {
+    await enterVault(controller, sim);
+    await typePin('0000', 'denied');
+    expect(events('safe-pin-refused')[0]).toMatchObject({
+      source: 'doc-safe',
+      category: 'access',
+      severity: 'warning',
+      detail: { safeId: 'doc-safe', reason: 'wrong-pin', personId: ids.tanaka, lockedUntil: null },
+    });
+    expect(JSON.stringify(events('safe-pin-refused'))).not.toContain('0000');
+    expect(safe()?.locksOpen).toEqual([]);
+    await keyAndDoor();
+    await waitFor(() => events('safe-opened-unauthorised').length === 1, 3000, 'alarm');
+    expect(events('safe-opened-unauthorised')[0]).toMatchObject({
+      detail: { safeId: 'doc-safe', reason: 'locks-not-open', locksOpen: ['key'], holder: ids.tanaka },
+    });
+    expect(safeRecords()[1]).toMatchObject({ reason: 'safe-opened-unauthorised', detail: { reason: 'locks-not-open' } });
+  });
+
+  it("a holder's right PIN with nobody authenticated for the safe opens nothing (no-holder)", async () => {
+    expect(safe()?.state).toBe('closed');
+    await typePin('2580', 'denied');
+    expect(events('safe-pin-refused')[0]).toMatchObject({ detail: { reason: 'no-holder', personId: null } });
+    expect(safe()?.locksOpen).toEqual([]);
+  });
+
+  it("wrong PINs at the safe count toward the latest holder's lockout, as at the doors; then even their right PIN opens nothing", async () => {
+    await enterVault(controller, sim);
+    const attempts = controller.ctx.site.policy.pinAttempts;
+    for (let i = 0; i < attempts; i++) await typePin('0000', 'denied');
+    await waitFor(() => events('pin-lockout').length === 1, 3000, 'lockout');
+    expect(events('pin-lockout')[0]).toMatchObject({ source: 'doc-safe', detail: { personId: ids.tanaka, attempts, safe: 'doc-safe' } });
+    expect(controller.ctx.store.people.standing(ids.tanaka!).lockedOutUntil).not.toBeNull();
+    await typePin('1397', 'denied');
+    expect(events('safe-pin-refused')[0]).toMatchObject({ detail: { reason: 'pin-locked-out', personId: ids.tanaka } });
+    expect(safe()?.locksOpen).toEqual([]);
+    // Sato is not locked out: her PIN still opens the keypad lock.
+    await typePin('2580', 'granted');
+    expect(safe()?.locksOpen).toEqual(['keypad']);
+  });
+});
+
+// A safe left open: heldOpenMs at its schema minimum, so the alarm comes in a second.
+describe('a safe left open', () => {
+  let controller: Controller;
+  let sim: Simulator;
+  let ids: Record<string, string>;
+
+  beforeAll(async () => {
+    ({ controller, sim, ids } = await startSafeSite((raw) => {
+      raw.safes[0].heldOpenMs = 1000;
+    }));
+  });
+
+  afterAll(async () => {
+    await sim?.stop();
+    await controller?.stop();
+  });
+
+  const events = (type: string): StoredEvent[] => controller.ctx.store.events.recent(100, type);
+  const safeRecords = (): EntryRecord[] => controller.ctx.store.entryLog.recent(50, { doorId: 'doc-safe' });
+
+  it('opened authorised and left open past heldOpenMs: safe-held-open once; closing is logged', async () => {
+    await enterVault(controller, sim);
+    await sim.input('doc-safe-dial', true);
+    await sim.input('doc-safe-key', true);
+    await waitFor(() => controller.safes.get('doc-safe')?.locksOpen.length === 2, 3000, 'locks reported');
+    await sim.input('doc-safe-contact', true);
+    await waitFor(() => safeRecords()[0]?.reason === 'safe-opened', 3000, 'opening logged');
+    expect(safeRecords()[0]).toMatchObject({ personId: ids.tanaka });
+    await waitFor(() => controller.safes.get('doc-safe')?.state === 'held-open', 5000, 'held open');
+    const held = events('safe-held-open');
+    expect(held).toHaveLength(1);
+    expect(held[0]).toMatchObject({ source: 'doc-safe', severity: 'alarm', detail: { safeId: 'doc-safe', areaId: 'vault', heldOpenMs: 1000 } });
+    // Still open: nothing more is raised for the same opening.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(events('safe-held-open')).toHaveLength(1);
+    await sim.input('doc-safe-contact', false);
+    await waitFor(() => safeRecords()[0]?.reason === 'safe-closed', 3000, 'closing logged');
+    expect(safeRecords()[0]).toMatchObject({ reason: 'safe-closed', detail: { safe: 'doc-safe', authorised: true } });
+    expect(controller.safes.get('doc-safe')?.state).toBe('closed');
+    expect(events('safe-opened-unauthorised')).toEqual([]);
   });
 });
