@@ -27,6 +27,12 @@ const RULES: Record<Room, { may: Room[]; typeOnly?: Room[] }> = {
   // The simulator is a device: it may know the wire contract and the site file's shape, nothing else.
   'firmware-sim': { may: [] },
 };
+/**
+ * The console (console/, bundled for the browser) is a room of its own outside src/: of ours it may
+ * import only pure data with no Node in it, the words and the vocabulary (type imports of the
+ * vocabulary included). Everything else it learns from the API.
+ */
+const CONSOLE_MAY = ['src/i18n/labels.ts', 'src/policy/vocabulary.ts'];
 /** The only files of other rooms the simulator may import. */
 // secrets.ts: a simulated device reads its own login from the secrets file, as a provisioned one holds it.
 const SIMULATOR_MAY = ['src/devices/protocol.ts', 'src/devices/secrets.ts', 'src/site/schema.ts', 'src/policy/vocabulary.ts'];
@@ -38,12 +44,12 @@ function roomOf(file: string): Room | undefined {
   return undefined;
 }
 
-function sources(dir: string): string[] {
+function sources(dir: string, pattern = /\.ts$/): string[] {
   const out: string[] = [];
   for (const name of readdirSync(join(ROOT, dir))) {
     const path = join(dir, name);
-    if (statSync(join(ROOT, path)).isDirectory()) out.push(...sources(path));
-    else if (/\.ts$/.test(name) && !/\.d\.ts$/.test(name)) out.push(path);
+    if (statSync(join(ROOT, path)).isDirectory()) out.push(...sources(path, pattern));
+    else if (pattern.test(name) && !/\.d\.ts$/.test(name)) out.push(path);
   }
   return out;
 }
@@ -103,6 +109,17 @@ function violations(): string[] {
 describe('import rules', () => {
   it("every import follows the rooms' rules", () => {
     expect(violations()).toEqual([]);
+  });
+
+  it('the console imports from src only the words and the vocabulary', () => {
+    const out: string[] = [];
+    for (const file of sources('console', /\.tsx?$/)) {
+      for (const imp of importsOf(file, readFileSync(join(ROOT, file), 'utf8'))) {
+        if (imp.to.startsWith('console/') || CONSOLE_MAY.includes(imp.to)) continue;
+        out.push(`${file} imports ${imp.to}: the console may import only ${CONSOLE_MAY.join(', ')}`);
+      }
+    }
+    expect(out).toEqual([]);
   });
 
   it('src/site and src/devices form no cycle', () => {

@@ -1,0 +1,62 @@
+// The console's views, each registered by ONE line: its hash path (`#/alarms`), the roles that see
+// it (the API decides what each may do; the page follows it), its label in the nav (a key of the
+// view's own dictionary) and the component. `home` names the roles that start on it; a role without
+// one starts on the first view it may see.
+import type { ComponentType } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import type { Key } from './i18n/index.js';
+import type { Role } from './session.js';
+import { OverviewView } from './views/overview.js';
+
+export interface Route {
+  path: string;
+  roles: readonly Role[];
+  label: Key;
+  view: ComponentType;
+  home?: readonly Role[];
+}
+
+export const EVERY_ROLE: readonly Role[] = ['guard', 'manager', 'auditor', 'admin'];
+
+export const routes: readonly Route[] = [{ path: 'overview', roles: EVERY_ROLE, label: 'overview.title', view: OverviewView }];
+
+export function routesFor(role: Role): Route[] {
+  return routes.filter((r) => r.roles.includes(role));
+}
+
+export function homeOf(role: Role): Route | undefined {
+  const mine = routesFor(role);
+  return mine.find((r) => r.home?.includes(role)) ?? mine[0];
+}
+
+/** The hash's path and its parameters: `#/entries?door=lab-door`. */
+export interface Location {
+  path: string;
+  params: URLSearchParams;
+}
+
+export function currentLocation(): Location {
+  const hash = location.hash.replace(/^#\/?/, '');
+  const q = hash.indexOf('?');
+  return { path: q < 0 ? hash : hash.slice(0, q), params: new URLSearchParams(q < 0 ? '' : hash.slice(q + 1)) };
+}
+
+export function hrefOf(path: string, params?: Record<string, string>): string {
+  const query = params ? new URLSearchParams(params).toString() : '';
+  return `#/${path}${query ? `?${query}` : ''}`;
+}
+
+export function navigate(path: string, params?: Record<string, string>): void {
+  location.hash = hrefOf(path, params);
+}
+
+/** The current hash location; renders again when it changes. */
+export function useLocation(): Location {
+  const [loc, set] = useState(currentLocation);
+  useEffect(() => {
+    const update = () => set(currentLocation());
+    window.addEventListener('hashchange', update);
+    return () => window.removeEventListener('hashchange', update);
+  }, []);
+  return loc;
+}
