@@ -18,7 +18,7 @@ import { signAuditHead } from './sign-audit.js';
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
 export function configCheck(file: string): void {
-  const site = loadSiteFile(resolve(file));
+  const site = loadSiteFile(resolve(file), { checkFiles: true });
   out(`${file}: OK — ${site.areas.length} areas, ${site.doors.length} doors, ${site.devices.length} devices (${site.site.timezone})`);
 }
 

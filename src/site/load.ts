@@ -1,5 +1,6 @@
 // Loads and checks a site file, reporting every problem with its path and line.
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { kindOf } from '../devices/kinds.js';
 import { DOOR_ROLE_NAMES, DOOR_ROLES, type DeviceKind } from '../policy/vocabulary.js';
@@ -12,6 +13,7 @@ import { checkCameras } from './cameras.js';
 import { checkAlarmSettings } from './alarms.js';
 import { outboundProblems } from './outbound.js';
 import { homeAssistantProblems } from './homeassistant.js';
+import { checkFloorPlans, floorPlanImageProblems, resolveFloorPlanImages } from './floor-plans.js';
 
 export interface SiteProblem {
   path: string;
@@ -41,17 +43,21 @@ export function formatPath(path: readonly PathPart[]): string {
   return out;
 }
 
-export function loadSiteFile(file: string): SiteFile {
+/**
+ * Loads a site file; paths in it (floor plan pictures) become absolute, against its folder.
+ * `checkFiles` (config check) also refuses pictures that cannot be served.
+ */
+export function loadSiteFile(file: string, opts: { checkFiles?: boolean } = {}): SiteFile {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new SiteFileError(file, [{ path: '', message: `cannot read: ${(err as Error).message}` }]);
   }
-  return parseSiteText(text, file);
+  return parseSiteText(text, file, { baseDir: dirname(file), ...opts });
 }
 
-export function parseSiteText(text: string, file = 'site file'): SiteFile {
+export function parseSiteText(text: string, file = 'site file', opts: { baseDir?: string; checkFiles?: boolean } = {}): SiteFile {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -78,7 +84,10 @@ export function parseSiteText(text: string, file = 'site file'): SiteFile {
     }));
     throw new SiteFileError(file, problems);
   }
-  const problems = crossCheck(parsed.data).map((p) => ({ path: formatPath(p.path), line: lineOf(p.path), message: p.message }));
+  if (opts.baseDir !== undefined) resolveFloorPlanImages(parsed.data.floorPlans, opts.baseDir);
+  const found = crossCheck(parsed.data);
+  if (opts.checkFiles) found.push(...floorPlanImageProblems(parsed.data.floorPlans));
+  const problems = found.map((p) => ({ path: formatPath(p.path), line: lineOf(p.path), message: p.message }));
   if (problems.length > 0) throw new SiteFileError(file, problems);
   return parsed.data;
 }
@@ -186,5 +195,6 @@ function crossCheck(site: SiteFile): { path: PathPart[]; message: string }[] {
   problems.push(...checkAlarmSettings(site));
   problems.push(...checkSafes(site));
   problems.push(...checkDoorDialLocks(site));
+  problems.push(...checkFloorPlans(site));
   return problems;
 }

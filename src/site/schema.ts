@@ -7,6 +7,7 @@ import { zonesSchema } from './zones.js';
 import { patrolsSchema } from './patrols.js';
 import { safesSchema } from './safes.js';
 import { doorDialLockSchema } from './dial-locks.js';
+import { floorPlansSchema } from './floor-plans.js';
 import { coversSchema, httpCameraSchema } from './cameras.js';
 import { alarmSettingsSchema } from './alarms.js';
 import { outboundSections } from './outbound.js';
@@ -222,6 +223,8 @@ export const siteFileSchema = z.strictObject({
   alarms: alarmSettingsSchema,
   /** Safes in restricted areas: double locks, holders, sensors (src/site/safes.ts). */
   safes: safesSchema,
+  /** Pictures of the premises with the doors and zones on them, for the console (src/site/floor-plans.ts). */
+  floorPlans: floorPlansSchema,
   ...outboundSections,
   homeassistant: homeAssistantSchema,
 });
