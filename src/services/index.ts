@@ -30,6 +30,7 @@ import { PatrolService } from './patrols.js';
 import { KeyService } from './keys.js';
 import { DialLockService } from './dial-locks.js';
 import { ReminderService } from './reminders.js';
+import { FloorPlanService } from './floor-plans.js';
 
 export type { Actor } from './actor.js';
 export { assertMayApprove, localOperator } from './actor.js';
@@ -74,6 +75,7 @@ export interface Services {
   dialLocks: DialLockService;
   /** Every reminder due or overdue, of every kind: sources register here. */
   reminders: ReminderService;
+  floorPlans: FloorPlanService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -116,5 +118,6 @@ export function createServices(deps: ServiceDeps): Services {
     keys,
     dialLocks,
     reminders,
+    floorPlans: new FloorPlanService(deps),
   };
 }

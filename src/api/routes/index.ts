@@ -19,6 +19,7 @@ import { alarmRoutes } from './alarms.js';
 import { patrolRoutes } from './patrols.js';
 import { keyRoutes } from './keys.js';
 import { dialLockRoutes } from './dial-locks.js';
+import { floorPlanRoutes } from './floor-plans.js';
 
 export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
   for (const routes of [
@@ -41,6 +42,7 @@ export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
     patrolRoutes,
     keyRoutes,
     dialLockRoutes,
+    floorPlanRoutes,
   ]) {
     await routes(api, ctx);
   }
