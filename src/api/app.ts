@@ -28,6 +28,11 @@ export interface ApiOptions {
   rateLimitWindowMs?: number;
   /** Where the built console is (index.html, assets/); dist/console of the package by default. */
   consoleDir?: string;
+  /**
+   * The bearer token /metrics needs: `tobira start` gives it (secrets.json `metrics`) when the API
+   * listens beyond loopback. Absent: /metrics is open, as on loopback.
+   */
+  metricsToken?: string;
 }
 
 const API_PREFIX = '/api/v1';
@@ -115,7 +120,7 @@ export function refusalText(role: Role, allowed: readonly Role[], action: string
 
 export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (
   app: FastifyInstance,
-  { controller, now: clock, streamHeartbeatMs, rateLimitWindowMs, consoleDir },
+  { controller, now: clock, streamHeartbeatMs, rateLimitWindowMs, consoleDir, metricsToken },
 ) => {
   const store = controller.ctx.store;
   const now = clock ?? (() => controller.ctx.now());
@@ -123,7 +128,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (
   // Opened now, not at the first sign-in: seeds that do not open with the secrets key stop the start.
   const { auth, auditLog, security, status } = services;
   app.decorate('services', services);
-  const ctx: ApiContext = { services, now, streamHeartbeatMs: streamHeartbeatMs ?? 15_000 };
+  const ctx: ApiContext = { services, now, streamHeartbeatMs: streamHeartbeatMs ?? 15_000, ...(metricsToken ? { metricsToken } : {}) };
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -13,6 +13,8 @@ export interface ApiContext {
   now: () => Date;
   /** How often an open stream checks its session, keeps it alive and sends a comment line. */
   streamHeartbeatMs: number;
+  /** The bearer token /metrics needs (the API listens beyond loopback); absent: /metrics is open. */
+  metricsToken?: string;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the server, request, reply and logger slots must stay open so every fastify instance fits

@@ -63,6 +63,10 @@ export function devicesCommand(flags: CommonFlags & { secrets?: boolean; ca?: bo
       `${''.padEnd(20)} username=${secrets.homeassistant.username} password=${secrets.homeassistant.password} clientId=${homeAssistantClientIdPrefix(site.mqtt.baseTopic)}NAME (e.g. ${homeAssistantClientIdPrefix(site.mqtt.baseTopic)}ha)`,
     );
   }
+  if (secrets?.metrics) {
+    out(`\n${'metrics'.padEnd(20)} /metrics when the API listens beyond loopback (a Prometheus scraper's bearer_token)`);
+    out(`${''.padEnd(20)} Authorization: Bearer ${secrets.metrics}`);
+  }
   if (secrets) out(`\nSecrets are kept in ${secretsPath(dataDir(flags))} (mode 0600). Treat this output as confidential.`);
 }
 

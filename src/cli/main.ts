@@ -31,8 +31,12 @@ const brokerFlags = (cmd: Command) =>
 brokerFlags(common(program.command('start').description('run the controller')))
   .option('--api-port <n>', 'HTTP API port (env TOBIRA_API_PORT; default 8080)')
   .option('--api-host <host>', 'HTTP API address (env TOBIRA_API_HOST; default 127.0.0.1)')
-  .option('--tls-cert <file>', 'serve the API over HTTPS with this certificate (env TOBIRA_TLS_CERT)')
+  .option('--tls-cert <file>', "serve the API over HTTPS with this certificate (env TOBIRA_TLS_CERT; default beyond loopback: one from the gateway's own CA)")
   .option('--tls-key <file>', 'and this key (env TOBIRA_TLS_KEY)')
+  .option(
+    '--insecure-http',
+    'serve plain HTTP even beyond loopback: passwords and sessions in clear; warns and raises a standing security alarm (env TOBIRA_INSECURE_HTTP=1)',
+  )
   .action(start);
 
 brokerFlags(common(program.command('sim').description('simulate every MQTT device of a site, driven from a prompt')))
@@ -47,7 +51,7 @@ program
   .action(configCheck);
 
 common(program.command('devices').description("list the site's devices"))
-  .option('--secrets', "print each device's MQTT login and the read-only observer login (for the installer)")
+  .option('--secrets', "print each device's MQTT login, the read-only observer login and the /metrics token (for the installer)")
   .option('--ca', 'print the CA certificate (PEM) devices must trust for MQTT over TLS')
   .action(devicesCommand);
 

@@ -34,6 +34,11 @@ export function parsePort(value: string, what: string): number {
   return n;
 }
 
+/** --insecure-http or TOBIRA_INSECURE_HTTP=1: plain HTTP beyond loopback (a warning and a standing security alarm). */
+export function insecureHttp(flag: boolean | undefined, env = process.env): boolean {
+  return flag === true || env.TOBIRA_INSECURE_HTTP === '1' || env.TOBIRA_INSECURE_HTTP === 'true';
+}
+
 export function brokerChoice(flags: CommonFlags, site: SiteFile, env = process.env): BrokerChoice {
   const url = flags.mqttUrl ?? env.TOBIRA_MQTT_URL;
   const port = flags.mqttPort ?? env.TOBIRA_MQTT_PORT;

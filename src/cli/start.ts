@@ -1,15 +1,19 @@
 // `tobira start`: the process wiring around the controller and the API.
 import { Controller, BrokerPortInUseError } from '../controller/controller.js';
 import { buildServer } from '../api/server.js';
+import { apiTransport } from '../api/transport.js';
+import { loadSecrets } from '../devices/secrets.js';
+import { ensureApiTls } from '../devices/tls.js';
 import { formatProblem, loadSiteFile, SiteFileError } from '../site/load.js';
 import { createLogger } from './logger.js';
-import { brokerChoice, dataDir, parsePort, sitePath, UsageError, type CommonFlags } from './options.js';
+import { brokerChoice, dataDir, insecureHttp, parsePort, sitePath, UsageError, type CommonFlags } from './options.js';
 
 export interface StartFlags extends CommonFlags {
   apiPort?: string;
   apiHost?: string;
   tlsCert?: string;
   tlsKey?: string;
+  insecureHttp?: boolean;
 }
 
 export async function start(flags: StartFlags): Promise<void> {
@@ -43,20 +47,41 @@ export async function start(flags: StartFlags): Promise<void> {
     await controller.stop();
     throw new UsageError('give both --tls-cert and --tls-key (or TOBIRA_TLS_CERT and TOBIRA_TLS_KEY) for HTTPS');
   }
-  const api = await buildServer({ controller, log, tls: tlsCert && tlsKey ? { cert: tlsCert, key: tlsKey } : undefined });
+  const insecure = insecureHttp(flags.insecureHttp);
+  if (insecure && tlsCert) {
+    await controller.stop();
+    throw new UsageError('give --tls-cert/--tls-key (HTTPS) or --insecure-http (plain HTTP), not both');
+  }
+  // Never in clear beyond this machine unless asked: HTTPS with the gateway's own CA by default.
+  const transport = apiTransport({ host: apiHost, operatorCertificate: tlsCert !== undefined, insecureHttp: insecure });
+  let tls: { cert: string; key: string } | undefined;
+  if (transport.certificate === 'operator') tls = { cert: tlsCert!, key: tlsKey! };
+  else if (transport.certificate === 'gateway-ca') {
+    const own = ensureApiTls(data, apiHost);
+    tls = { cert: own.certFile, key: own.keyFile };
+    log.info(
+      { cert: own.certFile, ca: own.caFile },
+      "the API serves HTTPS with a certificate of the gateway's own CA (clients trust the CA `tobira devices --ca` prints)",
+    );
+  }
+  // Beyond loopback the counts of /metrics are for the scraper holding the token alone.
+  const metricsToken = transport.beyondLoopback ? loadSecrets(data).metrics : undefined;
+  const api = await buildServer({ controller, log, tls, metricsToken });
   try {
     await api.listen({ port: apiPort, host: apiHost });
   } catch (err) {
     await controller.stop();
     throw new UsageError(`the API cannot listen on ${apiHost}:${apiPort}: ${(err as Error).message}. Use --api-port N (or TOBIRA_API_PORT).`);
   }
-  if (!tlsCert && apiHost !== '127.0.0.1' && apiHost !== '::1' && apiHost !== 'localhost') {
+  const apiUrl = `${transport.scheme}://${apiHost.includes(':') ? `[${apiHost}]` : apiHost}:${(api.server.address() as { port: number }).port}`;
+  if (transport.insecure) {
     log.warn(
-      { host: apiHost },
-      'the API listens beyond this machine without TLS: passwords and tokens cross the network in clear; give --tls-cert and --tls-key',
+      { url: apiUrl },
+      'the API and console are served over plain HTTP beyond this machine, as asked (--insecure-http): passwords, codes and session cookies cross the network in clear',
     );
+    controller.raiseSecurity({ type: 'api-plain-http', since: new Date().toISOString(), source: 'api', detail: { url: apiUrl } });
   }
-  log.info({ api: `${tlsCert ? 'https' : 'http'}://${apiHost}:${(api.server.address() as { port: number }).port}` }, 'ready');
+  log.info({ api: apiUrl }, 'ready');
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -76,9 +76,11 @@ export class OpenBrokerError extends StartupError {}
 
 /** A standing security condition: reported by /healthz for as long as it holds. */
 export interface SecurityCondition {
-  type: 'mqtt-plain-listener' | 'open-broker';
+  type: 'mqtt-plain-listener' | 'open-broker' | 'api-plain-http';
   since: string;
   detail: Record<string, unknown>;
+  /** What the alarm names as its source; the broker's URL by default. */
+  source?: string;
 }
 
 export interface Health {
@@ -401,7 +403,13 @@ export class Controller {
   /** Records a standing security condition and raises its `security` alarm. */
   raiseSecurity(condition: SecurityCondition): void {
     this.security.set(condition.type, condition);
-    this.ctx.alarms.raise({ category: 'security', type: condition.type, severity: 'alarm', source: this.brokerUrl, detail: condition.detail });
+    this.ctx.alarms.raise({
+      category: 'security',
+      type: condition.type,
+      severity: 'alarm',
+      source: condition.source ?? this.brokerUrl,
+      detail: condition.detail,
+    });
   }
 
   /** Whether device input that opens doors is acted on; the MQTT driver refuses it otherwise. */

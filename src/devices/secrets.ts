@@ -20,6 +20,8 @@ const secretsSchema = z.strictObject({
   /** Home Assistant's read-only login (discovery configs and tobira's states for it); ensureSecrets adds it. */
   homeassistant: z.strictObject({ username: z.string(), password: z.string().min(16) }).optional(),
   devices: z.record(z.string(), z.string().min(16)),
+  /** The bearer token /metrics needs when the API listens beyond loopback (a Prometheus scraper's); ensureSecrets adds it. */
+  metrics: z.string().min(16).optional(),
   /** HTTP cameras' logins by device id (basic or digest auth), written by the operator. */
   cameras: z.record(z.string(), z.strictObject({ username: z.string().min(1), password: z.string().min(1) })).optional(),
   /** Standard Webhooks signing secrets by webhook id ("whsec_" + base64): each one's receiver holds a copy. */
@@ -66,6 +68,10 @@ export function ensureSecrets(dataDir: string, deviceIds: readonly string[]): { 
   }
   if (!secrets.homeassistant) {
     secrets.homeassistant = { username: HOMEASSISTANT_USERNAME, password: newSecret() };
+    changed = true;
+  }
+  if (!secrets.metrics) {
+    secrets.metrics = newSecret();
     changed = true;
   }
   for (const id of deviceIds) {

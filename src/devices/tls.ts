@@ -17,6 +17,9 @@ export const TLS_FILES = {
   serverKey: 'mqtt-server.key',
 } as const;
 
+/** The API's HTTPS certificate, issued by the same CA (a browser or client trusts that CA once for both). */
+export const API_TLS_FILES = { cert: 'api-server.pem', key: 'api-server.key' } as const;
+
 export interface DeviceTls {
   caFile: string;
   certFile: string;
@@ -158,6 +161,12 @@ function certCovers(certPem: string, caPem: string, names: { dns: string[]; ips:
  */
 export function ensureDeviceTls(dataDir: string, listenHost?: string): DeviceTls {
   const f = (name: keyof typeof TLS_FILES) => join(dataDir, TLS_FILES[name]);
+  return ensureServerCert(dataDir, f('serverCert'), f('serverKey'), listenHost);
+}
+
+/** The data directory's CA (made at first use, kept for good): its certificate and key files. */
+function ensureCa(dataDir: string): { caFile: string; keyFile: string } {
+  const f = (name: keyof typeof TLS_FILES) => join(dataDir, TLS_FILES[name]);
   if (!existsSync(f('caCert')) || !existsSync(f('caKey'))) {
     const keys = newKeyPair();
     const pem = issue({ subject: `tobira device CA ${hostname()}`, publicPem: keys.publicPem, selfKeyPem: keys.privatePem, years: 20, ca: true });
@@ -165,23 +174,38 @@ export function ensureDeviceTls(dataDir: string, listenHost?: string): DeviceTls
     writePrivate(f('caCert'), pem, 0o600);
   }
   for (const name of ['caKey', 'caCert'] as const) chmodSync(f(name), 0o600);
-  const caPem = readFileSync(f('caCert'), 'utf8');
+  return { caFile: f('caCert'), keyFile: f('caKey') };
+}
+
+/** A server certificate of the CA in these files, issued again when it does not cover the names, nears its end or is another CA's. */
+function ensureServerCert(dataDir: string, certFile: string, keyFile: string, listenHost?: string): DeviceTls {
+  const ca = ensureCa(dataDir);
+  const caPem = readFileSync(ca.caFile, 'utf8');
   const names = serverNames(listenHost);
-  const have = existsSync(f('serverCert')) && existsSync(f('serverKey')) ? readFileSync(f('serverCert'), 'utf8') : undefined;
+  const have = existsSync(certFile) && existsSync(keyFile) ? readFileSync(certFile, 'utf8') : undefined;
   if (!have || !certCovers(have, caPem, names)) {
     const keys = newKeyPair();
-    const issuer = { cert: forge.pki.certificateFromPem(caPem), keyPem: readFileSync(f('caKey'), 'utf8') };
+    const issuer = { cert: forge.pki.certificateFromPem(caPem), keyPem: readFileSync(ca.keyFile, 'utf8') };
     const pem = issue({ subject: names.dns[1] ?? 'localhost', publicPem: keys.publicPem, issuer, years: 5, ca: false, names });
-    writePrivate(f('serverKey'), keys.privatePem, 0o600);
-    writePrivate(f('serverCert'), pem, 0o600);
+    writePrivate(keyFile, keys.privatePem, 0o600);
+    writePrivate(certFile, pem, 0o600);
   }
-  for (const name of ['serverKey', 'serverCert'] as const) chmodSync(f(name), 0o600);
+  for (const file of [keyFile, certFile]) chmodSync(file, 0o600);
   return {
-    caFile: f('caCert'),
-    certFile: f('serverCert'),
-    keyFile: f('serverKey'),
+    caFile: ca.caFile,
+    certFile,
+    keyFile,
     ca: caPem,
-    cert: readFileSync(f('serverCert'), 'utf8'),
-    key: readFileSync(f('serverKey'), 'utf8'),
+    cert: readFileSync(certFile, 'utf8'),
+    key: readFileSync(keyFile, 'utf8'),
   };
+}
+
+/**
+ * The API's HTTPS certificate, from the same CA as the device links (clients trust the CA printed
+ * by `tobira devices --ca`): names localhost, 127.0.0.1, ::1, this host's name and the listen
+ * address (every interface's address when listening on all). Issued again like the broker's.
+ */
+export function ensureApiTls(dataDir: string, listenHost: string): DeviceTls {
+  return ensureServerCert(dataDir, join(dataDir, API_TLS_FILES.cert), join(dataDir, API_TLS_FILES.key), listenHost);
 }

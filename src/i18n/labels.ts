@@ -133,6 +133,7 @@ export const eventLabels: Labels<EventType> = {
   'mqtt-publish-refused': { en: 'Device publish refused', ja: '機器送信拒否' },
   'mqtt-subscribe-refused': { en: 'Device subscription refused', ja: '機器購読拒否' },
   'mqtt-plain-listener': { en: 'Unencrypted device link enabled', ja: '暗号化されていない機器接続が有効' },
+  'api-plain-http': { en: 'API and console served without HTTPS on the network', ja: 'APIとコンソールをHTTPSなしでネットワークに公開' },
   'open-broker': { en: 'MQTT broker open to anyone', ja: 'MQTTブローカーが無認証で接続可能' },
   'open-broker-cleared': { en: 'MQTT broker closed again', ja: 'MQTTブローカーの無認証接続が解消' },
   'file-modes-loose': { en: 'Data files readable by other users', ja: 'データファイルが他のユーザーから読み取り可能' },

@@ -141,6 +141,7 @@ export const EVENT_TYPES = {
   'mqtt-publish-refused': { category: 'security', severity: 'alarm' },
   'mqtt-subscribe-refused': { category: 'security', severity: 'alarm' },
   'mqtt-plain-listener': { category: 'security', severity: 'alarm' },
+  'api-plain-http': { category: 'security', severity: 'alarm' },
   'open-broker': { category: 'security', severity: 'alarm' },
   'open-broker-cleared': { category: 'security', severity: 'info' },
   'file-modes-loose': { category: 'security', severity: 'warning' },

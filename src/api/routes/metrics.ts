@@ -1,5 +1,7 @@
-// /metrics: Prometheus text, public (no names, no card numbers: counts only), from a registry of its
-// own (no global state shared between servers in one process).
+// /metrics: Prometheus text, public on loopback (no names, no card numbers: counts only), from a
+// registry of its own (no global state shared between servers in one process). When the API listens
+// beyond loopback it needs `Authorization: Bearer <metrics token>` (secrets.json `metrics`, printed
+// by `tobira devices --secrets`): the counts still tell an outsider when doors are busy.
 //
 // - tobira_decisions_total{result="granted|denied"}: access decisions committed to the entry log
 //   since the controller started, one per person (an escorted pair is two). Read from the
@@ -25,9 +27,17 @@
 //   webhook's keepHours; tobira_webhook_pending{webhook}: messages in the outbox still owed.
 // - tobira_syslog_messages_total{result="sent|failed|dropped"}: syslog messages handed to the
 //   collector's link, those the link refused, and those the TCP queue left out while it was away.
+import { timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EntryRecord } from '../../store/entry-log.js';
-import type { Api, ApiContext } from '../context.js';
+import { ApiError, type Api, type ApiContext } from '../context.js';
+
+/** Whether an Authorization header is `Bearer <token>`, compared in constant time. */
+function bearerIs(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7) : '');
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
 
 const TIMER_REASONS = new Set(['second-factor-timeout', 'escort-timeout', 'two-person-timeout', 'cancelled', 'superseded']);
 const MAX_PENDING = 10_000;
@@ -202,9 +212,17 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
     '/metrics',
     {
       config: { public: true },
-      schema: { tags: ['metrics'], summary: 'Prometheus metrics (text exposition format)' },
+      schema: {
+        tags: ['metrics'],
+        summary: 'Prometheus metrics (text exposition format)',
+        description: 'Open on loopback; when the API listens beyond loopback, `Authorization: Bearer <metrics token>` (`tobira devices --secrets`).',
+      },
     },
-    async (_req, reply) => {
+    async (req, reply) => {
+      if (ctx.metricsToken && !bearerIs(req.headers.authorization, ctx.metricsToken)) {
+        reply.header('www-authenticate', 'Bearer realm="metrics"');
+        throw new ApiError(401, 'the API listens beyond loopback: /metrics needs Authorization: Bearer <metrics token> (tobira devices --secrets)');
+      }
       const text = await registry.metrics();
       return reply.type(registry.contentType).send(text);
     },
