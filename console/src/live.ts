@@ -33,7 +33,8 @@ export interface LiveMessages {
 }
 type Kind = keyof LiveMessages;
 
-const RETRY_MS = [500, 1000, 2000, 4000, 8000];
+// Soon at first (a blip), then every few seconds: a guard room must not wait long after the network is back.
+const RETRY_MS = [500, 1000, 2000, 3000, 5000];
 
 class LiveStream {
   connected = false;

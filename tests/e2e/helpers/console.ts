@@ -1,6 +1,7 @@
 // The console under test: the real daemon (built CLI, embedded broker, SQLite) serving the built
 // page, the firmware simulator as its devices, and one account of each role with a known password
 // and its TOTP seed. `signIn` goes through the page as a person would.
+import { createServer, type Server, type Socket, connect } from 'node:net';
 import { generate } from 'otplib';
 import type { Page } from 'playwright-core';
 import { Simulator } from '../../../firmware-sim/index.js';
@@ -8,7 +9,7 @@ import { AuthService } from '../../../src/services/auth.js';
 import type { Role } from '../../../src/store/accounts.js';
 import { openStore } from '../../../src/store/index.js';
 import { type Daemon, prepareData, type RawSite, startDaemon } from '../../helpers/daemon.js';
-import { waitFor } from '../../helpers/ports.js';
+import { freePort, waitFor } from '../../helpers/ports.js';
 
 export const CONSOLE_PASSWORD = 'lantern-orchard-7-quiet-river';
 export const ROLES = ['guard', 'manager', 'auditor', 'admin'] as const satisfies readonly Role[];
@@ -26,8 +27,10 @@ export interface ConsoleAccount {
 export interface ConsoleEnv {
   daemon: Daemon;
   sim: Simulator | undefined;
-  /** The console's address (the daemon's API port serves the page at /). */
+  /** The console's address: a TCP relay to the daemon's API port (which serves the page at /). */
   url: string;
+  /** The network between the browser and the controller (the relay): drop it, and bring it back. */
+  network: Network;
   accounts: Record<(typeof ROLES)[number], ConsoleAccount>;
   /** A new account as an administrator makes it (POST /api/v1/accounts): one-time password, seed to scan. */
   createAccount(username: string, role: Role, displayName?: string): Promise<ConsoleAccount>;
@@ -104,10 +107,13 @@ export async function startConsole(opts: { simulator?: boolean; edit?: (raw: Raw
     });
   }
 
+  const network = await startRelay(Number(new URL(daemon.apiUrl).port));
+
   return {
     daemon,
     sim,
-    url: daemon.apiUrl,
+    url: network.url,
+    network,
     accounts,
     async createAccount(username, role, displayName = `New ${role}`) {
       const res = await asAdmin('POST', '/accounts', { username, displayName, role });
@@ -116,8 +122,59 @@ export async function startConsole(opts: { simulator?: boolean; edit?: (raw: Raw
       return { username, displayName, role, password: body.oneTimePassword, totpSecret: new URL(body.totpUri).searchParams.get('secret')! };
     },
     async stop() {
+      await network.close();
       await sim?.stop();
       await daemon.stop();
+    },
+  };
+}
+
+export interface Network {
+  url: string;
+  /** Cuts every open connection (an open event stream included) and refuses new ones. */
+  drop(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP relay on loopback between the browser and the daemon: a network drop the page cannot tell
+ * from a real one (its stream breaks, its reconnections fail), with no change to the daemon.
+ */
+async function startRelay(targetPort: number): Promise<Network> {
+  const port = await freePort();
+  const open = new Set<Socket>();
+  let dropped = false;
+  const server: Server = createServer((client) => {
+    if (dropped) return void client.destroy();
+    const upstream = connect({ port: targetPort, host: '127.0.0.1' });
+    open.add(client);
+    open.add(upstream);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      open.delete(client);
+      open.delete(upstream);
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    drop() {
+      dropped = true;
+      for (const s of open) s.destroy();
+      open.clear();
+    },
+    restore() {
+      dropped = false;
+    },
+    close() {
+      for (const s of open) s.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
