@@ -39,7 +39,8 @@ describe.skipIf(!run)('console: the shell', () => {
   });
 
   it('a forced door raises the alarm banner; a dropped network shows "not live" and the alarm missed meanwhile arrives', async () => {
-    const { page } = await open();
+    const opened = await open();
+    const { page } = opened;
     await page.goto('/');
     await signIn(page, env.accounts.guard);
     await expectHeading(page, 'Overview');
@@ -55,6 +56,7 @@ describe.skipIf(!run)('console: the shell', () => {
     await door.close();
 
     // The network drops: the page says it is not live, in words, while it is not.
+    opened.networkDown = true;
     env.network.drop();
     const notLive = page.getByRole('alert').filter({ hasText: 'Not live' });
     await notLive.waitFor({ timeout: 5000 });
@@ -70,6 +72,7 @@ describe.skipIf(!run)('console: the shell', () => {
     await banner.waitFor({ timeout: 5000 });
     await expect.poll(() => page.getByRole('cell', { name: 'vault-door' }).count()).toBe(1);
     await page.getByText('Connected: new events appear as they happen.').waitFor();
+    opened.networkDown = false;
     await vault.close();
   });
 
@@ -108,7 +111,7 @@ describe.skipIf(!run)('console: the shell', () => {
     await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement.textContent')).toBe('Skip to content');
     const reached: string[] = [];
-    for (let i = 0; i < 8; i++) {
+    while (reached.at(-1) !== 'Sign out' && reached.length < 10) {
       await page.keyboard.press('Tab');
       const { name, outline } = (await page.evaluate(`(() => {
         const el = document.activeElement;
@@ -117,7 +120,7 @@ describe.skipIf(!run)('console: the shell', () => {
       expect(outline, `focus ring on ${name}`).not.toBe('none');
       reached.push(name);
     }
-    expect(reached).toEqual(expect.arrayContaining(['Overview', 'Mute alarm sound', 'English', '日本語', 'Sign out']));
+    expect(reached).toEqual(['Overview', 'Mute alarm sound', 'English', '日本語', 'Sign out']);
     // Enter on a focused button acts: signed out by keyboard alone.
     await page.getByRole('button', { name: 'Sign out' }).focus();
     await page.keyboard.press('Enter');

@@ -43,7 +43,7 @@ export function SignInPage({ state }: { state: SessionState }) {
   );
 }
 
-/** The first element with an error, or the heading, takes focus when a step appears. */
+/** The step's heading takes focus when the step appears: a screen reader starts there. */
 function useFocusOnMount<T extends HTMLElement>() {
   const ref = useRef<T>(null);
   useEffect(() => ref.current?.focus(), []);
@@ -64,7 +64,9 @@ function Credentials() {
   const [code, setCode] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
-  const heading = useFocusOnMount<HTMLHeadingElement>();
+  // The first field, not the heading: a guard at the desk types at once.
+  const form = useRef<HTMLFormElement>(null);
+  useEffect(() => form.current?.querySelector('input')?.focus(), []);
 
   async function submit(e: Event) {
     e.preventDefault();
@@ -85,10 +87,8 @@ function Credentials() {
   }
 
   return (
-    <form onSubmit={submit} noValidate>
-      <h1 ref={heading} tabIndex={-1}>
-        {t('signIn.title')}
-      </h1>
+    <form ref={form} onSubmit={submit} noValidate>
+      <h1>{t('signIn.title')}</h1>
       <p>{t('signIn.intro')}</p>
       <Field
         label={t('signIn.username')}

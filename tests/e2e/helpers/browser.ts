@@ -34,14 +34,28 @@ export interface OpenedPage {
   page: Page;
   /** Console errors and uncaught exceptions, in words, except the answers a test expects (see `expected`). */
   errors: string[];
+  /** Set while the test has dropped the network: the browser's own network errors are then expected. */
+  networkDown: boolean;
   close(): Promise<void>;
 }
 
 /**
  * Answers the page asks for knowing they may be refused: the browser logs every 4xx as a console
- * error, but these are the page working (who am I, before sign-in; a wrong code), not faults.
+ * error, but these are the page working (who am I, before sign-in: 401; a wrong password or code:
+ * 401; a new password the policy refuses, a wrong enrolment code: 400), not faults. Any other
+ * status on them (a 403 for a missing CSRF token, say) still counts.
  */
-const EXPECTED_REFUSALS = [/\/api\/v1\/auth\/me$/, /\/api\/v1\/auth\/login$/, /\/api\/v1\/auth\/totp\/confirm$/];
+const EXPECTED_REFUSALS: { url: RegExp; status: number }[] = [
+  { url: /\/api\/v1\/auth\/me$/, status: 401 },
+  { url: /\/api\/v1\/auth\/login$/, status: 401 },
+  { url: /\/api\/v1\/auth\/password$/, status: 400 },
+  { url: /\/api\/v1\/auth\/totp\/confirm$/, status: 400 },
+];
+
+function expectedRefusal(text: string, url: string): boolean {
+  const status = Number(/Failed to load resource: the server responded with a status of (\d{3})/.exec(text)?.[1]);
+  return EXPECTED_REFUSALS.some((r) => r.status === status && r.url.test(url));
+}
 
 export async function openPage(
   browser: Browser,
@@ -58,12 +72,14 @@ export async function openPage(
   });
   const page = await context.newPage();
   const errors: string[] = [];
+  const opened: OpenedPage = { context, page, errors, networkDown: false, close: () => context.close() };
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
     const url = msg.location().url;
-    if (/Failed to load resource: the server responded with a status of 4\d\d/.test(msg.text()) && EXPECTED_REFUSALS.some((r) => r.test(url))) return;
+    if (expectedRefusal(msg.text(), url)) return;
+    if (opened.networkDown && /Failed to load resource: net::ERR_/.test(msg.text())) return;
     errors.push(`console error: ${msg.text()}${url ? ` (${url})` : ''}`);
   });
   page.on('pageerror', (err) => errors.push(`uncaught: ${err.message}`));
-  return { context, page, errors, close: () => context.close() };
+  return opened;
 }
