@@ -32,12 +32,15 @@ export function defaultConsoleDir(): string {
 }
 
 function consoleHeaders(reply: FastifyReply): FastifyReply {
-  return reply
-    .header('content-security-policy', CONSOLE_CSP)
-    .header('x-content-type-options', 'nosniff')
-    .header('referrer-policy', 'no-referrer')
-    .header('x-frame-options', 'DENY')
-    .header('cache-control', 'no-cache');
+  return (
+    reply
+      .header('content-security-policy', CONSOLE_CSP)
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'no-referrer')
+      .header('x-frame-options', 'DENY')
+      // Revalidated every time (by ETag): a new build must reach the guard room without a hard reload.
+      .header('cache-control', 'no-cache')
+  );
 }
 
 const NOT_BUILT = `<!doctype html>
@@ -75,14 +78,14 @@ export async function consoleRoutes(app: Api, consoleDir: string): Promise<(req:
   const sendIndex = (reply: FastifyReply) => {
     consoleHeaders(reply);
     if (!existsSync(join(dir, 'index.html'))) return reply.code(200).type('text/html; charset=utf-8').send(NOT_BUILT);
-    return reply.sendFile('index.html', dir);
+    return reply.sendFile('index.html', dir, { cacheControl: false });
   };
   const route = { config: { public: true }, schema: { hide: true } } as const;
   app.get('/', route, async (_req, reply) => sendIndex(reply));
   app.get('/assets/*', route, async (req, reply) => {
     const file = fileUnder(join(dir, 'assets'), (req.params as { '*': string })['*']);
     if (!file) return reply.callNotFound();
-    return consoleHeaders(reply).sendFile(file, join(dir, 'assets'));
+    return consoleHeaders(reply).sendFile(file, join(dir, 'assets'), { cacheControl: false });
   });
 
   return (req, reply) => {
@@ -91,7 +94,7 @@ export async function consoleRoutes(app: Api, consoleDir: string): Promise<(req:
     if (NOT_CONSOLE.test(pathname) || pathname.startsWith('/assets/')) return false;
     const file = fileUnder(dir, pathname);
     if (file) {
-      consoleHeaders(reply).sendFile(file, dir);
+      consoleHeaders(reply).sendFile(file, dir, { cacheControl: false });
       return true;
     }
     if (!req.headers.accept?.includes('text/html')) return false;

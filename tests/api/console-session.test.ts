@@ -184,6 +184,7 @@ describe('the console session and page', () => {
     expect(CONSOLE_CSP).toMatch(/frame-ancestors 'none'/);
     expect(root.headers.get('x-content-type-options')).toBe('nosniff');
     expect(root.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(root.headers.get('cache-control')).toBe('no-cache');
 
     const asset = await fetch(`${base}/assets/main.js`);
     expect(asset.status).toBe(200);
