@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `tobira` command line.
-import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, type CommanderError, Option } from 'commander';
 import { SiteFileError } from '../site/load.js';
 import { UsageError } from './options.js';
 import { StartupError } from '../controller/controller.js';
@@ -10,13 +12,49 @@ import { adminCreate } from './admin.js';
 import { configCheck, devicesCommand, mqttAcl, peopleAdd, simCommand } from './commands.js';
 import { CODE_FLAGS, dialLockRotate } from './dial-locks.js';
 import { logExport, logPubkey, logVerify, usageExit } from './log-commands.js';
+import { PACKAGE_ROOT } from './paths.js';
+import { applyServiceMode } from './service.js';
 
-const program = new Command('tobira').description('tobira: access control for restricted areas and safes').showHelpAfterError();
+// Exit codes (docs/cli.md): 0 done, 1 failure, 2 usage or configuration error.
+// A reader that stops early (`tobira devices | head -1`) closes the pipe: done, not a failure, and no
+// stack. The daemon keeps running instead: its doors matter more than a log reader gone away.
+let daemon = false;
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    if (!daemon) process.exit(0);
+  });
+}
+const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
+
+const program = new Command('tobira')
+  .description('tobira: access control for restricted areas and safes')
+  .version(version, '-V, --version', 'print the version')
+  .showHelpAfterError()
+  // Commander exits 1 for an unknown option or command; those are usage errors (2). Every command
+  // defined below inherits this; help and --version still exit 0.
+  .exitOverride((e: CommanderError) => process.exit(e.exitCode === 0 ? 0 : 2));
+
+// --service: the installed service's files (/etc/tobira/site.yaml, /var/lib/tobira, or systemd's
+// CONFIGURATION_DIRECTORY and STATE_DIRECTORY) instead of the demo site and ./data. Explicit rather
+// than guessed from INVOCATION_ID: anything systemd runs (a CI runner, a shell in a unit) has that.
+program.hook('preAction', (_root, action) => {
+  if (action.name() === 'start') daemon = true;
+  const flags = action.opts<{ service?: boolean; allowDemoSite?: boolean; site?: string; data?: string }>();
+  if (!flags.service) return;
+  const names: string[] = [];
+  for (let c: Command | null = action; c?.parent; c = c.parent) names.unshift(c.name());
+  const where = applyServiceMode(flags, names.join(' '));
+  if (action.options.some((o) => o.attributeName() === 'site')) action.setOptionValue('site', where.site);
+  action.setOptionValue('data', where.data);
+});
+const SERVICE_HELP = "use the installed service's site file and data directory (/etc/tobira, /var/lib/tobira): docs/install.md";
 
 const common = (cmd: Command) =>
   cmd
     .option('--site <file>', 'site file (env TOBIRA_SITE; default: the bundled example site)')
-    .option('--data <dir>', 'data directory (env TOBIRA_DATA; default: ./data)');
+    .option('--data <dir>', 'data directory (env TOBIRA_DATA; default: ./data)')
+    .option('--service', SERVICE_HELP);
 const brokerFlags = (cmd: Command) =>
   cmd
     .option('--mqtt-url <url>', 'use an external broker configured by `tobira mqtt-acl`, e.g. mqtts://127.0.0.1:8883 (env TOBIRA_MQTT_URL)')
@@ -37,6 +75,7 @@ brokerFlags(common(program.command('start').description('run the controller')))
     '--insecure-http',
     'serve plain HTTP even beyond loopback: passwords and sessions in clear; warns and raises a standing security alarm (env TOBIRA_INSECURE_HTTP=1)',
   )
+  .option('--allow-demo-site', 'with --service: run on the bundled demo site all the same')
   .action(start);
 
 brokerFlags(common(program.command('sim').description('simulate every MQTT device of a site, driven from a prompt')))
@@ -103,7 +142,7 @@ for (const flag of CODE_FLAGS) dialRotate.addOption(new Option(flag).hideHelp())
 dialRotate.action(dialLockRotate);
 
 const logCommand = program.command('log').description('the entry log: verify, export, public key').exitOverride(usageExit);
-const logData = (cmd: Command) => cmd.option('--data <dir>', 'data directory (env TOBIRA_DATA; default: ./data)');
+const logData = (cmd: Command) => cmd.option('--data <dir>', 'data directory (env TOBIRA_DATA; default: ./data)').option('--service', SERVICE_HELP);
 logData(logCommand.command('verify').description('check the whole hash chain and the signed checkpoints; exits 1 at any break, naming the record'))
   .option('--checkpoint <file>', 'also check the log against a checkpoint kept off the gateway (JSON as published on {base}/log/checkpoints)')
   .option('--export <file>', 'verify a JSON Lines export offline instead of the database (with --pubkey)')

@@ -6,6 +6,7 @@ import { loadSecrets } from '../devices/secrets.js';
 import { ensureApiTls } from '../devices/tls.js';
 import { formatProblem, loadSiteFile, SiteFileError } from '../site/load.js';
 import { createLogger } from './logger.js';
+import { systemdNotifier } from './service.js';
 import { brokerChoice, dataDir, insecureHttp, parsePort, sitePath, UsageError, type CommonFlags } from './options.js';
 
 export interface StartFlags extends CommonFlags {
@@ -82,19 +83,24 @@ export async function start(flags: StartFlags): Promise<void> {
     controller.raiseSecurity({ type: 'api-plain-http', since: new Date().toISOString(), source: 'api', detail: { url: apiUrl } });
   }
   log.info({ api: apiUrl }, 'ready');
+  const notifier = systemdNotifier(log); // under systemd: READY, the watchdog, RELOADING, STOPPING
+  notifier.ready();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    notifier.stopping();
     log.info({ signal }, 'shutting down');
     await api.close().catch(() => undefined);
     await controller.stop();
     log.flush?.();
+    await notifier.settled(2000);
     process.exit(0);
   };
   // SIGHUP: reload the site file (policy changes apply live; see Controller.reload).
   process.on('SIGHUP', () => {
+    notifier.reloading();
     try {
       const result = controller.reload(loadSiteFile(file));
       log.info({ ...result, site: file }, 'site file reloaded');
@@ -103,6 +109,7 @@ export async function start(flags: StartFlags): Promise<void> {
       controller.reload({ problems });
       log.warn({ problems }, 'site file reload refused');
     }
+    notifier.ready();
   });
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
