@@ -6,7 +6,10 @@ import type { ComponentType } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { Key } from './i18n/index.js';
 import type { Role } from './session.js';
+import { AuditView } from './views/audit.js';
+import { EntriesView } from './views/entries.js';
 import { OverviewView } from './views/overview.js';
+import { VerifyView } from './views/verify.js';
 
 export interface Route {
   path: string;
@@ -18,7 +21,12 @@ export interface Route {
 
 export const EVERY_ROLE: readonly Role[] = ['guard', 'manager', 'auditor', 'admin'];
 
-export const routes: readonly Route[] = [{ path: 'overview', roles: EVERY_ROLE, label: 'overview.title', view: OverviewView }];
+export const routes: readonly Route[] = [
+  { path: 'overview', roles: EVERY_ROLE, label: 'overview.title', view: OverviewView },
+  { path: 'entries', roles: ['auditor', 'manager'], label: 'entries.title', view: EntriesView, home: ['auditor'] },
+  { path: 'audit', roles: ['auditor', 'admin'], label: 'audit.title', view: AuditView },
+  { path: 'verify', roles: ['auditor', 'manager', 'admin'], label: 'verify.title', view: VerifyView },
+];
 
 export function routesFor(role: Role): Route[] {
   return routes.filter((r) => r.roles.includes(role));

@@ -2,10 +2,13 @@
 // ONE line, under its name; a key is `<name>.<key>` (e.g. `common.signOut`, `alarms.title`), so two
 // views can never collide and a key that does not exist does not compile.
 import { useEffect, useState } from 'preact/hooks';
+import { audit } from './audit.js';
 import { common } from './common.js';
+import { entries } from './entries.js';
 import type { Dictionary, Language } from './dictionary.js';
 import { overview } from './overview.js';
 import { signIn } from './sign-in.js';
+import { verify } from './verify.js';
 
 export type { Language } from './dictionary.js';
 
@@ -13,6 +16,9 @@ const dictionaries = {
   common,
   signIn,
   overview,
+  entries,
+  audit,
+  verify,
 } satisfies Record<string, Dictionary<string>>;
 
 type Dictionaries = typeof dictionaries;
