@@ -110,6 +110,19 @@ export function localTime(at: Date, timeZone: string): LocalTime {
   return { date: dateOfDays(days), weekday: weekdayOfDays(days), minutes };
 }
 
+const noHolidays: ReadonlySet<string> = new Set();
+/** A calendar (`jp-national`) brings over a thousand dates: each list is made a set once, not at every decision. */
+const holidaySets = new WeakMap<readonly string[], ReadonlySet<string>>();
+function holidaySet(holidays: readonly string[] | undefined): ReadonlySet<string> {
+  if (!holidays || holidays.length === 0) return noHolidays;
+  let set = holidaySets.get(holidays);
+  if (!set) {
+    set = new Set(holidays);
+    holidaySets.set(holidays, set);
+  }
+  return set;
+}
+
 /** Minutes of "HH:MM" (00:00 to 24:00). */
 function parseTime(hhmm: string): number {
   const match = /^(\d{2}):(\d{2})$/.exec(hhmm);
@@ -131,7 +144,7 @@ function parseTime(hhmm: string): number {
  */
 export function isWithinSchedule(schedule: ScheduleInput, at: Date, timeZone: string): boolean {
   const { days, minutes } = localParts(at, timeZone);
-  const holidays = new Set(schedule.holidays ?? []);
+  const holidays = holidaySet(schedule.holidays);
   const today = { weekday: weekdayOfDays(days), open: !holidays.has(dateOfDays(days)) };
   const yesterday = { weekday: weekdayOfDays(days - 1), open: !holidays.has(dateOfDays(days - 1)) };
 

@@ -11,6 +11,7 @@ import { floorPlansSchema } from './floor-plans.js';
 import { coversSchema, httpCameraSchema } from './cameras.js';
 import { alarmSettingsSchema } from './alarms.js';
 import { outboundSections } from './outbound.js';
+import { expandHolidays, HOLIDAY_CALENDARS } from './holidays.js';
 import { CREDENTIAL_KINDS, DEVICE_KINDS, FACTOR_SETS, INPUT_NAMES, TRANSPORTS, type DoorRole } from '../policy/vocabulary.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "-" and "_", at most 64 characters');
@@ -27,7 +28,13 @@ export const scheduleSchema = z.strictObject({
   id,
   name: labelSchema.optional(),
   weekly: z.array(z.strictObject({ days: z.array(z.enum(weekdays)).min(1), from: time, to: time })).min(1),
-  holidays: z.array(date).default([]),
+  /** Closed days: dates, a calendar's name (`jp-national`), or a list of both; the policy gets the dates. */
+  holidays: z
+    .union([z.enum(HOLIDAY_CALENDARS), z.array(z.union([date, z.enum(HOLIDAY_CALENDARS)]))], {
+      error: `a list of dates "YYYY-MM-DD" and holiday calendars (${HOLIDAY_CALENDARS.join(', ')})`,
+    })
+    .default([])
+    .transform(expandHolidays),
 });
 
 export { FACTOR_SETS as factorSets, type FactorSet } from '../policy/vocabulary.js';
