@@ -40,14 +40,15 @@ export interface ConsoleEnv {
 const STEP_SECONDS = 30;
 
 /**
- * A code that signs in now: the server accepts the step before and after the current one, each
+ * A code that signs in now: the server accepts the current step and the ones either side, each
  * once per account, so a test that signs the same account in twice within 30 s takes the next step,
- * and waits only when it has used those too.
+ * and waits only when it has used that too. Never the step before: it may have gone by the time the
+ * server checks it.
  */
 export async function totpCode(account: Pick<ConsoleAccount, 'totpSecret' | 'lastStep'>): Promise<string> {
   for (;;) {
     const current = Math.floor(Date.now() / 1000 / STEP_SECONDS);
-    const step = Math.max(current - 1, (account.lastStep ?? -Infinity) + 1);
+    const step = Math.max(current, (account.lastStep ?? -Infinity) + 1);
     if (step <= current + 1) {
       account.lastStep = step;
       return generate({ secret: account.totpSecret, epoch: step * STEP_SECONDS });
