@@ -39,7 +39,7 @@ describe.skipIf(!run)('console: signing in', () => {
 
   it('a guard signs in with password and code, after a wrong code is refused in words', async () => {
     const { page } = await open();
-    await page.goto('/');
+    await page.goto('/#/overview');
     await expectHeading(page, 'Sign in');
     expect(await seriousViolations(page)).toEqual([]);
     await screenshot(page, 'sign-in');
@@ -67,7 +67,7 @@ describe.skipIf(!run)('console: signing in', () => {
   it('a first sign-in changes the password and sets up a new authenticator through the QR page', async () => {
     const fresh = await env.createAccount('guard.new', 'guard', '山本 光');
     const { page } = await open({ viewport: 'tablet' });
-    await page.goto('/');
+    await page.goto('/#/overview');
     await expectHeading(page, 'Sign in');
     await signIn(page, fresh);
 
@@ -113,7 +113,7 @@ describe.skipIf(!run)('console: signing in', () => {
   it('日本語 is remembered for the account: across a reload, and in another browser', async () => {
     const manager = env.accounts.manager;
     const first = await open();
-    await first.page.goto('/');
+    await first.page.goto('/#/overview');
     await signIn(first.page, manager);
     await expectHeading(first.page, 'Overview');
     await first.page.getByRole('button', { name: '日本語' }).click();
@@ -125,7 +125,7 @@ describe.skipIf(!run)('console: signing in', () => {
     // Another browser (nothing in its storage, an English locale) signs in in English and turns
     // Japanese as soon as the account is known.
     const second = await open({ locale: 'en-US' });
-    await second.page.goto('/');
+    await second.page.goto('/#/overview');
     await expectHeading(second.page, 'Sign in');
     await signIn(second.page, manager);
     await expectHeading(second.page, '概要');
@@ -140,7 +140,7 @@ describe.skipIf(!run)('console: signing in', () => {
   it('the Japanese sign-in and overview pages have no untranslated English, and pass axe', async () => {
     const auditor = env.accounts.auditor;
     const { page } = await open({ locale: 'ja-JP' });
-    await page.goto('/');
+    await page.goto('/#/overview');
     // A Japanese browser gets the Japanese page before anyone signs in.
     await expectHeading(page, 'ログイン');
     expect(await englishWords(page)).toEqual([]);
