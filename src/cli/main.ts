@@ -14,6 +14,7 @@ import { CODE_FLAGS, dialLockRotate } from './dial-locks.js';
 import { logExport, logPubkey, logVerify, usageExit } from './log-commands.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { applyServiceMode } from './service.js';
+import { registerBackupCommands } from './backup.js';
 
 // Exit codes (docs/cli.md): 0 done, 1 failure, 2 usage or configuration error.
 // A reader that stops early (`tobira devices | head -1`) closes the pipe: done, not a failure, and no
@@ -166,6 +167,8 @@ logData(logCommand.command('export').description('export records, oldest first, 
   .option('--out <file>', 'write to this file instead of standard output')
   .action(logExport);
 logData(logCommand.command('pubkey').description("print the entry log's public key (PEM), for auditors and checkpoint subscribers")).action(logPubkey);
+
+registerBackupCommands(program, common);
 
 program.parseAsync().catch((err: unknown) => {
   // A configuration a person must fix: a message, no stack, exit 2.

@@ -21,6 +21,7 @@ import { Outbox } from './outbox.js';
 import { KeyStore } from './keys.js';
 import { DialLockStore } from './dial-locks.js';
 import type { KeyObject } from 'node:crypto';
+import { writeBackupInWorker, type BackupOptions, type BackupResult } from './backup.js';
 
 export interface Store {
   people: PeopleStore;
@@ -69,6 +70,8 @@ export interface Store {
   groupCommit(onRollback: () => void, opts?: GroupCommitOptions): GroupCommit;
   /** Throws if the database cannot be read (the health check). */
   ping(): void;
+  /** An encrypted backup of this database (an online copy) and the files beside it, written in a worker thread (backup.ts). */
+  backup(opts: Omit<BackupOptions, 'database' | 'onProgress'>): Promise<BackupResult>;
   close(): void;
 }
 
@@ -108,6 +111,7 @@ export function storeOn(db: Db): Store {
     ping() {
       db.prepare('SELECT 1').get();
     },
+    backup: (opts) => writeBackupInWorker({ ...opts, database: db.name }),
     close() {
       if (db.open) {
         db.pragma('wal_checkpoint(TRUNCATE)');
