@@ -150,14 +150,21 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
 
-  await waitFor(
-    () => {
-      if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}:\n${out()}`);
-      return /"msg":"ready"/.test(out());
-    },
-    15_000,
-    'the daemon to be ready',
-  );
+  try {
+    await waitFor(
+      () => {
+        if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}:\n${out()}`);
+        return /"msg":"ready"/.test(out());
+      },
+      // Generous: a loaded two-core machine (several test files at once) can take a while to start.
+      30_000,
+      'the daemon to be ready',
+    );
+  } catch (err) {
+    // A daemon that never got ready is nobody's to stop: do not leave it running.
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+    throw err;
+  }
   const apiUrl = `${opts.extraArgs?.includes('--tls-cert') ? 'https' : 'http'}://127.0.0.1:${apiPort}`;
   return {
     proc,
