@@ -7,7 +7,7 @@ export const doors = dictionary({
     doors: 'Doors',
     door: 'Door',
     lock: 'Lock',
-    contact: 'Door',
+    contact: 'Open or closed',
     alarm: 'Alarm',
     actions: 'Actions',
     'lock.locked': 'Locked',

@@ -62,23 +62,19 @@ export function DoorsView() {
   const [busy, setBusy] = useState<string | undefined>(undefined);
   const [problem, setProblem] = useState<string | undefined>(undefined);
 
-  const board = useLiveData(
-    async (signal) => {
-      const [doors, areas] = await Promise.all([
-        get<{ items: Door[] }>('/doors?limit=1000', { signal }),
-        get<{ items: Area[] }>('/areas?limit=1000', { signal }),
-      ]);
-      return { doors: doors.items, areas: new Map(areas.items.map((a) => [a.id, a])) };
-    },
-    { on: { raised: (e) => isDoorMessage(e.category), entry: () => true }, pollMs: 2000 },
-  );
+  const board = useLiveData(async (signal) => (await get<{ items: Door[] }>('/doors?limit=1000', { signal })).items, {
+    on: { raised: (e) => isDoorMessage(e.category), entry: () => true },
+    pollMs: 2000,
+  });
+  // The areas' rules (whether a remote unlock needs a second account) change only with the site file.
+  const areaList = useLiveData(async (signal) => (await get<{ items: Area[] }>('/areas?limit=1000', { signal })).items);
   const requests = useLiveData(async (signal) => (mayCommand ? (await get<{ items: UnlockRequest[] }>('/unlock-requests', { signal })).items : []), {
     on: { raised: (e) => e.type === 'remote-unlock-requested' || e.type === 'remote-unlock' },
     pollMs: 5000,
   });
 
-  const doors = board.data?.doors ?? [];
-  const areas = board.data?.areas ?? new Map<string, Area>();
+  const doors = board.data ?? [];
+  const areas = new Map((areaList.data ?? []).map((a) => [a.id, a]));
   const doorName = (id: string) => localized(doors.find((d) => d.id === id)?.name) || id;
 
   async function lock(d: Door) {
