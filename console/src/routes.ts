@@ -6,10 +6,15 @@ import type { ComponentType } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { Key } from './i18n/index.js';
 import type { Role } from './session.js';
+import { AlarmsView } from './views/alarms.js';
 import { AuditView } from './views/audit.js';
+import { DoorsView } from './views/doors.js';
 import { EntriesView } from './views/entries.js';
+import { InsideView } from './views/inside.js';
 import { OverviewView } from './views/overview.js';
+import { PatrolsView } from './views/patrols.js';
 import { VerifyView } from './views/verify.js';
+import { VisitorsView } from './views/visitors.js';
 
 export interface Route {
   path: string;
@@ -26,6 +31,11 @@ export const routes: readonly Route[] = [
   { path: 'entries', roles: ['auditor', 'manager'], label: 'entries.title', view: EntriesView, home: ['auditor'] },
   { path: 'audit', roles: ['auditor', 'admin'], label: 'audit.title', view: AuditView },
   { path: 'verify', roles: ['auditor', 'manager', 'admin'], label: 'verify.title', view: VerifyView },
+  { path: 'alarms', roles: ['guard', 'manager'], label: 'alarms.title', view: AlarmsView },
+  { path: 'doors', roles: ['guard', 'manager'], label: 'doors.title', view: DoorsView },
+  { path: 'inside', roles: ['guard', 'manager'], label: 'inside.title', view: InsideView },
+  { path: 'patrols', roles: ['guard', 'manager'], label: 'patrols.title', view: PatrolsView },
+  { path: 'visitors', roles: ['guard', 'manager'], label: 'visitors.title', view: VisitorsView },
 ];
 
 export function routesFor(role: Role): Route[] {

@@ -2,13 +2,19 @@
 // ONE line, under its name; a key is `<name>.<key>` (e.g. `common.signOut`, `alarms.title`), so two
 // views can never collide and a key that does not exist does not compile.
 import { useEffect, useState } from 'preact/hooks';
+import { alarms } from './alarms.js';
 import { audit } from './audit.js';
 import { common } from './common.js';
 import { entries } from './entries.js';
 import type { Dictionary, Language } from './dictionary.js';
+import { doors } from './doors.js';
+import { inside } from './inside.js';
 import { overview } from './overview.js';
+import { patrols } from './patrols.js';
 import { signIn } from './sign-in.js';
 import { verify } from './verify.js';
+import { visitors } from './visitors.js';
+import { zones } from './zones.js';
 
 export type { Language } from './dictionary.js';
 
@@ -19,6 +25,12 @@ const dictionaries = {
   entries,
   audit,
   verify,
+  alarms,
+  doors,
+  zones,
+  inside,
+  patrols,
+  visitors,
 } satisfies Record<string, Dictionary<string>>;
 
 type Dictionaries = typeof dictionaries;

@@ -238,11 +238,7 @@ function AlarmCard({
           <div>
             <dt>{t('alarms.state')}</dt>
             <dd>
-              {a.state === 'active' ? (
-                <Badge tone="alarm">{t('alarms.state.active')}</Badge>
-              ) : (
-                <Badge tone="warning">{t('alarms.state.acknowledged')}</Badge>
-              )}
+              {a.state === 'active' ? <Badge tone="alarm">{t('alarms.state.active')}</Badge> : <Badge tone="warning">{t('alarms.state.acknowledged')}</Badge>}
               {a.level > 0 && (
                 <>
                   {' '}
