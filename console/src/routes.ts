@@ -15,6 +15,7 @@ import { OverviewView } from './views/overview.js';
 import { PatrolsView } from './views/patrols.js';
 import { VerifyView } from './views/verify.js';
 import { VisitorsView } from './views/visitors.js';
+import { FloorPlanView } from './views/floor-plan.js';
 
 export interface Route {
   path: string;
@@ -36,6 +37,7 @@ export const routes: readonly Route[] = [
   { path: 'inside', roles: ['guard', 'manager'], label: 'inside.title', view: InsideView },
   { path: 'patrols', roles: ['guard', 'manager'], label: 'patrols.title', view: PatrolsView },
   { path: 'visitors', roles: ['guard', 'manager'], label: 'visitors.title', view: VisitorsView },
+  { path: 'floor-plan', roles: ['guard', 'manager', 'auditor'], label: 'floorPlan.title', view: FloorPlanView },
 ];
 
 export function routesFor(role: Role): Route[] {

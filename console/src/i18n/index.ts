@@ -15,6 +15,7 @@ import { signIn } from './sign-in.js';
 import { verify } from './verify.js';
 import { visitors } from './visitors.js';
 import { zones } from './zones.js';
+import { floorPlan } from './floor-plan.js';
 
 export type { Language } from './dictionary.js';
 
@@ -31,6 +32,7 @@ const dictionaries = {
   inside,
   patrols,
   visitors,
+  floorPlan,
 } satisfies Record<string, Dictionary<string>>;
 
 type Dictionaries = typeof dictionaries;
