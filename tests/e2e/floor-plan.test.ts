@@ -40,7 +40,7 @@ describe.runIf(requireChromium('the floor plan e2e test'))('console: floor plan'
     try {
       await page.goto('/#/floor-plan');
       await signIn(page, env.accounts.guard);
-      await expectHeading(page, 'Floor plan');
+      await expectHeading(page, 'Floor plan', 20_000);
       const image = page.getByRole('img', { name: 'Floor plan: Ground floor' });
       await image.waitFor();
       await waitFor(() => image.evaluate((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0), 5000, 'the picture');
@@ -99,7 +99,7 @@ describe.runIf(requireChromium('the floor plan e2e test'))('console: floor plan'
       try {
         await page.goto('/#/floor-plan');
         await signIn(page, env.accounts[role]);
-        await expectHeading(page, 'Floor plan');
+        await expectHeading(page, 'Floor plan', 20_000);
         await page.locator('button[data-door="vault-door"]').waitFor();
         expect(await page.getByRole('link', { name: 'Floor plan', exact: true }).count()).toBe(1);
         expect(errors).toEqual([]);
