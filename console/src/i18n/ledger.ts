@@ -1,0 +1,43 @@
+// The managers' access-holder ledger (管理台帳) with its CSV export (issue 13).
+import { dictionary } from './dictionary.js';
+
+export const ledger = dictionary({
+  en: {
+    nav: 'Ledger',
+    title: 'Access-holder ledger',
+    generated: 'Generated',
+    csv: 'Export CSV',
+    csvHint: 'One row per grant, headers in the page’s language; each export is in the audit log.',
+    empty: 'No access holders.',
+    'col.name': 'Name',
+    'col.number': 'Staff number',
+    'col.affiliation': 'Affiliation',
+    'col.status': 'Status',
+    'col.area': 'Area',
+    'col.purpose': 'Purpose',
+    'col.valid': 'Valid',
+    'col.approval': 'Approval',
+    'col.training': 'Training',
+    'col.pledge': 'Pledge',
+    approvedBy: 'approved by',
+  },
+  ja: {
+    nav: '管理台帳',
+    title: '入室権限者管理台帳',
+    generated: '作成日時',
+    csv: 'CSV出力',
+    csvHint: '入室権限ごとに1行、見出しは画面の言語です。出力は監査ログに記録されます。',
+    empty: '入室権限者はいません。',
+    'col.name': '氏名',
+    'col.number': '職員番号',
+    'col.affiliation': '所属',
+    'col.status': '在籍状況',
+    'col.area': '区域',
+    'col.purpose': '目的',
+    'col.valid': '有効期間',
+    'col.approval': '承認状況',
+    'col.training': '教育',
+    'col.pledge': '誓約書',
+    approvedBy: '承認者',
+  },
+});
