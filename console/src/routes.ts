@@ -10,9 +10,14 @@ import { AlarmsView } from './views/alarms.js';
 import { AuditView } from './views/audit.js';
 import { DoorsView } from './views/doors.js';
 import { EntriesView } from './views/entries.js';
+import { GrantsView } from './views/grants.js';
 import { InsideView } from './views/inside.js';
+import { LedgerView } from './views/ledger.js';
 import { OverviewView } from './views/overview.js';
 import { PatrolsView } from './views/patrols.js';
+import { PeopleView } from './views/people.js';
+import { RemindersView } from './views/reminders.js';
+import { ReviewsView } from './views/reviews.js';
 import { VerifyView } from './views/verify.js';
 import { VisitorsView } from './views/visitors.js';
 import { FloorPlanView } from './views/floor-plan.js';
@@ -38,6 +43,12 @@ export const routes: readonly Route[] = [
   { path: 'patrols', roles: ['guard', 'manager'], label: 'patrols.title', view: PatrolsView },
   { path: 'visitors', roles: ['guard', 'manager'], label: 'visitors.title', view: VisitorsView },
   { path: 'floor-plan', roles: ['guard', 'manager', 'auditor'], label: 'floorPlan.title', view: FloorPlanView },
+  // Managers start on the four-eyes queue and what is due: the decisions waiting for them.
+  { path: 'grants', roles: ['manager', 'auditor'], label: 'grants.nav', view: GrantsView, home: ['manager'] },
+  { path: 'people', roles: ['manager'], label: 'people.nav', view: PeopleView },
+  { path: 'reviews', roles: ['manager'], label: 'reviews.nav', view: ReviewsView },
+  { path: 'reminders', roles: ['manager'], label: 'reminders.nav', view: RemindersView },
+  { path: 'ledger', roles: ['manager', 'auditor'], label: 'ledger.nav', view: LedgerView },
 ];
 
 export function routesFor(role: Role): Route[] {

@@ -8,9 +8,14 @@ import { common } from './common.js';
 import { entries } from './entries.js';
 import type { Dictionary, Language } from './dictionary.js';
 import { doors } from './doors.js';
+import { grants } from './grants.js';
 import { inside } from './inside.js';
+import { ledger } from './ledger.js';
 import { overview } from './overview.js';
 import { patrols } from './patrols.js';
+import { people } from './people.js';
+import { reminders } from './reminders.js';
+import { reviews } from './reviews.js';
 import { signIn } from './sign-in.js';
 import { verify } from './verify.js';
 import { visitors } from './visitors.js';
@@ -33,6 +38,11 @@ const dictionaries = {
   patrols,
   visitors,
   floorPlan,
+  grants,
+  people,
+  reviews,
+  reminders,
+  ledger,
 } satisfies Record<string, Dictionary<string>>;
 
 type Dictionaries = typeof dictionaries;

@@ -8,6 +8,7 @@ import { me } from '../session.js';
 import { Badge } from '../ui/Badge.js';
 import { Button } from '../ui/Button.js';
 import { Time } from '../ui/Time.js';
+import { Control } from './grants/control.js';
 import { dateOrUndefined, type Grant, loadPlaces, type Notice, type Page, type Place, placeName, refusal } from './grants/shared.js';
 import { RemindersPanel } from './reminders.js';
 
@@ -57,21 +58,52 @@ export function GrantsView() {
           {notice.text}
         </p>
       )}
-      <Queue pending={pending} places={places} manager={manager} onDone={(n) => (setNotice(n), reload())} />
+      <Queue
+        pending={pending}
+        places={places}
+        manager={manager}
+        onDone={(n) => {
+          setNotice(n);
+          void reload();
+        }}
+      />
       {manager && <RemindersPanel compact />}
-      {manager && <NewGrant places={places} onDone={(n) => (setNotice(n), reload())} />}
+      {manager && (
+        <NewGrant
+          places={places}
+          onDone={(n) => {
+            setNotice(n);
+            void reload();
+          }}
+        />
+      )}
       <section class="mgr-card" aria-labelledby="grants-list">
         <h2 id="grants-list">{t('grants.list')}</h2>
-        <label class="mgr-inline">
-          {t('grants.filterStatus')}{' '}
-          <select value={filter} onChange={(e) => setFilter((e.target as HTMLSelectElement).value as typeof filter)}>
-            <option value="">{t('grants.any')}</option>
-            <option value="active">{t('grants.status.active')}</option>
-            <option value="pending">{t('grants.status.pending')}</option>
-            <option value="revoked">{t('grants.status.revoked')}</option>
-          </select>
-        </label>
-        <GrantTable grants={grants} places={places} emptyText={t('grants.empty')} {...(manager ? { onDone: (n: Notice) => (setNotice(n), reload()) } : {})} />
+        <div class="mgr-toolbar">
+          <Control label={t('grants.filterStatus')}>
+            {(id) => (
+              <select id={id} value={filter} onChange={(e) => setFilter((e.target as HTMLSelectElement).value as typeof filter)}>
+                <option value="">{t('grants.any')}</option>
+                <option value="active">{t('grants.status.active')}</option>
+                <option value="pending">{t('grants.status.pending')}</option>
+                <option value="revoked">{t('grants.status.revoked')}</option>
+              </select>
+            )}
+          </Control>
+        </div>
+        <GrantTable
+          grants={grants}
+          places={places}
+          emptyText={t('grants.empty')}
+          {...(manager
+            ? {
+                onDone: (n: Notice) => {
+                  setNotice(n);
+                  void reload();
+                },
+              }
+            : {})}
+        />
       </section>
     </div>
   );
@@ -81,9 +113,10 @@ function Queue(props: { pending: Grant[] | null; places: Place[]; manager: boole
   const self = me().username.toLowerCase();
   return (
     <section class="mgr-card" aria-labelledby="grants-queue">
-      <h2 id="grants-queue">
-        {t('grants.queue')} {props.pending && props.pending.length > 0 && <Badge tone="warning">{String(props.pending.length)}</Badge>}
-      </h2>
+      <div class="mgr-head">
+        <h2 id="grants-queue">{t('grants.queue')}</h2>
+        {props.pending && props.pending.length > 0 && <Badge tone="warning">{t('grants.queueCount', { n: props.pending.length })}</Badge>}
+      </div>
       <p class="mgr-hint">{t('grants.queueHint')}</p>
       {props.pending?.length === 0 && <p>{t('grants.queueEmpty')}</p>}
       {props.pending && props.pending.length > 0 && (
@@ -123,7 +156,7 @@ function QueueItem(props: { grant: Grant; places: Place[]; manager: boolean; own
         {g.outOfHours && <Badge tone="info">{t('grants.outOfHoursYes')}</Badge>}
         <div>{g.purpose}</div>
         <div class="mgr-meta">
-          {t('grants.col.grantedBy')}: <span translate="no">{g.grantedBy}</span> · <Time at={g.grantedAt} /> · <Validity grant={g} />
+          {t('grants.col.grantedBy')}: <span translate={false}>{g.grantedBy}</span> · <Time at={g.grantedAt} /> · <Validity grant={g} />
         </div>
         {props.own && <div class="mgr-hint">{t('grants.yours')}</div>}
       </div>
@@ -145,10 +178,9 @@ function QueueItem(props: { grant: Grant; places: Place[]; manager: boolean; own
             void act(() => post(`/grants/${g.id}/revoke`, reason.trim() ? { reason: reason.trim() } : {}), t('grants.refused'));
           }}
         >
-          <label>
-            {t('grants.refuseReason')}
-            <input value={reason} maxLength={500} onInput={(e) => setReason((e.target as HTMLInputElement).value)} />
-          </label>
+          <Control label={t('grants.refuseReason')}>
+            {(id) => <input id={id} value={reason} maxLength={500} onInput={(e) => setReason((e.target as HTMLInputElement).value)} />}
+          </Control>
           <Button type="submit" variant="danger" disabled={busy}>
             {t('grants.refuse')}
           </Button>
@@ -201,7 +233,9 @@ export function GrantTable(props: { grants: Grant[] | null; places: Place[]; emp
             <td>
               <Validity grant={g} />
             </td>
-            <td><span translate="no">{g.grantedBy}</span></td>
+            <td>
+              <span translate={false}>{g.grantedBy}</span>
+            </td>
             <td>{statusBadge(g.status)}</td>
             {props.onDone && <td>{g.status !== 'revoked' && <RevokeButton grant={g} onDone={props.onDone} />}</td>}
           </tr>
@@ -288,49 +322,46 @@ function NewGrant(props: { places: Place[]; onDone: (n: Notice) => void }) {
     <section class="mgr-card" aria-labelledby="grants-new">
       <h2 id="grants-new">{t('grants.new')}</h2>
       <form class="mgr-form" onSubmit={submit}>
-        <label>
-          {t('grants.personSearch')}
-          <input type="search" value={query} onInput={(e) => setQuery((e.target as HTMLInputElement).value)} />
-        </label>
-        <label>
-          {t('grants.person')}
-          <select required value={personId} onChange={(e) => setPersonId((e.target as HTMLSelectElement).value)}>
-            <option value="">{hits.length === 0 ? t('grants.personNone') : t('grants.choose')}</option>
-            {hits.map((p) => (
-              <option key={p.id} value={p.id}>
-                {p.name}
-                {p.number !== null ? ` (${p.number})` : ''} — {p.affiliation}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          {t('grants.area')}
-          <select required value={areaId} onChange={(e) => setAreaId((e.target as HTMLSelectElement).value)}>
-            <option value="">{t('grants.choose')}</option>
-            {props.places.map((p) => (
-              <option key={p.id} value={p.id}>
-                {placeName(props.places, p.id)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label class="mgr-wide">
-          {t('grants.purpose')}
-          <input required maxLength={500} value={purpose} onInput={(e) => setPurpose((e.target as HTMLInputElement).value)} />
-        </label>
-        <label>
-          {t('grants.validFrom')}
-          <input type="date" value={validFrom} onInput={(e) => setValidFrom((e.target as HTMLInputElement).value)} />
-        </label>
-        <label>
-          {t('grants.validUntil')}
-          <input type="date" value={validUntil} onInput={(e) => setValidUntil((e.target as HTMLInputElement).value)} />
-        </label>
-        <label>
-          {t('grants.reviewBy')}
-          <input type="date" value={reviewBy} onInput={(e) => setReviewBy((e.target as HTMLInputElement).value)} />
-        </label>
+        <Control label={t('grants.personSearch')}>
+          {(id) => <input id={id} type="search" value={query} onInput={(e) => setQuery((e.target as HTMLInputElement).value)} />}
+        </Control>
+        <Control label={t('grants.person')}>
+          {(id) => (
+            <select id={id} required value={personId} onChange={(e) => setPersonId((e.target as HTMLSelectElement).value)}>
+              <option value="">{hits.length === 0 ? t('grants.personNone') : t('grants.choose')}</option>
+              {hits.map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.name}
+                  {p.number !== null ? ` (${p.number})` : ''} — {p.affiliation}
+                </option>
+              ))}
+            </select>
+          )}
+        </Control>
+        <Control label={t('grants.area')}>
+          {(id) => (
+            <select id={id} required value={areaId} onChange={(e) => setAreaId((e.target as HTMLSelectElement).value)}>
+              <option value="">{t('grants.choose')}</option>
+              {props.places.map((p) => (
+                <option key={p.id} value={p.id}>
+                  {placeName(props.places, p.id)}
+                </option>
+              ))}
+            </select>
+          )}
+        </Control>
+        <Control label={t('grants.purpose')} wide>
+          {(id) => <input id={id} required maxLength={500} value={purpose} onInput={(e) => setPurpose((e.target as HTMLInputElement).value)} />}
+        </Control>
+        <Control label={t('grants.validFrom')}>
+          {(id) => <input id={id} type="date" value={validFrom} onInput={(e) => setValidFrom((e.target as HTMLInputElement).value)} />}
+        </Control>
+        <Control label={t('grants.validUntil')}>
+          {(id) => <input id={id} type="date" value={validUntil} onInput={(e) => setValidUntil((e.target as HTMLInputElement).value)} />}
+        </Control>
+        <Control label={t('grants.reviewBy')}>
+          {(id) => <input id={id} type="date" value={reviewBy} onInput={(e) => setReviewBy((e.target as HTMLInputElement).value)} />}
+        </Control>
         <label class="mgr-check">
           <input type="checkbox" checked={outOfHours} onChange={(e) => setOutOfHours((e.target as HTMLInputElement).checked)} />
           {t('grants.outOfHours')}

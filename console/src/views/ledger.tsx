@@ -93,7 +93,7 @@ export function LedgerView() {
                     {g.approval.approvedBy && (
                       <span class="mgr-meta">
                         {' '}
-                        {t('ledger.approvedBy')} <span translate="no">{g.approval.approvedBy}</span>
+                        {t('ledger.approvedBy')} <span translate={false}>{g.approval.approvedBy}</span>
                       </span>
                     )}
                   </td>

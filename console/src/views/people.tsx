@@ -8,6 +8,7 @@ import { Badge } from '../ui/Badge.js';
 import { Button } from '../ui/Button.js';
 import { Time } from '../ui/Time.js';
 import { GrantTable } from './grants.js';
+import { Control } from './grants/control.js';
 import { type Grant, loadPlaces, type Notice, type Page, type Place, refusal } from './grants/shared.js';
 
 type Status = 'active' | 'suspended' | 'left';
@@ -89,27 +90,24 @@ export function PeopleView() {
       <NoticeLine notice={notice} />
       <form
         class="mgr-toolbar"
-        role="search"
         onSubmit={(e) => {
           e.preventDefault();
           void search();
         }}
       >
-        <label>
-          {t('people.search')}
-          <input type="search" value={q} onInput={(e) => setQ(value(e))} />
-        </label>
-        <label>
-          {t('people.filterStatus')}
-          <select value={status} onChange={(e) => setStatus(value(e) as '' | Status)}>
-            <option value="">{t('people.any')}</option>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {t(`people.status.${s}`)}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Control label={t('people.search')}>{(id) => <input id={id} type="search" value={q} onInput={(e) => setQ(value(e))} />}</Control>
+        <Control label={t('people.filterStatus')}>
+          {(id) => (
+            <select id={id} value={status} onChange={(e) => setStatus(value(e) as '' | Status)}>
+              <option value="">{t('people.any')}</option>
+              {STATUSES.map((s) => (
+                <option key={s} value={s}>
+                  {t(`people.status.${s}`)}
+                </option>
+              ))}
+            </select>
+          )}
+        </Control>
         <Button type="submit">{t('people.searchButton')}</Button>
       </form>
       <div class="mgr-split">
@@ -201,22 +199,14 @@ function Enrol(props: { onDone: (p: Person) => void }) {
           }
         }}
       >
-        <label>
-          {t('people.name')}
-          <input required maxLength={200} value={name} onInput={(e) => setName(value(e))} />
-        </label>
-        <label>
-          {t('people.affiliation')}
-          <input maxLength={200} value={affiliation} onInput={(e) => setAffiliation(value(e))} />
-        </label>
-        <label>
-          {t('people.jobTitle')}
-          <input maxLength={200} value={title} onInput={(e) => setTitle(value(e))} />
-        </label>
-        <label>
-          {t('people.number')}
-          <input inputMode="numeric" pattern="[0-9]{1,9}" value={number} onInput={(e) => setNumber(value(e))} />
-        </label>
+        <Control label={t('people.name')}>{(id) => <input id={id} required maxLength={200} value={name} onInput={(e) => setName(value(e))} />}</Control>
+        <Control label={t('people.affiliation')}>
+          {(id) => <input id={id} maxLength={200} value={affiliation} onInput={(e) => setAffiliation(value(e))} />}
+        </Control>
+        <Control label={t('people.jobTitle')}>{(id) => <input id={id} maxLength={200} value={title} onInput={(e) => setTitle(value(e))} />}</Control>
+        <Control label={t('people.number')}>
+          {(id) => <input id={id} inputMode="numeric" pattern="[0-9]{1,9}" value={number} onInput={(e) => setNumber(value(e))} />}
+        </Control>
         <div class="mgr-actions">
           <Button type="submit" disabled={busy}>
             {t('people.enrolButton')}
@@ -264,9 +254,7 @@ function PersonPanel(props: { id: string; onClose: () => void; onChanged: () => 
           {t('people.close')}
         </Button>
       </div>
-      <p class="mgr-meta">
-        {[file.number !== null ? `${t('people.number')} ${file.number}` : '', file.affiliation, file.title].filter(Boolean).join(' · ')}
-      </p>
+      <p class="mgr-meta">{[file.number !== null ? `${t('people.number')} ${file.number}` : '', file.affiliation, file.title].filter(Boolean).join(' · ')}</p>
       <NoticeLine notice={notice} />
 
       <StatusForm status={file.status} onSet={(s) => done(() => patch(path, { status: s }), t('people.statusChanged'))} />
@@ -289,7 +277,7 @@ function PersonPanel(props: { id: string; onClose: () => void; onChanged: () => 
             {file.credentials.map((c) => (
               <tr key={c.id}>
                 <td>{t(`people.cred.kind.${c.kind}`)}</td>
-                <td translate="no">{c.value ?? ''}</td>
+                <td translate={false}>{c.value ?? ''}</td>
                 <td>{t(`people.cred.use.${c.use}`)}</td>
                 <td>
                   <Badge tone={c.status === 'active' ? 'ok' : c.status === 'suspended' ? 'warning' : 'muted'}>{t(`people.cred.status.${c.status}`)}</Badge>
@@ -371,16 +359,17 @@ function StatusForm(props: { status: Status; onSet: (s: Status) => Promise<boole
         void props.onSet(s);
       }}
     >
-      <label>
-        {t('people.statusChange')}
-        <select value={s} onChange={(e) => setS(value(e) as Status)}>
-          {STATUSES.map((x) => (
-            <option key={x} value={x}>
-              {t(`people.status.${x}`)}
-            </option>
-          ))}
-        </select>
-      </label>
+      <Control label={t('people.statusChange')}>
+        {(id) => (
+          <select id={id} value={s} onChange={(e) => setS(value(e) as Status)}>
+            {STATUSES.map((x) => (
+              <option key={x} value={x}>
+                {t(`people.status.${x}`)}
+              </option>
+            ))}
+          </select>
+        )}
+      </Control>
       <Button type="submit" disabled={s === props.status}>
         {t('people.statusButton')}
       </Button>
@@ -404,10 +393,7 @@ function OneField(props: { title: string; label: string; button: string; onSubmi
       }}
     >
       <h4>{props.title}</h4>
-      <label>
-        {props.label}
-        <input required maxLength={256} autocomplete="off" value={v} onInput={(e) => setV(value(e))} />
-      </label>
+      <Control label={props.label}>{(id) => <input id={id} required maxLength={256} autocomplete="off" value={v} onInput={(e) => setV(value(e))} />}</Control>
       <Button type="submit" disabled={busy}>
         {props.button}
       </Button>
@@ -431,18 +417,20 @@ function PinForm(props: { onSubmit: (pin: string, duress: boolean) => Promise<bo
       }}
     >
       <h4>{t('people.pinSet')}</h4>
-      <label>
-        {t('people.pin')}
-        <input
-          type="password"
-          required
-          inputMode="numeric"
-          pattern="[0-9]{4,12}"
-          autocomplete="new-password"
-          value={pin}
-          onInput={(e) => setPin(value(e))}
-        />
-      </label>
+      <Control label={t('people.pin')}>
+        {(id) => (
+          <input
+            id={id}
+            type="password"
+            required
+            inputMode="numeric"
+            pattern="[0-9]{4,12}"
+            autocomplete="new-password"
+            value={pin}
+            onInput={(e) => setPin(value(e))}
+          />
+        )}
+      </Control>
       <label class="mgr-check">
         <input type="checkbox" checked={duress} onChange={(e) => setDuress((e.target as HTMLInputElement).checked)} />
         {t('people.pinDuress')}
@@ -470,14 +458,8 @@ function DatedForm(props: { title: string; textLabel: string; dateLabel: string;
       }}
     >
       <h4>{props.title}</h4>
-      <label>
-        {props.textLabel}
-        <input required maxLength={200} value={text} onInput={(e) => setText(value(e))} />
-      </label>
-      <label>
-        {props.dateLabel}
-        <input type="date" required value={date} onInput={(e) => setDate(value(e))} />
-      </label>
+      <Control label={props.textLabel}>{(id) => <input id={id} required maxLength={200} value={text} onInput={(e) => setText(value(e))} />}</Control>
+      <Control label={props.dateLabel}>{(id) => <input id={id} type="date" required value={date} onInput={(e) => setDate(value(e))} />}</Control>
       <Button type="submit" disabled={busy}>
         {props.button}
       </Button>

@@ -58,9 +58,12 @@ export function RemindersPanel(props: { compact?: boolean }) {
   const Heading = props.compact ? 'h2' : 'h1';
   return (
     <section class="mgr-card reminders" aria-labelledby="reminders-title">
-      <Heading id="reminders-title" tabIndex={props.compact ? undefined : -1}>
-        {t('reminders.title')} {items && items.length > 0 && <Badge tone="warning">{String(items.length)}</Badge>}
-      </Heading>
+      <div class="mgr-head">
+        <Heading id="reminders-title" tabIndex={props.compact ? undefined : -1}>
+          {t('reminders.title')}
+        </Heading>
+        {items && items.length > 0 && <Badge tone="warning">{t('reminders.count', { n: items.length })}</Badge>}
+      </div>
       {error && (
         <p class="mgr-notice mgr-notice-error" role="alert">
           {error}

@@ -5,6 +5,7 @@ import { get, post } from '../api.js';
 import { t, useLanguage } from '../i18n/index.js';
 import { Button } from '../ui/Button.js';
 import { Time } from '../ui/Time.js';
+import { Control } from './grants/control.js';
 import { type Grant, loadPlaces, type Notice, type Page, type Place, placeName, refusal } from './grants/shared.js';
 
 /** A year from now as YYYY-MM-DD: the usual next review. */
@@ -57,7 +58,13 @@ export function ReviewsView() {
                 <td>{g.purpose}</td>
                 <td>{g.reviewBy && <Time at={g.reviewBy} />}</td>
                 <td>
-                  <Decide grant={g} onDone={(n) => (setNotice(n), reload())} />
+                  <Decide
+                    grant={g}
+                    onDone={(n) => {
+                      setNotice(n);
+                      void reload();
+                    }}
+                  />
                 </td>
               </tr>
             ))}
@@ -88,15 +95,19 @@ function Decide(props: { grant: Grant; onDone: (n: Notice) => void }) {
     }
   };
   return (
-    <form class="mgr-inline-form" onSubmit={(e) => (e.preventDefault(), decide('confirm'))}>
-      <label>
-        {t('reviews.nextReviewBy')}
-        <input type="date" required value={next} onInput={(e) => setNext((e.target as HTMLInputElement).value)} />
-      </label>
-      <label>
-        {t('reviews.note')}
-        <input value={note} maxLength={500} onInput={(e) => setNote((e.target as HTMLInputElement).value)} />
-      </label>
+    <form
+      class="mgr-inline-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void decide('confirm');
+      }}
+    >
+      <Control label={t('reviews.nextReviewBy')}>
+        {(id) => <input id={id} type="date" required value={next} onInput={(e) => setNext((e.target as HTMLInputElement).value)} />}
+      </Control>
+      <Control label={t('reviews.note')}>
+        {(id) => <input id={id} value={note} maxLength={500} onInput={(e) => setNote((e.target as HTMLInputElement).value)} />}
+      </Control>
       <Button type="submit" disabled={busy}>
         {t('reviews.confirm')}
       </Button>
