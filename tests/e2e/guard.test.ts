@@ -312,11 +312,42 @@ describe.skipIf(!run)('console: the guard', () => {
 
     await requests.getByRole('button', { name: 'Withdraw' }).click();
     await requests.getByText('No remote unlock is waiting.').waitFor();
+
+    // Asked again, a manager confirms it on their own door board: the lab door opens once.
+    await lab.getByRole('button', { name: 'Ask to unlock: Lab main door' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Ask to unlock' }).click();
+    await requests.getByText('Lab main door').waitFor();
+    const other = await openPage(browser, proxy.url);
+    try {
+      await other.page.goto('/#/doors');
+      await signIn(other.page, env.accounts.manager);
+      await expectHeading(other.page, 'Doors and zones');
+      const waiting = other.page.getByRole('region', { name: 'Remote unlocks waiting for confirmation' });
+      await waiting.getByText(guard.username).waitFor();
+      const unlocked = sim.expectCommand('lab-lock', (c) => c.command === 'unlock', 5000, 'the lab door unlocked');
+      await waiting.getByRole('button', { name: 'Confirm' }).click();
+      await unlocked;
+      await other.page.getByText('Unlock confirmed: Lab main door opens once.').waitFor();
+      expect(other.errors).toEqual([]);
+    } finally {
+      await other.close();
+    }
+    await lab.getByText(/Unlocked$/).waitFor({ timeout: 5000 });
+    await requests.getByText('No remote unlock is waiting.').waitFor();
     await zone.getByRole('button', { name: 'Disarm: Lab after hours' }).click();
     await zone.getByText(/Disarmed$/).waitFor();
     expect(await zone.getByText(/Siren on$/).count()).toBe(0);
     await zone.getByRole('button', { name: 'Arm: Lab after hours' }).click();
     await zone.getByText(/Armed$/).waitFor();
+  });
+
+  it('patrol rounds: the route under way and what is due', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Patrols' }).click();
+    await expectHeading(page, 'Patrols');
+    const route = page.getByRole('region', { name: 'Night round' });
+    await route.getByText('A round every 120 minutes; 10 minutes late counts as missed').waitFor();
+    for (const checkpoint of ['Corridor patrol point', 'Storeroom patrol key']) await route.getByRole('cell', { name: checkpoint }).waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
   });
 
   it('who is inside, printable as a muster list; the visitor desk checks a visitor in and out with a badge', async () => {

@@ -46,8 +46,6 @@ type AlarmDetail = Alarm & { snapshots: Snapshot[] };
 
 /** A camera's picture usually follows its alarm within seconds: until then, ask again. */
 const PICTURE_WAIT_MS = 60_000;
-/** An alarm the stream brought stays shown until a list read after it has it. */
-const PROVISIONAL_MS = 3000;
 
 const kindOf = (a: Pick<Alarm, 'type'>) => localized((eventLabels as Record<string, { en: string; ja: string }>)[a.type]) || a.type;
 
@@ -124,7 +122,9 @@ export function AlarmsView() {
 
   const loaded = list.data?.items ?? [];
   const ids = new Set(loaded.map((a) => a.id));
-  const fresh = provisional.filter((p) => !ids.has(p.id) && !(list.data && list.data.startedAt - p.seenAt > PROVISIONAL_MS));
+  // The alarm's row is stored before the stream sends it: a list read begun after it came knows
+  // better (a replayed alarm may have been cleared meanwhile).
+  const fresh = provisional.filter((p) => !ids.has(p.id) && !(list.data && list.data.startedAt >= p.seenAt));
   const alarms = [...fresh, ...loaded].sort((a, b) => b.id - a.id);
   const counts = { active: alarms.filter((a) => a.state === 'active').length, acked: alarms.filter((a) => a.state === 'acknowledged').length };
 
