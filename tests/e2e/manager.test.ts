@@ -138,6 +138,8 @@ describe.runIf(requireChromium('the managers’ console test'))('managers in the
     // The example safe's dial code is due (its first rotation since installation).
     await a.getByText('Dial code rotation').first().waitFor();
     expect(await seriousViolations(a)).toEqual([]);
+    await a.waitForLoadState('networkidle');
+    await a.evaluate('window.scrollTo(0, 0)');
     await screenshot(a, 'manager-en');
 
     // A pending grant opens nothing.
@@ -183,6 +185,8 @@ describe.runIf(requireChromium('the managers’ console test'))('managers in the
     await expectHeading(a, '入室権限と承認');
     await queue.getByText(PERSON).waitFor();
     await a.getByText('ダイヤル番号の変更').first().waitFor();
+    await a.waitForLoadState('networkidle');
+    await a.evaluate('window.scrollTo(0, 0)');
     await screenshot(a, 'manager-ja');
 
     // The second manager, in a browser of their own, approves it.

@@ -271,7 +271,7 @@ function RevokeButton(props: { grant: Grant; onDone: (n: Notice) => void }) {
 
 function NewGrant(props: { places: Place[]; onDone: (n: Notice) => void }) {
   const [query, setQuery] = useState('');
-  const [hits, setHits] = useState<PersonHit[]>([]);
+  const [hits, setHits] = useState<PersonHit[] | null>(null);
   const [personId, setPersonId] = useState('');
   const [areaId, setAreaId] = useState('');
   const [purpose, setPurpose] = useState('');
@@ -328,8 +328,8 @@ function NewGrant(props: { places: Place[]; onDone: (n: Notice) => void }) {
         <Control label={t('grants.person')}>
           {(id) => (
             <select id={id} required value={personId} onChange={(e) => setPersonId((e.target as HTMLSelectElement).value)}>
-              <option value="">{hits.length === 0 ? t('grants.personNone') : t('grants.choose')}</option>
-              {hits.map((p) => (
+              <option value="">{hits?.length === 0 ? t('grants.personNone') : t('grants.choose')}</option>
+              {hits?.map((p) => (
                 <option key={p.id} value={p.id}>
                   {p.name}
                   {p.number !== null ? ` (${p.number})` : ''} — {p.affiliation}
