@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isDemoSite, serviceLocations } from '../../src/cli/service.js';
+import { parseSiteText } from '../../src/site/load.js';
 import { seedDeviceTls } from '../helpers/daemon.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 
@@ -55,6 +56,21 @@ describe('the service locations', () => {
     expect(isDemoSite(join(dir, 'copy.yaml'))).toBe(true);
     expect(isDemoSite(join(dir, 'edited.yaml'))).toBe(false);
     expect(isDemoSite(join(dir, 'missing.yaml'))).toBe(false);
+  });
+});
+
+describe('docs/install.md', () => {
+  it("has a site file that loads: the Pi's door on GPIO 17, 22 and 23 at chip base 512", () => {
+    const doc = readFileSync(join(ROOT, 'docs/install.md'), 'utf8');
+    const yaml = /## 6\. The site file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(yaml).toBeDefined();
+    const site = parseSiteText(yaml!, 'docs/install.md');
+    expect(site.gpio?.chipBase).toBe(512);
+    expect(site.devices.filter((d) => d.transport === 'gpio').map((d) => [d.id, d.gpio?.pin])).toEqual([
+      ['front-lock', 17],
+      ['front-contact', 22],
+      ['front-rex', 23],
+    ]);
   });
 });
 
