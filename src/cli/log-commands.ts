@@ -17,6 +17,7 @@ import { verifySnapshotFiles } from '../store/snapshots.js';
 import { loadLogKey, loadPublicKey, logKeyPath, publicKeyPem } from '../store/log-key.js';
 import { writeExport } from '../services/entry-export.js';
 import { dataDir, UsageError, type CommonFlags } from './options.js';
+import { progress } from './progress.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -162,7 +163,13 @@ export async function logVerify(flags: LogVerifyFlags): Promise<void> {
     if (!key && noKey('entry log', dir, flags)) return;
 
     // The walk runs in worker threads (one per core), each with its own read-only connection.
-    const result = await verifyEntryLogFile(join(dir, DATABASE_FILE), key);
+    // On a terminal, smaller chunks (same verdict) so the progress line moves.
+    const bar = progress('verifying the entry log');
+    const result = await verifyEntryLogFile(
+      join(dir, DATABASE_FILE),
+      key,
+      bar.enabled ? { chunkRows: 50_000, onProgress: (done, total) => bar.update(done, total) } : {},
+    ).finally(() => bar.end());
     if (!result.ok) {
       err(`entry log BROKEN at record ${result.breakAt!.seq}: ${result.breakAt!.problem} (${result.records} records verified before it)`);
       process.exitCode = 1;
@@ -539,7 +546,26 @@ export async function logExport(flags: LogExportFlags): Promise<void> {
         stream.once('error', (e) => reject(new UsageError(`--out ${flags.out}: ${e.message}`)));
       });
     }
-    const n = await writeExport(db, { format, lang, filter, publicKey: key ? publicKeyPem(key) : null }, streamWriter(stream));
+    // Progress by the lines written (a CSV row ends in CRLF); the total is known only without a filter.
+    const log = new EntryLog(db);
+    const whole = Object.values(filter).every((v) => v === undefined);
+    const first = whole ? log.firstStoredSeq() : null;
+    const bar = progress(`exporting ${format}`, whole ? { total: first === null ? 0 : log.count - first + 1 } : {});
+    const write = streamWriter(stream);
+    const rowEnd = format === 'csv' ? '\r\n' : '\n';
+    let lines = format === 'csv' ? -1 : 0;
+    const n = await writeExport(db, { format, lang, filter, publicKey: key ? publicKeyPem(key) : null }, (chunk) => {
+      if (bar.enabled) {
+        for (let i = chunk.indexOf(rowEnd); i >= 0; i = chunk.indexOf(rowEnd, i + rowEnd.length)) lines++;
+        bar.update(Math.max(0, lines));
+      }
+      return write(chunk);
+    })
+      .then((count) => {
+        bar.update(count);
+        return count;
+      })
+      .finally(() => bar.end());
     if (flags.out) {
       await new Promise<void>((resolve, reject) => stream.end((e?: Error | null) => (e ? reject(e) : resolve())));
       err(`wrote ${n} records to ${flags.out}`);

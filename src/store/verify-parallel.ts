@@ -40,6 +40,8 @@ export interface VerifyFileOptions {
   signatureBatch?: number;
   /** Stops the verification (the promise rejects with the signal's reason) and its workers. */
   signal?: AbortSignal;
+  /** Told the records walked so far, of how many, as each chunk of the walk finishes (a progress line). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,6 +342,7 @@ async function verifyOnce(
     let running = 0;
     /** The first task (in order) known to have broken: nothing after it can change the verdict. */
     let firstBroken = Infinity;
+    let walked = 0;
     let settled = false;
     const pump = () => {
       if (settled) return;
@@ -358,6 +361,11 @@ async function verifyOnce(
             running--;
             const b = value as VerifyBreak | null;
             outcome[i] = b;
+            const t = tasks[i]!;
+            if (t.kind === 'chunk' && plan) {
+              walked += t.to - t.from + 1;
+              opts.onProgress?.(walked, plan.walkTo - plan.startSeq + 1);
+            }
             if (b && i < firstBroken) firstBroken = i;
             pump();
           },
