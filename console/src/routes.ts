@@ -37,7 +37,7 @@ export const routes: readonly Route[] = [
   { path: 'entries', roles: ['auditor', 'manager'], label: 'entries.title', view: EntriesView, home: ['auditor'] },
   { path: 'audit', roles: ['auditor', 'admin'], label: 'audit.title', view: AuditView },
   { path: 'verify', roles: ['auditor', 'manager', 'admin'], label: 'verify.title', view: VerifyView },
-  { path: 'alarms', roles: ['guard', 'manager'], label: 'alarms.title', view: AlarmsView },
+  { path: 'alarms', roles: ['guard', 'manager'], label: 'alarms.title', view: AlarmsView, home: ['guard'] },
   { path: 'doors', roles: ['guard', 'manager'], label: 'doors.title', view: DoorsView },
   { path: 'inside', roles: ['guard', 'manager'], label: 'inside.title', view: InsideView },
   { path: 'patrols', roles: ['guard', 'manager'], label: 'patrols.title', view: PatrolsView },

@@ -153,8 +153,8 @@ describe.skipIf(!run)('console: the guard', () => {
   });
 
   it('signs in with TOTP and lands on the alarm list', async () => {
-    // The alarm list by its address (a guard-room bookmark): the sign-in page leads to it.
-    await page.goto('/#/alarms');
+    // No address but the console's: a guard starts on the alarm list.
+    await page.goto('/');
     await expectHeading(page, 'Sign in');
     await signIn(page, guard);
     await expectHeading(page, 'Alarms');
