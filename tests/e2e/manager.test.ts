@@ -3,7 +3,7 @@
 // refused in words, a second manager in another browser approves it, and the simulated card then
 // opens the lab door. Along the way: every manager view passes axe, speaks Japanese with no English
 // left, the ledger's CSV follows the page's language, and the landing view is photographed.
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../firmware-sim/index.js';
 import { entries } from '../helpers/daemon.js';
@@ -31,6 +31,18 @@ const VIEWS = [
  * manager approving their own grant) is the page working, so it alone is set aside.
  */
 const pageFaults = (p: OpenedPage) => p.errors.filter((e) => !/status of 409 .*\/api\/v1\/grants\/\d+\/approve\)$/.test(e));
+
+/** The view's controls smaller than a fingertip (44 px): a tablet on patrol uses them too. */
+const smallControls = (page: Page) =>
+  page.evaluate(`(() => {
+    const out = [];
+    for (const el of document.querySelectorAll('main button, main a[href], main input, main select')) {
+      if (!el.checkVisibility()) continue;
+      const r = el.getBoundingClientRect();
+      if (r.height < 44 || r.width < 44) out.push((el.textContent || el.getAttribute('aria-label') || el.tagName).trim() + ' ' + Math.round(r.width) + 'x' + Math.round(r.height));
+    }
+    return out;
+  })()`) as Promise<string[]>;
 
 /** Swipes the card and types the PIN when the keypad asks; the reader's outcome pattern. */
 async function cardAtLab(sim: Simulator): Promise<string> {
@@ -157,6 +169,7 @@ describe.runIf(requireChromium('the managers’ console test'))('managers in the
       await expectHeading(a, v.heading.en);
       await a.waitForLoadState('networkidle');
       expect(await seriousViolations(a), v.en).toEqual([]);
+      expect(await smallControls(a), v.en).toEqual([]);
     }
     await a.getByRole('cell', { name: PERSON }).first().waitFor(); // the ledger lists the pending grant's holder
 

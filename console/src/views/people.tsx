@@ -143,11 +143,7 @@ export function PeopleView() {
               </tbody>
             </table>
           )}
-          {list && (
-            <p class="mgr-meta">
-              {list.total} {t('people.count')}
-            </p>
-          )}
+          {list && <p class="mgr-meta">{t('people.count', { n: list.total })}</p>}
         </section>
         {openId ? (
           <PersonPanel id={openId} onClose={() => setOpenId(null)} onChanged={() => void search()} />
@@ -306,13 +302,13 @@ function PersonPanel(props: { id: string; onClose: () => void; onChanged: () => 
         {file.training.lastAt && (
           <span class="mgr-meta">
             {' '}
-            {t('people.lastTraining')} <Time at={file.training.lastAt} />
+            {t('people.lastTraining')} <Time at={file.training.lastAt} style="date" />
           </span>
         )}
         {file.training.lapsesAt && (
           <span class="mgr-meta">
             {' '}
-            · {t('people.lapsesAt')} <Time at={file.training.lapsesAt} />
+            · {t('people.lapsesAt')} <Time at={file.training.lapsesAt} style="date" />
           </span>
         )}
       </p>
@@ -330,7 +326,7 @@ function PersonPanel(props: { id: string; onClose: () => void; onChanged: () => 
         {file.pledge.signedAt && (
           <span class="mgr-meta">
             {' '}
-            {t('people.signedAt')} <Time at={file.pledge.signedAt} />
+            {t('people.signedAt')} <Time at={file.pledge.signedAt} style="date" />
           </span>
         )}
       </p>
