@@ -34,9 +34,9 @@ export const EVERY_ROLE: readonly Role[] = ['guard', 'manager', 'auditor', 'admi
 
 export const routes: readonly Route[] = [
   { path: 'overview', roles: EVERY_ROLE, label: 'overview.title', view: OverviewView },
-  { path: 'entries', roles: ['auditor', 'manager'], label: 'entries.title', view: EntriesView, home: ['auditor'] },
+  { path: 'entries', roles: ['auditor'], label: 'entries.title', view: EntriesView, home: ['auditor'] },
   { path: 'audit', roles: ['auditor', 'admin'], label: 'audit.title', view: AuditView },
-  { path: 'verify', roles: ['auditor', 'manager', 'admin'], label: 'verify.title', view: VerifyView },
+  { path: 'verify', roles: ['auditor', 'admin'], label: 'verify.title', view: VerifyView },
   { path: 'alarms', roles: ['guard', 'manager'], label: 'alarms.title', view: AlarmsView, home: ['guard'] },
   { path: 'doors', roles: ['guard', 'manager'], label: 'doors.title', view: DoorsView },
   { path: 'inside', roles: ['guard', 'manager'], label: 'inside.title', view: InsideView },
