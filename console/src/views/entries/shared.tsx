@@ -90,38 +90,35 @@ export function usePagedLog<T>(key: string, load: (before: number | undefined, s
   // The cursors belong to the filters they were made under: new filters start from the newest page.
   const [nav, setNav] = useState<{ key: string; cursors: (number | undefined)[] }>({ key, cursors: [undefined] });
   const cursors = nav.key === key ? nav.cursors : [undefined];
-  const [data, setData] = useState<LogPage<T>>({ items: [], nextBefore: null });
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState<string | undefined>();
   const [generation, setGeneration] = useState(0);
   const loadRef = useRef(load);
   loadRef.current = load;
 
   const before = cursors[cursors.length - 1];
+  // What is shown answers one request (filters, cursor, reload): until the answer to the wanted one
+  // arrives the view is loading, from the very render that asked (not from the effect after it), so
+  // nobody reads the previous filters' rows as the new ones.
+  const wanted = `${key}|${before ?? ''}|${generation}`;
+  const [shown, setShown] = useState<{ for: string; page: LogPage<T>; error?: string }>({ for: '', page: { items: [], nextBefore: null } });
   useEffect(() => {
     const abort = new AbortController();
-    setLoading(true);
-    setError(undefined);
     loadRef
       .current(before, abort.signal)
       .then((page) => {
-        if (abort.signal.aborted) return;
-        setData(page);
-        setLoading(false);
+        if (!abort.signal.aborted) setShown({ for: wanted, page });
       })
       .catch((err: unknown) => {
-        if (abort.signal.aborted) return;
-        setError(problemWords(err));
-        setLoading(false);
+        if (!abort.signal.aborted) setShown((s) => ({ for: wanted, page: s.page, error: problemWords(err) }));
       });
     return () => abort.abort();
-  }, [key, before, generation]);
+  }, [wanted]);
+  const data = shown.page;
 
   return {
     items: data.items,
     page: cursors.length,
-    loading,
-    error,
+    loading: shown.for !== wanted,
+    error: shown.error,
     hasOlder: data.nextBefore !== null,
     older: () => {
       if (data.nextBefore !== null) setNav({ key, cursors: [...cursors, data.nextBefore] });
