@@ -142,6 +142,8 @@ describe.runIf(requireChromium('the managers’ console test'))('managers in the
     await a.getByLabel('Area or safe', { exact: true }).selectOption({ label: 'Research lab' });
     await a.getByLabel('Purpose (need to know)').fill('新材料の評価試験');
     await a.getByLabel('Also outside business hours').check();
+    // Its review is due already (a grant carried over from last year's list), so the reviews view has one.
+    await a.getByLabel('Review by', { exact: true }).fill(new Date(Date.now() - 86_400_000).toISOString().slice(0, 10));
     await a.getByRole('button', { name: 'Grant', exact: true }).click();
     await a.getByText('Granted; it waits for a second manager’s approval.').waitFor();
     const queue = a.locator('.mgr-queue');
@@ -223,6 +225,14 @@ describe.runIf(requireChromium('the managers’ console test'))('managers in the
     const theirs = () => entries(env.daemon).filter((e) => e.person_name === PERSON && e.door_id === 'lab-main' && e.decision !== null);
     await waitFor(() => theirs().some((e) => e.decision === 'granted'), 5000, 'a granted entry in the log');
     expect(theirs().map((e) => e.decision)).toEqual(['denied', 'granted']);
+
+    // The second manager reviews it: confirmed, with next year's date (the form's default).
+    await b.getByRole('link', { name: 'Reviews', exact: true }).click();
+    await expectHeading(b, 'Reviews due');
+    await b.getByRole('cell', { name: PERSON }).waitFor();
+    await b.getByRole('button', { name: 'Confirm', exact: true }).click();
+    await b.getByText('Confirmed until the next review.').waitFor();
+    await b.getByText('No grant is due for review.').waitFor();
 
     expect(pageFaults(one)).toEqual([]);
     expect(pageFaults(two)).toEqual([]);

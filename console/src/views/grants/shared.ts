@@ -67,7 +67,7 @@ export function placeName(list: Place[], id: string): string {
 export function refusal(e: unknown): string {
   if (e instanceof ApiProblem) {
     if (/creator cannot approve/.test(e.detail)) return t('grants.refusal.own');
-    if (/no longer pending|active already|is revoked/.test(e.detail)) return t('grants.refusal.notPending');
+    if (/no longer pending|active already|^the grant is revoked$/.test(e.detail)) return t('grants.refusal.notPending');
     const words = e.words();
     return e.status === 409 && e.detail && !words.includes(e.detail) ? `${words} (${e.detail})` : words;
   }
