@@ -15,7 +15,7 @@ import { enrol } from '../helpers/daemon.js';
 import { cardAndPin } from '../helpers/flows.js';
 import { waitFor } from '../helpers/ports.js';
 import { seriousViolations } from './helpers/axe.js';
-import { launchBrowser, type OpenedPage, openPage, requireChromium } from './helpers/browser.js';
+import { launchBrowser, type OpenedPage, openPage, requireChromium, VIEWPORTS } from './helpers/browser.js';
 import { type ConsoleAccount, type ConsoleEnv, englishWords, expectHeading, signIn, startConsole, totpCode } from './helpers/console.js';
 import { screenshot } from './helpers/screenshot.js';
 
@@ -407,7 +407,8 @@ describe.skipIf(!run)('console: the guard', () => {
     expect(await row.getByText('Not returned').count()).toBe(0);
   });
 
-  it('every guard view in Japanese: no English label left, no serious accessibility violation', async () => {
+  it('every guard view in Japanese, on a 10-inch tablet: no English label left, touch-sized controls, no serious accessibility violation', async () => {
+    await page.setViewportSize(VIEWPORTS.tablet);
     await page.getByRole('button', { name: '日本語' }).click();
     for (const [link, heading] of [
       ['警報', '警報'],
@@ -422,8 +423,19 @@ describe.skipIf(!run)('console: the guard', () => {
       // Names of people and a card number are not words to translate.
       expect(await englishWords(page, [guard.username, 'Mori', 'Kenji', 'Ueda', 'Aya', 'Acme', 'KK']), heading).toEqual([]);
       expect(await seriousViolations(page), heading).toEqual([]);
+      const small = (await page.evaluate(`(() => {
+        const out = [];
+        for (const el of document.querySelectorAll('main button, main a[href], main input, main select, main textarea, main summary')) {
+          if (!el.checkVisibility()) continue;
+          const r = el.getBoundingClientRect();
+          if (r.height < 44 || r.width < 44) out.push((el.textContent || el.getAttribute('aria-label') || el.tagName).trim() + ' ' + Math.round(r.width) + 'x' + Math.round(r.height));
+        }
+        return out;
+      })()`)) as string[];
+      expect(small, heading).toEqual([]);
     }
     await page.getByRole('button', { name: 'English' }).click();
+    await page.setViewportSize(VIEWPORTS.desktop);
   });
 
   it('logged no console error (beyond the refusal and the drop the tests caused, taken out where they happened)', () => {

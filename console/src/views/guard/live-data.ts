@@ -5,7 +5,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiProblem, get } from '../../api.js';
 import { localized } from '../../i18n/index.js';
-import { type EntryRecord, type RaisedEvent, live, useConnected } from '../../live.js';
+import { type EntryRecord, live, type RaisedEvent } from '../../live.js';
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -84,8 +84,6 @@ export function useNow(ms = 1000): number {
   }, [ms]);
   return now;
 }
-
-export { useConnected };
 
 interface Named {
   id: string;
