@@ -234,7 +234,32 @@ describe.runIf(requireChromium('the managers’ console test'))('managers in the
     await b.getByText('Confirmed until the next review.').waitFor();
     await b.getByText('No grant is due for review.').waitFor();
 
+    // An auditor may approve too (the API lets them, with their code), and only approve: the queue
+    // shows no Refuse, the page no form to grant.
+    await b.getByRole('link', { name: 'Grants', exact: true }).click();
+    await expectHeading(b, 'Grants and approvals');
+    await b.getByLabel('Find a person (name or affiliation)').fill('山田');
+    await waitFor(async () => (await b.getByLabel('Person', { exact: true }).inputValue()) !== '', 5000, 'the person found and chosen');
+    await b.getByLabel('Area or safe', { exact: true }).selectOption({ label: 'Document vault' });
+    await b.getByLabel('Purpose (need to know)').fill('保管庫の文書棚卸し');
+    await b.getByRole('button', { name: 'Grant', exact: true }).click();
+    await b.getByText('Granted; it waits for a second manager’s approval.').waitFor();
+    const three = await openPage(browser, env.url);
+    opened.push(three);
+    const c = three.page;
+    await c.goto('/#/grants');
+    await signIn(c, env.accounts.auditor);
+    await expectHeading(c, 'Grants and approvals');
+    const auditorQueue = c.locator('.mgr-queue');
+    await auditorQueue.getByText('保管庫の文書棚卸し').waitFor();
+    expect(await c.getByRole('button', { name: 'Refuse' }).count()).toBe(0);
+    expect(await c.getByRole('heading', { name: 'Grant access' }).count()).toBe(0);
+    await auditorQueue.getByRole('button', { name: 'Approve', exact: true }).click();
+    await c.getByText('Approved: the grant is in force.').waitFor();
+    expect(await seriousViolations(c)).toEqual([]);
+
     expect(pageFaults(one)).toEqual([]);
     expect(pageFaults(two)).toEqual([]);
+    expect(pageFaults(three)).toEqual([]);
   }, 60_000);
 });

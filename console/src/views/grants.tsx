@@ -12,6 +12,8 @@ import { Control } from './grants/control.js';
 import { dateOrUndefined, type Grant, loadPlaces, type Notice, type Page, type Place, placeName, refusal } from './grants/shared.js';
 import { RemindersPanel } from './reminders.js';
 
+const REFRESH_MS = 30_000;
+
 interface PersonHit {
   id: string;
   name: string;
@@ -46,8 +48,11 @@ export function GrantsView() {
   useEffect(() => {
     loadPlaces().then(setPlaces, (e) => setNotice({ kind: 'error', text: refusal(e) }));
   }, []);
+  // Another manager may approve or refuse meanwhile (no stream event says so): read again now and then.
   useEffect(() => {
     void reload();
+    const timer = setInterval(() => void reload(), REFRESH_MS);
+    return () => clearInterval(timer);
   }, [filter]);
 
   return (

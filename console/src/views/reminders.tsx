@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get } from '../api.js';
 import { language, localized, t, useLanguage } from '../i18n/index.js';
+import { useLive } from '../live.js';
 import { Badge } from '../ui/Badge.js';
 import { Time } from '../ui/Time.js';
 import { refusal } from './grants/shared.js';
@@ -49,12 +50,22 @@ export function RemindersPanel(props: { compact?: boolean }) {
   useLanguage();
   const [items, setItems] = useState<Reminder[] | null>(null);
   const [error, setError] = useState('');
-  useEffect(() => {
+  const load = () =>
     get<{ items: Reminder[] }>('/reminders').then(
-      (r) => setItems(r.items),
+      (r) => {
+        setItems(r.items);
+        setError('');
+      },
       (e) => setError(refusal(e)),
     );
+  useEffect(() => {
+    void load();
   }, []);
+  // A reminder raised (a rotation coming due, one overdue) changes the list: read it again.
+  useLive('raised', (e) => {
+    if (e.category === 'reminder') void load();
+  });
+  useLive('resync', () => void load());
   const Heading = props.compact ? 'h2' : 'h1';
   return (
     <section class="mgr-card reminders" aria-labelledby="reminders-title">
