@@ -15,6 +15,7 @@ import { logExport, logPubkey, logVerify, usageExit } from './log-commands.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { applyServiceMode } from './service.js';
 import { registerBackupCommands } from './backup.js';
+import { registerPeopleImport } from './people-import.js';
 
 // Exit codes (docs/cli.md): 0 done, 1 failure, 2 usage or configuration error.
 // A reader that stops early (`tobira devices | head -1`) closes the pipe: done, not a failure, and no
@@ -101,9 +102,8 @@ common(program.command('mqtt-acl').description("write Mosquitto password, ACL an
   .option('--host <addr>', 'listener address in mosquitto.conf', '127.0.0.1')
   .action(mqttAcl);
 
-common(
-  program.command('people').description('access holders').command('add').description('enrol an access holder (demo and installer use; managers use the API)'),
-)
+const peopleCommand = program.command('people').description('access holders');
+common(peopleCommand.command('add').description('enrol an access holder (demo and installer use; managers use the API)'))
   .requiredOption('--name <name>', 'full name')
   .option('--affiliation <text>', 'department or company', '')
   .option('--number <n>', 'staff number (typed as "number#PIN" where a PIN is the first factor)')
@@ -169,6 +169,7 @@ logData(logCommand.command('export').description('export records, oldest first, 
 logData(logCommand.command('pubkey').description("print the entry log's public key (PEM), for auditors and checkpoint subscribers")).action(logPubkey);
 
 registerBackupCommands(program, common);
+registerPeopleImport(peopleCommand, common);
 
 program.parseAsync().catch((err: unknown) => {
   // A configuration a person must fix: a message, no stack, exit 2.

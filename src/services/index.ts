@@ -23,6 +23,7 @@ import { EnrolmentService } from './enrolment.js';
 import { GrantService } from './grants.js';
 import { LedgerService } from './ledger.js';
 import { PeopleService } from './people.js';
+import { PeopleImportService } from './people-import.js';
 import { SnapshotService } from './snapshots.js';
 import { ZoneService } from './zones.js';
 import { SafeService } from './safes.js';
@@ -67,6 +68,7 @@ export interface Services {
   grants: GrantService;
   ledger: LedgerService;
   enrolment: EnrolmentService;
+  peopleImport: PeopleImportService;
   snapshots: SnapshotService;
   zones: ZoneService;
   safes: SafeService;
@@ -111,6 +113,7 @@ export function createServices(deps: ServiceDeps): Services {
     grants,
     ledger: new LedgerService(deps, people),
     enrolment: new EnrolmentService(deps, people, credentials, grants),
+    peopleImport: new PeopleImportService(deps, people, credentials, grants),
     snapshots: new SnapshotService(deps),
     zones: new ZoneService(deps),
     safes: new SafeService(deps),

@@ -30,12 +30,7 @@ function sink(tty: boolean): Writable & { text: () => string } {
 const screen = (text: string) =>
   text
     .split('\n')
-    .map((line) =>
-      line
-        .split('\r')
-        .at(-1)!
-        .replaceAll('\x1b[K', ''),
-    )
+    .map((line) => line.split('\r').at(-1)!.replaceAll('\x1b[K', ''))
     .filter((l) => l !== '');
 
 describe('progress line', () => {

@@ -4,6 +4,7 @@ import { authRoutes } from './auth.js';
 import { accountRoutes } from './accounts.js';
 import { auditRoutes } from './audit.js';
 import { peopleRoutes } from './people.js';
+import { peopleImportRoutes } from './people-import.js';
 import { grantRoutes } from './grants.js';
 import { reviewRoutes } from './reviews.js';
 import { ledgerRoutes } from './ledger.js';
@@ -27,6 +28,7 @@ export async function registerRoutes(api: Api, ctx: ApiContext): Promise<void> {
     accountRoutes,
     auditRoutes,
     peopleRoutes,
+    peopleImportRoutes,
     grantRoutes,
     reviewRoutes,
     ledgerRoutes,
