@@ -29,7 +29,7 @@ export async function start(flags: StartFlags): Promise<void> {
 
   let controller: Controller;
   try {
-    controller = await Controller.start({ site, dataDir: data, log, broker });
+    controller = await Controller.start({ site, dataDir: data, log, broker, sitePath: file });
   } catch (err) {
     if (err instanceof BrokerPortInUseError) {
       // Not "use the broker already there": a broker without tobira's rules is an open device bus.

@@ -42,6 +42,7 @@ import { Supervision } from './supervision.js';
 import { Evidence } from './evidence.js';
 import { Syslog } from './syslog.js';
 import { Webhooks } from './webhooks.js';
+import { ScheduledBackups } from './backups.js';
 
 export type BrokerChoice =
   /** port: MQTT over TLS; plainPort: plain MQTT as well, only when asked for. */
@@ -55,6 +56,8 @@ export interface ControllerOptions {
   broker: BrokerChoice;
   /** The GPIO pin layer; onoff's sysfs pins unless a test hands in a fake. */
   gpioPins?: PinLayer;
+  /** The site file's path: scheduled backups (site `backups:`) include the file itself. */
+  sitePath?: string;
 }
 
 export { StartupError };
@@ -151,6 +154,7 @@ export class Controller {
     private readonly brokerMode: 'embedded' | 'external',
     faults: Faults,
     readonly dataDir: string,
+    sitePath?: string,
   ) {
     this.access = new Access(ctx, doors);
     doors.cancelsPendingWith((doorId) => this.access.cancelPending(doorId));
@@ -197,6 +201,7 @@ export class Controller {
       this.safes,
       doors,
       this.evidence,
+      new ScheduledBackups(ctx, dataDir, sitePath),
     ];
     ctx.bus.on('broker.link', ({ connected }) => (this.brokerConnected = connected), 'controller');
   }
@@ -346,7 +351,7 @@ export class Controller {
     const devices = new DeviceHub(drivers, bus, store.sequences, counters, commandTimeouts(site.mqtt));
     const ctx: Context = { site, index, log, store, bus, devices, alarms, counters, storageFaults, now };
     faults = new Faults(ctx);
-    const controller = new Controller(ctx, new Doors(ctx), new Supervision(ctx), mqtt, broker, url, opts.broker.mode, faults, opts.dataDir);
+    const controller = new Controller(ctx, new Doors(ctx), new Supervision(ctx), mqtt, broker, url, opts.broker.mode, faults, opts.dataDir, opts.sitePath);
     controller.probe = probe;
     controller.skipNextProbe = probedAtStart;
     if (refuseAtStart) controller.setDeviceInput('refused-until-probed');

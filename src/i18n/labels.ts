@@ -128,6 +128,7 @@ export const eventLabels: Labels<EventType> = {
   'credential-fault': { en: 'Stored credential unreadable (PIN hash, OTP seed)', ja: '登録済み認証情報の読み取り不能（暗証番号ハッシュ・OTPシード）' },
   'log-checkpoints-missing': { en: 'Signed log checkpoints missing', ja: '署名チェックポイントの欠落' },
   'decision-backlog': { en: 'Reads refused as too old (backlog)', ja: '処理遅延による読み取り拒否' },
+  'backup-failed': { en: 'Scheduled backup failed', ja: '定期バックアップの失敗' },
   'api-denied': { en: 'API call refused', ja: 'API操作の拒否' },
   'mqtt-login-refused': { en: 'Device login refused', ja: '機器ログイン拒否' },
   'mqtt-publish-refused': { en: 'Device publish refused', ja: '機器送信拒否' },

@@ -134,6 +134,8 @@ export const EVENT_TYPES = {
   'credential-fault': { category: 'system', severity: 'warning' },
   'listener-fault': { category: 'system', severity: 'alarm' },
   'decision-backlog': { category: 'system', severity: 'warning' },
+  // A scheduled backup could not be written or did not verify (src/controller/backups.ts).
+  'backup-failed': { category: 'system', severity: 'warning' },
   // Security of the controller, its broker and its API.
   'log-checkpoints-missing': { category: 'security', severity: 'alarm' },
   'api-denied': { category: 'security', severity: 'warning' },

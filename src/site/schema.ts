@@ -11,6 +11,7 @@ import { floorPlansSchema } from './floor-plans.js';
 import { coversSchema, httpCameraSchema } from './cameras.js';
 import { alarmSettingsSchema } from './alarms.js';
 import { outboundSections } from './outbound.js';
+import { backupsSchema } from './backups.js';
 import { expandHolidays, HOLIDAY_CALENDARS } from './holidays.js';
 import { CREDENTIAL_KINDS, DEVICE_KINDS, FACTOR_SETS, INPUT_NAMES, TRANSPORTS, type DoorRole } from '../policy/vocabulary.js';
 
@@ -234,6 +235,7 @@ export const siteFileSchema = z.strictObject({
   floorPlans: floorPlansSchema,
   ...outboundSections,
   homeassistant: homeAssistantSchema,
+  backups: backupsSchema,
 });
 
 export type SiteFile = z.infer<typeof siteFileSchema>;

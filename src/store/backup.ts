@@ -452,12 +452,18 @@ export function backupWorkerScript(): URL | undefined {
 }
 
 /** writeBackup in a worker thread, so the event loop that decides at doors never runs the copy or the cipher. */
-export function writeBackupInWorker(opts: Omit<BackupOptions, 'onProgress'>): Promise<BackupResult> {
+export function writeBackupInWorker(opts: Omit<BackupOptions, 'onProgress'>, signal?: AbortSignal): Promise<BackupResult> {
   const script = backupWorkerScript();
   if (!script) return writeBackup(opts);
   return new Promise((resolvePromise, reject) => {
     const worker = new Worker(script, { workerData: opts });
     let settled = false;
+    // Stopping the daemon ends a backup under way (its temporaries are swept at the next one).
+    signal?.addEventListener('abort', () => {
+      if (settled) return;
+      settled = true;
+      void worker.terminate().finally(() => reject(new BackupError('stopped before it was written')));
+    });
     worker.once('message', (m: { ok: true; result: BackupResult } | { ok: false; error: string; backupError: boolean }) => {
       settled = true;
       if (m.ok) resolvePromise(m.result);

@@ -71,7 +71,7 @@ export interface Store {
   /** Throws if the database cannot be read (the health check). */
   ping(): void;
   /** An encrypted backup of this database (an online copy) and the files beside it, written in a worker thread (backup.ts). */
-  backup(opts: Omit<BackupOptions, 'database' | 'onProgress'>): Promise<BackupResult>;
+  backup(opts: Omit<BackupOptions, 'database' | 'onProgress'>, signal?: AbortSignal): Promise<BackupResult>;
   close(): void;
 }
 
@@ -111,7 +111,7 @@ export function storeOn(db: Db): Store {
     ping() {
       db.prepare('SELECT 1').get();
     },
-    backup: (opts) => writeBackupInWorker({ ...opts, database: db.name }),
+    backup: (opts, signal) => writeBackupInWorker({ ...opts, database: db.name }, signal),
     close() {
       if (db.open) {
         db.pragma('wal_checkpoint(TRUNCATE)');

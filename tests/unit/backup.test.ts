@@ -17,6 +17,7 @@ import { loadOrCreateLogKey, publicKeyPem } from '../../src/store/log-key.js';
 import { ensureSecrets } from '../../src/devices/secrets.js';
 import { writeSnapshotFile } from '../../src/store/snapshots.js';
 import { AuditLog } from '../../src/store/audit-log.js';
+import { formatProblem, parseSiteText, SiteFileError } from '../../src/site/load.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -285,5 +286,30 @@ describe('tobira restore', () => {
     expect(again.code).toBe(0);
     expect(existsSync(join(into, 'leftover'))).toBe(false);
     expect(sha(join(into, 'secrets.json'))).toBe(sha(join(data, 'secrets.json')));
+  });
+});
+
+describe('the site file’s backups: section', () => {
+  const siteWith = (backups: string) => `${readFileSync(join(ROOT, 'examples/site.yaml'), 'utf8')}\nbackups:\n${backups}\n`;
+  const problems = (backups: string): string[] => {
+    try {
+      parseSiteText(siteWith(backups));
+      return [];
+    } catch (err) {
+      if (err instanceof SiteFileError) return err.problems.map(formatProblem);
+      throw err;
+    }
+  };
+
+  it('takes a directory, an interval, a retention count and age recipients', () => {
+    const site = parseSiteText(siteWith(`  directory: /mnt/backup/tobira\n  everyHours: 6\n  retention: 14\n  recipient: ${recipient}`));
+    expect(site.backups).toEqual({ directory: '/mnt/backup/tobira', everyHours: 6, retention: 14, recipient: [recipient] });
+  });
+
+  it('refuses a passphrase (secrets do not go in the site file), a relative directory and a key that is not age', () => {
+    const found = problems(`  directory: backups\n  recipient: ssh-ed25519 AAAA\n  passphrase: hunter2`);
+    expect(found.join('\n')).toMatch(/backups\.passphrase.*a passphrase does not go in the site file/);
+    expect(found.join('\n')).toMatch(/backups\.directory.*an absolute path/);
+    expect(found.join('\n')).toMatch(/backups\.recipient.*an age public key/);
   });
 });
