@@ -267,6 +267,37 @@ describe.runIf(requireChromium('the auditor console test'))('the auditor console
     for (const r of rows) expect([r[door], r[decision]]).toEqual(['lab-main', 'granted']);
   });
 
+  it('on a 10-inch tablet every control of the three views is touch-sized', async () => {
+    await page.setViewportSize({ width: 800, height: 1280 });
+    try {
+      for (const [hash, heading] of [
+        ['#/entries', '入退室記録'],
+        ['#/audit', '監査ログ'],
+        ['#/verify', 'ログの検証'],
+      ] as const) {
+        await page.goto(`/${hash}`);
+        await expectHeading(page, heading);
+        if (hash === '#/verify') {
+          await page.getByRole('button', { name: '入退室記録を検証', exact: true }).click();
+          await page.locator('.verify-verdict').first().waitFor({ timeout: 15_000 });
+        } else await page.locator('.log-results[aria-busy="false"] tbody tr').first().waitFor();
+        const small = (await page.evaluate(`(() => {
+          const out = [];
+          const controls = [...document.querySelectorAll('main button, main a[href], main input, main select, main summary')].filter((el) => el.checkVisibility());
+          if (controls.length < 3) out.push('only ' + controls.length + ' controls found');
+          for (const el of controls) {
+            const r = el.getBoundingClientRect();
+            if (r.height < 44 || r.width < 44) out.push((el.textContent || el.tagName).trim() + ' ' + Math.round(r.width) + 'x' + Math.round(r.height));
+          }
+          return out;
+        })()`)) as string[];
+        expect(small, hash).toEqual([]);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1366, height: 800 });
+    }
+  });
+
   it('made no console errors', () => {
     expect(opened.errors).toEqual([]);
   });
