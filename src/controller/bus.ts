@@ -46,6 +46,29 @@ export interface AlarmChanged {
   level?: number;
 }
 
+/** A door's live state, exactly as the `state` of each item of GET /api/v1/doors. */
+export interface DoorStateShown {
+  lock: 'locked' | 'unlocked' | 'unknown';
+  /** The contact: null until it has reported. */
+  open: boolean | null;
+  unlockedBy: 'grant' | 'rex' | 'emergency' | 'command' | null;
+  alarm: 'forced' | 'held' | null;
+  emergency: boolean;
+}
+
+/** A door's shown state changed (lock, contact, alarm, emergency release). */
+export interface DoorChanged {
+  doorId: string;
+  state: DoorStateShown;
+}
+
+/** A zone's state changed (armed, disarmed, entry delay, tripped, sounding, a sensor faulted). */
+export interface ZoneChanged {
+  zoneId: string;
+  /** The zone's live fields, as in its item of GET /api/v1/zones. */
+  state: import('./zones.js').ZoneView;
+}
+
 export interface BusEvents {
   'device.event': DeviceEventOnBus;
   'device.status': { deviceId: string; status: DeviceStatus };
@@ -54,6 +77,9 @@ export interface BusEvents {
   entry: EntryRecord;
   raised: RaisedEvent;
   'alarm.changed': AlarmChanged;
+  /** State, not records: the latest wins, and a reader that missed some reads the state again. */
+  'door.changed': DoorChanged;
+  'zone.changed': ZoneChanged;
   'broker.link': { connected: boolean; error?: string };
   /** A person's access may have ended (a grant revoked or ended, a status change): code holders are checked. */
   'access.changed': { personId: string };

@@ -16,16 +16,29 @@ import {
 import { EVENT_TYPES } from '../policy/vocabulary.js';
 import type { InputEvent } from '../devices/protocol.js';
 import type { Door } from '../site/schema.js';
+import type { DoorStateShown } from './bus.js';
 import type { Context, Extension } from './context.js';
 
 export type { Release };
 /** What a door is now, as GET /doors shows it. */
 export type DoorState = DoorView;
 
+/** A door's state as GET /doors shows it (and `door.changed` carries it); unknown before the door started. */
+export function shownState(v: DoorView | undefined): DoorStateShown {
+  return v
+    ? { lock: v.lock, open: v.open, unlockedBy: v.unlockedBy?.kind ?? null, alarm: v.alarm, emergency: v.emergency }
+    : { lock: 'unknown', open: null, unlockedBy: null, alarm: null, emergency: false };
+}
+
+const sameState = (a: DoorStateShown, b: DoorStateShown) =>
+  a.lock === b.lock && a.open === b.open && a.unlockedBy === b.unlockedBy && a.alarm === b.alarm && a.emergency === b.emergency;
+
 interface DoorRuntime {
   door: Door;
   machine: DoorMachine;
   timer?: NodeJS.Timeout;
+  /** The state last announced on the bus (`door.changed`). */
+  shown?: DoorStateShown;
 }
 
 export class Doors implements Extension {
@@ -35,6 +48,9 @@ export class Doors implements Extension {
   /** Drops what the door's access flow waits for; the access flow is made after the doors. */
   private cancelPending: (doorId: string) => void = () => {};
   private stopped = false;
+  /** Doors stepped since the last announcement: their state goes on the bus once the step's work is done. */
+  private readonly stepped = new Set<DoorRuntime>();
+  private announcing?: NodeJS.Immediate;
 
   constructor(private readonly ctx: Context) {
     for (const door of ctx.site.doors) this.runtime.set(door.id, { door, machine: initialDoor() });
@@ -166,7 +182,24 @@ export class Doors implements Extension {
       const sent = this.run(rt, effect);
       if (sent) answered.push(sent);
     }
+    // Announced after this turn of the event loop, not here: the decision path (release, lock
+    // command) pays one set insertion, and a burst of steps becomes one message per door.
+    this.stepped.add(rt);
+    this.announcing ??= setImmediate(() => this.announce());
     return answered;
+  }
+
+  /** Puts each stepped door's state on the bus (`door.changed`) when it differs from the last one announced. */
+  private announce(): void {
+    this.announcing = undefined;
+    const doors = [...this.stepped];
+    this.stepped.clear();
+    for (const rt of doors) {
+      const state = shownState(doorView(rt.machine));
+      if (rt.shown && sameState(rt.shown, state)) continue;
+      rt.shown = state;
+      this.ctx.bus.emit('door.changed', { doorId: rt.door.id, state });
+    }
   }
 
   private run(rt: DoorRuntime, e: DoorEffect): Promise<void> | undefined {

@@ -35,6 +35,8 @@ interface Runner {
   open?: boolean;
   /** Outputs sounding for a door alarm, by device, until their timer stops them. */
   doorAlarmTimers: Map<string, NodeJS.Timeout>;
+  /** The view last announced on the bus (`zone.changed`), as a comparable string. */
+  shown?: string;
 }
 
 export interface ZoneView {
@@ -64,6 +66,9 @@ export class Zones implements Extension {
   private readonly runners = new Map<string, Runner>();
   private readonly offs: (() => void)[] = [];
   private scheduleTimer?: NodeJS.Timeout;
+  /** Zones stepped since the last announcement (see announce). */
+  private readonly stepped = new Set<Runner>();
+  private announcing?: NodeJS.Immediate;
 
   constructor(private readonly ctx: Context) {}
 
@@ -262,6 +267,26 @@ export class Zones implements Extension {
     r.state = out.state;
     for (const e of out.effects) this.apply(r, e);
     this.schedule(r);
+    // After this turn of the event loop: an arm inside the service's transaction is announced once
+    // it is done, and a chattering sensor's burst of steps makes one message.
+    this.stepped.add(r);
+    this.announcing ??= setImmediate(() => this.announce());
+  }
+
+  /** Puts each stepped zone's view on the bus (`zone.changed`) when it differs from the last one announced. */
+  private announce(): void {
+    this.announcing = undefined;
+    const zones = [...this.stepped];
+    this.stepped.clear();
+    for (const r of zones) {
+      // A zone removed by a reload meanwhile says nothing more.
+      if (this.runners.get(r.zone.id) !== r) continue;
+      const state = this.view(r);
+      const key = JSON.stringify(state);
+      if (key === r.shown) continue;
+      r.shown = key;
+      this.ctx.bus.emit('zone.changed', { zoneId: r.zone.id, state });
+    }
   }
 
   private schedule(r: Runner): void {

@@ -4,7 +4,9 @@
 // is logged in the entry log and audited in one transaction before the lock opens, and raises an
 // event guards see.
 import { labelText, type Door, type Label } from '../site/schema.js';
+import type { DoorStateShown } from '../controller/bus.js';
 import type { Controller } from '../controller/controller.js';
+import { shownState } from '../controller/doors.js';
 import type { Actor } from './actor.js';
 import { recordChange } from './audit.js';
 import { notFound, ServiceError } from './errors.js';
@@ -35,13 +37,7 @@ export interface DoorView {
     contact: string | null;
     rex: string | null;
   };
-  state: {
-    lock: 'locked' | 'unlocked' | 'unknown';
-    open: boolean | null;
-    unlockedBy: 'grant' | 'rex' | 'emergency' | 'command' | null;
-    alarm: 'forced' | 'held' | null;
-    emergency: boolean;
-  };
+  state: DoorStateShown;
 }
 
 /** A remote unlock: the door opened (logged at `seq`), or a request now waits for a second account. */
@@ -236,9 +232,8 @@ export class DoorService {
         contact: d.contact ?? null,
         rex: d.rex ?? null,
       },
-      state: s
-        ? { lock: s.lock, open: s.open, unlockedBy: s.unlockedBy?.kind ?? null, alarm: s.alarm, emergency: s.emergency }
-        : { lock: 'unknown', open: null, unlockedBy: null, alarm: null, emergency: false },
+      // The same function shapes `door.changed` on the live stream.
+      state: shownState(s),
     };
   }
 

@@ -2,7 +2,7 @@
 // stays open until someone acknowledges it, with a note; an emergency unlock's alarm is closed by
 // another account than the one that unlocked.
 import type { RaisedEvent } from '../controller/bus.js';
-import { EVENT_CATEGORIES as eventCategories, isAlarmType, type EventType } from '../policy/vocabulary.js';
+import { EVENT_CATEGORIES as eventCategories, EVENT_TYPES, isAlarmType, type EventType } from '../policy/vocabulary.js';
 import { storeAlarmAck } from './alarms.js';
 import type { EventFilter, EventRecord, StoredEvent } from '../store/events.js';
 import type { Actor } from './actor.js';
@@ -24,6 +24,9 @@ export const visibleCategories: Record<Actor['role'], readonly RaisedEvent['cate
   admin: ['system', 'security', 'device'],
   'local-operator': eventCategories,
 };
+
+/** The category an event of this type is raised in (what decides which roles see it). */
+export const categoryOfType = (type: EventType): RaisedEvent['category'] => EVENT_TYPES[type].category;
 
 export type { EventRecord, RaisedEvent };
 

@@ -8,8 +8,11 @@ import type { ServiceDeps } from './index.js';
 import { running } from './running.js';
 import type { Label } from '../site/schema.js';
 
-/** What the live feed carries: records after they committed, events as they are raised, device events as received. */
-export type Feed = Pick<BusEvents, 'entry' | 'raised' | 'device.event'>;
+/**
+ * What the live feed carries: records after they committed, events as they are raised, device events
+ * as received, and the state of doors, zones and alarms as it changes.
+ */
+export type Feed = Pick<BusEvents, 'entry' | 'raised' | 'device.event' | 'door.changed' | 'zone.changed' | 'alarm.changed'>;
 
 export class StatusService {
   constructor(private readonly deps: ServiceDeps) {}

@@ -5,6 +5,14 @@
 //   affiliation and purpose (who passed where, not what they work on);
 // - manager and auditor: everything;
 // - admin: system, security and device events only (no entry-log records).
+// And the state of doors, zones and alarms as it changes, to the roles that see the events of their
+// kind (door and alarm categories: guards, managers, auditors; an admin only the alarms of the
+// system, security and device categories): `door` { doorId, state } (the `state` of GET /doors),
+// `zone` { zoneId, state } (the zone's live fields, as in GET /zones), `alarm` (an alarm raised,
+// acknowledged, cleared or escalated: { alarmId, type, state, at, by?, note?, cause?, level? }).
+// These are state, not records: they carry no `id:` line, so they never move the resume cursor and
+// are never replayed. A client that (re)connects reads the state again (GET /doors, /zones, /alarms)
+// once the stream says `ready` (or `resync`), and applies the messages over it from then on.
 //
 // Authentication: `Authorization: Bearer <token>` as everywhere, or, on this route only,
 // `?token=<token>`: a browser's EventSource cannot set headers. A token in a URL can end up in proxy
@@ -18,8 +26,9 @@
 // session it came with: a stream still open on it ends with reason session-renewed (reconnect with
 // the new token), not session-ended (sign in again), which an unattended console could not do.
 //
-// Resuming: every message carries an id `e<seq>-v<id>`, the last entry-log seq and the last event id
-// this stream has delivered (or skipped as not the role's). A client reconnecting with it
+// Resuming: every entry, raised, ready and resync message carries an id `e<seq>-v<id>`, the last
+// entry-log seq and the last event id this stream has delivered (or skipped as not the role's)
+// (door, zone and alarm state messages carry none: see above). A client reconnecting with it
 // (`Last-Event-ID` header, or `?lastEventId=` when it must open a new EventSource) first gets
 // everything committed after it, from the store, then the live stream: no gap and no duplicate,
 // because the stream subscribes before it reads the store and drops anything at or below its cursor.
@@ -29,7 +38,7 @@ import type { RaisedEvent } from '../../services/events.js';
 import type { EntryRecord } from '../../store/entry-log.js';
 import type { Principal } from '../../services/auth.js';
 import { entryForRole } from '../../services/entries.js';
-import { visibleCategories } from '../../services/events.js';
+import { categoryOfType, visibleCategories } from '../../services/events.js';
 import { ApiError, type Api, type ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
 import { sessionCookieOf } from '../session-cookie.js';
@@ -78,8 +87,13 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
         description:
           'Events: `entry` (an entry-log record, after it committed), `raised` (an event the controller raised), ' +
           '`resync` (the client was too far behind to replay: fetch GET /entries and /events, then carry on), and `end` with a `reason` ' +
-          '(session-expired, session-renewed, session-ended, session-idle, too-slow, server-error, server-shutting-down) before the server closes the stream. ' +
-          'Each message has an id `e<seq>-v<id>`; reconnect with the `Last-Event-ID` header (or `?lastEventId=`) to receive everything after it, ' +
+          '(see below) before the server closes the stream. ' +
+          'State as it changes, to the roles that see the events of its kind: `door` `{doorId, state}` (`state` as in GET /doors), ' +
+          '`zone` `{zoneId, state}` (the live fields of the GET /zones item), `alarm` `{alarmId, type, state: raised|acknowledged|cleared|escalated, at, by?, note?, cause?, level?}`. ' +
+          'These carry no id: they do not move the resume cursor and are not replayed; after every (re)connect, read the state again ' +
+          '(GET /doors, /zones, /alarms) once `ready` (or `resync`) arrives, then apply the messages over it. `end` reasons: ' +
+          'session-expired, session-renewed, session-ended, session-idle, too-slow, server-error, server-shutting-down. ' +
+          'Every other message has an id `e<seq>-v<id>`; reconnect with the `Last-Event-ID` header (or `?lastEventId=`) to receive everything after it, ' +
           `at most ${REPLAY_LIMIT} items. A comment line every 15 s keeps proxies from closing it and keeps the session alive, up to its absolute lifetime. ` +
           "Authenticate with the Authorization header, the console's session cookie, or, for another browser EventSource, `?token=`.",
         querystring: z.object({
@@ -191,6 +205,20 @@ export async function streamRoutes(api: Api, ctx: ApiContext): Promise<void> {
       unsubscribe.push(
         status.on('entry', (record) => take({ kind: 'entry', record }), 'live-stream'),
         status.on('raised', (event) => take({ kind: 'raised', event }), 'live-stream'),
+      );
+      // State goes out at once, even during a replay: it has no place in the cursor's order, and the
+      // client reads the state again after `ready` anyway. No id line: it must not move the cursor.
+      const sees = (category: RaisedEvent['category']) => (categories as readonly string[]).includes(category);
+      if (sees('door')) unsubscribe.push(status.on('door.changed', (c) => send('door', c), 'live-stream'));
+      if (sees('alarm')) unsubscribe.push(status.on('zone.changed', (c) => send('zone', c), 'live-stream'));
+      unsubscribe.push(
+        status.on(
+          'alarm.changed',
+          (c) => {
+            if (sees(categoryOfType(c.type))) send('alarm', c);
+          },
+          'live-stream',
+        ),
       );
       res.on('close', () => end());
       res.on('error', () => end());
