@@ -91,6 +91,8 @@ const actionWords: Record<string, string> = {
   'visit.pledge': "record visitors' pledges",
   'visit.check-in': 'check visitors in',
   'visit.check-out': 'check visitors out',
+  'visit.badge-issue': "issue visitors' badges",
+  'visit.badge-return': "take visitors' badges back",
   'visit.cancel': 'cancel visits',
 };
 /** Reads, by the first path segment under /api/v1. */
