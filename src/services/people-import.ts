@@ -147,7 +147,7 @@ export interface ParsedImport {
 
 /** Reads the CSV text: the header row names the columns; a file csv-parse cannot read is refused whole. */
 export function parseImport(text: string): ParsedImport {
-  let records: { record: string[]; info: { lines: number } }[];
+  let records: { record: string[]; info: { bytes: number } }[];
   try {
     records = parse(text, { info: true, relax_column_count: true, skip_empty_lines: true, trim: true, bom: true }) as unknown as typeof records;
   } catch (e) {
@@ -173,16 +173,30 @@ export function parseImport(text: string): ParsedImport {
     }
   }
   if (records.length > MAX_IMPORT_ROWS) throw fileError(`${records.length} rows: at most ${MAX_IMPORT_ROWS} in one file; split it`);
+  // The line a row starts on, from the UTF-8 offset where the one before it ended (csv-parse's own
+  // line count takes a CRLF inside a quoted cell for two lines). Empty lines and blanks are skipped.
+  const bytes = Buffer.from(text, 'utf8');
+  let at = head.info.bytes;
+  let line = 1 + countNewlines(bytes, 0, at);
   const rows = records.map(({ record, info }) => {
-    // info.lines is where the record ends; a quoted cell may span lines.
-    const spans = record.reduce((n, cell) => n + (cell.match(/\n/g)?.length ?? 0), 0);
+    let start = at;
+    while (start < info.bytes && (bytes[start] === 0x0a || bytes[start] === 0x0d || bytes[start] === 0x20 || bytes[start] === 0x09)) start++;
+    const startLine = line + countNewlines(bytes, at, start);
+    line = startLine + countNewlines(bytes, start, info.bytes);
+    at = info.bytes;
     const cells: ImportRow['cells'] = {};
     columns.forEach((field, i) => {
       if (field && record[i] !== undefined) cells[field] = record[i];
     });
-    return { line: info.lines - spans, cells, ...(record.length !== head.record.length ? { fieldCount: record.length } : {}) };
+    return { line: startLine, cells, ...(record.length !== head.record.length ? { fieldCount: record.length } : {}) };
   });
   return { columns: [...seen.keys()], ignored, headerCount: head.record.length, rows };
+}
+
+function countNewlines(bytes: Buffer, from: number, to: number): number {
+  let n = 0;
+  for (let i = bytes.indexOf(0x0a, from); i >= 0 && i < to; i = bytes.indexOf(0x0a, i + 1)) n++;
+  return n;
 }
 
 // ---------------------------------------------------------------------------------------------
