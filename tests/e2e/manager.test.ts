@@ -6,7 +6,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../firmware-sim/index.js';
-import { entries } from '../helpers/daemon.js';
+import { enrol, entries } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/ports.js';
 import { seriousViolations } from './helpers/axe.js';
 import { launchBrowser, type OpenedPage, openPage, requireChromium } from './helpers/browser.js';
@@ -262,4 +262,35 @@ describe.runIf(requireChromium('the managers’ console test'))('managers in the
     expect(pageFaults(two)).toEqual([]);
     expect(pageFaults(three)).toEqual([]);
   }, 60_000);
+
+  it('Refuse asks for a reason, keeps the keyboard with it, and revokes the pending grant (in Japanese)', async () => {
+    const { personId } = await enrol(env.daemon, { name: '佐々木 健', card: 'AA11BB22', areas: [] });
+    // Manager one chose Japanese in the first test: the account remembers it.
+    const four = await openPage(browser, env.url);
+    opened.push(four);
+    const p = four.page;
+    await p.goto('/');
+    await signIn(p, env.accounts.manager);
+    await expectHeading(p, '入室権限と承認');
+    await p.getByLabel('対象者を検索（氏名・所属）').fill('佐々木');
+    await waitFor(async () => (await p.getByLabel('対象者', { exact: true }).inputValue()) === personId, 5000, 'the person found and chosen');
+    await p.getByLabel('区域または金庫', { exact: true }).selectOption({ label: '文書金庫' });
+    await p.getByLabel('目的（業務上の必要性）').fill('金庫内文書の確認');
+    await p.getByRole('button', { name: '付与する', exact: true }).click();
+    await p.getByText('付与しました。別の管理者の承認を待っています。').waitFor();
+    const item = p.locator('.mgr-queue-item', { hasText: '佐々木 健' });
+    await item.getByRole('button', { name: '却下', exact: true }).click();
+    expect(await p.evaluate('document.activeElement.id')).toBe(await item.getByLabel('却下の理由').getAttribute('id'));
+    await item.getByRole('button', { name: 'キャンセル' }).click();
+    expect(await p.evaluate('document.activeElement.textContent')).toBe('却下');
+    await p.keyboard.press('Enter');
+    await p.keyboard.type('業務上の必要性が確認できない');
+    await p.keyboard.press('Enter');
+    await p.getByText('却下しました。入室権限は取り消されました。').waitFor();
+    await item.waitFor({ state: 'detached' });
+    await p.getByLabel('状態', { exact: true }).selectOption({ label: '取消済' });
+    await p.getByRole('cell', { name: '金庫内文書の確認' }).waitFor();
+    expect(await englishWords(p, ['CSV', 'PIN', 'UPS'])).toEqual([]);
+    expect(pageFaults(four)).toEqual([]);
+  }, 30_000);
 });

@@ -1,7 +1,7 @@
 // Managers' landing view: the four-eyes queue (pending grants, Approve / Refuse), what is due
 // (reminders), a form to grant access, and the grants in force. The API decides who may approve
 // (never the grant's creator); the page shows its refusal in words.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { get, post } from '../api.js';
 import { t, useLanguage } from '../i18n/index.js';
 import { me } from '../session.js';
@@ -141,6 +141,15 @@ function QueueItem(props: { grant: Grant; places: Place[]; manager: boolean; own
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
+  const reasonRef = useRef<HTMLInputElement>(null);
+  const itemRef = useRef<HTMLLIElement>(null);
+  const wasRefusing = useRef(false);
+  // The Refuse button gives way to the reason's form: the keyboard goes with it, and back on Cancel.
+  useEffect(() => {
+    if (refusing) reasonRef.current?.focus();
+    else if (wasRefusing.current) itemRef.current?.querySelector<HTMLButtonElement>('.mgr-actions .btn-danger')?.focus();
+    wasRefusing.current = refusing;
+  }, [refusing]);
   const act = async (f: () => Promise<unknown>, ok: string) => {
     setBusy(true);
     setError('');
@@ -155,7 +164,7 @@ function QueueItem(props: { grant: Grant; places: Place[]; manager: boolean; own
   };
   const label = `${g.personName} — ${placeName(props.places, g.areaId)}`;
   return (
-    <li class="mgr-queue-item" aria-label={label}>
+    <li class="mgr-queue-item" aria-label={label} ref={itemRef}>
       <div class="mgr-queue-what">
         <strong>{g.personName}</strong> → <strong>{placeName(props.places, g.areaId)}</strong>
         {g.outOfHours && <Badge tone="info">{t('grants.outOfHoursYes')}</Badge>}
@@ -184,10 +193,13 @@ function QueueItem(props: { grant: Grant; places: Place[]; manager: boolean; own
           }}
         >
           <Control label={t('grants.refuseReason')}>
-            {(id) => <input id={id} value={reason} maxLength={500} onInput={(e) => setReason((e.target as HTMLInputElement).value)} />}
+            {(id) => <input id={id} ref={reasonRef} value={reason} maxLength={500} onInput={(e) => setReason((e.target as HTMLInputElement).value)} />}
           </Control>
           <Button type="submit" variant="danger" disabled={busy}>
             {t('grants.refuse')}
+          </Button>
+          <Button disabled={busy} onClick={() => setRefusing(false)}>
+            {t('common.cancel')}
           </Button>
         </form>
       )}
