@@ -40,6 +40,8 @@ export class Progress {
   private started: number;
   private lastDraw = Number.NEGATIVE_INFINITY;
   private drawn = false;
+  /** What the line on screen shows (done), to skip redrawing the same state at the end. */
+  private shown = -1;
   private readonly stream: ProgressStream;
   private readonly now: () => number;
   private readonly everyMs: number;
@@ -83,13 +85,14 @@ export class Progress {
     this.total = opts.total;
     if (opts.unit) this.unit = opts.unit;
     this.count = 0;
+    this.shown = -1;
     this.started = this.now();
     this.lastDraw = Number.NEGATIVE_INFINITY;
   }
 
   /** Draws the final state and ends the line; call it on failure too (before the error is printed). */
   end(): void {
-    if (this.enabled && this.drawn) this.draw(this.now());
+    if (this.enabled && this.drawn && this.shown !== this.count) this.draw(this.now());
     this.finishLine();
   }
 
@@ -116,6 +119,7 @@ export class Progress {
     // \r back to the line's start, \x1b[K erases what a longer previous line left.
     this.stream.write(`\r${text}\x1b[K`);
     this.drawn = true;
+    this.shown = this.count;
   }
 
   private unitWord(): string {

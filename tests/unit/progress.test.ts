@@ -52,7 +52,10 @@ describe('progress line', () => {
     expect(screen(out.text()).at(-1)).toBe('verifying: 50% (500 of 1,000 records, 125/s, 4s left)');
     t = 8000;
     p.update(1000);
+    const drawn = out.text().length;
     p.end();
+    // The final state was on screen already: the end only ends the line.
+    expect(out.text().slice(drawn)).toBe('\n');
     expect(out.text().endsWith('\n')).toBe(true);
     expect(screen(out.text())).toEqual(['verifying: 100% (1,000 of 1,000 records, 125/s, took 8s)']);
     // Every redraw returns to the line's start and erases what a longer line left.
