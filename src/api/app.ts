@@ -70,6 +70,7 @@ const actionWords: Record<string, string> = {
   'review.decide': 'review grants',
   'person.create': 'register people',
   'person.update': "change people's details",
+  'people.import': 'import people',
   'credential.enrol': 'enrol credentials',
   'credential.pin-set': 'set PINs',
   'credential.otp-enrol': 'enrol door OTP seeds',
