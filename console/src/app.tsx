@@ -11,6 +11,7 @@ import { loadSession, type Me, signOut, useSession } from './session.js';
 import { Button } from './ui/Button.js';
 import { LanguageSwitch } from './ui/LanguageSwitch.js';
 import { Time } from './ui/Time.js';
+import { type Places, usePlaces } from './views/guard/live-data.js';
 import { SignInPage } from './views/sign-in.js';
 
 export function App() {
@@ -140,6 +141,9 @@ function NotLiveBanner() {
 function AlarmBanner({ me }: { me: Me }) {
   const [alarms, setAlarms] = useState<RaisedEvent[]>([]);
   const alarmsRoute = routesFor(me.role).find((r) => r.path === 'alarms');
+  // The site's names (loaded once per page, shared with the guards' views), so the place reads as
+  // the alarm list says it, in the page's language, not as an id.
+  const places = usePlaces();
   useLive('raised', (e) => {
     if (e.severity !== 'alarm') return;
     setAlarms((list) => [e, ...list].slice(0, 50));
@@ -156,7 +160,7 @@ function AlarmBanner({ me }: { me: Me }) {
             {latest.source && (
               <>
                 {' '}
-                {t('common.alarm.at')} <span translate={false}>{latest.source}</span>
+                {t('common.alarm.at')} <span>{placeOf(latest, places)}</span>
               </>
             )}{' '}
             · <Time at={latest.at} style="time" />
@@ -174,4 +178,10 @@ function AlarmBanner({ me }: { me: Me }) {
       )}
     </div>
   );
+}
+
+/** Where an alarm happened: the door, zone or area that raised it, and the zone's area, by name (an unnamed place by its id). */
+function placeOf(e: Pick<RaisedEvent, 'source' | 'detail'>, places: Places): string {
+  const area = typeof e.detail?.areaId === 'string' ? e.detail.areaId : undefined;
+  return [places.name(e.source), area && area !== e.source ? places.name(area) : ''].filter(Boolean).join(' · ');
 }

@@ -3,9 +3,13 @@
 // nothing lost, nothing twice. `connected` is false from the drop until the stream is back, and the
 // shell shows a "not live" banner meanwhile. Views subscribe to `entry` and `raised` messages, and
 // to `resync` (the page was too far behind: reload lists from the API).
-import { useEffect, useRef, useState } from 'preact/hooks';
+// State as it changes comes as `door`, `zone` and `alarm` messages. Those are not replayed after a
+// drop (the server sends them without an id): after every (re)connect, once the server says it has
+// caught up (`ready`, or `resync`), the page gets a `refetch` signal and views read their state again
+// once, then apply the messages over it. `useLiveState` does both for a view.
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { EventCategory, EventType, Severity } from '../../src/policy/vocabulary.js';
-import { get } from './api.js';
+import { ApiProblem, get } from './api.js';
 import { API } from './api.js';
 
 /** An event the controller raised (the stream's `raised` message). */
@@ -26,10 +30,57 @@ export interface EntryRecord {
   [field: string]: unknown;
 }
 
+/** A door's state changed (the stream's `door` message): `state` is the `state` of its GET /doors item. */
+export interface DoorChanged {
+  doorId: string;
+  state: {
+    lock: 'locked' | 'unlocked' | 'unknown';
+    /** The contact: null until it has reported. */
+    open: boolean | null;
+    unlockedBy: 'grant' | 'rex' | 'emergency' | 'command' | null;
+    alarm: 'forced' | 'held' | null;
+    emergency: boolean;
+  };
+}
+
+/** A zone's state changed (the stream's `zone` message): the live fields of its GET /zones item. */
+export interface ZoneChanged {
+  zoneId: string;
+  state: {
+    id: string;
+    area: string;
+    arm: 'manual' | 'schedule' | 'empty';
+    mode: 'disarmed' | 'armed' | 'entry-delay' | 'tripped';
+    since: string;
+    trippedBy: string | null;
+    sounding: boolean;
+    faultedSensors: string[];
+  };
+}
+
+/** An alarm raised, acknowledged, cleared or escalated (the stream's `alarm` message). */
+export interface AlarmChanged {
+  alarmId: number;
+  type: EventType;
+  state: 'raised' | 'acknowledged' | 'cleared' | 'escalated';
+  at: string;
+  /** Who acknowledged or cleared it. */
+  by?: string;
+  note?: string;
+  cause?: string;
+  /** The escalation level after this change (0 when raised). */
+  level?: number;
+}
+
 export interface LiveMessages {
   entry: EntryRecord;
   raised: RaisedEvent;
   resync: { reason: string; id: string };
+  door: DoorChanged;
+  zone: ZoneChanged;
+  alarm: AlarmChanged;
+  /** Not from the server: the stream is (back) up and caught up; state shown should be read again once. */
+  refetch: { reason: 'connected' | 'resync' };
 }
 type Kind = keyof LiveMessages;
 
@@ -43,7 +94,15 @@ class LiveStream {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private attempt = 0;
   private running = false;
-  private readonly subscribers: { [K in Kind]: Set<(m: LiveMessages[K]) => void> } = { entry: new Set(), raised: new Set(), resync: new Set() };
+  private readonly subscribers: { [K in Kind]: Set<(m: LiveMessages[K]) => void> } = {
+    entry: new Set(),
+    raised: new Set(),
+    resync: new Set(),
+    door: new Set(),
+    zone: new Set(),
+    alarm: new Set(),
+    refetch: new Set(),
+  };
   private readonly statusListeners = new Set<(connected: boolean) => void>();
 
   start(): void {
@@ -112,15 +171,21 @@ class LiveStream {
         } catch {
           return;
         }
-        for (const fn of this.subscribers[kind]) fn(data);
+        this.tell(kind, data);
       });
     take('entry');
     take('raised');
     take('resync');
+    // State: no id of its own (the browser's lastEventId stays the last record's).
+    take('door');
+    take('zone');
+    take('alarm');
     es.addEventListener('ready', (e) => {
       const m = e as MessageEvent<string>;
       if (m.lastEventId) this.lastEventId = m.lastEventId;
+      this.tell('refetch', { reason: 'connected' });
     });
+    es.addEventListener('resync', () => this.tell('refetch', { reason: 'resync' }));
     // The server says why it closes: a session that ended sends the page back to sign-in (the
     // next call answers 401); anything else reconnects with the last id.
     es.addEventListener('end', () => {
@@ -130,6 +195,10 @@ class LiveStream {
       this.setConnected(false);
       this.retryLater();
     });
+  }
+
+  private tell<K extends Kind>(kind: K, data: LiveMessages[K]): void {
+    for (const fn of this.subscribers[kind]) fn(data);
   }
 
   private retryLater(): void {
@@ -176,4 +245,80 @@ export function useLive<K extends Kind>(kind: K, fn: (m: LiveMessages[K]) => voi
   const ref = useRef(fn);
   ref.current = fn;
   useEffect(() => live.on(kind, (m) => ref.current(m)), [kind]);
+}
+
+export interface LiveState<T> {
+  data: T | undefined;
+  /** The last load's failure (the data shown is then the last good one, kept current by messages). */
+  error: ApiProblem | undefined;
+  reload: () => void;
+}
+
+/** How each kind of message changes the state (return it unchanged when it does not concern it). */
+export type LiveUpdates<T> = { [K in Kind]?: (data: T, m: LiveMessages[K]) => T };
+
+/**
+ * State read from the API and kept current from the stream: loaded at mount and at every `refetch`
+ * (each (re)connect) and every `pollMs` if given (a safety net), and changed by `updates` for each
+ * message in between. A message that arrives while a load is in flight is applied to what is shown at
+ * once and again over the load's answer: an answer read before the change cannot undo it.
+ */
+export function useLiveState<T>(load: (signal: AbortSignal) => Promise<T>, updates: LiveUpdates<T>, pollMs?: number): LiveState<T> {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<ApiProblem | undefined>(undefined);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  const updatesRef = useRef(updates);
+  updatesRef.current = updates;
+  const running = useRef<AbortController | undefined>(undefined);
+  /** Messages since the running load began, to apply over its answer. */
+  const since = useRef<((d: T) => T)[]>([]);
+
+  const reload = useCallback(() => {
+    running.current?.abort();
+    const ctl = new AbortController();
+    running.current = ctl;
+    since.current = [];
+    loadRef.current(ctl.signal).then(
+      (loaded) => {
+        if (ctl.signal.aborted) return;
+        running.current = undefined;
+        const d = since.current.reduce((acc, f) => f(acc), loaded);
+        since.current = [];
+        setData(d);
+        setError(undefined);
+      },
+      (err: unknown) => {
+        if (ctl.signal.aborted) return;
+        running.current = undefined;
+        since.current = [];
+        setError(err instanceof ApiProblem ? err : new ApiProblem(0, String(err)));
+      },
+    );
+  }, []);
+
+  useEffect(() => {
+    reload();
+    const kinds = Object.keys(updatesRef.current) as Kind[];
+    const off = kinds.map((kind) =>
+      live.on(kind, (m: LiveMessages[typeof kind]) => {
+        const f = (d: T) => (updatesRef.current[kind] as ((d: T, m: LiveMessages[typeof kind]) => T) | undefined)?.(d, m) ?? d;
+        if (running.current) since.current.push(f);
+        setData((d) => (d === undefined ? d : f(d)));
+      }),
+    );
+    off.push(live.on('refetch', reload));
+    const poll = pollMs
+      ? setInterval(() => {
+          if (!document.hidden) reload();
+        }, pollMs)
+      : undefined;
+    return () => {
+      for (const f of off) f();
+      clearInterval(poll);
+      running.current?.abort();
+    };
+  }, [reload, pollMs]);
+
+  return { data, error, reload };
 }

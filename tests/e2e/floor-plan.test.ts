@@ -1,6 +1,7 @@
 // The floor plan in headless Chromium against the real daemon and the firmware simulator: a guard
 // sees the example site's plan with its doors and zone; a door forced open on the simulator turns its
-// marker into an alarm, live; choosing the door shows its state. The Japanese page has no English
+// marker into an alarm, live; choosing the door shows its state; the door closing and a zone armed
+// elsewhere show live too. The Japanese page has no English
 // left, axe finds nothing serious, and the page logs no error. Managers and auditors see it too,
 // administrators do not.
 // biome-ignore-all lint/performance/useDomNodeTextContent: Playwright's Locator.innerText (the rendered text, with its line breaks), not the DOM's
@@ -87,6 +88,22 @@ describe.runIf(requireChromium('the floor plan e2e test'))('console: floor plan'
       // Back to English for the other tests (the account remembers the choice).
       await page.getByRole('button', { name: 'English', exact: true }).click();
       await expectHeading(page, 'Floor plan');
+
+      // The door closes and a zone is armed (or disarmed) elsewhere: both reach the plan from the
+      // stream's state messages (the plan reads the state itself only at a (re)connect and each minute).
+      await env.sim!.door('lab-main').close();
+      await waitFor(async () => /Locked · Closed/.test(await labMain.innerText()), 10_000, 'the door closed, on the plan');
+      const zoneLabel = page.locator('.fp-zone-label');
+      const wasArmed = /Armed/.test(await zoneLabel.innerText());
+      const changed = await page.evaluate(
+        async (path) => {
+          const me = (await (await fetch('/api/v1/auth/me')).json()) as { csrfToken: string };
+          return (await fetch(path, { method: 'POST', headers: { 'x-csrf-token': me.csrfToken } })).status;
+        },
+        `/api/v1/zones/lab-night/${wasArmed ? 'disarm' : 'arm'}`,
+      );
+      expect(changed).toBe(200);
+      await waitFor(async () => (wasArmed ? /Disarmed/ : /Armed/).test(await zoneLabel.innerText()), 10_000, 'the zone, on the plan');
       expect(errors).toEqual([]);
     } finally {
       await close();

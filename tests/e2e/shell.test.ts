@@ -50,6 +50,12 @@ describe.skipIf(!run)('console: the shell', () => {
     await door.force();
     const banner = page.getByRole('alert').filter({ hasText: 'Alarm: Door forced' });
     await banner.waitFor({ timeout: 5000 });
+    // The place by its name, as the alarm list says it, not the door's id.
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /Alarm: Door forced at Lab main door/ })
+      .waitFor({ timeout: 5000 });
+    expect(await banner.textContent()).not.toContain('lab-main');
     expect(await seriousViolations(page)).toEqual([]);
     await banner.getByRole('button', { name: 'Dismiss' }).click();
     await banner.waitFor({ state: 'detached' });

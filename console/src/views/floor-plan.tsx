@@ -1,14 +1,15 @@
 // The floor plan: the site file's picture with each door as a marker (lock, contact and alarm, in
 // words and shapes, never colour alone) and each zone as an outline (disarmed, armed, entry delay,
-// alarm), kept live from the stream: any event or decision reloads the doors' and zones' state, and
-// an alarm raised at a door or zone on the plan flashes there at once (steady under reduced motion).
+// alarm), kept live from the stream's `door` and `zone` messages over the state read at each
+// (re)connect (and every minute, a safety net only), and an alarm raised at a door or zone on the
+// plan flashes there at once (steady under reduced motion) until a minute passes or it is cleared.
 // Choosing a door shows its state beside the plan. Read-only for every role: commands live on the
 // door board and the zones view.
-import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
 import { eventLabels } from '../../../src/i18n/labels.js';
 import { ApiProblem, get } from '../api.js';
 import { type Key, localized, t, useLanguage } from '../i18n/index.js';
-import { useConnected, useLive } from '../live.js';
+import { type DoorChanged, type ZoneChanged, useLive, useLiveState } from '../live.js';
 import { navigate, useLocation } from '../routes.js';
 import { Badge, type Tone } from '../ui/Badge.js';
 import { Time } from '../ui/Time.js';
@@ -32,45 +33,41 @@ interface DoorState {
   id: string;
   name: Names;
   area: string;
-  state: {
-    lock: 'locked' | 'unlocked' | 'unknown';
-    open: boolean | null;
-    unlockedBy: 'grant' | 'rex' | 'emergency' | 'command' | null;
-    alarm: 'forced' | 'held' | null;
-    emergency: boolean;
-  };
+  state: DoorChanged['state'];
 }
 
-interface ZoneState {
-  id: string;
-  name: Names;
-  area: string;
-  mode: 'disarmed' | 'armed' | 'entry-delay' | 'tripped';
-  since: string;
-  trippedBy: string | null;
-  sounding: boolean;
+type ZoneState = ZoneChanged['state'] & { name: Names };
+
+/** The doors' and zones' state, and when it was last read or changed. */
+interface States {
+  doors: Map<string, DoorState>;
+  zones: Map<string, ZoneState>;
+  at: Date;
 }
 
-/** An alarm raised at a place on the plan: it flashes there this long even without a standing state. */
+/** An alarm raised at a place on the plan: it flashes there this long (or until cleared) even without a standing state. */
 interface RecentAlarm {
+  alarmId: number | null;
   type: string;
   at: string;
 }
 const RECENT_MS = 60_000;
-/** Events come in bursts (a forced door: a record, an alarm, a siren): one reload after the burst. */
-const RELOAD_DEBOUNCE_MS = 150;
-/** A door closing or relocking announces nothing on the stream: the states are read this often too. */
-const POLL_MS = 3000;
+/**
+ * The stream says every change of a door or zone, and the state is read again at each (re)connect:
+ * this slow read is only a safety net (a message lost to a bug, a site reload adding a zone).
+ */
+const SAFETY_POLL_MS = 60_000;
+
+const loadStates = async (): Promise<States> => {
+  const [d, z] = await Promise.all([get<{ items: DoorState[] }>('/doors?limit=1000'), get<{ items: ZoneState[] }>('/zones')]);
+  return { doors: new Map(d.items.map((x) => [x.id, x])), zones: new Map(z.items.map((x) => [x.id, x])), at: new Date() };
+};
 
 export function FloorPlanView() {
   useLanguage();
   const loc = useLocation();
-  const connected = useConnected();
   const [plans, setPlans] = useState<FloorPlan[] | null>(null);
   const [problem, setProblem] = useState<ApiProblem | null>(null);
-  const [doors, setDoors] = useState<Map<string, DoorState>>(new Map());
-  const [zones, setZones] = useState<Map<string, ZoneState>>(new Map());
-  const [updatedAt, setUpdatedAt] = useState<Date | null>(null);
   const [recent, setRecent] = useState<Record<string, RecentAlarm>>({});
   const [selected, setSelected] = useState<string | null>(null);
 
@@ -84,45 +81,29 @@ export function FloorPlanView() {
     }
   }, []);
 
-  // Only the newest reload's answer is shown: an older one arriving late would go back in time.
-  const generation = useRef(0);
-  const loadStates = useCallback(async () => {
-    const mine = ++generation.current;
-    try {
-      const [d, z] = await Promise.all([get<{ items: DoorState[] }>('/doors?limit=1000'), get<{ items: ZoneState[] }>('/zones')]);
-      if (mine !== generation.current) return;
-      setDoors(new Map(d.items.map((x) => [x.id, x])));
-      setZones(new Map(z.items.map((x) => [x.id, x])));
-      setUpdatedAt(new Date());
-      setProblem(null);
-    } catch (err) {
-      if (!(err instanceof ApiProblem)) throw err;
-      if (mine === generation.current) setProblem(err);
-    }
-  }, []);
-
-  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  const reloadSoon = useCallback(() => {
-    clearTimeout(timer.current);
-    timer.current = setTimeout(() => void loadStates(), RELOAD_DEBOUNCE_MS);
-  }, [loadStates]);
-
   useEffect(() => {
     void loadPlans();
-    void loadStates();
-    const poll = setInterval(() => {
-      if (!document.hidden) void loadStates();
-    }, POLL_MS);
-    return () => {
-      clearInterval(poll);
-      clearTimeout(timer.current);
-    };
-  }, [loadPlans, loadStates]);
+  }, [loadPlans]);
 
-  // Back from a drop: the stream replays what was missed, but the states are read again anyway.
-  useEffect(() => {
-    if (connected) reloadSoon();
-  }, [connected, reloadSoon]);
+  const states = useLiveState<States>(
+    loadStates,
+    {
+      door: (s, m) => {
+        const door = s.doors.get(m.doorId);
+        if (!door) return s;
+        return { ...s, doors: new Map(s.doors).set(m.doorId, { ...door, state: m.state }), at: new Date() };
+      },
+      zone: (s, m) => {
+        const zone = s.zones.get(m.zoneId);
+        if (!zone) return s;
+        return { ...s, zones: new Map(s.zones).set(m.zoneId, { ...zone, ...m.state }), at: new Date() };
+      },
+    },
+    SAFETY_POLL_MS,
+  );
+  const doors = states.data?.doors ?? noDoors;
+  const zones = states.data?.zones ?? noZones;
+  const shownProblem = problem ?? states.error ?? null;
 
   const plan = plans?.find((p) => p.id === loc.params.get('plan')) ?? plans?.[0];
   const onPlan = useMemo(() => new Set([...(plan?.doors.map((d) => d.door) ?? []), ...(plan?.zones.map((z) => z.zone) ?? [])]), [plan]);
@@ -130,15 +111,18 @@ export function FloorPlanView() {
   useLive('raised', (e) => {
     if (e.severity === 'alarm' && e.source && onPlan.has(e.source)) {
       const source = e.source;
-      setRecent((r) => ({ ...r, [source]: { type: e.type, at: e.at } }));
+      setRecent((r) => ({ ...r, [source]: { alarmId: e.id, type: e.type, at: e.at } }));
     }
-    reloadSoon();
   });
-  useLive('entry', () => reloadSoon());
-  useLive('resync', () => {
-    void loadPlans();
-    reloadSoon();
+  // Cleared (here or by another guard): it stops flashing; a standing state (a door still forced) keeps it lit.
+  useLive('alarm', (c) => {
+    if (c.state !== 'cleared') return;
+    setRecent((r) => {
+      const left = Object.entries(r).filter(([, a]) => a.alarmId !== c.alarmId);
+      return left.length === Object.keys(r).length ? r : Object.fromEntries(left);
+    });
   });
+  useLive('resync', () => void loadPlans());
 
   // Recent alarms fade after a minute (a standing alarm keeps flashing by its state).
   useEffect(() => {
@@ -156,12 +140,12 @@ export function FloorPlanView() {
       <h1 id="view-title" tabIndex={-1}>
         {t('floorPlan.title')}
       </h1>
-      {problem && (
+      {shownProblem && (
         <p role="alert" class="fp-problem">
-          {problem.words()}
+          {shownProblem.words()}
         </p>
       )}
-      {plans === null && !problem && <p role="status">{t('floorPlan.loading')}</p>}
+      {plans === null && !shownProblem && <p role="status">{t('floorPlan.loading')}</p>}
       {plans?.length === 0 && <p>{t('floorPlan.none')}</p>}
       {plans && plans.length > 1 && plan && (
         <div class="fp-choose field">
@@ -183,12 +167,15 @@ export function FloorPlanView() {
           recent={recent}
           selected={selected}
           onSelect={(id) => setSelected((s) => (s === id ? null : id))}
-          updatedAt={updatedAt}
+          updatedAt={states.data?.at ?? null}
         />
       )}
     </section>
   );
 }
+
+const noDoors = new Map<string, DoorState>();
+const noZones = new Map<string, ZoneState>();
 
 interface PlanProps {
   plan: FloorPlan;
