@@ -263,7 +263,7 @@ describe.runIf(requireChromium('the managers’ console test'))('managers in the
     expect(pageFaults(three)).toEqual([]);
   }, 60_000);
 
-  it('Refuse asks for a reason, keeps the keyboard with it, and revokes the pending grant (in Japanese)', async () => {
+  it('in Japanese: Refuse takes a reason and keeps the keyboard; a lost card is suspended, then revoked', async () => {
     const { personId } = await enrol(env.daemon, { name: '佐々木 健', card: 'AA11BB22', areas: [] });
     // Manager one chose Japanese in the first test: the account remembers it.
     const four = await openPage(browser, env.url);
@@ -291,6 +291,21 @@ describe.runIf(requireChromium('the managers’ console test'))('managers in the
     await p.getByLabel('状態', { exact: true }).selectOption({ label: '取消済' });
     await p.getByRole('cell', { name: '金庫内文書の確認' }).waitFor();
     expect(await englishWords(p, ['CSV', 'PIN', 'UPS'])).toEqual([]);
+
+    // Their card, lost: suspended, then revoked for good after the dialog's confirmation.
+    await p.goto(`/#/people?id=${personId}`);
+    await p.getByRole('heading', { level: 2, name: '佐々木 健' }).waitFor();
+    const card = p.getByRole('row', { name: /AA11BB22/ });
+    await card.getByRole('button', { name: '一時停止' }).click();
+    await p.getByText('認証媒体の状態を変更しました。').waitFor();
+    await card.locator('.badge', { hasText: '停止中' }).waitFor();
+    await card.getByRole('button', { name: '失効させる' }).click();
+    const dialog = p.getByRole('dialog', { name: 'この認証媒体を失効させますか？' });
+    await dialog.waitFor();
+    expect(await seriousViolations(p)).toEqual([]);
+    await dialog.getByRole('button', { name: '失効させる' }).click();
+    await card.locator('.badge', { hasText: '失効' }).waitFor();
+    expect(await card.getByRole('button').count()).toBe(0);
     expect(pageFaults(four)).toEqual([]);
   }, 30_000);
 });

@@ -6,6 +6,7 @@ import { t, useLanguage } from '../i18n/index.js';
 import { navigate, useLocation } from '../routes.js';
 import { Badge } from '../ui/Badge.js';
 import { Button } from '../ui/Button.js';
+import { Dialog } from '../ui/Dialog.js';
 import { Time } from '../ui/Time.js';
 import { GrantTable } from './grants.js';
 import { Control } from './grants/control.js';
@@ -267,6 +268,7 @@ function PersonPanel(props: { id: string; onClose: () => void; onChanged: () => 
               <th scope="col">{t('people.cred.use')}</th>
               <th scope="col">{t('people.cred.status')}</th>
               <th scope="col">{t('people.cred.created')}</th>
+              <th scope="col">{t('people.cred.actions')}</th>
             </tr>
           </thead>
           <tbody>
@@ -280,6 +282,9 @@ function PersonPanel(props: { id: string; onClose: () => void; onChanged: () => 
                 </td>
                 <td>
                   <Time at={c.createdAt} />
+                </td>
+                <td>
+                  <CredentialActions credential={c} onStatus={(status) => done(() => patch(`/credentials/${c.id}`, { status }), t('people.cred.changed'))} />
                 </td>
               </tr>
             ))}
@@ -341,6 +346,48 @@ function PersonPanel(props: { id: string; onClose: () => void; onChanged: () => 
       <h3>{t('people.grants')}</h3>
       <GrantTable grants={file.grants} places={places} emptyText={t('people.grantsEmpty')} hidePerson />
     </section>
+  );
+}
+
+/** Suspend or reactivate a credential (a lost card found again), or revoke it for good after a confirmation. */
+function CredentialActions(props: { credential: Credential; onStatus: (s: Credential['status']) => Promise<boolean> }) {
+  const c = props.credential;
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const set = async (s: Credential['status']) => {
+    setBusy(true);
+    await props.onStatus(s);
+    setBusy(false);
+    setConfirming(false);
+  };
+  if (c.status === 'revoked') return null;
+  return (
+    <div class="mgr-actions">
+      {c.status === 'active' ? (
+        <Button busy={busy} onClick={() => set('suspended')}>
+          {t('people.cred.suspend')}
+        </Button>
+      ) : (
+        <Button busy={busy} onClick={() => set('active')}>
+          {t('people.cred.reactivate')}
+        </Button>
+      )}
+      <Button variant="danger" busy={busy} onClick={() => setConfirming(true)}>
+        {t('people.cred.revoke')}
+      </Button>
+      <Dialog
+        open={confirming}
+        title={t('people.cred.revokeTitle')}
+        onClose={() => setConfirming(false)}
+        actions={
+          <Button variant="danger" busy={busy} onClick={() => set('revoked')}>
+            {t('people.cred.revoke')}
+          </Button>
+        }
+      >
+        <p>{t('people.cred.revokeBody')}</p>
+      </Dialog>
+    </div>
   );
 }
 
