@@ -25,6 +25,7 @@ import { verifySnapshotFiles } from '../store/snapshots.js';
 import { verifyExternalCheckpoint } from '../store/entry-log.js';
 import { parseCheckpointJson } from '../store/checkpoints.js';
 import { dataDir, sitePath, UsageError, type CommonFlags } from './options.js';
+import { progress } from './progress.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -34,22 +35,11 @@ export const PASSPHRASE_ENV = 'TOBIRA_BACKUP_PASSPHRASE';
 // ---------------------------------------------------------------------------------------------
 // Progress on a terminal
 
-const UNIT_SCALE = { pages: 1, bytes: 1 } as const;
-
 function human(bytes: number): string {
   if (bytes >= 1 << 30) return `${(bytes / (1 << 30)).toFixed(1)} GiB`;
   if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
   if (bytes >= 1 << 10) return `${(bytes / (1 << 10)).toFixed(0)} KiB`;
   return `${bytes} B`;
-}
-
-function clock(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '--:--';
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, '0');
-  const ss = String(s % 60).padStart(2, '0');
-  return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
 const PHASE_NAME: Record<BackupProgress['phase'], string> = {
@@ -58,48 +48,20 @@ const PHASE_NAME: Record<BackupProgress['phase'], string> = {
   restore: 'decrypting and unpacking',
 };
 
-/**
- * One line on stderr, redrawn at most five times a second: done of total, the rate and the time
- * left. Only when stderr is a terminal: scripts and logs get the result lines alone.
- */
-export class ProgressLine {
-  private phase?: string;
-  private started = 0;
-  private lastDraw = 0;
-  private drawn = false;
-
-  constructor(
-    private readonly enabled = process.stderr.isTTY === true,
-    private readonly stream: NodeJS.WritableStream = process.stderr,
-  ) {}
-
-  update = (p: BackupProgress): void => {
-    if (!this.enabled) return;
-    const now = Date.now();
-    if (p.phase !== this.phase) {
-      if (this.drawn) this.stream.write('\n');
-      this.phase = p.phase;
-      this.started = now;
-      this.lastDraw = 0;
-    }
-    if (now - this.lastDraw < 200 && p.done < p.total) return;
-    this.lastDraw = now;
-    const secs = (now - this.started) / 1000;
-    const rate = secs > 0 ? p.done / secs : 0;
-    const left = rate > 0 ? (p.total - p.done) / rate : Number.NaN;
-    const pct = p.total ? Math.floor((100 * p.done) / p.total) : 100;
-    const amount =
-      p.unit === 'bytes'
-        ? `${human(p.done)} of ${human(p.total)}, ${human(rate)}/s`
-        : `${p.done.toLocaleString('en')} of ${p.total.toLocaleString('en')} pages, ${Math.round(rate * UNIT_SCALE.pages).toLocaleString('en')} pages/s`;
-    this.stream.write(`\r${PHASE_NAME[p.phase]}: ${pct}% (${amount}, ${clock(left)} left)\x1b[K`);
-    this.drawn = true;
+/** The shared progress line (progress.ts: stderr, only on a terminal), one phase after another. */
+function backupProgress(): { update: (p: BackupProgress) => void; end: () => void } {
+  const line = progress(PHASE_NAME.database);
+  let phase: BackupProgress['phase'] | undefined;
+  return {
+    update: (p) => {
+      if (p.phase !== phase) {
+        phase = p.phase;
+        line.phase(PHASE_NAME[p.phase], { total: p.total, unit: p.unit });
+      }
+      line.update(p.done, p.total);
+    },
+    end: () => line.end(),
   };
-
-  end(): void {
-    if (this.enabled && this.drawn) this.stream.write('\n');
-    this.drawn = false;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -168,12 +130,12 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
   if (!existsSync(dirname(outFile))) throw new UsageError(`--out ${flags.out}: the directory ${dirname(outFile)} does not exist`);
   for (const r of flags.recipient ?? []) if (!/^age1[0-9a-z]+$/.test(r)) throw new UsageError(`--recipient ${r}: not an age public key (age1…)`);
   const key: BackupKey = flags.recipient?.length ? { recipients: flags.recipient } : { passphrase: await passphrase(true) };
-  const progress = new ProgressLine();
+  const bar = backupProgress();
   let result: Awaited<ReturnType<typeof writeBackup>>;
   try {
-    result = await writeBackup({ database, dataDir: dir, siteFile: site, out: outFile, key, onProgress: progress.update });
+    result = await writeBackup({ database, dataDir: dir, siteFile: site, out: outFile, key, onProgress: bar.update });
   } catch (e) {
-    progress.end();
+    bar.end();
     if (e instanceof BackupError) {
       err(`tobira: backup failed: ${e.message}`);
       process.exitCode = 1;
@@ -181,7 +143,7 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
     }
     throw e;
   }
-  progress.end();
+  bar.end();
   const m = result.manifest;
   out(
     `wrote ${outFile} (${human(result.archive.bytes)}, sha256 ${result.archive.sha256}), encrypted ${'passphrase' in key ? 'with the passphrase' : `to ${key.recipients.length} age recipient${key.recipients.length > 1 ? 's' : ''}`}`,
@@ -284,10 +246,10 @@ export async function restoreCommand(file: string, flags: RestoreFlags): Promise
   if (!existsSync(parent)) mkdirSync(parent, { recursive: true });
   const tag = randomBytes(4).toString('hex');
   const staging = writable(parent) ? join(parent, `.${basename(dir)}.restore-${tag}`) : join(dir, `.restore-${tag}`);
-  const progress = new ProgressLine();
+  const bar = backupProgress();
   try {
-    const manifest = await unpackBackup(archive, key, staging, progress.update);
-    progress.end();
+    const manifest = await unpackBackup(archive, key, staging, bar.update);
+    bar.end();
     const lines = await verifyRestored(join(staging, 'data'), flags);
     if (flags.force && existsSync(dir)) {
       for (const entry of readdirSync(dir)) if (join(dir, entry) !== staging) rmSync(join(dir, entry), { recursive: true, force: true });
@@ -300,7 +262,7 @@ export async function restoreCommand(file: string, flags: RestoreFlags): Promise
     if (siteFile) out(`  site file: ${siteFile} (was ${manifest.site?.source ?? 'unknown'})`);
     out(`done: start it with tobira start --data ${dir}${siteFile ? ` --site ${siteFile}` : ''}`);
   } catch (e) {
-    progress.end();
+    bar.end();
     if (e instanceof BackupError) {
       err(`tobira: restore refused: ${e.message}; nothing was written to ${dir}`);
       process.exitCode = 1;
