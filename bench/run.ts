@@ -31,6 +31,7 @@ import { prepareApi, probe, signIn, type ApiPrep } from './lib/api.js';
 import { summarize, concat, ratio, type Summary } from './lib/stats.js';
 import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
 import { renderMarkdown } from './lib/report.js';
+import { duringBackup, type DuringBackupResult } from './lib/backup.js';
 import type { LoadArgs, LoadRoute, RouteResult } from './api-load.js';
 
 const argv = process.argv.slice(2);
@@ -139,6 +140,8 @@ export interface Results {
     note: string;
   } | null;
   profiles: (ProfileSummary & { scenario: string })[];
+  /** Decision latency while `tobira backup` runs on the big database (embedded broker). */
+  duringBackup: DuringBackupResult | null;
   databases: { key: string; buildSeconds: number; mb: number }[];
   /** The daemon ending on its own during a session: a finding, not a harness error. */
   crashes: { session: string; during: string; code: number | null; signal: string | null; output: string }[];
@@ -162,6 +165,7 @@ const results: Results = {
   logIntegrity: { rows: cfg.logRows, verify: null, append: null },
   footprint: null,
   profiles: [],
+  duringBackup: null,
   databases: [],
   crashes: [],
   errors: [],
@@ -557,6 +561,7 @@ async function bigDatabase(big: CachedDb, site: BenchSite, secrets: Secrets, bro
         const quiet = await quietFirst(s, broker);
         await runBurst(s, broker, big, quiet, false);
         if (broker === 'embedded') peak(s.daemon.peakRssMB());
+        if (broker === 'embedded') await backupScenario(s);
       },
       {
         prepare: async (d) => {
@@ -619,6 +624,32 @@ async function bigDatabase(big: CachedDb, site: BenchSite, secrets: Secrets, bro
 
   // The big working copy (about 6 GB in the full run) is not kept; the logs and the profile are.
   rmSync(dir, { recursive: true, force: true });
+
+  /** Quiet reads again, then for as long as a backup of the big database runs beside the daemon. */
+  async function backupScenario(s: Session): Promise<void> {
+    say(`big database, embedded: quiet reads, then reads for as long as \`tobira backup\` runs (${Math.round(big.meta.bytes / 2 ** 20)} MB)`);
+    const quiet = await quietFirst(s, 'embedded');
+    phase = 'reads during a backup';
+    const b = await duringBackup({
+      dataDir: s.dir,
+      siteFile: join(s.dir, 'site.yaml'),
+      out: join(RUN, 'bench.tobira-backup'),
+      rigs: s.cardRigs.slice(0, cfg.quietDoors),
+      card: cardPicker(big),
+      quiet,
+      gapMs: cfg.gapMs,
+      ...cfg.duringBackup,
+    });
+    results.duringBackup = b;
+    if (b.lost || b.denied) results.errors.push(`during the backup: ${b.lost} quiet reads lost, ${b.denied} denied`);
+    if (b.finished && b.exitCode !== 0) results.errors.push(`tobira backup exited ${b.exitCode}: ${b.stderr.trim().split('\n').at(-1) ?? ''}`);
+    say(
+      `  backup ${b.finished ? 'done' : `stopped after ${cfg.duringBackup.maxSeconds} s`} in ${b.seconds} s (copy ${b.copySeconds ?? '—'} s, archive and encrypt ${b.encryptSeconds ?? '—'} s), ${b.archiveMB ?? '—'} MB`,
+    );
+    say(
+      `  during it: p50 ${b.during.p50} ms, p99 ${b.during.p99} ms, max ${b.during.max} ms over ${b.during.count} reads (copy p99 ${b.copy.p99} ms, encrypt p99 ${b.encrypt.p99} ms); p99 ÷ quiet p99 = ${b.p99OverQuiet}`,
+    );
+  }
 
   async function apiScenario(s: Session, broker: BrokerName, db: CachedDb, quiet: Summary): Promise<void> {
     const load = await prepareLoad(s, db, apiPrep!);

@@ -32,6 +32,8 @@ export interface BenchConfig {
   profile: { enabled: boolean; quiet: number; burstSeconds: number };
   /** Run the burst a second time through Mosquitto (without API load). */
   burstOnMosquitto: boolean;
+  /** Quiet reads for as long as `tobira backup` runs on the big database (batches of `batch`), stopped after `maxSeconds`. */
+  duringBackup: { batch: number; maxSeconds: number };
 }
 
 export const FULL: BenchConfig = {
@@ -56,6 +58,7 @@ export const FULL: BenchConfig = {
   append: { single: 2000, batched: 50_000 },
   profile: { enabled: true, quiet: 1000, burstSeconds: 10 },
   burstOnMosquitto: true,
+  duringBackup: { batch: 100, maxSeconds: 1800 },
 };
 
 export const QUICK: BenchConfig = {
@@ -81,6 +84,7 @@ export const QUICK: BenchConfig = {
   append: { single: 300, batched: 10_000 },
   profile: { enabled: false, quiet: 300, burstSeconds: 3 },
   burstOnMosquitto: false,
+  duringBackup: { batch: 25, maxSeconds: 60 },
 };
 
 export const TARGETS = {

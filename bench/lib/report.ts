@@ -157,6 +157,25 @@ export function renderMarkdown(r: Results): string {
   p(`| durable appends, one per commit (as each decision commits) | ${a ? `${n(a.perCommitPerSec)}/s` : '—'} |`);
   p(`| durable appends, ${a ? n(a.batchSize) : '1,000'} per commit | ${a ? `${n(a.batchedPerSec)}/s` : '—'} |`, '');
 
+  p('## Decision latency during a backup', '');
+  const b = r.duringBackup;
+  if (b) {
+    p(
+      `Quiet reads one at a time (as above) for as long as \`tobira backup --recipient …\` ran beside the daemon on the big database (${n(b.dbMB)} MB; embedded broker): the database copied with SQLite's backup API from a snapshot of its own, then archived and encrypted (age, in JavaScript). Against quiet reads on the same daemon just before.`,
+      '',
+    );
+    p('| reads | count | p50 ms | p99 ms | max ms |', '|---|---:|---:|---:|---:|');
+    p(`| quiet, just before | ${n(b.quiet.count)} | ${f(b.quiet.p50, 2)} | ${f(b.quiet.p99, 2)} | ${f(b.quiet.max, 2)} |`);
+    p(`| during the backup | ${n(b.during.count)} | ${f(b.during.p50, 2)} | ${f(b.during.p99, 2)} | ${f(b.during.max, 2)} |`);
+    p(`| … while the database was copied | ${n(b.copy.count)} | ${f(b.copy.p50, 2)} | ${f(b.copy.p99, 2)} | ${f(b.copy.max, 2)} |`);
+    p(`| … while it was archived and encrypted | ${n(b.encrypt.count)} | ${f(b.encrypt.p50, 2)} | ${f(b.encrypt.p99, 2)} | ${f(b.encrypt.max, 2)} |`);
+    p(
+      '',
+      `p99 during ÷ quiet p99: ${f(b.p99OverQuiet, 2)}. Lost ${n(b.lost)}, denied ${n(b.denied)}. The backup ${b.finished ? 'took' : 'was stopped at the cap after'} ${f(b.seconds, 1)} s (database copy ${f(b.copySeconds, 1)} s, archive and encryption ${f(b.encryptSeconds, 1)} s)${b.archiveMB !== null ? `, ${n(b.archiveMB)} MB archive` : ''}.`,
+      '',
+    );
+  } else p('not measured', '');
+
   p('## Footprint', '');
   const fp = r.footprint;
   if (fp) {
