@@ -280,9 +280,10 @@ describe.runIf(requireChromium('the managers’ console test'))('managers in the
     await p.getByText('付与しました。別の管理者の承認を待っています。').waitFor();
     const item = p.locator('.mgr-queue-item', { hasText: '佐々木 健' });
     await item.getByRole('button', { name: '却下', exact: true }).click();
-    expect(await p.evaluate('document.activeElement.id')).toBe(await item.getByLabel('却下の理由').getAttribute('id'));
+    const reasonId = await item.getByLabel('却下の理由').getAttribute('id');
+    await waitFor(async () => (await p.evaluate('document.activeElement.id')) === reasonId, 2000, 'the keyboard in the reason field');
     await item.getByRole('button', { name: 'キャンセル' }).click();
-    expect(await p.evaluate('document.activeElement.textContent')).toBe('却下');
+    await waitFor(async () => (await p.evaluate('document.activeElement.textContent')) === '却下', 2000, 'the keyboard back on Refuse');
     await p.keyboard.press('Enter');
     await p.keyboard.type('業務上の必要性が確認できない');
     await p.keyboard.press('Enter');

@@ -1,7 +1,7 @@
 // Managers' landing view: the four-eyes queue (pending grants, Approve / Refuse), what is due
 // (reminders), a form to grant access, and the grants in force. The API decides who may approve
 // (never the grant's creator); the page shows its refusal in words.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { get, post } from '../api.js';
 import { t, useLanguage } from '../i18n/index.js';
 import { me } from '../session.js';
@@ -144,8 +144,9 @@ function QueueItem(props: { grant: Grant; places: Place[]; manager: boolean; own
   const reasonRef = useRef<HTMLInputElement>(null);
   const itemRef = useRef<HTMLLIElement>(null);
   const wasRefusing = useRef(false);
-  // The Refuse button gives way to the reason's form: the keyboard goes with it, and back on Cancel.
-  useEffect(() => {
+  // The Refuse button gives way to the reason's form: the keyboard goes with it, and back on Cancel
+  // (in the same frame: the removed button's focus must not fall to the page meanwhile).
+  useLayoutEffect(() => {
     if (refusing) reasonRef.current?.focus();
     else if (wasRefusing.current) itemRef.current?.querySelector<HTMLButtonElement>('.mgr-actions .btn-danger')?.focus();
     wasRefusing.current = refusing;
