@@ -307,6 +307,15 @@ describe.runIf(requireChromium('the managers’ console test'))('managers in the
     await dialog.getByRole('button', { name: '失効させる' }).click();
     await card.locator('.badge', { hasText: '失効' }).waitFor();
     expect(await card.getByRole('button').count()).toBe(0);
+
+    // They leave: the status change is refused at the next read at any door (the API's rule).
+    await p.getByLabel('在籍状況の変更', { exact: true }).selectOption({ label: '退職・離任' });
+    await p.getByRole('button', { name: '変更する', exact: true }).click();
+    await p.getByText('在籍状況を変更しました。').waitFor();
+    await p
+      .getByRole('heading', { level: 2, name: /佐々木 健/ })
+      .locator('.badge', { hasText: '退職・離任' })
+      .waitFor();
     expect(pageFaults(four)).toEqual([]);
   }, 30_000);
 });
