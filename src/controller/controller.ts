@@ -43,6 +43,8 @@ import { Evidence } from './evidence.js';
 import { Syslog } from './syslog.js';
 import { Webhooks } from './webhooks.js';
 import { ScheduledBackups } from './backups.js';
+import { DeviceClockWatch, GatewayClock, type ClockJump, type ClockSources } from './clock.js';
+import { ClockSync, type ClockSyncStatus, type CommandRunner } from './clock-sync.js';
 
 export type BrokerChoice =
   /** port: MQTT over TLS; plainPort: plain MQTT as well, only when asked for. */
@@ -58,6 +60,8 @@ export interface ControllerOptions {
   gpioPins?: PinLayer;
   /** The site file's path: scheduled backups (site `backups:`) include the file itself. */
   sitePath?: string;
+  /** The clocks and the synchronisation check (src/controller/clock.ts); tests move or replace them. */
+  clock?: ClockSources & { checkEveryMs?: number; syncCommands?: CommandRunner; syncFlagExists?: () => boolean; syncPollMs?: number };
 }
 
 export { StartupError };
@@ -106,6 +110,19 @@ export interface Health {
   counters: Counters;
   /** Standing security conditions (plain MQTT served, an open broker allowed or found). */
   security: SecurityCondition[];
+  /**
+   * The gateway's clock: synchronised (chrony or systemd), its offset, the jumps seen since the start,
+   * how often ctx.now was held at the last logged record's time, devices whose stamps drifted past
+   * the bound. Reported, not counted against `ok`: a gateway without NTP still opens doors.
+   */
+  clock: {
+    sync: ClockSyncStatus;
+    jumps: number;
+    lastJump: ClockJump | null;
+    heldAtLastRecord: number;
+    entryLogClamped: number;
+    driftingDevices: string[];
+  };
 }
 
 /** Whether device input that opens doors is acted on (see Health.broker). */
@@ -130,6 +147,9 @@ export class Controller {
   /** Alarms and events that leave the box: their delivery figures are in /metrics. */
   readonly webhooks: Webhooks;
   readonly syslog: Syslog;
+  /** The controller's clock (ctx.now), the synchronisation check, the devices' clocks. */
+  readonly clockSync: ClockSync;
+  readonly deviceClocks: DeviceClockWatch;
   private brokerConnected = false;
   private stopping?: Promise<void>;
   private readonly walCheckpointer: WalCheckpointer;
@@ -154,7 +174,9 @@ export class Controller {
     private readonly brokerMode: 'embedded' | 'external',
     faults: Faults,
     readonly dataDir: string,
-    sitePath?: string,
+    sitePath: string | undefined,
+    readonly clock: GatewayClock,
+    clockOptions: ControllerOptions['clock'] = {},
   ) {
     this.access = new Access(ctx, doors);
     doors.cancelsPendingWith((doorId) => this.access.cancelPending(doorId));
@@ -181,7 +203,18 @@ export class Controller {
     this.dialLocks = new DialLocks(ctx);
     this.webhooks = new Webhooks(ctx, dataDir);
     this.syslog = new Syslog(ctx);
+    this.clockSync = new ClockSync({
+      log: ctx.log,
+      alarms: ctx.alarms,
+      run: clockOptions.syncCommands,
+      flagExists: clockOptions.syncFlagExists,
+      pollMs: clockOptions.syncPollMs,
+    });
+    const clockSync = this.clockSync;
+    this.deviceClocks = new DeviceClockWatch({ bus: ctx.bus, alarms: ctx.alarms, boundSeconds: () => this.ctx.site.policy.clockDriftSeconds });
     this.extensions = [
+      clock,
+      { name: 'clock-sync', start: () => clockSync.start(), stop: () => clockSync.stop() },
       checkpoints,
       new Publisher(ctx, mqtt),
       this.webhooks,
@@ -189,6 +222,7 @@ export class Controller {
       new HomeAssistant(ctx, mqtt, doors, { mode: (zoneId) => this.zones.get(zoneId)?.mode }),
       logKeeper,
       faults,
+      this.deviceClocks,
       this.alarmDesk,
       supervision,
       new AlarmInputs(ctx),
@@ -215,10 +249,13 @@ export class Controller {
 
     const store: Store = openStore(opts.dataDir);
     const bus = new Bus();
-    const now = () => new Date();
+    // ctx.now: the wall clock, never before the last logged record (jumps are alarms: clock.ts).
+    const clock = new GatewayClock(() => store.entryLog.lastAtMs, opts.clock, opts.clock?.checkEveryMs);
+    const now = () => clock.now();
     const counters: Counters = { granted: 0, denied: 0, rejected: 0, duplicates: 0, storageFaults: 0, listenerFaults: 0 };
     const alarms = new Alarms(store.events, bus, log, now);
     bus.onListenerFault = listenerFaultReporter({ log, alarms, counters });
+    clock.report = { log, alarms };
     const storageFaults = new StorageFaults({ log, alarms, counters, now });
     const index = new SiteIndex(site);
     // Personal data, card numbers and keys: warned at every start while anyone else can read them.
@@ -351,7 +388,7 @@ export class Controller {
     const devices = new DeviceHub(drivers, bus, store.sequences, counters, commandTimeouts(site.mqtt));
     const ctx: Context = { site, index, log, store, bus, devices, alarms, counters, storageFaults, now };
     faults = new Faults(ctx);
-    const controller = new Controller(ctx, new Doors(ctx), new Supervision(ctx), mqtt, broker, url, opts.broker.mode, faults, opts.dataDir, opts.sitePath);
+    const controller = new Controller(ctx, new Doors(ctx), new Supervision(ctx), mqtt, broker, url, opts.broker.mode, faults, opts.dataDir, opts.sitePath, clock, opts.clock);
     controller.probe = probe;
     controller.skipNextProbe = probedAtStart;
     if (refuseAtStart) controller.setDeviceInput('refused-until-probed');
@@ -528,6 +565,19 @@ export class Controller {
       files: this.fileModes(),
       counters: { ...this.ctx.counters },
       security: [...this.security.values()],
+      clock: this.clockHealth(),
+    };
+  }
+
+  /** The clock's part of /healthz (and /metrics). */
+  clockHealth(): Health['clock'] {
+    return {
+      sync: this.clockSync.status,
+      jumps: this.clock.jumps,
+      lastJump: this.clock.lastJump,
+      heldAtLastRecord: this.clock.clamped,
+      entryLogClamped: this.ctx.store.entryLog.clampedAts,
+      driftingDevices: [...this.deviceClocks.drifted.keys()],
     };
   }
 

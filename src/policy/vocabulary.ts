@@ -136,6 +136,11 @@ export const EVENT_TYPES = {
   'decision-backlog': { category: 'system', severity: 'warning' },
   // A scheduled backup could not be written or did not verify (src/controller/backups.ts).
   'backup-failed': { category: 'system', severity: 'warning' },
+  // The gateway's clock (controller/clock.ts, clock-sync.ts) and the devices' clocks against it.
+  'clock-jump': { category: 'system', severity: 'alarm', alarm: true },
+  'clock-unsynchronised': { category: 'system', severity: 'warning' },
+  'clock-synchronised': { category: 'system', severity: 'info' },
+  'clock-drift': { category: 'device', severity: 'warning' },
   // Security of the controller, its broker and its API.
   'log-checkpoints-missing': { category: 'security', severity: 'alarm' },
   'api-denied': { category: 'security', severity: 'warning' },

@@ -56,6 +56,11 @@ export class StatusService {
     return running(this.deps).health();
   }
 
+  /** The gateway's clock: synchronised or not, its offset, jumps, times held at the last record. */
+  clock(): Health['clock'] {
+    return running(this.deps).clockHealth();
+  }
+
   /** Subscribes to the live feed; returns the unsubscribe. `owner` names the listener if it throws. */
   on<K extends keyof Feed>(name: K, fn: (payload: Feed[K]) => void, owner: string): () => void {
     return running(this.deps).ctx.bus.on(name, fn, owner);

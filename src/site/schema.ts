@@ -190,6 +190,8 @@ export const siteFileSchema = z.strictObject({
         .int()
         .refine((ms) => ms === 0 || (ms >= 500 && ms <= 30_000), '0 (no expiry) or 500 to 30000 ms')
         .default(2000),
+      /** A device whose events' `at` is further than this from the gateway's clock raises clock-drift. */
+      clockDriftSeconds: z.number().int().min(1).max(86_400).default(10),
     })
     .prefault({}),
   log: z

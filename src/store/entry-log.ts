@@ -239,9 +239,26 @@ export class EntryLog {
   private insert?: Statement;
   private readonly bySeq;
 
+  /** The last record's time (ms; null when the log is empty): no record is logged before it. */
+  private lastAt: number | null;
+  /** Records appended with a time before the previous record's, logged at the previous record's time instead. */
+  clampedAts = 0;
+
   constructor(private readonly db: Db) {
     this.head = chainHead(db, ENTRY_CHAIN);
     this.bySeq = db.prepare('SELECT * FROM entry_log WHERE seq = ?');
+    this.lastAt = this.readLastAt();
+  }
+
+  private readLastAt(): number | null {
+    const at = this.db.prepare('SELECT at FROM entry_log ORDER BY seq DESC LIMIT 1').pluck().get() as string | undefined;
+    const ms = at === undefined ? NaN : Date.parse(at);
+    return Number.isNaN(ms) ? null : ms;
+  }
+
+  /** The last record's time in ms (null: none yet): the controller's clock never reads earlier. */
+  get lastAtMs(): number | null {
+    return this.lastAt;
   }
 
   /**
@@ -249,9 +266,15 @@ export class EntryLog {
    * in-memory head only advances once the caller's transaction commits (see `committed`).
    */
   append(input: EntryInput): EntryRecord {
+    // The log's times never go backwards: a record decided a moment before one committed ahead of it
+    // (or on a clock set back) takes the previous record's time.
+    const inputMs = Date.parse(input.at);
+    const behind = this.lastAt !== null && inputMs < this.lastAt;
+    if (behind) this.clampedAts++;
+    const at = behind ? new Date(this.lastAt!).toISOString() : input.at;
     const base = {
       seq: this.head.seq + 1,
-      at: input.at,
+      at,
       kind: input.kind,
       doorId: input.doorId ?? null,
       areaId: input.areaId ?? null,
@@ -287,12 +310,14 @@ export class EntryLog {
       hash,
     });
     this.head = { seq: base.seq, hash };
+    if (!behind && !Number.isNaN(inputMs)) this.lastAt = inputMs;
     return { ...base, prevHash, hash };
   }
 
   /** Re-reads the head after a rolled-back transaction, so the chain continues from what is on disk. */
   resync(): void {
     this.head = chainHead(this.db, ENTRY_CHAIN);
+    this.lastAt = this.readLastAt();
   }
 
   get count(): number {

@@ -27,6 +27,11 @@
 //   webhook's keepHours; tobira_webhook_pending{webhook}: messages in the outbox still owed.
 // - tobira_syslog_messages_total{result="sent|failed|dropped"}: syslog messages handed to the
 //   collector's link, those the link refused, and those the TCP queue left out while it was away.
+// - tobira_clock_synchronised: 1 when chrony or systemd says the clock is synchronised, 0 when it
+//   says it is not, -1 when neither answers (unknown); tobira_clock_offset_seconds{source}: how far
+//   the clock is ahead of its reference (negative: behind), absent when the source does not say;
+//   tobira_clock_jumps_total: jumps backwards, or forwards beyond a minute, since the start;
+//   tobira_clock_held_total: times the controller's clock was held at the last logged record's time.
 import { timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EntryRecord } from '../../store/entry-log.js';
@@ -161,6 +166,45 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
       }
     },
   });
+
+  // --- the gateway's clock ------------------------------------------------------------------------
+  new Gauge({
+    name: 'tobira_clock_synchronised',
+    help: 'Clock synchronised (1), not synchronised (0), or unknown: neither chrony nor systemd answers (-1)',
+    registers: [registry],
+    collect() {
+      const { state } = status.clock().sync;
+      this.set(state === 'synchronised' ? 1 : state === 'unsynchronised' ? 0 : -1);
+    },
+  });
+  new Gauge({
+    name: 'tobira_clock_offset_seconds',
+    help: 'How far the clock is ahead of its reference (negative: behind), as chrony or systemd-timesyncd says',
+    // Labelled by who said it, so that no offset is no sample rather than a made-up 0.
+    labelNames: ['source'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const { offsetSeconds, source } = status.clock().sync;
+      if (offsetSeconds !== null && source !== null) this.set({ source }, offsetSeconds);
+    },
+  });
+  for (const [name, help, value] of [
+    ['tobira_clock_jumps_total', 'Wall-clock jumps (backwards, or forwards beyond a minute) since the controller started', () => status.clock().jumps],
+    ['tobira_clock_held_total', "Times the controller's clock was held at the last logged record's time", () => status.clock().heldAtLastRecord],
+  ] as const) {
+    let last = 0;
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const v = value();
+        this.inc(Math.max(0, v - last));
+        last = v;
+      },
+    });
+  }
 
   // --- decision latency ---------------------------------------------------------------------------
   const received = new Map<string, number>();
