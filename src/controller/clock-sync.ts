@@ -147,10 +147,10 @@ export class ClockSync {
     this.timer.unref();
   }
 
-  stop(): Promise<void> {
+  /** A poll under way is not waited for (a hung chronyc must not hold up the doors locking): its answer is dropped. */
+  stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
-    return this.polling ?? Promise.resolve();
   }
 
   /** Asks once now (a poll already under way is the answer). */
