@@ -23,9 +23,19 @@ export interface ClockSyncStatus {
 /** Runs a program; null when it is not installed. Injected in tests. */
 export type CommandRunner = (file: string, args: readonly string[]) => Promise<{ code: number; stdout: string } | null>;
 
+/**
+ * The programs' environment: C locale (the outputs parsed here are the untranslated ones), and none of
+ * systemd's notify variables: under the service a failing timedatectl would otherwise tell the
+ * daemon's notify socket its ERRNO, as if the daemon had said it.
+ */
+function childEnv(): NodeJS.ProcessEnv {
+  const { NOTIFY_SOCKET: _s, WATCHDOG_USEC: _u, WATCHDOG_PID: _p, ...env } = process.env;
+  return { ...env, LC_ALL: 'C' };
+}
+
 export const runCommand: CommandRunner = (file, args) =>
   new Promise((resolve) => {
-    execFile(file, [...args], { timeout: 5000, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } }, (err, stdout) => {
+    execFile(file, [...args], { timeout: 5000, encoding: 'utf8', env: childEnv() }, (err, stdout) => {
       if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return resolve(null);
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       resolve({ code, stdout: stdout ?? '' });

@@ -114,6 +114,16 @@ describe('clock synchronisation: parsing what chrony and systemd say', () => {
   it('the real runner: a program that is not installed is null, a failing one its exit code', async () => {
     expect(await runCommand('tobira-no-such-program', [])).toBeNull();
     expect(await runCommand(process.execPath, ['-e', 'process.stdout.write("x"); process.exit(3)'])).toEqual({ code: 3, stdout: 'x' });
+    // Under systemd, a program it runs must not speak on the daemon's notify socket.
+    const was = process.env.NOTIFY_SOCKET;
+    process.env.NOTIFY_SOCKET = '/run/tobira-test/notify';
+    try {
+      const env = await runCommand(process.execPath, ['-e', 'process.stdout.write([process.env.NOTIFY_SOCKET ?? "none", process.env.LC_ALL].join(" "))']);
+      expect(env).toEqual({ code: 0, stdout: 'none C' });
+    } finally {
+      if (was === undefined) delete process.env.NOTIFY_SOCKET;
+      else process.env.NOTIFY_SOCKET = was;
+    }
   });
 
   it('raises clock-unsynchronised once per change, and clock-synchronised when it is again', async () => {
