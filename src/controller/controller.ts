@@ -388,7 +388,20 @@ export class Controller {
     const devices = new DeviceHub(drivers, bus, store.sequences, counters, commandTimeouts(site.mqtt));
     const ctx: Context = { site, index, log, store, bus, devices, alarms, counters, storageFaults, now };
     faults = new Faults(ctx);
-    const controller = new Controller(ctx, new Doors(ctx), new Supervision(ctx), mqtt, broker, url, opts.broker.mode, faults, opts.dataDir, opts.sitePath, clock, opts.clock);
+    const controller = new Controller(
+      ctx,
+      new Doors(ctx),
+      new Supervision(ctx),
+      mqtt,
+      broker,
+      url,
+      opts.broker.mode,
+      faults,
+      opts.dataDir,
+      opts.sitePath,
+      clock,
+      opts.clock,
+    );
     controller.probe = probe;
     controller.skipNextProbe = probedAtStart;
     if (refuseAtStart) controller.setDeviceInput('refused-until-probed');
