@@ -161,7 +161,7 @@ export function renderMarkdown(r: Results): string {
   const b = r.duringBackup;
   if (b) {
     p(
-      `Quiet reads one at a time (as above) for as long as \`tobira backup --recipient …\` ran beside the daemon on the big database (${n(b.dbMB)} MB; embedded broker): the database copied with SQLite's backup API from a snapshot of its own, then archived and encrypted (age, in JavaScript). Against quiet reads on the same daemon just before.`,
+      `Quiet reads one at a time (as above) for as long as \`tobira backup --recipient …\` ran beside the daemon on the big database (${n(b.dbMB)} MB; embedded broker): the database copied with SQLite's backup API from a snapshot of its own, then archived and encrypted (age). Against quiet reads on the same daemon just before.`,
       '',
     );
     p('| reads | count | p50 ms | p99 ms | max ms |', '|---|---:|---:|---:|---:|');

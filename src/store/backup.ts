@@ -529,7 +529,7 @@ function fsyncDir(dir: string): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Writing in a worker thread (the daemon's scheduled backups: encryption is CPU work in JavaScript)
+// Writing in a worker thread (the daemon's scheduled backups: digests and encryption are CPU work)
 
 /**
  * The compiled worker script, or undefined when there is none fresh (running from the TypeScript
