@@ -11,7 +11,7 @@ import { loadSession, type Me, signOut, useSession } from './session.js';
 import { Button } from './ui/Button.js';
 import { LanguageSwitch } from './ui/LanguageSwitch.js';
 import { Time } from './ui/Time.js';
-import { type Places, usePlaces } from './views/guard/live-data.js';
+import { placeOf, usePlaces } from './views/guard/live-data.js';
 import { SignInPage } from './views/sign-in.js';
 
 export function App() {
@@ -178,10 +178,4 @@ function AlarmBanner({ me }: { me: Me }) {
       )}
     </div>
   );
-}
-
-/** Where an alarm happened: the door, zone or area that raised it, and the zone's area, by name (an unnamed place by its id). */
-function placeOf(e: Pick<RaisedEvent, 'source' | 'detail'>, places: Places): string {
-  const area = typeof e.detail?.areaId === 'string' ? e.detail.areaId : undefined;
-  return [places.name(e.source), area && area !== e.source ? places.name(area) : ''].filter(Boolean).join(' · ');
 }

@@ -50,7 +50,7 @@ export function InsideView() {
       ]);
       return { areas: areas.items, hosts: new Map(visits.items.map((v) => [v.visitor.id, v.host.name ?? v.host.id])) };
     },
-    { on: { entry: () => true, raised: (e) => e.type.startsWith('area-') }, pollMs: 15_000 },
+    { on: { entry: () => true, raised: (e) => e.type.startsWith('area-') }, pollMs: 30_000 },
   );
 
   const areas = inTreeOrder(data.data?.areas ?? []);

@@ -46,7 +46,7 @@ export function PatrolsView() {
   const places = usePlaces();
   const routes = useLiveData(async (signal) => (await get<{ items: PatrolRoute[] }>('/patrols?lastRounds=5', { signal })).items, {
     on: { raised: (e) => e.type.startsWith('patrol-'), entry: () => true },
-    pollMs: 30_000,
+    pollMs: 60_000,
   });
 
   return (

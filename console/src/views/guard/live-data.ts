@@ -1,11 +1,12 @@
 // What the guards' views share: data from the API kept current by the live stream (a message that
-// concerns it reloads it, soon and once for a burst), by the stream coming back after a drop (what
-// changed meanwhile without an event, a door's contact, is read again), and by a slow poll for the
-// state the stream does not carry. Plus the site's names for doors, zones and areas, to say where.
+// concerns it reloads it, soon and once for a burst), by the stream's `refetch` after each
+// (re)connect (state changed meanwhile is not replayed: it is read again), and by a slow poll for the
+// state the stream does not carry. Views whose state the stream carries itself (doors, zones, alarms)
+// use live.ts's useLiveState instead. Plus the site's names for doors, zones and areas, to say where.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiProblem, get } from '../../api.js';
 import { localized } from '../../i18n/index.js';
-import { type EntryRecord, live, type RaisedEvent } from '../../live.js';
+import { type AlarmChanged, type DoorChanged, type EntryRecord, live, type RaisedEvent, type ZoneChanged } from '../../live.js';
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -16,7 +17,13 @@ export interface Loaded<T> {
 
 export interface LiveOptions {
   /** Reload when the stream brings a message this says concerns the data. */
-  on?: { raised?: (e: RaisedEvent) => boolean; entry?: (e: EntryRecord) => boolean };
+  on?: {
+    raised?: (e: RaisedEvent) => boolean;
+    entry?: (e: EntryRecord) => boolean;
+    door?: (m: DoorChanged) => boolean;
+    zone?: (m: ZoneChanged) => boolean;
+    alarm?: (m: AlarmChanged) => boolean;
+  };
   /** Also reload this often (ms), for state no event reports. */
   pollMs?: number;
 }
@@ -60,10 +67,17 @@ export function useLiveData<T>(load: (signal: AbortSignal) => Promise<T>, opts: 
     const off = [
       live.on('raised', (e) => optsRef.current.on?.raised?.(e) && soon()),
       live.on('entry', (e) => optsRef.current.on?.entry?.(e) && soon()),
-      live.on('resync', () => soon()),
-      live.onStatus((c) => c && soon()),
+      live.on('door', (m) => optsRef.current.on?.door?.(m) && soon()),
+      live.on('zone', (m) => optsRef.current.on?.zone?.(m) && soon()),
+      live.on('alarm', (m) => optsRef.current.on?.alarm?.(m) && soon()),
+      // Once the stream is back and caught up (`ready`, or `resync`: too far behind to replay).
+      live.on('refetch', soon),
     ];
-    const poll = optsRef.current.pollMs ? setInterval(reload, optsRef.current.pollMs) : undefined;
+    const poll = optsRef.current.pollMs
+      ? setInterval(() => {
+          if (!document.hidden) reload();
+        }, optsRef.current.pollMs)
+      : undefined;
     return () => {
       for (const f of off) f();
       clearInterval(poll);
@@ -120,4 +134,19 @@ export function usePlaces(): Places {
     });
   }, []);
   return { name: (id) => (id ? localized(map?.get(id)) || id : '') };
+}
+
+/**
+ * Where an alarm or event happened, in words: the door, zone, area or device that raised it, and the
+ * zone's area and the door named in its detail where they differ, by name (an unnamed place by its
+ * id). The alarm list and the shell's banner both say it so.
+ */
+export function placeOf(a: { source: string | null; detail: Record<string, unknown> | null }, places: Places): string {
+  const d = a.detail ?? {};
+  const parts = [places.name(a.source)];
+  const area = typeof d.areaId === 'string' ? d.areaId : undefined;
+  if (area && area !== a.source) parts.push(places.name(area));
+  const door = typeof d.door === 'string' ? d.door : undefined;
+  if (door && door !== a.source) parts.push(places.name(door));
+  return parts.filter(Boolean).join(' · ');
 }
