@@ -1,10 +1,11 @@
 // The door board, with the alarm zones below it: one look at the premises' state. Every door's lock,
-// contact and alarm, kept current by the stream (door and alarm events, entries) and a short poll
-// (a contact opening for a granted entry raises no event); lock, and remote unlock where the door's
-// area allows one account to (else the request a manager must confirm, shown until it is settled).
+// contact and alarm, live from the stream's `door` messages over one read (again after each
+// reconnect, and every minute as a safety net); lock, and remote unlock where the door's area allows
+// one account to (else the request a manager must confirm, shown until it is settled).
 import { useState } from 'preact/hooks';
 import { ApiProblem, get, post } from '../api.js';
 import { localized, t, useLanguage } from '../i18n/index.js';
+import { useLiveState } from '../live.js';
 import { me } from '../session.js';
 import { Badge } from '../ui/Badge.js';
 import { Button } from '../ui/Button.js';
@@ -51,8 +52,6 @@ const needsSecondAccount = (a: Area | undefined) => !!a && (a.rules.twoPerson ||
 /** A refusal in words; a 409's reason (a lockdown, an expired request) is the controller's own. */
 export const refused = (err: ApiProblem) => (err.status === 409 ? t('doors.refused', { detail: err.detail }) : err.words());
 
-const isDoorMessage = (category: string) => category === 'door' || category === 'alarm';
-
 export function DoorsView() {
   useLanguage();
   const account = me();
@@ -62,15 +61,18 @@ export function DoorsView() {
   const [busy, setBusy] = useState<string | undefined>(undefined);
   const [problem, setProblem] = useState<string | undefined>(undefined);
 
-  const board = useLiveData(async (signal) => (await get<{ items: Door[] }>('/doors?limit=1000', { signal })).items, {
-    on: { raised: (e) => isDoorMessage(e.category), entry: () => true },
-    pollMs: 2000,
-  });
+  const board = useLiveState(
+    async (signal) => (await get<{ items: Door[] }>('/doors?limit=1000', { signal })).items,
+    { door: (items, m) => items.map((d) => (d.id === m.doorId ? { ...d, state: m.state } : d)) },
+    60_000,
+  );
   // The areas' rules (whether a remote unlock needs a second account) change only with the site file.
   const areaList = useLiveData(async (signal) => (await get<{ items: Area[] }>('/areas?limit=1000', { signal })).items);
+  // Asked, confirmed and (from this page) withdrawn requests raise events; one turned down or
+  // expired elsewhere does not: the poll drops it (the list also hides an expired one by the clock).
   const requests = useLiveData(async (signal) => (mayCommand ? (await get<{ items: UnlockRequest[] }>('/unlock-requests', { signal })).items : []), {
-    on: { raised: (e) => e.type === 'remote-unlock-requested' || e.type === 'remote-unlock' },
-    pollMs: 5000,
+    on: { raised: (e) => e.type.startsWith('remote-unlock') },
+    pollMs: 10_000,
   });
 
   const doors = board.data ?? [];

@@ -1,14 +1,15 @@
 // Alarm zones, on the door board: each zone's state (disarmed, armed, entry delay, tripped), how it
 // arms, whether its siren sounds and which sensors are not trusted; arm and disarm. Live from the
-// zone events (armed, disarmed, intrusion, chatter) and a slow poll (an entry delay ends by itself).
+// stream's `zone` messages over one read (again after each reconnect, and every minute as a safety net).
 import { useState } from 'preact/hooks';
 import { ApiProblem, get, post } from '../api.js';
 import { localized, t, useLanguage } from '../i18n/index.js';
+import { useLiveState } from '../live.js';
 import { me } from '../session.js';
 import { Badge, type Tone } from '../ui/Badge.js';
 import { Button } from '../ui/Button.js';
 import { Time } from '../ui/Time.js';
-import { useLiveData, usePlaces } from './guard/live-data.js';
+import { usePlaces } from './guard/live-data.js';
 
 export interface Zone {
   id: string;
@@ -23,7 +24,6 @@ export interface Zone {
 }
 
 const TONE: Record<Zone['mode'], Tone> = { disarmed: 'muted', armed: 'ok', 'entry-delay': 'warning', tripped: 'alarm' };
-const ZONE_EVENTS = new Set(['zone-armed', 'zone-disarmed', 'intrusion', 'sensor-chatter', 'sensor-chatter-cleared']);
 
 export function ZonesPanel() {
   useLanguage();
@@ -33,10 +33,11 @@ export function ZonesPanel() {
   const [busy, setBusy] = useState<string | undefined>(undefined);
   const [said, setSaid] = useState<string | undefined>(undefined);
   const [problem, setProblem] = useState<string | undefined>(undefined);
-  const zones = useLiveData(async (signal) => (await get<{ items: Zone[] }>('/zones', { signal })).items, {
-    on: { raised: (e) => ZONE_EVENTS.has(e.type), entry: (e) => e.decision === 'granted' },
-    pollMs: 5000,
-  });
+  const zones = useLiveState(
+    async (signal) => (await get<{ items: Zone[] }>('/zones', { signal })).items,
+    { zone: (items, m) => items.map((z) => (z.id === m.zoneId ? { ...z, ...m.state } : z)) },
+    60_000,
+  );
 
   async function change(z: Zone, how: 'arm' | 'disarm') {
     setBusy(z.id);
