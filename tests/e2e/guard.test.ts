@@ -4,7 +4,8 @@
 // to the alarm on the page is measured and printed); acknowledging and clearing them (a forced door
 // still open is refused in words); the network dropping between browser and daemon (a TCP proxy in
 // this test, cut and restored): the "not live" banner, and an alarm raised meanwhile arriving after
-// the reconnection; the door board and zones, the muster list as printed, the visitor desk with a
+// the reconnection; a second guard's page following the first guard's acknowledgement and clearing
+// live, and a door closing and relocking on its board; the door board and zones, the muster list as printed, the visitor desk with a
 // badge issued and returned. Japanese pages without English left, no console errors, no serious
 // axe violations; screenshots for the README.
 import { createServer, type Server, type Socket, connect } from 'node:net';
@@ -279,6 +280,85 @@ describe.skipIf(!run)('console: the guard', () => {
       /^console error: Failed to load resource: net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|INCOMPLETE_CHUNKED_ENCODING|EMPTY_RESPONSE|CONNECTION_CLOSED) /;
     expect(opened.errors.splice(errorsBefore).filter((e) => !cutOff.test(e))).toEqual([]);
     await sim.door('vault-door').close();
+  });
+
+  it('a second guard follows the first live: the alarm acknowledged (who, the note), then cleared; a door closing and relocking on the board', async () => {
+    // A second guard, made by the administrator, who chose their own password already (through the
+    // API: the first sign-in's password change is the sign-in test's).
+    const two = await env.createAccount('guard.two', 'guard', '伊藤 誠');
+    const login = await fetch(`${env.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: two.username, password: two.password, totp: await totpCode(two) }),
+    });
+    expect(login.status, await login.clone().text()).toBe(200);
+    const { token } = (await login.json()) as { token: string };
+    const newPassword = 'amber-harbour-4-quiet-falcon';
+    const changed = await fetch(`${env.url}/api/v1/auth/password`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ currentPassword: two.password, newPassword }),
+    });
+    expect(changed.status, await changed.text()).toBe(204);
+    two.password = newPassword;
+
+    const other = await openPage(browser, proxy.url);
+    try {
+      const b = other.page;
+      b.setDefaultTimeout(8000);
+      await b.goto('/');
+      await signIn(b, two);
+      await expectHeading(b, 'Alarms');
+      // The vault door forced while the network was down, on both pages; guard two keeps the
+      // recently cleared list open.
+      const onB = card(b, 'Door forced');
+      await onB.getByText('Vault door').waitFor();
+      await onB.getByText('Not acknowledged').waitFor();
+      await b.getByText('Recently cleared', { exact: true }).click();
+
+      // Guard one acknowledges with a note: guard two's card says so, with no reload.
+      await card(page, 'Door forced').getByRole('button', { name: 'Acknowledge', exact: true }).click();
+      let dialog = page.getByRole('dialog');
+      await dialog.getByLabel('Note').fill('Vault door checked on camera');
+      await dialog.getByRole('button', { name: 'Acknowledge', exact: true }).click();
+      await dialog.waitFor({ state: 'detached' });
+      await onB.getByText(`Acknowledged by ${guard.username}`).waitFor({ timeout: 10_000 });
+      await onB.getByText('Vault door checked on camera').waitFor();
+      expect(await onB.getByText('Not acknowledged').count()).toBe(0);
+
+      // Guard one clears it: it leaves guard two's list and shows among the recently cleared.
+      await waitFor(async () => (await fetchDoor(env, 'vault-door')).state.alarm === null, 5000, 'the vault door closed');
+      await card(page, 'Door forced').getByRole('button', { name: 'Clear', exact: true }).click();
+      dialog = page.getByRole('dialog');
+      await dialog.getByLabel('Cause').selectOption({ label: 'False alarm' });
+      await dialog.getByLabel('Note').fill('Closed again, nothing taken');
+      await dialog.getByRole('button', { name: 'Clear', exact: true }).click();
+      await dialog.waitFor({ state: 'detached' });
+      await onB.waitFor({ state: 'detached', timeout: 10_000 });
+      const cleared = b.locator('.cleared-list li').filter({ hasText: 'Vault door' }).first();
+      await cleared.getByText(`Cleared by ${guard.username}`).waitFor({ timeout: 10_000 });
+      await cleared.getByText('False alarm').waitFor();
+      await cleared.getByText('Closed again, nothing taken').waitFor();
+
+      // The door board, live from the door's own messages (no poll would be this quick): the exit
+      // button unlocks the vault door, a person opens and closes it, and it locks again.
+      await b.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Doors and zones' }).click();
+      await expectHeading(b, 'Doors and zones');
+      const vault = b.locator('tr[data-door-id="vault-door"]');
+      const locked = vault.locator('.badge', { hasText: /^\W*Locked$/ });
+      await locked.waitFor();
+      await vault.getByText('Closed').waitFor();
+      await sim.pressRex('vault-rex');
+      await vault.getByText(/Unlocked$/).waitFor({ timeout: 10_000 });
+      expect(await sim.door('vault-door').open()).toBe(true);
+      await vault.getByText(/Open$/).waitFor({ timeout: 10_000 });
+      await sim.door('vault-door').close();
+      await vault.getByText('Closed').waitFor({ timeout: 10_000 });
+      await locked.waitFor({ timeout: 15_000 });
+      expect(other.errors).toEqual([]);
+    } finally {
+      await other.close();
+    }
   });
 
   it('the door board shows every door live, asks a manager to confirm a two-factor door, arms and disarms a zone', async () => {

@@ -1,20 +1,22 @@
 // The guard's landing view: the alarms nobody has cleared, newest first, each with its kind, place,
 // time, state and the pictures the covering cameras took; acknowledge with a note, clear with a
-// cause. A new alarm shows the moment the stream brings it (before the list is read again), its
-// pictures when the camera's evidence record comes.
-import { useRef, useState } from 'preact/hooks';
+// cause. Live from the stream: a new alarm shows the moment its `raised` message comes, another
+// guard's acknowledgement (who, the note), escalation and clearing (the card moves to "recently
+// cleared") from the `alarm` messages, the pictures when the camera's evidence record comes. The
+// list is read again after each reconnect and every minute, as a safety net only.
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { clearCauseLabels, eventLabels } from '../../../src/i18n/labels.js';
 import { CLEAR_CAUSES, type ClearCause, isAlarmType } from '../../../src/policy/vocabulary.js';
 import { API, ApiProblem, get, post } from '../api.js';
 import { localized, t, useLanguage } from '../i18n/index.js';
-import { type RaisedEvent, useLive } from '../live.js';
+import { type AlarmChanged, type RaisedEvent, useLive, useLiveState } from '../live.js';
 import { me } from '../session.js';
 import { Badge } from '../ui/Badge.js';
 import { Button } from '../ui/Button.js';
 import { Dialog } from '../ui/Dialog.js';
 import { formatTime, Time } from '../ui/Time.js';
 import './guard/guard.css';
-import { type Places, useLiveData, usePlaces } from './guard/live-data.js';
+import { type Places, placeOf, usePlaces } from './guard/live-data.js';
 
 export interface Alarm {
   id: number;
@@ -44,88 +46,135 @@ interface Snapshot {
 
 type AlarmDetail = Alarm & { snapshots: Snapshot[] };
 
-/** A camera's picture usually follows its alarm within seconds: until then, ask again. */
+/** The alarms still open (newest first) and the last ones cleared. */
+interface Board {
+  open: Alarm[];
+  cleared: Alarm[];
+}
+
+/** A camera's picture usually follows its alarm within seconds: a read of the list asks again until then. */
 const PICTURE_WAIT_MS = 60_000;
+/** How many cleared alarms "recently cleared" shows. */
+const CLEARED_SHOWN = 20;
 
 const kindOf = (a: Pick<Alarm, 'type'>) => localized((eventLabels as Record<string, { en: string; ja: string }>)[a.type]) || a.type;
+const newestFirst = (a: Alarm, b: Alarm) => b.id - a.id;
+
+/** A new alarm from its `raised` message, before any read of the list has it. */
+function fromRaised(e: RaisedEvent & { id: number }): Alarm {
+  return {
+    ...e,
+    state: 'active',
+    level: 0,
+    ackedAt: null,
+    ackedBy: null,
+    ackNote: null,
+    clearedAt: null,
+    clearedBy: null,
+    cause: null,
+    clearNote: null,
+  };
+}
+
+/** What an `alarm` message changes on the board (applied again over a read begun before it: it must be idempotent). */
+function changed(b: Board, m: AlarmChanged): Board {
+  const a = b.open.find((x) => x.id === m.alarmId);
+  if (!a) return b;
+  const put = (x: Alarm) => ({ ...b, open: b.open.map((y) => (y.id === x.id ? x : y)) });
+  switch (m.state) {
+    case 'acknowledged':
+      return put({ ...a, state: 'acknowledged', ackedAt: m.at, ackedBy: m.by ?? null, ackNote: m.note ?? a.ackNote });
+    case 'escalated':
+      return put({ ...a, level: Math.max(a.level, m.level ?? a.level) });
+    case 'cleared': {
+      const done: Alarm = {
+        ...a,
+        state: 'cleared',
+        clearedAt: m.at,
+        clearedBy: m.by ?? null,
+        cause: (m.cause as ClearCause | undefined) ?? null,
+        clearNote: m.note ?? null,
+      };
+      return { open: b.open.filter((x) => x.id !== a.id), cleared: [done, ...b.cleared.filter((x) => x.id !== a.id)].slice(0, CLEARED_SHOWN) };
+    }
+    default:
+      return b;
+  }
+}
 
 export function AlarmsView() {
   useLanguage();
   const role = me().role;
   const mayAnswer = role === 'guard' || role === 'manager';
   const places = usePlaces();
-  const pictures = useRef(new Map<number, { snapshots: Snapshot[]; at: number }>());
-  const named = useRef(new Set<number>());
-  const [provisional, setProvisional] = useState<(Alarm & { seenAt: number })[]>([]);
+  const [pictures, setPictures] = useState<ReadonlyMap<number, { snapshots: Snapshot[]; at: number }>>(new Map());
+  const picturesRef = useRef(pictures);
+  picturesRef.current = pictures;
   const [answering, setAnswering] = useState<{ alarm: Alarm; how: 'ack' | 'clear' } | undefined>(undefined);
   const [said, setSaid] = useState<string | undefined>(undefined);
 
-  const list = useLiveData(
+  const addPictures = (found: { id: number; snapshots: Snapshot[] }[], at: number) =>
+    setPictures((m) => {
+      const next = new Map(m);
+      for (const f of found) next.set(f.id, { snapshots: f.snapshots, at });
+      return next;
+    });
+
+  const board = useLiveState<Board>(
     async (signal) => {
-      const startedAt = Date.now();
-      const [active, acked] = await Promise.all([
+      const [active, acked, cleared] = await Promise.all([
         get<{ items: Alarm[] }>('/alarms?state=active&limit=200', { signal }),
         get<{ items: Alarm[] }>('/alarms?state=acknowledged&limit=200', { signal }),
+        get<{ items: Alarm[] }>(`/alarms?state=cleared&limit=${CLEARED_SHOWN}`, { signal }),
       ]);
-      const items = [...active.items, ...acked.items].sort((a, b) => b.id - a.id);
-      // Pictures: once per alarm, again while a young alarm has none, and when evidence names it.
+      const open = [...active.items, ...acked.items].sort(newestFirst);
+      // Pictures: once per alarm, and again while a young alarm has none (an evidence record missed).
       const now = Date.now();
-      const ask = items.filter((a) => {
-        const known = pictures.current.get(a.id);
-        return !known || named.current.has(a.id) || (known.snapshots.length === 0 && now - Date.parse(a.at) < PICTURE_WAIT_MS);
+      const ask = open.filter((a) => {
+        const known = picturesRef.current.get(a.id);
+        return !known || (known.snapshots.length === 0 && now - Date.parse(a.at) < PICTURE_WAIT_MS);
       });
-      await Promise.all(
-        ask.map(async (a) => {
-          named.current.delete(a.id);
-          const d = await get<AlarmDetail>(`/alarms/${a.id}`, { signal });
-          pictures.current.set(a.id, { snapshots: d.snapshots, at: now });
-        }),
-      );
-      return { items, startedAt };
+      const found = await Promise.all(ask.map(async (a) => ({ id: a.id, snapshots: (await get<AlarmDetail>(`/alarms/${a.id}`, { signal })).snapshots })));
+      if (!signal.aborted) addPictures(found, now);
+      return { open, cleared: cleared.items };
     },
     {
-      on: {
-        raised: (e) => isAlarmType(e.type),
-        entry: (e) => {
-          const eventId = (e.detail as { eventId?: unknown } | null)?.eventId;
-          if (e.kind !== 'evidence' || typeof eventId !== 'number') return false;
-          named.current.add(eventId);
-          return true;
-        },
+      raised: (b, e) => {
+        if (e.id === null || !isAlarmType(e.type)) return b;
+        const id = e.id;
+        if (b.open.some((a) => a.id === id) || b.cleared.some((a) => a.id === id)) return b;
+        return { ...b, open: [fromRaised({ ...e, id }), ...b.open].sort(newestFirst) };
       },
-      pollMs: 10_000,
+      alarm: changed,
     },
+    60_000,
   );
 
-  // Shown at once from the stream; the list read that follows brings its state and pictures.
-  useLive('raised', (e: RaisedEvent) => {
-    if (e.id === null || !isAlarmType(e.type)) return;
-    const id = e.id;
-    setProvisional((p) => [
-      {
-        ...e,
-        id,
-        state: 'active',
-        level: 0,
-        ackedAt: null,
-        ackedBy: null,
-        ackNote: null,
-        clearedAt: null,
-        clearedBy: null,
-        cause: null,
-        clearNote: null,
-        seenAt: Date.now(),
-      },
-      ...p.filter((x) => x.id !== id),
-    ]);
+  // What the page shows now, for the stream's handlers below.
+  const shown = useRef<Board | undefined>(undefined);
+  shown.current = board.data;
+
+  // An answer to an alarm this page does not show (it came while the list was being read): read it again.
+  useLive('alarm', (m) => {
+    if (m.state !== 'raised' && shown.current && !shown.current.open.some((a) => a.id === m.alarmId) && !shown.current.cleared.some((a) => a.id === m.alarmId))
+      board.reload();
   });
 
-  const loaded = list.data?.items ?? [];
-  const ids = new Set(loaded.map((a) => a.id));
-  // The alarm's row is stored before the stream sends it: a list read begun after it came knows
-  // better (a replayed alarm may have been cleared meanwhile).
-  const fresh = provisional.filter((p) => !ids.has(p.id) && !(list.data && list.data.startedAt >= p.seenAt));
-  const alarms = [...fresh, ...loaded].sort((a, b) => b.id - a.id);
+  // A camera's picture of an alarm: read that alarm's pictures (the record says which alarm).
+  const fetching = useRef(new AbortController());
+  useEffect(() => () => fetching.current.abort(), []);
+  useLive('entry', (e) => {
+    const eventId = (e.detail as { eventId?: unknown } | null)?.eventId;
+    if (e.kind !== 'evidence' || typeof eventId !== 'number') return;
+    const at = Date.now();
+    get<AlarmDetail>(`/alarms/${eventId}`, { signal: fetching.current.signal }).then(
+      (d) => addPictures([{ id: eventId, snapshots: d.snapshots }], at),
+      // Not an alarm this role sees, or the page left: the next read of the list asks again.
+      () => {},
+    );
+  });
+
+  const alarms = board.data?.open ?? [];
   const counts = { active: alarms.filter((a) => a.state === 'active').length, acked: alarms.filter((a) => a.state === 'acknowledged').length };
 
   return (
@@ -137,9 +186,9 @@ export function AlarmsView() {
         {t('alarms.summary', counts)}
       </p>
       {!mayAnswer && <p class="notice">{t('alarms.readOnly')}</p>}
-      {list.error && (
+      {board.error && (
         <p role="alert" class="error">
-          {list.error.words()}
+          {board.error.words()}
         </p>
       )}
       {said && (
@@ -147,7 +196,7 @@ export function AlarmsView() {
           {said}
         </p>
       )}
-      {list.data === undefined && !list.error ? (
+      {board.data === undefined && !board.error ? (
         <p role="status">{t('common.loading')}</p>
       ) : alarms.length === 0 ? (
         <p class="empty">{t('alarms.empty')}</p>
@@ -158,7 +207,7 @@ export function AlarmsView() {
               key={a.id}
               alarm={a}
               places={places}
-              snapshots={pictures.current.get(a.id)?.snapshots ?? []}
+              snapshots={pictures.get(a.id)?.snapshots ?? []}
               mayAnswer={mayAnswer}
               onAnswer={(how) => {
                 setSaid(undefined);
@@ -176,25 +225,14 @@ export function AlarmsView() {
           onDone={(how) => {
             setAnswering(undefined);
             setSaid(t(how === 'ack' ? 'alarms.acknowledged' : 'alarms.cleared'));
-            setProvisional((p) => p.filter((x) => x.id !== answering.alarm.id));
-            list.reload();
+            // The stream's `alarm` message says it too; the read covers a stream that is down.
+            board.reload();
           }}
         />
       )}
-      <RecentlyCleared places={places} />
+      <RecentlyCleared items={board.data?.cleared} places={places} />
     </section>
   );
-}
-
-/** Where: the door, zone, area or device that raised it, and the zone's area and sensor where known. */
-export function placeOf(a: Pick<Alarm, 'source' | 'detail'>, places: Places): string {
-  const d = a.detail ?? {};
-  const parts = [places.name(a.source)];
-  const area = typeof d.areaId === 'string' ? d.areaId : undefined;
-  if (area && area !== a.source) parts.push(places.name(area));
-  const door = typeof d.door === 'string' ? d.door : undefined;
-  if (door && door !== a.source) parts.push(places.name(door));
-  return parts.filter(Boolean).join(' · ');
 }
 
 function AlarmCard({
@@ -368,25 +406,13 @@ function refusal(err: unknown, how: 'ack' | 'clear'): string {
   return how === 'clear' && err.status === 400 ? t('alarms.causeRequired') : err.words();
 }
 
-function RecentlyCleared({ places }: { places: Places }) {
+/** The last alarms cleared, newest clearing first: live (a card cleared here or elsewhere moves in). */
+function RecentlyCleared({ items: all, places }: { items: Alarm[] | undefined; places: Places }) {
   const [open, setOpen] = useState(false);
-  const [items, setItems] = useState<Alarm[] | undefined>(undefined);
-  const [error, setError] = useState<string | undefined>(undefined);
+  const items = all && [...all].sort((a, b) => Date.parse(b.clearedAt ?? b.at) - Date.parse(a.clearedAt ?? a.at) || b.id - a.id);
   return (
-    <details
-      class="alarms-cleared"
-      onToggle={(e) => {
-        const isOpen = (e.currentTarget as HTMLDetailsElement).open;
-        setOpen(isOpen);
-        if (isOpen)
-          get<{ items: Alarm[] }>('/alarms?state=cleared&limit=20').then(
-            (r) => setItems(r.items),
-            (err: unknown) => setError(err instanceof ApiProblem ? err.words() : String(err)),
-          );
-      }}
-    >
+    <details class="alarms-cleared" onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
       <summary>{t('alarms.showCleared')}</summary>
-      {open && error && <p role="alert">{error}</p>}
       {open && items && items.length === 0 && <p class="empty">{t('alarms.noCleared')}</p>}
       {open && items && items.length > 0 && (
         <ul class="cleared-list">
