@@ -16,6 +16,7 @@ import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../store/file-modes.js';
 import type { BackupSchedule } from '../site/backups.js';
 import type { SiteFile } from '../site/schema.js';
 import type { Context, Extension } from './context.js';
+import { EVENT_TYPES } from '../policy/vocabulary.js';
 
 const ARCHIVE = /^tobira-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:-\d{3})?Z\.tobira-backup$/;
 /** setTimeout's longest delay: a longer wait is re-armed when it fires. */
@@ -166,7 +167,7 @@ export class ScheduledBackups implements Extension {
       run = { at: at.toISOString(), ok: false, file, error };
       if (!this.stopping.signal.aborted) {
         this.ctx.log.error({ err, directory }, 'scheduled backup failed');
-        this.ctx.alarms.raise({ category: 'system', type: 'backup-failed', severity: 'warning', source: 'backups', detail: { directory, error } });
+        this.ctx.alarms.raise({ ...EVENT_TYPES['backup-failed'], type: 'backup-failed', source: 'backups', detail: { directory, error } });
       }
     }
     this.last = run;

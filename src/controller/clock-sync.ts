@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Alarms } from './alarms.js';
+import { EVENT_TYPES } from '../policy/vocabulary.js';
 
 export type SyncState = 'synchronised' | 'unsynchronised' | 'unknown';
 
@@ -181,12 +182,12 @@ export class ClockSync {
     const detail = { source: reading.source, offsetSeconds: reading.offsetSeconds, reference: reading.reference };
     if (reading.state === 'unsynchronised') {
       log.warn(detail, 'the clock is not synchronised: schedules, validity windows and log times depend on it');
-      alarms.raise({ category: 'system', type: 'clock-unsynchronised', severity: 'warning', source: reading.source, detail });
+      alarms.raise({ ...EVENT_TYPES['clock-unsynchronised'], type: 'clock-unsynchronised', source: reading.source, detail });
     } else if (reading.state === 'unknown') {
       log.warn('cannot tell whether the clock is synchronised: neither chrony (chronyc) nor systemd (timedatectl) answers');
     } else {
       log.info(detail, 'the clock is synchronised');
-      if (was.state === 'unsynchronised') alarms.raise({ category: 'system', type: 'clock-synchronised', severity: 'info', source: reading.source, detail });
+      if (was.state === 'unsynchronised') alarms.raise({ ...EVENT_TYPES['clock-synchronised'], type: 'clock-synchronised', source: reading.source, detail });
     }
   }
 }

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Alarms } from './alarms.js';
 import type { Bus } from './bus.js';
 import type { Extension } from './context.js';
+import { EVENT_TYPES } from '../policy/vocabulary.js';
 
 /** How often the wall clock is compared with the monotonic clock. */
 export const CLOCK_CHECK_MS = 5000;
@@ -101,7 +102,7 @@ export class GatewayClock implements Extension {
     this.lastJump = jump;
     const detail = { direction: jump.direction, byMs, before: new Date(last.wall).toISOString(), after: jump.at, elapsedMs: Math.round(now.mono - last.mono) };
     this.report?.log.error(detail, `the wall clock jumped ${jump.direction} by ${Math.abs(byMs)} ms`);
-    this.report?.alarms.raise({ category: 'system', type: 'clock-jump', severity: 'alarm', source: 'gateway', detail });
+    this.report?.alarms.raise({ ...EVENT_TYPES['clock-jump'], type: 'clock-jump', source: 'gateway', detail });
     return jump;
   }
 }
@@ -134,9 +135,8 @@ export class DeviceClockWatch implements Extension {
         if (Math.abs(differenceMs) <= boundSeconds * 1000) return;
         this.drifted.set(deviceId, (this.drifted.get(deviceId) ?? 0) + 1);
         this.deps.alarms.raiseLimited(`clock-drift:${deviceId}`, DRIFT_EVENT_WINDOW_MS, {
-          category: 'device',
+          ...EVENT_TYPES['clock-drift'],
           type: 'clock-drift',
-          severity: 'warning',
           source: deviceId,
           detail: {
             device: deviceId,
