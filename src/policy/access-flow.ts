@@ -655,6 +655,13 @@ class Flow {
    */
   private grant(people: Authenticated[], linkTo: (Escort & { seq: number }) | null): void {
     const { settings } = this;
+    // A group's earlier members were decided when they came: a revocation since then must count now,
+    // not only if it lands between this decision and its commit.
+    const refusal = people.length > 1 ? decideAgain({ people, linkTo }, this.facts) : null;
+    if (refusal) {
+      this.refuse(people, refusal);
+      return;
+    }
     const at = new Date(this.now).toISOString();
     const op = this.begin({ kind: 'commit-grant', people, linkTo });
     const records = people.map(
@@ -797,9 +804,12 @@ class Flow {
 
   private decidedAgain(opId: number, refusal: Refusal): void {
     const op = this.take(opId, 'commit-grant');
-    if (!op) return;
-    // The one refused now is denied with the reason; anyone entering with them is cancelled.
-    op.people.forEach((a, i) => {
+    if (op) this.refuse(op.people, refusal);
+  }
+
+  /** The one refused is denied with the reason; anyone entering with them is cancelled. */
+  private refuse(people: Authenticated[], refusal: Refusal): void {
+    people.forEach((a, i) => {
       const refused = i === refusal.who;
       this.deny({ ...this.denialOf(a), reason: refused ? refusal.reason : 'cancelled', detail: refused ? refusal.detail : undefined, quiet: !refused });
     });

@@ -622,6 +622,18 @@ describe('the access flow, step by step', () => {
     expect(door.releases()).toHaveLength(1);
   });
 
+  it('two-person rule: the first holder revoked while waiting does not open with the second (found by the property below)', () => {
+    const door = lab({ twoPerson: true });
+    door.cardAndPin('A0000001', '2580');
+    door.world.revokeGrants('sato');
+    door.cardAndPin('A0000004', '3690');
+    expect(door.log.map((r) => [r.personId, r.decision, r.reason])).toEqual([
+      ['sato', 'denied', 'no-grant'],
+      ['suzuki', 'denied', 'cancelled'],
+    ]);
+    expect(door.releases()).toEqual([]);
+  });
+
   it('decided again for a pair: the one refused is denied with the reason, the other cancelled quietly', () => {
     const door = lab({ twoPerson: true });
     door.cardAndPin('A0000001', '2580');
