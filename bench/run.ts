@@ -2,7 +2,8 @@
 // broker and against a Mosquitto of the benchmark's own, driven by lean simulated devices. Writes
 // bench/results/latest.{json,md} (quick: quick.{json,md}). Targets are reported, never asserted: the
 // process exits 0 when targets are missed, 1 only when the harness itself failed.
-import { copyFileSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ensureSecrets, type Secrets } from '../src/devices/secrets.js';
@@ -14,7 +15,7 @@ import { benchSite, CARD_AREA, type BenchSite } from './lib/site.js';
 import { BENCH_PIN, cardOf, copyDb, ensureDb, grantedPerson, personIdOf, rng, type CachedDb } from './lib/datagen.js';
 import { closeRigs, connectRigs, makeRigs, trustCa, type DoorRig } from './lib/devices.js';
 import { burst, checkLog, logHead, quietReads, type BurstResult, type QuietResult } from './lib/drive.js';
-import { appendRate, commitFloor, pinFloor } from './lib/floors.js';
+import { appendRate, commitFloor, leanEcho, pinFloor } from './lib/floors.js';
 import {
   killAll,
   mosquittoBinary,
@@ -33,9 +34,21 @@ import { summarizeProfile, type ProfileSummary } from './lib/profile.js';
 import { renderMarkdown } from './lib/report.js';
 import { duringBackup, type DuringBackupResult } from './lib/backup.js';
 import type { LoadArgs, LoadRoute, RouteResult } from './api-load.js';
+import { parseSizes, runGrowth } from './lib/growth.js';
 
 const argv = process.argv.slice(2);
-const quick = argv.includes('--quick');
+/** The quick run on one core: the daemon, the brokers and the clients all pinned to CPU 0 (quick-1core.*). */
+const oneCore = argv.includes('--one-core');
+if (oneCore && process.env.TOBIRA_BENCH_PINNED === undefined) {
+  // Re-run this whole process under taskset: every child (daemon, brokers, helpers) inherits the affinity.
+  const r = spawnSync('taskset', ['-c', '0', process.execPath, ...process.execArgv, process.argv[1]!, ...argv], {
+    stdio: 'inherit',
+    env: { ...process.env, TOBIRA_BENCH_PINNED: '0' },
+  });
+  if (r.error) console.error(`--one-core needs taskset (util-linux): ${r.error.message}`);
+  process.exit(r.status ?? 1);
+}
+const quick = argv.includes('--quick') || oneCore;
 const cfg: BenchConfig = { ...(quick ? QUICK : FULL) };
 if (argv.includes('--profile')) cfg.profile = { ...cfg.profile, enabled: true };
 if (argv.includes('--no-profile')) cfg.profile = { ...cfg.profile, enabled: false };
@@ -75,6 +88,8 @@ let theMosquitto: MosquittoHandle | undefined;
 export interface Results {
   headline: Record<string, number | null>;
   mode: BenchConfig['mode'];
+  /** `--one-core`: the CPU list the whole run was pinned to (taskset -c). */
+  pinnedTo?: string;
   startedAt: string;
   finishedAt?: string;
   durationSeconds?: number;
@@ -89,6 +104,12 @@ export interface Results {
     plainEcho?: Summary;
     commit: { broker: BrokerName; credentials: number; summary: Summary; backToBack: Summary }[];
     pinVerify?: Summary;
+    /**
+     * The lean floor (the headline ratios'): the broker software alone, plain, in its own process,
+     * between two plain clients; the commit floor's back-to-back figure. The daemon-shaped echo
+     * (`echo`) and the paced commit stay beside it as the like-for-like floor.
+     */
+    lean?: { echo: Partial<Record<BrokerName, { before: Summary; after: Summary; pooled: Summary; noDelay: boolean; process: string }>> };
   };
   decision: {
     broker: BrokerName;
@@ -100,6 +121,8 @@ export interface Results {
     floor: { p50: number | null; p99: number | null; parts: string };
     ratioP50: number | null;
     ratioP99: number | null;
+    /** Against the daemon-shaped echo peer and the paced commit (the floor before the lean one). */
+    likeForLike?: { floor: { p50: number | null; p99: number | null; parts: string }; ratioP50: number | null; ratioP99: number | null };
     promptLatency?: Summary;
     pinToUnlock?: Summary;
     cpu?: CpuShare;
@@ -152,13 +175,14 @@ const m = machine();
 const results: Results = {
   headline: {},
   mode: cfg.mode,
+  ...(oneCore ? { pinnedTo: process.env.TOBIRA_BENCH_PINNED } : {}),
   startedAt: new Date(started).toISOString(),
   machine: m,
   loadNote: '',
   targets: [],
   config: cfg,
   brokers: [],
-  floors: { echo: {}, commit: [] },
+  floors: { echo: {}, commit: [], lean: { echo: {} } },
   decision: [],
   burst: [],
   api: [],
@@ -229,6 +253,7 @@ async function main(): Promise<void> {
 
     // ---- decision latency, per broker and size, between two echo floors
     for (const broker of brokers) {
+      const leanBefore = await leanEchoFloor(broker);
       const echoBefore = await echoFloor(broker, site, secrets, secretsDir, mosquitto);
       if (broker === 'embedded') {
         // The same echo over plain MQTT: what TLS adds to one device round trip (a decision has one).
@@ -242,6 +267,14 @@ async function main(): Promise<void> {
       }
       for (const n of cfg.sizes) await decisionSession(broker, sizeDbs.get(n)!, site, secrets, mosquitto);
       const echoAfter = await echoFloor(broker, site, secrets, secretsDir, mosquitto);
+      const leanAfter = await leanEchoFloor(broker);
+      results.floors.lean!.echo[broker] = {
+        before: summarize(leanBefore.samples),
+        after: summarize(leanAfter.samples),
+        pooled: summarize(concat(leanBefore.samples, leanAfter.samples)),
+        noDelay: leanBefore.noDelay && leanAfter.noDelay,
+        process: leanBefore.process,
+      };
       results.floors.echo[broker] = {
         before: summarize(echoBefore.samples),
         after: summarize(echoAfter.samples),
@@ -264,6 +297,17 @@ async function main(): Promise<void> {
 }
 
 // ------------------------------------------------------------------------------------------------
+
+/** The lean echo: the broker's software alone (aedes standalone for the embedded one), plain clients. */
+async function leanEchoFloor(broker: BrokerName): Promise<{ samples: number[]; noDelay: boolean; process: string }> {
+  const e = await leanEcho(broker === 'embedded' ? 'aedes' : 'mosquitto', cfg.echo.n, cfg.echo.warmup, cfg.gapMs);
+  const s = summarize(e.samples);
+  say(
+    `lean echo floor (${broker === 'embedded' ? 'aedes standalone' : 'Mosquitto, plain'}): p50 ${s.p50} ms, p99 ${s.p99} ms, max ${s.max} ms, n ${s.count}${e.lost ? `, ${e.lost} LOST` : ''}`,
+  );
+  if (e.lost) results.errors.push(`lean echo floor (${broker}): ${e.lost} echoes lost`);
+  return e;
+}
 
 async function echoFloor(
   broker: BrokerName,
@@ -425,9 +469,11 @@ async function decisionSession(broker: BrokerName, db: CachedDb, site: BenchSite
       // The commit floor on this very copy, before the daemon opens it.
       prepare: async (dir) => {
         const sum = summarize(await commitFloor(dir, db.meta, cfg.commit.n, cfg.commit.warmup, cfg.gapMs));
-        const hot = summarize(await commitFloor(dir, db.meta, Math.ceil(cfg.commit.n / 3), cfg.commit.warmup, 0));
+        const hot = summarize(await commitFloor(dir, db.meta, cfg.commit.n, cfg.commit.warmup, 0));
         results.floors.commit.push({ broker, credentials: n, summary: sum, backToBack: hot });
-        say(`  commit floor: p50 ${sum.p50} ms, p99 ${sum.p99} ms, max ${sum.max} ms (back to back: p50 ${hot.p50} ms, p99 ${hot.p99} ms)`);
+        say(
+          `  commit floor: back to back (lean) p50 ${hot.p50} ms, p99 ${hot.p99} ms; paced (like-for-like) p50 ${sum.p50} ms, p99 ${sum.p99} ms, max ${sum.max} ms`,
+        );
       },
     },
   );
@@ -462,24 +508,29 @@ function record(
   if (q.lost || q.denied) results.errors.push(`decision ${broker} ${credentials} ${door}: ${q.lost} lost, ${q.denied} denied (every read should be granted)`);
 }
 
-/** decision ÷ floor. Card: echo + commit. Card + PIN: two echoes (card → prompt, PIN → unlock) + commit + one argon2id check. */
+/**
+ * decision ÷ floor. Card: echo + commit. Card + PIN: two echoes (card → prompt, PIN → unlock) +
+ * commit + one argon2id check. The floor: the lean echo and the back-to-back commit; like-for-like:
+ * the daemon-shaped echo peer and the commit paced like the reads. Missing figures (an older results
+ * file) leave it null.
+ */
 function fillRatio(d: Results['decision'][number]): void {
-  const echo = results.floors.echo[d.broker]?.pooled;
-  const commit = results.floors.commit.find((c) => c.broker === d.broker && c.credentials === d.credentials)?.summary;
+  const commit = results.floors.commit.find((c) => c.broker === d.broker && c.credentials === d.credentials);
   const pin = results.floors.pinVerify;
-  if (!echo || !commit) return;
   const add = (...xs: (number | null | undefined)[]) => (xs.some((x) => x == null) ? null : Number(xs.reduce<number>((a, x) => a + x!, 0).toFixed(3)));
-  if (d.door === 'card') {
-    d.floor = { p50: add(echo.p50, commit.p50), p99: add(echo.p99, commit.p99), parts: 'echo + commit' };
-  } else {
-    d.floor = {
-      p50: add(echo.p50, echo.p50, commit.p50, pin?.p50),
-      p99: add(echo.p99, echo.p99, commit.p99, pin?.p99),
-      parts: '2 × echo + commit + PIN check',
-    };
-  }
+  const floorOf = (echo: Summary | undefined, c: Summary | undefined, what: string) =>
+    d.door === 'card'
+      ? { p50: add(echo?.p50, c?.p50), p99: add(echo?.p99, c?.p99), parts: `${what}: echo + commit` }
+      : {
+          p50: add(echo?.p50, echo?.p50, c?.p50, pin?.p50),
+          p99: add(echo?.p99, echo?.p99, c?.p99, pin?.p99),
+          parts: `${what}: 2 × echo + commit + PIN check`,
+        };
+  d.floor = floorOf(results.floors.lean?.echo[d.broker]?.pooled, commit?.backToBack, 'lean');
   d.ratioP50 = ratio(d.latency.p50, d.floor.p50);
   d.ratioP99 = ratio(d.latency.p99, d.floor.p99);
+  const like = floorOf(results.floors.echo[d.broker]?.pooled, commit?.summary, 'like-for-like');
+  d.likeForLike = { floor: like, ratioP50: ratio(d.latency.p50, like.p50), ratioP99: ratio(d.latency.p99, like.p99) };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -896,6 +947,8 @@ async function commitCounters(apiUrl: string): Promise<{ commits: number; writes
 
 function headline(): void {
   results.targets = [];
+  // The ratios again from the floors (a rerendered file gets today's definition; none when its floors are missing).
+  for (const d of results.decision) fillRatio(d);
   const maxSize = Math.max(...results.config.sizes);
   const cardAtMax = results.decision.filter((d) => d.door === 'card' && d.credentials === maxSize);
   const worst = (k: 'ratioP50' | 'ratioP99') => {
@@ -919,6 +972,7 @@ function headline(): void {
     readyMs: results.footprint?.readyMs ?? null,
     rssMB: results.footprint?.rssSettledMB ?? null,
   };
+  Object.assign(results.headline, headlineMore(cardAtMax));
   const h = results.headline;
   const t = (key: string, what: string, target: string, value: number | null, met: boolean | null, note?: string) =>
     results.targets.push({ key, what, target, value, met, ...(note ? { note } : {}) });
@@ -927,24 +981,23 @@ function headline(): void {
   const brokersNote = `worst of ${cardAtMax.map((d) => d.broker).join(' and ')}`;
   t(
     'decisionP50Ratio',
-    `decision ÷ (echo + commit), p50, card-only, ${maxSize.toLocaleString('en')} credentials`,
+    `decision ÷ lean floor (lean echo + lean commit), p50, card-only, ${maxSize.toLocaleString('en')} credentials`,
     `≤ ${TARGETS.decisionP50Ratio}`,
     h.decisionP50Ratio!,
     le(h.decisionP50Ratio!, TARGETS.decisionP50Ratio),
-    brokersNote,
+    `${brokersNote}; like-for-like ${h.decisionP50RatioLikeForLike ?? '—'}`,
   );
   t(
     'decisionP99Ratio',
-    `decision ÷ (echo + commit), p99, card-only, ${maxSize.toLocaleString('en')} credentials`,
+    `decision ÷ lean floor (lean echo + lean commit), p99, card-only, ${maxSize.toLocaleString('en')} credentials`,
     `≤ ${TARGETS.decisionP99Ratio}`,
     h.decisionP99Ratio!,
     le(h.decisionP99Ratio!, TARGETS.decisionP99Ratio),
-    brokersNote,
+    `${brokersNote}; like-for-like ${h.decisionP99RatioLikeForLike ?? '—'}`,
   );
   t('burstLost', 'burst: reads lost (no unlock, or no entry-log record)', '0', h.burstLost!, h.burstLost === null ? null : h.burstLost === 0);
   t('burstDuplicated', 'burst: reads answered twice (or logged twice)', '0', h.burstDuplicated!, h.burstDuplicated === null ? null : h.burstDuplicated === 0);
-  const worstBurst = results.burst.map((b) => b.p99OverQuiet).filter((x): x is number => x !== null);
-  const wb = worstBurst.length ? Math.max(...worstBurst) : null;
+  const wb = h.burstP99Ratio ?? null;
   t('burstP99OverQuiet', 'burst p99 ÷ quiet p99 (worst burst)', `≤ ${TARGETS.burstP99OverQuiet}`, wb, le(wb, TARGETS.burstP99OverQuiet));
   const notLogged = results.burst.reduce((a, b) => a + (b.log ? b.log.missing : 0), 0);
   t('burstLogged', 'burst: decisions missing from the entry log', '0', results.burst.length ? notLogged : null, results.burst.length ? notLogged === 0 : null);
@@ -965,15 +1018,57 @@ function headline(): void {
   );
   t('readyMs', 'start-up to ready, big database', `≤ ${TARGETS.readyMs} ms`, h.readyMs!, le(h.readyMs!, TARGETS.readyMs));
   t('rssMB', 'resident memory, big database, started with every device connected', `≤ ${TARGETS.rssMB} MB`, h.rssMB!, le(h.rssMB!, TARGETS.rssMB));
-  const peakRss = results.footprint?.peakRssMB ?? null;
+  const peakRss = h.peakRssMB ?? null;
   t(
     'rssPeakMB',
     'resident memory, peak over the big-database sessions (bursts and API load included)',
-    `≤ ${TARGETS.rssMB} MB`,
+    `≤ ${TARGETS.peakRssMB} MB`,
     peakRss,
-    le(peakRss, TARGETS.rssMB),
+    le(peakRss, TARGETS.peakRssMB),
     peakRss === null ? 'not recorded' : undefined,
   );
+  t(
+    'cpuPerReadMs',
+    'daemon CPU per read in the burst (worst burst without API load)',
+    `≤ ${TARGETS.cpuPerReadMs} ms`,
+    h.cpuPerReadMs ?? null,
+    le(h.cpuPerReadMs ?? null, TARGETS.cpuPerReadMs),
+    h.cpuPerReadMs == null ? 'not recorded' : undefined,
+  );
+  t(
+    'walPeakMB',
+    'WAL file, peak size (storage)',
+    `≤ ${TARGETS.walPeakMB} MB`,
+    h.walPeakMB ?? null,
+    le(h.walPeakMB ?? null, TARGETS.walPeakMB),
+    h.walPeakMB == null ? 'not in this results file' : undefined,
+  );
+}
+
+/**
+ * The headline's newer keys: like-for-like ratios, figures already measured elsewhere in the results
+ * (the burst, the footprint), the lean echo, and the storage section's (null when absent: older files).
+ */
+function headlineMore(cardAtMax: Results['decision']): Record<string, number | null> {
+  const max = (xs: (number | null | undefined)[]) => {
+    const ys = xs.filter((x): x is number => typeof x === 'number');
+    return ys.length ? Math.max(...ys) : null;
+  };
+  // CPU per read: the bursts without API load (with it the daemon's CPU also serves the API).
+  const plainBursts = results.burst.filter((b) => !b.withApi);
+  const storage = (results as { storage?: { walPeakMB?: number | null; bytesWrittenPerDecision?: { quiet?: number | null; burst?: number | null } | null } })
+    .storage;
+  return {
+    decisionP50RatioLikeForLike: max(cardAtMax.map((d) => d.likeForLike?.ratioP50)),
+    decisionP99RatioLikeForLike: max(cardAtMax.map((d) => d.likeForLike?.ratioP99)),
+    burstP99Ratio: max(results.burst.map((b) => b.p99OverQuiet)),
+    peakRssMB: results.footprint?.peakRssMB ?? null,
+    cpuPerReadMs: max((plainBursts.length ? plainBursts : results.burst).map((b) => b.daemonCpuPerRead)),
+    // The worst broker's lean echo p50.
+    floorEchoMs: max(Object.values(results.floors.lean?.echo ?? {}).map((e) => e?.pooled.p50)),
+    walPeakMB: storage?.walPeakMB ?? null,
+    bytesWrittenPerDecision: storage?.bytesWrittenPerDecision?.burst ?? storage?.bytesWrittenPerDecision?.quiet ?? null,
+  };
 }
 
 function loadNote(): string {
@@ -992,11 +1087,14 @@ function write(rerendered = false): void {
     results.finishedAt = new Date().toISOString();
     results.durationSeconds = Math.round((Date.now() - started) / 1000);
   }
-  const name = results.mode === 'full' ? 'latest' : 'quick';
+  const name = `${results.mode === 'full' ? 'latest' : 'quick'}${results.pinnedTo !== undefined ? '-1core' : ''}`;
   mkdirSync(RESULTS, { recursive: true });
   // headline first: JSON keeps insertion order.
   writeFileSync(join(RESULTS, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(RESULTS, `${name}.md`), renderMarkdown(results));
+  // The quick run's markdown shows the one-core run's figures beside its own, when there is one.
+  const oneCoreFile = join(RESULTS, 'quick-1core.json');
+  const oneCoreResults = name === 'quick' && existsSync(oneCoreFile) ? (JSON.parse(readFileSync(oneCoreFile, 'utf8')) as Results) : undefined;
+  writeFileSync(join(RESULTS, `${name}.md`), renderMarkdown(results, oneCoreResults));
   say(`wrote bench/results/${name}.json and bench/results/${name}.md`);
   console.log(`\nheadline: ${JSON.stringify(results.headline)}`);
   for (const t of results.targets)
@@ -1004,6 +1102,13 @@ function write(rerendered = false): void {
       `  ${t.met === null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.what}: ${t.value ?? '—'} (target ${t.target})${t.note ? ` — ${t.note}` : ''}`,
     );
   console.log(`machine: ${machineLine(results.machine)}${results.loadNote ? `\n${results.loadNote}` : ''}`);
+}
+
+// --growth: its own mode (bench/lib/growth.ts), nothing of the run above.
+if (argv.includes('--growth')) {
+  const i = argv.indexOf('--log-sizes');
+  const ok = await runGrowth({ root: ROOT, quick, logSizes: i >= 0 ? parseSizes(argv[i + 1]) : undefined, say });
+  process.exit(ok ? 0 : 1);
 }
 
 // --rerender: the headline, targets and markdown again from a results file's own figures (after a

@@ -95,4 +95,7 @@ export const TARGETS = {
   verifyRecordsPerSec: 500_000,
   readyMs: 3000,
   rssMB: 200,
+  peakRssMB: 200,
+  cpuPerReadMs: 0.1,
+  walPeakMB: 64,
 };

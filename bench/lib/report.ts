@@ -7,10 +7,11 @@ const n = (x: number | null | undefined): string => (x === null || x === undefin
 const lat = (s: Summary | null | undefined) => (s ? `${f(s.p50)} | ${f(s.p99)} | ${f(s.max)} | ${n(s.count)}` : '— | — | — | 0');
 const mark = (met: boolean | null) => (met === null ? 'n/a' : met ? 'met' : '**MISSED**');
 
-export function renderMarkdown(r: Results): string {
+/** `oneCore`: the same quick run pinned to one core (quick-1core.json), shown beside this one's figures. */
+export function renderMarkdown(r: Results, oneCore?: Results): string {
   const out: string[] = [];
   const p = (...lines: string[]) => out.push(...lines);
-  p(`# tobira benchmark — ${r.mode} run`, '');
+  p(`# tobira benchmark — ${r.mode} run${r.pinnedTo !== undefined ? ' on one core' : ''}`, '');
   p(
     `${r.startedAt} · ${r.durationSeconds ?? '?'} s · \`npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}\` · what each figure means: [bench/README.md](../README.md)`,
     '',
@@ -19,6 +20,11 @@ export function renderMarkdown(r: Results): string {
     `**Machine:** ${r.machine.cpuModel}, ${r.machine.cores} cores, Node ${r.machine.node}, ${r.machine.platform} ${r.machine.kernel}, ${r.machine.memoryGB} GB.`,
     '',
   );
+  if (r.pinnedTo !== undefined)
+    p(
+      `**Pinned:** the whole run (benchmark, daemon, brokers, helper processes) on CPU ${r.pinnedTo} (\`taskset -c ${r.pinnedTo}\`, \`--one-core\`), as on a one-core gateway; the machine's other cores stay free for other work.`,
+      '',
+    );
   if (r.loadNote) p(`**Load:** ${r.loadNote}. Figures taken while others use the machine are noisy (p99 and max most).`, '');
   p(`**Brokers:** ${r.brokers.map((b) => `${b.name} — ${b.detail}`).join('; ')}.`, '');
   if (r.mode === 'quick')
@@ -27,20 +33,50 @@ export function renderMarkdown(r: Results): string {
   p('## Headline', '', '| figure | value | target | |', '|---|---:|---|---|');
   for (const t of r.targets) p(`| ${t.what} | ${t.value === null ? '—' : f(t.value, 2)} | ${t.target} | ${mark(t.met)}${t.note ? ` (${t.note})` : ''} |`);
   p('');
+  p(
+    `**The floor.** The ratios divide by the _lean_ floor: the broker's software alone, plain, in its own process, echoing between two plain clients (${f(r.headline.floorEchoMs)} ms p50, the worse broker), plus one durable commit back to back. Like-for-like (an echo peer shaped like the daemon: its login, TLS, aedes in the peer's process for the embedded broker; the commit paced like the reads) the ratios are ${f(r.headline.decisionP50RatioLikeForLike, 2)} at p50 and ${f(r.headline.decisionP99RatioLikeForLike, 2)} at p99. The gap between the two floors is what the deployment's shape costs before any decision is made: TLS on every device leg, the broker sharing the daemon's process and event loop, and a commit after an idle pause (the disk and CPU gone idle) rather than right after another.`,
+    '',
+  );
+  const extra = Object.entries(r.headline).filter(([k]) =>
+    ['walPeakMB', 'bytesWrittenPerDecision', 'floorEchoMs', 'cpuPerReadMs', 'burstP99Ratio', 'peakRssMB'].includes(k),
+  );
+  if (extra.length) p(`Headline keys: ${extra.map(([k, v]) => `\`${k}\` ${v === null ? '—' : f(v, 3)}`).join(', ')}.`, '');
+  if (oneCore) {
+    p(
+      '### One core',
+      '',
+      `The same quick run with the daemon, the brokers and the clients pinned to one core (\`taskset -c 0\`, \`--one-core\`: [quick-1core.md](quick-1core.md), ${oneCore.startedAt}), beside this run's figures.`,
+      '',
+      '| headline | this run | one core |',
+      '|---|---:|---:|',
+    );
+    for (const [k, v] of Object.entries(r.headline))
+      p(`| \`${k}\` | ${v === null ? '—' : f(v, 3)} | ${oneCore.headline[k] == null ? '—' : f(oneCore.headline[k], 3)} |`);
+    const pair = (x: Results) => {
+      const d = x.decision.find((y) => y.broker === 'embedded' && y.door === 'card');
+      return d ? `${f(d.latency.p50)} / ${f(d.latency.p99)}` : '—';
+    };
+    const burstOf = (x: Results) => {
+      const b = x.burst.find((y) => y.broker === 'embedded' && !y.withApi);
+      return b ? `${f(b.latency.p50)} / ${f(b.latency.p99)}` : '—';
+    };
+    p(`| quiet card read, embedded, p50 / p99 ms | ${pair(r)} | ${pair(oneCore)} |`);
+    p(`| burst, embedded, p50 / p99 ms | ${burstOf(r)} | ${burstOf(oneCore)} |`, '');
+  }
 
   p(
     '## Decision latency (quiet: one read at a time)',
     '',
-    'Card event published by the reader → unlock command received by the lock, ms. Floor: echo + commit (card); 2 × echo + commit + one PIN check (card + PIN).',
+    'Card event published by the reader → unlock command received by the lock, ms. Floor: echo + commit (card); 2 × echo + commit + one PIN check (card + PIN), with the lean echo and the back-to-back commit; like-for-like: with the daemon-shaped echo peer and the paced commit.',
     '',
   );
   p(
-    '| broker | credentials | door | p50 | p99 | max | count | floor p50 | floor p99 | ratio p50 | ratio p99 |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| broker | credentials | door | p50 | p99 | max | count | floor p50 | floor p99 | ratio p50 | ratio p99 | like-for-like floor p50 / p99 | like-for-like ratio p50 / p99 |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const d of r.decision)
     p(
-      `| ${d.broker} | ${n(d.credentials)} | ${d.door} | ${lat(d.latency)} | ${f(d.floor.p50)} | ${f(d.floor.p99)} | ${f(d.ratioP50, 2)} | ${f(d.ratioP99, 2)} |`,
+      `| ${d.broker} | ${n(d.credentials)} | ${d.door} | ${lat(d.latency)} | ${f(d.floor.p50)} | ${f(d.floor.p99)} | ${f(d.ratioP50, 2)} | ${f(d.ratioP99, 2)} | ${f(d.likeForLike?.floor.p50)} / ${f(d.likeForLike?.floor.p99)} | ${f(d.likeForLike?.ratioP50, 2)} / ${f(d.likeForLike?.ratioP99, 2)} |`,
     );
   const pins = r.decision.filter((d) => d.door === 'card+pin');
   if (pins.length) {
@@ -54,22 +90,37 @@ export function renderMarkdown(r: Results): string {
   p('');
 
   p('## The floor', '', '| what | broker | credentials | p50 | p99 | max | count |', '|---|---|---:|---:|---:|---:|---:|');
+  for (const [broker, e] of Object.entries(r.floors.lean?.echo ?? {})) {
+    if (!e) continue;
+    p(`| lean MQTT echo, QoS 1, before the decision runs | ${broker} | | ${lat(e.before)} |`);
+    p(`| lean MQTT echo, QoS 1, after | ${broker} | | ${lat(e.after)} |`);
+    p(`| lean MQTT echo, pooled (**used in the ratio**) | ${broker} | | ${lat(e.pooled)} |`);
+  }
   for (const [broker, e] of Object.entries(r.floors.echo)) {
     if (!e) continue;
-    p(`| MQTT echo, QoS 1, before the decision runs | ${broker} | | ${lat(e.before)} |`);
-    p(`| MQTT echo, QoS 1, after | ${broker} | | ${lat(e.after)} |`);
-    p(`| MQTT echo, pooled (used in the ratio) | ${broker} | | ${lat(e.pooled)} |`);
+    p(`| like-for-like MQTT echo (daemon-shaped echo peer), QoS 1, before the decision runs | ${broker} | | ${lat(e.before)} |`);
+    p(`| like-for-like MQTT echo, after | ${broker} | | ${lat(e.after)} |`);
+    p(`| like-for-like MQTT echo, pooled | ${broker} | | ${lat(e.pooled)} |`);
   }
   for (const c of r.floors.commit) {
     p(
-      `| one durable commit of one entry-log row (WAL, synchronous=FULL), paced as the reads (used in the ratio) | ${c.broker} run | ${n(c.credentials)} | ${lat(c.summary)} |`,
+      `| one durable commit of one entry-log row (WAL, synchronous=FULL), back to back (**lean, used in the ratio**) | ${c.broker} run | ${n(c.credentials)} | ${lat(c.backToBack)} |`,
     );
-    p(`| the same, back to back | ${c.broker} run | ${n(c.credentials)} | ${lat(c.backToBack)} |`);
+    p(`| the same, paced as the reads (like-for-like) | ${c.broker} run | ${n(c.credentials)} | ${lat(c.summary)} |`);
   }
   if (r.floors.plainEcho) p(`| MQTT echo over plain MQTT (not TLS), for what TLS adds | embedded | | ${lat(r.floors.plainEcho)} |`);
   if (r.floors.pinVerify) p(`| one argon2id PIN check (daemon's parameters) | | | ${lat(r.floors.pinVerify)} |`);
+  const leanNotes = Object.entries(r.floors.lean?.echo ?? {}).map(
+    ([b, e]) => `${b}: ${e?.process}${e?.noDelay ? ', TCP no-delay on both client sockets' : ''}`,
+  );
+  if (leanNotes.length)
+    p(
+      '',
+      `Lean echo: client → broker → echoing client → broker → client, two plain mqtt.js clients (no TLS, no login), QoS 1 both ways; ${leanNotes.join('; ')}.`,
+    );
   const echoNotes = Object.entries(r.floors.echo).map(([b, e]) => `${b}: ${e?.process}${e?.noDelay ? ', TCP no-delay on the device sockets' : ''}`);
-  if (echoNotes.length) p('', `Echo: reader → broker → echo peer → broker → lock, the same device clients as the decisions; ${echoNotes.join('; ')}.`);
+  if (echoNotes.length)
+    p('', `Like-for-like echo: reader → broker → echo peer → broker → lock, the same device clients as the decisions; ${echoNotes.join('; ')}.`);
   p('');
 
   p(
