@@ -267,7 +267,7 @@ async function main(): Promise<void> {
       }
       for (const n of cfg.sizes) await decisionSession(broker, sizeDbs.get(n)!, site, secrets, mosquitto);
       const echoAfter = await echoFloor(broker, site, secrets, secretsDir, mosquitto);
-      const leanAfter = await leanEchoFloor(broker);
+      const leanAfter = cfg.leanEcho.after ? await leanEchoFloor(broker) : { samples: [], noDelay: true };
       results.floors.lean!.echo[broker] = {
         before: summarize(leanBefore.samples),
         after: summarize(leanAfter.samples),
@@ -300,7 +300,7 @@ async function main(): Promise<void> {
 
 /** The lean echo: the broker's software alone (aedes standalone for the embedded one), plain clients. */
 async function leanEchoFloor(broker: BrokerName): Promise<{ samples: number[]; noDelay: boolean; process: string }> {
-  const e = await leanEcho(broker === 'embedded' ? 'aedes' : 'mosquitto', cfg.echo.n, cfg.echo.warmup, cfg.gapMs);
+  const e = await leanEcho(broker === 'embedded' ? 'aedes' : 'mosquitto', cfg.leanEcho.n, cfg.leanEcho.warmup, cfg.gapMs);
   const s = summarize(e.samples);
   say(
     `lean echo floor (${broker === 'embedded' ? 'aedes standalone' : 'Mosquitto, plain'}): p50 ${s.p50} ms, p99 ${s.p99} ms, max ${s.max} ms, n ${s.count}${e.lost ? `, ${e.lost} LOST` : ''}`,

@@ -18,6 +18,11 @@ export interface BenchConfig {
   /** Pause between quiet reads (and between echoes), ms. */
   gapMs: number;
   echo: { n: number; warmup: number };
+  /**
+   * The lean echo: the echo's count; a longer warm-up, its broker being a fresh process (JIT).
+   * `after`: measured after the decision runs too, and pooled (the quick run saves the time).
+   */
+  leanEcho: { n: number; warmup: number; after: boolean };
   commit: { n: number; warmup: number };
   card: { n: number; warmup: number };
   pin: { n: number; warmup: number };
@@ -48,6 +53,7 @@ export const FULL: BenchConfig = {
   quietDoors: 4,
   gapMs: 2,
   echo: { n: 5000, warmup: 500 },
+  leanEcho: { n: 5000, warmup: 1000, after: true },
   commit: { n: 3000, warmup: 200 },
   card: { n: 3000, warmup: 300 },
   pin: { n: 300, warmup: 20 },
@@ -73,6 +79,7 @@ export const QUICK: BenchConfig = {
   quietDoors: 4,
   gapMs: 2,
   echo: { n: 400, warmup: 50 },
+  leanEcho: { n: 400, warmup: 300, after: false },
   commit: { n: 300, warmup: 30 },
   card: { n: 400, warmup: 50 },
   pin: { n: 40, warmup: 5 },

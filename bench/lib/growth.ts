@@ -62,7 +62,7 @@ export const GROWTH_QUICK: GrowthConfig = {
 };
 
 /** Bytes on disk per log row, for the space check before generating (measured: ~480 at 10M). */
-const ROW_BYTES_ESTIMATE = 560;
+const ROW_BYTES_ESTIMATE = 600;
 
 export interface GrowthResults {
   mode: GrowthConfig['mode'];
@@ -263,7 +263,7 @@ async function logs(cfg: GrowthConfig, cache: string, run: string, results: Grow
     const need = rows * ROW_BYTES_ESTIMATE + cfg.logCredentials * 750 + 2 ** 30;
     if (!(await ensureDbCached(cache, spec, say)))
       say(
-        `log database of ${rows.toLocaleString('en')} records is not cached: generating it (about ${Math.round((rows * ROW_BYTES_ESTIMATE) / 2 ** 30)} GB, roughly ${Math.ceil(rows / 1_000_000)} minutes here)`,
+        `log database of ${rows.toLocaleString('en')} records is not cached: generating it (about ${((rows * ROW_BYTES_ESTIMATE) / 2 ** 30).toFixed(1)} GB, roughly a minute per million records here)`,
       );
     const got = await ensureDbIfRoom(cache, spec, need, `the log at ${shortNumber(rows)} records`, results, say);
     if (!got) continue;
@@ -419,9 +419,9 @@ export function renderGrowth(r: GrowthResults, name: string): string {
     p('', `The appends at ${inPlace.map((l) => shortNumber(l.rows)).join(', ')} went to the cached database itself (no room on the disk for a working copy).`);
   const times = [
     ...r.decision.map(
-      (d) => `${shortNumber(d.credentials)} credentials ${d.seconds} s${d.buildSeconds ? ` (+${Math.round(d.buildSeconds)} s generating)` : ''}`,
+      (d) => `${shortNumber(d.credentials)} credentials ${d.seconds} s${d.buildSeconds >= 1 ? ` (of which ${Math.round(d.buildSeconds)} s generating)` : ''}`,
     ),
-    ...r.log.map((l) => `log ${shortNumber(l.rows)} ${l.seconds} s${l.buildSeconds ? ` (+${Math.round(l.buildSeconds)} s generating)` : ''}`),
+    ...r.log.map((l) => `log ${shortNumber(l.rows)} ${l.seconds} s${l.buildSeconds >= 1 ? ` (of which ${Math.round(l.buildSeconds)} s generating)` : ''}`),
   ];
   if (times.length) p('', `Time per size: ${times.join('; ')}.`);
   if (r.errors.length) p('', 'Problems with the run itself:', '', ...r.errors.map((e) => `- ${e.split('\n')[0]}`));
@@ -438,7 +438,7 @@ export function growthSvg(r: GrowthResults): string {
       yLabel: 'ms',
       series: [
         { name: 'p50', points: dec.map((d) => [d.credentials, d.latency!.p50 ?? NaN]) },
-        { name: 'p99', points: dec.map((d) => [d.credentials, d.latency!.p99 ?? NaN]), dashed: true },
+        { name: 'p99', points: dec.map((d) => [d.credentials, d.latency!.p99 ?? NaN]), dashed: true, color: 0 },
       ],
     },
     {
@@ -453,9 +453,9 @@ export function growthSvg(r: GrowthResults): string {
       yLabel: 'ms',
       series: [
         { name: 'by person p50', points: r.log.map((l) => [l.rows, l.queryByPerson?.p50 ?? NaN]) },
-        { name: 'by person p99', points: r.log.map((l) => [l.rows, l.queryByPerson?.p99 ?? NaN]), dashed: true },
-        { name: 'by area and day p50', points: r.log.map((l) => [l.rows, l.queryByAreaDay?.p50 ?? NaN]) },
-        { name: 'by area and day p99', points: r.log.map((l) => [l.rows, l.queryByAreaDay?.p99 ?? NaN]), dashed: true },
+        { name: 'by person p99', points: r.log.map((l) => [l.rows, l.queryByPerson?.p99 ?? NaN]), dashed: true, color: 0 },
+        { name: 'by area and day p50', points: r.log.map((l) => [l.rows, l.queryByAreaDay?.p50 ?? NaN]), color: 1 },
+        { name: 'by area and day p99', points: r.log.map((l) => [l.rows, l.queryByAreaDay?.p99 ?? NaN]), dashed: true, color: 1 },
       ],
     },
     {
@@ -465,7 +465,7 @@ export function growthSvg(r: GrowthResults): string {
       logY: true,
       series: [
         { name: 'verify', points: r.log.map((l) => [l.rows, l.verify?.recordsPerSec ?? NaN]) },
-        { name: 'durable appends (one per commit)', points: r.log.map((l) => [l.rows, l.appendPerCommitPerSec ?? NaN]) },
+        { name: 'appends (one per commit)', points: r.log.map((l) => [l.rows, l.appendPerCommitPerSec ?? NaN]) },
       ],
     },
   ];

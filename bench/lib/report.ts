@@ -37,6 +37,10 @@ export function renderMarkdown(r: Results, oneCore?: Results): string {
     `**The floor.** The ratios divide by the _lean_ floor: the broker's software alone, plain, in its own process, echoing between two plain clients (${f(r.headline.floorEchoMs)} ms p50, the worse broker), plus one durable commit back to back. Like-for-like (an echo peer shaped like the daemon: its login, TLS, aedes in the peer's process for the embedded broker; the commit paced like the reads) the ratios are ${f(r.headline.decisionP50RatioLikeForLike, 2)} at p50 and ${f(r.headline.decisionP99RatioLikeForLike, 2)} at p99. The gap between the two floors is what the deployment's shape costs before any decision is made: TLS on every device leg, the broker sharing the daemon's process and event loop, and a commit after an idle pause (the disk and CPU gone idle) rather than right after another.`,
     '',
   );
+  const gaps = r.decision
+    .filter((d) => d.door === 'card' && d.credentials === Math.max(...r.config.sizes) && d.likeForLike)
+    .map((d) => `${d.broker} ${f(d.floor.p50)} ms lean vs ${f(d.likeForLike!.floor.p50)} ms like-for-like`);
+  if (gaps.length) p(`Card-only floors at p50: ${gaps.join('; ')}.`, '');
   const extra = Object.entries(r.headline).filter(([k]) =>
     ['walPeakMB', 'bytesWrittenPerDecision', 'floorEchoMs', 'cpuPerReadMs', 'burstP99Ratio', 'peakRssMB'].includes(k),
   );
@@ -92,6 +96,10 @@ export function renderMarkdown(r: Results, oneCore?: Results): string {
   p('## The floor', '', '| what | broker | credentials | p50 | p99 | max | count |', '|---|---|---:|---:|---:|---:|---:|');
   for (const [broker, e] of Object.entries(r.floors.lean?.echo ?? {})) {
     if (!e) continue;
+    if (!e.after.count) {
+      p(`| lean MQTT echo, QoS 1, before the decision runs (**used in the ratio**) | ${broker} | | ${lat(e.pooled)} |`);
+      continue;
+    }
     p(`| lean MQTT echo, QoS 1, before the decision runs | ${broker} | | ${lat(e.before)} |`);
     p(`| lean MQTT echo, QoS 1, after | ${broker} | | ${lat(e.after)} |`);
     p(`| lean MQTT echo, pooled (**used in the ratio**) | ${broker} | | ${lat(e.pooled)} |`);

@@ -6,6 +6,8 @@ export interface Series {
   points: [number, number][];
   /** Dashed line (e.g. p99 beside a solid p50). */
   dashed?: boolean;
+  /** Colour index: the same for a p50 and its p99. Default: the series' position. */
+  color?: number;
 }
 
 export interface Chart {
@@ -43,7 +45,7 @@ function niceMax(x: number): number {
 export function chart(c: Chart, x: number, y: number, w: number, h: number): string {
   const out: string[] = [];
   const left = x + 62;
-  const right = x + w - 12;
+  const right = x + w - 28;
   const top = y + 28;
   const bottom = y + h - 62;
   out.push(`<text x="${num(x + w / 2)}" y="${y + 16}" text-anchor="middle" font-weight="bold">${esc(c.title)}</text>`);
@@ -75,7 +77,7 @@ export function chart(c: Chart, x: number, y: number, w: number, h: number): str
   } else {
     const y1 = niceMax(Math.max(...ys) * 1.05);
     sy = (v) => bottom - (v / y1) * (bottom - top);
-    for (let k = 0; k <= 4; k++) yTicks.push((y1 * k) / 4);
+    for (let k = 0; k <= 5; k++) yTicks.push((y1 * k) / 5);
   }
   // Axes, grid, ticks.
   out.push(`<rect x="${left}" y="${top}" width="${num(right - left)}" height="${num(bottom - top)}" fill="none" stroke="#999"/>`);
@@ -95,7 +97,7 @@ export function chart(c: Chart, x: number, y: number, w: number, h: number): str
   );
   // Series.
   c.series.forEach((s, i) => {
-    const color = COLORS[i % COLORS.length]!;
+    const color = COLORS[(s.color ?? i) % COLORS.length]!;
     const ok = s.points.filter(([px, py]) => px > 0 && Number.isFinite(py) && (!c.logY || py > 0)).sort((a, b) => a[0] - b[0]);
     if (ok.length > 1)
       out.push(
