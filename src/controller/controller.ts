@@ -303,7 +303,7 @@ export class Controller {
       }
       url = `mqtts://${host}:${broker.port}`;
       const embedded = broker;
-      connection = { url, username: secrets.controller.username, password: secrets.controller.password, inProcess: () => embedded.connectInProcess() };
+      connection = { url, username: secrets.controller.username, password: secrets.controller.password, link: () => embedded.link() };
       log.info({ url, ca: tls.caFile }, 'embedded MQTT broker listening (TLS; devices trust the CA printed by `tobira devices --ca`)');
       if (broker.plainPort !== undefined) {
         const plainUrl = `mqtt://${host}:${broker.plainPort}`;

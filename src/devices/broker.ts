@@ -12,6 +12,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Topics, deviceClientId, controllerClientId, observerClientIdPrefix } from './protocol.js';
 import type { Secrets } from './secrets.js';
 import { HomeAssistantTopics, homeAssistantClientIdPrefix } from './homeassistant.js';
+import { InProcessLink } from './in-process-link.js';
 
 export interface BrokerRefusal {
   what: 'login' | 'publish' | 'subscribe';
@@ -48,6 +49,8 @@ export interface EmbeddedBroker {
    * so the controller's messages never cross the kernel. Logs in like any client.
    */
   connectInProcess(): Duplex;
+  /** The controller's link straight into the router: no client, no packets (see in-process-link.ts). */
+  link(): InProcessLink;
   close(): Promise<void>;
 }
 
@@ -199,6 +202,9 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       });
       broker.handle(brokerSide as unknown as Duplex);
       return clientSide as unknown as Duplex;
+    },
+    link() {
+      return new InProcessLink(broker);
     },
     async close() {
       for (const s of sockets) s.destroy();

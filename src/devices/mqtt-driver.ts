@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { commands, type Sent } from './commands.js';
 import type { DeviceDriver, DriverListener } from './driver.js';
+import type { InProcessLink } from './in-process-link.js';
 import { Topics, controllerClientId, parseDeviceEvent, parseDeviceStatus, type Command, type DeviceEvent, type EventCategory } from './protocol.js';
 
 export interface MqttConnection {
@@ -21,6 +22,8 @@ export interface MqttConnection {
    * Called again for each reconnection.
    */
   inProcess?: () => Duplex;
+  /** The embedded broker's own router, no client at all (see in-process-link.ts); wins over `inProcess`. */
+  link?: () => InProcessLink;
 }
 
 export interface MqttDriverOptions {
@@ -39,6 +42,20 @@ export function setClientNoDelay(client: MqttClient): boolean {
   return true;
 }
 
+/** What the driver asks of its link: an mqtt.js client, or the embedded broker's own router. */
+interface BrokerClient {
+  readonly connected: boolean;
+  publish(topic: string, payload: string, opts: { qos: 0 | 1; retain?: boolean }, done?: (err?: Error) => void): unknown;
+  subscribe(filters: string[], opts: { qos: 0 | 1 }): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: both emitters' listeners
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: both emitters' listeners
+  once(event: string, listener: (...args: any[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: both emitters' listeners
+  off(event: string, listener: (...args: any[]) => void): unknown;
+  endAsync(force?: boolean): Promise<void>;
+}
+
 /** Input an attacker on an open broker would forge to get in: credentials, exit buttons, key switches. */
 function opensSomething(event: DeviceEvent): boolean {
   if (event.type === 'credential') return true;
@@ -48,7 +65,7 @@ function opensSomething(event: DeviceEvent): boolean {
 export class MqttDriver implements DeviceDriver {
   readonly transport = 'mqtt' as const;
   readonly topics: Topics;
-  private client?: MqttClient;
+  private client?: BrokerClient;
   private readonly known: Set<string>;
   /**
    * Set while the broker was found open, or is not yet probed since a (re)connect: anyone may have written what arrives.
@@ -87,21 +104,26 @@ export class MqttDriver implements DeviceDriver {
       ...(connection.cert ? { cert: readFileSync(connection.cert) } : {}),
       ...(connection.key ? { key: readFileSync(connection.key) } : {}),
     };
-    const client = connection.inProcess
-      ? new mqtt.MqttClient(connection.inProcess as () => never, { ...options, protocol: 'mqtt' })
-      : mqtt.connect(connection.url, options);
+    const mqttClient = connection.link
+      ? undefined
+      : connection.inProcess
+        ? new mqtt.MqttClient(connection.inProcess as () => never, { ...options, protocol: 'mqtt' })
+        : mqtt.connect(connection.url, options);
+    const client: BrokerClient = mqttClient ?? connection.link!();
     this.client = client;
+    const local = connection.link !== undefined || connection.inProcess !== undefined;
     client.on('connect', () => {
-      setClientNoDelay(client);
+      if (mqttClient) setClientNoDelay(mqttClient);
       // In process, QoS 0 loses nothing QoS 1 would keep (no network between us; the broker's
       // memory is ours); the devices' own legs stay QoS 1 either way.
-      client.subscribe([this.topics.allDeviceEvents, this.topics.allDeviceStatus], { qos: connection.inProcess ? 0 : 1 });
+      client.subscribe([this.topics.allDeviceEvents, this.topics.allDeviceStatus], { qos: local ? 0 : 1 });
       client.publish(this.topics.controllerStatus, JSON.stringify({ online: true, protocol: 1 }), { qos: 1, retain: true });
       this.opts.onLink?.(true);
     });
     client.on('close', () => this.opts.onLink?.(false));
     client.on('error', (err) => this.opts.onLink?.(false, err.message));
-    client.on('message', (topic, payload) => this.onMessage(listener, topic, payload));
+    client.on('message', (topic: string, payload: Buffer) => this.onMessage(listener, topic, payload));
+    client.on('listener-error', (topic: string, err: Error) => listener.rejected({ topic, reason: `could not be handled: ${err.message}` }));
     // Start does not wait for the broker: the controller decides locally whether or not it is up.
   }
 
