@@ -183,12 +183,15 @@ export function observerClientIdPrefix(base: string): string {
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
+/** One strict decoder for every payload: building one per message cost more than the JSON parse. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Parses a raw device payload: size limit, UTF-8, JSON, then the schema. Never throws. */
 export function parsePayload<T>(schema: z.ZodType<T>, payload: Buffer, maxBytes: number): ParseResult<T> {
   if (payload.length > maxBytes) return { ok: false, error: `payload of ${payload.length} bytes exceeds ${maxBytes}` };
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(payload);
+    text = UTF8.decode(payload);
   } catch {
     return { ok: false, error: 'payload is not valid UTF-8' };
   }

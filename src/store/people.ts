@@ -71,6 +71,12 @@ export class PeopleStore {
       personById: db.prepare(`SELECT ${PERSON_COLUMNS} FROM people WHERE id = ?`),
       personByNumber: db.prepare(`SELECT ${PERSON_COLUMNS} FROM people WHERE number = ?`),
       lockout: db.prepare('SELECT failures, locked_until AS lockedUntil FROM pin_failures WHERE person_id = ?'),
+      // One statement for what every decision asks (three lookups, one call into SQLite): the same
+      // queries as TrainingRepository.lastAt, PledgeRepository.signedAt and the lockout above.
+      standing: db.prepare(`SELECT
+        (SELECT max(completed_at) FROM trainings WHERE person_id = @id) AS lastTrainingAt,
+        (SELECT max(signed_at) FROM pledges WHERE person_id = @id AND withdrawn_at IS NULL) AS pledgeSignedAt,
+        (SELECT locked_until FROM pin_failures WHERE person_id = @id) AS lockedOutUntil`),
     };
   }
 
@@ -107,12 +113,7 @@ export class PeopleStore {
   }
 
   standing(personId: string): PersonStanding {
-    const lockout = this.q.lockout.get(personId) as { lockedUntil: string | null } | undefined;
-    return {
-      lastTrainingAt: this.records.trainings.lastAt(personId),
-      pledgeSignedAt: this.records.pledges.signedAt(personId),
-      lockedOutUntil: lockout?.lockedUntil ?? null,
-    };
+    return this.q.standing.get({ id: personId }) as PersonStanding;
   }
 
   addPerson(p: { id?: string; kind?: PersonKind; number?: number | null; name: string; affiliation?: string; title?: string; roles?: string[] }): Person {
