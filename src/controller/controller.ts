@@ -666,6 +666,7 @@ export class Controller {
       await withTimeout(this.ctx.devices.stop(), 3000);
       await withTimeout(this.broker?.close() ?? Promise.resolve(), 3000);
       this.ctx.store.sequences.persistAll();
+      await this.ctx.store.reads.close();
       this.ctx.store.close();
       log.info('stopped');
     })();

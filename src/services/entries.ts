@@ -5,11 +5,11 @@ import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { writeExport } from './entry-export.js';
-import type { EntryFilter, EntryRecord, VerifyResult } from '../store/entry-log.js';
-import type { Store } from '../store/index.js';
+import type { EntryFilter, EntryPage, EntryRecord, VerifyResult } from '../store/entry-log.js';
 import { type CheckpointKind, checkpointFields } from '../store/checkpoints.js';
 import { DATABASE_FILE, openDatabase } from '../store/db.js';
 import { verifyEntryLogFile } from '../store/verify-parallel.js';
+import { ReadUnavailableError } from '../store/query-pool.js';
 import { loadLogKey, publicKeyPem } from '../store/log-key.js';
 import type { Actor } from './actor.js';
 import { recordChange } from './audit.js';
@@ -54,13 +54,16 @@ export class EntryService {
   }
 
   /** One page, newest first; `nextBefore` is the cursor for the next (older) page. */
-  query(actor: Pick<Actor, 'role'>, q: EntryFilter & { before?: number; limit: number }): { items: EntryRecord[]; nextBefore: number | null } {
-    let page: ReturnType<Store['entryLog']['query']>;
+  async query(actor: Pick<Actor, 'role'>, q: EntryFilter & { before?: number; limit: number }): Promise<{ items: EntryRecord[]; nextBefore: number | null }> {
+    const { entryLog, reads } = this.deps.store;
+    let page: EntryPage;
     try {
-      page = this.deps.store.entryLog.query(q);
+      // Read on a query worker's connection: a long page never holds up the doors' decisions.
+      page = await entryLog.queryOn(reads, q);
     } catch (err) {
       if (err instanceof RangeError)
         throw new ServiceError('invalid', 'invalid querystring', [{ path: err.message.split(':')[0] ?? '', message: err.message }]);
+      if (err instanceof ReadUnavailableError) throw new ServiceError('unavailable', `the entry log cannot be read now (${err.message}); try again`);
       throw err;
     }
     return { items: page.records.map((r) => entryForRole(r, actor.role)!), nextBefore: page.nextBefore };

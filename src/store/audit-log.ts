@@ -7,6 +7,7 @@ import type { Db } from './db.js';
 import { writeCheckpoint, type CheckpointKind, type StoredCheckpoint } from './checkpoints.js';
 import { AUDIT_CHAIN, CHAIN_VERSION, chainHash, chainHead, sortKeys } from './hash-chain.js';
 import { verifyLog, type VerifyResult } from './hash-chain-verify.js';
+import { runReadPlan, type QueryPool, type ReadPlan } from './query-pool.js';
 import { pruneLog } from './retention.js';
 
 export interface AuditInput {
@@ -76,6 +77,46 @@ export interface AuditQuery {
   limit?: number;
 }
 
+export interface AuditPage {
+  records: AuditRecord[];
+  nextBefore: number | null;
+}
+
+/** The read of one page, newest first (run with `runReadPlan` on any connection, then `auditPageOf` its rows). */
+export function auditPagePlan(q: AuditQuery = {}): { plan: ReadPlan; limit: number } {
+  const where: string[] = [];
+  const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
+  const params: Record<string, unknown> = { limit };
+  if (q.actor) {
+    where.push('actor = @actor');
+    params.actor = q.actor;
+  }
+  if (q.action) {
+    where.push('action = @action');
+    params.action = q.action;
+  }
+  if (q.from) {
+    where.push('at >= @from');
+    params.from = q.from;
+  }
+  if (q.to) {
+    where.push('at < @to');
+    params.to = q.to;
+  }
+  if (q.before) {
+    where.push('seq < @before');
+    params.before = q.before;
+  }
+  const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
+  return { plan: { rows: { sql, params } }, limit };
+}
+
+/** The page of the rows `auditPagePlan`'s plan read. */
+export function auditPageOf(rows: unknown[], limit: number): AuditPage {
+  const records = (rows as Row[]).map(toRecord);
+  return { records, nextBefore: records.length === limit ? records.at(-1)!.seq : null };
+}
+
 export class AuditLog {
   /** Prepared at the first append: a read-only copy of a log from before chain_version has no column to name. */
   private insert?: Statement;
@@ -119,34 +160,15 @@ export class AuditLog {
   }
 
   /** Newest first, paged by seq. */
-  query(q: AuditQuery = {}): { records: AuditRecord[]; nextBefore: number | null } {
-    const where: string[] = [];
-    const params: Record<string, unknown> = { limit: Math.min(Math.max(q.limit ?? 50, 1), 1000) };
-    if (q.actor) {
-      where.push('actor = @actor');
-      params.actor = q.actor;
-    }
-    if (q.action) {
-      where.push('action = @action');
-      params.action = q.action;
-    }
-    if (q.from) {
-      where.push('at >= @from');
-      params.from = q.from;
-    }
-    if (q.to) {
-      where.push('at < @to');
-      params.to = q.to;
-    }
-    if (q.before) {
-      where.push('seq < @before');
-      params.before = q.before;
-    }
-    const rows = this.db
-      .prepare(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`)
-      .all(params) as Row[];
-    const records = rows.map(toRecord);
-    return { records, nextBefore: records.length === params.limit ? records.at(-1)!.seq : null };
+  query(q: AuditQuery = {}): AuditPage {
+    const { plan, limit } = auditPagePlan(q);
+    return auditPageOf(runReadPlan(this.db, plan), limit);
+  }
+
+  /** `query` read by the pool: on a worker's connection, off this thread, when it has workers. */
+  async queryOn(reads: QueryPool, q: AuditQuery = {}): Promise<AuditPage> {
+    const { plan, limit } = auditPagePlan(q);
+    return auditPageOf(await reads.read(plan), limit);
   }
 
   /**

@@ -8,6 +8,7 @@ import type { Db } from './db.js';
 import type { Checkpoint } from './checkpoints.js';
 import { CHAIN_VERSION, canonicalJson, canonicalRecord, canonicalSql, chainHead, chainHash, ENTRY_CHAIN, GENESIS_HASH } from './hash-chain.js';
 import { verifyExternalCheckpoint as verifyExternal, verifyLog, type VerifyResult } from './hash-chain-verify.js';
+import { runReadPlan, type QueryPool, type ReadPlan, type ReadStep } from './query-pool.js';
 
 export { GENESIS_HASH };
 export type { VerifyBreak, VerifyResult } from './hash-chain-verify.js';
@@ -171,12 +172,14 @@ function isoBound(value: string, what: string): string {
  * unary `+` so SQLite does not pick their index instead: person (person_id, seq) and door
  * (door_id, seq) give seq order directly; an area alone walks the primary key backwards (newest
  * first stops after a page). A time range is first turned into the seq range it spans, from the
- * (area_id, at) or (at) index alone, and the rows are then read by seq within it: no sort of the
- * whole range for every page, and with a person or a door their index is searched within that
- * seq range too (not walked from the newest record down to the range). Times are still checked
- * row by row, so a clock that stepped back never lets a record outside the range through.
+ * (area_id, at) or (at) index alone (`span`: its row's lo and hi join the parameters), and the rows
+ * are then read by seq within it: no sort of the whole range for every page, and with a person or a
+ * door their index is searched within that seq range too (not walked from the newest record down
+ * to the range). Times are still checked row by row, so a clock that stepped back never lets a
+ * record outside the range through. Plain data, no connection: the API's pages run it in a query
+ * worker (query-pool.ts), exports and the CLI on their own connection.
  */
-function planQuery(db: Db, filter: EntryFilter & { before?: number }): { sql: string; params: Record<string, unknown> } | null {
+function planQuery(filter: EntryFilter & { before?: number }): { where: string; params: Record<string, unknown>; span?: ReadStep } {
   const where: string[] = [];
   const params: Record<string, unknown> = {};
   const from = filter.from ? isoBound(filter.from, 'from') : undefined;
@@ -215,22 +218,41 @@ function planQuery(db: Db, filter: EntryFilter & { before?: number }): { sql: st
     where.push('seq < @before');
     params.before = filter.before;
   }
+  let span: ReadStep | undefined;
   if (timed) {
-    const span: string[] = [];
-    if (filter.areaId) span.push('area_id = @areaId');
-    if (from) span.push('at >= @from');
-    if (to) span.push('at < @to');
+    const terms: string[] = [];
+    if (filter.areaId) terms.push('area_id = @areaId');
+    if (from) terms.push('at >= @from');
+    if (to) terms.push('at < @to');
     const spanParams = { ...(filter.areaId ? { areaId: filter.areaId } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}) };
-    const bounds = db.prepare(`SELECT min(seq) AS lo, max(seq) AS hi FROM entry_log WHERE ${span.join(' AND ')}`).get(spanParams) as {
-      lo: number | null;
-      hi: number | null;
-    };
-    if (bounds.lo === null || bounds.hi === null) return null;
+    span = { sql: `SELECT min(seq) AS lo, max(seq) AS hi FROM entry_log WHERE ${terms.join(' AND ')}`, params: spanParams };
     where.push('seq BETWEEN @lo AND @hi');
-    params.lo = bounds.lo;
-    params.hi = bounds.hi;
   }
-  return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
+  return { where: where.length ? `WHERE ${where.join(' AND ')}` : '', params, span };
+}
+
+/**
+ * The read of one page (newest first, one record more than the page to tell whether more follow):
+ * run it with `runReadPlan` on any connection to the database, then `entryPageOf` its rows. Throws
+ * RangeError on a bad limit, cursor or time.
+ */
+export function entryPagePlan(q: EntryQuery = {}): { plan: ReadPlan; limit: number } {
+  const limit = q.limit ?? DEFAULT_PAGE;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new RangeError(`limit: ${limit} is not a whole number from 1 to ${MAX_PAGE}`);
+  if (q.before !== undefined && !Number.isInteger(q.before)) throw new RangeError(`before: ${q.before} is not a record number`);
+  const { where, params, span } = planQuery(q);
+  return {
+    plan: { bounds: span, rows: { sql: `SELECT * FROM entry_log ${where} ORDER BY seq DESC LIMIT @limit`, params: { ...params, limit: limit + 1 } } },
+    limit,
+  };
+}
+
+/** The page of the rows `entryPagePlan`'s plan read. */
+export function entryPageOf(rows: unknown[], limit: number): EntryPage {
+  const page = rows as Row[];
+  const more = page.length > limit;
+  if (more) page.pop();
+  return { records: page.map(rowToRecord), nextBefore: more ? page[page.length - 1]!.seq : null };
 }
 
 export class EntryLog {
@@ -359,16 +381,14 @@ export class EntryLog {
    * as `before` for the next page. Throws RangeError on a bad limit or time.
    */
   query(q: EntryQuery = {}): EntryPage {
-    const limit = q.limit ?? DEFAULT_PAGE;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new RangeError(`limit: ${limit} is not a whole number from 1 to ${MAX_PAGE}`);
-    if (q.before !== undefined && !Number.isInteger(q.before)) throw new RangeError(`before: ${q.before} is not a record number`);
-    const plan = planQuery(this.db, q);
-    if (!plan) return { records: [], nextBefore: null };
-    const { sql, params } = plan;
-    const rows = this.db.prepare(`SELECT * FROM entry_log ${sql} ORDER BY seq DESC LIMIT @limit`).all({ ...params, limit: limit + 1 }) as Row[];
-    const more = rows.length > limit;
-    if (more) rows.pop();
-    return { records: rows.map(rowToRecord), nextBefore: more ? rows[rows.length - 1]!.seq : null };
+    const { plan, limit } = entryPagePlan(q);
+    return entryPageOf(runReadPlan(this.db, plan), limit);
+  }
+
+  /** `query` read by the pool: on a worker's connection, off this thread, when it has workers. */
+  async queryOn(reads: QueryPool, q: EntryQuery = {}): Promise<EntryPage> {
+    const { plan, limit } = entryPagePlan(q);
+    return entryPageOf(await reads.read(plan), limit);
   }
 
   /**
@@ -376,11 +396,14 @@ export class EntryLog {
    * otherwise. The connection is busy until the iteration ends or is abandoned (`return()`).
    */
   *iterate(filter: EntryFilter = {}, order: 'asc' | 'desc' = 'asc'): Generator<EntryRecord, void, undefined> {
-    const plan = planQuery(this.db, filter);
-    if (!plan) return;
-    const { sql, params } = plan;
-    const stmt = this.db.prepare(`SELECT * FROM entry_log ${sql} ORDER BY seq ${order === 'asc' ? 'ASC' : 'DESC'}`);
-    for (const row of stmt.iterate(params) as IterableIterator<Row>) yield rowToRecord(row);
+    const { where, params, span } = planQuery(filter);
+    let bounds: Record<string, unknown> = {};
+    if (span) {
+      bounds = this.db.prepare(span.sql).get(span.params) as { lo: number | null; hi: number | null };
+      if (bounds.lo === null || bounds.hi === null) return;
+    }
+    const stmt = this.db.prepare(`SELECT * FROM entry_log ${where} ORDER BY seq ${order === 'asc' ? 'ASC' : 'DESC'}`);
+    for (const row of stmt.iterate({ ...params, ...bounds }) as IterableIterator<Row>) yield rowToRecord(row);
   }
 
   /** Records after `seq`, oldest first, at most `limit`: what a resuming stream missed. */

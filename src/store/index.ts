@@ -16,6 +16,7 @@ import { CheckpointStore } from './checkpoints.js';
 import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
 import { EntryCheckpoints } from './entry-checkpoints.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
+import { QueryPool } from './query-pool.js';
 import { SnapshotStore } from './snapshots.js';
 import { Outbox } from './outbox.js';
 import { KeyStore } from './keys.js';
@@ -49,6 +50,8 @@ export interface Store {
   keys: KeyStore;
   /** Dial locks: rotation records, due triggers, code holders (never a code). */
   dialLocks: DialLockStore;
+  /** The API's reads of the logs, on worker threads' read-only connections (started at the first read; closed with the store). */
+  reads: QueryPool;
   /** A checkpointer of this database's WAL, off the event loop (not started). */
   walCheckpointer(): WalCheckpointer;
   /**
@@ -87,6 +90,7 @@ export function storeOn(db: Db): Store {
     trainings: new TrainingRepository(db),
     pledges: new PledgeRepository(db),
   };
+  const reads = new QueryPool(db);
   return {
     people: new PeopleStore(db, records),
     ...records,
@@ -103,6 +107,7 @@ export function storeOn(db: Db): Store {
     outbox: new Outbox(db),
     keys: new KeyStore(db),
     dialLocks: new DialLockStore(db),
+    reads,
     walCheckpointer: () => new WalCheckpointer(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     verifyAuditLog: (publicKey) => verifyAuditLog(db, publicKey),
@@ -113,6 +118,8 @@ export function storeOn(db: Db): Store {
     },
     backup: (opts, signal) => writeBackupInWorker({ ...opts, database: db.name }, signal),
     close() {
+      // The workers' connections close as they stop (better-sqlite3 closes a thread's databases).
+      void reads.close();
       if (db.open) {
         db.pragma('wal_checkpoint(TRUNCATE)');
         db.close();

@@ -39,7 +39,7 @@ export async function auditRoutes(api: Api, ctx: ApiContext): Promise<void> {
       },
     },
     async (req) => {
-      const { records, nextBefore } = ctx.services.auditLog.query(req.query);
+      const { records, nextBefore } = await ctx.services.auditLog.query(req.query);
       return { items: records, nextBefore };
     },
   );
