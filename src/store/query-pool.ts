@@ -182,8 +182,11 @@ export class QueryPool {
     return this.slots.map((s) => s.worker);
   }
 
-  /** The rows of a plan, read off the controller's thread. Rejects with ReadUnavailableError when no worker could answer. */
-  read(plan: ReadPlan): Promise<unknown[]> {
+  /**
+   * The rows of a plan, read off the controller's thread. Rejects with ReadUnavailableError when no
+   * worker could answer within `timeoutMs` (default the pool's).
+   */
+  read(plan: ReadPlan, opts: { timeoutMs?: number } = {}): Promise<unknown[]> {
     if (this.closed) return Promise.reject(new ReadUnavailableError('the store is closing'));
     if (this.size === 0) {
       this.stats.local++;
@@ -193,8 +196,9 @@ export class QueryPool {
         return Promise.reject(err as Error);
       }
     }
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     return new Promise((resolve, reject) => {
-      const job: Job = { id: this.nextId++, plan, resolve, reject, timer: setTimeout(() => this.timedOut(job), this.timeoutMs) };
+      const job: Job = { id: this.nextId++, plan, resolve, reject, timer: setTimeout(() => this.timedOut(job, timeoutMs), timeoutMs) };
       job.timer.unref();
       this.queue.push(job);
       this.dispatch();
@@ -253,9 +257,9 @@ export class QueryPool {
     this.dispatch();
   }
 
-  private timedOut(job: Job): void {
+  private timedOut(job: Job, timeoutMs: number): void {
     this.stats.timeouts++;
-    const why = `the read took longer than ${this.timeoutMs} ms`;
+    const why = `the read took longer than ${timeoutMs} ms`;
     const queued = this.queue.indexOf(job);
     if (queued >= 0) {
       this.queue.splice(queued, 1);
