@@ -7,7 +7,7 @@ import type { Db } from './db.js';
 import { writeCheckpoint, type CheckpointKind, type StoredCheckpoint } from './checkpoints.js';
 import { AUDIT_CHAIN, CHAIN_VERSION, chainHash, chainHead, sortKeys } from './hash-chain.js';
 import { verifyLog, type VerifyResult } from './hash-chain-verify.js';
-import { runReadPlan, type QueryPool, type ReadPlan } from './query-pool.js';
+import { runReadPlan, type QueryPool, type ReadPlan, type ReadResult } from './query-pool.js';
 import { pruneLog } from './retention.js';
 
 export interface AuditInput {
@@ -112,7 +112,7 @@ export function auditPagePlan(q: AuditQuery = {}): { plan: ReadPlan; limit: numb
 }
 
 /** The page of the rows `auditPagePlan`'s plan read. */
-export function auditPageOf(rows: unknown[], limit: number): AuditPage {
+export function auditPageOf({ rows }: ReadResult, limit: number): AuditPage {
   const records = (rows as Row[]).map(toRecord);
   return { records, nextBefore: records.length === limit ? records.at(-1)!.seq : null };
 }

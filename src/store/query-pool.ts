@@ -29,11 +29,17 @@ export interface ReadPlan {
   rows: ReadStep;
 }
 
+/** What a plan read: its rows, and the bounds row (null: none, or nothing could match). */
+export interface ReadResult {
+  rows: unknown[];
+  bounds: Record<string, unknown> | null;
+}
+
 /**
  * Runs a plan on a connection. Self-contained (no imports, no closures, plain JavaScript once
  * compiled): its source is what the worker runs too. `cache` keeps prepared statements by SQL.
  */
-export function runReadPlan(db: Db, plan: ReadPlan, cache?: Map<string, Statement>): unknown[] {
+export function runReadPlan(db: Db, plan: ReadPlan, cache?: Map<string, Statement>): ReadResult {
   const prepare = (sql: string): Statement => {
     let stmt = cache?.get(sql);
     if (!stmt) {
@@ -50,12 +56,14 @@ export function runReadPlan(db: Db, plan: ReadPlan, cache?: Map<string, Statemen
   if (own) db.exec('BEGIN');
   try {
     let params = plan.rows.params;
+    let bounds: Record<string, unknown> | null = null;
     if (plan.bounds) {
       const row = prepare(plan.bounds.sql).get(plan.bounds.params) as Record<string, unknown> | undefined;
-      if (!row || Object.values(row).some((v) => v === null)) return [];
+      if (!row || Object.values(row).some((v) => v === null)) return { rows: [], bounds: null };
+      bounds = row;
       params = { ...params, ...row };
     }
-    return prepare(plan.rows.sql).all(params);
+    return { rows: prepare(plan.rows.sql).all(params), bounds };
   } finally {
     if (own && db.inTransaction) db.exec('COMMIT');
   }
@@ -82,7 +90,7 @@ parentPort.on('message', (m) => {
       db.pragma('query_only = 1');
       db.pragma('cache_size = ' + -workerData.cacheKiB);
     }
-    parentPort.postMessage({ id: m.id, ok: true, rows: runReadPlan(db, m.plan, cache) });
+    parentPort.postMessage({ id: m.id, ok: true, result: runReadPlan(db, m.plan, cache) });
   } catch (e) {
     const err = e || {};
     parentPort.postMessage({ id: m.id, ok: false, error: { message: String(err.message || err), name: err.name, code: typeof err.code === 'string' ? err.code : undefined } });
@@ -124,7 +132,7 @@ export interface QueryPoolStats {
 interface Job {
   id: number;
   plan: ReadPlan;
-  resolve: (rows: unknown[]) => void;
+  resolve: (result: ReadResult) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
   slot?: Slot;
@@ -183,10 +191,10 @@ export class QueryPool {
   }
 
   /**
-   * The rows of a plan, read off the controller's thread. Rejects with ReadUnavailableError when no
+   * What a plan reads, read off the controller's thread. Rejects with ReadUnavailableError when no
    * worker could answer within `timeoutMs` (default the pool's).
    */
-  read(plan: ReadPlan, opts: { timeoutMs?: number } = {}): Promise<unknown[]> {
+  read(plan: ReadPlan, opts: { timeoutMs?: number } = {}): Promise<ReadResult> {
     if (this.closed) return Promise.reject(new ReadUnavailableError('the store is closing'));
     if (this.size === 0) {
       this.stats.local++;
@@ -222,13 +230,13 @@ export class QueryPool {
     const slot: Slot = { worker };
     worker.on(
       'message',
-      (m: { id: number; ok: true; rows: unknown[] } | { id: number; ok: false; error: { message: string; name?: string; code?: string } }) => {
+      (m: { id: number; ok: true; result: ReadResult } | { id: number; ok: false; error: { message: string; name?: string; code?: string } }) => {
         const job = slot.job;
         if (!job || job.id !== m.id) return;
         slot.job = undefined;
         clearTimeout(job.timer);
         this.stats.reads++;
-        if (m.ok) job.resolve(m.rows);
+        if (m.ok) job.resolve(m.result);
         else job.reject(revive(m.error));
         this.dispatch();
       },

@@ -110,6 +110,44 @@ describe('query pool', () => {
     expect(pool.stats.reads).toBeGreaterThan(queries.length);
   });
 
+  it('walks at most the scan window per page without an index, and pages on to every record', async () => {
+    const { db, log } = fixture();
+    const pool = poolOn(db);
+    const filters: EntryQuery[] = [
+      { reason: 'outside-schedule' },
+      { decision: 'denied', areaId: 'lab' },
+      { areaId: 'office' },
+      { reason: 'no-grant', from: '2026-11-20T10:00:00Z', to: '2026-11-22T10:00:00Z' },
+      { reason: 'no-such-reason' },
+    ];
+    let short = 0;
+    for (const f of filters) {
+      const all = [...log.iterate(f, 'desc')].map((r) => r.seq);
+      // The walk starts at the cursor, or above the newest record (of the time range, if one is given).
+      const newest = [...log.iterate({ from: f.from, to: f.to }, 'desc')][0]?.seq ?? 600;
+      let before: number | undefined;
+      const seen: number[] = [];
+      let pages = 0;
+      do {
+        const q = { ...f, limit: 10, scanWindow: 40, before };
+        const page = await log.queryOn(pool, q);
+        expect(page, JSON.stringify(q)).toEqual(log.query(q));
+        expect(page.records.length).toBeLessThanOrEqual(10);
+        // Never below the window: at most 40 records under the cursor (or the newest).
+        const top = Math.min(before ?? Infinity, newest + 1);
+        expect(page.records.every((r) => r.seq >= top - 40)).toBe(true);
+        if (page.nextBefore !== null && page.records.length < 10) short++;
+        seen.push(...page.records.map((r) => r.seq));
+        before = page.nextBefore ?? undefined;
+        pages++;
+      } while (before !== undefined && pages < 100);
+      expect(seen, JSON.stringify(f)).toEqual(all);
+    }
+    expect(short).toBeGreaterThan(0);
+    // A filter an index serves (a person, a door) is not windowed: full pages.
+    expect((await log.queryOn(pool, { personId: 'p3', reason: 'no-grant', limit: 5, scanWindow: 1 })).records).toHaveLength(5);
+  });
+
   it('sees a record as soon as its transaction commits', async () => {
     const { db, log } = fixture();
     const pool = poolOn(db);
@@ -173,7 +211,7 @@ describe('query pool', () => {
     db.exec('INSERT INTO t VALUES (1), (2)');
     const pool = poolOn(db);
     expect(pool.threaded).toBe(false);
-    expect(await pool.read({ rows: { sql: 'SELECT x FROM t ORDER BY x DESC', params: {} } })).toEqual([{ x: 2 }, { x: 1 }]);
+    expect(await pool.read({ rows: { sql: 'SELECT x FROM t ORDER BY x DESC', params: {} } })).toEqual({ rows: [{ x: 2 }, { x: 1 }], bounds: null });
     expect(pool.workers).toHaveLength(0);
     expect(pool.stats.local).toBe(1);
   });
