@@ -2,7 +2,7 @@
 // as `tobira log export`, streamed from a read-only snapshot), verify it, and serve its signed
 // checkpoints (with the public key), so an auditor can keep copies off the gateway.
 import { z } from 'zod';
-import type { EntryFilter } from '../../store/entry-log.js';
+import { SCAN_WINDOW, type EntryFilter } from '../../store/entry-log.js';
 import { actorOf, audited, type Api, type ApiContext } from '../context.js';
 import { checkpointKindSchema, errorResponses, isoTime } from '../schemas.js';
 
@@ -62,6 +62,9 @@ export async function entryRoutes(api: Api, ctx: ApiContext): Promise<void> {
       schema: {
         tags: ['entries'],
         summary: 'The entry log, newest first, paged by seq (before=nextBefore); guards see no affiliation or purpose',
+        description:
+          'Page on while nextBefore is not null. A filter no index serves (an area, decision or reason without a person or a door) ' +
+          `walks at most ${SCAN_WINDOW.toLocaleString('en')} records a page: such a page may hold fewer records than asked, none even, and still have a nextBefore.`,
         querystring: filterQuery.extend({
           before: z.coerce.number().int().positive().optional(),
           limit: z.coerce.number().int().min(1).max(1000).default(50),
