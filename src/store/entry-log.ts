@@ -245,10 +245,11 @@ function planQuery(filter: EntryFilter & { before?: number }): {
  * The most records one page walks by seq when no index picks its rows (an area, a decision or a
  * reason without a person or a door; the log has no index on decision or reason): a page that
  * finds fewer than it asked within them ends there, and its `nextBefore` is where the next page
- * walks on. A rare reason so costs each page a bounded walk (about 20-30 ms) instead of the whole
- * log (0.7-1.4 s over 10 million records), and the reader pages on as far as it wants.
+ * walks on. A reason no record has so costs each page a bounded walk (15-25 ms on the benchmark's
+ * machine, shared) instead of the whole log (2.5-8 s there over 10 million records), and the reader
+ * pages on as far as it wants.
  */
-export const SCAN_WINDOW = 200_000;
+export const SCAN_WINDOW = 100_000;
 
 /**
  * The read of one page (newest first, one record more than the page to tell whether more follow):

@@ -143,6 +143,13 @@ interface Slot {
   job?: Job;
 }
 
+/** Waits for `p`, or `ms` at most. */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 /** Revives a worker's error in this thread (SQLite's code kept: the API maps SQLITE_BUSY etc. to 503). */
 function revive(e: { message: string; name?: string; code?: string }): Error {
   const err = new Error(e.message) as Error & { code?: string };
@@ -221,6 +228,8 @@ export class QueryPool {
       const job = this.queue.shift()!;
       slot.job = job;
       job.slot = slot;
+      // Held while it reads (an awaited read keeps the process alive), let go when idle.
+      slot.worker.ref();
       slot.worker.postMessage({ id: job.id, plan: job.plan });
     }
   }
@@ -234,6 +243,7 @@ export class QueryPool {
         const job = slot.job;
         if (!job || job.id !== m.id) return;
         slot.job = undefined;
+        slot.worker.unref();
         clearTimeout(job.timer);
         this.stats.reads++;
         if (m.ok) job.resolve(m.result);
@@ -244,7 +254,7 @@ export class QueryPool {
     // An uncaught error is followed by 'exit': handled there.
     worker.on('error', () => undefined);
     worker.on('exit', (code) => this.lost(slot, `the query worker stopped (exit code ${code})`));
-    // The pool never keeps the process alive by itself.
+    // An idle pool never keeps the process alive.
     worker.unref();
     this.slots.push(slot);
     return slot;
@@ -282,6 +292,7 @@ export class QueryPool {
     job.reject(new ReadUnavailableError(why));
     this.slots.splice(this.slots.indexOf(slot), 1);
     this.stats.workerExits++;
+    slot.worker.unref();
     void slot.worker.terminate();
     this.dispatch();
   }
@@ -307,10 +318,11 @@ export class QueryPool {
       slots.map(async (slot) => {
         const exited = new Promise<void>((resolve) => slot.worker.once('exit', () => resolve()));
         slot.worker.postMessage('close');
-        await Promise.race([exited, new Promise<void>((r) => setTimeout(r, 1000).unref())]);
+        await within(exited, 1000);
         // A worker in a long statement stops when the statement returns (SQLite cannot be interrupted
-        // from here); it is unref'd, so the process need not wait for it.
-        await Promise.race([slot.worker.terminate(), new Promise<void>((r) => setTimeout(r, 1000).unref())]);
+        // from here): let go of it, so the process need not wait for it.
+        slot.worker.unref();
+        await within(slot.worker.terminate(), 1000);
       }),
     );
   }
