@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/store/db.js';
 import { EntryLog, verifyEntryLog } from '../../src/store/entry-log.js';
+import { GroupCommit } from '../../src/store/group-commit.js';
+import { SequenceStore } from '../../src/store/sequence.js';
 import { WalCheckpointer } from '../../src/store/wal-checkpointer.js';
 import { waitFor } from '../helpers/ports.js';
 
@@ -13,7 +15,7 @@ describe('WAL checkpointer', () => {
   it('checkpoints from its own thread while the writer never does, and hands checkpointing back when stopped', async () => {
     const db = openDatabase(mkdtempSync(join(tmpdir(), 'tobira-walcp-')));
     const log = new EntryLog(db);
-    const cp = new WalCheckpointer(db, 100);
+    const cp = new WalCheckpointer(db, { intervalMs: 100, truncateAtBytes: Number.POSITIVE_INFINITY });
     cp.start();
     try {
       expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
@@ -49,6 +51,67 @@ describe('WAL checkpointer', () => {
       await cp.stop();
     }
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    db.close();
+  });
+
+  it('keeps the WAL under its bound while decisions commit without a pause, and empties it each time it passes the threshold', async () => {
+    const db = openDatabase(mkdtempSync(join(tmpdir(), 'tobira-walcp-')));
+    const log = new EntryLog(db);
+    const sequences = new SequenceStore(db);
+    // Scaled down from the daemon's 16 MB threshold and 64 MB bound, the same ratio.
+    const threshold = 4 * 2 ** 20;
+    const bound = 4 * threshold;
+    const cp = new WalCheckpointer(db, { intervalMs: 50, truncateAtBytes: threshold });
+    cp.start();
+    // The decisions' commits as the daemon makes them: group commit, NORMAL, the WAL flushed after.
+    const commits = new GroupCommit(db, () => log.resync());
+    const decide = (i: number) => {
+      const device = `reader-${i % 8}`;
+      sequences.accept(device, 1, i);
+      log.append({
+        at: new Date(1_700_000_000_000 + i).toISOString(),
+        kind: 'decision',
+        doorId: `door-${i % 8}`,
+        areaId: 'office',
+        personId: `person-${(i * 7919) % 5000}`,
+        decision: 'granted',
+        reason: 'granted',
+        deviceId: device,
+      });
+      sequences.persist(device);
+    };
+    const sizes: number[] = [];
+    let n = 0;
+    let slowest = 0;
+    try {
+      const until = Date.now() + 30_000;
+      // Four doors, each committing its next decision as soon as the last is on disk, until the
+      // WAL has passed the threshold and been emptied several times.
+      const door = async () => {
+        while (cp.stats.truncations < 4 && Date.now() < until) {
+          const t0 = performance.now();
+          await commits.submit(() => decide(n++));
+          slowest = Math.max(slowest, performance.now() - t0);
+          sizes.push(statSync(`${db.name}-wal`).size);
+        }
+      };
+      await Promise.all([door(), door(), door(), door()]);
+      expect(cp.stats.error).toBeNull();
+      expect(cp.stats.truncations).toBeGreaterThanOrEqual(4);
+      const peak = Math.max(...sizes);
+      expect(peak).toBeGreaterThan(threshold);
+      expect(peak).toBeLessThan(bound);
+      // Emptied, not only checkpointed: after passing the threshold the file went back to a few frames.
+      const emptied = sizes.filter((s, i) => i > 0 && sizes[i - 1]! > threshold && s < 64 * 1024).length;
+      expect(emptied).toBeGreaterThanOrEqual(3);
+      expect(verifyEntryLog(db)).toMatchObject({ ok: true, records: n });
+    } finally {
+      commits.close();
+      await cp.stop();
+      console.log(
+        `${n} commits, WAL peak ${(Math.max(...sizes) / 2 ** 20).toFixed(2)} MB, slowest decision ${slowest.toFixed(1)} ms, ${JSON.stringify(cp.stats)}`,
+      );
+    }
     db.close();
   });
 });
