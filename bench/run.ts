@@ -15,6 +15,7 @@ import { benchSite, CARD_AREA, type BenchSite } from './lib/site.js';
 import { BENCH_PIN, cardOf, copyDb, ensureDb, grantedPerson, personIdOf, rng, type CachedDb } from './lib/datagen.js';
 import { closeRigs, connectRigs, makeRigs, trustCa, type DoorRig } from './lib/devices.js';
 import { burst, checkLog, logHead, quietReads, type BurstResult, type QuietResult } from './lib/drive.js';
+import { meterStorage, storageResults, storageRuns, type StorageResults } from './lib/storage.js';
 import { appendRate, commitFloor, leanEcho, pinFloor } from './lib/floors.js';
 import {
   killAll,
@@ -168,6 +169,8 @@ export interface Results {
   databases: { key: string; buildSeconds: number; mb: number }[];
   /** The daemon ending on its own during a session: a finding, not a harness error. */
   crashes: { session: string; during: string; code: number | null; signal: string | null; output: string }[];
+  /** Bytes written per decision and the WAL's size, on the big database (bench/lib/storage.ts). */
+  storage?: StorageResults;
   errors: string[];
 }
 
@@ -571,7 +574,10 @@ async function bigDatabase(big: CachedDb, site: BenchSite, secrets: Secrets, bro
   const quietFirst = async (s: Session, broker: BrokerName): Promise<Summary> => {
     phase = 'quiet reads';
     const card = cardPicker(big);
+    const io = meterStorage(s.daemon.pid, s.dir, 'quiet', `${s.label} quiet`);
     const q = await quietReads(s.cardRigs.slice(0, cfg.quietDoors), () => card(), cfg.bigQuiet.n, cfg.bigQuiet.warmup, cfg.gapMs);
+    const w = await io.stop();
+    say(`  disk: ${w.bytesWrittenPerDecision ?? '?'} bytes written per decision (wchar ${w.wcharPerDecision ?? '?'}), WAL peak ${w.walPeakMB} MB`);
     if (q.lost || q.denied) results.errors.push(`big database, ${broker}: ${q.lost} quiet reads lost, ${q.denied} denied`);
     const quiet = summarize(q.samples);
     say(`  quiet: p50 ${quiet.p50} ms, p99 ${quiet.p99} ms, max ${quiet.max} ms`);
@@ -868,8 +874,11 @@ async function runBurst(s: Session, broker: BrokerName, db: CachedDb, quiet: Sum
   const commitsBefore = await commitCounters(s.daemon.apiUrl);
   const meter = s.cpu();
   phase = `the burst${withApi ? ' with API load' : ''}`;
+  const io = meterStorage(s.daemon.pid, s.dir, 'burst', `${s.label} burst${withApi ? ' with API load' : ''}`);
   const b = await burst(s.cardRigs, card, cfg.burst.rate, cfg.burst.seconds, cfg.burst.drainMs, () => s.daemon.alive());
   const cpu = meter.stop();
+  const w = await io.stop();
+  say(`    disk: ${w.bytesWrittenPerDecision ?? '?'} bytes written per decision (wchar ${w.wcharPerDecision ?? '?'}), WAL peak ${w.walPeakMB} MB`);
   const daemonCrashed = !s.daemon.alive();
   let brokerDropped: number | null = null;
   if (broker === 'mosquitto' && droppedBefore !== undefined) {
@@ -1081,6 +1090,7 @@ function loadNote(): string {
 }
 
 function write(rerendered = false): void {
+  if (storageRuns.length) results.storage = storageResults();
   headline();
   results.loadNote = loadNote();
   if (!rerendered) {

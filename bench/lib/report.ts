@@ -248,6 +248,8 @@ export function renderMarkdown(r: Results, oneCore?: Results): string {
     p('', `${fp.note}.`, '');
   } else p('not measured', '');
 
+  renderStorage(r, p);
+
   for (const pr of r.profiles) {
     p(
       `## Profile of the daemon: ${pr.scenario}`,
@@ -293,4 +295,36 @@ export function renderMarkdown(r: Results, oneCore?: Results): string {
   if (r.errors.length) p('', 'Problems with the run itself:', '', ...r.errors.map((e) => `- ${e.split('\n')[0]}`));
   p('');
   return out.join('\n');
+}
+
+/** Bytes written per decision, the WAL's size, and what they mean for an SD card (bench/lib/storage.ts). */
+function renderStorage(r: Results, p: (...lines: string[]) => void): void {
+  p('## Storage: bytes written per decision', '');
+  const st = r.storage;
+  if (!st?.runs.length) {
+    p('not measured', '');
+    return;
+  }
+  p(
+    "The daemon's `/proc/<pid>/io` over each run (every thread: the decisions' commits and the WAL checkpoints into the database), divided by the entry-log records it appended; the WAL file sampled every 50 ms. `write_bytes` is what went to the disk (less what was truncated before being written back); `wchar` is every byte passed to `write()`, sockets included.",
+    '',
+    '| run | decisions | s | write_bytes per decision | wchar per decision | WAL peak MB | WAL at end MB |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const x of st.runs)
+    p(
+      `| ${x.label} | ${n(x.decisions)} | ${f(x.seconds, 1)} | ${n(x.bytesWrittenPerDecision)} | ${n(x.wcharPerDecision)} | ${f(x.walPeakMB, 2)} | ${f(x.walEndMB, 2)} |`,
+    );
+  p('');
+  const e = st.endurance;
+  if (e) {
+    p(
+      `**What it means for a ${e.assumption.cardGB} GB SD card**, at ${n(e.bytesPerDecision)} bytes per decision (the ${e.basis} figure, the larger): assumed endurance ${e.assumption.enduranceTBW} TB written (${e.assumption.basis}); write amplification inside the card ${e.assumption.writeAmplification}.`,
+      '',
+      '| reads a day | written a day | years at 1× | years at 10× |',
+      '|---:|---:|---:|---:|',
+    );
+    for (const d of e.perDay) p(`| ${n(d.readsPerDay)} | ${f(d.gbPerDay, 2)} GB | ${f(d.yearsAt1x, 1)} | ${f(d.yearsAt10x, 1)} |`);
+    p('');
+  }
 }
