@@ -177,12 +177,12 @@ function isoBound(value: string, what: string): string {
  * unary `+` so SQLite does not pick their index instead: person (person_id, seq) and door
  * (door_id, seq) give seq order directly; an area alone walks the primary key backwards (newest
  * first stops after a page). A time range is first turned into the seq range it spans, from the
- * (area_id, at) or (at) index alone (`span`: its row's lo and hi join the parameters), and the rows
- * are then read by seq within it: no sort of the whole range for every page, and with a person or a
- * door their index is searched within that seq range too (not walked from the newest record down
- * to the range). Times are still checked row by row, so a clock that stepped back never lets a
- * record outside the range through. Plain data, no connection: the API's pages run it in a query
- * worker (query-pool.ts), exports and the CLI on their own connection.
+ * (area_id, at) index alone (for all areas, one range per area; `span`: its row's lo and hi join
+ * the parameters), and the rows are then read by seq within it: no sort of the whole range for every
+ * page, and with a person or a door their index is searched within that seq range too (not walked
+ * from the newest record down to the range). Times are still checked row by row, so a clock that
+ * stepped back never lets a record outside the range through. Plain data, no connection: the API's
+ * pages run it in a query worker (query-pool.ts), exports and the CLI on their own connection.
  */
 function planQuery(filter: EntryFilter & { before?: number }): {
   where: string;
@@ -231,11 +231,22 @@ function planQuery(filter: EntryFilter & { before?: number }): {
   let span: ReadStep | undefined;
   if (timed) {
     const terms: string[] = [];
-    if (filter.areaId) terms.push('area_id = @areaId');
     if (from) terms.push('at >= @from');
     if (to) terms.push('at < @to');
     const spanParams = { ...(filter.areaId ? { areaId: filter.areaId } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}) };
-    span = { sql: `SELECT min(seq) AS lo, max(seq) AS hi FROM entry_log WHERE ${terms.join(' AND ')}`, params: spanParams };
+    span = {
+      sql: filter.areaId
+        ? `SELECT min(seq) AS lo, max(seq) AS hi FROM entry_log WHERE area_id = @areaId AND ${terms.join(' AND ')}`
+        : // No index on the time alone: each area's range in (area_id, at), the areas found by skipping
+          // through that index (a few seeks), and the records with no area.
+          `WITH RECURSIVE areas(id) AS (
+            SELECT min(area_id) FROM entry_log
+            UNION ALL SELECT (SELECT min(area_id) FROM entry_log WHERE area_id > areas.id) FROM areas WHERE areas.id IS NOT NULL)
+          SELECT min(seq) AS lo, max(seq) AS hi FROM (
+            SELECT seq FROM areas CROSS JOIN entry_log ON entry_log.area_id = areas.id WHERE ${terms.join(' AND ')}
+            UNION ALL SELECT seq FROM entry_log WHERE area_id IS NULL AND ${terms.join(' AND ')})`,
+      params: spanParams,
+    };
     where.push('seq BETWEEN @lo AND @hi');
   }
   return { where: where.length ? `WHERE ${where.join(' AND ')}` : '', params, span, driver };

@@ -157,4 +157,45 @@ describe('entry log: truncation and the fast canonical encoding', () => {
     tamper(db, "UPDATE entry_log SET person_name = 'someone else' WHERE seq = 3; DELETE FROM entry_log WHERE seq = 6;");
     expect(verifyEntryLog(db)).toMatchObject({ ok: false, records: 2, breakAt: { seq: 3, problem: 'content does not match its hash (edited)' } });
   });
+
+  it('finds a time range without an area through (area_id, at): every area and the records with none', () => {
+    const db = openDatabase(mkdtempSync(join(tmpdir(), 'tobira-log-')));
+    const log = new EntryLog(db);
+    const areas = ['lab', null, 'office', 'store', null, 'lab'];
+    const t0 = Date.parse('2026-11-01T00:00:00Z');
+    for (let i = 0; i < 600; i++) {
+      log.append({ at: new Date(t0 + i * 60_000).toISOString(), kind: i % 7 ? 'decision' : 'mode', areaId: areas[i % areas.length], decision: 'granted' });
+    }
+    // The time-only index is gone (migration): each decision writes one index page fewer.
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entry_log' ORDER BY name").pluck().all()).toEqual([
+      'entry_log_area_at',
+      'entry_log_door',
+      'entry_log_person',
+    ]);
+    const plain = db.prepare('SELECT seq FROM entry_log WHERE +at >= ? AND +at < ? ORDER BY seq DESC').pluck();
+    for (const [a, b] of [
+      [0, 600],
+      [5, 6],
+      [17, 311],
+      [599, 700],
+      [-10, 3],
+      [250, 250],
+    ] as const) {
+      const from = new Date(t0 + a * 60_000).toISOString();
+      const to = new Date(t0 + b * 60_000).toISOString();
+      const got = [...log.iterate({ from, to }, 'desc')].map((r) => r.seq);
+      expect(got).toEqual(plain.all(from, to));
+      // Paged, newest first, the same records.
+      const paged: number[] = [];
+      let before: number | undefined;
+      for (;;) {
+        const page = log.query({ from, to, limit: 40, ...(before ? { before } : {}) });
+        paged.push(...page.records.map((r) => r.seq));
+        if (page.nextBefore === null) break;
+        before = page.nextBefore;
+      }
+      expect(paged).toEqual(got);
+    }
+    db.close();
+  });
 });
