@@ -428,4 +428,10 @@ export const migrations: string[] = [
   -- with no area is found through (area_id, at) too, one range per area (entry-log.ts, planQuery).
   DROP INDEX IF EXISTS entry_log_at;
   `,
+  `
+  -- device_sequence holds every device's mark as of entry-log record through_seq; a mark moved since
+  -- is carried by the records after it (sequence.ts): most decisions no longer rewrite the table.
+  CREATE TABLE device_sequence_through (through_seq INTEGER NOT NULL);
+  INSERT INTO device_sequence_through SELECT coalesce(max(seq), 0) FROM entry_log;
+  `,
 ];
