@@ -39,18 +39,21 @@ export class SequenceStore {
     if (through !== null) {
       const after = db
         .prepare(
-          'SELECT device_id AS id, device_boot AS boot, device_seq AS seq FROM entry_log WHERE seq > ? AND device_boot IS NOT NULL AND device_seq IS NOT NULL',
+          'SELECT device_id AS id, device_boot AS boot, device_seq AS deviceSeq FROM entry_log WHERE entry_log.seq > ? AND device_boot IS NOT NULL AND device_seq IS NOT NULL',
         )
-        .all(through) as { id: string | null; boot: number; seq: number }[];
+        .all(through) as { id: string | null; boot: number; deviceSeq: number }[];
       for (const r of after) {
-        if (r.id === null || !isNewer(this.marks.get(r.id), r.boot, r.seq)) continue;
-        this.marks.set(r.id, { boot: r.boot, seq: r.seq });
+        if (r.id === null || !isNewer(this.marks.get(r.id), r.boot, r.deviceSeq)) continue;
+        this.marks.set(r.id, { boot: r.boot, seq: r.deviceSeq });
       }
     }
     this.upsert = db.prepare(
       'INSERT INTO device_sequence (device_id, boot, seq) VALUES (?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET boot = excluded.boot, seq = excluded.seq',
     );
-    this.newest = db.prepare('SELECT device_id AS id, device_boot AS boot, device_seq AS seq FROM entry_log ORDER BY seq DESC LIMIT 1');
+    this.newest = db.prepare(
+      // The newest record by its primary key (an alias named seq here would order by device_seq: a scan).
+      'SELECT device_id AS id, device_boot AS boot, device_seq AS deviceSeq FROM entry_log ORDER BY entry_log.seq DESC LIMIT 1',
+    );
     this.setThrough = db.prepare('UPDATE device_sequence_through SET through_seq = (SELECT coalesce(max(seq), 0) FROM entry_log)');
     // One transaction (a savepoint inside the caller's): the table and its record number move together.
     this.writeAll = db.transaction(() => {
@@ -73,8 +76,8 @@ export class SequenceStore {
   persist(deviceId: string): void {
     const mark = this.marks.get(deviceId);
     if (!mark) return;
-    const newest = this.newest.get() as { id: string | null; boot: number | null; seq: number | null } | undefined;
-    if (newest?.id === deviceId && newest.boot === mark.boot && newest.seq === mark.seq && this.skipped < THROUGH_EVERY) {
+    const newest = this.newest.get() as { id: string | null; boot: number | null; deviceSeq: number | null } | undefined;
+    if (newest?.id === deviceId && newest.boot === mark.boot && newest.deviceSeq === mark.seq && this.skipped < THROUGH_EVERY) {
       this.skipped++;
       return;
     }
