@@ -143,7 +143,8 @@ export interface StorageResults {
   /** Bytes the daemon wrote to disk per decision (write_bytes), in the first quiet and the first burst run (embedded broker). */
   bytesWrittenPerDecision: { quiet: number | null; burst: number | null };
   wcharPerDecision: { quiet: number | null; burst: number | null };
-  endurance: Endurance | null;
+  /** From write_bytes (counted per folio: may overstate, see the README), and from wchar (SQLite's writes as made). */
+  endurance: { fromWriteBytes: Endurance | null; fromWchar: Endurance | null };
   runs: StorageRun[];
 }
 
@@ -151,12 +152,18 @@ export function storageResults(runs: StorageRun[] = storageRuns): StorageResults
   const first = (phase: StorageRun['phase']) => runs.find((r) => r.phase === phase && r.bytesWrittenPerDecision !== null);
   const quiet = first('quiet');
   const burst = first('burst');
-  const worst = [quiet, burst].filter((r) => r !== undefined).sort((a, b) => b.bytesWrittenPerDecision! - a.bytesWrittenPerDecision!)[0];
+  const worst = (key: 'bytesWrittenPerDecision' | 'wcharPerDecision') =>
+    [quiet, burst].filter((r) => r !== undefined && r[key] !== null).sort((a, b) => b![key]! - a![key]!)[0];
+  const fromWriteBytes = worst('bytesWrittenPerDecision');
+  const fromWchar = worst('wcharPerDecision');
   return {
     walPeakMB: runs.length ? Math.max(...runs.map((r) => r.walPeakMB)) : null,
     bytesWrittenPerDecision: { quiet: quiet?.bytesWrittenPerDecision ?? null, burst: burst?.bytesWrittenPerDecision ?? null },
     wcharPerDecision: { quiet: quiet?.wcharPerDecision ?? null, burst: burst?.wcharPerDecision ?? null },
-    endurance: worst ? endurance(worst.bytesWrittenPerDecision!, worst.phase) : null,
+    endurance: {
+      fromWriteBytes: fromWriteBytes ? endurance(fromWriteBytes.bytesWrittenPerDecision!, fromWriteBytes.phase) : null,
+      fromWchar: fromWchar ? endurance(fromWchar.wcharPerDecision!, fromWchar.phase) : null,
+    },
     runs,
   };
 }
