@@ -536,6 +536,12 @@ export class Controller {
     }
   }
 
+  /** The write-ahead log as the checkpointer last saw it: its size, its peak, the truncations. */
+  walStats(): { walBytes: number; walPeakBytes: number; truncations: number; truncationsRefused: number } {
+    const { walBytes, walPeakBytes, truncations, truncationsRefused } = this.walCheckpointer.stats;
+    return { walBytes, walPeakBytes, truncations, truncationsRefused };
+  }
+
   health(): Health {
     let database: Health['database'];
     try {

@@ -35,6 +35,11 @@ export class StatusService {
     return { commits, writes, walSyncs };
   }
 
+  /** The write-ahead log: its size now and at its largest, and the truncations that emptied it (bounded at 64 MB). */
+  wal(): { walBytes: number; walPeakBytes: number; truncations: number; truncationsRefused: number } {
+    return running(this.deps).walStats();
+  }
+
   /** Records the entry log holds now (after retention pruning). */
   entryLogRecords(): number {
     return this.deps.store.entryLog.rows();

@@ -685,6 +685,11 @@ describe('visits, site, entries, stream and metrics', () => {
       const open = api.db().prepare("SELECT count(*) FROM events WHERE severity = 'alarm' AND acked_at IS NULL").pluck().get();
       expect(value(/^tobira_alarms_open (\d+)$/m)).toBe(open);
       expect(value(/^tobira_devices_online (\d+)$/m)).toBeGreaterThan(5);
+      // The WAL as the checkpointer found it: the same figures as the controller holds.
+      const wal = api.controller.walStats();
+      expect(value(/^tobira_wal_peak_bytes (\d+)$/m)).toBe(wal.walPeakBytes);
+      expect(value(/^tobira_wal_truncations_total (\d+)$/m)).toBe(wal.truncations);
+      expect(res.body).toMatch(/^tobira_wal_bytes \d+$/m);
     });
   });
 

@@ -108,6 +108,26 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
   });
 
   for (const [name, help, value] of [
+    ['tobira_wal_bytes', "The write-ahead log's size after the checkpointer's last pass", () => status.wal().walBytes],
+    ['tobira_wal_peak_bytes', 'The largest the write-ahead log was found since the controller started', () => status.wal().walPeakBytes],
+  ] as const) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(value());
+      },
+    });
+  }
+
+  for (const [name, help, value] of [
+    ['tobira_wal_truncations_total', 'TRUNCATE checkpoints that emptied the write-ahead log', () => status.wal().truncations],
+    [
+      'tobira_wal_truncations_refused_total',
+      'TRUNCATE checkpoints refused (a reader or the writer in the way); the next pass tries again',
+      () => status.wal().truncationsRefused,
+    ],
     ['tobira_decision_commits_total', 'Durable transactions committed by the access flow', () => status.commits().commits],
     ['tobira_decision_commit_writes_total', 'Decisions carried by those transactions', () => status.commits().writes],
     ['tobira_decision_wal_flushes_total', 'Flushes of the write-ahead log to disk that made those transactions durable', () => status.commits().walSyncs],
