@@ -2,9 +2,12 @@
 // purpose), export it (the same bytes as `tobira log export`, from a read-only snapshot), verify it
 // (one verification at a time, in worker threads), and its signed checkpoints with the public key.
 import { createPublicKey } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { PassThrough } from 'node:stream';
-import { writeExport } from './entry-export.js';
+import { writeExport, type ExportOptions } from './entry-export.js';
 import type { EntryFilter, EntryPage, EntryRecord, VerifyResult } from '../store/entry-log.js';
 import { type CheckpointKind, checkpointFields } from '../store/checkpoints.js';
 import { DATABASE_FILE, openDatabase } from '../store/db.js';
@@ -96,8 +99,15 @@ export class EntryService {
     store.transaction(() => recordChange(store, actor, 'entry.export', 'entry-log', { format: r.format, lang: r.lang, filter: given }));
 
     // Its own read-only connection: the export holds a read snapshot and an open cursor for as long
-    // as the client takes to read, which the controller's connection must never wait on.
+    // as the client takes to read, which the controller's connection must never wait on. Opened here
+    // first even for the worker, so a database that cannot be read is a 503, not a cut stream.
     const db = openDatabase(dataDir, { readonly: true });
+    const options = { format: r.format, lang: r.lang, filter: r.filter, publicKey: key ? publicKeyPem(key) : null };
+    const script = exportWorkerScript();
+    if (script) {
+      db.close();
+      return exportInWorker(script, dataDir, options);
+    }
     const out = new PassThrough();
     const write = async (chunk: string) => {
       if (out.destroyed) throw new Error('the client went away');
@@ -113,7 +123,7 @@ export class EntryService {
         });
       }
     };
-    const ended = writeExport(db, { format: r.format, lang: r.lang, filter: r.filter, publicKey: key ? publicKeyPem(key) : null }, write)
+    const ended = writeExport(db, options, write)
       .then(
         () => {
           out.end();
@@ -166,4 +176,62 @@ export class EntryService {
   close(): void {
     this.stop.abort(new Error('the API is closing'));
   }
+}
+
+/**
+ * The compiled export worker, or undefined when there is none to run (from the TypeScript sources
+ * without a build, or a build older than any source): then the export runs in this thread.
+ */
+export function exportWorkerScript(): URL | undefined {
+  const here = new URL(import.meta.url);
+  if (here.pathname.endsWith('.js')) return new URL('./export-worker.js', here);
+  const root = new URL('../../', here);
+  const compiled = fileURLToPath(new URL('dist/src/services/export-worker.js', root));
+  if (!existsSync(compiled)) return undefined;
+  const built = statSync(compiled).mtimeMs;
+  const src = fileURLToPath(new URL('src/', root));
+  const stale = readdirSync(src, { recursive: true, encoding: 'utf8' }).some((f) => f.endsWith('.ts') && statSync(join(src, f)).mtimeMs > built);
+  return stale ? undefined : pathToFileURL(compiled);
+}
+
+/**
+ * `writeExport` in a worker thread (export-worker.ts), streamed into `out` chunk by chunk: the
+ * worker writes the next chunk once the client has taken this one.
+ */
+function exportInWorker(script: URL, dataDir: string, options: ExportOptions): { out: PassThrough; ended: Promise<Error | undefined> } {
+  const out = new PassThrough();
+  const worker = new Worker(script, { workerData: { dataDir, options } });
+  // A client that stopped reading never holds the process up at shutdown (as a pending write would not).
+  worker.unref();
+  const ended = new Promise<Error | undefined>((resolve) => {
+    let settled = false;
+    const settle = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      if (err) out.destroy(err);
+      else out.end();
+      resolve(err);
+    };
+    type Message = { chunk: string } | { done: number } | { error: { message: string; name?: string; code?: string } };
+    worker.on('message', (m: Message) => {
+      if ('chunk' in m) {
+        if (out.destroyed) return worker.postMessage('stop');
+        if (out.write(m.chunk)) return worker.postMessage('more');
+        const go = () => {
+          out.off('drain', go);
+          out.off('close', go);
+          worker.postMessage(out.destroyed ? 'stop' : 'more');
+        };
+        out.on('drain', go);
+        out.on('close', go);
+      } else if ('done' in m) {
+        settle();
+      } else {
+        settle(Object.assign(new Error(m.error.message), { name: m.error.name ?? 'Error', ...(m.error.code ? { code: m.error.code } : {}) }));
+      }
+    });
+    worker.on('error', (err) => settle(err));
+    worker.on('exit', (code) => settle(new Error(`the export worker stopped (exit code ${code})`)));
+  });
+  return { out, ended };
 }

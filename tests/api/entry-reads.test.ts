@@ -4,7 +4,11 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/store/db.js';
 import { QueryPool } from '../../src/store/query-pool.js';
+import { writeExport } from '../../src/services/entry-export.js';
+import { EntryService, exportWorkerScript } from '../../src/services/entries.js';
+import { loadLogKey, publicKeyPem } from '../../src/store/log-key.js';
 import { startApi, type TestApi } from '../helpers/api.js';
 
 const V1 = '/api/v1';
@@ -59,6 +63,49 @@ describe('log pages on query workers', () => {
     expect(again.body).toBe(first.body);
     expect(reads.stats.workerExits).toBe(exits + 1);
     expect(reads.workers).toHaveLength(1);
+  });
+
+  it('exports from a worker thread built from these sources (npm run build): the same bytes, and a client may go away', async () => {
+    expect(exportWorkerScript(), 'no compiled export worker, or one older than the sources: run `npm run build`').toBeDefined();
+    const { store } = api.controller.ctx;
+    // Enough records for many chunks of 64 KiB.
+    store.transaction(() => {
+      for (let i = 0; i < 3000; i++) {
+        store.entryLog.append({
+          at: new Date().toISOString(),
+          kind: 'decision',
+          doorId: 'lab-main',
+          areaId: 'lab',
+          personId: `bulk-${i % 50}`,
+          personName: '大量 太郎',
+          decision: 'granted',
+          reason: 'granted',
+          detail: { i },
+        });
+      }
+    });
+    const res = await api.call('auditor', 'GET', `${V1}/entries/export?format=jsonl&areaId=lab`);
+    expect(res.statusCode).toBe(200);
+    const db = openDatabase(api.dataDir, { readonly: true });
+    let direct = '';
+    try {
+      const key = loadLogKey(api.dataDir);
+      await writeExport(db, { format: 'jsonl', lang: 'en', filter: { areaId: 'lab' }, publicKey: key ? publicKeyPem(key) : null }, (c) => {
+        direct += c;
+      });
+    } finally {
+      db.close();
+    }
+    expect(res.body.length).toBeGreaterThan(3 * 64 * 1024);
+    expect(res.body).toBe(direct);
+
+    // A client that goes away after the first chunk: the export ends with that error, the daemon goes on.
+    const service = new EntryService({ store, now: () => new Date(), controller: api.controller });
+    const { out, ended } = service.export({ username: 'test-auditor', role: 'auditor', address: '127.0.0.1' }, { format: 'csv', lang: 'en', filter: {} });
+    await new Promise<void>((resolve) => out.once('data', () => resolve()));
+    out.destroy();
+    expect(await ended).toBeInstanceOf(Error);
+    expect((await api.call('auditor', 'GET', `${V1}/entries?limit=1`)).statusCode).toBe(200);
   });
 
   it('answers 503 problem details when its read cannot be answered in time, and goes on', async () => {
