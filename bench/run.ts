@@ -36,6 +36,8 @@ import { renderMarkdown } from './lib/report.js';
 import { duringBackup, type DuringBackupResult } from './lib/backup.js';
 import type { LoadArgs, LoadRoute, RouteResult } from './api-load.js';
 import { parseSizes, runGrowth } from './lib/growth.js';
+import { runOverload, type OverloadResult } from './lib/overload.js';
+import { runSoak, type SoakResult } from './lib/soak.js';
 
 const argv = process.argv.slice(2);
 /** The quick run on one core: the daemon, the brokers and the clients all pinned to CPU 0 (quick-1core.*). */
@@ -73,6 +75,11 @@ if (overrideSeconds) cfg.api = { ...cfg.api, seconds: overrideSeconds };
 if (overrideDoors) cfg.cardDoors = overrideDoors;
 /** Only generate (or migrate) the cached databases, e.g. while the machine is busy with other work. */
 const prepareOnly = argv.includes('--prepare-only');
+// --overload (twice the measured capacity, or twice --capacity N), --soak N (at --soak-rate R);
+// --only: those alone, written to <mode>-only.{json,md}.
+if (argv.includes('--overload') || flagValue('--capacity')) cfg.overload = { ...cfg.overload, enabled: true };
+if (flagValue('--soak')) cfg.soak = { reads: flagValue('--soak')!, rate: flagValue('--soak-rate') ?? cfg.soak.rate };
+const onlyScenarios = argv.includes('--only');
 
 const RESULTS = join(ROOT, 'bench/results');
 const TMP = join(RESULTS, 'tmp');
@@ -167,6 +174,9 @@ export interface Results {
   /** Decision latency while `tobira backup` runs on the big database (embedded broker). */
   duringBackup: DuringBackupResult | null;
   databases: { key: string; buildSeconds: number; mb: number }[];
+  /** A burst at twice the capacity (--overload; on in the full run) and the soak (--soak N). */
+  overload?: OverloadResult | null;
+  soak?: SoakResult | null;
   /** The daemon ending on its own during a session: a finding, not a harness error. */
   crashes: { session: string; during: string; code: number | null; signal: string | null; output: string }[];
   /** Bytes written per decision and the WAL's size, on the big database (bench/lib/storage.ts). */
@@ -250,6 +260,7 @@ async function main(): Promise<void> {
   }
 
   try {
+    if (onlyScenarios) return await scenarios(site, secrets, sizeDbs.get(Math.max(...cfg.sizes))!);
     // ---- floors that need no broker
     say(`PIN check floor: ${cfg.pinFloor} argon2id verifications with the daemon's parameters`);
     results.floors.pinVerify = summarize(await pinFloor(cfg.pinFloor));
@@ -294,6 +305,7 @@ async function main(): Promise<void> {
 
     // ---- the big database: log integrity, footprint, burst, API
     await bigDatabase(big, site, secrets, brokers, mosquitto);
+    await scenarios(site, secrets, sizeDbs.get(Math.max(...cfg.sizes))!);
   } finally {
     await mosquitto?.stop();
   }
@@ -952,6 +964,16 @@ async function commitCounters(apiUrl: string): Promise<{ commits: number; writes
   }
 }
 
+/** Overload and soak (bench/lib/overload.ts, soak.ts), each with a daemon of its own on the largest decision database, embedded broker. */
+async function scenarios(site: BenchSite, secrets: Secrets, db: CachedDb): Promise<void> {
+  const session = <T>(label: string, body: (s: Session) => Promise<T>) =>
+    withDaemon(label, 'embedded', site, secrets, undefined, { copyOf: db }, body, { cleanup: true });
+  const common = { say, session, errors: results.errors };
+  if (cfg.overload.enabled)
+    results.overload = await runOverload({ ...common, overload: cfg.overload, card: cardPicker(db), cpu: (s) => s.cpu(), capacity: flagValue('--capacity') });
+  if (cfg.soak.reads > 0) results.soak = await runSoak({ ...common, soak: cfg.soak, card: cardPicker(db) });
+}
+
 // ------------------------------------------------------------------------------------------------
 
 function headline(): void {
@@ -1097,7 +1119,7 @@ function write(rerendered = false): void {
     results.finishedAt = new Date().toISOString();
     results.durationSeconds = Math.round((Date.now() - started) / 1000);
   }
-  const name = `${results.mode === 'full' ? 'latest' : 'quick'}${results.pinnedTo !== undefined ? '-1core' : ''}`;
+  const name = `${results.mode === 'full' ? 'latest' : 'quick'}${results.pinnedTo !== undefined ? '-1core' : ''}${onlyScenarios ? '-only' : ''}`;
   mkdirSync(RESULTS, { recursive: true });
   // headline first: JSON keeps insertion order.
   writeFileSync(join(RESULTS, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);

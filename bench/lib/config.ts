@@ -39,6 +39,13 @@ export interface BenchConfig {
   burstOnMosquitto: boolean;
   /** Quiet reads for as long as `tobira backup` runs on the big database (batches of `batch`), stopped after `maxSeconds`. */
   duringBackup: { batch: number; maxSeconds: number };
+  /**
+   * Overload (bench/lib/overload.ts): capacity measured closed loop (`window` reads outstanding per
+   * door for `capacitySeconds`), then a burst at twice it for `seconds`. `--overload` turns it on.
+   */
+  overload: { enabled: boolean; window: number; capacitySeconds: number; seconds: number; drainMs: number };
+  /** Soak (bench/lib/soak.ts, `--soak N`): N reads at `rate` per second; 0 reads: not run. */
+  soak: { reads: number; rate: number };
 }
 
 export const FULL: BenchConfig = {
@@ -65,6 +72,8 @@ export const FULL: BenchConfig = {
   profile: { enabled: true, quiet: 1000, burstSeconds: 10 },
   burstOnMosquitto: true,
   duringBackup: { batch: 100, maxSeconds: 1800 },
+  overload: { enabled: true, window: 4, capacitySeconds: 5, seconds: 20, drainMs: 30_000 },
+  soak: { reads: 0, rate: 1000 },
 };
 
 export const QUICK: BenchConfig = {
@@ -92,6 +101,8 @@ export const QUICK: BenchConfig = {
   profile: { enabled: false, quiet: 300, burstSeconds: 3 },
   burstOnMosquitto: false,
   duringBackup: { batch: 25, maxSeconds: 60 },
+  overload: { enabled: false, window: 4, capacitySeconds: 5, seconds: 10, drainMs: 15_000 },
+  soak: { reads: 0, rate: 1000 },
 };
 
 export const TARGETS = {

@@ -249,6 +249,7 @@ export function renderMarkdown(r: Results, oneCore?: Results): string {
   } else p('not measured', '');
 
   renderStorage(r, p);
+  renderOverloadAndSoak(r, p);
 
   for (const pr of r.profiles) {
     p(
@@ -332,4 +333,52 @@ function renderStorage(r: Results, p: (...lines: string[]) => void): void {
       p(`| ${n(x!.bytesPerDecision)} (${what}, ${x!.basis}) | ${n(d.readsPerDay)} | ${f(d.gbPerDay, 2)} GB | ${f(d.yearsAt1x, 1)} | ${f(d.yearsAt10x, 1)} |`);
   }
   p('');
+}
+
+/** Overload (a burst at twice the capacity) and soak (bench/lib/overload.ts, soak.ts). */
+function renderOverloadAndSoak(r: Results, p: (...lines: string[]) => void): void {
+  const o = r.overload;
+  if (o) {
+    const c = o.capacity;
+    p('## Overload: twice the capacity', '');
+    p(
+      c.how === 'measured'
+        ? `Capacity: ${n(c.readsPerSec)} reads/s decided, closed loop (${c.window} reads outstanding per door, ${n(o.doors)} doors, ${f(c.seconds, 1)} s; p50 ${f(c.latency?.p50)} ms, p99 ${f(c.latency?.p99)} ms; daemon CPU ${f(c.daemonCpuMsPerRead)} ms per read).`
+        : `Capacity: ${n(c.readsPerSec)} reads/s, given (--capacity).`,
+      '',
+      `Then ${n(o.rate)} reads/s, open loop, for ${n(o.seconds)} s (sent at ${n(o.sentRate)}/s). Outcomes from the entry log, read by read; refused = \`controller-busy\` (too many reads waiting: \`policy.maxReadsWaitingPerDoor\`, \`maxReadsWaiting\`).`,
+      '',
+    );
+    p('| figure | value |', '|---|---:|');
+    p(`| reads | ${n(o.reads)} |`);
+    p(`| granted / refused / stale / other denials | ${n(o.granted)} / ${n(o.refused)} / ${n(o.stale)} / ${n(o.otherDenied)} |`);
+    p(`| refused, by the daemon's /metrics (tobira_reads_refused_total) | ${n(o.metricsRefused)} |`);
+    p(`| lost (no record, or a grant without its unlock) / not in the log / logged twice | ${n(o.lost)} / ${n(o.missing)} / ${n(o.duplicated)} |`);
+    p(`| unlocks beyond the grants (a refused read opening) | ${n(o.extraUnlocks)} |`);
+    p(`| refusal taken, after the read (p50 / p99 / max, ms) | ${f(o.refusalDecided.p50)} / ${f(o.refusalDecided.p99)} / ${f(o.refusalDecided.max)} |`);
+    p(
+      `| refusal seen at the reader, after the read (p50 / p99 / max, ms) | ${o.refusalSeen ? `${f(o.refusalSeen.p50)} / ${f(o.refusalSeen.p99)} / ${f(o.refusalSeen.max)}` : '— (indications did not line up with the log)'} |`,
+    );
+    p(`| granted: read → unlock (p50 / p99 / max, ms) | ${f(o.grantLatency.p50)} / ${f(o.grantLatency.p99)} / ${f(o.grantLatency.max)} |`);
+    p(`| daemon RSS: before / highest sampled / peak (VmHWM, whole session) / after, MB | ${f(o.rss.before, 1)} / ${f(o.rss.maxSampled, 1)} / ${f(o.rss.peak, 1)} / ${f(o.rss.after, 1)} |`);
+    p(`| daemon V8 heap in use before / after, MB | ${f(o.heapMB.before, 1)} / ${f(o.heapMB.after, 1)} |`);
+    p('');
+  }
+  const s = r.soak;
+  if (s) {
+    p('## Soak', '');
+    p(
+      `${n(s.reads)} reads at ${n(s.rate)}/s (sent at ${n(s.sentRate)}/s, ${f(s.seconds, 0)} s) over ${n(s.doors)} doors; per ${n(s.windowReads)} reads: the daemon's RSS and V8 heap, the reads' latency (read → unlock). ${n(s.denied)} denied, ${n(s.lost)} lost.`,
+      '',
+      `RSS **${s.rssFlat === null ? 'n/a' : s.rssFlat ? 'flat' : 'not flat'}**: ${f(s.rssSlopeMBPer100k, 2)} MB per 100,000 reads after the warm-up (heap ${f(s.heapSlopeMBPer100k, 2)}); ${f(s.rss.afterWarmup, 1)} MB lowest, ${f(s.rss.max, 1)} MB highest, ${f(s.rss.last, 1)} MB at the end, peak ${f(s.rss.peak, 1)} MB. Latency **${s.latencyFlat === null ? 'n/a' : s.latencyFlat ? 'flat' : 'not flat'}**: last quarter ÷ second quarter ${f(s.latencyDrift.p50, 2)} at p50, ${f(s.latencyDrift.p99, 2)} at p99.`,
+      '',
+    );
+    p('| reads | RSS MB | heap MB | p50 | p99 | max | denied | lost |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
+    const step = Math.max(1, Math.ceil(s.windows.length / 25));
+    s.windows.forEach((w, i) => {
+      if (i % step === 0 || i === s.windows.length - 1)
+        p(`| ${n(w.reads)} | ${f(w.rssMB, 1)} | ${f(w.heapMB, 1)} | ${f(w.p50)} | ${f(w.p99)} | ${f(w.max)} | ${n(w.denied)} | ${n(w.lost)} |`);
+    });
+    p('');
+  }
 }

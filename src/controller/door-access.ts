@@ -18,7 +18,7 @@ import {
   type Verification,
 } from '../policy/access-flow.js';
 import { isWithinSchedule } from '../policy/schedule.js';
-import { directionOf, type Factor } from '../policy/vocabulary.js';
+import { directionOf, EVENT_TYPES, type Factor } from '../policy/vocabulary.js';
 import type { Door } from '../site/schema.js';
 import type { EntryRecord } from '../store/entry-log.js';
 import { checkPin } from '../store/pin.js';
@@ -35,7 +35,15 @@ interface DoorFlow {
   timer: { at: number; handle: NodeJS.Timeout } | null;
   /** Records committed, by the flow's operation, until the flow publishes them. */
   committed: Map<number, EntryRecord[]>;
+  /** Reads in `queue` not yet decided (the one being decided included): bounded, see `arrived`. */
+  waiting: number;
 }
+
+/** A credential read as the door's queue takes it. */
+type ReadInput = Extract<FlowInput, { type: 'read' }>;
+
+/** At most one controller-busy event per window: a flood of events would deepen the overload. */
+const BUSY_EVENT_WINDOW_MS = 10_000;
 
 /**
  * Checks one factor: who presents a value (the first factor: a card looked up, a PIN typed as
@@ -56,6 +64,11 @@ export class Access implements Extension {
   readonly commits: GroupCommit;
   /** One entry per factor: a new factor (a safe's dial or key) is a new entry here and nothing else. */
   private readonly verifiers: Record<Factor, Verifier>;
+  /**
+   * Backpressure: reads waiting at all doors now, the most there were, and reads refused on arrival
+   * (controller-busy) since the start, for /metrics.
+   */
+  readonly backlog = { waiting: 0, peak: 0, refused: 0 };
 
   constructor(
     private readonly ctx: Context,
@@ -63,7 +76,7 @@ export class Access implements Extension {
   ) {
     this.commits = ctx.store.groupCommit(() => ctx.store.entryLog.resync());
     for (const door of ctx.site.doors) {
-      this.flows.set(door.id, { door, state: initialFlowState(), queue: Promise.resolve(), timer: null, committed: new Map() });
+      this.flows.set(door.id, { door, state: initialFlowState(), queue: Promise.resolve(), timer: null, committed: new Map(), waiting: 0 });
     }
     this.verifiers = {
       card: { identify: this.byValue('card'), verify: this.held('card') },
@@ -91,12 +104,100 @@ export class Access implements Extension {
           if (!direction) continue;
           const flow = this.flows.get(door.id)!;
           const source = { deviceId, boot: event.boot ?? null, seq: event.seq ?? null, occurredAt };
-          const read: FlowInput = { type: 'read', kind: event.credential.kind, value: event.credential.value, direction, source };
-          flow.queue = flow.queue.then(() => this.feed(flow, read)).catch((err: unknown) => this.failed(flow, err));
+          const read: ReadInput = { type: 'read', kind: event.credential.kind, value: event.credential.value, direction, source };
+          this.arrived(flow, read);
         }
       },
       this.name,
     );
+  }
+
+  /**
+   * A read joins its door's queue, unless too many already wait there or at all doors together: then
+   * it is refused at once. Whatever cannot be decided in time is refused quickly, never queued
+   * without bound (memory, and reads that would only go stale in the queue).
+   */
+  private arrived(flow: DoorFlow, read: ReadInput): void {
+    const { maxReadsWaitingPerDoor, maxReadsWaiting } = this.ctx.site.policy;
+    const { backlog } = this;
+    if (flow.waiting >= maxReadsWaitingPerDoor || backlog.waiting >= maxReadsWaiting) {
+      this.refuse(flow, read);
+      return;
+    }
+    flow.waiting++;
+    if (++backlog.waiting > backlog.peak) backlog.peak = backlog.waiting;
+    const done = () => {
+      flow.waiting--;
+      backlog.waiting--;
+    };
+    flow.queue = flow.queue
+      .then(() => this.feed(flow, read))
+      .then(done, (err: unknown) => {
+        done();
+        this.failed(flow, err);
+      });
+  }
+
+  /**
+   * Refuses a read without deciding it (no lookup, no PIN attempt counted, the door's state
+   * untouched): a denial record in the next group commit, the reader shows denied, one event per
+   * window. Fail secure: nothing here can open; if the commit fails the door stays locked all the same.
+   */
+  private refuse(flow: DoorFlow, read: ReadInput): void {
+    const { store, counters } = this.ctx;
+    const { door } = flow;
+    const { source } = read;
+    this.backlog.refused++;
+    const waiting = { door: flow.waiting, total: this.backlog.waiting };
+    const record = {
+      at: this.ctx.now().toISOString(),
+      kind: 'decision' as const,
+      doorId: door.id,
+      areaId: door.area,
+      direction: read.direction,
+      personId: null,
+      personName: null,
+      affiliation: null,
+      purpose: null,
+      factors: [read.kind as Factor],
+      decision: 'denied' as const,
+      reason: 'controller-busy' as const,
+      deviceId: source.deviceId,
+      deviceBoot: source.boot,
+      deviceSeq: source.seq,
+      linkedSeq: null,
+      linkedPersonId: null,
+      detail: { waiting },
+    };
+    this.commits
+      .submit(() => {
+        const r = store.entryLog.append(record);
+        store.sequences.persist(source.deviceId);
+        return r;
+      })
+      .then(
+        (r) => {
+          counters.denied++;
+          this.ctx.bus.emit('entry', r);
+          return r.seq;
+        },
+        (err: unknown) => {
+          store.entryLog.resync();
+          this.ctx.storageFaults.report(err, { source: door.id, during: 'access decision', detail: { device: source.deviceId } });
+          return null;
+        },
+      )
+      .then((seq) => {
+        this.run(flow, { type: 'indicate', pattern: 'denied', side: read.direction });
+        const { policy } = this.ctx.site;
+        this.ctx.alarms.raiseLimited('controller-busy', BUSY_EVENT_WINDOW_MS, {
+          ...EVENT_TYPES['controller-busy'],
+          type: 'controller-busy',
+          source: door.id,
+          detail: { seq, device: source.deviceId, waiting, maxReadsWaitingPerDoor: policy.maxReadsWaitingPerDoor, maxReadsWaiting: policy.maxReadsWaiting },
+        });
+      })
+      .catch((err: unknown) => this.failed(flow, err));
   }
 
   stop(): void {
@@ -239,7 +340,12 @@ export class Access implements Extension {
     return written.then(
       (records) => {
         flow.committed.set(e.op, records);
-        return this.feed(flow, { type: 'committed', op: e.op, seqs: records.map((r) => r.seq) });
+        try {
+          return this.feed(flow, { type: 'committed', op: e.op, seqs: records.map((r) => r.seq) });
+        } finally {
+          // Published (or not wanted) by now: the step runs its effects synchronously.
+          flow.committed.delete(e.op);
+        }
       },
       (err: unknown) => {
         if (err instanceof DecidedAgain) return this.feed(flow, { type: 'decided-again', op: e.op, refusal: err.refusal });

@@ -134,6 +134,8 @@ export const EVENT_TYPES = {
   'credential-fault': { category: 'system', severity: 'warning' },
   'listener-fault': { category: 'system', severity: 'alarm' },
   'decision-backlog': { category: 'system', severity: 'warning' },
+  // Reads refused because too many wait to be decided (controller-busy): at most one per 10 s.
+  'controller-busy': { category: 'system', severity: 'warning' },
   // A scheduled backup could not be written or did not verify (src/controller/backups.ts).
   'backup-failed': { category: 'system', severity: 'warning' },
   // The gateway's clock (controller/clock.ts, clock-sync.ts) and the devices' clocks against it.
@@ -210,6 +212,8 @@ export const DENY_REASONS = [
   'second-factor-alone',
   'second-factor-timeout',
   'stale-read',
+  // Refused on arrival: too many reads already wait to be decided (backpressure, never a queue without bound).
+  'controller-busy',
   'superseded',
   'cancelled',
   'escort-timeout',

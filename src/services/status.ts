@@ -40,6 +40,11 @@ export class StatusService {
     return running(this.deps).walStats();
   }
 
+  /** Credential reads waiting to be decided now, the most there were, and reads refused on arrival (controller-busy). */
+  readBacklog(): { waiting: number; peak: number; refused: number } {
+    return { ...running(this.deps).access.backlog };
+  }
+
   /** Records the entry log holds now (after retention pruning). */
   entryLogRecords(): number {
     return this.deps.store.entryLog.rows();

@@ -182,6 +182,12 @@ export const siteFileSchema = z.strictObject({
        */
       maxReadAgeMs: z.number().int().min(500).max(60_000).default(3000),
       /**
+       * Reads waiting to be decided, at one door and at all doors together: past either, a read is
+       * refused at once (controller-busy), logged, never opened, rather than queued without bound.
+       */
+      maxReadsWaitingPerDoor: z.number().int().min(1).max(10_000).default(32),
+      maxReadsWaiting: z.number().int().min(1).max(100_000).default(512),
+      /**
        * An unlock command expires this long after the controller sends it (`expiresAt`); a lock refuses it
        * later. 0 sends no expiry, only for lock firmware that rejects the field. Emergency releases never expire.
        */

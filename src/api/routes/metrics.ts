@@ -22,6 +22,10 @@
 //   carried, and the flushes of the write-ahead log that made them durable (group commit: decisions
 //   of one event-loop turn share a transaction, and transactions made while a flush is on its way
 //   share the next one).
+// - tobira_reads_refused_total: credential reads refused on arrival, reason controller-busy, because
+//   too many already waited to be decided (policy.maxReadsWaitingPerDoor, maxReadsWaiting); each is
+//   also a denied decision. tobira_reads_waiting: reads waiting to be decided now.
+// - tobira_memory_bytes{kind="rss|heap_used|external|array_buffers"}: the daemon's memory now.
 // - tobira_webhook_deliveries_total{webhook, result="delivered|failed|dropped"}: webhook attempts
 //   that were answered 2xx, attempts that failed (each is retried), and messages given up after the
 //   webhook's keepHours; tobira_webhook_pending{webhook}: messages in the outbox still owed.
@@ -144,6 +148,39 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
       },
     });
   }
+
+  let refusedSeen = 0;
+  new Counter({
+    name: 'tobira_reads_refused_total',
+    help: 'Credential reads refused on arrival (controller-busy): too many were waiting to be decided',
+    registers: [registry],
+    collect() {
+      const { refused } = status.readBacklog();
+      this.inc(Math.max(0, refused - refusedSeen));
+      refusedSeen = refused;
+    },
+  });
+  new Gauge({
+    name: 'tobira_reads_waiting',
+    help: 'Credential reads waiting to be decided now, at all doors',
+    registers: [registry],
+    collect() {
+      this.set(status.readBacklog().waiting);
+    },
+  });
+  new Gauge({
+    name: 'tobira_memory_bytes',
+    help: "The daemon's memory now: resident set, V8 heap in use, memory outside the heap (buffers among it)",
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      const m = process.memoryUsage();
+      this.set({ kind: 'rss' }, m.rss);
+      this.set({ kind: 'heap_used' }, m.heapUsed);
+      this.set({ kind: 'external' }, m.external);
+      this.set({ kind: 'array_buffers' }, m.arrayBuffers);
+    },
+  });
 
   // --- alarms that leave the box -------------------------------------------------------------------
   const webhookSeen = new Map<string, number>();
