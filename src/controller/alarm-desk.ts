@@ -7,7 +7,7 @@
 // still present (a door still held open or forced, a device still offline or tampered with), which
 // the clear refuses on.
 import { countDenial, nextDeadline, raisedAlarm, step, type AlarmMachine, type AlarmSettings } from '../policy/alarm.js';
-import { EVENT_TYPES, isAlarmType, type EventType } from '../policy/vocabulary.js';
+import { CONTROLLER_DENIALS, EVENT_TYPES, isAlarmType, type EventType } from '../policy/vocabulary.js';
 import type { AlarmRecord } from '../store/alarms.js';
 import type { AlarmChanged, RaisedEvent } from './bus.js';
 import type { Context, Extension } from './context.js';
@@ -75,7 +75,7 @@ export class AlarmDesk implements Extension {
       bus.on(
         'entry',
         (r) => {
-          if (r.kind === 'decision' && r.decision === 'denied' && r.doorId) this.onDenied(r.doorId);
+          if (r.kind === 'decision' && r.decision === 'denied' && r.doorId && !CONTROLLER_DENIALS.has(r.reason ?? '')) this.onDenied(r.doorId);
         },
         this.name,
       ),

@@ -224,6 +224,12 @@ export const DENY_REASONS = [
   'credential-fault',
 ] as const;
 export type DenyReason = (typeof DENY_REASONS)[number];
+/**
+ * Denials that say nothing of the person or the credential: the controller could not decide the read
+ * in time (a backlog, too many waiting). They do not count toward repeated-denials: under overload
+ * every read is one, and an alarm per handful would deepen the overload.
+ */
+export const CONTROLLER_DENIALS: ReadonlySet<string> = new Set<DenyReason>(['stale-read', 'controller-busy']);
 export const REASON_CODES = ['granted', ...DENY_REASONS] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
