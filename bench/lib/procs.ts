@@ -1,7 +1,7 @@
 // Child processes the benchmark starts: the daemon, Mosquitto, the echo peer, the API load. Each is
 // ended by its own pid when its phase is over (and on exit), never by name.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync, chmodSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, type WriteStream } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -100,6 +100,13 @@ export interface DaemonHandle {
 
 const START_WARNINGS = new Set(['lock not reached at start; it is locked when it comes online']);
 
+/** The Node options the service runs the daemon with (packaging/tobira.service): the benchmark measures what ships. */
+export const SERVICE_NODE_OPTIONS: string[] =
+  /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m
+    .exec(readFileSync(join(ROOT, 'packaging/tobira.service'), 'utf8'))?.[1]
+    ?.trim()
+    .split(/\s+/) ?? [];
+
 export async function startDaemon(opts: {
   dataDir: string;
   siteFile: string;
@@ -110,7 +117,7 @@ export async function startDaemon(opts: {
 }): Promise<DaemonHandle> {
   const apiPort = await freePort();
   const mqttPort = opts.broker.mode === 'embedded' ? await freePort() : 0;
-  const args = [...(opts.nodeArgs ?? []), CLI, 'start', '--site', opts.siteFile, '--data', opts.dataDir, '--api-port', String(apiPort)];
+  const args = [...SERVICE_NODE_OPTIONS, ...(opts.nodeArgs ?? []), CLI, 'start', '--site', opts.siteFile, '--data', opts.dataDir, '--api-port', String(apiPort)];
   if (opts.broker.mode === 'embedded') args.push('--mqtt-port', String(mqttPort));
   else args.push('--mqtt-url', opts.broker.url);
   const env: NodeJS.ProcessEnv = { ...process.env, TOBIRA_LOG_LEVEL: 'info' };
