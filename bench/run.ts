@@ -967,7 +967,10 @@ async function commitCounters(apiUrl: string): Promise<{ commits: number; writes
 /** Overload and soak (bench/lib/overload.ts, soak.ts), each with a daemon of its own on the largest decision database, embedded broker. */
 async function scenarios(site: BenchSite, secrets: Secrets, db: CachedDb): Promise<void> {
   const session = <T>(label: string, body: (s: Session) => Promise<T>) =>
-    withDaemon(label, 'embedded', site, secrets, undefined, { copyOf: db }, body, { cleanup: true });
+    withDaemon(label, 'embedded', site, secrets, undefined, { copyOf: db }, body, {
+      cleanup: true,
+      ...(process.env.BENCH_NODE_ARGS ? { nodeArgs: process.env.BENCH_NODE_ARGS.split(' ') } : {}),
+    });
   const common = { say, session, errors: results.errors };
   if (cfg.overload.enabled)
     results.overload = await runOverload({ ...common, overload: cfg.overload, card: cardPicker(db), cpu: (s) => s.cpu(), capacity: flagValue('--capacity') });

@@ -375,8 +375,11 @@ export async function runOverload<S extends OverloadSession>(d: ScenarioDeps<S>)
     say(
       `  refusal: decided ${r.refusalDecided.p50} / ${r.refusalDecided.p99} / ${r.refusalDecided.max} ms after the read (p50 / p99 / max), seen at the reader ${r.refusalSeen ? `${r.refusalSeen.p50} / ${r.refusalSeen.p99} / ${r.refusalSeen.max} ms` : '(indications did not line up)'}; grants p50 ${r.grantLatency.p50} ms, p99 ${r.grantLatency.p99} ms`,
     );
-    say(`  daemon RSS: ${r.rss.before} MB before, ${r.rss.maxSampled} MB at most during, peak (VmHWM) ${r.rss.peak} MB, ${r.rss.after} MB after; heap ${r.heapMB.before} → ${r.heapMB.after} MB`);
-    if (r.lost || r.duplicated || r.extraUnlocks) d.errors.push(`overload: ${r.lost} lost, ${r.duplicated} logged twice, ${r.extraUnlocks} unlocks beyond the grants`);
+    say(
+      `  daemon RSS: ${r.rss.before} MB before, ${r.rss.maxSampled} MB at most during, peak (VmHWM) ${r.rss.peak} MB, ${r.rss.after} MB after; heap ${r.heapMB.before} → ${r.heapMB.after} MB`,
+    );
+    if (r.lost || r.duplicated || r.extraUnlocks)
+      d.errors.push(`overload: ${r.lost} lost, ${r.duplicated} logged twice, ${r.extraUnlocks} unlocks beyond the grants`);
     if (r.daemonCrashed) d.errors.push('overload: the daemon died');
     return r;
   });

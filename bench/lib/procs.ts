@@ -117,7 +117,8 @@ export async function startDaemon(opts: {
 }): Promise<DaemonHandle> {
   const apiPort = await freePort();
   const mqttPort = opts.broker.mode === 'embedded' ? await freePort() : 0;
-  const args = [...SERVICE_NODE_OPTIONS, ...(opts.nodeArgs ?? []), CLI, 'start', '--site', opts.siteFile, '--data', opts.dataDir, '--api-port', String(apiPort)];
+  const args = [...(opts.nodeArgs ?? []), CLI, 'start', '--site', opts.siteFile, '--data', opts.dataDir, '--api-port', String(apiPort)];
+  args.unshift(...SERVICE_NODE_OPTIONS);
   if (opts.broker.mode === 'embedded') args.push('--mqtt-port', String(mqttPort));
   else args.push('--mqtt-url', opts.broker.url);
   const env: NodeJS.ProcessEnv = { ...process.env, TOBIRA_LOG_LEVEL: 'info' };

@@ -360,7 +360,9 @@ function renderOverloadAndSoak(r: Results, p: (...lines: string[]) => void): voi
       `| refusal seen at the reader, after the read (p50 / p99 / max, ms) | ${o.refusalSeen ? `${f(o.refusalSeen.p50)} / ${f(o.refusalSeen.p99)} / ${f(o.refusalSeen.max)}` : '— (indications did not line up with the log)'} |`,
     );
     p(`| granted: read → unlock (p50 / p99 / max, ms) | ${f(o.grantLatency.p50)} / ${f(o.grantLatency.p99)} / ${f(o.grantLatency.max)} |`);
-    p(`| daemon RSS: before / highest sampled / peak (VmHWM, whole session) / after, MB | ${f(o.rss.before, 1)} / ${f(o.rss.maxSampled, 1)} / ${f(o.rss.peak, 1)} / ${f(o.rss.after, 1)} |`);
+    p(
+      `| daemon RSS: before / highest sampled / peak (VmHWM, whole session) / after, MB | ${f(o.rss.before, 1)} / ${f(o.rss.maxSampled, 1)} / ${f(o.rss.peak, 1)} / ${f(o.rss.after, 1)} |`,
+    );
     p(`| daemon V8 heap in use before / after, MB | ${f(o.heapMB.before, 1)} / ${f(o.heapMB.after, 1)} |`);
     p('');
   }
@@ -368,16 +370,18 @@ function renderOverloadAndSoak(r: Results, p: (...lines: string[]) => void): voi
   if (s) {
     p('## Soak', '');
     p(
-      `${n(s.reads)} reads at ${n(s.rate)}/s (sent at ${n(s.sentRate)}/s, ${f(s.seconds, 0)} s) over ${n(s.doors)} doors; per ${n(s.windowReads)} reads: the daemon's RSS and V8 heap, the reads' latency (read → unlock). ${n(s.denied)} denied, ${n(s.lost)} lost.`,
+      `${n(s.reads)} reads at ${n(s.rate)}/s (sent at ${n(s.sentRate)}/s, ${f(s.seconds, 0)} s) over ${n(s.doors)} doors; per ${n(s.windowReads)} reads: the daemon's RSS and V8 heap, the reads' latency (read → unlock). ${n(s.denied)} denied (${n(s.refused)} refused as \`controller-busy\`), ${n(s.lost)} lost.`,
       '',
-      `RSS **${s.rssFlat === null ? 'n/a' : s.rssFlat ? 'flat' : 'not flat'}**: ${f(s.rssSlopeMBPer100k, 2)} MB per 100,000 reads after the warm-up (heap ${f(s.heapSlopeMBPer100k, 2)}); ${f(s.rss.afterWarmup, 1)} MB lowest, ${f(s.rss.max, 1)} MB highest, ${f(s.rss.last, 1)} MB at the end, peak ${f(s.rss.peak, 1)} MB. Latency **${s.latencyFlat === null ? 'n/a' : s.latencyFlat ? 'flat' : 'not flat'}**: last quarter ÷ second quarter ${f(s.latencyDrift.p50, 2)} at p50, ${f(s.latencyDrift.p99, 2)} at p99.`,
+      `RSS **${s.rssFlat === null ? 'n/a' : s.rssFlat ? 'flat' : 'not flat'}**: ${f(s.rssSlopeMBPer100k, 2)} MB per 100,000 reads over the second half (heap ${f(s.heapSlopeMBPer100k, 2)}); there ${f(s.rss.afterWarmup, 1)} MB lowest, ${f(s.rss.max, 1)} MB highest, ${f(s.rss.last, 1)} MB at the end, peak ${f(s.rss.peak, 1)} MB. Latency **${s.latencyFlat === null ? 'n/a' : s.latencyFlat ? 'flat' : 'not flat'}**: last quarter ÷ second quarter ${f(s.latencyDrift.p50, 2)} at p50, ${f(s.latencyDrift.p99, 2)} at p99.`,
       '',
     );
-    p('| reads | RSS MB | heap MB | p50 | p99 | max | denied | lost |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
+    p('| reads | RSS MB | heap MB | p50 | p99 | max | denied (refused) | lost |', '|---:|---:|---:|---:|---:|---:|---:|---:|');
     const step = Math.max(1, Math.ceil(s.windows.length / 25));
     s.windows.forEach((w, i) => {
       if (i % step === 0 || i === s.windows.length - 1)
-        p(`| ${n(w.reads)} | ${f(w.rssMB, 1)} | ${f(w.heapMB, 1)} | ${f(w.p50)} | ${f(w.p99)} | ${f(w.max)} | ${n(w.denied)} | ${n(w.lost)} |`);
+        p(
+          `| ${n(w.reads)} | ${f(w.rssMB, 1)} | ${f(w.heapMB, 1)} | ${f(w.p50)} | ${f(w.p99)} | ${f(w.max)} | ${n(w.denied)} (${n(w.refused)}) | ${n(w.lost)} |`,
+        );
     });
     p('');
   }

@@ -1,16 +1,17 @@
 // Soak: N reads at a steady rate the daemon sustains (open loop, round-robin over the card doors),
 // the daemon's RSS and heap and the reads' latency sampled per window of reads (10,000 by default).
-// Flat or not: the RSS slope over the windows after the first tenth (the warm-up: caches, JIT), and
-// the latency of the last quarter against the second (p50 and p99).
+// Flat or not: the RSS slope over the second half of the windows (the first fills bounded caches:
+// SQLite's page cache, V8's heap, the JIT), and the latency of the last quarter against the second.
 //
-// Matching: every read is an enrolled holder's and the rate is below capacity, so each door's
-// answers come in read order (first in, first out); a denied read is matched by its indication.
+// Matching: each read's outcome is its record in the entry log, by (reader, boot, seq); the k-th
+// unlock at a door is the k-th grant there in log order (a refusal, if any, overtakes the reads queued
+// before it, so answers are not taken first in, first out).
+import Database from 'better-sqlite3';
 import { residentMB } from './machine.js';
 import { metric } from './overload.js';
 import { sleep, type DaemonHandle } from './procs.js';
 import { ms, summarize } from './stats.js';
 import type { DoorRig } from './devices.js';
-
 export interface SoakWindow {
   /** Reads sent before this window ended. */
   reads: number;
@@ -21,7 +22,9 @@ export interface SoakWindow {
   p50: number | null;
   p99: number | null;
   max: number | null;
+  /** Denied (refused as controller-busy among them), and lost: no record, or a grant without its unlock. */
   denied: number;
+  refused: number;
   lost: number;
 }
 
@@ -34,11 +37,12 @@ export interface SoakResult {
   windowReads: number;
   windows: SoakWindow[];
   denied: number;
+  refused: number;
   lost: number;
-  /** Least-squares slope of RSS (and heap) over the windows after the warm-up, MB per 100,000 reads. */
+  /** Least-squares slope of RSS (and heap) over the second half of the windows, MB per 100,000 reads. */
   rssSlopeMBPer100k: number | null;
   heapSlopeMBPer100k: number | null;
-  /** RSS after the warm-up: the lowest window, the last, the highest; VmHWM at the end. */
+  /** RSS over the second half: the lowest window, the last, the highest; VmHWM at the end. */
   rss: { afterWarmup: number | null; last: number | null; max: number | null; peak: number | null };
   /** p50 / p99 of the last quarter's windows ÷ the second quarter's (medians of the windows' figures). */
   latencyDrift: { p50: number | null; p99: number | null };
@@ -48,71 +52,41 @@ export interface SoakResult {
   daemonCrashed: boolean;
 }
 
-interface Pending {
-  sentAt: bigint;
-  window: number;
-  denied: boolean;
-  unlocked: boolean;
-  indicated: boolean;
-}
-
 export async function soak(
-  s: { daemon: DaemonHandle; cardRigs: DoorRig[] },
+  s: { dir: string; daemon: DaemonHandle; cardRigs: DoorRig[] },
   card: () => string,
   opts: { reads: number; rate: number; windowReads?: number; drainMs?: number },
 ): Promise<SoakResult> {
   const rigs = s.cardRigs;
+  const n = rigs.length;
   const windowReads = opts.windowReads ?? 10_000;
   const nWindows = Math.ceil(opts.reads / windowReads);
-  const latencies: number[][] = Array.from({ length: nWindows }, () => []);
-  const denied = new Array<number>(nWindows).fill(0);
-  const windows: SoakWindow[] = [];
-  // Per door, the reads not yet answered (head index: no shifting of a long array).
-  const pending = rigs.map(() => ({ list: [] as Pending[], unlockIdx: 0, indicateIdx: 0 }));
-  const compact = (q: (typeof pending)[number]) => {
-    const done = Math.min(q.unlockIdx, q.indicateIdx);
-    if (done > 1024) {
-      q.list.splice(0, done);
-      q.unlockIdx -= done;
-      q.indicateIdx -= done;
-    }
-  };
+  // Read i goes to door i mod n with that reader's seq firstSeq + floor(i / n); its send time, ms after t0.
+  const sentAt = new Float64Array(opts.reads);
+  const firstSeq = rigs.map(() => 0);
+  const unlocks = rigs.map(() => [] as number[]);
+  let indications = 0;
+  const t0 = process.hrtime.bigint();
+  const since = (at: bigint) => ms(t0, at);
   rigs.forEach((rig, i) => {
-    const q = pending[i]!;
     rig.lock.listener = (cmd, at) => {
-      if (cmd.command !== 'unlock') return;
-      while (q.unlockIdx < q.list.length && q.list[q.unlockIdx]!.denied) q.unlockIdx++;
-      const r = q.list[q.unlockIdx++];
-      if (!r) return;
-      r.unlocked = true;
-      latencies[r.window]!.push(ms(r.sentAt, at));
-      compact(q);
+      if (cmd.command === 'unlock') unlocks[i]!.push(since(at));
     };
     rig.reader.listener = (cmd) => {
-      if (cmd.command !== 'indicate' || cmd.pattern === 'pin-required') return;
-      const r = q.list[q.indicateIdx++];
-      if (!r) return;
-      r.indicated = true;
-      if (cmd.pattern === 'denied') {
-        r.denied = true;
-        denied[r.window]!++;
-      }
-      compact(q);
+      if (cmd.command === 'indicate' && cmd.pattern !== 'pin-required') indications++;
     };
   });
 
   let sent = 0;
   const samples: { rss: number | null; heap: Promise<number | null> }[] = [];
-  const t0 = process.hrtime.bigint();
   await new Promise<void>((resolve) => {
     const tick = () => {
-      const elapsed = ms(t0, process.hrtime.bigint()) / 1000;
+      const elapsed = since(process.hrtime.bigint()) / 1000;
       const due = Math.min(opts.reads, Math.floor(elapsed * opts.rate) + 1);
       while (sent < due) {
-        const i = sent % rigs.length;
-        const window = Math.floor(sent / windowReads);
-        pending[i]!.list.push({ sentAt: process.hrtime.bigint(), window, denied: false, unlocked: false, indicated: false });
-        rigs[i]!.reader.publish({ type: 'credential', credential: { kind: 'card', value: card() } });
+        sentAt[sent] = since(process.hrtime.bigint());
+        const seq = rigs[sent % n]!.reader.publish({ type: 'credential', credential: { kind: 'card', value: card() } });
+        if (sent < n) firstSeq[sent] = seq;
         sent++;
         if (sent % windowReads === 0 || sent === opts.reads) {
           samples.push({ rss: residentMB(s.daemon.pid)?.rss ?? null, heap: metric(s.daemon.apiUrl, 'tobira_memory_bytes{kind="heap_used"}') });
@@ -126,12 +100,46 @@ export async function soak(
     const timer = setInterval(tick, 1);
     tick();
   });
-  const seconds = ms(t0, process.hrtime.bigint()) / 1000;
-  const open = () => pending.reduce((a, q) => a + q.list.filter((r) => !r.denied && !r.unlocked).length, 0);
+  const seconds = since(process.hrtime.bigint()) / 1000;
   const drainStart = Date.now();
-  while (open() > 0 && Date.now() - drainStart < (opts.drainMs ?? 10_000) && s.daemon.alive()) await sleep(50);
+  while (indications < sent && Date.now() - drainStart < (opts.drainMs ?? 15_000) && s.daemon.alive()) await sleep(50);
+  await sleep(300);
+
+  // Outcomes from the log, per door in log order.
+  const latencies: number[][] = Array.from({ length: nWindows }, () => []);
+  const denied = new Array<number>(nWindows).fill(0);
+  const refused = new Array<number>(nWindows).fill(0);
   const lost = new Array<number>(nWindows).fill(0);
-  for (const q of pending) for (const r of q.list) if (!r.denied && !r.unlocked) lost[r.window]!++;
+  const db = new Database(`${s.dir}/tobira.db`, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare(
+      "SELECT device_seq AS seq, decision, reason FROM entry_log WHERE kind = 'decision' AND device_id = ? AND device_boot = ? AND device_seq >= ? ORDER BY seq",
+    );
+    rigs.forEach((rig, d) => {
+      const count = Math.floor(sent / n) + (d < sent % n ? 1 : 0);
+      const logged = new Uint8Array(count);
+      let grants = 0;
+      for (const r of rows.iterate(rig.reader.id, rig.reader.boot, firstSeq[d]!) as Iterable<{ seq: number; decision: string; reason: string }>) {
+        const k = r.seq - firstSeq[d]!;
+        if (k < 0 || k >= count) continue;
+        logged[k] = 1;
+        const i = k * n + d;
+        const w = Math.floor(i / windowReads);
+        if (r.decision === 'granted') {
+          const at = unlocks[d]![grants++];
+          if (at === undefined) lost[w]!++;
+          else latencies[w]!.push(at - sentAt[i]!);
+        } else {
+          denied[w]!++;
+          if (r.reason === 'controller-busy') refused[w]!++;
+        }
+      }
+      for (let k = 0; k < count; k++) if (!logged[k]) lost[Math.floor((k * n + d) / windowReads)]!++;
+    });
+  } finally {
+    db.close();
+  }
+  const windows: SoakWindow[] = [];
   for (let w = 0; w < nWindows; w++) {
     const l = summarize(latencies[w]!);
     const sample = samples[w];
@@ -144,12 +152,15 @@ export async function soak(
       p99: l.p99,
       max: l.max,
       denied: denied[w]!,
+      refused: refused[w]!,
       lost: lost[w]!,
     });
   }
   for (const rig of rigs) rig.reset();
 
-  const warm = windows.slice(Math.max(1, Math.floor(windows.length / 10)));
+  // The second half: the first fills what is bounded but filled as it is used (SQLite's page cache,
+  // `cache_size` in src/store/db.ts: 32 MB; V8's heap up to its flags), which is no leak.
+  const warm = windows.slice(Math.floor(windows.length / 2));
   const slope = (pick: (w: SoakWindow) => number | null) => {
     const pts = warm.map((w) => [w.reads, pick(w)] as const).filter((p): p is readonly [number, number] => p[1] !== null);
     if (pts.length < 3) return null;
@@ -184,6 +195,7 @@ export async function soak(
     windowReads,
     windows,
     denied: denied.reduce((a, x) => a + x, 0),
+    refused: refused.reduce((a, x) => a + x, 0),
     lost: lost.reduce((a, x) => a + x, 0),
     rssSlopeMBPer100k: rssSlope,
     heapSlopeMBPer100k: slope((w) => w.heapMB),
@@ -201,7 +213,7 @@ export async function soak(
 }
 
 /** The soak in a daemon of its own. */
-export async function runSoak<S extends { daemon: DaemonHandle; cardRigs: DoorRig[] }>(d: {
+export async function runSoak<S extends { dir: string; daemon: DaemonHandle; cardRigs: DoorRig[] }>(d: {
   soak: { reads: number; rate: number };
   say: (line: string) => void;
   card: () => string;
@@ -216,9 +228,11 @@ export async function runSoak<S extends { daemon: DaemonHandle; cardRigs: DoorRi
       if (w.reads % 100_000 === 0 || w === r.windows.at(-1))
         d.say(`  ${w.reads.toLocaleString('en')} reads: RSS ${w.rssMB} MB, heap ${w.heapMB} MB, p50 ${w.p50} ms, p99 ${w.p99} ms`);
     d.say(
-      `  RSS ${r.rssFlat ? 'flat' : 'NOT flat'}: ${r.rssSlopeMBPer100k} MB per 100,000 reads after the warm-up (heap ${r.heapSlopeMBPer100k}); ${r.rss.afterWarmup} → ${r.rss.last} MB, peak ${r.rss.peak} MB`,
+      `  RSS ${r.rssFlat ? 'flat' : 'NOT flat'}: ${r.rssSlopeMBPer100k} MB per 100,000 reads over the second half (heap ${r.heapSlopeMBPer100k}); ${r.rss.afterWarmup} → ${r.rss.last} MB, peak ${r.rss.peak} MB`,
     );
-    d.say(`  latency ${r.latencyFlat ? 'flat' : 'NOT flat'}: last quarter ÷ second quarter p50 ${r.latencyDrift.p50}, p99 ${r.latencyDrift.p99}; ${r.denied} denied, ${r.lost} lost`);
+    d.say(
+      `  latency ${r.latencyFlat ? 'flat' : 'NOT flat'}: last quarter ÷ second quarter p50 ${r.latencyDrift.p50}, p99 ${r.latencyDrift.p99}; ${r.denied} denied (${r.refused} refused as controller-busy), ${r.lost} lost`,
+    );
     if (r.lost) d.errors.push(`soak: ${r.lost} reads lost`);
     if (r.daemonCrashed) d.errors.push('soak: the daemon died');
     return r;
