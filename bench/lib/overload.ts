@@ -59,7 +59,7 @@ export interface OverloadResult {
   refusalSeen: Summary | null;
   /** A granted read published → its unlock at the lock, ms. */
   grantLatency: Summary;
-  /** From the daemon's /metrics: reads refused during the burst, and the most waiting at once since the start. */
+  /** From the daemon's /metrics: reads refused during the burst. */
   metricsRefused: number | null;
   /** Daemon RSS, MB: settled before, highest sample during the burst and drain, VmHWM (the session's peak), after. */
   rss: { before: number | null; maxSampled: number | null; peak: number | null; after: number | null };
