@@ -78,6 +78,7 @@ const prepareOnly = argv.includes('--prepare-only');
 // --overload (twice the measured capacity, or twice --capacity N), --soak N (at --soak-rate R);
 // --only: those alone, written to <mode>-only.{json,md}.
 if (argv.includes('--overload') || flagValue('--capacity')) cfg.overload = { ...cfg.overload, enabled: true };
+if (flagValue('--overload-seconds')) cfg.overload = { ...cfg.overload, seconds: flagValue('--overload-seconds')! };
 if (flagValue('--soak')) cfg.soak = { reads: flagValue('--soak')!, rate: flagValue('--soak-rate') ?? cfg.soak.rate };
 const onlyScenarios = argv.includes('--only');
 
