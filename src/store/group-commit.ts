@@ -9,7 +9,7 @@
 // pay for one fsync, and no door's fsync stalls every other door. Every other writer of the database
 // keeps synchronous=FULL (its own commit fsyncs the WAL, ours included).
 import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
-import type { Statement } from 'better-sqlite3';
+import type { Statement, Transaction } from 'better-sqlite3';
 import type { Db } from './db.js';
 
 type Outcome = { ok: true; value: unknown } | { ok: false; err: Error };
@@ -43,7 +43,7 @@ export class GroupCommit {
   /** The WAL file, opened at the first commit; null when the database has none (falls back to FULL). */
   private walFd: number | null | undefined;
   /** Built once (better-sqlite3 wraps each transaction function anew): the shared transaction and a savepoint per write. */
-  private readonly inTransaction: (jobs: Job[], outcomes: Outcome[], seen: string) => void;
+  private readonly inTransaction: Transaction<(jobs: Job[], outcomes: Outcome[], seen: string) => void>;
   private readonly inSavepoint: (job: Job, changed: boolean) => unknown;
   private readonly changes: Statement;
   private readonly normal: Statement;
@@ -135,7 +135,8 @@ export class GroupCommit {
       fd = this.wal();
       const seen = this.changes.get() as string;
       if (fd !== null) this.normal.run();
-      this.inTransaction(jobs, outcomes, seen);
+      // IMMEDIATE, as the store's transactions: see store/index.ts.
+      this.inTransaction.immediate(jobs, outcomes, seen);
     } catch (err) {
       this.resync();
       for (const job of jobs) job.reject(err as Error);

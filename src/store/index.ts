@@ -109,7 +109,10 @@ export function storeOn(db: Db): Store {
     dialLocks: new DialLockStore(db),
     reads,
     walCheckpointer: () => new WalCheckpointer(db),
-    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    // IMMEDIATE: the write lock is asked for at BEGIN, where SQLite waits for it (busy_timeout). A
+    // deferred transaction that reads first asks for it only at its first write, and is then refused
+    // at once if the WAL checkpointer holds it for a moment ("database is locked"), whatever the timeout.
+    transaction: <T>(fn: () => T): T => db.transaction(fn).immediate(),
     verifyAuditLog: (publicKey) => verifyAuditLog(db, publicKey),
     openAccounts: () => AccountStore.open(db),
     groupCommit: (onRollback, opts) => new GroupCommit(db, onRollback, opts),

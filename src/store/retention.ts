@@ -67,5 +67,5 @@ export function pruneLog(db: Db, log: ChainLog, opts: { before: string; key: Key
     db.prepare(`DELETE FROM ${log.pruneTable}`).run();
     writeCheckpoint(db, opts.key, { kind: 'prune', at, anchorSeq: anchor.seq, anchorPrevHash: anchor.prevHash, log });
     return removed;
-  })();
+  }).immediate();
 }

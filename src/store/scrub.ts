@@ -10,7 +10,7 @@ export function rewriteSecurely(db: Db, rewrite: () => void): void {
   const before = db.pragma('secure_delete', { simple: true }) as number;
   db.pragma('secure_delete = ON');
   try {
-    db.transaction(rewrite)();
+    db.transaction(rewrite).immediate();
   } finally {
     db.pragma(`secure_delete = ${Number(before) || 0}`);
   }

@@ -84,7 +84,7 @@ export class SnapshotStore {
       const files = this.db.prepare('SELECT file FROM snapshots WHERE taken_at < ?').pluck(true).all(before) as string[];
       this.db.prepare('DELETE FROM snapshots WHERE taken_at < ?').run(before);
       return files;
-    })();
+    }).immediate();
   }
 }
 

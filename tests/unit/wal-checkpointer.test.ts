@@ -65,7 +65,12 @@ describe('WAL checkpointer', () => {
     cp.start();
     // The decisions' commits as the daemon makes them: group commit, NORMAL, the WAL flushed after.
     const commits = new GroupCommit(db, () => log.resync());
+    // A decision reads before it writes (decided again on fresh data): its transaction holds a read
+    // snapshot when it asks for the write lock, which SQLite then refuses at once, without waiting,
+    // if the checkpointer holds it. The commit must still never fail.
+    const latest = db.prepare('SELECT max(seq) FROM entry_log').pluck();
     const decide = (i: number) => {
+      latest.get();
       const device = `reader-${i % 8}`;
       sequences.accept(device, 1, i);
       log.append({
