@@ -46,7 +46,10 @@ const SHARES: [string, (name: string, url: string) => boolean][] = [
   ['hashing (entry-log chain)', (n, u) => u.includes('hash-chain') || (u.startsWith('node:internal/crypto') && n !== '')],
   ['commit (SQLite writes, WAL flush)', (n, u) => /group-commit|entry-log|sequence\.js|transaction\.js/.test(u) || (!u && n === 'fdatasync')],
   ['lookups (SQLite reads)', (_n, u) => /store\/(credentials|people|grants|training|areas|visits)\.js/.test(u) || u.includes('better-sqlite3')],
-  ['broker (aedes, MQTT packets)', (_n, u) => /node_modules\/(aedes|mqemitter|qlobber|mqtt-packet|bl|readable-stream|fastfall|fastparallel|fastseries|reusify|retimer|aedes-[a-z]+)\//.test(u)],
+  [
+    'broker (aedes, MQTT packets)',
+    (_n, u) => /node_modules\/(aedes|mqemitter|qlobber|mqtt-packet|bl|readable-stream|fastfall|fastparallel|fastseries|reusify|retimer|aedes-[a-z]+)\//.test(u),
+  ],
   ['logging', (_n, u) => /node_modules\/(pino|sonic-boom|thread-stream)/.test(u)],
   ['metrics', (_n, u) => u.includes('prom-client') || u.includes('routes/metrics')],
   ['policy (decisions)', (_n, u) => u.includes('/src/policy/')],
@@ -80,9 +83,7 @@ function shares(dir: string): { share: string; ms: number; pct: number }[] {
     }
     totals.set(share, (totals.get(share) ?? 0) + 1);
   }
-  return [...totals]
-    .sort((a, b) => b[1] - a[1])
-    .map(([share, n]) => ({ share, ms: Math.round(n * dt), pct: Number(((100 * n) / busy).toFixed(1)) }));
+  return [...totals].sort((a, b) => b[1] - a[1]).map(([share, n]) => ({ share, ms: Math.round(n * dt), pct: Number(((100 * n) / busy).toFixed(1)) }));
 }
 
 /** utime + stime of a process, all threads, in ms. */

@@ -44,28 +44,30 @@ export function pruneLog(db: Db, log: ChainLog, opts: { before: string; key: Key
   if (!Number.isFinite(t)) throw new RangeError(`before: "${opts.before}" is not an ISO time`);
   const before = new Date(t).toISOString();
   const at = (opts.now?.() ?? new Date()).toISOString();
-  return db.transaction(() => {
-    const head = db.prepare(`SELECT seq FROM ${table} ORDER BY seq DESC LIMIT 1`).pluck(true).get() as number | undefined;
-    if (head === undefined) return 0;
-    // The first record at or after the cutoff, walking from the oldest (primary key, not the at index).
-    const firstKept = db.prepare(`SELECT seq FROM ${table} WHERE +at >= ? ORDER BY seq LIMIT 1`).pluck(true).get(before) as number | undefined;
-    const cut = Math.min(firstKept === undefined ? head : firstKept, head) - 1;
-    const oldest = db.prepare(`SELECT seq FROM ${table} ORDER BY seq LIMIT 1`).pluck(true).get() as number;
-    if (cut < oldest) return 0;
-    const anchor = db.prepare(`SELECT seq, prev_hash AS prevHash FROM ${table} WHERE seq > ? ORDER BY seq LIMIT 1`).get(cut) as {
-      seq: number;
-      prevHash: string;
-    };
-    const lastRemoved = db.prepare(`SELECT seq, hash FROM ${table} WHERE seq <= ? ORDER BY seq DESC LIMIT 1`).get(cut) as { seq: number; hash: string };
-    if (anchor.seq !== lastRemoved.seq + 1 || anchor.prevHash !== lastRemoved.hash) {
-      throw new Error(
-        `refusing to prune: record ${anchor.seq} does not follow and link to record ${lastRemoved.seq}; run \`tobira log verify${log === ENTRY_CHAIN ? '' : ' --audit'}\``,
-      );
-    }
-    db.prepare(`INSERT INTO ${log.pruneTable} (token) VALUES (1)`).run();
-    const removed = db.prepare(`DELETE FROM ${table} WHERE seq <= ?`).run(cut).changes;
-    db.prepare(`DELETE FROM ${log.pruneTable}`).run();
-    writeCheckpoint(db, opts.key, { kind: 'prune', at, anchorSeq: anchor.seq, anchorPrevHash: anchor.prevHash, log });
-    return removed;
-  }).immediate();
+  return db
+    .transaction(() => {
+      const head = db.prepare(`SELECT seq FROM ${table} ORDER BY seq DESC LIMIT 1`).pluck(true).get() as number | undefined;
+      if (head === undefined) return 0;
+      // The first record at or after the cutoff, walking from the oldest (primary key, not the at index).
+      const firstKept = db.prepare(`SELECT seq FROM ${table} WHERE +at >= ? ORDER BY seq LIMIT 1`).pluck(true).get(before) as number | undefined;
+      const cut = Math.min(firstKept === undefined ? head : firstKept, head) - 1;
+      const oldest = db.prepare(`SELECT seq FROM ${table} ORDER BY seq LIMIT 1`).pluck(true).get() as number;
+      if (cut < oldest) return 0;
+      const anchor = db.prepare(`SELECT seq, prev_hash AS prevHash FROM ${table} WHERE seq > ? ORDER BY seq LIMIT 1`).get(cut) as {
+        seq: number;
+        prevHash: string;
+      };
+      const lastRemoved = db.prepare(`SELECT seq, hash FROM ${table} WHERE seq <= ? ORDER BY seq DESC LIMIT 1`).get(cut) as { seq: number; hash: string };
+      if (anchor.seq !== lastRemoved.seq + 1 || anchor.prevHash !== lastRemoved.hash) {
+        throw new Error(
+          `refusing to prune: record ${anchor.seq} does not follow and link to record ${lastRemoved.seq}; run \`tobira log verify${log === ENTRY_CHAIN ? '' : ' --audit'}\``,
+        );
+      }
+      db.prepare(`INSERT INTO ${log.pruneTable} (token) VALUES (1)`).run();
+      const removed = db.prepare(`DELETE FROM ${table} WHERE seq <= ?`).run(cut).changes;
+      db.prepare(`DELETE FROM ${log.pruneTable}`).run();
+      writeCheckpoint(db, opts.key, { kind: 'prune', at, anchorSeq: anchor.seq, anchorPrevHash: anchor.prevHash, log });
+      return removed;
+    })
+    .immediate();
 }

@@ -80,11 +80,13 @@ export class SnapshotStore {
 
   /** Removes the rows taken before `before` (ISO) and returns their files, for the caller to delete. */
   pruneBefore(before: string): string[] {
-    return this.db.transaction(() => {
-      const files = this.db.prepare('SELECT file FROM snapshots WHERE taken_at < ?').pluck(true).all(before) as string[];
-      this.db.prepare('DELETE FROM snapshots WHERE taken_at < ?').run(before);
-      return files;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const files = this.db.prepare('SELECT file FROM snapshots WHERE taken_at < ?').pluck(true).all(before) as string[];
+        this.db.prepare('DELETE FROM snapshots WHERE taken_at < ?').run(before);
+        return files;
+      })
+      .immediate();
   }
 }
 
