@@ -84,6 +84,8 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
     ['tobira_devices_online', 'Devices online now', devices('online')],
     ['tobira_devices_offline', 'Devices reported offline or silent past their heartbeat', devices('offline')],
     ['tobira_devices_unknown', 'Devices not heard from since the controller started', devices('unknown')],
+    ['tobira_wal_bytes', "The write-ahead log's size after the checkpointer's last pass", () => status.wal().walBytes],
+    ['tobira_wal_peak_bytes', 'The largest the write-ahead log was found since the controller started', () => status.wal().walPeakBytes],
   ] as const) {
     new Gauge({
       name,
@@ -110,20 +112,6 @@ export async function metricsRoutes(api: Api, ctx: ApiContext): Promise<void> {
       this.set(status.entryLogRecords());
     },
   });
-
-  for (const [name, help, value] of [
-    ['tobira_wal_bytes', "The write-ahead log's size after the checkpointer's last pass", () => status.wal().walBytes],
-    ['tobira_wal_peak_bytes', 'The largest the write-ahead log was found since the controller started', () => status.wal().walPeakBytes],
-  ] as const) {
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(value());
-      },
-    });
-  }
 
   for (const [name, help, value] of [
     ['tobira_wal_truncations_total', 'TRUNCATE checkpoints that emptied the write-ahead log', () => status.wal().truncations],
