@@ -170,12 +170,30 @@ const CODE_PATTERN = /(?<!\d)\d{2}\s?[-/.,\s]\s?\d{2}\s?[-/.,\s]\s?\d{2}(?!\d)|(
 /** Free-text fields, where a code written out (a 3×2-digit pattern) is looked for; ids are not. */
 const FREE_TEXT_FIELDS = new Set(['note', 'reason', 'by', 'comment', 'description', 'remarks', 'text', 'message']);
 
+/** How deep a body is looked through for a code; no request or CLI option nests anywhere near it. */
+export const MAX_BODY_DEPTH = 16;
+
+/** Whether a value nests deeper than `max` levels (walked without recursion). */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (!v || typeof v !== 'object') continue;
+    if (d >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
+  }
+  return false;
+}
+
 /**
  * Where a value looks like it carries a dial code: a field named for one anywhere, or a 3×2-digit
  * pattern in free text (a field named as free text, or a bare string). Returns the path of the first
  * such place, or null. ISO dates and times are not codes and are let through.
  */
-export function findDialCode(value: unknown, path = '', freeText = true): string | null {
+export function findDialCode(value: unknown, path = '', freeText = true, depth = 0): string | null {
+  // Deeper than any real body: not looked through, so treated as carrying one (fail secure, and a
+  // hostile 10,000-deep array cannot exhaust the stack).
+  if (depth > MAX_BODY_DEPTH) return path || '(value)';
   if (typeof value === 'string') {
     if (!freeText) return null;
     const text = value.replace(/\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?/g, ' ');
@@ -183,7 +201,7 @@ export function findDialCode(value: unknown, path = '', freeText = true): string
   }
   if (Array.isArray(value)) {
     for (const [i, v] of value.entries()) {
-      const hit = findDialCode(v, `${path}[${i}]`, freeText);
+      const hit = findDialCode(v, `${path}[${i}]`, freeText, depth + 1);
       if (hit) return hit;
     }
     return null;
@@ -194,7 +212,7 @@ export function findDialCode(value: unknown, path = '', freeText = true): string
       if (v === undefined) continue;
       const here = path ? `${path}.${k}` : k;
       if (CODE_FIELDS.has(k.toLowerCase().replace(/[-_\s]/g, ''))) return here;
-      const hit = findDialCode(v, here, FREE_TEXT_FIELDS.has(k.toLowerCase()));
+      const hit = findDialCode(v, here, FREE_TEXT_FIELDS.has(k.toLowerCase()), depth + 1);
       if (hit) return hit;
     }
   }

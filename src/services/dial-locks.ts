@@ -3,7 +3,7 @@
 // carries one (a field named for it, or a 3×2-digit pattern in free text) is refused. Each change and
 // its audit record commit in one transaction; the controller then re-arms its reminders.
 import { codeHolderDecision, type DialLock, dialLocksOf, dueOf } from '../controller/dial-locks.js';
-import { type DialDueReason, findDialCode } from '../policy/dial-rotation.js';
+import { type DialDueReason, findDialCode, MAX_BODY_DEPTH, nestsDeeperThan } from '../policy/dial-rotation.js';
 import type { Lang } from '../i18n/labels.js';
 import type { CodeHolderRecord } from '../store/dial-locks.js';
 import { type Actor, assertMayApprove } from './actor.js';
@@ -47,6 +47,9 @@ const DAY_MS = 86_400_000;
 
 /** Refuses a body (or CLI options) that carries a dial code, naming where. */
 export function refuseDialCode(body: unknown): void {
+  if (nestsDeeperThan(body, MAX_BODY_DEPTH)) {
+    throw new ServiceError('invalid', `the body nests more than ${MAX_BODY_DEPTH} levels deep: it cannot be looked through for a dial code`);
+  }
   const at = findDialCode(body);
   if (at) {
     throw new ServiceError('invalid', 'a dial code is never stored or accepted: record that the code changed, not the code', [

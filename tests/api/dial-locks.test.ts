@@ -88,6 +88,18 @@ describe('dial locks API', () => {
     expect(JSON.stringify(api.db().prepare("SELECT * FROM audit_log WHERE action LIKE 'dial-lock.%'").all())).not.toMatch(/12-34-56|12 34 56|123456/);
   });
 
+  it.each(['/rotations', '/leak-reports', '/holders'])('a hostile 5,000-deep body on %s is refused (400), never a 5xx', async (path) => {
+    // Sent as raw text: the server parses it (JSON.parse copes); the code search must too.
+    const res = await api.app.inject({
+      method: 'POST',
+      url: v1(`/dial-locks/doc-safe${path}`),
+      payload: `${'['.repeat(5000)}${']'.repeat(5000)}`,
+      headers: { authorization: `Bearer ${api.accounts.manager.token}`, 'content-type': 'application/json' },
+    });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json().detail ?? res.json().title).toMatch(/nests more than 16 levels/);
+  });
+
   it('a rotation in the future or before the last one is refused', async () => {
     expect((await api.call('manager', 'POST', v1('/dial-locks/doc-safe/rotations'), { rotatedAt: daysFromNow(2), by: 'x', reason: 'y' })).statusCode).toBe(400);
     expect((await api.call('manager', 'POST', v1('/dial-locks/doc-safe/rotations'), { rotatedAt: daysFromNow(-30), by: 'x', reason: 'y' })).statusCode).toBe(

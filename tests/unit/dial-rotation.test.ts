@@ -7,6 +7,8 @@ import {
   type DueTrigger,
   calendarDueAt,
   findDialCode,
+  MAX_BODY_DEPTH,
+  nestsDeeperThan,
   nextReminderAt,
   remindersBetween,
   type RotationPolicy,
@@ -204,5 +206,19 @@ describe('a dial code never travels', () => {
     [{ personId: '123456', lockId: '12-34-56' }],
   ])('%j passes', (body) => {
     expect(findDialCode(body)).toBeNull();
+  });
+  it('looks through a hostile 100,000-deep body without exhausting the stack, and refuses it', () => {
+    const deep = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`);
+    expect(nestsDeeperThan(deep, MAX_BODY_DEPTH)).toBe(true);
+    expect(findDialCode(deep)).not.toBeNull();
+    const objects = JSON.parse(`${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`);
+    expect(nestsDeeperThan(objects, MAX_BODY_DEPTH)).toBe(true);
+    expect(findDialCode(objects)).not.toBeNull();
+  });
+  it('measures depth exactly at the bound', () => {
+    const nest = (n: number): unknown => (n === 0 ? 'x' : { a: nest(n - 1) });
+    expect(nestsDeeperThan(nest(MAX_BODY_DEPTH), MAX_BODY_DEPTH)).toBe(false);
+    expect(nestsDeeperThan(nest(MAX_BODY_DEPTH + 1), MAX_BODY_DEPTH)).toBe(true);
+    expect(findDialCode(nest(MAX_BODY_DEPTH))).toBeNull();
   });
 });
