@@ -74,6 +74,8 @@ export interface AuditQuery {
   from?: string;
   to?: string;
   before?: number;
+  /** Oldest first from the record after this seq (an export's walk), instead of newest first. */
+  after?: number;
   limit?: number;
 }
 
@@ -107,11 +109,16 @@ export function auditPagePlan(q: AuditQuery = {}): { plan: ReadPlan; limit: numb
     where.push('seq < @before');
     params.before = q.before;
   }
-  const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
+  if (q.after !== undefined) {
+    where.push('seq > @after');
+    params.after = q.after;
+  }
+  const order = q.after !== undefined ? 'ASC' : 'DESC';
+  const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${order} LIMIT @limit`;
   return { plan: { rows: { sql, params } }, limit };
 }
 
-/** The page of the rows `auditPagePlan`'s plan read. */
+/** The page of the rows `auditPagePlan`'s plan read (`nextBefore`: the last record's seq when the page is full, either order). */
 export function auditPageOf({ rows }: ReadResult, limit: number): AuditPage {
   const records = (rows as Row[]).map(toRecord);
   return { records, nextBefore: records.length === limit ? records.at(-1)!.seq : null };

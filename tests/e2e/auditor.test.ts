@@ -2,7 +2,7 @@
 // (card reads at the example site's doors), headless Chromium signs an auditor in (password + TOTP),
 // lands on the entry log, filters it by door and decision and by person, pages to older records,
 // downloads the CSV export (headers in the page's language, only the filtered rows), verifies the
-// entry log (the checkpoint used is shown) and the audit log, and reads the audit log, which records
+// entry log (the checkpoint used is shown) and the audit log, and reads and exports the audit log, which records
 // the exports. In Japanese too: no English label left; axe finds nothing serious; no console errors.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -231,12 +231,19 @@ describe.runIf(requireChromium('the auditor console test'))('the auditor console
     expect(row![2]).toBe(env.accounts.auditor.username);
     expect(row![6]).toContain('Done');
     expect(await seriousViolations(page)).toEqual([]);
+
+    // The download is what is filtered, whole: the one entry export, not this download's own record.
+    const text = await download(page, 'Download CSV');
+    const [header, ...rows] = parseCsv(text.replace(/^\uFEFF/, '')).filter((r) => r.length > 1);
+    expect(header!.slice(0, 7)).toEqual(['seq', 'at', 'account', 'role', 'action', 'target', 'outcome']);
+    expect(rows.map((r) => [r[2], r[4], r[6]])).toEqual([[env.accounts.auditor.username, 'entry.export', 'done']]);
   });
 
   it('in Japanese: every label translated, the CSV headers in Japanese', async () => {
     await page.getByRole('button', { name: '日本語', exact: true }).click();
     await expectHeading(page, '監査ログ');
-    expect(await englishWords(page)).toEqual([]);
+    // Format names are proper names (CSV, JSON Lines).
+    expect(await englishWords(page, ['CSV', 'JSON', 'Lines'])).toEqual([]);
 
     await page.getByRole('link', { name: 'ログの検証', exact: true }).first().click();
     await expectHeading(page, 'ログの検証');

@@ -16,6 +16,8 @@ export const audit = dictionary({
     outcome: 'Outcome',
     address: 'Address',
     system: 'The controller',
+    exportIntro:
+      'Every record that matches the filters above, oldest first, not only this page. The CSV’s headers and words are in the page’s language; JSON Lines keeps each record whole with its hashes, so the chain can be followed. Each export is itself recorded in the audit log.',
     'outcome.ok': 'Done',
     'outcome.invalid': 'Invalid input',
     'outcome.unauthenticated': 'Not signed in',
@@ -41,6 +43,8 @@ export const audit = dictionary({
     outcome: '結果',
     address: '接続元',
     system: 'コントローラー',
+    exportIntro:
+      '上の条件に合うすべての記録を古い順に書き出します（このページだけではありません）。CSVの見出しと語句は画面の言語になります。JSON Lines形式は各記録をハッシュ付きでそのまま含むため、チェーンをたどれます。書き出しはそれ自体も監査ログに記録されます。',
     'outcome.ok': '完了',
     'outcome.invalid': '入力不備',
     'outcome.unauthenticated': '未ログイン',

@@ -1,7 +1,8 @@
 // The audit log: who did what, when and from where, newest first, with the filters the API has
-// (account, action, time), paged by seq. Verifying it is on the verify view.
+// (account, action, time), paged by seq; what is filtered exported as CSV or JSON Lines, as a real
+// download. Verifying it is on the verify view.
 import { useEffect, useState } from 'preact/hooks';
-import { get } from '../api.js';
+import { API, get } from '../api.js';
 import { type Key, t, useLanguage } from '../i18n/index.js';
 import { hrefOf, type Location, navigate, useLocation } from '../routes.js';
 import { siteTimezone } from '../session.js';
@@ -51,7 +52,7 @@ function outcomeBadge(outcome: string) {
 }
 
 export function AuditView() {
-  useLanguage();
+  const lang = useLanguage();
   const loc = useLocation();
   const applied = filtersOf(loc);
   const appliedKey = JSON.stringify(applied);
@@ -73,6 +74,16 @@ export function AuditView() {
       { signal },
     ),
   );
+
+  const exportHref = (format: 'csv' | 'jsonl') =>
+    `${API}/audit/export?${queryOf({
+      actor: applied.actor || undefined,
+      action: applied.action || undefined,
+      from: applied.from ? wallToIso(applied.from, timeZone) : undefined,
+      to: applied.to ? wallToIso(applied.to, timeZone) : undefined,
+      format,
+      ...(format === 'csv' ? { lang } : {}),
+    })}`;
 
   const set = (k: keyof Filters) => (v: string) => setDraft((d) => ({ ...d, [k]: v }));
   const apply = (e: Event) => {
@@ -141,6 +152,22 @@ export function AuditView() {
         />
       </div>
       <Pager log={log} label={t('entries.paging')} />
+
+      <section class="log-export" aria-labelledby="audit-export">
+        <h2 id="audit-export">{t('entries.export')}</h2>
+        <p class="muted">{t('audit.exportIntro')}</p>
+        <div class="log-export-actions">
+          <a class="btn btn-secondary" href={exportHref('csv')} download>
+            {t('entries.downloadCsv')}
+          </a>
+          <a class="btn btn-secondary" href={exportHref('jsonl')} download>
+            {t('entries.downloadJsonl')}
+          </a>
+          <a class="btn btn-quiet" href={hrefOf('verify')}>
+            {t('entries.verifyLink')}
+          </a>
+        </div>
+      </section>
     </section>
   );
 }

@@ -1,6 +1,6 @@
-// The audit log, for auditors (and admins): query and verify.
+// The audit log, for auditors (and admins): query, export and verify.
 import { z } from 'zod';
-import type { Api, ApiContext } from '../context.js';
+import { actorOf, type Api, type ApiContext, audited } from '../context.js';
 import { errorResponses, isoTime } from '../schemas.js';
 
 const auditRecordSchema = z.object({
@@ -17,6 +17,13 @@ const auditRecordSchema = z.object({
   hash: z.string(),
 });
 
+const filterQuery = z.object({
+  actor: z.string().max(64).optional(),
+  action: z.string().max(64).optional(),
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+});
+
 export async function auditRoutes(api: Api, ctx: ApiContext): Promise<void> {
   const readers = ['auditor', 'admin'] as const;
 
@@ -27,11 +34,7 @@ export async function auditRoutes(api: Api, ctx: ApiContext): Promise<void> {
       schema: {
         tags: ['audit'],
         summary: 'The audit log, newest first, paged by seq (before=nextBefore)',
-        querystring: z.object({
-          actor: z.string().max(64).optional(),
-          action: z.string().max(64).optional(),
-          from: isoTime.optional(),
-          to: isoTime.optional(),
+        querystring: filterQuery.extend({
           before: z.coerce.number().int().positive().optional(),
           limit: z.coerce.number().int().min(1).max(1000).default(50),
         }),
@@ -41,6 +44,31 @@ export async function auditRoutes(api: Api, ctx: ApiContext): Promise<void> {
     async (req) => {
       const { records, nextBefore } = await ctx.services.auditLog.query(req.query);
       return { items: records, nextBefore };
+    },
+  );
+
+  api.get(
+    '/audit/export',
+    {
+      config: { roles: readers },
+      schema: {
+        tags: ['audit'],
+        summary: 'Export the audit log, oldest first: CSV (UTF-8 with BOM, headers and words in English or Japanese) or JSON Lines with each record whole',
+        description: 'The same filters as GET /audit. Each export is itself recorded in the audit log (audit.export) before the first byte.',
+        querystring: filterQuery.extend({ format: z.enum(['csv', 'jsonl']), lang: z.enum(['en', 'ja']).default('en') }),
+        response: { 200: z.unknown().describe('text/csv or application/jsonl, streamed'), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const { format, lang, actor, action, from, to } = req.query;
+      const out = audited(req, ctx.services.auditLog.export(actorOf(req), { format, lang, filter: { actor, action, from, to } }));
+      out.on('error', (err) => req.log.warn({ err }, 'audit-log export ended early'));
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      return reply
+        .header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/jsonl; charset=utf-8')
+        .header('content-disposition', `attachment; filename="tobira-audit-${stamp}.${format}"`)
+        .header('cache-control', 'no-store')
+        .send(out);
     },
   );
 
