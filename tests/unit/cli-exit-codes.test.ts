@@ -24,7 +24,8 @@ function tobira(...args: string[]): Promise<{ code: number | null; stdout: strin
     const child = execFile(
       process.execPath,
       [BIN, ...args],
-      { encoding: 'utf8', env: env(), cwd: mkdtempSync(join(tmpdir(), 'tobira-cli-')) },
+      // The timeout ends a command that parsed what it should have refused (`start` would run on).
+      { encoding: 'utf8', env: env(), cwd: mkdtempSync(join(tmpdir(), 'tobira-cli-')), timeout: 60_000 },
       (_err, stdout, stderr) => done({ code: child.exitCode, stdout, stderr }),
     );
   });
@@ -82,6 +83,79 @@ describe.concurrent('exit codes', { timeout: 90_000 }, () => {
     const r = await tobira('log', 'verify', '--export', join(dir, 'export.jsonl'), '--pubkey', join(dir, 'key.pem'));
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/export BROKEN at line 1/);
+  });
+});
+
+// Every command `tobira --help` leads to, with the arguments that satisfy its required ones (Commander
+// checks required options before unknown ones: without them the unknown option is never reached).
+const LEAVES: Record<string, string[]> = {
+  start: [],
+  sim: [],
+  'config check': ['site.yaml'],
+  devices: [],
+  'mqtt-acl': ['--out', 'acl'],
+  'people add': ['--name', 'x'],
+  'people import': ['people.csv'],
+  'admin create': ['root'],
+  'dial-locks rotate': ['vault-dial', '--by', 'x', '--reason', 'y'],
+  'log verify': [],
+  'log export': ['--format', 'csv'],
+  'log pubkey': [],
+  backup: ['--out', 'x.tobira-backup'],
+  restore: ['x.tobira-backup'],
+};
+
+/** The commands listed under "Commands:" in a help text, less `help`. */
+function listed(help: string): string[] {
+  const section = help.split(/^Commands:$/m)[1] ?? '';
+  return [...section.matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+}
+
+describe.concurrent('usage errors on every subcommand', { timeout: 90_000 }, () => {
+  it('the table covers every command `tobira --help` leads to', async () => {
+    const leaves: string[] = [];
+    const walk = async (path: string[]): Promise<void> => {
+      const r = await tobira(...path, '--help');
+      expect(r.code, r.stderr).toBe(0);
+      const children = listed(r.stdout);
+      if (path.length && !children.length) leaves.push(path.join(' '));
+      await Promise.all(children.map((c) => walk([...path, c])));
+    };
+    await walk([]);
+    expect(leaves.sort()).toEqual(Object.keys(LEAVES).sort());
+  });
+
+  it.each(Object.entries(LEAVES))('`%s` with an unknown option: 2, the reason, no stack, nothing done', async (command, needed) => {
+    const r = await tobira(...command.split(' '), ...needed, '--bogus');
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/error: unknown option '--bogus'/);
+    expect(r.stderr).toMatch(/Usage: tobira/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stdout).toBe('');
+  });
+
+  it.each([
+    [['config', 'check'], /missing required argument 'file'/],
+    [['people', 'add'], /required option '--name <name>' not specified/],
+    [['people', 'import'], /missing required argument 'file'/],
+    [['admin', 'create'], /missing required argument 'username'/],
+    [['dial-locks', 'rotate', '--by', 'x', '--reason', 'y'], /missing required argument 'lock'/],
+    [['dial-locks', 'rotate', 'vault-dial', '--reason', 'y'], /required option '--by <who>' not specified/],
+    [['dial-locks', 'rotate', 'vault-dial', '--by', 'x'], /required option '--reason <text>' not specified/],
+    [['log', 'export'], /required option '--format <format>' not specified/],
+    [['log', 'export', '--format'], /option '--format <format>' argument missing/],
+    [['log', 'verify', '--checkpoint'], /option '--checkpoint <file>' argument missing/],
+    [['backup'], /required option '--out <file>' not specified/],
+    [['backup', '--out'], /option '--out <file>' argument missing/],
+    [['restore'], /missing required argument 'file'/],
+    [['restore', 'x.tobira-backup'], /give the directory to restore into: --data DIR/],
+    [['restore', 'x.tobira-backup', '--data'], /option '--data <dir>' argument missing/],
+  ])('%j lacks what it needs: 2, the reason, no stack', async (args, message) => {
+    const r = await tobira(...args);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stdout).toBe('');
   });
 });
 
