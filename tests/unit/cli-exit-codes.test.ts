@@ -6,7 +6,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/store/db.js';
+import { EntryLog } from '../../src/store/entry-log.js';
+import { loadOrCreateLogKey } from '../../src/store/log-key.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/tobira.js');
@@ -178,5 +181,60 @@ describe.concurrent('a closed pipe', { timeout: 90_000 }, () => {
     expect(r.status).toBe(0);
     expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(1);
     expect(r.stderr).toBe('');
+  });
+
+  // `tobira log export | head -1` (docs/cli.md, "Closed pipes"): an export far larger than a pipe's
+  // buffer, so that tobira is still writing (and waiting for the pipe to drain) when the reader goes.
+  describe('`log export`', () => {
+    let data: string;
+    beforeAll(() => {
+      data = mkdtempSync(join(tmpdir(), 'tobira-cli-export-'));
+      const db = openDatabase(data);
+      loadOrCreateLogKey(data);
+      const log = new EntryLog(db);
+      for (let i = 1; i <= 1500; i++) {
+        log.append({
+          at: new Date(Date.parse('2026-11-25T00:00:00.000Z') + i * 1000).toISOString(),
+          kind: 'decision',
+          doorId: 'lab-main',
+          areaId: 'lab',
+          direction: 'in',
+          personId: `p-${i % 3}`,
+          personName: ['佐藤 花子', '鈴木 一郎', 'Ito Jun'][i % 3]!,
+          affiliation: '研究部',
+          factors: ['card'],
+          decision: 'granted',
+          reason: 'granted',
+          deviceId: 'lab-reader',
+          deviceBoot: 1,
+          deviceSeq: i,
+        });
+      }
+      db.close();
+    });
+
+    it.each(['jsonl', 'csv'])('--format %s exits 0 without a stack trace when its reader is gone', async (format) => {
+      const child = spawn(process.execPath, [BIN, 'log', 'export', '--format', format, '--data', data], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+    });
+
+    it.each(['jsonl', 'csv'])('--format %s through a shell pipeline into head -1: tobira exits 0, nothing on stderr', (format) => {
+      // pipefail: the pipeline's status is tobira's too, not head's alone.
+      const whole = spawnSync(process.execPath, [BIN, 'log', 'export', '--format', format, '--data', data], { env: env(), maxBuffer: 64 << 20 });
+      expect(whole.status).toBe(0);
+      expect(whole.stdout.length).toBeGreaterThan(256 << 10);
+      const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" log export --format ${format} --data "${data}" | head -1`], {
+        encoding: 'utf8',
+        env: env(),
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(1);
+    });
   });
 });
