@@ -4,7 +4,7 @@
 // before the backup.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -275,6 +275,91 @@ describe('tobira restore', () => {
     expect(missing.stderr).toMatch(/data\/snapshots\/test-picture\.jpg is in the manifest but missing from the archive/);
     expect(existsSync(into)).toBe(false);
   });
+
+  it('refuses an archive with a file the manifest does not list, before or after the manifest', async () => {
+    const d = new Decrypter();
+    d.addIdentity(identity);
+    const plain = Buffer.from(await d.decrypt(readFileSync(recipientArchive)));
+    /** Offset of the tar header naming `name` (headers start on 512-byte blocks). */
+    const headerOf = (name: string) => {
+      for (let at = plain.indexOf(name); at >= 0; at = plain.indexOf(name, at + 1)) if (at % 512 === 0) return at;
+      throw new Error(`no tar header for ${name}`);
+    };
+    // The picture's entry (one header block, one data block) copied under another name, its
+    // header's checksum made right again: a well-formed tar entry the manifest knows nothing of.
+    const picture = headerOf('data/snapshots/test-picture.jpg');
+    const extra = Buffer.from(plain.subarray(picture, picture + 1024));
+    extra.fill(0, 0, 100);
+    extra.write('data/snapshots/extra.jpg', 0, 'utf8');
+    extra.fill(' ', 148, 156);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += extra[i]!;
+    extra.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
+    const manifestAt = headerOf('manifest.json');
+    const end = plain.length - 1024; // the two zero blocks that end the tar
+    expect(plain.subarray(end).every((b) => b === 0)).toBe(true);
+    const cases: [string, Buffer, RegExp][] = [
+      [
+        'extra-before',
+        Buffer.concat([plain.subarray(0, manifestAt), extra, plain.subarray(manifestAt)]),
+        /the archive holds data\/snapshots\/extra\.jpg, which the manifest does not list: altered/,
+      ],
+      [
+        'extra-after',
+        Buffer.concat([plain.subarray(0, end), extra, plain.subarray(end)]),
+        /the archive has data\/snapshots\/extra\.jpg after its manifest: altered/,
+      ],
+    ];
+    for (const [name, tar, message] of cases) {
+      const e = new Encrypter();
+      e.addRecipient(recipient);
+      const file = join(work, `${name}.tobira-backup`);
+      writeFileSync(file, await e.encrypt(tar));
+      const into = join(work, name);
+      const r = await tobira(['restore', file, '--data', into, '--identity', join(work, 'identity.txt')]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toMatch(/nothing was written to/);
+      expect(existsSync(into)).toBe(false);
+    }
+  });
+
+  it(
+    'refuses an intact archive of a data directory whose entry or audit log was edited after it was written',
+    async () => {
+      // The archive is exactly what `tobira backup` wrote (every digest matches its manifest): what
+      // is wrong is the log inside it, caught by the verification restore runs before it says done.
+      for (const [log, sql, message] of [
+        [
+          'entry',
+          "DROP TRIGGER entry_log_no_update; UPDATE entry_log SET decision = 'denied', reason = 'no-grant' WHERE seq = 7;",
+          /restore refused: the restored entry log is BROKEN at record 7: content does not match its hash \(edited\)/,
+        ],
+        [
+          'audit',
+          "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET actor = 'local:someone-else' WHERE seq = 1;",
+          /restore refused: the restored audit log is BROKEN at record 1:/,
+        ],
+      ] as const) {
+        const edited = join(work, `edited-${log}-data`);
+        cpSync(data, edited, { recursive: true });
+        const db = openDatabase(edited);
+        db.exec(sql);
+        db.close();
+        const archive = join(work, `edited-${log}.tobira-backup`);
+        const b = await tobira(['backup', '--data', edited, '--site', site, '--out', archive, '--recipient', recipient]);
+        expect(b.code, b.stderr).toBe(0);
+        const into = join(work, `edited-${log}-restored`);
+        const r = await tobira(['restore', archive, '--data', into, '--identity', join(work, 'identity.txt')]);
+        expect(r.code, r.stderr).toBe(1);
+        expect(r.stderr).toMatch(message);
+        expect(r.stdout).not.toMatch(/^done/m);
+        expect(existsSync(into)).toBe(false);
+        expect(readdirSync(work).filter((f) => f.includes('.restore-'))).toEqual([]);
+      }
+    },
+    SLOW,
+  );
 
   it('replaces a directory that is not empty with --force', async () => {
     const into = join(work, 'forced');
