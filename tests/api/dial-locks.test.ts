@@ -1,7 +1,7 @@
 // Dial locks through the API (the real controller and fastify app, in-process): the rotation record,
 // leak reports, the code holders' ledger, reminders; every refusal (a code in a body, a non-holder
 // as code holder); a code holder's revocation making the rotation due at once.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startApi, type TestApi } from '../helpers/api.js';
 import type { RawSite } from '../helpers/daemon.js';
 
@@ -171,5 +171,125 @@ describe('dial locks API', () => {
     const moved = site.safes.map((s) => (s.id === 'doc-safe' ? { ...s, location: 'vault, east wall', custodian: 1003 } : s));
     expect(api.controller.reload({ ...site, safes: moved }).applied).toBe(true);
     expect(await lock()).toMatchObject({ location: 'vault, east wall', custodian: '1003', dueReasons: ['moved', 'custodian-changed'], overdue: true });
+  });
+
+  /** Records a rotation now (a few ms after anything before it) so the lock starts with no reason due. */
+  async function rotateNow(reason: string): Promise<void> {
+    await new Promise((r) => setTimeout(r, 5));
+    const res = await api.call('manager', 'POST', v1('/dial-locks/doc-safe/rotations'), { rotatedAt: new Date().toISOString(), by: '1001', reason });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().dueReasons).toEqual([]);
+  }
+  const ledger = async (): Promise<string[]> =>
+    (await api.call('auditor', 'GET', v1('/dial-locks/doc-safe/holders'))).json().items.map((h: { personId: string }) => h.personId);
+  const lostAccessNotes = (personId: string) =>
+    (
+      api.db().prepare("SELECT note FROM dial_due_triggers WHERE lock_id = 'doc-safe' AND reason = 'holder-lost-access' AND person_id = ?").all(personId) as {
+        note: string;
+      }[]
+    ).map((t) => t.note);
+
+  it('a code holder set to left through PATCH /people makes the rotation due at once and is off the ledger', async () => {
+    await rotateNow('custodian changed');
+    const leaver = staff('Leaves the firm', true);
+    expect((await api.call('manager', 'POST', v1('/dial-locks/doc-safe/holders'), { personId: leaver.personId })).statusCode).toBe(201);
+    expect(await ledger()).toContain(leaver.personId);
+    const overdueBefore = (api.db().prepare("SELECT count(*) AS n FROM events WHERE type = 'rotation-overdue'").get() as { n: number }).n;
+
+    const left = await api.call('manager', 'PATCH', v1(`/people/${leaver.personId}`), { status: 'left' });
+    expect(left.statusCode, left.body).toBe(200);
+    const after = await lock();
+    expect(after).toMatchObject({ dueReasons: ['holder-lost-access'], overdue: true });
+    expect(Date.parse(after.dueAt)).toBeLessThanOrEqual(Date.now());
+    expect(await ledger()).not.toContain(leaver.personId);
+    // Taken off for the status (checked before the grants that leaving revokes), once.
+    expect(lostAccessNotes(leaver.personId)).toEqual(['person-inactive']);
+    expect((await api.call('guard', 'GET', v1('/reminders'))).json().items).toEqual([
+      expect.objectContaining({ subject: 'dial-lock:doc-safe', overdue: true, reasons: ['holder-lost-access'] }),
+    ]);
+    const overdue = api.db().prepare("SELECT detail FROM events WHERE type = 'rotation-overdue' ORDER BY id").all() as { detail: string }[];
+    expect(overdue).toHaveLength(overdueBefore + 1);
+    expect(JSON.parse(overdue.at(-1)!.detail)).toMatchObject({ lock: 'doc-safe', dueReasons: ['holder-lost-access'] });
+  });
+});
+
+// Access that ends by itself (a training lapsing, a grant running out) is found by the controller's
+// hourly sweep: the test keeps the callback the controller arms with setInterval and runs it, as
+// the timer would an hour later, after the holders' training and grant have really lapsed.
+describe('dial locks: the hourly sweep of code holders', () => {
+  let api: TestApi;
+  let sweep: (() => void) | undefined;
+
+  beforeAll(async () => {
+    const realSetInterval = globalThis.setInterval;
+    const spy = vi.spyOn(globalThis, 'setInterval').mockImplementation(((fn: () => void, ms?: number, ...args: unknown[]) => {
+      if (ms === 3_600_000 && String(fn).includes('holderCheck')) sweep = fn;
+      return realSetInterval(fn, ms, ...args);
+    }) as typeof setInterval);
+    try {
+      api = await startApi({ edit: withSafe });
+    } finally {
+      spy.mockRestore();
+    }
+  });
+  afterAll(async () => api?.close());
+
+  it('a training that lapses and a grant that runs out take both holders off the ledger and make the rotation due', async () => {
+    expect(sweep, 'the dial locks arm an hourly sweep').toBeTypeOf('function');
+    const { store } = api.controller.ctx;
+    const lapsesAt = Date.now() + 1500;
+    // Training valid 12 months (the example's policy): completed 12 months before it lapses.
+    const trainedAt = new Date(lapsesAt);
+    trainedAt.setUTCFullYear(trainedAt.getUTCFullYear() - 1);
+    expect(api.controller.ctx.site.policy.trainingValidityMonths).toBe(12);
+
+    const trained = store.people.addPerson({ name: 'Training lapses', affiliation: 'Docs', title: 'Archivist' });
+    store.people.addTraining(trained.id, trainedAt.toISOString(), 'Security');
+    store.people.addPledge(trained.id, daysFromNow(-10), 'NDA');
+    store.people.addGrant({ personId: trained.id, areaId: 'doc-safe', purpose: 'documents', grantedBy: 'cli' });
+
+    const shortGrant = store.people.addPerson({ name: 'Grant runs out', affiliation: 'Docs', title: 'Archivist' });
+    store.people.addTraining(shortGrant.id, daysFromNow(-10), 'Security');
+    store.people.addPledge(shortGrant.id, daysFromNow(-10), 'NDA');
+    store.people.addGrant({
+      personId: shortGrant.id,
+      areaId: 'doc-safe',
+      purpose: 'documents',
+      validUntil: new Date(lapsesAt).toISOString(),
+      grantedBy: 'cli',
+    });
+
+    for (const p of [trained, shortGrant]) {
+      const res = await api.call('manager', 'POST', v1('/dial-locks/doc-safe/holders'), { personId: p.id });
+      expect(res.statusCode, res.body).toBe(201);
+    }
+    const rotated = await api.call('manager', 'POST', v1('/dial-locks/doc-safe/rotations'), {
+      rotatedAt: new Date().toISOString(),
+      by: '1001',
+      reason: 'installed',
+    });
+    expect(rotated.json().dueReasons).toEqual([]);
+
+    await new Promise((r) => setTimeout(r, Math.max(0, lapsesAt - Date.now()) + 200));
+    const ledger = async () => (await api.call('auditor', 'GET', v1('/dial-locks/doc-safe/holders'))).json().items.map((h: { personId: string }) => h.personId);
+    // Nothing tells the controller that time passed: until the sweep runs, both are still listed.
+    expect(await ledger()).toEqual([trained.id, shortGrant.id]);
+    expect((await api.call('auditor', 'GET', v1('/dial-locks/doc-safe'))).json().dueReasons).toEqual([]);
+
+    sweep!();
+    const after = (await api.call('auditor', 'GET', v1('/dial-locks/doc-safe'))).json();
+    expect(after).toMatchObject({ dueReasons: ['holder-lost-access'], overdue: true, holders: 0 });
+    expect(Date.parse(after.dueAt)).toBeLessThanOrEqual(Date.now());
+    expect(await ledger()).toEqual([]);
+    const notes = api.db().prepare("SELECT person_id AS personId, note FROM dial_due_triggers WHERE reason = 'holder-lost-access' ORDER BY id").all();
+    expect(notes).toEqual(
+      expect.arrayContaining([
+        { personId: trained.id, note: 'training-lapsed' },
+        { personId: shortGrant.id, note: 'grant-expired' },
+      ]),
+    );
+    expect(notes).toHaveLength(2);
+    const overdue = api.db().prepare("SELECT detail FROM events WHERE type = 'rotation-overdue' ORDER BY id DESC LIMIT 1").get() as { detail: string };
+    expect(JSON.parse(overdue.detail)).toMatchObject({ lock: 'doc-safe', dueReasons: ['holder-lost-access'] });
   });
 });
