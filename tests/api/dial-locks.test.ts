@@ -2,6 +2,7 @@
 // leak reports, the code holders' ledger, reminders; every refusal (a code in a body, a non-holder
 // as code holder); a code holder's revocation making the rotation due at once.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Role } from '../../src/store/accounts.js';
 import { startApi, type TestApi } from '../helpers/api.js';
 import type { RawSite } from '../helpers/daemon.js';
 
@@ -210,6 +211,39 @@ describe('dial locks API', () => {
     const overdue = api.db().prepare("SELECT detail FROM events WHERE type = 'rotation-overdue' ORDER BY id").all() as { detail: string }[];
     expect(overdue).toHaveLength(overdueBefore + 1);
     expect(JSON.parse(overdue.at(-1)!.detail)).toMatchObject({ lock: 'doc-safe', dueReasons: ['holder-lost-access'] });
+  });
+
+  // The issue's rule: "Managers change ledgers; guards record key loans and returns; auditors read."
+  // Admins run accounts, not ledgers (as for people and grants): they read, and change nothing here.
+  it.each([
+    ['POST', '/dial-locks/doc-safe/rotations', { rotatedAt: new Date().toISOString(), by: '1001', reason: 'scheduled' }],
+    ['POST', '/dial-locks/doc-safe/leak-reports', { note: 'the slip was left on the desk' }],
+    ['POST', '/dial-locks/doc-safe/holders', { personId: 'p-anyone' }],
+    ['DELETE', '/dial-locks/doc-safe/holders/p-anyone', undefined],
+  ] as const)('%s %s: guards, auditors and admins are refused (403), nothing recorded', async (method, path, body) => {
+    const count = (sql: string) => (api.db().prepare(sql).get() as { n: number }).n;
+    const before = [
+      count('SELECT count(*) AS n FROM dial_rotations'),
+      count('SELECT count(*) AS n FROM dial_due_triggers'),
+      count('SELECT count(*) AS n FROM dial_code_holders'),
+    ];
+    for (const role of ['guard', 'auditor', 'admin'] as Role[]) {
+      const res = await api.call(role, method, v1(path), body);
+      expect(res.statusCode, `${role}: ${res.body}`).toBe(403);
+    }
+    expect([
+      count('SELECT count(*) AS n FROM dial_rotations'),
+      count('SELECT count(*) AS n FROM dial_due_triggers'),
+      count('SELECT count(*) AS n FROM dial_code_holders'),
+    ]).toEqual(before);
+  });
+
+  it('auditors, managers and admins read the dial locks and the code holders; guards read only the reminders', async () => {
+    for (const path of ['/dial-locks', '/dial-locks/doc-safe', '/dial-locks/doc-safe/holders', '/dial-locks/doc-safe/holders?format=csv']) {
+      for (const role of ['auditor', 'manager', 'admin'] as Role[]) expect((await api.call(role, 'GET', v1(path))).statusCode, `${role} ${path}`).toBe(200);
+      expect((await api.call('guard', 'GET', v1(path))).statusCode, `guard ${path}`).toBe(403);
+    }
+    for (const role of ['guard', 'auditor', 'manager', 'admin'] as Role[]) expect((await api.call(role, 'GET', v1('/reminders'))).statusCode).toBe(200);
   });
 });
 

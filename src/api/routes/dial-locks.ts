@@ -8,7 +8,8 @@ import { actorOf, audited, type Api, type ApiContext } from '../context.js';
 import { errorResponses, idParam, isoTime } from '../schemas.js';
 
 const readers = ['admin', 'manager', 'auditor'] as const;
-const managers = ['admin', 'manager'] as const;
+// Admins run accounts, not ledgers: as for people and grants, only managers change these (admins read).
+const managers = ['manager'] as const;
 const names = z.object({ en: z.string(), ja: z.string() });
 
 export const dialLockSchema = z.object({
