@@ -2,9 +2,15 @@
 // two holders come into the vault (card + PIN, two persons), then the dial switch, the key switch and
 // the door contact report as the simulated safe's devices. Only both locks after a holder's entry is an
 // authorised opening; one lock only, or nobody authenticated, is an alarm; so is movement at the approach out of hours.
+// An HTTP camera served by this test covers the safe (`covers.safes`): a safe alarm takes its picture.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Simulator } from '../../firmware-sim/index.js';
+import { Simulator, snapshotJpeg } from '../../firmware-sim/index.js';
 import { Controller } from '../../src/controller/controller.js';
 import { loadSecrets } from '../../src/devices/secrets.js';
 import { readCa } from '../../src/devices/tls.js';
@@ -14,20 +20,46 @@ import { enrol, prepareData, type RawSite } from '../helpers/daemon.js';
 import { cardAndPin } from '../helpers/flows.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 
+/** An IP camera without a login: each request gets a new JPEG; what it served is kept for the checks. */
+function startSafeCamera(): Promise<{ server: Server; url: string; requests: IncomingMessage[]; served: Buffer[] }> {
+  const requests: IncomingMessage[] = [];
+  const served: Buffer[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req);
+    const jpeg = snapshotJpeg(served.length + 1);
+    served.push(jpeg);
+    res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': jpeg.length }).end(jpeg);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/snapshot.jpg`, requests, served })),
+  );
+}
+
 describe('the document safe', () => {
   let controller: Controller;
   let sim: Simulator;
+  let camera: Awaited<ReturnType<typeof startSafeCamera>>;
+  let dataDirOf = '';
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
+    camera = await startSafeCamera();
     const { dataDir, site } = prepareData({
       edit: (raw) => {
         // The vault never in business hours (grants here are out-of-hours ones), and a motion sensor at the safe's approach.
         raw.schedules = [{ id: 'weekdays', weekly: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '00:00', to: '00:00' }] }];
         raw.devices.push({ id: 'doc-safe-pir', kind: 'input', input: 'motion', transport: 'mqtt' });
         raw.safes[0].approach = 'doc-safe-pir';
+        raw.devices.push({
+          id: 'safe-cam',
+          kind: 'camera',
+          transport: 'http',
+          http: { url: camera.url, auth: 'none', timeoutMs: 3000 },
+          covers: { safes: ['doc-safe'] },
+        });
       },
     });
+    dataDirOf = dataDir;
     controller = await Controller.start({
       site,
       dataDir,
@@ -44,6 +76,7 @@ describe('the document safe', () => {
   afterAll(async () => {
     await sim?.stop();
     await controller?.stop();
+    camera?.server.close();
   });
 
   const events = (type: string): StoredEvent[] => controller.ctx.store.events.recent(100, type);
@@ -109,6 +142,27 @@ describe('the document safe', () => {
       detail: { safeId: 'doc-safe', areaId: 'vault', reason: 'locks-not-open', locksOpen: ['dial'], holder: ids.tanaka },
     });
     expect(safeRecords()[1]).toMatchObject({ reason: 'safe-opened-unauthorised', detail: { reason: 'locks-not-open' } });
+  });
+
+  it('the alarm takes a picture from the camera covering the safe, stored with its digest in the entry log', async () => {
+    const alarm = events('safe-opened-unauthorised')[0]!;
+    await waitFor(() => controller.ctx.store.snapshots.ofEvent(alarm.id).some((p) => p.evidenceSeq !== null), 5000, 'the picture of the alarm');
+    const [picture] = controller.ctx.store.snapshots.ofEvent(alarm.id);
+    expect(controller.ctx.store.snapshots.ofEvent(alarm.id)).toHaveLength(1);
+    expect(picture).toMatchObject({ camera: 'safe-cam', contentType: 'image/jpeg', eventId: alarm.id });
+    // The bytes on disk are one picture the camera served, and the digest is theirs.
+    const bytes = readFileSync(join(dataDirOf, 'snapshots', picture!.file));
+    expect(camera.served.some((jpeg) => jpeg.equals(bytes))).toBe(true);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    expect(picture!.sha256).toBe(sha256);
+    const evidence = controller.ctx.store.entryLog.recent(200).find((r) => r.seq === picture!.evidenceSeq);
+    expect(evidence).toMatchObject({
+      kind: 'evidence',
+      reason: 'snapshot',
+      deviceId: 'safe-cam',
+      areaId: 'vault',
+      detail: { eventId: alarm.id, alarm: 'safe-opened-unauthorised', sha256, file: picture!.file },
+    });
   });
 
   it('both locks with no holder authenticated (the last entry was spent on an opening): safe-opened-unauthorised', async () => {
