@@ -4,10 +4,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
+import { generate } from 'otplib';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildServer } from '../../src/api/server.js';
 import { Controller } from '../../src/controller/controller.js';
+import { AuthService } from '../../src/services/auth.js';
 import { createServices, type Services } from '../../src/services/index.js';
+import { TEST_PASSWORD } from '../helpers/api.js';
 import { prepareData } from '../helpers/daemon.js';
 import { mosquittoBinary, startOwnMosquitto, type OwnMosquitto } from '../helpers/mosquitto.js';
 import { freePort, waitFor } from '../helpers/ports.js';
@@ -65,7 +69,8 @@ describe.skipIf(!hasMosquitto)('dial-code reminders on MQTT', () => {
 // with the controller's wall clock moved (ClockSources.wall): installed a year before the due date,
 // its code rotated an hour later, so the 7-day reminder falls at a local midnight (Asia/Tokyo, no
 // daylight saving). The controller then runs from just before that midnight: the reminder is
-// raised by its own timer while it is on the broker, and a restart does not raise it again.
+// raised by its own timer while it is on the broker (MQTT and a guard's live stream), and a restart
+// does not raise it again.
 describe.skipIf(!hasMosquitto)('a dial-code reminder ahead of the due date on MQTT, once across restarts', () => {
   const HOUR = 3_600_000;
   const DAY = 86_400_000;
@@ -103,6 +108,56 @@ describe.skipIf(!hasMosquitto)('a dial-code reminder ahead of the due date on MQ
   const stored = () => controller!.ctx.store.events.recent(100, 'reminder').filter((e) => e.source === 'doc-safe');
   const daysBefore = (g: { message: Record<string, unknown> }) => (g.message.detail as { daysBefore?: number }).daysBefore;
 
+  /**
+   * The controller's API over HTTP (on the real clock, which the TOTP login needs), a guard signed
+   * in, and the live stream open: returns the `raised` events it delivers.
+   */
+  async function openStream(c: Controller): Promise<{ raised: Record<string, unknown>[]; close: () => Promise<void> }> {
+    const app = await buildServer({ controller: c, log: pino({ level: 'silent' }), now: () => new Date() });
+    const base = (await app.listen({ port: 0, host: '127.0.0.1' })).replace('localhost', '127.0.0.1');
+    const auth = new AuthService(c.ctx.store, () => c.ctx.site.api);
+    const created = await auth.createAccount('test', { username: 'night-guard', displayName: 'Night guard', role: 'guard' });
+    await auth.setPassword(created.account, TEST_PASSWORD, false);
+    const secret = new URL(created.totpUri!).searchParams.get('secret')!;
+    const totp = await generate({ secret, epoch: Math.floor(Date.now() / 1000) });
+    const login = await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'night-guard', password: TEST_PASSWORD, totp }),
+    });
+    expect(login.status, await login.clone().text()).toBe(200);
+    const { token } = (await login.json()) as { token: string };
+    const abort = new AbortController();
+    const res = await fetch(`${base}/api/v1/stream`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+    expect(res.status).toBe(200);
+    const raised: Record<string, unknown>[] = [];
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let text = '';
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          text += decoder.decode(chunk, { stream: true });
+          for (let cut = text.indexOf('\n\n'); cut >= 0; cut = text.indexOf('\n\n')) {
+            const block = text.slice(0, cut);
+            text = text.slice(cut + 2);
+            const data = /^data: (.*)$/m.exec(block)?.[1];
+            if (/^event: raised$/m.test(block) && data) raised.push(JSON.parse(data) as Record<string, unknown>);
+          }
+        }
+      } catch {
+        // aborted
+      }
+    })();
+    return {
+      raised,
+      close: async () => {
+        abort.abort();
+        await reading;
+        await app.close();
+      },
+    };
+  }
+
   beforeAll(async () => {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'tobira-reminder-ahead-'));
@@ -136,12 +191,19 @@ describe.skipIf(!hasMosquitto)('a dial-code reminder ahead of the due date on MQ
     expect(reminders()).toEqual([]);
   });
 
-  it('running across the 7-day mark, the controller sends the reminder on {base}/events/reminder with the lock', async () => {
+  it('running across the 7-day mark, the controller sends the reminder on {base}/events/reminder and the live stream', async () => {
     offset = remindAt - 5000 - Date.now();
     controller = await start(offset);
+    const stream = await openStream(controller);
     expect(controller.ctx.now().getTime()).toBeLessThan(remindAt);
     expect(reminders()).toEqual([]);
     await waitFor(() => reminders().length > 0, 10_000, 'reminder on MQTT');
+    // The same event on the live stream (a guard's).
+    await waitFor(() => stream.raised.some((e) => e.type === 'reminder'), 3000, 'reminder on the live stream');
+    expect(stream.raised.filter((e) => e.type === 'reminder')).toEqual([
+      expect.objectContaining({ category: 'reminder', source: 'doc-safe', detail: expect.objectContaining({ lock: 'doc-safe', daysBefore: 7 }) }),
+    ]);
+    await stream.close();
     expect(reminders()).toEqual([
       {
         topic: `${prepared.baseTopic}/events/reminder`,
