@@ -62,10 +62,21 @@ function opensSomething(event: DeviceEvent): boolean {
   return event.type === 'input' && (event.input === 'rex' || event.input === 'key' || event.input === 'dial');
 }
 
+/** The most publishes kept for the first connect (a broker down at start-up for a long while). */
+export const EARLY_PUBLISHES = 1000;
+
 export class MqttDriver implements DeviceDriver {
   readonly transport = 'mqtt' as const;
   readonly topics: Topics;
   private client?: BrokerClient;
+  /**
+   * What was published before the first connect (events raised while the controller starts, before
+   * its client exists): sent in order once connected, the oldest dropped past `EARLY_PUBLISHES`.
+   * After the first connect mqtt.js keeps what is published while it reconnects.
+   */
+  private early: { topic: string; payload: string; opts: { qos: 1; retain: boolean } }[] | null = [];
+  /** Early publishes dropped because more than `EARLY_PUBLISHES` waited. */
+  earlyDropped = 0;
   private readonly known: Set<string>;
   /**
    * Set while the broker was found open, or is not yet probed since a (re)connect: anyone may have written what arrives.
@@ -118,6 +129,9 @@ export class MqttDriver implements DeviceDriver {
       // memory is ours); the devices' own legs stay QoS 1 either way.
       client.subscribe([this.topics.allDeviceEvents, this.topics.allDeviceStatus], { qos: local ? 0 : 1 });
       client.publish(this.topics.controllerStatus, JSON.stringify({ online: true, protocol: 1 }), { qos: 1, retain: true });
+      const early = this.early;
+      this.early = null;
+      for (const m of early ?? []) client.publish(m.topic, m.payload, m.opts);
       this.opts.onLink?.(true);
     });
     client.on('close', () => this.opts.onLink?.(false));
@@ -203,15 +217,27 @@ export class MqttDriver implements DeviceDriver {
 
   /** Controller → everyone. QoS 1 publishes made while disconnected are sent after reconnecting. */
   publishEvent(category: EventCategory, event: object): void {
-    this.client?.publish(this.topics.events(category), JSON.stringify(event), { qos: 1 });
+    this.publish(this.topics.events(category), JSON.stringify(event), false);
   }
 
   publishRetained(topic: string, payload: object): void {
-    this.client?.publish(topic, JSON.stringify(payload), { qos: 1, retain: true });
+    this.publish(topic, JSON.stringify(payload), true);
   }
 
-  /** A payload as it is (Home Assistant's states are bare words, not JSON); dropped before the first connect. */
+  /** A payload as it is (Home Assistant's states are bare words, not JSON). */
   publishText(topic: string, payload: string, retain: boolean): void {
+    this.publish(topic, payload, retain);
+  }
+
+  private publish(topic: string, payload: string, retain: boolean): void {
+    if (this.early) {
+      if (this.early.length >= EARLY_PUBLISHES) {
+        this.early.shift();
+        this.earlyDropped++;
+      }
+      this.early.push({ topic, payload, opts: { qos: 1, retain } });
+      return;
+    }
     this.client?.publish(topic, payload, { qos: 1, retain });
   }
 
