@@ -106,8 +106,10 @@ describe('WAL checkpointer', () => {
       const peak = Math.max(...sizes);
       expect(peak).toBeGreaterThan(threshold);
       expect(peak).toBeLessThan(bound);
-      // Emptied, not only checkpointed: after passing the threshold the file went back to a few frames.
-      const emptied = sizes.filter((s, i) => i > 0 && sizes[i - 1]! > threshold && s < 64 * 1024).length;
+      // Emptied, not only checkpointed (a PASSIVE checkpoint never shrinks the file): from past the
+      // threshold back to a small fraction of it. Not "a few frames": on a loaded machine a group
+      // commit of several decisions may land between the truncation and the next sample.
+      const emptied = sizes.filter((s, i) => i > 0 && sizes[i - 1]! > threshold && s < threshold / 8).length;
       expect(emptied).toBeGreaterThanOrEqual(3);
       expect(verifyEntryLog(db)).toMatchObject({ ok: true, records: n });
     } finally {
