@@ -23,6 +23,9 @@ export function isNewer(mark: SequenceMark | undefined, boot: number, seq: numbe
 /** Marks left to the entry log before the table is written whole again: bounds the records read at start. */
 export const THROUGH_EVERY = 256;
 
+/** Records after the mark past which a start writes the table whole at once (normal operation stays within THROUGH_EVERY skips). */
+export const START_REWRITE_AFTER = 4 * THROUGH_EVERY;
+
 export class SequenceStore {
   private readonly marks = new Map<string, SequenceMark>();
   private skipped = 0;
@@ -36,16 +39,23 @@ export class SequenceStore {
       this.marks.set(r.id, { boot: r.boot, seq: r.seq });
     }
     const through = db.prepare('SELECT max(through_seq) FROM device_sequence_through').pluck().get() as number | null;
+    let behind = 0;
     if (through !== null) {
+      // Grouped in SQL: one row per device and boot, however many records follow the mark (a log
+      // written by other means, or one from before the marks, once held millions: read as rows, they
+      // took the daemon past its heap limit before it was ready).
       const after = db
         .prepare(
-          'SELECT device_id AS id, device_boot AS boot, device_seq AS deviceSeq FROM entry_log WHERE entry_log.seq > ? AND device_boot IS NOT NULL AND device_seq IS NOT NULL',
+          `SELECT device_id AS id, device_boot AS boot, max(device_seq) AS deviceSeq FROM entry_log
+           WHERE entry_log.seq > ? AND device_id IS NOT NULL AND device_boot IS NOT NULL AND device_seq IS NOT NULL
+           GROUP BY device_id, device_boot`,
         )
-        .all(through) as { id: string | null; boot: number; deviceSeq: number }[];
+        .all(through) as { id: string; boot: number; deviceSeq: number }[];
       for (const r of after) {
-        if (r.id === null || !isNewer(this.marks.get(r.id), r.boot, r.deviceSeq)) continue;
+        if (!isNewer(this.marks.get(r.id), r.boot, r.deviceSeq)) continue;
         this.marks.set(r.id, { boot: r.boot, seq: r.deviceSeq });
       }
+      behind = ((db.prepare('SELECT max(seq) FROM entry_log').pluck().get() as number | null) ?? 0) - through;
     }
     this.upsert = db.prepare(
       'INSERT INTO device_sequence (device_id, boot, seq) VALUES (?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET boot = excluded.boot, seq = excluded.seq',
@@ -60,6 +70,8 @@ export class SequenceStore {
       for (const [id, mark] of this.marks) this.upsert.run(id, mark.boot, mark.seq);
       this.setThrough.run();
     });
+    // Far behind (more than the skips allow): write the table whole now, so the next start is quick.
+    if (behind > START_REWRITE_AFTER && !db.readonly) this.persistAll();
   }
 
   /** True when (boot, seq) is new for the device; the mark then moves in memory. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Db, openDatabase } from '../../src/store/db.js';
 import { EntryLog } from '../../src/store/entry-log.js';
-import { SequenceStore, THROUGH_EVERY } from '../../src/store/sequence.js';
+import { SequenceStore, START_REWRITE_AFTER, THROUGH_EVERY } from '../../src/store/sequence.js';
 
 function fresh() {
   const dir = mkdtempSync(join(tmpdir(), 'tobira-seq-'));
@@ -84,6 +84,39 @@ describe('device sequence marks', () => {
     seqs.persistAll();
     expect(rows(db)).toEqual([{ device_id: 'r1', boot: 1, seq: THROUGH_EVERY + 5 }]);
     expect(through()).toBe(THROUGH_EVERY + 5);
+    db.close();
+  });
+
+  it('a log far past the mark (written by other means) is read grouped, and the table written whole at once', () => {
+    const { dir, db, log } = fresh();
+    const through = () => db.prepare('SELECT through_seq FROM device_sequence_through').pluck().get() as number;
+    // Records no SequenceStore saw: three readers, a reboot of r1 half way, a door event without a mark.
+    const n = START_REWRITE_AFTER * 3;
+    db.transaction(() => {
+      for (let i = 1; i <= n; i++) {
+        const device = `r${i % 3}`;
+        const boot = device === 'r1' && i > n / 2 ? 2 : 1;
+        log.append({ at: new Date().toISOString(), kind: 'decision', decision: 'granted', deviceId: device, deviceBoot: boot, deviceSeq: i });
+      }
+      log.append({ at: new Date().toISOString(), kind: 'door', deviceId: 'c1', reason: 'forced' });
+    })();
+    expect(through()).toBe(0);
+    // Read-only (as `tobira log verify` opens it): the marks are read, nothing is written.
+    const ro = openDatabase(dir, { readonly: true });
+    expect(new SequenceStore(ro).accept('r0', 1, n)).toBe(false);
+    ro.close();
+    expect(through()).toBe(0);
+    const seqs = new SequenceStore(db);
+    // Written whole at once: the next start reads nothing after the mark.
+    expect(through()).toBe(n + 1);
+    expect(rows(db)).toEqual([
+      { device_id: 'r0', boot: 1, seq: n },
+      { device_id: 'r1', boot: 2, seq: n - 2 },
+      { device_id: 'r2', boot: 1, seq: n - 1 },
+    ]);
+    expect(seqs.accept('r1', 1, n + 100)).toBe(false);
+    expect(seqs.accept('r1', 2, n - 2)).toBe(false);
+    expect(seqs.accept('r1', 2, n + 1)).toBe(true);
     db.close();
   });
 
