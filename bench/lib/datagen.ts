@@ -14,7 +14,7 @@ import { CARD_AREA, GRANT_AREAS, PIN_AREA } from './site.js';
 import { prng as rng } from '../../tests/helpers/prng.js';
 
 /** Bump when the generated data changes shape: every cached database is rebuilt. */
-const GENERATOR_VERSION = 4;
+const GENERATOR_VERSION = 5;
 const DAY_MS = 86_400_000;
 /** Every card + PIN holder's PIN (each row has its own salted hash: (kind, value) is unique). */
 export const BENCH_PIN = '2580';
@@ -396,5 +396,14 @@ function generateLog(db: Db, meta: DbMeta, rows: number, say: (line: string) => 
   }
   say('    entry-log indexes…');
   for (const sql of recreate) db.exec(sql);
+  // As a gateway that stopped cleanly leaves it: every reader's mark in device_sequence, complete
+  // through the newest record (else the daemon's first start reads the whole log for the marks).
+  db.transaction(() => {
+    const mark = db.prepare(
+      'INSERT INTO device_sequence (device_id, boot, seq) VALUES (?, 1, ?) ON CONFLICT(device_id) DO UPDATE SET boot = excluded.boot, seq = excluded.seq',
+    );
+    for (const [deviceId, dseq] of deviceSeq) mark.run(deviceId, dseq);
+    db.prepare('UPDATE device_sequence_through SET through_seq = ?').run(seq);
+  })();
   return { rows, firstAt, lastAt };
 }
