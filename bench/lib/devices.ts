@@ -186,26 +186,33 @@ export class DoorRig {
         return;
       }
       if (cmd.command !== 'unlock') return;
-      // Denied reads get no unlock: skip them.
-      while (this.unlockIdx < this.reads.length && this.reads[this.unlockIdx]!.indication === 'denied') this.unlockIdx++;
-      const read = this.reads[this.unlockIdx];
+      // The oldest read neither unlocked nor denied: denied reads get no unlock.
+      const read = this.oldest(this.unlockIdx, (r) => r.unlockAt === undefined && r.indication !== 'denied');
       if (!read) {
         this.extraUnlocks++;
         return;
       }
-      this.unlockIdx++;
       read.unlockAt = at;
+      while (this.unlockIdx < this.reads.length && (this.reads[this.unlockIdx]!.unlockAt !== undefined || this.reads[this.unlockIdx]!.indication === 'denied'))
+        this.unlockIdx++;
       this.settle(read);
     };
     this.reader.listener = (cmd, at) => {
       if (cmd.command !== 'indicate' || cmd.pattern === 'pin-required') return;
-      const read = this.reads[this.indicateIdx];
+      // Answers at a door come in order, except a refusal (controller-busy): it is answered on
+      // arrival, possibly before an earlier read's grant. So a denial belongs to the oldest read not
+      // yet answered at all (not unlocked either); a granted indication to the oldest not indicated.
+      // Taken strictly in order, a refusal overtaking a grant left the granted read "lost".
+      const read =
+        cmd.pattern === 'denied'
+          ? this.oldest(this.indicateIdx, (r) => r.indication === undefined && r.unlockAt === undefined)
+          : this.oldest(this.indicateIdx, (r) => r.indication === undefined);
       if (!read) {
         this.extraIndications++;
         return;
       }
-      this.indicateIdx++;
       read.indication = cmd.pattern;
+      while (this.indicateIdx < this.reads.length && this.reads[this.indicateIdx]!.indication !== undefined) this.indicateIdx++;
       read.indicatedAt = at;
       if (cmd.pattern === 'denied') this.denied++;
       this.settle(read);
@@ -236,6 +243,12 @@ export class DoorRig {
     read.sentAt = process.hrtime.bigint();
     read.seq = this.reader.publish({ type: 'credential', credential: { kind: 'card', value: card } });
     return read;
+  }
+
+  /** The first read from `from` on that `match` accepts. */
+  private oldest(from: number, match: (r: Read) => boolean): Read | undefined {
+    for (let i = from; i < this.reads.length; i++) if (match(this.reads[i]!)) return this.reads[i];
+    return undefined;
   }
 
   private settle(read: Read): void {
