@@ -134,7 +134,7 @@ export function renderMarkdown(r: Results, oneCore?: Results): string {
   p(
     '## Burst',
     '',
-    "Open loop: reads sent on schedule over all doors whatever the answers do; latency from each read's publish to its unlock (ms). Denied: refused; every burst read is enrolled and granted, so under a backlog these are `stale-read` (older than `policy.maxReadAgeMs` when decided: the controller will not open late). Daemon CPU per read: the daemon process's user + system CPU over the burst and its drain, divided by the reads — unlike the latencies, little moved by other work on the machine.",
+    "Open loop: reads sent on schedule over all doors whatever the answers do; latency from each read's publish to its unlock (ms). Denied: refused; every burst read is enrolled and granted, so under a backlog these are `controller-busy` (refused on arrival: too many reads waiting) or `stale-read` (older than `policy.maxReadAgeMs` when decided: the controller will not open late). Daemon CPU per read: the daemon process's user + system CPU over the burst and its drain, divided by the reads — unlike the latencies, little moved by other work on the machine.",
     '',
   );
   p(
