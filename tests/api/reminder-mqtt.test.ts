@@ -15,6 +15,7 @@ import { TEST_PASSWORD } from '../helpers/api.js';
 import { prepareData } from '../helpers/daemon.js';
 import { mosquittoBinary, startOwnMosquitto, type OwnMosquitto } from '../helpers/mosquitto.js';
 import { freePort, waitFor } from '../helpers/ports.js';
+import { readSse } from '../helpers/sse.js';
 
 const hasMosquitto = mosquittoBinary() !== undefined;
 if (!hasMosquitto && process.env.CI === 'true') throw new Error('mosquitto is not installed: the reminder MQTT test cannot run (CI=true: this is a failure)');
@@ -131,23 +132,9 @@ describe.skipIf(!hasMosquitto)('a dial-code reminder ahead of the due date on MQ
     const res = await fetch(`${base}/api/v1/stream`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
     expect(res.status).toBe(200);
     const raised: Record<string, unknown>[] = [];
-    const reading = (async () => {
-      const decoder = new TextDecoder();
-      let text = '';
-      try {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          text += decoder.decode(chunk, { stream: true });
-          for (let cut = text.indexOf('\n\n'); cut >= 0; cut = text.indexOf('\n\n')) {
-            const block = text.slice(0, cut);
-            text = text.slice(cut + 2);
-            const data = /^data: (.*)$/m.exec(block)?.[1];
-            if (/^event: raised$/m.test(block) && data) raised.push(JSON.parse(data) as Record<string, unknown>);
-          }
-        }
-      } catch {
-        // aborted
-      }
-    })();
+    const reading = readSse(res.body, ({ event, data }) => {
+      if (event === 'raised' && data) raised.push(JSON.parse(data) as Record<string, unknown>);
+    });
     return {
       raised,
       close: async () => {

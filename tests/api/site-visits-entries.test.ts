@@ -14,6 +14,7 @@ import { enrol } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/ports.js';
 import { readCa } from '../../src/devices/tls.js';
 import type { EventType } from '../../src/policy/vocabulary.js';
+import { readSse } from '../helpers/sse.js';
 
 const ROLES: Role[] = ['admin', 'manager', 'guard', 'auditor'];
 const V1 = '/api/v1';
@@ -559,25 +560,9 @@ describe('visits, site, entries, stream and metrics', () => {
       const abort = new AbortController();
       const res = await fetch(`${base}${V1}/stream${query}`, { headers, signal: abort.signal });
       const events: SseEvent[] = [];
-      let text = '';
-      const reading = (async () => {
-        if (!res.body) return;
-        const decoder = new TextDecoder();
-        try {
-          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-            text += decoder.decode(chunk, { stream: true });
-            for (let cut = text.indexOf('\n\n'); cut >= 0; cut = text.indexOf('\n\n')) {
-              const block = text.slice(0, cut);
-              text = text.slice(cut + 2);
-              const event = /^event: (.*)$/m.exec(block)?.[1];
-              const data = /^data: (.*)$/m.exec(block)?.[1];
-              if (event && data) events.push({ event, data: JSON.parse(data) });
-            }
-          }
-        } catch {
-          // aborted
-        }
-      })();
+      const reading = readSse(res.body, ({ event, data }) => {
+        if (event && data) events.push({ event, data: JSON.parse(data) });
+      });
       return {
         res,
         events,

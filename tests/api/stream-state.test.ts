@@ -10,6 +10,7 @@ import { loadSecrets } from '../../src/devices/secrets.js';
 import { readCa } from '../../src/devices/tls.js';
 import { startApi, type TestApi } from '../helpers/api.js';
 import { waitFor } from '../helpers/ports.js';
+import { readSse } from '../helpers/sse.js';
 
 const V1 = '/api/v1';
 /** Generous: other suites load the machine; nothing here measures time. */
@@ -43,25 +44,9 @@ describe('the live stream: door, zone and alarm state', () => {
     const res = await fetch(`${base}${V1}/stream`, { headers, signal: abort.signal });
     expect(res.status).toBe(200);
     const messages: SseMessage[] = [];
-    let text = '';
-    const reading = (async () => {
-      const decoder = new TextDecoder();
-      try {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          text += decoder.decode(chunk, { stream: true });
-          for (let cut = text.indexOf('\n\n'); cut >= 0; cut = text.indexOf('\n\n')) {
-            const block = text.slice(0, cut);
-            text = text.slice(cut + 2);
-            const event = /^event: (.*)$/m.exec(block)?.[1];
-            const id = /^id: (.*)$/m.exec(block)?.[1];
-            const data = /^data: (.*)$/m.exec(block)?.[1];
-            if (event && data) messages.push({ event, ...(id ? { id } : {}), data: JSON.parse(data) });
-          }
-        }
-      } catch {
-        // aborted
-      }
-    })();
+    const reading = readSse(res.body, ({ event, id, data }) => {
+      if (event && data) messages.push({ event, ...(id ? { id } : {}), data: JSON.parse(data) });
+    });
     return {
       messages,
       of: (event: string) => messages.filter((m) => m.event === event),

@@ -9,6 +9,7 @@ import { REPLAY_LIMIT } from '../../src/api/routes/stream.js';
 import { startApi, type TestAccount, type TestApi } from '../helpers/api.js';
 import { waitFor } from '../helpers/ports.js';
 import type { EventType } from '../../src/policy/vocabulary.js';
+import { readSse } from '../helpers/sse.js';
 
 const V1 = '/api/v1';
 const MIN = 60_000;
@@ -47,26 +48,11 @@ describe('the live stream for a guard at night', () => {
     const messages: SseMessage[] = [];
     let heartbeats = 0;
     let closed = false;
-    let text = '';
     const reading = (async () => {
-      if (!res.body) return;
-      const decoder = new TextDecoder();
-      try {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          text += decoder.decode(chunk, { stream: true });
-          for (let cut = text.indexOf('\n\n'); cut >= 0; cut = text.indexOf('\n\n')) {
-            const block = text.slice(0, cut);
-            text = text.slice(cut + 2);
-            if (block.includes(': heartbeat')) heartbeats++;
-            const event = /^event: (.*)$/m.exec(block)?.[1];
-            const id = /^id: (.*)$/m.exec(block)?.[1];
-            const data = /^data: (.*)$/m.exec(block)?.[1];
-            if (event && data) messages.push({ event, ...(id ? { id } : {}), data: JSON.parse(data) });
-          }
-        }
-      } catch {
-        // aborted
-      }
+      await readSse(res.body, ({ raw, event, id, data }) => {
+        if (raw.includes(': heartbeat')) heartbeats++;
+        if (event && data) messages.push({ event, ...(id ? { id } : {}), data: JSON.parse(data) });
+      });
       closed = true;
     })();
     return {
