@@ -11,13 +11,13 @@ import Database from 'better-sqlite3';
 import { Decrypter, Encrypter, generateIdentity, identityToRecipient } from 'age-encryption';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/store/db.js';
-import { EntryLog } from '../../src/store/entry-log.js';
 import { publishedCheckpoint, writeCheckpoint } from '../../src/store/checkpoints.js';
 import { loadOrCreateLogKey, publicKeyPem } from '../../src/store/log-key.js';
 import { ensureSecrets } from '../../src/devices/secrets.js';
 import { writeSnapshotFile } from '../../src/store/snapshots.js';
 import { AuditLog } from '../../src/store/audit-log.js';
 import { formatProblem, parseSiteText, SiteFileError } from '../../src/site/load.js';
+import { appendDecisions } from '../helpers/entries.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -48,29 +48,6 @@ function tobira(args: string[], env: Record<string, string | undefined> = {}): P
 }
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
-
-/** Records `from`… a `stepMs` apart from `start`: after a checkpoint, within the 180 s it promises the next within. */
-function appendDecisions(db: Database.Database, from: number, n: number, start: number, stepMs: number): void {
-  const log = new EntryLog(db);
-  for (let i = from; i < from + n; i++) {
-    log.append({
-      at: new Date(start + (i - from) * stepMs).toISOString(),
-      kind: 'decision',
-      doorId: 'lab-main',
-      areaId: 'lab',
-      direction: 'in',
-      personId: `p-${i % 3}`,
-      personName: ['佐藤 花子', '鈴木 一郎', 'Ito Jun'][i % 3]!,
-      affiliation: '研究部',
-      factors: ['card'],
-      decision: 'granted',
-      reason: 'granted',
-      deviceId: 'lab-reader',
-      deviceBoot: 1,
-      deviceSeq: i,
-    });
-  }
-}
 
 beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist/src/cli/backup.js'))) throw new Error('build the CLI first: npm run build');

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/store/db.js';
-import { EntryLog } from '../../src/store/entry-log.js';
 import { loadOrCreateLogKey } from '../../src/store/log-key.js';
+import { appendDecisions } from '../helpers/entries.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/tobira.js');
@@ -22,6 +22,16 @@ function env(): NodeJS.ProcessEnv {
 }
 
 /** Runs the CLI; async so that a file's cases run side by side (each start loads the whole app). */
+/** Runs tobira with the only read end of its stdout closed at once: a reader that went away before it wrote. */
+async function readerGone(...args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+  return { code, stderr };
+}
+
 function tobira(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     const child = execFile(
@@ -167,11 +177,7 @@ describe.concurrent('a closed pipe', { timeout: 90_000 }, () => {
   // closing the only read end of the pipe at once, where `head` would only usually be that quick.
   // (Help and --version exit before the error would surface; a listing goes on writing.)
   it('`devices` exits 0 without a stack trace', async () => {
-    const child = spawn(process.execPath, [BIN, 'devices'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.destroy();
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+    const { code, stderr } = await readerGone('devices');
     expect(stderr).toBe('');
     expect(code).toBe(0);
   });
@@ -191,34 +197,12 @@ describe.concurrent('a closed pipe', { timeout: 90_000 }, () => {
       data = mkdtempSync(join(tmpdir(), 'tobira-cli-export-'));
       const db = openDatabase(data);
       loadOrCreateLogKey(data);
-      const log = new EntryLog(db);
-      for (let i = 1; i <= 1500; i++) {
-        log.append({
-          at: new Date(Date.parse('2026-11-25T00:00:00.000Z') + i * 1000).toISOString(),
-          kind: 'decision',
-          doorId: 'lab-main',
-          areaId: 'lab',
-          direction: 'in',
-          personId: `p-${i % 3}`,
-          personName: ['佐藤 花子', '鈴木 一郎', 'Ito Jun'][i % 3]!,
-          affiliation: '研究部',
-          factors: ['card'],
-          decision: 'granted',
-          reason: 'granted',
-          deviceId: 'lab-reader',
-          deviceBoot: 1,
-          deviceSeq: i,
-        });
-      }
+      appendDecisions(db, 1, 1500, Date.parse('2026-11-25T00:00:01.000Z'), 1000);
       db.close();
     });
 
     it.each(['jsonl', 'csv'])('--format %s exits 0 without a stack trace when its reader is gone', async (format) => {
-      const child = spawn(process.execPath, [BIN, 'log', 'export', '--format', format, '--data', data], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout.destroy();
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+      const { code, stderr } = await readerGone('log', 'export', '--format', format, '--data', data);
       expect(stderr).toBe('');
       expect(code).toBe(0);
     });
