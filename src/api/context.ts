@@ -1,6 +1,6 @@
 // What every route module receives: the application services (and the API's clock and stream
 // heartbeat). Routes reach the controller and the store only through the services.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Role } from '../store/accounts.js';
 import { needsSecondFactor, type Principal } from '../services/auth.js';
@@ -67,6 +67,16 @@ export function actorOf(req: FastifyRequest): Actor {
 }
 
 /** Marks the call as recorded in the audit log (the service did, inside its transaction); returns `value`. */
+/** A log export as a download, `tobira-<log>-<time>.csv|jsonl`, never cached: the entry log's and the audit log's. */
+export function sendLogExport(reply: FastifyReply, log: string, format: 'csv' | 'jsonl', body: NodeJS.ReadableStream): FastifyReply {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  return reply
+    .header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/jsonl; charset=utf-8')
+    .header('content-disposition', `attachment; filename="tobira-${log}-${stamp}.${format}"`)
+    .header('cache-control', 'no-store')
+    .send(body);
+}
+
 export function audited<T>(req: FastifyRequest, value: T): T {
   req.audited = true;
   return value;

@@ -11,7 +11,7 @@ import { Button } from '../ui/Button.js';
 import { Field } from '../ui/Field.js';
 import { Table } from '../ui/Table.js';
 import { Time } from '../ui/Time.js';
-import { PAGE_SIZES, Pager, pageSizeOf, queryOf, Select, TimeHint, TimeRange, usePagedLog, wallToIso } from './entries/shared.js';
+import { LogExport, PAGE_SIZES, Pager, pageSizeOf, queryOf, Select, TimeHint, TimeRange, usePagedLog, wallToIso } from './entries/shared.js';
 
 export interface AuditRecord {
   seq: number;
@@ -153,21 +153,7 @@ export function AuditView() {
       </div>
       <Pager log={log} label={t('entries.paging')} />
 
-      <section class="log-export" aria-labelledby="audit-export">
-        <h2 id="audit-export">{t('entries.export')}</h2>
-        <p class="muted">{t('audit.exportIntro')}</p>
-        <div class="log-export-actions">
-          <a class="btn btn-secondary" href={exportHref('csv')} download>
-            {t('entries.downloadCsv')}
-          </a>
-          <a class="btn btn-secondary" href={exportHref('jsonl')} download>
-            {t('entries.downloadJsonl')}
-          </a>
-          <a class="btn btn-quiet" href={hrefOf('verify')}>
-            {t('entries.verifyLink')}
-          </a>
-        </div>
-      </section>
+      <LogExport id="audit-export" intro={t('audit.exportIntro')} href={exportHref} />
     </section>
   );
 }

@@ -14,7 +14,7 @@ import { Button } from '../ui/Button.js';
 import { Field } from '../ui/Field.js';
 import { Table } from '../ui/Table.js';
 import { Time } from '../ui/Time.js';
-import { PAGE_SIZES, Pager, pageSizeOf, queryOf, Select, TimeHint, TimeRange, usePagedLog, wallToIso } from './entries/shared.js';
+import { LogExport, PAGE_SIZES, Pager, pageSizeOf, queryOf, Select, TimeHint, TimeRange, usePagedLog, wallToIso } from './entries/shared.js';
 
 export interface Entry {
   seq: number;
@@ -348,23 +348,7 @@ export function EntriesView() {
       </div>
       <Pager log={log} label={t('entries.paging')} />
 
-      {mayExport && (
-        <section class="log-export" aria-labelledby="entries-export">
-          <h2 id="entries-export">{t('entries.export')}</h2>
-          <p class="muted">{t('entries.exportIntro')}</p>
-          <div class="log-export-actions">
-            <a class="btn btn-secondary" href={exportHref('csv')} download>
-              {t('entries.downloadCsv')}
-            </a>
-            <a class="btn btn-secondary" href={exportHref('jsonl')} download>
-              {t('entries.downloadJsonl')}
-            </a>
-            <a class="btn btn-quiet" href={hrefOf('verify')}>
-              {t('entries.verifyLink')}
-            </a>
-          </div>
-        </section>
-      )}
+      {mayExport && <LogExport id="entries-export" intro={t('entries.exportIntro')} href={exportHref} />}
     </section>
   );
 }

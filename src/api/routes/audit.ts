@@ -1,6 +1,6 @@
 // The audit log, for auditors (and admins): query, export and verify.
 import { z } from 'zod';
-import { actorOf, type Api, type ApiContext, audited } from '../context.js';
+import { actorOf, type Api, type ApiContext, audited, sendLogExport } from '../context.js';
 import { errorResponses, isoTime } from '../schemas.js';
 
 const auditRecordSchema = z.object({
@@ -63,12 +63,7 @@ export async function auditRoutes(api: Api, ctx: ApiContext): Promise<void> {
       const { format, lang, actor, action, from, to } = req.query;
       const out = audited(req, ctx.services.auditLog.export(actorOf(req), { format, lang, filter: { actor, action, from, to } }));
       out.on('error', (err) => req.log.warn({ err }, 'audit-log export ended early'));
-      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      return reply
-        .header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/jsonl; charset=utf-8')
-        .header('content-disposition', `attachment; filename="tobira-audit-${stamp}.${format}"`)
-        .header('cache-control', 'no-store')
-        .send(out);
+      return sendLogExport(reply, 'audit', format, out);
     },
   );
 

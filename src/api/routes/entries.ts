@@ -3,7 +3,7 @@
 // checkpoints (with the public key), so an auditor can keep copies off the gateway.
 import { z } from 'zod';
 import { SCAN_WINDOW, type EntryFilter } from '../../store/entry-log.js';
-import { actorOf, audited, type Api, type ApiContext } from '../context.js';
+import { actorOf, audited, type Api, type ApiContext, sendLogExport } from '../context.js';
 import { checkpointKindSchema, errorResponses, isoTime } from '../schemas.js';
 
 export const entrySchema = z.object({
@@ -94,13 +94,7 @@ export async function entryRoutes(api: Api, ctx: ApiContext): Promise<void> {
       void ended.then((err) => {
         if (err) req.log.warn({ err }, 'entry-log export ended early');
       });
-
-      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      return reply
-        .header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/jsonl; charset=utf-8')
-        .header('content-disposition', `attachment; filename="tobira-entries-${stamp}.${format === 'csv' ? 'csv' : 'jsonl'}"`)
-        .header('cache-control', 'no-store')
-        .send(out);
+      return sendLogExport(reply, 'entries', format, out);
     },
   );
 

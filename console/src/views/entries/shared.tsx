@@ -1,9 +1,10 @@
 // What the entry log and the audit log views share: a labelled <select>, times typed in the site's
-// time zone, and paging newest first by seq (the API's before=nextBefore cursor).
+// time zone, paging newest first by seq (the API's before=nextBefore cursor), and the export links.
 import type { ComponentChildren, JSX } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { ApiProblem } from '../../api.js';
 import { t } from '../../i18n/index.js';
+import { hrefOf } from '../../routes.js';
 import { Button } from '../../ui/Button.js';
 import './auditor.css';
 
@@ -211,4 +212,28 @@ export function queryOf(params: Record<string, string | number | undefined>): st
 /** A failed call in words for people. */
 export function problemWords(err: unknown): string {
   return err instanceof ApiProblem ? err.words() : String(err);
+}
+
+/**
+ * A log's export: every record the filters match as CSV or JSON Lines (real downloads of `href`'s
+ * answers), and the way to the verify view. `intro` says what this log's files hold.
+ */
+export function LogExport({ id, intro, href }: { id: string; intro: string; href: (format: 'csv' | 'jsonl') => string }) {
+  return (
+    <section class="log-export" aria-labelledby={id}>
+      <h2 id={id}>{t('entries.export')}</h2>
+      <p class="muted">{intro}</p>
+      <div class="log-export-actions">
+        <a class="btn btn-secondary" href={href('csv')} download>
+          {t('entries.downloadCsv')}
+        </a>
+        <a class="btn btn-secondary" href={href('jsonl')} download>
+          {t('entries.downloadJsonl')}
+        </a>
+        <a class="btn btn-quiet" href={hrefOf('verify')}>
+          {t('entries.verifyLink')}
+        </a>
+      </div>
+    </section>
+  );
 }
