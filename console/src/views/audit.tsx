@@ -1,7 +1,7 @@
 // The audit log: who did what, when and from where, newest first, with the filters the API has
 // (account, action, time), paged by seq; what is filtered exported as CSV or JSON Lines, as a real
 // download. Verifying it is on the verify view.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { API, get } from '../api.js';
 import { type Key, t, useLanguage } from '../i18n/index.js';
 import { hrefOf, type Location, navigate, useLocation } from '../routes.js';
@@ -58,7 +58,14 @@ export function AuditView() {
   const appliedKey = JSON.stringify(applied);
   const timeZone = siteTimezone();
   const [draft, setDraft] = useState<Filters>(applied);
-  useEffect(() => setDraft(applied), [appliedKey]);
+  // The form follows filters applied elsewhere (a link, Back), but not at mount: the first effect
+  // runs after paint and would wipe what someone typed straight away.
+  const shownKey = useRef(appliedKey);
+  useEffect(() => {
+    if (shownKey.current === appliedKey) return;
+    shownKey.current = appliedKey;
+    setDraft(applied);
+  }, [appliedKey]);
   const size = pageSizeOf(applied.size || null);
 
   const log = usePagedLog<AuditRecord>(appliedKey, (before, signal) =>

@@ -2,7 +2,7 @@
 // page back through millions of records by seq (each page one indexed query, however deep); export
 // what is filtered as CSV (headers in the page's language) or JSON Lines, as a real download.
 // The filters live in the hash (#/entries?door=lab-main&decision=denied), so a view can be shared.
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { DOOR_RECORD_REASONS, REASON_CODES } from '../../../src/policy/vocabulary.js';
 import { doorEventLabels, reasonLabels } from '../../../src/i18n/labels.js';
 import { API, get } from '../api.js';
@@ -134,7 +134,14 @@ export function EntriesView() {
   const appliedKey = JSON.stringify(applied);
   const timeZone = siteTimezone();
   const [draft, setDraft] = useState<Filters>(applied);
-  useEffect(() => setDraft(applied), [appliedKey]);
+  // The form follows filters applied elsewhere (a link, Back), but not at mount: the first effect
+  // runs after paint and would wipe what someone typed straight away.
+  const shownKey = useRef(appliedKey);
+  useEffect(() => {
+    if (shownKey.current === appliedKey) return;
+    shownKey.current = appliedKey;
+    setDraft(applied);
+  }, [appliedKey]);
   const { areas, doors } = usePlaces();
   const hits = usePeopleSearch(draft.person);
   const [known, setKnown] = useState<Map<string, PersonHit>>(new Map());
